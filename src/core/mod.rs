@@ -1,0 +1,12 @@
+//! Vocabulary shared by every module: ids, money and time. Depends on no other shopd module.
+
+pub mod clock;
+pub mod id;
+pub mod money;
+
+pub use clock::{Clock, SystemClock, TestClock, Timestamp};
+pub use id::{
+    ApiKeyId, CartId, CategoryId, CollectionId, CustomerId, EventId, ExperimentId, FulfilmentId, Id,
+    IdError, IdKind, JobId, OrderId, PaymentId, ProductId, RefundId, VariantId, WebhookEndpointId,
+};
+pub use money::{Currency, Money, MoneyError};

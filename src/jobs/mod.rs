@@ -1,0 +1,15 @@
+//! Durable job queue stored in the same redb file as the business data: a job is enqueued in
+//! the write transaction that caused it, so a committed change always has its side effects
+//! queued and a rolled-back one never does. Knows no domain; handlers are registered by kind.
+
+pub mod queue;
+pub mod runner;
+
+pub use queue::{
+    Enqueued, JobRecord, JobState, NewJob, complete, enqueue, fail, get, queue_depth, recover,
+    retry_dead,
+};
+pub use runner::{
+    Completion, JobContext, JobError, JobHandler, JobObserver, JobOutcome, Runner, RunnerConfig,
+    RunningJobs, backoff, handler_fn,
+};

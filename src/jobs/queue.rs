@@ -1,0 +1,401 @@
+//! The queue's tables and state transitions (ready → in-flight → done | ready again | dead).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::{JobId, Timestamp};
+use crate::storage::{Order, Reader, StorageError, Store, Table, Value, WriteTx};
+
+/// Where a job is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobState {
+    /// Waiting for `run_at`, or runnable now.
+    Ready,
+    /// Claimed by a worker.
+    InFlight,
+    /// Ran successfully.
+    Done,
+    /// Failed `max_attempts` times (or permanently); kept for inspection and manual retry.
+    Dead,
+}
+
+impl JobState {
+    /// Label used in metrics and APIs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Ready => "ready",
+            JobState::InFlight => "in_flight",
+            JobState::Done => "done",
+            JobState::Dead => "dead",
+        }
+    }
+
+    /// All states, for exhaustive reporting.
+    pub const ALL: [JobState; 4] = [
+        JobState::Ready,
+        JobState::InFlight,
+        JobState::Done,
+        JobState::Dead,
+    ];
+}
+
+/// A stored job.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct JobRecord {
+    /// Id (`job_…`).
+    pub id: JobId,
+    /// Handler kind, e.g. `mail.send`.
+    pub kind: String,
+    /// JSON payload for the handler.
+    pub payload: Vec<u8>,
+    /// Current state.
+    pub state: JobState,
+    /// Attempts started so far.
+    pub attempts: u32,
+    /// Attempts allowed before dead-lettering.
+    pub max_attempts: u32,
+    /// Earliest time of the next attempt.
+    pub run_at: Timestamp,
+    /// When it was enqueued.
+    pub created_at: Timestamp,
+    /// Last state change.
+    pub updated_at: Timestamp,
+    /// Caller-chosen key: a second enqueue with the same kind and key is a no-op.
+    pub dedupe_key: Option<String>,
+    /// Error of the last failed attempt.
+    pub last_error: Option<String>,
+}
+
+impl Value for JobRecord {}
+
+pub(crate) const JOBS: Table<JobId, JobRecord> = Table::new("jobs");
+/// Runnable and scheduled jobs ordered by `run_at`.
+pub(crate) const READY: Table<(Timestamp, JobId), ()> = Table::new("jobs_ready");
+pub(crate) const IN_FLIGHT: Table<JobId, ()> = Table::new("jobs_in_flight");
+pub(crate) const DONE: Table<(Timestamp, JobId), ()> = Table::new("jobs_done");
+pub(crate) const DEAD: Table<JobId, ()> = Table::new("jobs_dead");
+pub(crate) const DEDUPE: Table<(String, String), JobId> = Table::new("jobs_dedupe");
+/// Number of jobs per (state, kind), kept transactionally for metrics.
+pub(crate) const COUNTS: Table<(String, String), u64> = Table::new("jobs_counts");
+
+/// Default attempts before a job is dead-lettered.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
+
+/// A job to enqueue.
+#[derive(Clone, Debug)]
+pub struct NewJob {
+    kind: String,
+    payload: Vec<u8>,
+    dedupe_key: Option<String>,
+    run_at: Option<Timestamp>,
+    max_attempts: u32,
+}
+
+impl NewJob {
+    /// A job of `kind` carrying `payload` as JSON.
+    pub fn new<P: Serialize>(kind: &str, payload: &P) -> Result<Self, StorageError> {
+        let payload = serde_json::to_vec(payload)
+            .map_err(|e| StorageError::Io(format!("job payload: {e}")))?;
+        Ok(NewJob {
+            kind: kind.to_owned(),
+            payload,
+            dedupe_key: None,
+            run_at: None,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+        })
+    }
+
+    /// Makes enqueueing idempotent: a job of the same kind with this key is created only once.
+    pub fn dedupe(mut self, key: impl Into<String>) -> Self {
+        self.dedupe_key = Some(key.into());
+        self
+    }
+
+    /// Runs no earlier than `t`.
+    pub fn run_at(mut self, t: Timestamp) -> Self {
+        self.run_at = Some(t);
+        self
+    }
+
+    /// Overrides the attempt budget (at least 1).
+    pub fn max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n.max(1);
+        self
+    }
+}
+
+/// Result of [`enqueue`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Enqueued {
+    /// A new job was created.
+    Created(JobId),
+    /// A job with the same dedupe key already existed.
+    Duplicate(JobId),
+}
+
+impl Enqueued {
+    /// The job's id either way.
+    pub fn id(self) -> JobId {
+        match self {
+            Enqueued::Created(id) | Enqueued::Duplicate(id) => id,
+        }
+    }
+}
+
+fn bump(tx: &mut WriteTx<'_>, state: JobState, kind: &str, delta: i64) -> Result<(), StorageError> {
+    let key = (state.as_str().to_owned(), kind.to_owned());
+    let cur = tx.get(&COUNTS, &key)?.unwrap_or(0);
+    let next = if delta >= 0 {
+        cur.saturating_add(delta.unsigned_abs())
+    } else {
+        cur.saturating_sub(delta.unsigned_abs())
+    };
+    tx.insert(&COUNTS, &key, &next)
+}
+
+fn move_state(
+    tx: &mut WriteTx<'_>,
+    job: &mut JobRecord,
+    to: JobState,
+) -> Result<(), StorageError> {
+    let now = tx.now();
+    match job.state {
+        JobState::Ready => tx.remove(&READY, &(job.run_at, job.id))?,
+        JobState::InFlight => tx.remove(&IN_FLIGHT, &job.id)?,
+        JobState::Done => tx.remove(&DONE, &(job.updated_at, job.id))?,
+        JobState::Dead => tx.remove(&DEAD, &job.id)?,
+    }
+    bump(tx, job.state, &job.kind, -1)?;
+    job.state = to;
+    job.updated_at = now;
+    match to {
+        JobState::Ready => tx.insert(&READY, &(job.run_at, job.id), &())?,
+        JobState::InFlight => tx.insert(&IN_FLIGHT, &job.id, &())?,
+        JobState::Done => tx.insert(&DONE, &(job.updated_at, job.id), &())?,
+        JobState::Dead => tx.insert(&DEAD, &job.id, &())?,
+    }
+    bump(tx, to, &job.kind, 1)?;
+    tx.insert(&JOBS, &job.id, job)
+}
+
+/// Adds a job inside the caller's transaction, so it commits (or not) with the change that
+/// caused it.
+pub fn enqueue(tx: &mut WriteTx<'_>, new: NewJob) -> Result<Enqueued, StorageError> {
+    if let Some(key) = &new.dedupe_key {
+        if let Some(id) = tx.get(&DEDUPE, &(new.kind.clone(), key.clone()))? {
+            return Ok(Enqueued::Duplicate(id));
+        }
+    }
+    let now = tx.now();
+    let id = JobId::new(now);
+    let job = JobRecord {
+        id,
+        kind: new.kind,
+        payload: new.payload,
+        state: JobState::Ready,
+        attempts: 0,
+        max_attempts: new.max_attempts,
+        run_at: new.run_at.unwrap_or(now),
+        created_at: now,
+        updated_at: now,
+        dedupe_key: new.dedupe_key,
+        last_error: None,
+    };
+    if let Some(key) = &job.dedupe_key {
+        tx.insert(&DEDUPE, &(job.kind.clone(), key.clone()), &id)?;
+    }
+    tx.insert(&READY, &(job.run_at, id), &())?;
+    tx.insert(&JOBS, &id, &job)?;
+    bump(tx, JobState::Ready, &job.kind, 1)?;
+    Ok(Enqueued::Created(id))
+}
+
+/// Reads one job.
+pub fn get(r: &impl Reader, id: JobId) -> Result<Option<JobRecord>, StorageError> {
+    r.get(&JOBS, &id)
+}
+
+/// Claims up to `limit` jobs due at `tx.now()`, skipping kinds for which `may_take` says no
+/// (per-kind concurrency). Claimed jobs move to in-flight with their attempt counted.
+pub(crate) fn claim(
+    tx: &mut WriteTx<'_>,
+    limit: usize,
+    mut may_take: impl FnMut(&str) -> bool,
+) -> Result<Vec<JobRecord>, StorageError> {
+    let now = tx.now();
+    let due_until = (Timestamp::from_millis(now.as_millis().saturating_add(1)), JobId::from_bytes([0; 16]));
+    let candidates = tx.range(
+        &READY,
+        std::ops::Bound::Unbounded,
+        std::ops::Bound::Excluded(&due_until),
+        Order::Asc,
+        limit.saturating_mul(4).max(64),
+    )?;
+    let mut out = Vec::new();
+    for ((_, id), ()) in candidates {
+        if out.len() >= limit {
+            break;
+        }
+        let Some(mut job) = tx.get(&JOBS, &id)? else {
+            continue;
+        };
+        if !may_take(&job.kind) {
+            continue;
+        }
+        job.attempts += 1;
+        move_state(tx, &mut job, JobState::InFlight)?;
+        out.push(job);
+    }
+    Ok(out)
+}
+
+/// Earliest `run_at` among ready jobs, to know how long the runner may sleep.
+pub(crate) fn next_due(r: &impl Reader) -> Result<Option<Timestamp>, StorageError> {
+    Ok(r
+        .range(
+            &READY,
+            std::ops::Bound::Unbounded,
+            std::ops::Bound::Unbounded,
+            Order::Asc,
+            1,
+        )?
+        .first()
+        .map(|((t, _), ())| *t))
+}
+
+/// Marks an in-flight job done. Returns false if it was not in flight for this attempt
+/// (already completed), in which case the caller must not apply its effect.
+pub fn complete(tx: &mut WriteTx<'_>, id: JobId, attempt: u32) -> Result<bool, StorageError> {
+    let Some(mut job) = tx.get(&JOBS, &id)? else {
+        return Ok(false);
+    };
+    if job.state != JobState::InFlight || job.attempts != attempt {
+        return Ok(false);
+    }
+    job.last_error = None;
+    move_state(tx, &mut job, JobState::Done)?;
+    Ok(true)
+}
+
+/// Records a failed attempt: back to ready after `retry_in`, or dead when out of attempts
+/// (or `permanent`). Returns the new state.
+pub fn fail(
+    tx: &mut WriteTx<'_>,
+    id: JobId,
+    attempt: u32,
+    error: &str,
+    permanent: bool,
+    retry_in: Duration,
+) -> Result<Option<JobState>, StorageError> {
+    let Some(mut job) = tx.get(&JOBS, &id)? else {
+        return Ok(None);
+    };
+    if job.state != JobState::InFlight || job.attempts != attempt {
+        return Ok(None);
+    }
+    job.last_error = Some(error.chars().take(2000).collect());
+    if permanent || job.attempts >= job.max_attempts {
+        move_state(tx, &mut job, JobState::Dead)?;
+        Ok(Some(JobState::Dead))
+    } else {
+        job.run_at = tx.now().plus(retry_in);
+        move_state(tx, &mut job, JobState::Ready)?;
+        Ok(Some(JobState::Ready))
+    }
+}
+
+/// Puts a dead job back in the queue with a fresh attempt budget (admin action).
+pub fn retry_dead(tx: &mut WriteTx<'_>, id: JobId) -> Result<bool, StorageError> {
+    let Some(mut job) = tx.get(&JOBS, &id)? else {
+        return Ok(false);
+    };
+    if job.state != JobState::Dead {
+        return Ok(false);
+    }
+    job.attempts = 0;
+    job.run_at = tx.now();
+    move_state(tx, &mut job, JobState::Ready)?;
+    Ok(true)
+}
+
+/// After a crash, jobs that were in flight go back to ready; run once at start-up before any
+/// worker claims. Returns how many were recovered.
+pub async fn recover(store: &Store) -> Result<usize, StorageError> {
+    store
+        .write(|tx| {
+            let mut n = 0;
+            loop {
+                let batch = tx.range(
+                    &IN_FLIGHT,
+                    std::ops::Bound::Unbounded,
+                    std::ops::Bound::Unbounded,
+                    Order::Asc,
+                    1024,
+                )?;
+                if batch.is_empty() {
+                    break;
+                }
+                for (id, ()) in batch {
+                    match tx.get(&JOBS, &id)? {
+                        Some(mut job) => {
+                            job.run_at = tx.now();
+                            move_state(tx, &mut job, JobState::Ready)?;
+                            n += 1;
+                        }
+                        None => tx.remove(&IN_FLIGHT, &id)?,
+                    }
+                }
+            }
+            Ok::<_, StorageError>(n)
+        })
+        .await
+}
+
+/// Deletes up to `limit` done jobs finished before `before` (with their dedupe keys).
+pub(crate) fn prune_done(
+    tx: &mut WriteTx<'_>,
+    before: Timestamp,
+    limit: usize,
+) -> Result<usize, StorageError> {
+    let old = tx.range(
+        &DONE,
+        std::ops::Bound::Unbounded,
+        std::ops::Bound::Excluded(&(before, JobId::from_bytes([0; 16]))),
+        Order::Asc,
+        limit,
+    )?;
+    let n = old.len();
+    for ((t, id), ()) in old {
+        tx.remove(&DONE, &(t, id))?;
+        if let Some(job) = tx.get(&JOBS, &id)? {
+            if let Some(key) = &job.dedupe_key {
+                tx.remove(&DEDUPE, &(job.kind.clone(), key.clone()))?;
+            }
+            bump(tx, JobState::Done, &job.kind, -1)?;
+            tx.remove(&JOBS, &id)?;
+        }
+    }
+    Ok(n)
+}
+
+/// Number of jobs per (state, kind), for metrics and the admin dashboard.
+pub fn queue_depth(store: &Store) -> Result<Vec<(JobState, String, u64)>, StorageError> {
+    let r = store.read()?;
+    let rows = r.range(
+        &COUNTS,
+        std::ops::Bound::Unbounded,
+        std::ops::Bound::Unbounded,
+        Order::Asc,
+        10_000,
+    )?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|((state, kind), n)| {
+            JobState::ALL
+                .iter()
+                .find(|s| s.as_str() == state)
+                .map(|s| (*s, kind, n))
+        })
+        .collect())
+}

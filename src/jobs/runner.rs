@@ -1,0 +1,458 @@
+//! Workers: claim due jobs, run their handlers, and ack, retry with backoff, or dead-letter.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use tokio::sync::{Notify, watch};
+
+use super::queue::{self, JobRecord, JobState};
+use crate::core::{Clock, JobId};
+use crate::storage::{StorageError, Store, WriteTx};
+
+/// What a handler sees of its job.
+#[derive(Clone, Debug)]
+pub struct JobContext {
+    /// Job id.
+    pub id: JobId,
+    /// Kind it was registered under.
+    pub kind: String,
+    /// Attempt number, starting at 1.
+    pub attempt: u32,
+    /// Dedupe key given at enqueue, if any (handlers use it to make effects idempotent).
+    pub dedupe_key: Option<String>,
+    payload: Vec<u8>,
+}
+
+impl JobContext {
+    /// Decodes the JSON payload; a payload that does not decode is a permanent failure.
+    pub fn payload<T: DeserializeOwned>(&self) -> Result<T, JobError> {
+        serde_json::from_slice(&self.payload)
+            .map_err(|e| JobError::permanent(format!("payload does not decode: {e}")))
+    }
+}
+
+/// Writes a handler wants committed atomically with the job's ack, which makes a local effect
+/// happen exactly once even if the process dies between running and acking.
+pub type Completion = Box<dyn FnOnce(&mut WriteTx<'_>) -> Result<(), StorageError> + Send>;
+
+/// A successful run.
+pub enum JobOutcome {
+    /// Ack only.
+    Done,
+    /// Ack together with these writes.
+    DoneWith(Completion),
+}
+
+/// A failed run.
+#[derive(Debug, Clone)]
+pub struct JobError {
+    /// Why (stored on the job, shown to admins).
+    pub message: String,
+    /// Retrying cannot help; dead-letter at once.
+    pub permanent: bool,
+}
+
+impl JobError {
+    /// A failure worth retrying.
+    pub fn retry(message: impl Into<String>) -> Self {
+        JobError {
+            message: message.into(),
+            permanent: false,
+        }
+    }
+    /// A failure retries cannot fix.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        JobError {
+            message: message.into(),
+            permanent: true,
+        }
+    }
+}
+
+impl From<StorageError> for JobError {
+    fn from(e: StorageError) -> Self {
+        JobError::retry(e.to_string())
+    }
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Runs jobs of one kind.
+pub trait JobHandler: Send + Sync + 'static {
+    /// Performs the job.
+    fn handle(&self, ctx: JobContext) -> BoxFuture<Result<JobOutcome, JobError>>;
+}
+
+struct FnHandler<F>(F);
+
+impl<F, Fut> JobHandler for FnHandler<F>
+where
+    F: Fn(JobContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<JobOutcome, JobError>> + Send + 'static,
+{
+    fn handle(&self, ctx: JobContext) -> BoxFuture<Result<JobOutcome, JobError>> {
+        Box::pin((self.0)(ctx))
+    }
+}
+
+/// Wraps an async closure as a handler.
+pub fn handler_fn<F, Fut>(f: F) -> Arc<dyn JobHandler>
+where
+    F: Fn(JobContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<JobOutcome, JobError>> + Send + 'static,
+{
+    Arc::new(FnHandler(f))
+}
+
+/// Receives job outcomes (the metrics module implements it).
+pub trait JobObserver: Send + Sync {
+    /// `outcome` is `succeeded`, `retried` or `dead`.
+    fn outcome(&self, kind: &str, outcome: &'static str, elapsed: Duration);
+}
+
+/// Worker settings.
+#[derive(Clone, Debug)]
+pub struct RunnerConfig {
+    /// Jobs running at once across all kinds.
+    pub workers: usize,
+    /// First retry delay; doubles per attempt.
+    pub backoff_base: Duration,
+    /// Longest retry delay.
+    pub backoff_max: Duration,
+    /// How long shutdown waits for running jobs.
+    pub shutdown_timeout: Duration,
+    /// Longest sleep between queue checks.
+    pub poll_interval: Duration,
+    /// How long done jobs are kept.
+    pub retention: Duration,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        RunnerConfig {
+            workers: 16,
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(3600),
+            shutdown_timeout: Duration::from_secs(10),
+            poll_interval: Duration::from_millis(500),
+            retention: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+struct Registered {
+    handler: Arc<dyn JobHandler>,
+    concurrency: usize,
+}
+
+/// The queue's workers; handlers are registered by kind before `start`.
+pub struct Runner {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    config: RunnerConfig,
+    handlers: HashMap<String, Registered>,
+    observer: Option<Arc<dyn JobObserver>>,
+}
+
+/// Handle to a started runner.
+pub struct RunningJobs {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningJobs {
+    /// Stops claiming, waits (bounded) for running jobs, and returns.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Exponential backoff with jitter: uniformly in [d/2, d] where d = base·2^(attempt−1), capped.
+pub fn backoff(attempt: u32, base: Duration, max: Duration) -> Duration {
+    let exp = attempt.saturating_sub(1).min(30);
+    let d = base.saturating_mul(1u32 << exp).min(max);
+    let half = d / 2;
+    let jitter_ms = u64::try_from(half.as_millis()).unwrap_or(u64::MAX);
+    half + Duration::from_millis(if jitter_ms == 0 {
+        0
+    } else {
+        rand::random_range(0..=jitter_ms)
+    })
+}
+
+impl Runner {
+    /// A runner over `store` with no handlers yet.
+    pub fn new(store: Store, clock: Arc<dyn Clock>, config: RunnerConfig) -> Self {
+        Runner {
+            store,
+            clock,
+            config,
+            handlers: HashMap::new(),
+            observer: None,
+        }
+    }
+
+    /// Registers the handler for `kind`, allowing at most `concurrency` of its jobs at once.
+    pub fn register(&mut self, kind: &str, concurrency: usize, handler: Arc<dyn JobHandler>) {
+        self.handlers.insert(
+            kind.to_owned(),
+            Registered {
+                handler,
+                concurrency: concurrency.max(1),
+            },
+        );
+    }
+
+    /// Sets the outcome observer.
+    pub fn observe(&mut self, observer: Arc<dyn JobObserver>) {
+        self.observer = Some(observer);
+    }
+
+    /// Starts the claim loop. Call [`queue::recover`] first.
+    pub fn start(self) -> RunningJobs {
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(self.run(stop_rx));
+        RunningJobs { stop, task }
+    }
+
+    async fn run(self, mut stop: watch::Receiver<bool>) {
+        let shared = Arc::new(Shared {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            config: self.config.clone(),
+            observer: self.observer.clone(),
+            running: Mutex::new(HashMap::new()),
+            finished: Notify::new(),
+        });
+        let handlers: Arc<HashMap<String, Registered>> = Arc::new(self.handlers);
+        let mut ready_changed = self.store.watch("jobs_ready");
+        let mut last_prune = self.clock.now();
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let capacity = self.config.workers.saturating_sub(shared.total_running());
+            if capacity > 0 && self.store.is_healthy() {
+                let snapshot = shared.running_snapshot();
+                let hs = handlers.clone();
+                let claimed = self
+                    .store
+                    .write(move |tx| {
+                        let mut taken: HashMap<String, usize> = HashMap::new();
+                        queue::claim(tx, capacity, |kind| {
+                            let Some(reg) = hs.get(kind) else {
+                                return false;
+                            };
+                            let now = snapshot.get(kind).copied().unwrap_or(0)
+                                + taken.get(kind).copied().unwrap_or(0);
+                            if now < reg.concurrency {
+                                *taken.entry(kind.to_owned()).or_insert(0) += 1;
+                                true
+                            } else {
+                                false
+                            }
+                        })
+                    })
+                    .await;
+                match claimed {
+                    Ok(jobs) => {
+                        for job in jobs {
+                            let Some(reg) = handlers.get(&job.kind) else {
+                                continue;
+                            };
+                            shared.started(&job.kind);
+                            tokio::spawn(execute(shared.clone(), reg.handler.clone(), job));
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "jobs: claim failed"),
+                }
+            }
+            let now = self.clock.now();
+            if now.since(last_prune) > Duration::from_secs(60) {
+                last_prune = now;
+                let before = Timestamp::from_millis(
+                    now.as_millis()
+                        .saturating_sub(i64::try_from(self.config.retention.as_millis()).unwrap_or(i64::MAX)),
+                );
+                let _ = self
+                    .store
+                    .write(move |tx| queue::prune_done(tx, before, 1000))
+                    .await;
+            }
+            // Sleep until something may be claimable: a commit touched the ready queue, a
+            // running job finished, the next scheduled job is due, or the poll interval passed.
+            let mut wait = self.config.poll_interval;
+            if let Ok(r) = self.store.read() {
+                if let Ok(Some(due)) = queue::next_due(&r) {
+                    let now = self.clock.now();
+                    let free = self.config.workers > shared.total_running();
+                    if due <= now && free && has_claimable_kind(&handlers, &shared) {
+                        wait = Duration::from_millis(5);
+                    } else if due > now {
+                        wait = wait.min(due.since(now));
+                    }
+                }
+            }
+            tokio::select! {
+                _ = stop.changed() => {}
+                _ = ready_changed.changed() => {}
+                _ = shared.finished.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        // Graceful stop: no more claims; let running jobs finish within the timeout. Jobs still
+        // running after it stay in flight and are recovered at the next start.
+        let deadline = tokio::time::Instant::now() + self.config.shutdown_timeout;
+        while shared.total_running() > 0 && tokio::time::Instant::now() < deadline {
+            let _ = tokio::time::timeout_at(deadline, shared.finished.notified()).await;
+        }
+        let left = shared.total_running();
+        if left > 0 {
+            tracing::warn!(left, "jobs: shutdown timeout; unfinished jobs will rerun after restart");
+        }
+    }
+
+}
+
+fn has_claimable_kind(handlers: &HashMap<String, Registered>, shared: &Shared) -> bool {
+    let snap = shared.running_snapshot();
+    handlers
+        .iter()
+        .any(|(k, r)| snap.get(k).copied().unwrap_or(0) < r.concurrency)
+}
+
+use crate::core::Timestamp;
+
+struct Shared {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    config: RunnerConfig,
+    observer: Option<Arc<dyn JobObserver>>,
+    running: Mutex<HashMap<String, usize>>,
+    finished: Notify,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+        match self.running.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+    fn started(&self, kind: &str) {
+        *self.lock().entry(kind.to_owned()).or_insert(0) += 1;
+    }
+    fn ended(&self, kind: &str) {
+        if let Some(n) = self.lock().get_mut(kind) {
+            *n = n.saturating_sub(1);
+        }
+        self.finished.notify_one();
+    }
+    fn total_running(&self) -> usize {
+        self.lock().values().sum()
+    }
+    fn running_snapshot(&self) -> HashMap<String, usize> {
+        self.lock().clone()
+    }
+}
+
+async fn execute(shared: Arc<Shared>, handler: Arc<dyn JobHandler>, job: JobRecord) {
+    let started = std::time::Instant::now();
+    let ctx = JobContext {
+        id: job.id,
+        kind: job.kind.clone(),
+        attempt: job.attempts,
+        dedupe_key: job.dedupe_key.clone(),
+        payload: job.payload.clone(),
+    };
+    let span = tracing::info_span!("job", id = %job.id, kind = %job.kind, attempt = job.attempts);
+    let result = {
+        let fut = handler.handle(ctx);
+        let guarded = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(fut));
+        match tracing::Instrument::instrument(guarded, span.clone()).await {
+            Ok(r) => r,
+            Err(_) => Err(JobError::retry("handler panicked")),
+        }
+    };
+    let (id, attempt) = (job.id, job.attempts);
+    let outcome: &'static str = match result {
+        Ok(out) => {
+            let acked = shared
+                .store
+                .write(move |tx| {
+                    if !queue::complete(tx, id, attempt)? {
+                        return Ok(false);
+                    }
+                    if let JobOutcome::DoneWith(c) = out {
+                        c(tx)?;
+                    }
+                    Ok::<_, StorageError>(true)
+                })
+                .await;
+            match acked {
+                Ok(_) => "succeeded",
+                Err(e) => {
+                    // The ack (and its effect) rolled back; record a retry separately.
+                    let msg = format!("completion failed: {e}");
+                    record_failure(&shared, &job, &msg, false).await
+                }
+            }
+        }
+        Err(e) => {
+            let _g = span.enter();
+            tracing::warn!(error = %e.message, permanent = e.permanent, "job failed");
+            drop(_g);
+            record_failure(&shared, &job, &e.message, e.permanent).await
+        }
+    };
+    if let Some(o) = &shared.observer {
+        o.outcome(&job.kind, outcome, started.elapsed());
+    }
+    shared.ended(&job.kind);
+    let _ = shared.clock.now();
+}
+
+async fn record_failure(shared: &Shared, job: &JobRecord, msg: &str, permanent: bool) -> &'static str {
+    let delay = backoff(
+        job.attempts,
+        shared.config.backoff_base,
+        shared.config.backoff_max,
+    );
+    let (id, attempt, msg) = (job.id, job.attempts, msg.to_owned());
+    match shared
+        .store
+        .write(move |tx| queue::fail(tx, id, attempt, &msg, permanent, delay))
+        .await
+    {
+        Ok(Some(JobState::Dead)) => {
+            tracing::error!(id = %job.id, kind = %job.kind, "job moved to dead letters");
+            "dead"
+        }
+        Ok(_) => "retried",
+        Err(e) => {
+            tracing::warn!(error = %e, "jobs: could not record failure; job recovers at restart");
+            "retried"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        let base = Duration::from_secs(1);
+        let max = Duration::from_secs(60);
+        for attempt in 1..20 {
+            let d = backoff(attempt, base, max);
+            let full = base.saturating_mul(1 << (attempt - 1).min(30)).min(max);
+            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?}");
+        }
+    }
+}

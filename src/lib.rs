@@ -1,0 +1,7 @@
+//! shopd: a complete online shop in one self-contained binary.
+#![deny(clippy::unwrap_used)]
+#![warn(missing_docs)]
+
+pub mod core;
+pub mod storage;
+pub mod jobs;

@@ -1,0 +1,391 @@
+//! The embedded store: typed tables over shopd's own transaction types, group commit, schema
+//! versioning and migrations. The only module that imports redb, so another backend can follow.
+
+pub mod backup;
+pub mod codec;
+pub mod error;
+pub mod fault;
+pub mod lock;
+pub mod schema;
+pub mod table;
+pub mod tx;
+pub mod writer;
+
+use std::collections::HashMap;
+use std::fs::OpenOptions;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use redb::ReadableDatabase;
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub use codec::{CodecError, Key, Value};
+pub use error::{OpenError, StorageError};
+pub use fault::FaultSwitch;
+pub use lock::{DataDirLock, LOCK_FILE};
+pub use schema::{Migration, Schema};
+pub use table::Table;
+pub use tx::{Order, ReadTx, Reader, WriteTx};
+pub use writer::{GroupCommit, StorageObserver};
+
+use crate::core::Clock;
+use schema::{META, SCHEMA_VERSION_KEY};
+use writer::{Msg, Outcome, WriteRequest};
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "shopd.redb";
+
+/// Everything needed to open a data directory.
+pub struct StoreOptions {
+    /// Directory holding the database and lock file (created if missing).
+    pub data_dir: PathBuf,
+    /// Source of `WriteTx::now`.
+    pub clock: Arc<dyn Clock>,
+    /// Schema this build writes and its migrations.
+    pub schema: Schema,
+    /// Group commit limits.
+    pub group_commit: GroupCommit,
+    /// Test hook: run over a backend that fails on command.
+    pub fault: Option<FaultSwitch>,
+    /// Receives commit figures.
+    pub observer: Option<Arc<dyn StorageObserver>>,
+}
+
+struct Inner {
+    db: Arc<redb::Database>,
+    sender: mpsc::Sender<Msg>,
+    failed: Arc<AtomicBool>,
+    watchers: Arc<Mutex<HashMap<&'static str, watch::Sender<u64>>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    data_dir: PathBuf,
+    _lock: DataDirLock,
+}
+
+/// Handle to the open store; cheap to clone and shared by every module.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("data_dir", &self.inner.data_dir)
+            .finish()
+    }
+}
+
+struct Req<F, T, E> {
+    f: F,
+    reply: oneshot::Sender<Result<T, E>>,
+}
+
+impl<F, T, E> WriteRequest for Req<F, T, E>
+where
+    F: FnOnce(&mut WriteTx<'_>) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<StorageError> + Send + 'static,
+{
+    fn run(self: Box<Self>, tx: &mut WriteTx<'_>) -> Outcome {
+        let Req { f, reply } = *self;
+        match catch_unwind(AssertUnwindSafe(|| f(tx))) {
+            Ok(Ok(v)) => Outcome {
+                apply: true,
+                respond: Box::new(move |commit| {
+                    let _ = reply.send(commit.map(|()| v).map_err(E::from));
+                }),
+            },
+            Ok(Err(e)) => Outcome {
+                apply: false,
+                respond: Box::new(move |_| {
+                    let _ = reply.send(Err(e));
+                }),
+            },
+            Err(_) => Outcome {
+                apply: false,
+                respond: Box::new(move |_| {
+                    let _ = reply.send(Err(E::from(StorageError::Panicked)));
+                }),
+            },
+        }
+    }
+
+    fn reject(self: Box<Self>, err: StorageError) {
+        let _ = self.reply.send(Err(E::from(err)));
+    }
+}
+
+impl Store {
+    /// Locks the data dir, opens (or creates) the database, migrates it to `schema.version`
+    /// and starts the writer thread.
+    pub fn open(opts: StoreOptions) -> Result<Store, OpenError> {
+        let dir = opts.data_dir.clone();
+        let lock = DataDirLock::acquire(&dir)?;
+        let path = dir.join(DB_FILE);
+        let db = open_db(&path, opts.fault.clone())?;
+        let db = Arc::new(db);
+        migrate(&db, &dir, opts.schema, opts.clock.as_ref())?;
+
+        let (sender, rx) = mpsc::channel(4096);
+        let failed = Arc::new(AtomicBool::new(false));
+        let watchers = Arc::new(Mutex::new(HashMap::new()));
+        let ctx = writer::WriterCtx {
+            db: db.clone(),
+            clock: opts.clock.clone(),
+            failed: failed.clone(),
+            watchers: watchers.clone(),
+            observer: opts.observer.clone(),
+            limits: opts.group_commit,
+        };
+        let handle = std::thread::Builder::new()
+            .name("shopd-writer".into())
+            .spawn(move || writer::run(ctx, rx))
+            .map_err(|source| OpenError::Io {
+                dir: dir.display().to_string(),
+                source,
+            })?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                db,
+                sender,
+                failed,
+                watchers,
+                writer: Mutex::new(Some(handle)),
+                data_dir: dir,
+                _lock: lock,
+            }),
+        })
+    }
+
+    /// A consistent snapshot of committed data; never waits for the writer.
+    pub fn read(&self) -> Result<ReadTx, StorageError> {
+        self.inner
+            .db
+            .begin_read()
+            .map(ReadTx::new)
+            .map_err(StorageError::io)
+    }
+
+    /// Runs `f` inside the next group commit. `f`'s writes become durable together with the
+    /// rest of the batch, and the result is returned only after the fsync. If `f` returns an
+    /// error (or panics) its writes are discarded and the rest of the batch is unaffected.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut WriteTx<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+    {
+        if self.inner.failed.load(Ordering::SeqCst) {
+            return Err(E::from(StorageError::Unavailable));
+        }
+        let (reply, rx) = oneshot::channel();
+        let req: writer::Request = Box::new(Req { f, reply });
+        if self.inner.sender.send(Msg::Write(req)).await.is_err() {
+            return Err(E::from(StorageError::WriterStopped));
+        }
+        rx.await
+            .unwrap_or_else(|_| Err(E::from(StorageError::WriterStopped)))
+    }
+
+    /// [`Store::write`] for synchronous callers (offline CLI commands), never inside async code.
+    pub fn write_blocking<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut WriteTx<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let req: writer::Request = Box::new(Req { f, reply });
+        if self.inner.sender.blocking_send(Msg::Write(req)).is_err() {
+            return Err(E::from(StorageError::WriterStopped));
+        }
+        rx.blocking_recv()
+            .unwrap_or_else(|_| Err(E::from(StorageError::WriterStopped)))
+    }
+
+    /// Whether writes are still possible (false after an I/O failure until restart).
+    pub fn is_healthy(&self) -> bool {
+        !self.inner.failed.load(Ordering::SeqCst)
+    }
+
+    /// A receiver that changes whenever a commit wrote to `table` (used to wake job workers).
+    pub fn watch(&self, table: &'static str) -> watch::Receiver<u64> {
+        let mut w = match self.inner.watchers.lock() {
+            Ok(w) => w,
+            Err(p) => p.into_inner(),
+        };
+        w.entry(table)
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe()
+    }
+
+    /// Where the data lives.
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.data_dir
+    }
+
+    /// Lets queued writes commit, then stops the writer. Later writes fail with `WriterStopped`.
+    pub async fn shutdown(&self) {
+        let _ = self.inner.sender.send(Msg::Shutdown).await;
+        let handle = match self.inner.writer.lock() {
+            Ok(mut h) => h.take(),
+            Err(p) => p.into_inner().take(),
+        };
+        if let Some(h) = handle {
+            let _ = tokio::task::spawn_blocking(move || h.join()).await;
+        }
+    }
+
+    /// Synchronous [`Store::shutdown`] for offline commands.
+    pub fn shutdown_blocking(&self) {
+        let _ = self.inner.sender.blocking_send(Msg::Shutdown);
+        let handle = match self.inner.writer.lock() {
+            Ok(mut h) => h.take(),
+            Err(p) => p.into_inner().take(),
+        };
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+}
+
+fn open_db(path: &Path, fault: Option<FaultSwitch>) -> Result<redb::Database, OpenError> {
+    let err = |reason: String| OpenError::Database {
+        path: path.display().to_string(),
+        reason,
+    };
+    let describe = |e: redb::DatabaseError| match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => {
+            "the database file is open in another process".to_string()
+        }
+        redb::DatabaseError::UpgradeRequired(v) => format!(
+            "the file uses redb file format {v}, which this shopd cannot read; export it with the shopd version that wrote it"
+        ),
+        other => other.to_string(),
+    };
+    let builder = redb::Builder::new();
+    match fault {
+        None => builder.create(path).map_err(|e| err(describe(e))),
+        Some(switch) => {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .map_err(|e| err(e.to_string()))?;
+            let backend = fault::FaultyBackend::new(file, switch).map_err(|e| err(describe(e)))?;
+            builder
+                .create_with_backend(backend)
+                .map_err(|e| err(describe(e)))
+        }
+    }
+}
+
+/// Reads the schema version of the open database (`None` for a brand-new file).
+fn stored_version(db: &redb::Database) -> Result<Option<u32>, StorageError> {
+    let r = ReadTx::new(db.begin_read().map_err(StorageError::io)?);
+    Ok(r
+        .get(&META, &SCHEMA_VERSION_KEY.to_string())?
+        .map(|v| u32::try_from(v).unwrap_or(u32::MAX)))
+}
+
+fn commit_direct(
+    db: &redb::Database,
+    clock: &dyn Clock,
+    f: impl FnOnce(&mut WriteTx<'_>) -> Result<(), StorageError>,
+) -> Result<(), StorageError> {
+    let txn = db.begin_write().map_err(StorageError::io)?;
+    {
+        let mut w = WriteTx::new(&txn, clock.now());
+        f(&mut w)?;
+        w.apply()?;
+    }
+    txn.commit().map_err(StorageError::io)
+}
+
+fn migrate(db: &redb::Database, dir: &Path, schema: Schema, clock: &dyn Clock) -> Result<(), OpenError> {
+    let dir_s = dir.display().to_string();
+    let db_err = |e: StorageError| OpenError::Database {
+        path: dir.join(DB_FILE).display().to_string(),
+        reason: e.to_string(),
+    };
+    let found = stored_version(db).map_err(db_err)?;
+    let Some(mut current) = found else {
+        let now = clock.now();
+        commit_direct(db, clock, |w| {
+            w.insert(&META, &SCHEMA_VERSION_KEY.to_string(), &u64::from(schema.version))?;
+            w.insert(
+                &META,
+                &"created_at_ms".to_string(),
+                &u64::try_from(now.as_millis()).unwrap_or(0),
+            )
+        })
+        .map_err(db_err)?;
+        return Ok(());
+    };
+    if current > schema.version {
+        return Err(OpenError::NewerSchema {
+            dir: dir_s,
+            found: current,
+            supported: schema.version,
+        });
+    }
+    while current < schema.version {
+        let target = current + 1;
+        let step = schema
+            .migrations
+            .iter()
+            .find(|m| m.to == target)
+            .ok_or(OpenError::Migration {
+                to: target,
+                source: StorageError::Io(format!("no migration to schema version {target}")),
+            })?;
+        tracing::info!(from = current, to = target, what = step.description, "migrating data directory");
+        commit_direct(db, clock, |w| {
+            (step.run)(w)?;
+            w.insert(&META, &SCHEMA_VERSION_KEY.to_string(), &u64::from(target))
+        })
+        .map_err(|source| OpenError::Migration { to: target, source })?;
+        current = target;
+    }
+    Ok(())
+}
+
+/// Reads the schema version of a data dir without opening the store for writing (for
+/// `check-config`, `restore` and tests).
+pub fn schema_version_of(data_dir: &Path) -> Result<Option<u32>, OpenError> {
+    let path = data_dir.join(DB_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let db = redb::Database::open(&path).map_err(|e| OpenError::Database {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    stored_version(&db).map_err(|e| OpenError::Database {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// Test and tooling hook: force the stored schema version (used to simulate a data dir from a
+/// newer shopd). Requires the data dir not to be open elsewhere.
+pub fn force_schema_version(data_dir: &Path, version: u32, clock: &dyn Clock) -> Result<(), OpenError> {
+    let _lock = DataDirLock::acquire(data_dir)?;
+    let path = data_dir.join(DB_FILE);
+    let db = redb::Database::create(&path).map_err(|e| OpenError::Database {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    commit_direct(&db, clock, |w| {
+        w.insert(&META, &SCHEMA_VERSION_KEY.to_string(), &u64::from(version))
+    })
+    .map_err(|e| OpenError::Database {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
