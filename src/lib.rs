@@ -5,3 +5,9 @@
 pub mod core;
 pub mod storage;
 pub mod jobs;
+pub mod config;
+pub mod observability;
+pub mod domain;
+pub mod http;
+pub mod app;
+pub mod cli;

@@ -3,6 +3,7 @@
 pub mod clock;
 pub mod id;
 pub mod money;
+pub mod page;
 
 pub use clock::{Clock, SystemClock, TestClock, Timestamp};
 pub use id::{
@@ -10,3 +11,4 @@ pub use id::{
     IdError, IdKind, JobId, OrderId, PaymentId, ProductId, RefundId, VariantId, WebhookEndpointId,
 };
 pub use money::{Currency, Money, MoneyError};
+pub use page::{DEFAULT_PER_PAGE, MAX_PER_PAGE, Page};

@@ -1,0 +1,202 @@
+//! Composition root: opens the store, registers job handlers, wires HTTP, and runs until told
+//! to stop. The only place (with `cli.rs` and `main.rs`) that sees every module.
+
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{App as ActixApp, HttpServer, web};
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::core::{Clock, SystemClock};
+use crate::domain::diagnostics::{self, Diagnostics};
+use crate::http::middleware::Observe;
+use crate::http::{self, Health, HttpState};
+use crate::jobs::{self, Runner, RunnerConfig, RunningJobs};
+use crate::observability::metrics::Metrics;
+use crate::storage::{FaultSwitch, GroupCommit, Schema, Store, StoreOptions};
+
+/// Schema version this build writes, and the migrations that reach it.
+pub const SCHEMA: Schema = Schema {
+    version: 1,
+    migrations: &[],
+};
+
+/// Inputs of [`App::build`].
+pub struct AppOptions {
+    /// Effective configuration.
+    pub config: Config,
+    /// Time source (tests pass a `TestClock`).
+    pub clock: Arc<dyn Clock>,
+    /// Test hook: storage over a fault-injecting backend.
+    pub fault: Option<FaultSwitch>,
+}
+
+impl AppOptions {
+    /// Production options for `config`.
+    pub fn new(config: Config) -> Self {
+        AppOptions {
+            config,
+            clock: Arc::new(SystemClock),
+            fault: None,
+        }
+    }
+}
+
+/// A built, bound, not yet serving shop.
+pub struct App {
+    addr: SocketAddr,
+    server: actix_web::dev::Server,
+    store: Store,
+    jobs: RunningJobs,
+    health: Arc<Health>,
+    config: Config,
+}
+
+impl App {
+    /// Opens the data dir (lock, migrations), recovers the job queue, starts workers and binds
+    /// the listener. Port 0 binds an ephemeral port, reported by [`App::addr`].
+    pub async fn build(opts: AppOptions) -> anyhow::Result<App> {
+        let AppOptions {
+            config,
+            clock,
+            fault,
+        } = opts;
+        let metrics = Metrics::new();
+        let store_opts = StoreOptions {
+            data_dir: config.data_dir(),
+            clock: clock.clone(),
+            schema: SCHEMA,
+            group_commit: GroupCommit {
+                max_batch: config.storage.group_commit_max_batch,
+                max_batch_time: config.group_commit_window(),
+            },
+            fault,
+            observer: Some(metrics.clone()),
+        };
+        let store = tokio::task::spawn_blocking(move || Store::open(store_opts))
+            .await
+            .context("opening the store")??;
+        let recovered = jobs::recover(&store).await.context("recovering jobs")?;
+        if recovered > 0 {
+            tracing::info!(recovered, "requeued jobs interrupted by the previous shutdown");
+        }
+
+        let mut runner = Runner::new(
+            store.clone(),
+            clock.clone(),
+            RunnerConfig {
+                workers: config.jobs.workers,
+                backoff_base: Duration::from_millis(config.jobs.backoff_base_ms),
+                backoff_max: Duration::from_secs(config.jobs.backoff_max_secs),
+                shutdown_timeout: Duration::from_secs(config.jobs.shutdown_timeout_secs),
+                retention: Duration::from_secs(config.jobs.retention_days * 24 * 3600),
+                ..RunnerConfig::default()
+            },
+        );
+        runner.observe(metrics.clone());
+        runner.register(
+            diagnostics::EFFECT_JOB,
+            8,
+            jobs::handler_fn(diagnostics::run_effect_job),
+        );
+
+        let health = Arc::new(Health::default());
+        let state = HttpState {
+            health: health.clone(),
+            metrics: metrics.clone(),
+            store: store.clone(),
+            diagnostics: config
+                .diagnostics
+                .enabled
+                .then(|| Diagnostics::new(store.clone())),
+        };
+        let listener = TcpListener::bind(&config.server.bind)
+            .with_context(|| format!("binding {}", config.server.bind))?;
+        let addr = listener.local_addr()?;
+        let body_limit = config.server.body_limit;
+        let m = metrics.clone();
+        let mut server = HttpServer::new(move || {
+            ActixApp::new()
+                .wrap(Observe::new(m.clone()))
+                .configure(|c| http::configure(c, state.clone(), body_limit))
+                .default_service(web::to(http::not_found))
+        })
+        .listen(listener)?
+        .disable_signals()
+        .shutdown_timeout(config.server.shutdown_timeout_secs);
+        if config.server.workers > 0 {
+            server = server.workers(config.server.workers);
+        }
+        let server = server.run();
+        let jobs = runner.start();
+        health.set_ready();
+        Ok(App {
+            addr,
+            server,
+            store,
+            jobs,
+            health,
+            config,
+        })
+    }
+
+    /// The bound address (with the real port when 0 was asked).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The store, for tests that inspect state directly.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The URL clients should open.
+    pub fn base_url(&self) -> String {
+        if !self.config.server.public_url.is_empty() {
+            return self.config.server.public_url.trim_end_matches('/').to_owned();
+        }
+        let host = if self.addr.ip().is_unspecified() {
+            "127.0.0.1".to_owned()
+        } else if self.addr.is_ipv6() {
+            format!("[{}]", self.addr.ip())
+        } else {
+            self.addr.ip().to_string()
+        };
+        format!("http://{host}:{}", self.addr.port())
+    }
+
+    /// Serves until `stop` resolves, then shuts down in order: readiness off, stop accepting
+    /// and finish in-flight requests, let running jobs finish, drain and stop the writer.
+    pub async fn run_until(self, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let App {
+            server,
+            store,
+            jobs,
+            health,
+            ..
+        } = self;
+        let handle = server.handle();
+        let mut task = tokio::spawn(server);
+        let early = tokio::select! {
+            _ = stop => None,
+            r = &mut task => Some(r),
+        };
+        health.set_stopping();
+        if early.is_none() {
+            tracing::info!("shutting down: finishing in-flight requests");
+            handle.stop(true).await;
+            let _ = task.await;
+        }
+        jobs.shutdown().await;
+        store.shutdown().await;
+        tracing::info!("shutdown complete");
+        match early {
+            Some(Ok(Err(e))) => Err(e.into()),
+            Some(Err(e)) => Err(anyhow::anyhow!("server task failed: {e}")),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! Command line: `serve`, `check-config`, `config example`, `backup`, `restore`, `version`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::app::{App, AppOptions, SCHEMA};
+use crate::config::{Config, Overrides};
+use crate::observability::logging;
+use crate::storage::{self, DataDirLock, backup};
+
+/// shopd — a complete online shop in one binary.
+///
+/// Runs the storefront, admin, JSON API, payments, search, mail and background jobs on one
+/// embedded data directory: no database server, cache, queue broker or search cluster.
+/// Start with `shopd serve --temp` to try it on a throw-away data directory.
+#[derive(Parser, Debug)]
+#[command(name = "shopd", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+
+    /// Configuration file (TOML); see `shopd config example`.
+    #[arg(long, global = true, env = "SHOPD_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Log format: auto (human on a terminal, JSON otherwise), human or json.
+    #[arg(long, global = true, value_name = "FORMAT", value_parser = ["auto", "human", "json"])]
+    log_format: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the shop: HTTP API, web pages and background workers.
+    Serve(ServeArgs),
+    /// Validate configuration and data directory, then print the effective settings.
+    CheckConfig(DataDirArg),
+    /// Configuration helpers.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Write a consistent backup of a data directory to a file (offline: stop the server first).
+    Backup {
+        /// Backup file to write.
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
+    /// Replace a data directory's contents with a backup (offline: stop the server first).
+    Restore {
+        /// Backup file written by `shopd backup`.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
+    /// Print the version and the data schema version.
+    Version,
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Print a complete configuration file with every key, its default and a comment.
+    Example,
+}
+
+#[derive(Args, Debug)]
+struct DataDirArg {
+    /// Data directory (default from config, `SHOPD_STORAGE_DATA_DIR`, or ./shopd-data).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Data directory (created if missing).
+    #[arg(long, value_name = "DIR", conflicts_with = "temp")]
+    data_dir: Option<PathBuf>,
+    /// Use a fresh temporary data directory, removed on clean exit (for trying and testing).
+    #[arg(long)]
+    temp: bool,
+    /// Listen address, e.g. 127.0.0.1:8080 (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    bind: Option<String>,
+}
+
+/// Parses the command line and runs it; the process exit code.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(cli_config: &Option<PathBuf>, log_format: &Option<String>, data_dir: Option<PathBuf>, bind: Option<String>) -> anyhow::Result<Config> {
+    let overrides = Overrides {
+        bind,
+        data_dir,
+        log_format: log_format.clone(),
+    };
+    Ok(Config::load(cli_config.as_deref(), &overrides)?)
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Version => {
+            println!("shopd {} (data schema {})", env!("CARGO_PKG_VERSION"), SCHEMA.version);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config {
+            command: ConfigCommand::Example,
+        } => {
+            print!("{}", Config::example());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig(dir) => check_config(&cli.config, &cli.log_format, dir.data_dir),
+        Command::Serve(args) => serve(&cli.config, &cli.log_format, args),
+        Command::Backup { to, dir } => {
+            let cfg = load(&cli.config, &cli.log_format, dir.data_dir, None)?;
+            let bar = progress_bar("backing up");
+            let stats = backup::backup(&cfg.data_dir(), &to, &mut |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })?;
+            bar.finish_and_clear();
+            println!(
+                "backup written to {}: {} tables, {} entries, {} bytes (schema {})",
+                to.display(),
+                stats.tables,
+                stats.entries,
+                stats.bytes,
+                stats.schema_version
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { from, dir } => {
+            let cfg = load(&cli.config, &cli.log_format, dir.data_dir, None)?;
+            let bar = progress_bar("restoring");
+            let stats = backup::restore(&cfg.data_dir(), &from, SCHEMA.version, &mut |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })?;
+            bar.finish_and_clear();
+            println!(
+                "restored {} tables, {} entries (schema {}) into {}; the previous database is kept as {}.before-restore",
+                stats.tables,
+                stats.entries,
+                stats.schema_version,
+                cfg.data_dir().display(),
+                storage::DB_FILE
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn progress_bar(what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} entries ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+fn check_config(
+    config: &Option<PathBuf>,
+    log_format: &Option<String>,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let cfg = load(config, log_format, data_dir, None)?;
+    println!("# effective configuration");
+    print!("{}", toml::to_string_pretty(&cfg)?);
+    let dir = cfg.data_dir();
+    if !dir.exists() {
+        println!("\n# data directory {} does not exist yet; it will be created at start", dir.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    match DataDirLock::acquire(&dir) {
+        Ok(lock) => {
+            match storage::schema_version_of(&dir)? {
+                None => println!("\n# data directory {}: empty", dir.display()),
+                Some(v) if v > SCHEMA.version => {
+                    anyhow::bail!(
+                        "data directory {} has schema version {v}, newer than this shopd's {}",
+                        dir.display(),
+                        SCHEMA.version
+                    )
+                }
+                Some(v) => println!(
+                    "\n# data directory {}: schema version {v} (this shopd: {}){}",
+                    dir.display(),
+                    SCHEMA.version,
+                    if v < SCHEMA.version { ", will be migrated at start" } else { "" }
+                ),
+            }
+            drop(lock);
+        }
+        Err(e) => println!("\n# {e}"),
+    }
+    println!("# configuration OK");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn serve(config: &Option<PathBuf>, log_format: &Option<String>, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let temp = if args.temp {
+        Some(tempfile::Builder::new().prefix("shopd-").tempdir()?)
+    } else {
+        None
+    };
+    let data_dir = temp.as_ref().map(|t| t.path().to_path_buf()).or(args.data_dir);
+    let cfg = load(config, log_format, data_dir, args.bind)?;
+    logging::init(&cfg.log.format, &cfg.log.level);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("shopd")
+        .build()?;
+    runtime.block_on(async move {
+        let data_dir = std::path::absolute(cfg.data_dir()).unwrap_or_else(|_| cfg.data_dir());
+        let app = App::build(AppOptions::new(cfg)).await?;
+        let base = app.base_url();
+        tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            data_dir = %data_dir.display(),
+            temporary = temp.is_some(),
+            "shopd is running; data lives in {}{}",
+            data_dir.display(),
+            if temp.is_some() { " (temporary: removed on clean exit)" } else { "" }
+        );
+        tracing::info!("open {base}/ · API docs {base}/api/docs/ · health {base}/readyz · metrics {base}/metrics");
+        app.run_until(shutdown_signal()).await?;
+        drop(temp);
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+                    _ = term.recv() => tracing::info!("SIGTERM received"),
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

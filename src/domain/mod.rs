@@ -1,0 +1,4 @@
+//! Business rules, one module per capability. Domain code never imports actix-web, clap or
+//! prometheus and never reads the system clock: time comes from the write transaction.
+
+pub mod diagnostics;

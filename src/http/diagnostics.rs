@@ -1,0 +1,165 @@
+//! Diagnostics routes (only when `diagnostics.enabled`): enqueue counted test jobs, write
+//! notes, and trigger a panic to prove containment.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{ApiError, HttpState};
+use crate::core::{DEFAULT_PER_PAGE, MAX_PER_PAGE};
+use crate::domain::diagnostics::{DiagError, DiagKey, Diagnostics};
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1/admin/diagnostics")
+            .service(web::resource("/jobs").route(web::post().to(enqueue_job)))
+            .service(web::resource("/jobs/summary").route(web::get().to(summary)))
+            .service(web::resource("/jobs/{key}").route(web::get().to(job_status)))
+            .service(
+                web::resource("/notes")
+                    .route(web::post().to(put_note))
+                    .route(web::get().to(list_notes)),
+            )
+            .service(web::resource("/panic").route(web::get().to(panic_route))),
+    );
+}
+
+impl From<DiagError> for ApiError {
+    fn from(e: DiagError) -> Self {
+        match e {
+            DiagError::Invalid { field, message } => ApiError::validation(field, "invalid", message),
+            DiagError::NotFound => ApiError::not_found("no diagnostics record under that key"),
+            DiagError::Storage(s) => s.into(),
+        }
+    }
+}
+
+fn service(state: &HttpState) -> Result<&Diagnostics, ApiError> {
+    state
+        .diagnostics
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("diagnostics are disabled (diagnostics.enabled = false)"))
+}
+
+/// Body of [`enqueue_job`].
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnqueueBody {
+    /// Dedupe key: enqueueing the same key twice creates one job.
+    pub key: String,
+}
+
+/// Enqueues a diagnostic job whose effect is counted per key, exactly once.
+#[utoipa::path(post, path = "/api/v1/admin/diagnostics/jobs", tag = "diagnostics",
+    request_body = EnqueueBody,
+    responses(
+        (status = 202, description = "Enqueued (durably committed)"),
+        (status = 404, description = "Diagnostics disabled", body = super::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid key", body = super::Problem, content_type = "application/problem+json")))]
+pub async fn enqueue_job(
+    state: web::Data<HttpState>,
+    body: web::Json<EnqueueBody>,
+) -> Result<HttpResponse, ApiError> {
+    let svc = service(&state)?;
+    let key = DiagKey::parse(&body.key)?;
+    let (id, created) = svc.enqueue(key.clone()).await?;
+    Ok(HttpResponse::build(StatusCode::ACCEPTED).json(serde_json::json!({
+        "job_id": id, "key": key.as_str(), "created": created
+    })))
+}
+
+/// State of the job for a key and how many times its effect was applied.
+#[utoipa::path(get, path = "/api/v1/admin/diagnostics/jobs/{key}", tag = "diagnostics",
+    params(("key" = String, Path, description = "The key given at enqueue")),
+    responses(
+        (status = 200, description = "Status"),
+        (status = 404, description = "Unknown key or diagnostics disabled", body = super::Problem, content_type = "application/problem+json")))]
+pub async fn job_status(
+    state: web::Data<HttpState>,
+    key: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let svc = service(&state)?;
+    let key = DiagKey::parse(&key).map_err(|_| ApiError::not_found("no such key"))?;
+    Ok(HttpResponse::Ok().json(svc.status(&key)?))
+}
+
+/// Totals over all diagnostic jobs: keys applied, duplicates (must be 0), jobs still pending.
+#[utoipa::path(get, path = "/api/v1/admin/diagnostics/jobs/summary", tag = "diagnostics",
+    responses((status = 200, description = "Totals")))]
+pub async fn summary(state: web::Data<HttpState>) -> Result<HttpResponse, ApiError> {
+    let svc = service(&state)?;
+    let s = svc.summary()?;
+    let pending = svc.pending()?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "keys": s.keys, "applied": s.applied, "duplicated": s.duplicated,
+        "jobs": s.jobs, "pending": pending
+    })))
+}
+
+/// Body of [`put_note`].
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteBody {
+    /// Key (1–200 printable ASCII characters).
+    pub key: String,
+    /// Free text up to 10000 bytes.
+    #[serde(default)]
+    pub value: String,
+}
+
+/// Writes a note; answered only after it is durable.
+#[utoipa::path(post, path = "/api/v1/admin/diagnostics/notes", tag = "diagnostics",
+    request_body = NoteBody,
+    responses(
+        (status = 201, description = "Stored"),
+        (status = 422, description = "Invalid", body = super::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage failed; nothing stored", body = super::Problem, content_type = "application/problem+json")))]
+pub async fn put_note(
+    state: web::Data<HttpState>,
+    body: web::Json<NoteBody>,
+) -> Result<HttpResponse, ApiError> {
+    let svc = service(&state)?;
+    let body = body.into_inner();
+    let key = DiagKey::parse(&body.key)?;
+    let note = svc.put_note(key, body.value).await?;
+    Ok(HttpResponse::Created().json(note))
+}
+
+/// Query of [`list_notes`].
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Page size (1–100, default 20).
+    pub per_page: Option<usize>,
+    /// Cursor from the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Lists notes in key order.
+#[utoipa::path(get, path = "/api/v1/admin/diagnostics/notes", tag = "diagnostics",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of notes"),
+        (status = 400, description = "Unknown parameter", body = super::Problem, content_type = "application/problem+json")))]
+pub async fn list_notes(
+    state: web::Data<HttpState>,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let svc = service(&state)?;
+    let per_page = q.per_page.unwrap_or(DEFAULT_PER_PAGE);
+    if !(1..=MAX_PER_PAGE).contains(&per_page) {
+        return Err(ApiError::validation(
+            "per_page",
+            "out_of_range",
+            format!("must be between 1 and {MAX_PER_PAGE}"),
+        ));
+    }
+    Ok(HttpResponse::Ok().json(svc.list_notes(per_page, q.cursor.as_deref())?))
+}
+
+#[allow(clippy::panic)]
+async fn panic_route(state: web::Data<HttpState>) -> Result<HttpResponse, ApiError> {
+    service(&state)?;
+    panic!("diagnostics panic route: deliberate panic with secret internals");
+}

@@ -1,0 +1,75 @@
+//! Liveness, readiness and the Prometheus scrape endpoint.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{ApiError, HttpState};
+
+/// Body of the health endpoints.
+#[derive(Serialize, ToSchema)]
+pub struct HealthStatus {
+    /// `ok` or `ready`.
+    pub status: &'static str,
+}
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/healthz").route(web::get().to(healthz)))
+        .service(web::resource("/readyz").route(web::get().to(readyz)))
+        .service(web::resource("/metrics").route(web::get().to(metrics)));
+}
+
+/// The process is alive and serving HTTP.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Alive", body = HealthStatus)))]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(HealthStatus { status: "ok" })
+}
+
+/// Ready for traffic: migrations and recovery are done, storage accepts writes, and the
+/// process is not shutting down.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = HealthStatus),
+        (status = 503, description = "Not ready", body = super::Problem, content_type = "application/problem+json")))]
+pub async fn readyz(state: web::Data<HttpState>) -> Result<HttpResponse, ApiError> {
+    if !state.store.is_healthy() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            "storage failed and refuses writes; restart shopd once the disk is healthy",
+        ));
+    }
+    if !state.health.is_ready() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "starting up or shutting down",
+        ));
+    }
+    Ok(HttpResponse::Ok().json(HealthStatus { status: "ready" }))
+}
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Metrics", content_type = "text/plain")))]
+pub async fn metrics(state: web::Data<HttpState>, req: actix_web::HttpRequest) -> HttpResponse {
+    if let Ok(rows) = crate::jobs::queue_depth(&state.store) {
+        state.metrics.set_queue_depth(&rows);
+    }
+    let wants_openmetrics = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/openmetrics-text"));
+    if wants_openmetrics {
+        HttpResponse::Ok()
+            .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+            .body(state.metrics.render_openmetrics())
+    } else {
+        HttpResponse::Ok()
+            .content_type("text/plain; version=0.0.4; charset=utf-8")
+            .body(state.metrics.render())
+    }
+}

@@ -1,0 +1,189 @@
+//! One middleware around every request: request id, access log, metrics, panic containment,
+//! and turning any non-problem error body (router 404/405, extractor errors) into problem+json.
+
+use std::future::{Ready, ready};
+use std::panic::AssertUnwindSafe;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::{Error, HttpMessage, ResponseError};
+use futures_util::FutureExt;
+use futures_util::future::LocalBoxFuture;
+
+use super::problem::{ApiError, PROBLEM_JSON};
+use crate::observability::metrics::Metrics;
+
+/// Header carrying the request id in both directions.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The request id, available to handlers through request extensions.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+fn valid_request_id(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 128
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// An error response produced without a routed request (handler panic, inner middleware error).
+#[derive(Debug)]
+struct EarlyError {
+    rid: String,
+    status: actix_web::http::StatusCode,
+}
+
+impl std::fmt::Display for EarlyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "request {} failed with {}", self.rid, self.status)
+    }
+}
+
+impl ResponseError for EarlyError {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        self.status
+    }
+    fn error_response(&self) -> actix_web::HttpResponse {
+        let mut r = if self.status.is_server_error() {
+            ApiError::internal()
+        } else {
+            ApiError::from_status(self.status)
+        }
+        .error_response();
+        if let Ok(v) = HeaderValue::from_str(&self.rid) {
+            r.headers_mut().insert(HeaderName::from_static(REQUEST_ID), v);
+        }
+        r
+    }
+}
+
+/// Factory for [`ObserveMiddleware`].
+pub struct Observe {
+    metrics: Arc<Metrics>,
+}
+
+impl Observe {
+    /// Middleware recording into `metrics`.
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        Observe { metrics }
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for Observe
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<BoxBody>;
+    type Error = Error;
+    type Transform = ObserveMiddleware<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(ObserveMiddleware {
+            service: Rc::new(service),
+            metrics: self.metrics.clone(),
+        }))
+    }
+}
+
+/// See [`Observe`].
+pub struct ObserveMiddleware<S> {
+    service: Rc<S>,
+    metrics: Arc<Metrics>,
+}
+
+impl<S, B> Service<ServiceRequest> for ObserveMiddleware<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<BoxBody>;
+    type Error = Error;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let started = Instant::now();
+        let rid = req
+            .headers()
+            .get(REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| valid_request_id(v))
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()));
+        req.extensions_mut().insert(RequestId(rid.clone()));
+        let method = req.method().to_string();
+        let path = req.path().to_owned();
+        let srv = self.service.clone();
+        let metrics = self.metrics.clone();
+        Box::pin(async move {
+            let outcome = AssertUnwindSafe(async move { srv.call(req).await })
+                .catch_unwind()
+                .await;
+            // The request cannot be cloned before routing (routing needs it unshared), so
+            // failures without a response are returned as errors that actix renders through
+            // `EarlyError`, which still carries the problem body and the request id.
+            let mut res: ServiceResponse<BoxBody> = match outcome {
+                Ok(Ok(r)) => r.map_into_boxed_body(),
+                Ok(Err(e)) => {
+                    let status = e.as_response_error().status_code();
+                    metrics.http_request(&method, "unmatched", status.as_u16(), started.elapsed());
+                    return Err(EarlyError { rid, status }.into());
+                }
+                Err(panic) => {
+                    let msg = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "non-string panic".into());
+                    tracing::error!(request_id = %rid, %method, %path, panic = %msg, "handler panicked");
+                    let status = actix_web::http::StatusCode::INTERNAL_SERVER_ERROR;
+                    metrics.http_request(&method, "panicked", status.as_u16(), started.elapsed());
+                    return Err(EarlyError { rid, status }.into());
+                }
+            };
+            let http_req = res.request().clone();
+            let status = res.status();
+            let is_problem = res
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with(PROBLEM_JSON));
+            if (status.is_client_error() || status.is_server_error()) && !is_problem {
+                let mut replacement = ApiError::from_status(status).error_response();
+                for name in [header::ALLOW, header::RETRY_AFTER] {
+                    if let Some(v) = res.headers().get(&name) {
+                        replacement.headers_mut().insert(name.clone(), v.clone());
+                    }
+                }
+                res = ServiceResponse::new(http_req.clone(), replacement);
+            }
+            if let Ok(v) = HeaderValue::from_str(&rid) {
+                res.headers_mut()
+                    .insert(HeaderName::from_static(REQUEST_ID), v);
+            }
+            let route = http_req
+                .match_pattern()
+                .unwrap_or_else(|| "unmatched".to_owned());
+            let elapsed = started.elapsed();
+            metrics.http_request(&method, &route, status.as_u16(), elapsed);
+            let latency_ms = elapsed.as_secs_f64() * 1000.0;
+            if matches!(route.as_str(), "/healthz" | "/readyz" | "/metrics") {
+                tracing::debug!(target: "access", request_id = %rid, %method, %path, status = status.as_u16(), latency_ms, "request");
+            } else if status.is_server_error() {
+                tracing::warn!(target: "access", request_id = %rid, %method, %path, %route, status = status.as_u16(), latency_ms, "request");
+            } else {
+                tracing::info!(target: "access", request_id = %rid, %method, %path, %route, status = status.as_u16(), latency_ms, "request");
+            }
+            Ok(res)
+        })
+    }
+}

@@ -1,0 +1,123 @@
+//! The HTTP layer: parse, authorize, call one domain function, render. It never opens a
+//! storage transaction.
+
+pub mod assets;
+pub mod diagnostics;
+pub mod docs;
+pub mod health;
+pub mod middleware;
+pub mod problem;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+pub use problem::{ApiError, Problem};
+
+use crate::domain::diagnostics::Diagnostics;
+use crate::observability::metrics::Metrics;
+use crate::storage::Store;
+
+/// Liveness and readiness flags shared with the composition root.
+#[derive(Debug, Default)]
+pub struct Health {
+    ready: AtomicBool,
+    stopping: AtomicBool,
+}
+
+impl Health {
+    /// Marks start-up (migrations, recovery) complete.
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::SeqCst)
+    }
+    /// Marks shutdown begun: readiness turns false so balancers drain traffic.
+    pub fn set_stopping(&self) {
+        self.stopping.store(true, Ordering::SeqCst)
+    }
+    /// Whether start-up finished and shutdown has not begun.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst) && !self.stopping.load(Ordering::SeqCst)
+    }
+}
+
+/// Everything handlers may use.
+#[derive(Clone)]
+pub struct HttpState {
+    /// Readiness flags.
+    pub health: Arc<Health>,
+    /// Metrics registry.
+    pub metrics: Arc<Metrics>,
+    /// Store handle, for health checks and domain services (never for transactions here).
+    pub store: Store,
+    /// Diagnostics service when enabled.
+    pub diagnostics: Option<Diagnostics>,
+}
+
+/// Registers every route and the extractor error handlers.
+pub fn configure(cfg: &mut web::ServiceConfig, state: HttpState, body_limit: usize) {
+    cfg.app_data(web::Data::new(state))
+        .app_data(json_config(body_limit))
+        .app_data(web::PayloadConfig::new(body_limit))
+        .app_data(web::QueryConfig::default().error_handler(query_error))
+        .app_data(web::PathConfig::default().error_handler(path_error))
+        .configure(health::routes)
+        .configure(docs::routes)
+        .configure(diagnostics::routes)
+        .configure(assets::routes);
+}
+
+/// JSON bodies: size limit and problem+json errors (400 syntax, 415 type, 413 size, 422 shape).
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(move |err, _req| json_error(err, limit).into())
+}
+
+fn json_error(err: JsonPayloadError, limit: usize) -> ApiError {
+    match err {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the request body exceeds the limit of {limit} bytes"),
+            )
+        }
+        JsonPayloadError::ContentType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as application/json",
+        ),
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            ApiError::validation("body", "invalid", e.to_string())
+        }
+        JsonPayloadError::Deserialize(e) => {
+            ApiError::bad_request(format!("the body is not valid JSON: {e}"))
+        }
+        JsonPayloadError::Payload(actix_web::error::PayloadError::Overflow) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the request body exceeds the limit of {limit} bytes"),
+        ),
+        other => ApiError::bad_request(other.to_string()),
+    }
+}
+
+fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::bad_request(format!("invalid query string: {err}")).into()
+}
+
+fn path_error(_err: PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::not_found("no such resource").into()
+}
+
+/// Fallback for unknown routes.
+pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found(format!(
+        "no route for {} {}",
+        req.method(),
+        req.path()
+    )))
+}
