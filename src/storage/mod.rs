@@ -64,6 +64,24 @@ struct Inner {
     _lock: DataDirLock,
 }
 
+impl Drop for Inner {
+    /// The last handle going away stops the writer and closes the file, so the data dir can be
+    /// reopened at once (tests and offline commands rely on this).
+    fn drop(&mut self) {
+        // If the queue is full the writer still exits once the sender drops; just don't wait.
+        if self.sender.try_send(Msg::Shutdown).is_err() {
+            return;
+        }
+        let handle = match self.writer.lock() {
+            Ok(mut h) => h.take(),
+            Err(p) => p.into_inner().take(),
+        };
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+}
+
 /// Handle to the open store; cheap to clone and shared by every module.
 #[derive(Clone)]
 pub struct Store {

@@ -1,0 +1,252 @@
+//! Test harness: the real app in-process on port 0 with a temporary data dir and a test clock,
+//! and the real binary as a child process for CLI, signal and crash tests.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use shopd::app::{App, AppOptions};
+use shopd::config::Config;
+use shopd::core::{TestClock, Timestamp};
+use shopd::storage::FaultSwitch;
+
+/// A running in-process shop.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub clock: TestClock,
+    pub data_dir: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _temp: Option<tempfile::TempDir>,
+}
+
+/// Configuration used by in-process tests.
+pub fn test_config(data_dir: &Path) -> Config {
+    let mut cfg = Config::default();
+    cfg.server.bind = "127.0.0.1:0".into();
+    cfg.server.workers = 2;
+    cfg.server.shutdown_timeout_secs = 5;
+    cfg.storage.data_dir = data_dir.display().to_string();
+    cfg.diagnostics.enabled = true;
+    cfg.jobs.backoff_base_ms = 10;
+    cfg
+}
+
+impl TestApp {
+    /// Starts on a fresh temporary data dir.
+    pub async fn spawn() -> TestApp {
+        let temp = tempfile::tempdir().expect("tempdir");
+        let dir = temp.path().to_path_buf();
+        let mut app = Self::spawn_in(&dir, None).await;
+        app._temp = Some(temp);
+        app
+    }
+
+    /// Starts on `dir` (kept by the caller), optionally over a fault-injecting backend.
+    pub async fn spawn_in(dir: &Path, fault: Option<FaultSwitch>) -> TestApp {
+        Self::spawn_with(test_config(dir), fault).await
+    }
+
+    /// Starts with an explicit configuration.
+    pub async fn spawn_with(cfg: Config, fault: Option<FaultSwitch>) -> TestApp {
+        let clock = TestClock::new(Timestamp::from_millis(1_795_000_000_000));
+        let data_dir = cfg.data_dir();
+        let app = App::build(AppOptions {
+            config: cfg,
+            clock: Arc::new(clock.clone()),
+            fault,
+        })
+        .await
+        .expect("app builds");
+        let base = app.base_url();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until(async move {
+            let _ = rx.await;
+        }));
+        TestApp {
+            base,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            clock,
+            data_dir,
+            stop: Some(tx),
+            task: Some(task),
+            _temp: None,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// Graceful shutdown; waits until the data dir is released.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.expect("join").expect("clean shutdown");
+        }
+    }
+}
+
+/// Reads a problem+json response and checks its shape.
+pub async fn problem(resp: reqwest::Response, status: u16, code: &str) -> serde_json::Value {
+    assert_eq!(resp.status().as_u16(), status, "status");
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert!(ct.starts_with("application/problem+json"), "content-type {ct}");
+    let body: serde_json::Value = resp.json().await.expect("problem body");
+    assert_eq!(body["status"], status);
+    assert_eq!(body["code"], code, "{body}");
+    for f in ["type", "title", "detail"] {
+        assert!(body[f].is_string(), "missing {f}: {body}");
+    }
+    body
+}
+
+/// Path of the built binary.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_shopd"))
+}
+
+/// The binary running as a child process.
+pub struct Proc {
+    pub child: Child,
+    pub base: String,
+    pub log: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Proc {
+    /// Runs `shopd serve --data-dir DIR --bind 127.0.0.1:0` and waits until it reports its URL.
+    pub fn serve(dir: &Path, extra_env: &[(&str, &str)]) -> Proc {
+        let mut cmd = Command::new(bin());
+        cmd.args(["serve", "--bind", "127.0.0.1:0", "--log-format", "json", "--data-dir"])
+            .arg(dir)
+            .env("SHOPD_DIAGNOSTICS_ENABLED", "true")
+            .env("SHOPD_SERVER_WORKERS", "2")
+            .env("SHOPD_JOBS_BACKOFF_BASE_MS", "10")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        Self::start(cmd)
+    }
+
+    /// Starts `cmd` (which must log its URL) and waits for the URL.
+    pub fn start(mut cmd: Command) -> Proc {
+        let mut child = cmd.spawn().expect("spawn shopd");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel::<Option<String>>();
+        let log2 = log.clone();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !sent {
+                    if let Some(i) = line.find("open http://") {
+                        let rest = &line[i + 5..];
+                        let url = rest.split('/').take(3).collect::<Vec<_>>().join("/");
+                        let _ = tx.send(Some(url));
+                        sent = true;
+                    }
+                }
+                if let Ok(mut l) = log2.lock() {
+                    l.push(line);
+                }
+            }
+            if !sent {
+                let _ = tx.send(None);
+            }
+        });
+        let base = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Some(url)) => url,
+            other => {
+                let _ = child.kill();
+                let lines = log.lock().map(|l| l.join("\n")).unwrap_or_default();
+                panic!("shopd did not start ({other:?}); log:\n{lines}");
+            }
+        };
+        Proc { child, base, log }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends SIGTERM and waits for the exit status (bounded).
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("shopd did not exit after SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().map(|l| l.join("\n")).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `f` until it returns Some or the time runs out.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut f: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
