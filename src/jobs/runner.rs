@@ -227,6 +227,7 @@ impl Runner {
             config: self.config.clone(),
             observer: self.observer.clone(),
             running: Mutex::new(HashMap::new()),
+            tasks: Mutex::new(HashMap::new()),
             finished: Notify::new(),
         });
         let handlers: Arc<HashMap<String, Registered>> = Arc::new(self.handlers);
@@ -266,7 +267,9 @@ impl Runner {
                                 continue;
                             };
                             shared.started(&job.kind);
-                            tokio::spawn(execute(shared.clone(), reg.handler.clone(), job));
+                            let id = job.id;
+                            let t = tokio::spawn(execute(shared.clone(), reg.handler.clone(), job));
+                            shared.track(id, t.abort_handle());
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "jobs: claim failed"),
@@ -314,6 +317,7 @@ impl Runner {
         let left = shared.total_running();
         if left > 0 {
             tracing::warn!(left, "jobs: shutdown timeout; unfinished jobs will rerun after restart");
+            shared.abort_all();
         }
     }
 
@@ -334,6 +338,7 @@ struct Shared {
     config: RunnerConfig,
     observer: Option<Arc<dyn JobObserver>>,
     running: Mutex<HashMap<String, usize>>,
+    tasks: Mutex<HashMap<JobId, tokio::task::AbortHandle>>,
     finished: Notify,
 }
 
@@ -352,6 +357,23 @@ impl Shared {
             *n = n.saturating_sub(1);
         }
         self.finished.notify_one();
+    }
+    fn tasks(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, tokio::task::AbortHandle>> {
+        match self.tasks.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+    fn track(&self, id: JobId, h: tokio::task::AbortHandle) {
+        let mut t = self.tasks();
+        t.retain(|_, h| !h.is_finished());
+        t.insert(id, h);
+    }
+    /// Stops jobs that outlived the shutdown timeout; they stay in flight and rerun at start.
+    fn abort_all(&self) {
+        for (_, h) in self.tasks().drain() {
+            h.abort();
+        }
     }
     fn total_running(&self) -> usize {
         self.lock().values().sum()
