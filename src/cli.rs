@@ -186,6 +186,7 @@ fn check_config(
     let dir = cfg.data_dir();
     if !dir.exists() {
         println!("\n# data directory {} does not exist yet; it will be created at start", dir.display());
+        println!("# configuration OK");
         return Ok(ExitCode::SUCCESS);
     }
     match DataDirLock::acquire(&dir) {

@@ -1,0 +1,199 @@
+//! The real binary: commands, flags, the data-dir lock, schema refusal, signals and --temp.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Proc, bin};
+
+fn run(args: &[&str]) -> std::process::Output {
+    Command::new(bin())
+        .args(args)
+        .env_remove("SHOPD_CONFIG")
+        .output()
+        .expect("run shopd")
+}
+
+#[test]
+fn config_example_matches_the_committed_file() {
+    let out = run(&["config", "example"]);
+    assert!(out.status.success());
+    let printed = String::from_utf8(out.stdout).expect("utf8");
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.toml"))
+        .expect("config/example.toml");
+    assert_eq!(printed, committed, "regenerate with: shopd config example > config/example.toml");
+    assert!(printed.contains("[server]") && printed.contains("SHOPD_SERVER_BIND"));
+}
+
+#[test]
+fn version_and_help_explain_themselves() {
+    let out = run(&["version"]);
+    assert!(out.status.success());
+    let v = String::from_utf8_lossy(&out.stdout);
+    assert!(v.starts_with("shopd ") && v.contains("schema"), "{v}");
+    let out = run(&["--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["serve", "check-config", "config", "backup", "restore", "version"] {
+        assert!(help.contains(cmd), "--help lacks {cmd}");
+    }
+    let out = run(&["serve", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("--temp") && help.contains("--data-dir") && help.contains("--bind"));
+}
+
+#[test]
+fn check_config_reports_bad_values_and_accepts_good_ones() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[server]\nbind = \"not-an-address\"\n").expect("write");
+    let out = run(&["check-config", "--config", bad.to_str().expect("utf8")]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("server.bind"));
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, format!("[storage]\ndata_dir = \"{}\"\n", dir.path().join("d").display()))
+        .expect("write");
+    let out = run(&["check-config", "--config", good.to_str().expect("utf8")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("configuration OK"));
+}
+
+#[test]
+fn second_serve_on_same_dir_exits_nonzero_naming_the_lock() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = Proc::serve(dir.path(), &[]);
+    let out = Command::new(bin())
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("shopd.lock") && err.contains("locked"), "{err}");
+    assert_eq!(first.terminate().code(), Some(0));
+}
+
+#[test]
+fn newer_schema_is_refused_naming_both_versions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = Proc::serve(dir.path(), &[]);
+    assert_eq!(p.terminate().code(), Some(0));
+    shopd::storage::force_schema_version(dir.path(), 99, &shopd::core::SystemClock).expect("force");
+    let out = Command::new(bin())
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("schema version 99") && err.contains("up to 1"), "{err}");
+}
+
+#[test]
+fn sigterm_finishes_in_flight_requests_and_exits_zero() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = Proc::serve(dir.path(), &[]);
+    let url = p.url("/api/v1/admin/diagnostics/notes");
+    // Fire writes concurrently with the signal; every acknowledged one must survive.
+    let handles: Vec<_> = (0..20)
+        .map(|i| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let c = reqwest_blocking_post(&url, &format!("{{\"key\":\"t{i}\"}}"));
+                (i, c)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(5));
+    let status = p.terminate();
+    assert_eq!(status.code(), Some(0), "clean exit after SIGTERM");
+    let acked: Vec<usize> = handles
+        .into_iter()
+        .filter_map(|h| h.join().ok())
+        .filter(|(_, code)| *code == Some(201))
+        .map(|(i, _)| i)
+        .collect();
+    let p = Proc::serve(dir.path(), &[]);
+    let body = http_get(&p.url("/api/v1/admin/diagnostics/notes?per_page=100"));
+    for i in acked {
+        assert!(body.contains(&format!("\"t{i}\"")), "acknowledged t{i} lost");
+    }
+    assert_eq!(p.terminate().code(), Some(0));
+}
+
+#[test]
+fn temp_data_dir_is_announced_and_removed_on_clean_exit() {
+    let mut cmd = Command::new(bin());
+    cmd.args(["serve", "--temp", "--bind", "127.0.0.1:0", "--log-format", "json"])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null());
+    let p = Proc::start(cmd);
+    assert_eq!(http_get(&p.url("/readyz")), "{\"status\":\"ready\"}");
+    let log = p.log_text();
+    let line = log
+        .lines()
+        .find(|l| l.contains("\"temporary\":true"))
+        .unwrap_or_else(|| panic!("no temp dir line in {log}"));
+    let v: serde_json::Value = serde_json::from_str(line).expect("json log");
+    let dir = std::path::PathBuf::from(v["data_dir"].as_str().expect("data_dir"));
+    assert!(dir.join("shopd.redb").exists());
+    assert_eq!(p.terminate().code(), Some(0));
+    assert!(!dir.exists(), "temporary data dir left behind");
+}
+
+#[test]
+fn backup_and_restore_commands_round_trip() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let p = Proc::serve(&data, &[]);
+    for i in 0..5 {
+        reqwest_blocking_post(&p.url("/api/v1/admin/diagnostics/notes"), &format!("{{\"key\":\"b{i}\"}}"));
+    }
+    assert_eq!(p.terminate().code(), Some(0));
+    let file = dir.path().join("shop.backup");
+    let out = run(&["backup", "--to", file.to_str().expect("utf8"), "--data-dir", data.to_str().expect("utf8")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let restored = dir.path().join("restored");
+    let out = run(&["restore", "--from", file.to_str().expect("utf8"), "--data-dir", restored.to_str().expect("utf8")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let p = Proc::serve(&restored, &[]);
+    let body = http_get(&p.url("/api/v1/admin/diagnostics/notes"));
+    for i in 0..5 {
+        assert!(body.contains(&format!("\"b{i}\"")), "{body}");
+    }
+    // Backing up a running shop's data dir is refused (the lock is held).
+    let out = run(&["backup", "--to", file.to_str().expect("utf8"), "--data-dir", restored.to_str().expect("utf8")]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("locked"));
+    assert_eq!(p.terminate().code(), Some(0));
+}
+
+/// Minimal blocking HTTP helpers (tests in this file run in plain threads).
+fn reqwest_blocking_post(url: &str, body: &str) -> Option<u16> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+    rt.block_on(async {
+        reqwest::Client::new()
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .ok()
+            .map(|r| r.status().as_u16())
+    })
+}
+
+fn http_get(url: &str) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    rt.block_on(async {
+        reqwest::get(url)
+            .await
+            .expect("GET")
+            .text()
+            .await
+            .expect("body")
+    })
+}
