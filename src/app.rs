@@ -81,7 +81,10 @@ impl App {
             .context("opening the store")??;
         let recovered = jobs::recover(&store).await.context("recovering jobs")?;
         if recovered > 0 {
-            tracing::info!(recovered, "requeued jobs interrupted by the previous shutdown");
+            tracing::info!(
+                recovered,
+                "requeued jobs interrupted by the previous shutdown"
+            );
         }
 
         let mut runner = Runner::new(
@@ -156,7 +159,12 @@ impl App {
     /// The URL clients should open.
     pub fn base_url(&self) -> String {
         if !self.config.server.public_url.is_empty() {
-            return self.config.server.public_url.trim_end_matches('/').to_owned();
+            return self
+                .config
+                .server
+                .public_url
+                .trim_end_matches('/')
+                .to_owned();
         }
         let host = if self.addr.ip().is_unspecified() {
             "127.0.0.1".to_owned()

@@ -101,7 +101,12 @@ pub fn run() -> ExitCode {
     }
 }
 
-fn load(cli_config: &Option<PathBuf>, log_format: &Option<String>, data_dir: Option<PathBuf>, bind: Option<String>) -> anyhow::Result<Config> {
+fn load(
+    cli_config: &Option<PathBuf>,
+    log_format: &Option<String>,
+    data_dir: Option<PathBuf>,
+    bind: Option<String>,
+) -> anyhow::Result<Config> {
     let overrides = Overrides {
         bind,
         data_dir,
@@ -113,7 +118,11 @@ fn load(cli_config: &Option<PathBuf>, log_format: &Option<String>, data_dir: Opt
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Version => {
-            println!("shopd {} (data schema {})", env!("CARGO_PKG_VERSION"), SCHEMA.version);
+            println!(
+                "shopd {} (data schema {})",
+                env!("CARGO_PKG_VERSION"),
+                SCHEMA.version
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Config {
@@ -145,10 +154,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Restore { from, dir } => {
             let cfg = load(&cli.config, &cli.log_format, dir.data_dir, None)?;
             let bar = progress_bar("restoring");
-            let stats = backup::restore(&cfg.data_dir(), &from, SCHEMA.version, &mut |done, total| {
-                bar.set_length(total);
-                bar.set_position(done);
-            })?;
+            let stats = backup::restore(
+                &cfg.data_dir(),
+                &from,
+                SCHEMA.version,
+                &mut |done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                },
+            )?;
             bar.finish_and_clear();
             println!(
                 "restored {} tables, {} entries (schema {}) into {}; the previous database is kept as {}.before-restore",
@@ -185,7 +199,10 @@ fn check_config(
     print!("{}", toml::to_string_pretty(&cfg)?);
     let dir = cfg.data_dir();
     if !dir.exists() {
-        println!("\n# data directory {} does not exist yet; it will be created at start", dir.display());
+        println!(
+            "\n# data directory {} does not exist yet; it will be created at start",
+            dir.display()
+        );
         println!("# configuration OK");
         return Ok(ExitCode::SUCCESS);
     }
@@ -204,7 +221,11 @@ fn check_config(
                     "\n# data directory {}: schema version {v} (this shopd: {}){}",
                     dir.display(),
                     SCHEMA.version,
-                    if v < SCHEMA.version { ", will be migrated at start" } else { "" }
+                    if v < SCHEMA.version {
+                        ", will be migrated at start"
+                    } else {
+                        ""
+                    }
                 ),
             }
             drop(lock);
@@ -215,13 +236,20 @@ fn check_config(
     Ok(ExitCode::SUCCESS)
 }
 
-fn serve(config: &Option<PathBuf>, log_format: &Option<String>, args: ServeArgs) -> anyhow::Result<ExitCode> {
+fn serve(
+    config: &Option<PathBuf>,
+    log_format: &Option<String>,
+    args: ServeArgs,
+) -> anyhow::Result<ExitCode> {
     let temp = if args.temp {
         Some(tempfile::Builder::new().prefix("shopd-").tempdir()?)
     } else {
         None
     };
-    let data_dir = temp.as_ref().map(|t| t.path().to_path_buf()).or(args.data_dir);
+    let data_dir = temp
+        .as_ref()
+        .map(|t| t.path().to_path_buf())
+        .or(args.data_dir);
     let cfg = load(config, log_format, data_dir, args.bind)?;
     logging::init(&cfg.log.format, &cfg.log.level);
     let runtime = tokio::runtime::Builder::new_multi_thread()

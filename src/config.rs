@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 /// Every setting shopd reads.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
+#[derive(Default)]
 pub struct Config {
     /// HTTP server.
     pub server: ServerConfig,
@@ -128,41 +129,93 @@ impl Default for LogConfig {
     }
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: ServerConfig::default(),
-            storage: StorageConfig::default(),
-            jobs: JobsConfig::default(),
-            log: LogConfig::default(),
-            diagnostics: DiagnosticsConfig::default(),
-        }
-    }
-}
-
 /// One-line explanation of each section and key, used by `shopd config example`.
 pub const DOCS: &[(&str, &str, &str)] = &[
     ("server", "", "HTTP server"),
-    ("server", "bind", "Address and port to listen on; use 0.0.0.0:8080 to accept remote clients"),
-    ("server", "public_url", "Public base URL used in links and mails (empty: http://<bind>)"),
-    ("server", "workers", "HTTP worker threads (0: one per CPU core)"),
-    ("server", "body_limit", "Largest accepted request body, in bytes"),
-    ("server", "shutdown_timeout_secs", "Seconds to finish in-flight requests on shutdown"),
-    ("storage", "", "Embedded store (one redb file in the data directory)"),
-    ("storage", "data_dir", "Directory holding the database, search index, mail spool and secrets"),
-    ("storage", "group_commit_max_batch", "Most write requests folded into one durable commit"),
-    ("storage", "group_commit_max_batch_ms", "Longest a commit batch keeps taking requests, in milliseconds"),
-    ("jobs", "", "Background jobs (mail, webhooks, search indexing)"),
+    (
+        "server",
+        "bind",
+        "Address and port to listen on; use 0.0.0.0:8080 to accept remote clients",
+    ),
+    (
+        "server",
+        "public_url",
+        "Public base URL used in links and mails (empty: http://<bind>)",
+    ),
+    (
+        "server",
+        "workers",
+        "HTTP worker threads (0: one per CPU core)",
+    ),
+    (
+        "server",
+        "body_limit",
+        "Largest accepted request body, in bytes",
+    ),
+    (
+        "server",
+        "shutdown_timeout_secs",
+        "Seconds to finish in-flight requests on shutdown",
+    ),
+    (
+        "storage",
+        "",
+        "Embedded store (one redb file in the data directory)",
+    ),
+    (
+        "storage",
+        "data_dir",
+        "Directory holding the database, search index, mail spool and secrets",
+    ),
+    (
+        "storage",
+        "group_commit_max_batch",
+        "Most write requests folded into one durable commit",
+    ),
+    (
+        "storage",
+        "group_commit_max_batch_ms",
+        "Longest a commit batch keeps taking requests, in milliseconds",
+    ),
+    (
+        "jobs",
+        "",
+        "Background jobs (mail, webhooks, search indexing)",
+    ),
     ("jobs", "workers", "Jobs running at once"),
-    ("jobs", "backoff_base_ms", "First retry delay in milliseconds; doubles per attempt, with jitter"),
+    (
+        "jobs",
+        "backoff_base_ms",
+        "First retry delay in milliseconds; doubles per attempt, with jitter",
+    ),
     ("jobs", "backoff_max_secs", "Longest retry delay in seconds"),
-    ("jobs", "shutdown_timeout_secs", "Seconds shutdown waits for running jobs"),
+    (
+        "jobs",
+        "shutdown_timeout_secs",
+        "Seconds shutdown waits for running jobs",
+    ),
     ("jobs", "retention_days", "Days finished jobs are kept"),
     ("log", "", "Logging"),
-    ("log", "format", "auto (human on a terminal, JSON otherwise), human or json"),
-    ("log", "level", "Log filter, e.g. info or shopd=debug,actix_web=info (RUST_LOG also works)"),
-    ("diagnostics", "", "Diagnostics routes for operators and test suites"),
-    ("diagnostics", "enabled", "Enable /api/v1/admin/diagnostics (test jobs and a panic route); keep off in production"),
+    (
+        "log",
+        "format",
+        "auto (human on a terminal, JSON otherwise), human or json",
+    ),
+    (
+        "log",
+        "level",
+        "Log filter, e.g. info or shopd=debug,actix_web=info (RUST_LOG also works)",
+    ),
+    (
+        "diagnostics",
+        "",
+        "Diagnostics routes for operators and test suites",
+    ),
+    (
+        "diagnostics",
+        "enabled",
+        "Enable /api/v1/admin/diagnostics (test jobs and a panic route); keep off in production",
+    ),
 ];
 
 /// A configuration problem, reported by `check-config` and at start-up.
@@ -212,20 +265,23 @@ impl Config {
         flags: &Overrides,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        let defaults = toml::Table::try_from(Config::default()).map_err(|e| ConfigError::Parse {
-            origin: "defaults".into(),
-            message: e.to_string(),
-        })?;
+        let defaults =
+            toml::Table::try_from(Config::default()).map_err(|e| ConfigError::Parse {
+                origin: "defaults".into(),
+                message: e.to_string(),
+            })?;
         let mut merged = defaults.clone();
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
                 path: path.display().to_string(),
                 source,
             })?;
-            let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Parse {
-                origin: path.display().to_string(),
-                message: e.to_string(),
-            })?;
+            let table: toml::Table =
+                text.parse()
+                    .map_err(|e: toml::de::Error| ConfigError::Parse {
+                        origin: path.display().to_string(),
+                        message: e.to_string(),
+                    })?;
             merge(&mut merged, table);
             // Deserialize now so unknown keys are reported against the file.
             Config::deserialize(toml::Value::Table(merged.clone())).map_err(|e| {
@@ -236,7 +292,9 @@ impl Config {
             })?;
         }
         for (section, keys) in &defaults {
-            let Some(keys) = keys.as_table() else { continue };
+            let Some(keys) = keys.as_table() else {
+                continue;
+            };
             for (key, default) in keys {
                 let var = format!("SHOPD_{}_{}", section.to_uppercase(), key.to_uppercase());
                 let raw = match env(&var) {
@@ -249,7 +307,10 @@ impl Config {
                                     source,
                                 }
                             })?;
-                            Some((format!("{var}_FILE"), v.trim_end_matches(['\n', '\r']).to_owned()))
+                            Some((
+                                format!("{var}_FILE"),
+                                v.trim_end_matches(['\n', '\r']).to_owned(),
+                            ))
                         }
                         None => None,
                     },
@@ -265,12 +326,11 @@ impl Config {
                 }
             }
         }
-        let mut cfg = Config::deserialize(toml::Value::Table(merged)).map_err(|e| {
-            ConfigError::Parse {
+        let mut cfg =
+            Config::deserialize(toml::Value::Table(merged)).map_err(|e| ConfigError::Parse {
                 origin: "configuration".into(),
                 message: e.to_string(),
-            }
-        })?;
+            })?;
         if let Some(b) = &flags.bind {
             cfg.server.bind = b.clone();
         }
@@ -293,10 +353,8 @@ impl Config {
                 self.server.bind
             ));
         }
-        if !self.server.public_url.is_empty()
-            && !(self.server.public_url.starts_with("http://")
-                || self.server.public_url.starts_with("https://"))
-        {
+        let url = &self.server.public_url;
+        if !url.is_empty() && !url.starts_with("http://") && !url.starts_with("https://") {
             errs.push("server.public_url must start with http:// or https://".into());
         }
         if self.server.body_limit < 1024 || self.server.body_limit > 256 * 1024 * 1024 {
@@ -308,7 +366,8 @@ impl Config {
         if self.storage.data_dir.trim().is_empty() {
             errs.push("storage.data_dir must not be empty".into());
         }
-        if self.storage.group_commit_max_batch == 0 || self.storage.group_commit_max_batch > 100_000 {
+        if self.storage.group_commit_max_batch == 0 || self.storage.group_commit_max_batch > 100_000
+        {
             errs.push("storage.group_commit_max_batch must be between 1 and 100000".into());
         }
         if self.storage.group_commit_max_batch_ms > 10_000 {
@@ -405,7 +464,10 @@ mod tests {
     fn every_key_is_documented() {
         let defaults = toml::Table::try_from(Config::default()).expect("defaults");
         for (section, keys) in &defaults {
-            assert!(DOCS.iter().any(|(s, k, _)| s == section && k.is_empty()), "{section}");
+            assert!(
+                DOCS.iter().any(|(s, k, _)| s == section && k.is_empty()),
+                "{section}"
+            );
             for key in keys.as_table().expect("table").keys() {
                 assert!(
                     DOCS.iter().any(|(s, k, _)| s == section && k == key),
@@ -464,10 +526,14 @@ mod tests {
         })
         .expect_err("bad int");
         assert!(err.to_string().contains("SHOPD_SERVER_WORKERS"), "{err}");
-        let err = Config::load_from(None, &Overrides {
-            bind: Some("nope".into()),
-            ..Default::default()
-        }, |_| None)
+        let err = Config::load_from(
+            None,
+            &Overrides {
+                bind: Some("nope".into()),
+                ..Default::default()
+            },
+            |_| None,
+        )
         .expect_err("bad bind");
         assert!(err.to_string().contains("server.bind"), "{err}");
     }

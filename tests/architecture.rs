@@ -63,7 +63,15 @@ fn violations(rel: &str, src: &str) -> Vec<String> {
             }
         }
         if in_dir("http/") {
-            for tx in [".read()", ".write(", ".write_blocking(", "WriteTx", "ReadTx", "begin_write", "begin_read"] {
+            for tx in [
+                ".read()",
+                ".write(",
+                ".write_blocking(",
+                "WriteTx",
+                "ReadTx",
+                "begin_write",
+                "begin_read",
+            ] {
                 if line.contains(tx) {
                     bad("http must call domain functions, never open storage transactions");
                 }
@@ -73,9 +81,15 @@ fn violations(rel: &str, src: &str) -> Vec<String> {
             bad("core depends on no other shopd module");
         }
         if (in_dir("storage/") || in_dir("jobs/"))
-            && ["crate::domain", "crate::http", "crate::app", "crate::cli", "crate::observability"]
-                .iter()
-                .any(|m| line.contains(m))
+            && [
+                "crate::domain",
+                "crate::http",
+                "crate::app",
+                "crate::cli",
+                "crate::observability",
+            ]
+            .iter()
+            .any(|m| line.contains(m))
         {
             bad("storage and jobs know no domain and no outer layer");
         }
@@ -88,11 +102,19 @@ fn source_tree_follows_the_dependency_rules() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut all = Vec::new();
     for f in rust_files(&root) {
-        let rel = f.strip_prefix(&root).expect("prefix").to_string_lossy().replace('\\', "/");
+        let rel = f
+            .strip_prefix(&root)
+            .expect("prefix")
+            .to_string_lossy()
+            .replace('\\', "/");
         let src = std::fs::read_to_string(&f).expect("read");
         all.extend(violations(&rel, &src));
     }
-    assert!(all.is_empty(), "architecture violations:\n{}", all.join("\n"));
+    assert!(
+        all.is_empty(),
+        "architecture violations:\n{}",
+        all.join("\n")
+    );
 }
 
 #[test]
@@ -101,17 +123,32 @@ fn the_checker_catches_each_rule() {
         ("http/orders.rs", "let r = state.store.read()?;"),
         ("http/orders.rs", "state.store.write(|tx| Ok(())).await"),
         ("domain/cart/mod.rs", "use actix_web::HttpResponse;"),
-        ("domain/cart/mod.rs", "let now = std::time::SystemTime::now();"),
-        ("domain/cart/mod.rs", "use prometheus_client::metrics::counter::Counter;"),
+        (
+            "domain/cart/mod.rs",
+            "let now = std::time::SystemTime::now();",
+        ),
+        (
+            "domain/cart/mod.rs",
+            "use prometheus_client::metrics::counter::Counter;",
+        ),
         ("jobs/queue.rs", "use redb::Database;"),
         ("jobs/queue.rs", "use crate::domain::cart;"),
         ("core/money.rs", "use crate::storage::Table;"),
     ];
     for (rel, line) in cases {
-        assert!(!violations(rel, line).is_empty(), "{rel}: `{line}` not caught");
+        assert!(
+            !violations(rel, line).is_empty(),
+            "{rel}: `{line}` not caught"
+        );
     }
     assert!(violations("storage/tx.rs", "use redb::ReadableTable;").is_empty());
-    assert!(violations("domain/cart/mod.rs", "// reads the SystemTime::now in comments only").is_empty());
+    assert!(
+        violations(
+            "domain/cart/mod.rs",
+            "// reads the SystemTime::now in comments only"
+        )
+        .is_empty()
+    );
 }
 
 #[test]

@@ -20,9 +20,13 @@ fn config_example_matches_the_committed_file() {
     let out = run(&["config", "example"]);
     assert!(out.status.success());
     let printed = String::from_utf8(out.stdout).expect("utf8");
-    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.toml"))
-        .expect("config/example.toml");
-    assert_eq!(printed, committed, "regenerate with: shopd config example > config/example.toml");
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.toml"))
+            .expect("config/example.toml");
+    assert_eq!(
+        printed, committed,
+        "regenerate with: shopd config example > config/example.toml"
+    );
     assert!(printed.contains("[server]") && printed.contains("SHOPD_SERVER_BIND"));
 }
 
@@ -34,7 +38,14 @@ fn version_and_help_explain_themselves() {
     assert!(v.starts_with("shopd ") && v.contains("schema"), "{v}");
     let out = run(&["--help"]);
     let help = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["serve", "check-config", "config", "backup", "restore", "version"] {
+    for cmd in [
+        "serve",
+        "check-config",
+        "config",
+        "backup",
+        "restore",
+        "version",
+    ] {
         assert!(help.contains(cmd), "--help lacks {cmd}");
     }
     let out = run(&["serve", "--help"]);
@@ -51,10 +62,20 @@ fn check_config_reports_bad_values_and_accepts_good_ones() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("server.bind"));
     let good = dir.path().join("good.toml");
-    std::fs::write(&good, format!("[storage]\ndata_dir = \"{}\"\n", dir.path().join("d").display()))
-        .expect("write");
+    std::fs::write(
+        &good,
+        format!(
+            "[storage]\ndata_dir = \"{}\"\n",
+            dir.path().join("d").display()
+        ),
+    )
+    .expect("write");
     let out = run(&["check-config", "--config", good.to_str().expect("utf8")]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("configuration OK"));
 }
 
@@ -69,7 +90,10 @@ fn second_serve_on_same_dir_exits_nonzero_naming_the_lock() {
         .expect("run");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("shopd.lock") && err.contains("locked"), "{err}");
+    assert!(
+        err.contains("shopd.lock") && err.contains("locked"),
+        "{err}"
+    );
     assert_eq!(first.terminate().code(), Some(0));
 }
 
@@ -86,7 +110,10 @@ fn newer_schema_is_refused_naming_both_versions() {
         .expect("run");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("schema version 99") && err.contains("up to 1"), "{err}");
+    assert!(
+        err.contains("schema version 99") && err.contains("up to 1"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -116,7 +143,10 @@ fn sigterm_finishes_in_flight_requests_and_exits_zero() {
     let p = Proc::serve(dir.path(), &[]);
     let body = http_get(&p.url("/api/v1/admin/diagnostics/notes?per_page=100"));
     for i in acked {
-        assert!(body.contains(&format!("\"t{i}\"")), "acknowledged t{i} lost");
+        assert!(
+            body.contains(&format!("\"t{i}\"")),
+            "acknowledged t{i} lost"
+        );
     }
     assert_eq!(p.terminate().code(), Some(0));
 }
@@ -124,9 +154,16 @@ fn sigterm_finishes_in_flight_requests_and_exits_zero() {
 #[test]
 fn temp_data_dir_is_announced_and_removed_on_clean_exit() {
     let mut cmd = Command::new(bin());
-    cmd.args(["serve", "--temp", "--bind", "127.0.0.1:0", "--log-format", "json"])
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null());
+    cmd.args([
+        "serve",
+        "--temp",
+        "--bind",
+        "127.0.0.1:0",
+        "--log-format",
+        "json",
+    ])
+    .stderr(std::process::Stdio::piped())
+    .stdout(std::process::Stdio::null());
     let p = Proc::start(cmd);
     assert_eq!(http_get(&p.url("/readyz")), "{\"status\":\"ready\"}");
     let log = p.log_text();
@@ -147,22 +184,51 @@ fn backup_and_restore_commands_round_trip() {
     let data = dir.path().join("data");
     let p = Proc::serve(&data, &[]);
     for i in 0..5 {
-        reqwest_blocking_post(&p.url("/api/v1/admin/diagnostics/notes"), &format!("{{\"key\":\"b{i}\"}}"));
+        reqwest_blocking_post(
+            &p.url("/api/v1/admin/diagnostics/notes"),
+            &format!("{{\"key\":\"b{i}\"}}"),
+        );
     }
     assert_eq!(p.terminate().code(), Some(0));
     let file = dir.path().join("shop.backup");
-    let out = run(&["backup", "--to", file.to_str().expect("utf8"), "--data-dir", data.to_str().expect("utf8")]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        "backup",
+        "--to",
+        file.to_str().expect("utf8"),
+        "--data-dir",
+        data.to_str().expect("utf8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let restored = dir.path().join("restored");
-    let out = run(&["restore", "--from", file.to_str().expect("utf8"), "--data-dir", restored.to_str().expect("utf8")]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        "restore",
+        "--from",
+        file.to_str().expect("utf8"),
+        "--data-dir",
+        restored.to_str().expect("utf8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let p = Proc::serve(&restored, &[]);
     let body = http_get(&p.url("/api/v1/admin/diagnostics/notes"));
     for i in 0..5 {
         assert!(body.contains(&format!("\"b{i}\"")), "{body}");
     }
     // Backing up a running shop's data dir is refused (the lock is held).
-    let out = run(&["backup", "--to", file.to_str().expect("utf8"), "--data-dir", restored.to_str().expect("utf8")]);
+    let out = run(&[
+        "backup",
+        "--to",
+        file.to_str().expect("utf8"),
+        "--data-dir",
+        restored.to_str().expect("utf8"),
+    ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("locked"));
     assert_eq!(p.terminate().code(), Some(0));
@@ -170,7 +236,10 @@ fn backup_and_restore_commands_round_trip() {
 
 /// Minimal blocking HTTP helpers (tests in this file run in plain threads).
 fn reqwest_blocking_post(url: &str, body: &str) -> Option<u16> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
     rt.block_on(async {
         reqwest::Client::new()
             .post(url)

@@ -40,7 +40,13 @@ async fn sigkill_during_enqueue_and_processing_loses_and_duplicates_nothing() {
         let url = proc.url("/api/v1/admin/diagnostics/jobs");
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         // Retry a few keys whose earlier attempt got no answer: dedupe must keep them single.
-        let retries: Vec<String> = unacked.lock().expect("lock").iter().take(5).cloned().collect();
+        let retries: Vec<String> = unacked
+            .lock()
+            .expect("lock")
+            .iter()
+            .take(5)
+            .cloned()
+            .collect();
         let mut tasks = Vec::new();
         for c in 0..CLIENTS {
             let (client, url, acked, unacked, next, stop) = (
@@ -57,7 +63,10 @@ async fn sigkill_during_enqueue_and_processing_loses_and_duplicates_nothing() {
                 while !stop.load(std::sync::atomic::Ordering::SeqCst) && sent < 15 {
                     sent += 1;
                     let key = retry.pop().unwrap_or_else(|| {
-                        format!("c{:06}", next.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+                        format!(
+                            "c{:06}",
+                            next.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                        )
                     });
                     let r = client
                         .post(&url)
@@ -93,7 +102,10 @@ async fn sigkill_during_enqueue_and_processing_loses_and_duplicates_nothing() {
         "only {} acknowledged in {rounds} rounds",
         acked.len()
     );
-    println!("{} acknowledged jobs over {rounds} SIGKILLed runs", acked.len());
+    println!(
+        "{} acknowledged jobs over {rounds} SIGKILLed runs",
+        acked.len()
+    );
     assert!(rounds >= 8, "too few crashes to mean anything ({rounds})");
 
     // Final run: let the queue drain, then audit.
@@ -110,7 +122,10 @@ async fn sigkill_during_enqueue_and_processing_loses_and_duplicates_nothing() {
     .expect("queue drained");
     assert_eq!(summary["duplicated"], 0, "{summary}");
     assert_eq!(summary["applied"], summary["keys"], "{summary}");
-    assert_eq!(summary["keys"], summary["jobs"], "every job's effect applied: {summary}");
+    assert_eq!(
+        summary["keys"], summary["jobs"],
+        "every job's effect applied: {summary}"
+    );
     for key in &acked {
         let s: serde_json::Value = client
             .get(proc.url(&format!("/api/v1/admin/diagnostics/jobs/{key}")))

@@ -16,7 +16,9 @@ async fn io_error_is_not_acknowledged_and_flips_readiness() {
     let mut acked = Vec::new();
     for i in 0..30 {
         let key = format!("w{i:03}");
-        let r = app.post_json("/api/v1/admin/diagnostics/notes", &json!({"key": key})).await;
+        let r = app
+            .post_json("/api/v1/admin/diagnostics/notes", &json!({"key": key}))
+            .await;
         assert_eq!(r.status(), 201);
         acked.push(key);
     }
@@ -40,7 +42,11 @@ async fn io_error_is_not_acknowledged_and_flips_readiness() {
     for t in tasks {
         let r = t.await.expect("join");
         let body = problem(r, 503, "storage_unavailable").await;
-        assert!(body["detail"].as_str().is_some_and(|d| d.contains("nothing was saved")));
+        assert!(
+            body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("nothing was saved"))
+        );
     }
     problem(app.get("/readyz").await, 503, "storage_unavailable").await;
     // Liveness stays up: the process is alive, just not ready.

@@ -34,17 +34,27 @@ async fn bad_input_classes_get_problem_json_and_server_survives() {
     problem(r, 415, "unsupported_media_type").await;
 
     // Well-formed but wrong shape → 422 with field errors
-    let r = app.post_json("/api/v1/admin/diagnostics/notes", &json!({"value": "x"})).await;
+    let r = app
+        .post_json("/api/v1/admin/diagnostics/notes", &json!({"value": "x"}))
+        .await;
     let body = problem(r, 422, "validation_failed").await;
     assert!(body["errors"].as_array().is_some_and(|e| !e.is_empty()));
 
     // Invalid value → 422 naming the field
-    let r = app.post_json("/api/v1/admin/diagnostics/notes", &json!({"key": "has space"})).await;
+    let r = app
+        .post_json(
+            "/api/v1/admin/diagnostics/notes",
+            &json!({"key": "has space"}),
+        )
+        .await;
     let body = problem(r, 422, "validation_failed").await;
     assert_eq!(body["errors"][0]["field"], "key");
 
     // Oversized body → 413 (default limit 1 MiB)
-    let big = format!("{{\"key\":\"k\",\"value\":\"{}\"}}", "a".repeat(1024 * 1024 + 10));
+    let big = format!(
+        "{{\"key\":\"k\",\"value\":\"{}\"}}",
+        "a".repeat(1024 * 1024 + 10)
+    );
     let r = app
         .client
         .post(&notes)
@@ -59,7 +69,12 @@ async fn bad_input_classes_get_problem_json_and_server_survives() {
     problem(app.get("/no/such/route").await, 404, "not_found").await;
 
     // Method not allowed → 405
-    let r = app.client.delete(app.url("/healthz")).send().await.expect("send");
+    let r = app
+        .client
+        .delete(app.url("/healthz"))
+        .send()
+        .await
+        .expect("send");
     problem(r, 405, "method_not_allowed").await;
 
     // Unknown query parameter → 400
@@ -83,7 +98,9 @@ async fn bad_input_classes_get_problem_json_and_server_survives() {
         let r = app.get("/api/v1/admin/diagnostics/panic").await;
         assert_eq!(r.status(), 500);
     }
-    let r = app.post_json("/api/v1/admin/diagnostics/notes", &json!({"key": "after"})).await;
+    let r = app
+        .post_json("/api/v1/admin/diagnostics/notes", &json!({"key": "after"}))
+        .await;
     assert_eq!(r.status(), 201);
     let r = app.get("/readyz").await;
     assert_eq!(r.status(), 200);
@@ -108,7 +125,10 @@ async fn request_id_is_echoed_or_generated() {
         .send()
         .await
         .expect("send");
-    let rid = r.headers()["x-request-id"].to_str().expect("ascii").to_owned();
+    let rid = r.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
     assert_ne!(rid, "bad id with spaces");
     assert_eq!(rid.len(), 32);
     app.stop().await;
@@ -128,7 +148,10 @@ async fn body_limit_is_configurable() {
         .await;
     problem(r, 413, "payload_too_large").await;
     let r = app
-        .post_json("/api/v1/admin/diagnostics/notes", &json!({"key": "k", "value": "x".repeat(100)}))
+        .post_json(
+            "/api/v1/admin/diagnostics/notes",
+            &json!({"key": "k", "value": "x".repeat(100)}),
+        )
         .await;
     assert_eq!(r.status(), 201);
     app.stop().await;
@@ -139,7 +162,10 @@ async fn cursor_pagination_walks_every_note_once() {
     let app = TestApp::spawn().await;
     for i in 0..45 {
         let r = app
-            .post_json("/api/v1/admin/diagnostics/notes", &json!({"key": format!("n{i:03}")}))
+            .post_json(
+                "/api/v1/admin/diagnostics/notes",
+                &json!({"key": format!("n{i:03}")}),
+            )
             .await;
         assert_eq!(r.status(), 201);
     }
@@ -169,7 +195,8 @@ async fn cursor_pagination_walks_every_note_once() {
     let expected: Vec<String> = (0..45).map(|i| format!("n{i:03}")).collect();
     assert_eq!(seen, expected);
     problem(
-        app.get("/api/v1/admin/diagnostics/notes?per_page=101").await,
+        app.get("/api/v1/admin/diagnostics/notes?per_page=101")
+            .await,
         422,
         "validation_failed",
     )
@@ -186,7 +213,12 @@ async fn cursor_pagination_walks_every_note_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_and_embedded_docs() {
     let app = TestApp::spawn().await;
-    let doc: serde_json::Value = app.get("/api/openapi.json").await.json().await.expect("json");
+    let doc: serde_json::Value = app
+        .get("/api/openapi.json")
+        .await
+        .json()
+        .await
+        .expect("json");
     assert_eq!(doc["info"]["title"], "shopd");
     for path in [
         "/healthz",
@@ -195,7 +227,10 @@ async fn openapi_and_embedded_docs() {
         "/api/v1/admin/diagnostics/jobs",
         "/api/v1/admin/diagnostics/notes",
     ] {
-        assert!(doc["paths"][path].is_object(), "{path} missing from OpenAPI");
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from OpenAPI"
+        );
     }
     assert!(doc["components"]["schemas"]["Problem"].is_object());
 
@@ -207,11 +242,20 @@ async fn openapi_and_embedded_docs() {
     for attr in ["src=\"http", "href=\"http", "src=\"//", "href=\"//"] {
         assert!(!html.contains(attr), "external asset reference {attr}");
     }
-    for asset in ["/api/docs/swagger-ui.css", "/api/docs/swagger-ui-bundle.js", "/api/docs/swagger-initializer.js"] {
+    for asset in [
+        "/api/docs/swagger-ui.css",
+        "/api/docs/swagger-ui-bundle.js",
+        "/api/docs/swagger-initializer.js",
+    ] {
         let r = app.get(asset).await;
         assert_eq!(r.status(), 200, "{asset}");
     }
-    let init = app.get("/api/docs/swagger-initializer.js").await.text().await.expect("js");
+    let init = app
+        .get("/api/docs/swagger-initializer.js")
+        .await
+        .text()
+        .await
+        .expect("js");
     assert!(init.contains("/api/openapi.json"));
     let r = app.get("/").await;
     assert_eq!(r.status(), 200);

@@ -6,9 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use shopd::core::{Clock, JobId, TestClock, Timestamp};
-use shopd::jobs::{
-    self, JobError, JobOutcome, JobState, NewJob, Runner, RunnerConfig, handler_fn,
-};
+use shopd::jobs::{self, JobError, JobOutcome, JobState, NewJob, Runner, RunnerConfig, handler_fn};
 use shopd::storage::{GroupCommit, Schema, StorageError, Store, StoreOptions, Table};
 
 const SIDE: Table<String, u64> = Table::new("test_side");
@@ -83,7 +81,12 @@ async fn enqueue_is_atomic_with_the_business_write_and_dedupes() {
         })
         .await;
     assert!(matches!(r, Err(E::Abort)));
-    assert!(jobs::queue_depth(&store).expect("depth").iter().all(|(_, _, n)| *n == 0));
+    assert!(
+        jobs::queue_depth(&store)
+            .expect("depth")
+            .iter()
+            .all(|(_, _, n)| *n == 0)
+    );
     // Committed together; the same dedupe key yields the same job.
     let (a, b) = store
         .write(|tx| {
@@ -97,7 +100,10 @@ async fn enqueue_is_atomic_with_the_business_write_and_dedupes() {
     assert!(matches!(a, jobs::Enqueued::Created(_)));
     assert_eq!(b, jobs::Enqueued::Duplicate(a.id()));
     let depth = jobs::queue_depth(&store).expect("depth");
-    assert!(depth.contains(&(JobState::Ready, "mail".to_string(), 1)), "{depth:?}");
+    assert!(
+        depth.contains(&(JobState::Ready, "mail".to_string(), 1)),
+        "{depth:?}"
+    );
     store.shutdown().await;
 }
 
@@ -125,8 +131,16 @@ async fn retries_with_backoff_then_dead_letters() {
             }
         }),
     );
-    runner.register("broken", 4, handler_fn(|_| async { Err(JobError::retry("always")) }));
-    runner.register("fatal", 4, handler_fn(|_| async { Err(JobError::permanent("bad payload")) }));
+    runner.register(
+        "broken",
+        4,
+        handler_fn(|_| async { Err(JobError::retry("always")) }),
+    );
+    runner.register(
+        "fatal",
+        4,
+        handler_fn(|_| async { Err(JobError::permanent("bad payload")) }),
+    );
     let running = runner.start();
     let (flaky, broken, fatal) = store
         .write(|tx| {
@@ -182,15 +196,25 @@ async fn scheduled_jobs_wait_for_their_time() {
     let running = runner.start();
     let at = clock.now().plus(Duration::from_secs(3600));
     let id = store
-        .write(move |tx| Ok::<_, StorageError>(jobs::enqueue(tx, NewJob::new("later", &())?.run_at(at))?.id()))
+        .write(move |tx| {
+            Ok::<_, StorageError>(jobs::enqueue(tx, NewJob::new("later", &())?.run_at(at))?.id())
+        })
         .await
         .expect("enqueue");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(state_of(&store, id).await, JobState::Ready, "ran before its time");
+    assert_eq!(
+        state_of(&store, id).await,
+        JobState::Ready,
+        "ran before its time"
+    );
     clock.advance(Duration::from_secs(3601));
     let s = store.clone();
     wait_for(&clock, || {
-        jobs::get(&s.read().expect("read"), id).ok().flatten().map(|j| j.state) == Some(JobState::Done)
+        jobs::get(&s.read().expect("read"), id)
+            .ok()
+            .flatten()
+            .map(|j| j.state)
+            == Some(JobState::Done)
     })
     .await;
     running.shutdown().await;
@@ -280,12 +304,17 @@ async fn in_flight_jobs_are_recovered_and_completion_effects_apply_once() {
         );
         let running = runner.start();
         id = store
-            .write(|tx| Ok::<_, StorageError>(jobs::enqueue(tx, NewJob::new("effect", &"k")?)?.id()))
+            .write(|tx| {
+                Ok::<_, StorageError>(jobs::enqueue(tx, NewJob::new("effect", &"k")?)?.id())
+            })
             .await
             .expect("enqueue");
         let s = store.clone();
         wait_for(&clock, || {
-            jobs::get(&s.read().expect("read"), id).ok().flatten().map(|j| j.state)
+            jobs::get(&s.read().expect("read"), id)
+                .ok()
+                .flatten()
+                .map(|j| j.state)
                 == Some(JobState::InFlight)
         })
         .await;
@@ -300,7 +329,10 @@ async fn in_flight_jobs_are_recovered_and_completion_effects_apply_once() {
         if let Ok(s) = Store::open(StoreOptions {
             data_dir: dir.path().to_path_buf(),
             clock: Arc::new(clock.clone()),
-            schema: Schema { version: 1, migrations: &[] },
+            schema: Schema {
+                version: 1,
+                migrations: &[],
+            },
             group_commit: GroupCommit::default(),
             fault: None,
             observer: None,
@@ -318,7 +350,8 @@ async fn in_flight_jobs_are_recovered_and_completion_effects_apply_once() {
         1,
         handler_fn(|_| async {
             Ok(JobOutcome::DoneWith(Box::new(|tx| {
-                let n = shopd::storage::Reader::get(tx, &SIDE, &"applied".to_string())?.unwrap_or(0);
+                let n =
+                    shopd::storage::Reader::get(tx, &SIDE, &"applied".to_string())?.unwrap_or(0);
                 tx.insert(&SIDE, &"applied".to_string(), &(n + 1))
             })))
         }),
@@ -326,13 +359,24 @@ async fn in_flight_jobs_are_recovered_and_completion_effects_apply_once() {
     let running = runner.start();
     let s = store.clone();
     wait_for(&clock, || {
-        jobs::get(&s.read().expect("read"), id).ok().flatten().map(|j| j.state) == Some(JobState::Done)
+        jobs::get(&s.read().expect("read"), id)
+            .ok()
+            .flatten()
+            .map(|j| j.state)
+            == Some(JobState::Done)
     })
     .await;
-    let applied = shopd::storage::Reader::get(&store.read().expect("read"), &SIDE, &"applied".to_string())
-        .expect("get");
+    let applied =
+        shopd::storage::Reader::get(&store.read().expect("read"), &SIDE, &"applied".to_string())
+            .expect("get");
     assert_eq!(applied, Some(1));
-    assert_eq!(jobs::get(&store.read().expect("read"), id).expect("get").expect("job").attempts, 2);
+    assert_eq!(
+        jobs::get(&store.read().expect("read"), id)
+            .expect("get")
+            .expect("job")
+            .attempts,
+        2
+    );
     running.shutdown().await;
     store.shutdown().await;
 }

@@ -15,10 +15,17 @@ async fn metrics_pass_promtool_and_cover_http_storage_and_jobs() {
     // Generate traffic of every kind first.
     app.get("/healthz").await;
     app.get("/nope").await;
-    let r = app.post_json("/api/v1/admin/diagnostics/jobs", &json!({"key": "m1"})).await;
+    let r = app
+        .post_json("/api/v1/admin/diagnostics/jobs", &json!({"key": "m1"}))
+        .await;
     assert_eq!(r.status(), 202);
     common::eventually(Duration::from_secs(10), || async {
-        let s: serde_json::Value = app.get("/api/v1/admin/diagnostics/jobs/m1").await.json().await.ok()?;
+        let s: serde_json::Value = app
+            .get("/api/v1/admin/diagnostics/jobs/m1")
+            .await
+            .json()
+            .await
+            .ok()?;
         (s["state"] == "done").then_some(())
     })
     .await
@@ -26,7 +33,12 @@ async fn metrics_pass_promtool_and_cover_http_storage_and_jobs() {
 
     let r = app.get("/metrics").await;
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-type"].to_str().expect("ct").starts_with("text/plain"));
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .expect("ct")
+            .starts_with("text/plain")
+    );
     let text = r.text().await.expect("text");
     for needle in [
         "shopd_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"}",

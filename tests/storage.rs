@@ -139,7 +139,14 @@ async fn a_request_sees_its_own_and_earlier_writes() {
         .await
         .expect("write");
     assert_eq!(before.get(&KV, &"c".to_string()).expect("get"), None);
-    assert_eq!(store.read().expect("read").get(&KV, &"c".to_string()).expect("get"), Some(3));
+    assert_eq!(
+        store
+            .read()
+            .expect("read")
+            .get(&KV, &"c".to_string())
+            .expect("get"),
+        Some(3)
+    );
     store.shutdown().await;
 }
 
@@ -219,7 +226,10 @@ fn second_open_is_refused_with_the_lock_named() {
     let err = Store::open(opts(dir.path())).expect_err("second open");
     let msg = err.to_string();
     assert!(matches!(err, OpenError::Locked { .. }));
-    assert!(msg.contains("shopd.lock") && msg.contains("locked"), "{msg}");
+    assert!(
+        msg.contains("shopd.lock") && msg.contains("locked"),
+        "{msg}"
+    );
     store.shutdown_blocking();
     drop(store);
     Store::open(opts(dir.path())).expect("reopen after release");
@@ -232,7 +242,10 @@ fn newer_schema_is_refused_naming_both_versions() {
     shopd::storage::force_schema_version(dir.path(), 7, &SystemClock).expect("force");
     let err = Store::open(opts(dir.path())).expect_err("newer");
     let msg = err.to_string();
-    assert!(msg.contains("schema version 7") && msg.contains("up to 1"), "{msg}");
+    assert!(
+        msg.contains("schema version 7") && msg.contains("up to 1"),
+        "{msg}"
+    );
 }
 
 fn add_default_bonus(tx: &mut WriteTx<'_>) -> Result<(), StorageError> {
@@ -281,7 +294,10 @@ fn older_data_is_migrated_step_by_step() {
     assert_eq!(r.get(&KV, &"v3".to_string()).expect("get"), Some(3));
     s.shutdown_blocking();
     drop(s);
-    assert_eq!(shopd::storage::schema_version_of(dir.path()).expect("v"), Some(3));
+    assert_eq!(
+        shopd::storage::schema_version_of(dir.path()).expect("v"),
+        Some(3)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -350,7 +366,9 @@ fn backup_restore_round_trip_and_corruption_detected() {
     let r = s.read().expect("read");
     assert_eq!(r.get(&KV, &"k2999".to_string()).expect("get"), Some(2999));
     assert_eq!(
-        r.prefix(&PAIRS, &3u64, None, Order::Asc, 10_000).expect("scan").len(),
+        r.prefix(&PAIRS, &3u64, None, Order::Asc, 10_000)
+            .expect("scan")
+            .len(),
         (0..3000).filter(|i| i % 7 == 3).count()
     );
     s.shutdown_blocking();
@@ -362,9 +380,12 @@ fn backup_restore_round_trip_and_corruption_detected() {
     bytes[mid] ^= 0x55;
     std::fs::write(&file, &bytes).expect("write");
     let err = backup::restore(&dst, &file, 1, &mut |_, _| {}).expect_err("corrupt");
-    assert!(err.to_string().contains("not a valid shopd backup"), "{err}");
+    assert!(
+        err.to_string().contains("not a valid shopd backup"),
+        "{err}"
+    );
     // A backup from a newer schema is refused naming both versions.
-    let err = backup::restore(&dst, &dir.path().join("missing"), 1, &mut |_, _| {})
-        .expect_err("missing");
+    let err =
+        backup::restore(&dst, &dir.path().join("missing"), 1, &mut |_, _| {}).expect_err("missing");
     assert!(err.to_string().contains("missing"));
 }

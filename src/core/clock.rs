@@ -151,10 +151,10 @@ mod tests {
 
     #[test]
     fn rfc3339_round_trip() {
-        let t = Timestamp::from_millis(1_795_457_393_000);
+        let t = Timestamp::from_millis(1_795_543_793_000);
         assert_eq!(t.to_rfc3339(), "2026-11-24T18:09:53Z");
         assert_eq!(Timestamp::parse_rfc3339(&t.to_rfc3339()), Some(t));
-        let t2 = Timestamp::from_millis(1_795_457_393_123);
+        let t2 = Timestamp::from_millis(1_795_543_793_123);
         assert_eq!(t2.to_rfc3339(), "2026-11-24T18:09:53.123Z");
         assert_eq!(Timestamp::parse_rfc3339(&t2.to_rfc3339()), Some(t2));
     }

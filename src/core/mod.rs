@@ -7,8 +7,9 @@ pub mod page;
 
 pub use clock::{Clock, SystemClock, TestClock, Timestamp};
 pub use id::{
-    ApiKeyId, CartId, CategoryId, CollectionId, CustomerId, EventId, ExperimentId, FulfilmentId, Id,
-    IdError, IdKind, JobId, OrderId, PaymentId, ProductId, RefundId, VariantId, WebhookEndpointId,
+    ApiKeyId, CartId, CategoryId, CollectionId, CustomerId, EventId, ExperimentId, FulfilmentId,
+    Id, IdError, IdKind, JobId, OrderId, PaymentId, ProductId, RefundId, VariantId,
+    WebhookEndpointId,
 };
 pub use money::{Currency, Money, MoneyError};
 pub use page::{DEFAULT_PER_PAGE, MAX_PER_PAGE, Page};

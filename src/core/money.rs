@@ -110,14 +110,20 @@ impl Money {
     /// Sum, refusing mixed currencies and overflow.
     pub fn checked_add(self, o: Money) -> Result<Money, MoneyError> {
         self.same(&o)?;
-        let amount = self.amount.checked_add(o.amount).ok_or(MoneyError::Overflow)?;
+        let amount = self
+            .amount
+            .checked_add(o.amount)
+            .ok_or(MoneyError::Overflow)?;
         Ok(Money::new(amount, self.currency))
     }
 
     /// Difference, refusing mixed currencies and overflow.
     pub fn checked_sub(self, o: Money) -> Result<Money, MoneyError> {
         self.same(&o)?;
-        let amount = self.amount.checked_sub(o.amount).ok_or(MoneyError::Overflow)?;
+        let amount = self
+            .amount
+            .checked_sub(o.amount)
+            .ok_or(MoneyError::Overflow)?;
         Ok(Money::new(amount, self.currency))
     }
 

@@ -25,7 +25,7 @@ pub fn encode_cursor(bytes: &[u8]) -> String {
 
 /// Decodes [`encode_cursor`]; `None` for anything malformed.
 pub fn decode_cursor(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || s.len() > 2048 {
+    if !s.len().is_multiple_of(2) || s.len() > 2048 {
         return None;
     }
     (0..s.len())

@@ -28,7 +28,9 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
 impl From<DiagError> for ApiError {
     fn from(e: DiagError) -> Self {
         match e {
-            DiagError::Invalid { field, message } => ApiError::validation(field, "invalid", message),
+            DiagError::Invalid { field, message } => {
+                ApiError::validation(field, "invalid", message)
+            }
             DiagError::NotFound => ApiError::not_found("no diagnostics record under that key"),
             DiagError::Storage(s) => s.into(),
         }
@@ -36,10 +38,9 @@ impl From<DiagError> for ApiError {
 }
 
 fn service(state: &HttpState) -> Result<&Diagnostics, ApiError> {
-    state
-        .diagnostics
-        .as_ref()
-        .ok_or_else(|| ApiError::not_found("diagnostics are disabled (diagnostics.enabled = false)"))
+    state.diagnostics.as_ref().ok_or_else(|| {
+        ApiError::not_found("diagnostics are disabled (diagnostics.enabled = false)")
+    })
 }
 
 /// Body of [`enqueue_job`].
@@ -64,9 +65,11 @@ pub async fn enqueue_job(
     let svc = service(&state)?;
     let key = DiagKey::parse(&body.key)?;
     let (id, created) = svc.enqueue(key.clone()).await?;
-    Ok(HttpResponse::build(StatusCode::ACCEPTED).json(serde_json::json!({
-        "job_id": id, "key": key.as_str(), "created": created
-    })))
+    Ok(
+        HttpResponse::build(StatusCode::ACCEPTED).json(serde_json::json!({
+            "job_id": id, "key": key.as_str(), "created": created
+        })),
+    )
 }
 
 /// State of the job for a key and how many times its effect was applied.

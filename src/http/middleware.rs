@@ -56,7 +56,8 @@ impl ResponseError for EarlyError {
         }
         .error_response();
         if let Ok(v) = HeaderValue::from_str(&self.rid) {
-            r.headers_mut().insert(HeaderName::from_static(REQUEST_ID), v);
+            r.headers_mut()
+                .insert(HeaderName::from_static(REQUEST_ID), v);
         }
         r
     }

@@ -116,8 +116,14 @@ impl ApiError {
             401 => ("unauthenticated", "missing or invalid credentials"),
             403 => ("forbidden", "not allowed"),
             404 => ("not_found", "no such resource"),
-            405 => ("method_not_allowed", "this method is not allowed on this resource"),
-            406 => ("not_acceptable", "cannot produce an acceptable representation"),
+            405 => (
+                "method_not_allowed",
+                "this method is not allowed on this resource",
+            ),
+            406 => (
+                "not_acceptable",
+                "cannot produce an acceptable representation",
+            ),
             408 => ("request_timeout", "the request took too long to arrive"),
             409 => ("conflict", "the request conflicts with the current state"),
             411 => ("length_required", "a Content-Length header is required"),
@@ -125,10 +131,16 @@ impl ApiError {
             413 => ("payload_too_large", "the request body is too large"),
             414 => ("uri_too_long", "the request URI is too long"),
             415 => ("unsupported_media_type", "unsupported content type"),
-            422 => ("validation_failed", "the request is well-formed but invalid"),
+            422 => (
+                "validation_failed",
+                "the request is well-formed but invalid",
+            ),
             429 => ("rate_limited", "too many requests"),
             431 => ("headers_too_large", "request headers are too large"),
-            503 => ("service_unavailable", "the service is temporarily unavailable"),
+            503 => (
+                "service_unavailable",
+                "the service is temporarily unavailable",
+            ),
             s if s >= 500 => ("internal_error", "an unexpected error occurred"),
             _ => ("error", "the request failed"),
         };
@@ -139,11 +151,7 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         Problem {
             type_: format!("urn:shopd:problem:{}", self.code),
-            title: self
-                .status
-                .canonical_reason()
-                .unwrap_or("Error")
-                .to_owned(),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
             status: self.status.as_u16(),
             detail: self.detail.clone(),
             code: self.code.to_owned(),

@@ -154,11 +154,7 @@ fn bump(tx: &mut WriteTx<'_>, state: JobState, kind: &str, delta: i64) -> Result
     tx.insert(&COUNTS, &key, &next)
 }
 
-fn move_state(
-    tx: &mut WriteTx<'_>,
-    job: &mut JobRecord,
-    to: JobState,
-) -> Result<(), StorageError> {
+fn move_state(tx: &mut WriteTx<'_>, job: &mut JobRecord, to: JobState) -> Result<(), StorageError> {
     let now = tx.now();
     match job.state {
         JobState::Ready => tx.remove(&READY, &(job.run_at, job.id))?,
@@ -182,10 +178,10 @@ fn move_state(
 /// Adds a job inside the caller's transaction, so it commits (or not) with the change that
 /// caused it.
 pub fn enqueue(tx: &mut WriteTx<'_>, new: NewJob) -> Result<Enqueued, StorageError> {
-    if let Some(key) = &new.dedupe_key {
-        if let Some(id) = tx.get(&DEDUPE, &(new.kind.clone(), key.clone()))? {
-            return Ok(Enqueued::Duplicate(id));
-        }
+    if let Some(key) = &new.dedupe_key
+        && let Some(id) = tx.get(&DEDUPE, &(new.kind.clone(), key.clone()))?
+    {
+        return Ok(Enqueued::Duplicate(id));
     }
     let now = tx.now();
     let id = JobId::new(now);
@@ -224,7 +220,10 @@ pub(crate) fn claim(
     mut may_take: impl FnMut(&str) -> bool,
 ) -> Result<Vec<JobRecord>, StorageError> {
     let now = tx.now();
-    let due_until = (Timestamp::from_millis(now.as_millis().saturating_add(1)), JobId::from_bytes([0; 16]));
+    let due_until = (
+        Timestamp::from_millis(now.as_millis().saturating_add(1)),
+        JobId::from_bytes([0; 16]),
+    );
     let candidates = tx.range(
         &READY,
         std::ops::Bound::Unbounded,
@@ -252,16 +251,15 @@ pub(crate) fn claim(
 
 /// Earliest `run_at` among ready jobs, to know how long the runner may sleep.
 pub(crate) fn next_due(r: &impl Reader) -> Result<Option<Timestamp>, StorageError> {
-    Ok(r
-        .range(
-            &READY,
-            std::ops::Bound::Unbounded,
-            std::ops::Bound::Unbounded,
-            Order::Asc,
-            1,
-        )?
-        .first()
-        .map(|((t, _), ())| *t))
+    Ok(r.range(
+        &READY,
+        std::ops::Bound::Unbounded,
+        std::ops::Bound::Unbounded,
+        Order::Asc,
+        1,
+    )?
+    .first()
+    .map(|((t, _), ())| *t))
 }
 
 /// Marks an in-flight job done. Returns false if it was not in flight for this attempt

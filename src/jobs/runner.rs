@@ -223,7 +223,6 @@ impl Runner {
     async fn run(self, mut stop: watch::Receiver<bool>) {
         let shared = Arc::new(Shared {
             store: self.store.clone(),
-            clock: self.clock.clone(),
             config: self.config.clone(),
             observer: self.observer.clone(),
             running: Mutex::new(HashMap::new()),
@@ -278,10 +277,9 @@ impl Runner {
             let now = self.clock.now();
             if now.since(last_prune) > Duration::from_secs(60) {
                 last_prune = now;
-                let before = Timestamp::from_millis(
-                    now.as_millis()
-                        .saturating_sub(i64::try_from(self.config.retention.as_millis()).unwrap_or(i64::MAX)),
-                );
+                let before = Timestamp::from_millis(now.as_millis().saturating_sub(
+                    i64::try_from(self.config.retention.as_millis()).unwrap_or(i64::MAX),
+                ));
                 let _ = self
                     .store
                     .write(move |tx| queue::prune_done(tx, before, 1000))
@@ -290,15 +288,15 @@ impl Runner {
             // Sleep until something may be claimable: a commit touched the ready queue, a
             // running job finished, the next scheduled job is due, or the poll interval passed.
             let mut wait = self.config.poll_interval;
-            if let Ok(r) = self.store.read() {
-                if let Ok(Some(due)) = queue::next_due(&r) {
-                    let now = self.clock.now();
-                    let free = self.config.workers > shared.total_running();
-                    if due <= now && free && has_claimable_kind(&handlers, &shared) {
-                        wait = Duration::from_millis(5);
-                    } else if due > now {
-                        wait = wait.min(due.since(now));
-                    }
+            if let Ok(r) = self.store.read()
+                && let Ok(Some(due)) = queue::next_due(&r)
+            {
+                let now = self.clock.now();
+                let free = self.config.workers > shared.total_running();
+                if due <= now && free && has_claimable_kind(&handlers, &shared) {
+                    wait = Duration::from_millis(5);
+                } else if due > now {
+                    wait = wait.min(due.since(now));
                 }
             }
             tokio::select! {
@@ -316,11 +314,13 @@ impl Runner {
         }
         let left = shared.total_running();
         if left > 0 {
-            tracing::warn!(left, "jobs: shutdown timeout; unfinished jobs will rerun after restart");
+            tracing::warn!(
+                left,
+                "jobs: shutdown timeout; unfinished jobs will rerun after restart"
+            );
             shared.abort_all();
         }
     }
-
 }
 
 fn has_claimable_kind(handlers: &HashMap<String, Registered>, shared: &Shared) -> bool {
@@ -334,7 +334,6 @@ use crate::core::Timestamp;
 
 struct Shared {
     store: Store,
-    clock: Arc<dyn Clock>,
     config: RunnerConfig,
     observer: Option<Arc<dyn JobObserver>>,
     running: Mutex<HashMap<String, usize>>,
@@ -436,10 +435,14 @@ async fn execute(shared: Arc<Shared>, handler: Arc<dyn JobHandler>, job: JobReco
         o.outcome(&job.kind, outcome, started.elapsed());
     }
     shared.ended(&job.kind);
-    let _ = shared.clock.now();
 }
 
-async fn record_failure(shared: &Shared, job: &JobRecord, msg: &str, permanent: bool) -> &'static str {
+async fn record_failure(
+    shared: &Shared,
+    job: &JobRecord,
+    msg: &str,
+    permanent: bool,
+) -> &'static str {
     let delay = backoff(
         job.attempts,
         shared.config.backoff_base,

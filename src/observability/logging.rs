@@ -20,7 +20,11 @@ pub fn init(format: &str, level: &str) {
         .with_writer(std::io::stderr)
         .with_target(false);
     let _ = if json {
-        builder.json().flatten_event(true).with_current_span(false).try_init()
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init()
     } else {
         builder.compact().try_init()
     };

@@ -269,8 +269,15 @@ mod tests {
         let m = Metrics::new();
         m.http_request("GET", "/x", 200, Duration::from_millis(3));
         let text = m.render();
-        assert!(text.contains("# TYPE shopd_http_requests_total counter"), "{text}");
-        assert!(text.contains("shopd_http_requests_total{method=\"GET\",route=\"/x\",status=\"200\"} 1"));
+        assert!(
+            text.contains("# TYPE shopd_http_requests_total counter"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "shopd_http_requests_total{method=\"GET\",route=\"/x\",status=\"200\"} 1"
+            )
+        );
         assert!(!text.contains("# EOF"));
         assert!(!text.contains("# UNIT"));
     }

@@ -154,13 +154,14 @@ pub fn backup(
             put_bytes(&mut w, k.value()).map_err(file_err)?;
             put_bytes(&mut w, v.value()).map_err(file_err)?;
             stats.entries += 1;
-            if stats.entries % 1024 == 0 {
+            if stats.entries.is_multiple_of(1024) {
                 progress(stats.entries, total);
             }
         }
     }
     w.write_all(&[TAG_END]).map_err(file_err)?;
-    w.write_all(&stats.entries.to_le_bytes()).map_err(file_err)?;
+    w.write_all(&stats.entries.to_le_bytes())
+        .map_err(file_err)?;
     let crc = w.crc.clone().finalize();
     let Crc { inner, bytes, .. } = w;
     let mut inner = inner;
@@ -333,7 +334,7 @@ pub fn restore(
                             .map_err(StorageError::io)?;
                     }
                     done += 1;
-                    if done % 1024 == 0 {
+                    if done.is_multiple_of(1024) {
                         progress(done, total);
                     }
                 }

@@ -306,8 +306,7 @@ fn open_db(path: &Path, fault: Option<FaultSwitch>) -> Result<redb::Database, Op
 /// Reads the schema version of the open database (`None` for a brand-new file).
 fn stored_version(db: &redb::Database) -> Result<Option<u32>, StorageError> {
     let r = ReadTx::new(db.begin_read().map_err(StorageError::io)?);
-    Ok(r
-        .get(&META, &SCHEMA_VERSION_KEY.to_string())?
+    Ok(r.get(&META, &SCHEMA_VERSION_KEY.to_string())?
         .map(|v| u32::try_from(v).unwrap_or(u32::MAX)))
 }
 
@@ -325,7 +324,12 @@ fn commit_direct(
     txn.commit().map_err(StorageError::io)
 }
 
-fn migrate(db: &redb::Database, dir: &Path, schema: Schema, clock: &dyn Clock) -> Result<(), OpenError> {
+fn migrate(
+    db: &redb::Database,
+    dir: &Path,
+    schema: Schema,
+    clock: &dyn Clock,
+) -> Result<(), OpenError> {
     let dir_s = dir.display().to_string();
     let db_err = |e: StorageError| OpenError::Database {
         path: dir.join(DB_FILE).display().to_string(),
@@ -335,7 +339,11 @@ fn migrate(db: &redb::Database, dir: &Path, schema: Schema, clock: &dyn Clock) -
     let Some(mut current) = found else {
         let now = clock.now();
         commit_direct(db, clock, |w| {
-            w.insert(&META, &SCHEMA_VERSION_KEY.to_string(), &u64::from(schema.version))?;
+            w.insert(
+                &META,
+                &SCHEMA_VERSION_KEY.to_string(),
+                &u64::from(schema.version),
+            )?;
             w.insert(
                 &META,
                 &"created_at_ms".to_string(),
@@ -354,15 +362,21 @@ fn migrate(db: &redb::Database, dir: &Path, schema: Schema, clock: &dyn Clock) -
     }
     while current < schema.version {
         let target = current + 1;
-        let step = schema
-            .migrations
-            .iter()
-            .find(|m| m.to == target)
-            .ok_or(OpenError::Migration {
-                to: target,
-                source: StorageError::Io(format!("no migration to schema version {target}")),
-            })?;
-        tracing::info!(from = current, to = target, what = step.description, "migrating data directory");
+        let step =
+            schema
+                .migrations
+                .iter()
+                .find(|m| m.to == target)
+                .ok_or(OpenError::Migration {
+                    to: target,
+                    source: StorageError::Io(format!("no migration to schema version {target}")),
+                })?;
+        tracing::info!(
+            from = current,
+            to = target,
+            what = step.description,
+            "migrating data directory"
+        );
         commit_direct(db, clock, |w| {
             (step.run)(w)?;
             w.insert(&META, &SCHEMA_VERSION_KEY.to_string(), &u64::from(target))
@@ -392,7 +406,11 @@ pub fn schema_version_of(data_dir: &Path) -> Result<Option<u32>, OpenError> {
 
 /// Test and tooling hook: force the stored schema version (used to simulate a data dir from a
 /// newer shopd). Requires the data dir not to be open elsewhere.
-pub fn force_schema_version(data_dir: &Path, version: u32, clock: &dyn Clock) -> Result<(), OpenError> {
+pub fn force_schema_version(
+    data_dir: &Path,
+    version: u32,
+    clock: &dyn Clock,
+) -> Result<(), OpenError> {
     let _lock = DataDirLock::acquire(data_dir)?;
     let path = data_dir.join(DB_FILE);
     let db = redb::Database::create(&path).map_err(|e| OpenError::Database {

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Bound;
 
-use redb::{ReadableDatabase, ReadableTable, TableDefinition, TableError};
+use redb::{ReadableTable, TableDefinition, TableError};
 
 use super::codec::{Key, Value, prefix_successor};
 use super::error::StorageError;
@@ -49,12 +49,14 @@ pub trait Reader {
     /// The value stored under `key`.
     fn get<K: Key, V: Value>(&self, t: &Table<K, V>, key: &K) -> Result<Option<V>, StorageError> {
         match self.get_raw(t.name(), &key.to_key_bytes())? {
-            Some(bytes) => V::decode_value(&bytes).map(Some).map_err(|source| {
-                StorageError::Codec {
-                    table: t.name(),
-                    source,
-                }
-            }),
+            Some(bytes) => {
+                V::decode_value(&bytes)
+                    .map(Some)
+                    .map_err(|source| StorageError::Codec {
+                        table: t.name(),
+                        source,
+                    })
+            }
             None => Ok(None),
         }
     }
@@ -144,6 +146,14 @@ fn decode_pairs<K: Key, V: Value>(
         .collect()
 }
 
+type RawItem<'a> = Result<
+    (
+        redb::AccessGuard<'a, &'static [u8]>,
+        redb::AccessGuard<'a, &'static [u8]>,
+    ),
+    redb::StorageError,
+>;
+
 fn scan_table<T: ReadableTable<&'static [u8], &'static [u8]>>(
     table: &T,
     lo: Bound<&[u8]>,
@@ -157,11 +167,7 @@ fn scan_table<T: ReadableTable<&'static [u8], &'static [u8]>>(
         return Ok(out);
     }
     let iter = table.range::<&[u8]>((lo, hi)).map_err(StorageError::io)?;
-    let mut push = |item: Result<
-        (redb::AccessGuard<'_, &[u8]>, redb::AccessGuard<'_, &[u8]>),
-        redb::StorageError,
-    >|
-     -> Result<bool, StorageError> {
+    let mut push = |item: RawItem<'_>| -> Result<bool, StorageError> {
         let (k, v) = item.map_err(StorageError::io)?;
         if !skip(k.value()) {
             out.push((k.value().to_vec(), v.value().to_vec()));
@@ -283,7 +289,11 @@ impl<'a> WriteTx<'a> {
     }
 
     /// Deletes `key` if present.
-    pub fn remove<K: Key, V: Value>(&mut self, t: &Table<K, V>, key: &K) -> Result<(), StorageError> {
+    pub fn remove<K: Key, V: Value>(
+        &mut self,
+        t: &Table<K, V>,
+        key: &K,
+    ) -> Result<(), StorageError> {
         self.overlay
             .entry(t.name())
             .or_default()
@@ -342,7 +352,10 @@ impl Reader for WriteTx<'_> {
         if empty_range(lo, hi) {
             return Ok(Vec::new());
         }
-        let ov_keys: HashSet<&[u8]> = ov.range::<[u8], _>((lo, hi)).map(|(k, _)| k.as_slice()).collect();
+        let ov_keys: HashSet<&[u8]> = ov
+            .range::<[u8], _>((lo, hi))
+            .map(|(k, _)| k.as_slice())
+            .collect();
         // Committed entries not shadowed by the overlay: at most `limit` are needed.
         let base = scan_table(&t, lo, hi, order, limit, |k| ov_keys.contains(k))?;
         let mut ov_items: Vec<RawPair> = ov
@@ -381,9 +394,4 @@ pub(crate) fn list_tables(txn: &redb::ReadTransaction) -> Result<Vec<String>, St
         .map_err(StorageError::io)?
         .map(|h| h.name().to_owned())
         .collect())
-}
-
-#[allow(dead_code)]
-fn _assert_db_traits(db: &redb::Database) -> Result<redb::ReadTransaction, redb::TransactionError> {
-    db.begin_read()
 }

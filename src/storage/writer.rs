@@ -16,8 +16,11 @@ use crate::core::Clock;
 /// What a request's closure decided, and how to tell its caller once the batch commits.
 pub(crate) struct Outcome {
     pub(crate) apply: bool,
-    pub(crate) respond: Box<dyn FnOnce(Result<(), StorageError>) + Send>,
+    pub(crate) respond: Responder,
 }
+
+/// Delivers a request's result once its batch's commit outcome is known.
+pub(crate) type Responder = Box<dyn FnOnce(Result<(), StorageError>) + Send>;
 
 /// A queued write: run it inside the batch, or refuse it without touching storage.
 pub(crate) trait WriteRequest: Send {
@@ -93,7 +96,7 @@ pub(crate) fn run(ctx: WriterCtx, mut rx: mpsc::Receiver<Msg>) {
             }
         };
         let started = Instant::now();
-        let mut responders: Vec<Box<dyn FnOnce(Result<(), StorageError>) + Send>> = Vec::new();
+        let mut responders: Vec<Responder> = Vec::new();
         let mut touched: HashSet<&'static str> = HashSet::new();
         let mut batch_err: Option<StorageError> = None;
         let mut next = Some(first);

@@ -118,7 +118,10 @@ pub async fn problem(resp: reqwest::Response, status: u16, code: &str) -> serde_
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    assert!(ct.starts_with("application/problem+json"), "content-type {ct}");
+    assert!(
+        ct.starts_with("application/problem+json"),
+        "content-type {ct}"
+    );
     let body: serde_json::Value = resp.json().await.expect("problem body");
     assert_eq!(body["status"], status);
     assert_eq!(body["code"], code, "{body}");
@@ -144,14 +147,21 @@ impl Proc {
     /// Runs `shopd serve --data-dir DIR --bind 127.0.0.1:0` and waits until it reports its URL.
     pub fn serve(dir: &Path, extra_env: &[(&str, &str)]) -> Proc {
         let mut cmd = Command::new(bin());
-        cmd.args(["serve", "--bind", "127.0.0.1:0", "--log-format", "json", "--data-dir"])
-            .arg(dir)
-            .env("SHOPD_DIAGNOSTICS_ENABLED", "true")
-            .env("SHOPD_SERVER_WORKERS", "2")
-            .env("SHOPD_JOBS_BACKOFF_BASE_MS", "10")
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+        cmd.args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--data-dir",
+        ])
+        .arg(dir)
+        .env("SHOPD_DIAGNOSTICS_ENABLED", "true")
+        .env("SHOPD_SERVER_WORKERS", "2")
+        .env("SHOPD_JOBS_BACKOFF_BASE_MS", "10")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
@@ -168,13 +178,11 @@ impl Proc {
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if !sent {
-                    if let Some(i) = line.find("open http://") {
-                        let rest = &line[i + 5..];
-                        let url = rest.split('/').take(3).collect::<Vec<_>>().join("/");
-                        let _ = tx.send(Some(url));
-                        sent = true;
-                    }
+                if !sent && let Some(i) = line.find("open http://") {
+                    let rest = &line[i + 5..];
+                    let url = rest.split('/').take(3).collect::<Vec<_>>().join("/");
+                    let _ = tx.send(Some(url));
+                    sent = true;
                 }
                 if let Ok(mut l) = log2.lock() {
                     l.push(line);

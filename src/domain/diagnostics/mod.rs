@@ -217,7 +217,11 @@ impl Diagnostics {
     }
 
     /// Lists notes in key order with cursor pagination.
-    pub fn list_notes(&self, per_page: usize, cursor: Option<&str>) -> Result<Page<Note>, DiagError> {
+    pub fn list_notes(
+        &self,
+        per_page: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<Note>, DiagError> {
         let after = match cursor {
             Some(c) => Some(
                 page::decode_cursor(c)
