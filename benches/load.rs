@@ -1,1 +1,77 @@
-fn main() {}
+//! HTTP load benchmark against the real binary.
+//!
+//! `cargo bench --bench load -- [--concurrency 16] [--seconds 5] [--scenario all|healthz|write|enqueue]`
+//! prints requests/s, p50/p95/p99 and server memory per scenario, plus time-to-ready.
+
+#[path = "driver/mod.rs"]
+mod driver;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use driver::{Load, MakeRequest, Server, arg, drive};
+
+fn main() {
+    let concurrency: usize = arg("--concurrency").and_then(|v| v.parse().ok()).unwrap_or(16);
+    let seconds: u64 = arg("--seconds").and_then(|v| v.parse().ok()).unwrap_or(5);
+    let scenario = arg("--scenario").unwrap_or_else(|| "all".into());
+    let load = Load {
+        concurrency,
+        duration: Duration::from_secs(seconds),
+        max_requests: 2_000_000,
+        warmup: Duration::from_millis(500),
+    };
+
+    // Start-up: median time from spawn to a 200 on /readyz over a few fresh starts.
+    let mut starts: Vec<f64> = (0..5)
+        .map(|_| Server::start(&[]).ready_after.as_secs_f64() * 1000.0)
+        .collect();
+    starts.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "startup: spawn → /readyz 200: median {:.1} ms, max {:.1} ms (5 fresh data dirs)",
+        starts[2], starts[4]
+    );
+
+    let server = Server::start(&[("SHOPD_DIAGNOSTICS_ENABLED", "true")]);
+    println!("server idle RSS {:.1} MiB", server.rss_mib());
+    let scenarios: Vec<(&str, MakeRequest)> = vec![
+        (
+            "GET /healthz",
+            Arc::new(|c: &reqwest::Client, base: &str, _n| c.get(format!("{base}/healthz"))),
+        ),
+        (
+            "POST notes (durable write)",
+            Arc::new(|c: &reqwest::Client, base: &str, n| {
+                c.post(format!("{base}/api/v1/admin/diagnostics/notes"))
+                    .header("content-type", "application/json")
+                    .body(format!("{{\"key\":\"n{n}\",\"value\":\"bench\"}}"))
+            }),
+        ),
+        (
+            "POST jobs (write + enqueue)",
+            Arc::new(|c: &reqwest::Client, base: &str, n| {
+                c.post(format!("{base}/api/v1/admin/diagnostics/jobs"))
+                    .header("content-type", "application/json")
+                    .body(format!("{{\"key\":\"j{n}\"}}"))
+            }),
+        ),
+    ];
+    for (name, make) in scenarios {
+        let wanted = match scenario.as_str() {
+            "all" => true,
+            "healthz" => name.contains("healthz"),
+            "write" => name.contains("notes"),
+            "enqueue" => name.contains("jobs"),
+            _ => false,
+        };
+        if wanted {
+            let report = drive(name, &server.base, &load, make);
+            println!("{}", report.line());
+        }
+    }
+    println!(
+        "server RSS {:.1} MiB (peak {:.1} MiB)",
+        server.rss_mib(),
+        server.peak_rss_mib()
+    );
+}

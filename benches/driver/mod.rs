@@ -1,0 +1,273 @@
+//! Reusable load driver for shopd benchmarks: starts the real binary on a temporary data dir,
+//! drives HTTP at a fixed concurrency for a bounded time and request count, and reports
+//! throughput, latency percentiles and the server's memory.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// A shopd child process.
+pub struct Server {
+    child: Child,
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    pub base: String,
+    /// Time from spawn to the first 200 on `/readyz`.
+    pub ready_after: Duration,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// Starts `shopd serve` on a fresh temporary data dir with `env` overrides.
+    pub fn start(env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::Builder::new()
+            .prefix("shopd-bench-")
+            .tempdir_in(std::env::var("SHOPD_BENCH_DIR").unwrap_or_else(|_| std::env::temp_dir().display().to_string()))
+            .expect("tempdir");
+        let mut s = Self::start_in(dir.path(), env);
+        s._dir = Some(dir);
+        s
+    }
+
+    /// Starts `shopd serve` on `dir`.
+    pub fn start_in(dir: &Path, env: &[(&str, &str)]) -> Server {
+        let started = Instant::now();
+        let mut cmd = Command::new(bin());
+        cmd.args(["serve", "--bind", "127.0.0.1:0", "--log-format", "json", "--data-dir"])
+            .arg(dir)
+            .env("SHOPD_LOG_LEVEL", "warn,shopd=info")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn shopd");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !sent {
+                    if let Some(i) = line.find("open http://") {
+                        let url = line[i + 5..].split('/').take(3).collect::<Vec<_>>().join("/");
+                        let _ = tx.send(url);
+                        sent = true;
+                    }
+                }
+            }
+        });
+        let base = rx.recv_timeout(Duration::from_secs(60)).expect("shopd announced its URL");
+        let rt = runtime();
+        rt.block_on(async {
+            let c = reqwest::Client::new();
+            loop {
+                if let Ok(r) = c.get(format!("{base}/readyz")).send().await {
+                    if r.status() == 200 {
+                        break;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        });
+        let ready_after = started.elapsed();
+        Server {
+            child,
+            base,
+            ready_after,
+            _dir: None,
+        }
+    }
+
+    /// Resident memory of the server process in MiB.
+    pub fn rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+            .unwrap_or(0.0)
+    }
+
+    /// Peak resident memory (VmHWM) in MiB.
+    pub fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+            .unwrap_or(0.0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The shopd binary built alongside this benchmark.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_shopd"))
+}
+
+/// A tokio runtime for the driver.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// What one virtual client sends; `n` is a globally unique request number.
+pub type MakeRequest = Arc<dyn Fn(&reqwest::Client, &str, u64) -> reqwest::RequestBuilder + Send + Sync>;
+
+/// Load shape.
+#[derive(Clone, Debug)]
+pub struct Load {
+    /// Concurrent clients.
+    pub concurrency: usize,
+    /// Longest run.
+    pub duration: Duration,
+    /// Most requests in total.
+    pub max_requests: u64,
+    /// Unmeasured start.
+    pub warmup: Duration,
+}
+
+/// Figures of one run.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Scenario name.
+    pub name: String,
+    /// Requests completed in the measured window.
+    pub requests: u64,
+    /// Non-2xx answers or transport errors.
+    pub errors: u64,
+    /// Completed requests per second.
+    pub rps: f64,
+    /// Latency percentiles in milliseconds.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest latency.
+    pub max: f64,
+    /// Concurrency used.
+    pub concurrency: usize,
+}
+
+impl Report {
+    /// One line for logs and issue notes.
+    pub fn line(&self) -> String {
+        format!(
+            "{:<28} c={:<3} {:>9.0} req/s  p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  ({} requests, {} errors)",
+            self.name, self.concurrency, self.rps, self.p50, self.p95, self.p99, self.max, self.requests, self.errors
+        )
+    }
+}
+
+/// Percentile (nearest rank) of sorted samples.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Drives `make` against `base` with `load`, bounded by both time and count.
+pub fn drive(name: &str, base: &str, load: &Load, make: MakeRequest) -> Report {
+    let rt = runtime();
+    rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(load.concurrency)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        let counter = Arc::new(AtomicU64::new(0));
+        let errors = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let measuring = Arc::new(AtomicBool::new(load.warmup.is_zero()));
+        let mut tasks = Vec::new();
+        for _ in 0..load.concurrency {
+            let (client, base, make) = (client.clone(), base.to_owned(), make.clone());
+            let (counter, errors, stop, measuring) = (counter.clone(), errors.clone(), stop.clone(), measuring.clone());
+            let max = load.max_requests;
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::with_capacity(4096);
+                while !stop.load(Ordering::Relaxed) {
+                    let n = counter.fetch_add(1, Ordering::Relaxed);
+                    if n >= max {
+                        break;
+                    }
+                    let t = Instant::now();
+                    let ok = match make(&client, &base, n).send().await {
+                        Ok(r) => {
+                            let ok = r.status().is_success();
+                            let _ = r.bytes().await;
+                            ok
+                        }
+                        Err(_) => false,
+                    };
+                    if measuring.load(Ordering::Relaxed) {
+                        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                        if !ok {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                lat
+            }));
+        }
+        tokio::time::sleep(load.warmup).await;
+        measuring.store(true, Ordering::SeqCst);
+        let started = Instant::now();
+        let deadline = started + load.duration;
+        while Instant::now() < deadline && tasks.iter().any(|t| !t.is_finished()) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stop.store(true, Ordering::SeqCst);
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap_or_default());
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        all.sort_by(|a, b| a.total_cmp(b));
+        Report {
+            name: name.to_owned(),
+            requests: all.len() as u64,
+            errors: errors.load(Ordering::SeqCst),
+            rps: all.len() as f64 / elapsed,
+            p50: percentile(&all, 50.0),
+            p95: percentile(&all, 95.0),
+            p99: percentile(&all, 99.0),
+            max: all.last().copied().unwrap_or(0.0),
+            concurrency: load.concurrency,
+        }
+    })
+}
+
+/// Reads `--name value` from the bench's command line (after `--`).
+pub fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
