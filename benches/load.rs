@@ -12,7 +12,9 @@ use std::time::Duration;
 use driver::{Load, MakeRequest, Server, arg, drive};
 
 fn main() {
-    let concurrency: usize = arg("--concurrency").and_then(|v| v.parse().ok()).unwrap_or(16);
+    let concurrency: usize = arg("--concurrency")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16);
     let seconds: u64 = arg("--seconds").and_then(|v| v.parse().ok()).unwrap_or(5);
     let scenario = arg("--scenario").unwrap_or_else(|| "all".into());
     let load = Load {

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use shopd::core::SystemClock;
-use shopd::storage::{GroupCommit, Schema, StorageError, StorageObserver, Store, StoreOptions, Table};
+use shopd::storage::{
+    GroupCommit, Schema, StorageError, StorageObserver, Store, StoreOptions, Table,
+};
 
 const BENCH: Table<u64, Vec<u8>> = Table::new("bench_writes");
 
@@ -21,13 +23,16 @@ struct Stats {
 impl StorageObserver for Stats {
     fn commit(&self, batch_size: usize, _elapsed: Duration, _ok: bool) {
         self.commits.fetch_add(1, Ordering::Relaxed);
-        self.requests.fetch_add(batch_size as u64, Ordering::Relaxed);
+        self.requests
+            .fetch_add(batch_size as u64, Ordering::Relaxed);
     }
 }
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -50,13 +55,19 @@ struct Run {
 fn run(writers: usize, seconds: u64) -> Run {
     let dir = tempfile::Builder::new()
         .prefix("shopd-bench-")
-        .tempdir_in(std::env::var("SHOPD_BENCH_DIR").unwrap_or_else(|_| std::env::temp_dir().display().to_string()))
+        .tempdir_in(
+            std::env::var("SHOPD_BENCH_DIR")
+                .unwrap_or_else(|_| std::env::temp_dir().display().to_string()),
+        )
         .expect("tempdir");
     let stats = Arc::new(Stats::default());
     let store = Store::open(StoreOptions {
         data_dir: dir.path().to_path_buf(),
         clock: Arc::new(SystemClock),
-        schema: Schema { version: 1, migrations: &[] },
+        schema: Schema {
+            version: 1,
+            migrations: &[],
+        },
         group_commit: GroupCommit::default(),
         fault: None,
         observer: Some(stats.clone()),
@@ -107,7 +118,11 @@ fn run(writers: usize, seconds: u64) -> Run {
     Run {
         writes_per_sec: lat.len() as f64 / elapsed,
         commits_per_sec: commits / elapsed,
-        avg_batch: if commits > 0.0 { requests / commits } else { 0.0 },
+        avg_batch: if commits > 0.0 {
+            requests / commits
+        } else {
+            0.0
+        },
         p50: pct(&lat, 50.0),
         p95: pct(&lat, 95.0),
         p99: pct(&lat, 99.0),
@@ -135,5 +150,8 @@ fn main() {
         ratios.push(ratio);
     }
     ratios.sort_by(|a, b| a.total_cmp(b));
-    println!("median group commit ratio over {rounds} rounds: {:.1}x", ratios[ratios.len() / 2]);
+    println!(
+        "median group commit ratio over {rounds} rounds: {:.1}x",
+        ratios[ratios.len() / 2]
+    );
 }

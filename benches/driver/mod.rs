@@ -25,7 +25,10 @@ impl Server {
     pub fn start(env: &[(&str, &str)]) -> Server {
         let dir = tempfile::Builder::new()
             .prefix("shopd-bench-")
-            .tempdir_in(std::env::var("SHOPD_BENCH_DIR").unwrap_or_else(|_| std::env::temp_dir().display().to_string()))
+            .tempdir_in(
+                std::env::var("SHOPD_BENCH_DIR")
+                    .unwrap_or_else(|_| std::env::temp_dir().display().to_string()),
+            )
             .expect("tempdir");
         let mut s = Self::start_in(dir.path(), env);
         s._dir = Some(dir);
@@ -36,12 +39,19 @@ impl Server {
     pub fn start_in(dir: &Path, env: &[(&str, &str)]) -> Server {
         let started = Instant::now();
         let mut cmd = Command::new(bin());
-        cmd.args(["serve", "--bind", "127.0.0.1:0", "--log-format", "json", "--data-dir"])
-            .arg(dir)
-            .env("SHOPD_LOG_LEVEL", "warn,shopd=info")
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+        cmd.args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--data-dir",
+        ])
+        .arg(dir)
+        .env("SHOPD_LOG_LEVEL", "warn,shopd=info")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -51,24 +61,28 @@ impl Server {
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if !sent {
-                    if let Some(i) = line.find("open http://") {
-                        let url = line[i + 5..].split('/').take(3).collect::<Vec<_>>().join("/");
-                        let _ = tx.send(url);
-                        sent = true;
-                    }
+                if let Some(i) = line.find("open http://").filter(|_| !sent) {
+                    let url = line[i + 5..]
+                        .split('/')
+                        .take(3)
+                        .collect::<Vec<_>>()
+                        .join("/");
+                    let _ = tx.send(url);
+                    sent = true;
                 }
             }
         });
-        let base = rx.recv_timeout(Duration::from_secs(60)).expect("shopd announced its URL");
+        let base = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("shopd announced its URL");
         let rt = runtime();
         rt.block_on(async {
             let c = reqwest::Client::new();
             loop {
-                if let Ok(r) = c.get(format!("{base}/readyz")).send().await {
-                    if r.status() == 200 {
-                        break;
-                    }
+                if let Ok(r) = c.get(format!("{base}/readyz")).send().await
+                    && r.status() == 200
+                {
+                    break;
                 }
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
@@ -84,7 +98,8 @@ impl Server {
 
     /// Resident memory of the server process in MiB.
     pub fn rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -95,7 +110,8 @@ impl Server {
 
     /// Peak resident memory (VmHWM) in MiB.
     pub fn peak_rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -107,7 +123,9 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -135,7 +153,8 @@ pub fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// What one virtual client sends; `n` is a globally unique request number.
-pub type MakeRequest = Arc<dyn Fn(&reqwest::Client, &str, u64) -> reqwest::RequestBuilder + Send + Sync>;
+pub type MakeRequest =
+    Arc<dyn Fn(&reqwest::Client, &str, u64) -> reqwest::RequestBuilder + Send + Sync>;
 
 /// Load shape.
 #[derive(Clone, Debug)]
@@ -178,7 +197,15 @@ impl Report {
     pub fn line(&self) -> String {
         format!(
             "{:<28} c={:<3} {:>9.0} req/s  p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  ({} requests, {} errors)",
-            self.name, self.concurrency, self.rps, self.p50, self.p95, self.p99, self.max, self.requests, self.errors
+            self.name,
+            self.concurrency,
+            self.rps,
+            self.p50,
+            self.p95,
+            self.p99,
+            self.max,
+            self.requests,
+            self.errors
         )
     }
 }
@@ -208,7 +235,12 @@ pub fn drive(name: &str, base: &str, load: &Load, make: MakeRequest) -> Report {
         let mut tasks = Vec::new();
         for _ in 0..load.concurrency {
             let (client, base, make) = (client.clone(), base.to_owned(), make.clone());
-            let (counter, errors, stop, measuring) = (counter.clone(), errors.clone(), stop.clone(), measuring.clone());
+            let (counter, errors, stop, measuring) = (
+                counter.clone(),
+                errors.clone(),
+                stop.clone(),
+                measuring.clone(),
+            );
             let max = load.max_requests;
             tasks.push(tokio::spawn(async move {
                 let mut lat = Vec::with_capacity(4096);

@@ -237,7 +237,13 @@ impl Runner {
                 break;
             }
             let capacity = self.config.workers.saturating_sub(shared.total_running());
-            if capacity > 0 && self.store.is_healthy() {
+            let due_now = self
+                .store
+                .read()
+                .ok()
+                .and_then(|r| queue::next_due(&r).ok().flatten())
+                .is_some_and(|due| due <= self.clock.now());
+            if capacity > 0 && due_now && self.store.is_healthy() {
                 let snapshot = shared.running_snapshot();
                 let hs = handlers.clone();
                 let claimed = self

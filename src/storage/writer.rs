@@ -134,6 +134,8 @@ pub(crate) fn run(ctx: WriterCtx, mut rx: mpsc::Receiver<Msg>) {
                 let _ = txn.abort();
                 Err(e)
             }
+            // A batch of pure reads has nothing to make durable: skip the fsync.
+            None if touched.is_empty() => txn.abort().map_err(StorageError::io),
             None => txn.commit().map_err(StorageError::io),
         };
         let elapsed = started.elapsed();
