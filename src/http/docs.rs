@@ -12,7 +12,7 @@ use super::{diagnostics, health, problem};
     info(
         title = "shopd",
         description = "A complete online shop in one binary. Errors are RFC 9457 problem details (application/problem+json) with a stable `code`.",
-        license(name = "MIT OR Apache-2.0")
+        license(name = "MIT")
     ),
     paths(
         health::healthz,

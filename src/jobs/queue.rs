@@ -212,39 +212,83 @@ pub fn get(r: &impl Reader, id: JobId) -> Result<Option<JobRecord>, StorageError
     r.get(&JOBS, &id)
 }
 
-/// Claims up to `limit` jobs due at `tx.now()`, skipping kinds for which `may_take` says no
-/// (per-kind concurrency). Claimed jobs move to in-flight with their attempt counted.
+/// What the runner can do with a due job of some kind right now.
+pub(crate) enum Take {
+    /// Claim it.
+    Yes,
+    /// The kind is at its concurrency limit: leave it for later.
+    Saturated,
+    /// No handler is registered for the kind (e.g. data from another version): push it back.
+    NoHandler,
+}
+
+/// How far a job without a handler is pushed back, so it never blocks the head of the queue.
+const NO_HANDLER_DELAY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Claims up to `limit` jobs due at `tx.now()`, asking `decide` per kind (per-kind concurrency,
+/// missing handlers). Pages through the due jobs (bounded) so saturated kinds at the head of
+/// the queue do not starve others. Claimed jobs move to in-flight with their attempt counted.
 pub(crate) fn claim(
     tx: &mut WriteTx<'_>,
     limit: usize,
-    mut may_take: impl FnMut(&str) -> bool,
+    mut decide: impl FnMut(&str) -> Take,
 ) -> Result<Vec<JobRecord>, StorageError> {
+    const PAGE: usize = 256;
+    const SCAN_MAX: usize = 4096;
     let now = tx.now();
     let due_until = (
         Timestamp::from_millis(now.as_millis().saturating_add(1)),
         JobId::from_bytes([0; 16]),
     );
-    let candidates = tx.range(
-        &READY,
-        std::ops::Bound::Unbounded,
-        std::ops::Bound::Excluded(&due_until),
-        Order::Asc,
-        limit.saturating_mul(4).max(64),
-    )?;
     let mut out = Vec::new();
-    for ((_, id), ()) in candidates {
-        if out.len() >= limit {
-            break;
-        }
-        let Some(mut job) = tx.get(&JOBS, &id)? else {
-            continue;
+    let mut cursor: Option<(Timestamp, JobId)> = None;
+    let mut scanned = 0;
+    while out.len() < limit && scanned < SCAN_MAX {
+        let lo = match &cursor {
+            Some(c) => std::ops::Bound::Excluded(c),
+            None => std::ops::Bound::Unbounded,
         };
-        if !may_take(&job.kind) {
-            continue;
+        let page = tx.range(
+            &READY,
+            lo,
+            std::ops::Bound::Excluded(&due_until),
+            Order::Asc,
+            PAGE,
+        )?;
+        let Some(last) = page.last() else { break };
+        cursor = Some(last.0);
+        for ((t, id), ()) in page {
+            scanned += 1;
+            let job = tx.get(&JOBS, &id)?;
+            let Some(mut job) = job.filter(|j| j.state == JobState::Ready && j.run_at == t) else {
+                // A stray index row (should not happen): drop it rather than run a job twice.
+                tracing::warn!(job = %id, "jobs: removing a ready-index row with no ready job");
+                tx.remove(&READY, &(t, id))?;
+                continue;
+            };
+            match decide(&job.kind) {
+                Take::Yes => {
+                    job.attempts += 1;
+                    move_state(tx, &mut job, JobState::InFlight)?;
+                    out.push(job);
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+                Take::Saturated => {}
+                Take::NoHandler => {
+                    tx.remove(&READY, &(job.run_at, id))?;
+                    job.run_at = now.plus(NO_HANDLER_DELAY);
+                    job.last_error = Some(format!(
+                        "no handler is registered for job kind `{}` in this shopd build",
+                        job.kind
+                    ));
+                    job.updated_at = now;
+                    tx.insert(&READY, &(job.run_at, id), &())?;
+                    tx.insert(&JOBS, &id, &job)?;
+                }
+            }
         }
-        job.attempts += 1;
-        move_state(tx, &mut job, JobState::InFlight)?;
-        out.push(job);
     }
     Ok(out)
 }
@@ -336,12 +380,13 @@ pub async fn recover(store: &Store) -> Result<usize, StorageError> {
                 }
                 for (id, ()) in batch {
                     match tx.get(&JOBS, &id)? {
-                        Some(mut job) => {
+                        Some(mut job) if job.state == JobState::InFlight => {
                             job.run_at = tx.now();
                             move_state(tx, &mut job, JobState::Ready)?;
                             n += 1;
                         }
-                        None => tx.remove(&IN_FLIGHT, &id)?,
+                        // A stray index row: remove it so recovery always terminates.
+                        _ => tx.remove(&IN_FLIGHT, &id)?,
                     }
                 }
             }

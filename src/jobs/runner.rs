@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use tokio::sync::{Notify, watch};
 
-use super::queue::{self, JobRecord, JobState};
+use super::queue::{self, JobRecord, JobState, Take};
 use crate::core::{Clock, JobId};
 use crate::storage::{StorageError, Store, WriteTx};
 
@@ -237,6 +237,7 @@ impl Runner {
                 break;
             }
             let capacity = self.config.workers.saturating_sub(shared.total_running());
+            let mut claimed_any = false;
             let due_now = self
                 .store
                 .read()
@@ -252,21 +253,22 @@ impl Runner {
                         let mut taken: HashMap<String, usize> = HashMap::new();
                         queue::claim(tx, capacity, |kind| {
                             let Some(reg) = hs.get(kind) else {
-                                return false;
+                                return Take::NoHandler;
                             };
                             let now = snapshot.get(kind).copied().unwrap_or(0)
                                 + taken.get(kind).copied().unwrap_or(0);
                             if now < reg.concurrency {
                                 *taken.entry(kind.to_owned()).or_insert(0) += 1;
-                                true
+                                Take::Yes
                             } else {
-                                false
+                                Take::Saturated
                             }
                         })
                     })
                     .await;
                 match claimed {
                     Ok(jobs) => {
+                        claimed_any = !jobs.is_empty();
                         for job in jobs {
                             let Some(reg) = handlers.get(&job.kind) else {
                                 continue;
@@ -281,35 +283,47 @@ impl Runner {
                 }
             }
             let now = self.clock.now();
-            if now.since(last_prune) > Duration::from_secs(60) {
+            if now.since(last_prune) > Duration::from_secs(10) {
                 last_prune = now;
                 let before = Timestamp::from_millis(now.as_millis().saturating_sub(
                     i64::try_from(self.config.retention.as_millis()).unwrap_or(i64::MAX),
                 ));
-                let _ = self
-                    .store
-                    .write(move |tx| queue::prune_done(tx, before, 1000))
-                    .await;
+                // Up to 10 batches per pass keeps pruning ahead of ~1000 finished jobs/s.
+                for _ in 0..10 {
+                    match self
+                        .store
+                        .write(move |tx| queue::prune_done(tx, before, 1000))
+                        .await
+                    {
+                        Ok(1000) => continue,
+                        _ => break,
+                    }
+                }
             }
-            // Sleep until something may be claimable: a commit touched the ready queue, a
-            // running job finished, the next scheduled job is due, or the poll interval passed.
+            // Claimed a full round and workers are free: claim again at once. Otherwise sleep
+            // until something may be claimable: a commit touched the ready queue, a running job
+            // finished, the next scheduled job is due, or the poll interval passed.
+            if claimed_any && self.config.workers > shared.total_running() {
+                continue;
+            }
             let mut wait = self.config.poll_interval;
             if let Ok(r) = self.store.read()
                 && let Ok(Some(due)) = queue::next_due(&r)
             {
                 let now = self.clock.now();
-                let free = self.config.workers > shared.total_running();
-                if due <= now && free && has_claimable_kind(&handlers, &shared) {
-                    wait = Duration::from_millis(5);
-                } else if due > now {
+                if due > now {
                     wait = wait.min(due.since(now));
                 }
             }
-            tokio::select! {
-                _ = stop.changed() => {}
-                _ = ready_changed.changed() => {}
-                _ = shared.finished.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
+            let stopped = tokio::select! {
+                r = stop.changed() => r.is_err() || *stop.borrow(),
+                _ = ready_changed.changed() => false,
+                _ = shared.finished.notified() => false,
+                _ = tokio::time::sleep(wait) => false,
+            };
+            if stopped {
+                // Also reached when the `RunningJobs` handle was dropped without `shutdown`.
+                break;
             }
         }
         // Graceful stop: no more claims; let running jobs finish within the timeout. Jobs still
@@ -327,13 +341,6 @@ impl Runner {
             shared.abort_all();
         }
     }
-}
-
-fn has_claimable_kind(handlers: &HashMap<String, Registered>, shared: &Shared) -> bool {
-    let snap = shared.running_snapshot();
-    handlers
-        .iter()
-        .any(|(k, r)| snap.get(k).copied().unwrap_or(0) < r.concurrency)
 }
 
 use crate::core::Timestamp;
@@ -398,12 +405,21 @@ async fn execute(shared: Arc<Shared>, handler: Arc<dyn JobHandler>, job: JobReco
         payload: job.payload.clone(),
     };
     let span = tracing::info_span!("job", id = %job.id, kind = %job.kind, attempt = job.attempts);
-    let result = {
-        let fut = handler.handle(ctx);
-        let guarded = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(fut));
-        match tracing::Instrument::instrument(guarded, span.clone()).await {
-            Ok(r) => r,
-            Err(_) => Err(JobError::retry("handler panicked")),
+    // Frees the concurrency slot however this task ends (even if aborted or panicking).
+    let _slot = SlotGuard {
+        shared: shared.clone(),
+        kind: job.kind.clone(),
+    };
+    let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        handler.handle(ctx)
+    })) {
+        Err(_) => Err(JobError::retry("handler panicked")),
+        Ok(fut) => {
+            let guarded = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(fut));
+            match tracing::Instrument::instrument(guarded, span.clone()).await {
+                Ok(r) => r,
+                Err(_) => Err(JobError::retry("handler panicked")),
+            }
         }
     };
     let (id, attempt) = (job.id, job.attempts);
@@ -440,7 +456,17 @@ async fn execute(shared: Arc<Shared>, handler: Arc<dyn JobHandler>, job: JobReco
     if let Some(o) = &shared.observer {
         o.outcome(&job.kind, outcome, started.elapsed());
     }
-    shared.ended(&job.kind);
+}
+
+struct SlotGuard {
+    shared: Arc<Shared>,
+    kind: String,
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        self.shared.ended(&self.kind);
+    }
 }
 
 async fn record_failure(

@@ -296,7 +296,7 @@ fn read_backup(
 }
 
 /// Replaces the database in `data_dir` with the contents of `from`, after verifying the whole
-/// file. The old database is kept as `shopd.redb.before-restore`.
+/// file. The old database is kept as `shopd.redb.before-restore` (or `.before-restore.N`).
 pub fn restore(
     data_dir: &Path,
     from: &Path,
@@ -350,10 +350,22 @@ pub fn restore(
         path: live.display().to_string(),
         source,
     };
+    // Keep the old database under a unique name (hard link, so `live` stays in place), then
+    // atomically replace `live`: a crash at any point leaves either the old or the new store.
     if live.exists() {
-        std::fs::rename(&live, data_dir.join(format!("{DB_FILE}.before-restore")))
+        let mut kept = data_dir.join(format!("{DB_FILE}.before-restore"));
+        let mut n = 1;
+        while kept.exists() {
+            kept = data_dir.join(format!("{DB_FILE}.before-restore.{n}"));
+            n += 1;
+        }
+        std::fs::hard_link(&live, &kept)
+            .or_else(|_| std::fs::copy(&live, &kept).map(|_| ()))
             .map_err(file_err)?;
     }
     std::fs::rename(&tmp, &live).map_err(file_err)?;
+    if let Ok(d) = File::open(data_dir) {
+        let _ = d.sync_all();
+    }
     Ok(checked)
 }

@@ -68,17 +68,28 @@ impl Drop for Inner {
     /// The last handle going away stops the writer and closes the file, so the data dir can be
     /// reopened at once (tests and offline commands rely on this).
     fn drop(&mut self) {
-        // If the queue is full the writer still exits once the sender drops; just don't wait.
-        if self.sender.try_send(Msg::Shutdown).is_err() {
-            return;
-        }
         let handle = match self.writer.lock() {
             Ok(mut h) => h.take(),
             Err(p) => p.into_inner().take(),
         };
-        if let Some(h) = handle {
-            let _ = h.join();
+        let Some(h) = handle else { return };
+        // Dropped from inside a write closure: the writer exits by itself once this returns.
+        if h.thread().id() == std::thread::current().id() {
+            return;
         }
+        // The queue may be full: wait (bounded) for room rather than skip the join.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            match self.sender.try_send(Msg::Shutdown) {
+                Ok(()) => break,
+                Err(mpsc::error::TrySendError::Closed(_)) => break,
+                Err(mpsc::error::TrySendError::Full(_)) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => return,
+            }
+        }
+        let _ = h.join();
     }
 }
 

@@ -68,7 +68,20 @@ pub(crate) struct WriterCtx {
     pub(crate) limits: GroupCommit,
 }
 
+/// Marks the store failed if the writer thread unwinds, so health reflects a dead writer.
+struct FailOnPanic(Arc<AtomicBool>);
+
+impl Drop for FailOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::SeqCst);
+            tracing::error!("storage: the writer thread panicked; writes refused until restart");
+        }
+    }
+}
+
 pub(crate) fn run(ctx: WriterCtx, mut rx: mpsc::Receiver<Msg>) {
+    let _guard = FailOnPanic(ctx.failed.clone());
     let mut commits: u64 = 0;
     while let Some(msg) = rx.blocking_recv() {
         let first = match msg {
@@ -143,12 +156,14 @@ pub(crate) fn run(ctx: WriterCtx, mut rx: mpsc::Receiver<Msg>) {
             ctx.failed.store(true, Ordering::SeqCst);
             tracing::error!(error = %e, batch = responders.len(), "storage: commit failed; writes refused until restart");
         }
-        if let Some(obs) = &ctx.observer {
-            obs.commit(responders.len(), elapsed, result.is_ok());
-        }
         let ok = result.is_ok();
+        let batch = responders.len();
+        // Callers first: their fate is decided, nothing after this may change it.
         for r in responders {
             r(result.clone());
+        }
+        if let Some(obs) = &ctx.observer {
+            let _ = catch_unwind(AssertUnwindSafe(|| obs.commit(batch, elapsed, ok)));
         }
         if ok {
             commits += 1;
