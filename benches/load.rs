@@ -12,16 +12,20 @@ use std::time::Duration;
 use driver::{Load, MakeRequest, Server, arg, drive};
 
 fn main() {
+    // `cargo test --all-targets` runs this without `--bench`: do a short smoke run only.
+    let smoke = !std::env::args().any(|a| a == "--bench");
     let concurrency: usize = arg("--concurrency")
         .and_then(|v| v.parse().ok())
         .unwrap_or(16);
-    let seconds: u64 = arg("--seconds").and_then(|v| v.parse().ok()).unwrap_or(5);
+    let seconds: u64 = arg("--seconds")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if smoke { 1 } else { 5 });
     let scenario = arg("--scenario").unwrap_or_else(|| "all".into());
     let load = Load {
         concurrency,
         duration: Duration::from_secs(seconds),
         max_requests: 2_000_000,
-        warmup: Duration::from_millis(500),
+        warmup: Duration::from_millis(if smoke { 50 } else { 500 }),
     };
 
     // Start-up: median time from spawn to a 200 on /readyz over a few fresh starts.

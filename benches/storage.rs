@@ -130,9 +130,15 @@ fn run(writers: usize, seconds: u64) -> Run {
 }
 
 fn main() {
-    let seconds: u64 = arg("--seconds").and_then(|v| v.parse().ok()).unwrap_or(5);
+    // `cargo test --all-targets` runs this without `--bench`: do a one-second smoke run only.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let seconds: u64 = arg("--seconds")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if smoke { 1 } else { 5 });
     let writers: usize = arg("--writers").and_then(|v| v.parse().ok()).unwrap_or(64);
-    let rounds: usize = arg("--rounds").and_then(|v| v.parse().ok()).unwrap_or(3);
+    let rounds: usize = arg("--rounds")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if smoke { 1 } else { 3 });
     let mut ratios = Vec::new();
     for round in 1..=rounds {
         let one = run(1, seconds);
