@@ -18,6 +18,10 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Background jobs.
     pub jobs: JobsConfig,
+    /// Accounts, tokens and abuse limits.
+    pub auth: AuthConfig,
+    /// Outgoing mail.
+    pub mail: MailConfig,
     /// Logging.
     pub log: LogConfig,
     /// Diagnostics routes for operators and tests.
@@ -66,6 +70,95 @@ pub struct JobsConfig {
     pub shutdown_timeout_secs: u64,
     /// Days finished jobs are kept.
     pub retention_days: u64,
+}
+
+/// `[auth]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// HS256 signing secret (at least 32 bytes); empty means generated into the data dir.
+    pub jwt_secret: String,
+    /// `iss` of issued tokens.
+    pub jwt_issuer: String,
+    /// `aud` of issued tokens.
+    pub jwt_audience: String,
+    /// Access token lifetime in seconds.
+    pub access_token_ttl_secs: u64,
+    /// Refresh token lifetime in days.
+    pub refresh_token_ttl_days: u64,
+    /// Email verification link lifetime in hours.
+    pub verification_ttl_hours: u64,
+    /// Password reset link lifetime in minutes.
+    pub reset_ttl_minutes: u64,
+    /// Mark auth cookies `Secure` (turn off only for plain-HTTP development).
+    pub cookie_secure: bool,
+    /// Attempts per minute per client IP on login and token endpoints.
+    pub login_per_ip_per_minute: u32,
+    /// Failed logins per hour per account before it is temporarily locked.
+    pub login_failures_per_account_per_hour: u32,
+    /// argon2id memory in KiB (OWASP minimum 19456).
+    pub argon2_memory_kib: u32,
+    /// argon2id iterations (OWASP minimum 2).
+    pub argon2_iterations: u32,
+    /// argon2id lanes.
+    pub argon2_parallelism: u32,
+    /// Password hashes computed at once (each uses `argon2_memory_kib`).
+    pub hashing_concurrency: usize,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            jwt_secret: String::new(),
+            jwt_issuer: "shopd".into(),
+            jwt_audience: "shopd-api".into(),
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_days: 30,
+            verification_ttl_hours: 24,
+            reset_ttl_minutes: 60,
+            cookie_secure: true,
+            login_per_ip_per_minute: 10,
+            login_failures_per_account_per_hour: 100,
+            argon2_memory_kib: 19456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            hashing_concurrency: 2,
+        }
+    }
+}
+
+/// `[mail]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    /// Sender, e.g. `Shop <shop@example.com>`.
+    pub from: String,
+    /// SMTP server; empty means mails are written as .eml files under the data dir.
+    pub smtp_host: String,
+    /// SMTP port.
+    pub smtp_port: u16,
+    /// `starttls`, `tls` (implicit) or `none`.
+    pub smtp_security: String,
+    /// SMTP user (empty: no authentication).
+    pub smtp_username: String,
+    /// SMTP password.
+    pub smtp_password: String,
+    /// Seconds before an SMTP conversation is abandoned (the mail is retried).
+    pub smtp_timeout_secs: u64,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            from: "shopd <shop@localhost>".into(),
+            smtp_host: String::new(),
+            smtp_port: 587,
+            smtp_security: "starttls".into(),
+            smtp_username: String::new(),
+            smtp_password: String::new(),
+            smtp_timeout_secs: 10,
+        }
+    }
 }
 
 /// `[log]`
@@ -195,6 +288,29 @@ pub const DOCS: &[(&str, &str, &str)] = &[
         "Seconds shutdown waits for running jobs",
     ),
     ("jobs", "retention_days", "Days finished jobs are kept"),
+    ("auth", "", "Customer and staff accounts, tokens and abuse limits"),
+    ("auth", "jwt_secret", "HS256 signing secret, at least 32 bytes (empty: generated into <data_dir>/secrets/jwt.key)"),
+    ("auth", "jwt_issuer", "Issuer (iss) of access tokens"),
+    ("auth", "jwt_audience", "Audience (aud) of access tokens"),
+    ("auth", "access_token_ttl_secs", "Access token lifetime in seconds"),
+    ("auth", "refresh_token_ttl_days", "Refresh token lifetime in days (rotated on every use)"),
+    ("auth", "verification_ttl_hours", "Email verification link lifetime in hours"),
+    ("auth", "reset_ttl_minutes", "Password reset link lifetime in minutes"),
+    ("auth", "cookie_secure", "Mark auth cookies Secure; turn off only for plain-HTTP development"),
+    ("auth", "login_per_ip_per_minute", "Login and token requests per minute per client IP"),
+    ("auth", "login_failures_per_account_per_hour", "Failed logins per hour per account before it is locked for the rest of the hour"),
+    ("auth", "argon2_memory_kib", "argon2id memory cost in KiB (OWASP minimum 19456)"),
+    ("auth", "argon2_iterations", "argon2id iterations (OWASP minimum 2)"),
+    ("auth", "argon2_parallelism", "argon2id lanes"),
+    ("auth", "hashing_concurrency", "Password hashes computed at once, off the request workers"),
+    ("mail", "", "Outgoing mail (every mail is a durable job with retries)"),
+    ("mail", "from", "Sender address of shop mails"),
+    ("mail", "smtp_host", "SMTP server (empty: write .eml files to <data_dir>/mail/outbox)"),
+    ("mail", "smtp_port", "SMTP port (587 for STARTTLS, 465 for implicit TLS)"),
+    ("mail", "smtp_security", "starttls, tls (implicit) or none"),
+    ("mail", "smtp_username", "SMTP user (empty: no authentication)"),
+    ("mail", "smtp_password", "SMTP password (prefer SHOPD_MAIL_SMTP_PASSWORD_FILE)"),
+    ("mail", "smtp_timeout_secs", "Seconds before an SMTP attempt is abandoned and retried later"),
     ("log", "", "Logging"),
     (
         "log",
@@ -375,6 +491,27 @@ impl Config {
         }
         if self.jobs.workers == 0 || self.jobs.workers > 1024 {
             errs.push("jobs.workers must be between 1 and 1024".into());
+        }
+        if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.len() < 32 {
+            errs.push("auth.jwt_secret must be at least 32 bytes (or empty to generate one)".into());
+        }
+        if self.auth.argon2_memory_kib < 19456 || self.auth.argon2_iterations < 2 {
+            errs.push("auth.argon2_memory_kib must be >= 19456 and auth.argon2_iterations >= 2 (OWASP minimum)".into());
+        }
+        if self.auth.argon2_parallelism == 0 || self.auth.hashing_concurrency == 0 {
+            errs.push("auth.argon2_parallelism and auth.hashing_concurrency must be at least 1".into());
+        }
+        if self.auth.access_token_ttl_secs == 0 || self.auth.access_token_ttl_secs > 86_400 {
+            errs.push("auth.access_token_ttl_secs must be between 1 and 86400".into());
+        }
+        if self.auth.login_per_ip_per_minute == 0 || self.auth.login_failures_per_account_per_hour == 0 {
+            errs.push("auth rate limits must be at least 1".into());
+        }
+        if !matches!(self.mail.smtp_security.as_str(), "starttls" | "tls" | "none") {
+            errs.push("mail.smtp_security must be starttls, tls or none".into());
+        }
+        if !self.mail.from.contains('@') {
+            errs.push("mail.from must contain an email address".into());
         }
         if !matches!(self.log.format.as_str(), "auto" | "human" | "json") {
             errs.push(format!(

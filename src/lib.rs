@@ -9,5 +9,6 @@ pub mod core;
 pub mod domain;
 pub mod http;
 pub mod jobs;
+pub mod mailer;
 pub mod observability;
 pub mod storage;

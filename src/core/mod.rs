@@ -4,6 +4,7 @@ pub mod clock;
 pub mod id;
 pub mod money;
 pub mod page;
+pub mod ratelimit;
 
 pub use clock::{Clock, SystemClock, TestClock, Timestamp};
 pub use id::{
@@ -13,3 +14,4 @@ pub use id::{
 };
 pub use money::{Currency, Money, MoneyError};
 pub use page::{DEFAULT_PER_PAGE, MAX_PER_PAGE, Page};
+pub use ratelimit::{RateLimiter, RetryAfter};

@@ -1,4 +1,5 @@
 //! Business rules, one module per capability. Domain code never imports actix-web, clap or
 //! prometheus and never reads the system clock: time comes from the write transaction.
 
+pub mod auth;
 pub mod diagnostics;

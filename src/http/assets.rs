@@ -8,6 +8,8 @@ use super::ApiError;
 
 #[derive(RustEmbed)]
 #[folder = "web/"]
+#[include = "index.html"]
+#[include = "assets/*"]
 struct Assets;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {

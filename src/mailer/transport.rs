@@ -1,0 +1,88 @@
+//! Delivery: SMTP (STARTTLS, implicit TLS or plain, optional auth) or `.eml` files.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+/// Where mail goes.
+#[derive(Clone)]
+pub enum Transport {
+    /// An SMTP relay.
+    Smtp {
+        /// Connection pool to the relay.
+        inner: AsyncSmtpTransport<Tokio1Executor>,
+        /// `host:port (security)`, for logs.
+        label: String,
+    },
+    /// `.eml` files in a directory (zero-configuration default).
+    File {
+        /// Writer.
+        inner: AsyncFileTransport<Tokio1Executor>,
+        /// Directory.
+        dir: PathBuf,
+    },
+}
+
+/// SMTP settings.
+#[derive(Clone, Debug)]
+pub struct SmtpSettings {
+    /// Host.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// `starttls`, `tls` or `none`.
+    pub security: String,
+    /// User, empty for none.
+    pub username: String,
+    /// Password.
+    pub password: String,
+    /// Per-attempt timeout.
+    pub timeout: Duration,
+}
+
+impl Transport {
+    /// An SMTP transport.
+    pub fn smtp(s: &SmtpSettings) -> Result<Self, String> {
+        let builder = match s.security.as_str() {
+            "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host).map_err(|e| e.to_string())?,
+            "starttls" => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host)
+                .map_err(|e| e.to_string())?,
+            _ => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone()),
+        };
+        let mut builder = builder.port(s.port).timeout(Some(s.timeout));
+        if !s.username.is_empty() {
+            builder = builder.credentials(Credentials::new(s.username.clone(), s.password.clone()));
+        }
+        Ok(Transport::Smtp {
+            inner: builder.build(),
+            label: format!("smtp://{}:{} ({})", s.host, s.port, s.security),
+        })
+    }
+
+    /// A transport writing `.eml` files into `dir` (created if missing).
+    pub fn file(dir: PathBuf) -> Result<Self, String> {
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        Ok(Transport::File {
+            inner: AsyncFileTransport::<Tokio1Executor>::new(&dir),
+            dir,
+        })
+    }
+
+    /// Human description for logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Transport::Smtp { label, .. } => label.clone(),
+            Transport::File { dir, .. } => format!(".eml files in {}", dir.display()),
+        }
+    }
+
+    /// Delivers one message.
+    pub async fn send(&self, m: Message) -> Result<(), String> {
+        match self {
+            Transport::Smtp { inner, .. } => inner.send(m).await.map(|_| ()).map_err(|e| e.to_string()),
+            Transport::File { inner, .. } => inner.send(m).await.map(|_| ()).map_err(|e| e.to_string()),
+        }
+    }
+}
