@@ -10,11 +10,14 @@ use actix_web::{App as ActixApp, HttpServer, web};
 use anyhow::Context;
 
 use crate::config::Config;
+use crate::core::RateLimiter;
 use crate::core::{Clock, SystemClock};
+use crate::domain::auth::{Auth, AuthSettings, HashParams, Keys};
 use crate::domain::diagnostics::{self, Diagnostics};
 use crate::http::middleware::Observe;
 use crate::http::{self, Health, HttpState};
 use crate::jobs::{self, Runner, RunnerConfig, RunningJobs};
+use crate::mailer::{self, Mailer, Templates, Transport};
 use crate::observability::metrics::Metrics;
 use crate::storage::{FaultSwitch, GroupCommit, Schema, Store, StoreOptions};
 
@@ -52,7 +55,8 @@ pub struct App {
     store: Store,
     jobs: RunningJobs,
     health: Arc<Health>,
-    config: Config,
+    auth: Auth,
+    public_url: String,
 }
 
 impl App {
@@ -106,6 +110,26 @@ impl App {
             jobs::handler_fn(diagnostics::run_effect_job),
         );
 
+        let listener = TcpListener::bind(&config.server.bind)
+            .with_context(|| format!("binding {}", config.server.bind))?;
+        let addr = listener.local_addr()?;
+        let public_url = public_url(&config, addr);
+
+        let mailer = build_mailer(&config)?;
+        tracing::info!("mail goes to {}", mailer.describe());
+        let m2 = mailer.clone();
+        runner.register(
+            mailer::MAIL_JOB,
+            4,
+            jobs::handler_fn(move |ctx| m2.clone().run(ctx)),
+        );
+        let auth = build_auth(&config, store.clone(), clock.clone(), &public_url)?;
+        if let Some(token) = auth.issue_setup_token().await? {
+            tracing::warn!(
+                "no admin account yet: run `shopd admin create --email you@example.com` (with the server stopped), or POST {public_url}/api/v1/auth/setup with {{\"token\": \"{token}\", \"email\", \"password\", \"name\"}}; the token works once and only until an admin exists"
+            );
+        }
+
         let health = Arc::new(Health::default());
         let state = HttpState {
             health: health.clone(),
@@ -115,10 +139,14 @@ impl App {
                 .diagnostics
                 .enabled
                 .then(|| Diagnostics::new(store.clone())),
+            auth: auth.clone(),
+            auth_limiter: Arc::new(RateLimiter::new(
+                config.auth.login_per_ip_per_minute,
+                Duration::from_secs(60),
+            )),
+            clock: clock.clone(),
+            cookie_secure: config.auth.cookie_secure,
         };
-        let listener = TcpListener::bind(&config.server.bind)
-            .with_context(|| format!("binding {}", config.server.bind))?;
-        let addr = listener.local_addr()?;
         let body_limit = config.server.body_limit;
         let m = metrics.clone();
         let mut server = HttpServer::new(move || {
@@ -142,7 +170,8 @@ impl App {
             store,
             jobs,
             health,
-            config,
+            auth,
+            public_url,
         })
     }
 
@@ -158,22 +187,12 @@ impl App {
 
     /// The URL clients should open.
     pub fn base_url(&self) -> String {
-        if !self.config.server.public_url.is_empty() {
-            return self
-                .config
-                .server
-                .public_url
-                .trim_end_matches('/')
-                .to_owned();
-        }
-        let host = if self.addr.ip().is_unspecified() {
-            "127.0.0.1".to_owned()
-        } else if self.addr.is_ipv6() {
-            format!("[{}]", self.addr.ip())
-        } else {
-            self.addr.ip().to_string()
-        };
-        format!("http://{host}:{}", self.addr.port())
+        self.public_url.clone()
+    }
+
+    /// The auth service (tests create accounts directly).
+    pub fn auth(&self) -> &Auth {
+        &self.auth
     }
 
     /// Serves until `stop` resolves, then shuts down in order: readiness off, stop accepting
@@ -184,8 +203,10 @@ impl App {
             store,
             jobs,
             health,
+            auth,
             ..
         } = self;
+        drop(auth);
         let handle = server.handle();
         let mut task = tokio::spawn(server);
         let early = tokio::select! {
@@ -207,4 +228,71 @@ impl App {
             _ => Ok(()),
         }
     }
+}
+
+fn public_url(config: &Config, addr: SocketAddr) -> String {
+    if !config.server.public_url.is_empty() {
+        return config.server.public_url.trim_end_matches('/').to_owned();
+    }
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else if addr.is_ipv6() {
+        format!("[{}]", addr.ip())
+    } else {
+        addr.ip().to_string()
+    };
+    format!("http://{host}:{}", addr.port())
+}
+
+/// The mail transport from configuration: SMTP when a host is set, `.eml` files otherwise.
+pub fn build_mailer(config: &Config) -> anyhow::Result<Arc<Mailer>> {
+    let transport = if config.mail.smtp_host.is_empty() {
+        Transport::file(config.data_dir().join("mail").join("outbox"))
+            .map_err(anyhow::Error::msg)?
+    } else {
+        Transport::smtp(&mailer::transport::SmtpSettings {
+            host: config.mail.smtp_host.clone(),
+            port: config.mail.smtp_port,
+            security: config.mail.smtp_security.clone(),
+            username: config.mail.smtp_username.clone(),
+            password: config.mail.smtp_password.clone(),
+            timeout: Duration::from_secs(config.mail.smtp_timeout_secs),
+        })
+        .map_err(anyhow::Error::msg)?
+    };
+    let templates = Templates::new(Some(config.data_dir().join("templates").join("mail")));
+    Ok(Mailer::new(templates, transport, &config.mail.from)?)
+}
+
+/// The auth service with keys from `<data_dir>/secrets` (or the configured secret).
+pub fn build_auth(
+    config: &Config,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    public_url: &str,
+) -> anyhow::Result<Auth> {
+    let a = &config.auth;
+    let keys = Keys::load_or_create(
+        &config.data_dir().join("secrets"),
+        &a.jwt_secret,
+        &a.jwt_issuer,
+        &a.jwt_audience,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let settings = AuthSettings {
+        access_ttl_secs: a.access_token_ttl_secs,
+        refresh_ttl: Duration::from_secs(a.refresh_token_ttl_days * 24 * 3600),
+        verify_ttl: Duration::from_secs(a.verification_ttl_hours * 3600),
+        reset_ttl: Duration::from_secs(a.reset_ttl_minutes * 60),
+        hash: HashParams {
+            memory_kib: a.argon2_memory_kib,
+            iterations: a.argon2_iterations,
+            parallelism: a.argon2_parallelism,
+        },
+        hashing_concurrency: a.hashing_concurrency,
+        account_failures_per_hour: a.login_failures_per_account_per_hour,
+        public_url: public_url.to_owned(),
+        shop_name: config.shop.name.clone(),
+    };
+    Auth::new(store, clock, keys, settings).map_err(anyhow::Error::msg)
 }

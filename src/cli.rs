@@ -59,8 +59,29 @@ enum Command {
         #[command(flatten)]
         dir: DataDirArg,
     },
+    /// Manage admin accounts (offline: stop the server first).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Print the version and the data schema version.
     Version,
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCommand {
+    /// Create an admin account. Prompts for the password on a terminal; otherwise reads the
+    /// password and its confirmation as two lines from standard input.
+    Create {
+        /// Email of the new admin.
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long, default_value = "Admin")]
+        name: String,
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -130,6 +151,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             print!("{}", Config::example());
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Admin {
+            command: AdminCommand::Create { email, name, dir },
+        } => {
+            let cfg = load(&cli.config, &cli.log_format, dir.data_dir, None)?;
+            let password = read_new_password()?;
+            create_admin(cfg, &email, &name, &password)
         }
         Command::CheckConfig(dir) => check_config(&cli.config, &cli.log_format, dir.data_dir),
         Command::Serve(args) => serve(&cli.config, &cli.log_format, args),
@@ -296,4 +324,63 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+fn read_new_password() -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    let (first, second) = if std::io::stdin().is_terminal() {
+        let a = rpassword::prompt_password("Password: ")?;
+        let b = rpassword::prompt_password("Repeat password: ")?;
+        (a, b)
+    } else {
+        let mut lines = std::io::stdin().lock().lines();
+        let a = lines.next().transpose()?.unwrap_or_default();
+        let b = lines.next().transpose()?.unwrap_or_default();
+        (a, b)
+    };
+    if first != second {
+        anyhow::bail!("the two passwords differ");
+    }
+    Ok(first)
+}
+
+fn create_admin(cfg: Config, email: &str, name: &str, password: &str) -> anyhow::Result<ExitCode> {
+    use std::sync::Arc;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let clock: Arc<dyn crate::core::Clock> = Arc::new(crate::core::SystemClock);
+        let opts = storage::StoreOptions {
+            data_dir: cfg.data_dir(),
+            clock: clock.clone(),
+            schema: SCHEMA,
+            group_commit: storage::GroupCommit::default(),
+            fault: None,
+            observer: None,
+        };
+        let store = tokio::task::spawn_blocking(move || storage::Store::open(opts)).await??;
+        let public = if cfg.server.public_url.is_empty() {
+            format!("http://{}", cfg.server.bind)
+        } else {
+            cfg.server.public_url.clone()
+        };
+        let auth = crate::app::build_auth(&cfg, store.clone(), clock, &public)?;
+        let result = auth
+            .create_account(email, password, name, crate::domain::auth::Role::Admin)
+            .await;
+        drop(auth);
+        store.shutdown().await;
+        match result {
+            Ok(c) => {
+                println!(
+                    "admin {} created ({}); sign in at POST /api/v1/auth/login",
+                    c.email, c.id
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => Err(anyhow::anyhow!("{e}")),
+        }
+    })
 }

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields, default)]
 #[derive(Default)]
 pub struct Config {
+    /// The shop itself.
+    pub shop: ShopConfig,
     /// HTTP server.
     pub server: ServerConfig,
     /// Embedded store.
@@ -26,6 +28,22 @@ pub struct Config {
     pub log: LogConfig,
     /// Diagnostics routes for operators and tests.
     pub diagnostics: DiagnosticsConfig,
+}
+
+/// `[shop]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShopConfig {
+    /// Name shown in mails and pages.
+    pub name: String,
+}
+
+impl Default for ShopConfig {
+    fn default() -> Self {
+        ShopConfig {
+            name: "shopd".into(),
+        }
+    }
 }
 
 /// `[server]`
@@ -224,6 +242,8 @@ impl Default for LogConfig {
 
 /// One-line explanation of each section and key, used by `shopd config example`.
 pub const DOCS: &[(&str, &str, &str)] = &[
+    ("shop", "", "The shop"),
+    ("shop", "name", "Shop name shown in mails and pages"),
     ("server", "", "HTTP server"),
     (
         "server",
@@ -288,29 +308,101 @@ pub const DOCS: &[(&str, &str, &str)] = &[
         "Seconds shutdown waits for running jobs",
     ),
     ("jobs", "retention_days", "Days finished jobs are kept"),
-    ("auth", "", "Customer and staff accounts, tokens and abuse limits"),
-    ("auth", "jwt_secret", "HS256 signing secret, at least 32 bytes (empty: generated into <data_dir>/secrets/jwt.key)"),
+    (
+        "auth",
+        "",
+        "Customer and staff accounts, tokens and abuse limits",
+    ),
+    (
+        "auth",
+        "jwt_secret",
+        "HS256 signing secret, at least 32 bytes (empty: generated into <data_dir>/secrets/jwt.key)",
+    ),
     ("auth", "jwt_issuer", "Issuer (iss) of access tokens"),
     ("auth", "jwt_audience", "Audience (aud) of access tokens"),
-    ("auth", "access_token_ttl_secs", "Access token lifetime in seconds"),
-    ("auth", "refresh_token_ttl_days", "Refresh token lifetime in days (rotated on every use)"),
-    ("auth", "verification_ttl_hours", "Email verification link lifetime in hours"),
-    ("auth", "reset_ttl_minutes", "Password reset link lifetime in minutes"),
-    ("auth", "cookie_secure", "Mark auth cookies Secure; turn off only for plain-HTTP development"),
-    ("auth", "login_per_ip_per_minute", "Login and token requests per minute per client IP"),
-    ("auth", "login_failures_per_account_per_hour", "Failed logins per hour per account before it is locked for the rest of the hour"),
-    ("auth", "argon2_memory_kib", "argon2id memory cost in KiB (OWASP minimum 19456)"),
-    ("auth", "argon2_iterations", "argon2id iterations (OWASP minimum 2)"),
+    (
+        "auth",
+        "access_token_ttl_secs",
+        "Access token lifetime in seconds",
+    ),
+    (
+        "auth",
+        "refresh_token_ttl_days",
+        "Refresh token lifetime in days (rotated on every use)",
+    ),
+    (
+        "auth",
+        "verification_ttl_hours",
+        "Email verification link lifetime in hours",
+    ),
+    (
+        "auth",
+        "reset_ttl_minutes",
+        "Password reset link lifetime in minutes",
+    ),
+    (
+        "auth",
+        "cookie_secure",
+        "Mark auth cookies Secure; turn off only for plain-HTTP development",
+    ),
+    (
+        "auth",
+        "login_per_ip_per_minute",
+        "Login and token requests per minute per client IP",
+    ),
+    (
+        "auth",
+        "login_failures_per_account_per_hour",
+        "Failed logins per hour per account before it is locked for the rest of the hour",
+    ),
+    (
+        "auth",
+        "argon2_memory_kib",
+        "argon2id memory cost in KiB (OWASP minimum 19456)",
+    ),
+    (
+        "auth",
+        "argon2_iterations",
+        "argon2id iterations (OWASP minimum 2)",
+    ),
     ("auth", "argon2_parallelism", "argon2id lanes"),
-    ("auth", "hashing_concurrency", "Password hashes computed at once, off the request workers"),
-    ("mail", "", "Outgoing mail (every mail is a durable job with retries)"),
+    (
+        "auth",
+        "hashing_concurrency",
+        "Password hashes computed at once, off the request workers",
+    ),
+    (
+        "mail",
+        "",
+        "Outgoing mail (every mail is a durable job with retries)",
+    ),
     ("mail", "from", "Sender address of shop mails"),
-    ("mail", "smtp_host", "SMTP server (empty: write .eml files to <data_dir>/mail/outbox)"),
-    ("mail", "smtp_port", "SMTP port (587 for STARTTLS, 465 for implicit TLS)"),
+    (
+        "mail",
+        "smtp_host",
+        "SMTP server (empty: write .eml files to <data_dir>/mail/outbox)",
+    ),
+    (
+        "mail",
+        "smtp_port",
+        "SMTP port (587 for STARTTLS, 465 for implicit TLS)",
+    ),
     ("mail", "smtp_security", "starttls, tls (implicit) or none"),
-    ("mail", "smtp_username", "SMTP user (empty: no authentication)"),
-    ("mail", "smtp_password", "SMTP password (prefer SHOPD_MAIL_SMTP_PASSWORD_FILE)"),
-    ("mail", "smtp_timeout_secs", "Seconds before an SMTP attempt is abandoned and retried later"),
+    (
+        "mail",
+        "smtp_username",
+        "SMTP user (empty: no authentication)",
+    ),
+    (
+        "mail",
+        "smtp_password",
+        "SMTP password (prefer SHOPD_MAIL_SMTP_PASSWORD_FILE)",
+    ),
+    (
+        "mail",
+        "smtp_timeout_secs",
+        "Seconds before an SMTP attempt is abandoned and retried later",
+    ),
     ("log", "", "Logging"),
     (
         "log",
@@ -463,6 +555,9 @@ impl Config {
     /// Checks values that deserialize but cannot work.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut errs = Vec::new();
+        if self.shop.name.trim().is_empty() || self.shop.name.len() > 100 {
+            errs.push("shop.name must be 1 to 100 characters".into());
+        }
         if self.server.bind.parse::<SocketAddr>().is_err() {
             errs.push(format!(
                 "server.bind `{}` is not an address like 127.0.0.1:8080",
@@ -493,21 +588,30 @@ impl Config {
             errs.push("jobs.workers must be between 1 and 1024".into());
         }
         if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.len() < 32 {
-            errs.push("auth.jwt_secret must be at least 32 bytes (or empty to generate one)".into());
+            errs.push(
+                "auth.jwt_secret must be at least 32 bytes (or empty to generate one)".into(),
+            );
         }
         if self.auth.argon2_memory_kib < 19456 || self.auth.argon2_iterations < 2 {
             errs.push("auth.argon2_memory_kib must be >= 19456 and auth.argon2_iterations >= 2 (OWASP minimum)".into());
         }
         if self.auth.argon2_parallelism == 0 || self.auth.hashing_concurrency == 0 {
-            errs.push("auth.argon2_parallelism and auth.hashing_concurrency must be at least 1".into());
+            errs.push(
+                "auth.argon2_parallelism and auth.hashing_concurrency must be at least 1".into(),
+            );
         }
         if self.auth.access_token_ttl_secs == 0 || self.auth.access_token_ttl_secs > 86_400 {
             errs.push("auth.access_token_ttl_secs must be between 1 and 86400".into());
         }
-        if self.auth.login_per_ip_per_minute == 0 || self.auth.login_failures_per_account_per_hour == 0 {
+        if self.auth.login_per_ip_per_minute == 0
+            || self.auth.login_failures_per_account_per_hour == 0
+        {
             errs.push("auth rate limits must be at least 1".into());
         }
-        if !matches!(self.mail.smtp_security.as_str(), "starttls" | "tls" | "none") {
+        if !matches!(
+            self.mail.smtp_security.as_str(),
+            "starttls" | "tls" | "none"
+        ) {
             errs.push("mail.smtp_security must be starttls, tls or none".into());
         }
         if !self.mail.from.contains('@') {

@@ -121,12 +121,13 @@ fn sigterm_finishes_in_flight_requests_and_exits_zero() {
     let dir = tempfile::tempdir().expect("tempdir");
     let p = Proc::serve(dir.path(), &[]);
     let url = p.url("/api/v1/admin/diagnostics/notes");
+    let token = p.admin_token.clone();
     // Fire writes concurrently with the signal; every acknowledged one must survive.
     let handles: Vec<_> = (0..20)
         .map(|i| {
-            let url = url.clone();
+            let (url, token) = (url.clone(), token.clone());
             std::thread::spawn(move || {
-                let c = reqwest_blocking_post(&url, &format!("{{\"key\":\"t{i}\"}}"));
+                let c = reqwest_blocking_post(&url, &format!("{{\"key\":\"t{i}\"}}"), &token);
                 (i, c)
             })
         })
@@ -141,7 +142,10 @@ fn sigterm_finishes_in_flight_requests_and_exits_zero() {
         .map(|(i, _)| i)
         .collect();
     let p = Proc::serve(dir.path(), &[]);
-    let body = http_get(&p.url("/api/v1/admin/diagnostics/notes?per_page=100"));
+    let body = http_get(
+        &p.url("/api/v1/admin/diagnostics/notes?per_page=100"),
+        &p.admin_token,
+    );
     for i in acked {
         assert!(
             body.contains(&format!("\"t{i}\"")),
@@ -165,7 +169,7 @@ fn temp_data_dir_is_announced_and_removed_on_clean_exit() {
     .stderr(std::process::Stdio::piped())
     .stdout(std::process::Stdio::null());
     let p = Proc::start(cmd);
-    assert_eq!(http_get(&p.url("/readyz")), "{\"status\":\"ready\"}");
+    assert_eq!(http_get(&p.url("/readyz"), ""), "{\"status\":\"ready\"}");
     let log = p.log_text();
     let line = log
         .lines()
@@ -184,10 +188,12 @@ fn backup_and_restore_commands_round_trip() {
     let data = dir.path().join("data");
     let p = Proc::serve(&data, &[]);
     for i in 0..5 {
-        reqwest_blocking_post(
+        let code = reqwest_blocking_post(
             &p.url("/api/v1/admin/diagnostics/notes"),
             &format!("{{\"key\":\"b{i}\"}}"),
+            &p.admin_token,
         );
+        assert_eq!(code, Some(201));
     }
     assert_eq!(p.terminate().code(), Some(0));
     let file = dir.path().join("shop.backup");
@@ -217,7 +223,7 @@ fn backup_and_restore_commands_round_trip() {
         String::from_utf8_lossy(&out.stderr)
     );
     let p = Proc::serve(&restored, &[]);
-    let body = http_get(&p.url("/api/v1/admin/diagnostics/notes"));
+    let body = http_get(&p.url("/api/v1/admin/diagnostics/notes"), &p.admin_token);
     for i in 0..5 {
         assert!(body.contains(&format!("\"b{i}\"")), "{body}");
     }
@@ -235,7 +241,7 @@ fn backup_and_restore_commands_round_trip() {
 }
 
 /// Minimal blocking HTTP helpers (tests in this file run in plain threads).
-fn reqwest_blocking_post(url: &str, body: &str) -> Option<u16> {
+fn reqwest_blocking_post(url: &str, body: &str, token: &str) -> Option<u16> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -243,6 +249,7 @@ fn reqwest_blocking_post(url: &str, body: &str) -> Option<u16> {
     rt.block_on(async {
         reqwest::Client::new()
             .post(url)
+            .bearer_auth(token)
             .header("content-type", "application/json")
             .body(body.to_owned())
             .send()
@@ -252,13 +259,16 @@ fn reqwest_blocking_post(url: &str, body: &str) -> Option<u16> {
     })
 }
 
-fn http_get(url: &str) -> String {
+fn http_get(url: &str, token: &str) -> String {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("rt");
     rt.block_on(async {
-        reqwest::get(url)
+        reqwest::Client::new()
+            .get(url)
+            .bearer_auth(token)
+            .send()
             .await
             .expect("GET")
             .text()

@@ -38,6 +38,7 @@ async fn sigkill_during_enqueue_and_processing_loses_and_duplicates_nothing() {
         rounds += 1;
         let proc = Proc::serve(dir.path(), &[]);
         let url = proc.url("/api/v1/admin/diagnostics/jobs");
+        let token = proc.admin_token.clone();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         // Retry a few keys whose earlier attempt got no answer: dedupe must keep them single.
         let retries: Vec<String> = unacked
@@ -49,13 +50,14 @@ async fn sigkill_during_enqueue_and_processing_loses_and_duplicates_nothing() {
             .collect();
         let mut tasks = Vec::new();
         for c in 0..CLIENTS {
-            let (client, url, acked, unacked, next, stop) = (
+            let (client, url, acked, unacked, next, stop, token) = (
                 client.clone(),
                 url.clone(),
                 acked.clone(),
                 unacked.clone(),
                 next.clone(),
                 stop.clone(),
+                token.clone(),
             );
             let mut retry = if c == 0 { retries.clone() } else { Vec::new() };
             tasks.push(tokio::spawn(async move {
@@ -70,6 +72,7 @@ async fn sigkill_during_enqueue_and_processing_loses_and_duplicates_nothing() {
                     });
                     let r = client
                         .post(&url)
+                        .bearer_auth(&token)
                         .json(&serde_json::json!({ "key": key }))
                         .send()
                         .await;
@@ -113,8 +116,17 @@ async fn sigkill_during_enqueue_and_processing_loses_and_duplicates_nothing() {
     let summary = common::eventually(Duration::from_secs(120), || {
         let client = client.clone();
         let url = proc.url("/api/v1/admin/diagnostics/jobs/summary");
+        let token = proc.admin_token.clone();
         async move {
-            let s: serde_json::Value = client.get(url).send().await.ok()?.json().await.ok()?;
+            let s: serde_json::Value = client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
             (s["pending"] == 0).then_some(s)
         }
     })
@@ -129,6 +141,7 @@ async fn sigkill_during_enqueue_and_processing_loses_and_duplicates_nothing() {
     for key in &acked {
         let s: serde_json::Value = client
             .get(proc.url(&format!("/api/v1/admin/diagnostics/jobs/{key}")))
+            .bearer_auth(&proc.admin_token)
             .send()
             .await
             .expect("status")

@@ -17,7 +17,7 @@ async fn io_error_is_not_acknowledged_and_flips_readiness() {
     for i in 0..30 {
         let key = format!("w{i:03}");
         let r = app
-            .post_json("/api/v1/admin/diagnostics/notes", &json!({"key": key}))
+            .admin_post_json("/api/v1/admin/diagnostics/notes", &json!({"key": key}))
             .await;
         assert_eq!(r.status(), 201);
         acked.push(key);
@@ -28,7 +28,7 @@ async fn io_error_is_not_acknowledged_and_flips_readiness() {
     // Concurrent writes hitting the fault: none may be acknowledged.
     let mut tasks = Vec::new();
     for i in 0..10 {
-        let client = app.client.clone();
+        let client = app.admin.clone();
         let url = app.url("/api/v1/admin/diagnostics/notes");
         tasks.push(tokio::spawn(async move {
             client
@@ -57,7 +57,7 @@ async fn io_error_is_not_acknowledged_and_flips_readiness() {
     let app = TestApp::spawn_in(dir.path(), None).await;
     assert_eq!(app.get("/readyz").await.status(), 200);
     let page: serde_json::Value = app
-        .get("/api/v1/admin/diagnostics/notes?per_page=100")
+        .admin_get("/api/v1/admin/diagnostics/notes?per_page=100")
         .await
         .json()
         .await

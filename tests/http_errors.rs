@@ -13,7 +13,7 @@ async fn bad_input_classes_get_problem_json_and_server_survives() {
 
     // Malformed JSON → 400
     let r = app
-        .client
+        .admin
         .post(&notes)
         .header("content-type", "application/json")
         .body("{\"key\": ")
@@ -24,7 +24,7 @@ async fn bad_input_classes_get_problem_json_and_server_survives() {
 
     // Wrong content type → 415
     let r = app
-        .client
+        .admin
         .post(&notes)
         .header("content-type", "text/plain")
         .body("{\"key\":\"a\"}")
@@ -35,14 +35,14 @@ async fn bad_input_classes_get_problem_json_and_server_survives() {
 
     // Well-formed but wrong shape → 422 with field errors
     let r = app
-        .post_json("/api/v1/admin/diagnostics/notes", &json!({"value": "x"}))
+        .admin_post_json("/api/v1/admin/diagnostics/notes", &json!({"value": "x"}))
         .await;
     let body = problem(r, 422, "validation_failed").await;
     assert!(body["errors"].as_array().is_some_and(|e| !e.is_empty()));
 
     // Invalid value → 422 naming the field
     let r = app
-        .post_json(
+        .admin_post_json(
             "/api/v1/admin/diagnostics/notes",
             &json!({"key": "has space"}),
         )
@@ -56,7 +56,7 @@ async fn bad_input_classes_get_problem_json_and_server_survives() {
         "a".repeat(1024 * 1024 + 10)
     );
     let r = app
-        .client
+        .admin
         .post(&notes)
         .header("content-type", "application/json")
         .body(big)
@@ -79,14 +79,15 @@ async fn bad_input_classes_get_problem_json_and_server_survives() {
 
     // Unknown query parameter → 400
     problem(
-        app.get("/api/v1/admin/diagnostics/notes?colour=red").await,
+        app.admin_get("/api/v1/admin/diagnostics/notes?colour=red")
+            .await,
         400,
         "malformed_request",
     )
     .await;
 
     // Panic in a handler → 500 without internals
-    let r = app.get("/api/v1/admin/diagnostics/panic").await;
+    let r = app.admin_get("/api/v1/admin/diagnostics/panic").await;
     assert!(r.headers().contains_key("x-request-id"));
     let body = problem(r, 500, "internal_error").await;
     assert!(!body.to_string().contains("secret internals"), "{body}");
@@ -95,11 +96,11 @@ async fn bad_input_classes_get_problem_json_and_server_survives() {
     for _ in 0..3 {
         let r = app.get("/healthz").await;
         assert_eq!(r.status(), 200);
-        let r = app.get("/api/v1/admin/diagnostics/panic").await;
+        let r = app.admin_get("/api/v1/admin/diagnostics/panic").await;
         assert_eq!(r.status(), 500);
     }
     let r = app
-        .post_json("/api/v1/admin/diagnostics/notes", &json!({"key": "after"}))
+        .admin_post_json("/api/v1/admin/diagnostics/notes", &json!({"key": "after"}))
         .await;
     assert_eq!(r.status(), 201);
     let r = app.get("/readyz").await;
@@ -141,14 +142,14 @@ async fn body_limit_is_configurable() {
     cfg.server.body_limit = 2048;
     let app = TestApp::spawn_with(cfg, None).await;
     let r = app
-        .post_json(
+        .admin_post_json(
             "/api/v1/admin/diagnostics/notes",
             &json!({"key": "k", "value": "x".repeat(3000)}),
         )
         .await;
     problem(r, 413, "payload_too_large").await;
     let r = app
-        .post_json(
+        .admin_post_json(
             "/api/v1/admin/diagnostics/notes",
             &json!({"key": "k", "value": "x".repeat(100)}),
         )
@@ -162,7 +163,7 @@ async fn cursor_pagination_walks_every_note_once() {
     let app = TestApp::spawn().await;
     for i in 0..45 {
         let r = app
-            .post_json(
+            .admin_post_json(
                 "/api/v1/admin/diagnostics/notes",
                 &json!({"key": format!("n{i:03}")}),
             )
@@ -177,7 +178,7 @@ async fn cursor_pagination_walks_every_note_once() {
             None => "?per_page=20".into(),
         };
         let page: serde_json::Value = app
-            .get(&format!("/api/v1/admin/diagnostics/notes{q}"))
+            .admin_get(&format!("/api/v1/admin/diagnostics/notes{q}"))
             .await
             .json()
             .await
@@ -195,14 +196,15 @@ async fn cursor_pagination_walks_every_note_once() {
     let expected: Vec<String> = (0..45).map(|i| format!("n{i:03}")).collect();
     assert_eq!(seen, expected);
     problem(
-        app.get("/api/v1/admin/diagnostics/notes?per_page=101")
+        app.admin_get("/api/v1/admin/diagnostics/notes?per_page=101")
             .await,
         422,
         "validation_failed",
     )
     .await;
     problem(
-        app.get("/api/v1/admin/diagnostics/notes?cursor=zz").await,
+        app.admin_get("/api/v1/admin/diagnostics/notes?cursor=zz")
+            .await,
         422,
         "validation_failed",
     )

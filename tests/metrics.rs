@@ -16,12 +16,12 @@ async fn metrics_pass_promtool_and_cover_http_storage_and_jobs() {
     app.get("/healthz").await;
     app.get("/nope").await;
     let r = app
-        .post_json("/api/v1/admin/diagnostics/jobs", &json!({"key": "m1"}))
+        .admin_post_json("/api/v1/admin/diagnostics/jobs", &json!({"key": "m1"}))
         .await;
     assert_eq!(r.status(), 202);
     common::eventually(Duration::from_secs(10), || async {
         let s: serde_json::Value = app
-            .get("/api/v1/admin/diagnostics/jobs/m1")
+            .admin_get("/api/v1/admin/diagnostics/jobs/m1")
             .await
             .json()
             .await

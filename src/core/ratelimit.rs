@@ -97,7 +97,9 @@ mod tests {
         for _ in 0..3 {
             assert!(rl.hit("a", t).is_ok());
         }
-        let RetryAfter(s) = rl.hit("a", t.plus(Duration::from_secs(10))).expect_err("limited");
+        let RetryAfter(s) = rl
+            .hit("a", t.plus(Duration::from_secs(10)))
+            .expect_err("limited");
         assert_eq!(s, 50);
         assert!(rl.hit("b", t).is_ok(), "keys are independent");
         assert!(rl.hit("a", t.plus(Duration::from_secs(60))).is_ok());

@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use super::identity::Admin;
 use super::{ApiError, HttpState};
 use crate::core::{DEFAULT_PER_PAGE, MAX_PER_PAGE};
 use crate::domain::diagnostics::{DiagError, DiagKey, Diagnostics};
@@ -37,7 +38,10 @@ impl From<DiagError> for ApiError {
     }
 }
 
-fn service(state: &HttpState) -> Result<&Diagnostics, ApiError> {
+fn service<'a>(state: &'a HttpState, who: &Admin) -> Result<&'a Diagnostics, ApiError> {
+    if !who.principal.has_scope("diagnostics") {
+        return Err(super::identity::forbidden());
+    }
     state.diagnostics.as_ref().ok_or_else(|| {
         ApiError::not_found("diagnostics are disabled (diagnostics.enabled = false)")
     })
@@ -60,9 +64,10 @@ pub struct EnqueueBody {
         (status = 422, description = "Invalid key", body = super::Problem, content_type = "application/problem+json")))]
 pub async fn enqueue_job(
     state: web::Data<HttpState>,
+    who: Admin,
     body: web::Json<EnqueueBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let svc = service(&state)?;
+    let svc = service(&state, &who)?;
     let key = DiagKey::parse(&body.key)?;
     let (id, created) = svc.enqueue(key.clone()).await?;
     Ok(
@@ -80,9 +85,10 @@ pub async fn enqueue_job(
         (status = 404, description = "Unknown key or diagnostics disabled", body = super::Problem, content_type = "application/problem+json")))]
 pub async fn job_status(
     state: web::Data<HttpState>,
+    who: Admin,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let svc = service(&state)?;
+    let svc = service(&state, &who)?;
     let key = DiagKey::parse(&key).map_err(|_| ApiError::not_found("no such key"))?;
     Ok(HttpResponse::Ok().json(svc.status(&key)?))
 }
@@ -90,8 +96,8 @@ pub async fn job_status(
 /// Totals over all diagnostic jobs: keys applied, duplicates (must be 0), jobs still pending.
 #[utoipa::path(get, path = "/api/v1/admin/diagnostics/jobs/summary", tag = "diagnostics",
     responses((status = 200, description = "Totals")))]
-pub async fn summary(state: web::Data<HttpState>) -> Result<HttpResponse, ApiError> {
-    let svc = service(&state)?;
+pub async fn summary(state: web::Data<HttpState>, who: Admin) -> Result<HttpResponse, ApiError> {
+    let svc = service(&state, &who)?;
     let s = svc.summary()?;
     let pending = svc.pending()?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
@@ -120,9 +126,10 @@ pub struct NoteBody {
         (status = 503, description = "Storage failed; nothing stored", body = super::Problem, content_type = "application/problem+json")))]
 pub async fn put_note(
     state: web::Data<HttpState>,
+    who: Admin,
     body: web::Json<NoteBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let svc = service(&state)?;
+    let svc = service(&state, &who)?;
     let body = body.into_inner();
     let key = DiagKey::parse(&body.key)?;
     let note = svc.put_note(key, body.value).await?;
@@ -147,9 +154,10 @@ pub struct ListQuery {
         (status = 400, description = "Unknown parameter", body = super::Problem, content_type = "application/problem+json")))]
 pub async fn list_notes(
     state: web::Data<HttpState>,
+    who: Admin,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let svc = service(&state)?;
+    let svc = service(&state, &who)?;
     let per_page = q.per_page.unwrap_or(DEFAULT_PER_PAGE);
     if !(1..=MAX_PER_PAGE).contains(&per_page) {
         return Err(ApiError::validation(
@@ -162,7 +170,7 @@ pub async fn list_notes(
 }
 
 #[allow(clippy::panic)]
-async fn panic_route(state: web::Data<HttpState>) -> Result<HttpResponse, ApiError> {
-    service(&state)?;
+async fn panic_route(state: web::Data<HttpState>, who: Admin) -> Result<HttpResponse, ApiError> {
+    service(&state, &who)?;
     panic!("diagnostics panic route: deliberate panic with secret internals");
 }

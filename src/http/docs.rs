@@ -4,7 +4,28 @@ use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{diagnostics, health, problem};
+use utoipa::Modify;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+use super::{auth, diagnostics, health, problem};
+
+/// Declares the bearer scheme (JWT access tokens and `shopd_sk_…` API keys).
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT or shopd_sk_ API key")
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The API description; every route module adds its paths and schemas here.
 #[derive(OpenApi)]
@@ -23,11 +44,35 @@ use super::{diagnostics, health, problem};
         diagnostics::summary,
         diagnostics::put_note,
         diagnostics::list_notes,
+        auth::register,
+        auth::login,
+        auth::refresh,
+        auth::logout,
+        auth::verify_email,
+        auth::resend_verification,
+        auth::request_reset,
+        auth::confirm_reset,
+        auth::setup,
+        auth::me,
+        auth::change_password,
+        auth::delete_me,
+        auth::get_customer,
+        auth::update_customer,
+        auth::list_customers,
+        auth::admin_get_customer,
+        auth::set_role,
+        auth::create_api_key,
+        auth::list_api_keys,
+        auth::revoke_api_key,
     ),
     components(schemas(problem::Problem, problem::FieldError)),
+    modifiers(&BearerAuth),
     tags(
         (name = "operations", description = "Health, readiness and metrics"),
-        (name = "diagnostics", description = "Operator and test diagnostics (disabled unless diagnostics.enabled)")
+        (name = "diagnostics", description = "Operator and test diagnostics (admin; disabled unless diagnostics.enabled)"),
+        (name = "auth", description = "Registration, sign-in, tokens, email verification and password reset"),
+        (name = "account", description = "The signed-in account"),
+        (name = "admin", description = "Staff and admin operations")
     )
 )]
 pub struct ApiDoc;

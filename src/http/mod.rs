@@ -2,9 +2,11 @@
 //! storage transaction.
 
 pub mod assets;
+pub mod auth;
 pub mod diagnostics;
 pub mod docs;
 pub mod health;
+pub mod identity;
 pub mod middleware;
 pub mod problem;
 
@@ -17,6 +19,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 pub use problem::{ApiError, Problem};
 
+use crate::core::{Clock, RateLimiter};
+use crate::domain::auth::Auth;
 use crate::domain::diagnostics::Diagnostics;
 use crate::observability::metrics::Metrics;
 use crate::storage::Store;
@@ -54,6 +58,14 @@ pub struct HttpState {
     pub store: Store,
     /// Diagnostics service when enabled.
     pub diagnostics: Option<Diagnostics>,
+    /// Accounts and tokens.
+    pub auth: Auth,
+    /// Per-IP budget of login and token endpoints.
+    pub auth_limiter: Arc<RateLimiter>,
+    /// Time source for limits.
+    pub clock: Arc<dyn Clock>,
+    /// Whether session cookies are `Secure`.
+    pub cookie_secure: bool,
 }
 
 /// Registers every route and the extractor error handlers.
@@ -65,6 +77,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: HttpState, body_limit: usi
         .app_data(web::PathConfig::default().error_handler(path_error))
         .configure(health::routes)
         .configure(docs::routes)
+        .configure(auth::routes)
         .configure(diagnostics::routes)
         .configure(assets::routes);
 }

@@ -172,6 +172,9 @@ impl ResponseError for ApiError {
         if let Some(s) = self.retry_after {
             b.insert_header((header::RETRY_AFTER, s.to_string()));
         }
+        if self.status == StatusCode::UNAUTHORIZED {
+            b.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"shopd\""));
+        }
         b.body(body)
     }
 }

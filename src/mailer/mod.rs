@@ -36,7 +36,13 @@ pub struct Mail {
 
 impl Mail {
     /// A mail with a fresh Message-ID minted from `now`.
-    pub fn new(to: &str, to_name: Option<&str>, template: &str, vars: serde_json::Value, now: Timestamp) -> Self {
+    pub fn new(
+        to: &str,
+        to_name: Option<&str>,
+        template: &str,
+        vars: serde_json::Value,
+        now: Timestamp,
+    ) -> Self {
         Mail {
             to: to.to_owned(),
             to_name: to_name.filter(|n| !n.is_empty()).map(str::to_owned),
@@ -64,7 +70,9 @@ pub struct Mailer {
 
 impl std::fmt::Debug for Mailer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Mailer").field("transport", &self.transport.describe()).finish()
+        f.debug_struct("Mailer")
+            .field("transport", &self.transport.describe())
+            .finish()
     }
 }
 
@@ -81,8 +89,14 @@ pub enum MailerError {
 
 impl Mailer {
     /// A mailer sending from `from` through `transport`.
-    pub fn new(templates: Templates, transport: Transport, from: &str) -> Result<Arc<Self>, MailerError> {
-        let from = from.parse().map_err(|_| MailerError::From(from.to_owned()))?;
+    pub fn new(
+        templates: Templates,
+        transport: Transport,
+        from: &str,
+    ) -> Result<Arc<Self>, MailerError> {
+        let from = from
+            .parse()
+            .map_err(|_| MailerError::From(from.to_owned()))?;
         Ok(Arc::new(Mailer {
             templates,
             transport,
@@ -123,7 +137,10 @@ impl Mailer {
     pub async fn run(self: Arc<Self>, ctx: JobContext) -> Result<JobOutcome, JobError> {
         let mail: Mail = ctx.payload()?;
         let message = self.build(&mail)?;
-        self.transport.send(message).await.map_err(JobError::retry)?;
+        self.transport
+            .send(message)
+            .await
+            .map_err(JobError::retry)?;
         tracing::info!(to = %mail.to, template = %mail.template, message_id = %mail.message_id, "mail sent");
         Ok(JobOutcome::Done)
     }

@@ -111,18 +111,33 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{n}: {e}"));
             assert!(!r.subject.is_empty());
             assert!(r.text.contains("<b>Ann</b>"), "text is not escaped");
-            assert!(r.html.contains("&lt;b&gt;Ann") && !r.html.contains("<b>Ann"), "html is escaped");
+            assert!(
+                r.html.contains("&lt;b&gt;Ann") && !r.html.contains("<b>Ann"),
+                "html is escaped"
+            );
         }
     }
 
     #[test]
     fn data_dir_overrides_win() {
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("welcome.txt"), "Subject: Hi {{ name }}\n\nCustom").expect("write");
+        std::fs::write(
+            dir.path().join("welcome.txt"),
+            "Subject: Hi {{ name }}\n\nCustom",
+        )
+        .expect("write");
         let t = Templates::new(Some(dir.path().to_path_buf()));
-        let r = t.render("welcome", &serde_json::json!({"name": "Bo", "shop_name": "S", "link": "l"})).expect("render");
+        let r = t
+            .render(
+                "welcome",
+                &serde_json::json!({"name": "Bo", "shop_name": "S", "link": "l"}),
+            )
+            .expect("render");
         assert_eq!(r.subject, "Hi Bo");
         assert_eq!(r.text, "Custom");
-        assert!(r.html.contains("Bo"), "html falls back to the embedded template");
+        assert!(
+            r.html.contains("Bo"),
+            "html falls back to the embedded template"
+        );
     }
 }

@@ -46,7 +46,9 @@ impl Transport {
     /// An SMTP transport.
     pub fn smtp(s: &SmtpSettings) -> Result<Self, String> {
         let builder = match s.security.as_str() {
-            "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host).map_err(|e| e.to_string())?,
+            "tls" => {
+                AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host).map_err(|e| e.to_string())?
+            }
             "starttls" => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host)
                 .map_err(|e| e.to_string())?,
             _ => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone()),
@@ -81,8 +83,12 @@ impl Transport {
     /// Delivers one message.
     pub async fn send(&self, m: Message) -> Result<(), String> {
         match self {
-            Transport::Smtp { inner, .. } => inner.send(m).await.map(|_| ()).map_err(|e| e.to_string()),
-            Transport::File { inner, .. } => inner.send(m).await.map(|_| ()).map_err(|e| e.to_string()),
+            Transport::Smtp { inner, .. } => {
+                inner.send(m).await.map(|_| ()).map_err(|e| e.to_string())
+            }
+            Transport::File { inner, .. } => {
+                inner.send(m).await.map(|_| ()).map_err(|e| e.to_string())
+            }
         }
     }
 }

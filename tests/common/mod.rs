@@ -13,10 +13,20 @@ use shopd::config::Config;
 use shopd::core::{TestClock, Timestamp};
 use shopd::storage::FaultSwitch;
 
+/// Admin account every test app and test binary run gets.
+pub const ADMIN_EMAIL: &str = "admin@shopd.test";
+/// Its password.
+pub const ADMIN_PASSWORD: &str = "Adm1n-Passw0rd!x";
+
 /// A running in-process shop.
 pub struct TestApp {
     pub base: String,
+    /// Anonymous client.
     pub client: reqwest::Client,
+    /// Client sending the admin's bearer token.
+    pub admin: reqwest::Client,
+    /// The admin's access token.
+    pub admin_token: String,
     pub clock: TestClock,
     pub data_dir: PathBuf,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -63,6 +73,25 @@ impl TestApp {
         .await
         .expect("app builds");
         let base = app.base_url();
+        match app
+            .auth()
+            .create_account(
+                ADMIN_EMAIL,
+                ADMIN_PASSWORD,
+                "Test Admin",
+                shopd::domain::auth::Role::Admin,
+            )
+            .await
+        {
+            Ok(_) | Err(shopd::domain::auth::AuthError::EmailTaken) => {}
+            Err(e) => panic!("creating the test admin: {e}"),
+        }
+        let admin_token = app
+            .auth()
+            .login(ADMIN_EMAIL, ADMIN_PASSWORD)
+            .await
+            .expect("admin login")
+            .access_token;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async move {
             let _ = rx.await;
@@ -73,6 +102,8 @@ impl TestApp {
                 .timeout(Duration::from_secs(30))
                 .build()
                 .expect("client"),
+            admin: bearer_client(&admin_token),
+            admin_token,
             clock,
             data_dir,
             stop: Some(tx),
@@ -87,6 +118,19 @@ impl TestApp {
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn admin_get(&self, path: &str) -> reqwest::Response {
+        self.admin.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn admin_post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.admin
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
     }
 
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
@@ -107,6 +151,20 @@ impl TestApp {
             t.await.expect("join").expect("clean shutdown");
         }
     }
+}
+
+/// A client that sends `Authorization: Bearer <token>` on every request.
+pub fn bearer_client(token: &str) -> reqwest::Client {
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert(
+        reqwest::header::AUTHORIZATION,
+        reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).expect("header"),
+    );
+    reqwest::Client::builder()
+        .default_headers(h)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
 }
 
 /// Reads a problem+json response and checks its shape.
@@ -140,12 +198,16 @@ pub fn bin() -> PathBuf {
 pub struct Proc {
     pub child: Child,
     pub base: String,
+    /// Admin access token (valid 15 minutes), set by [`Proc::serve`].
+    pub admin_token: String,
     pub log: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Proc {
-    /// Runs `shopd serve --data-dir DIR --bind 127.0.0.1:0` and waits until it reports its URL.
+    /// Runs `shopd serve --data-dir DIR --bind 127.0.0.1:0` and waits until it reports its URL;
+    /// the data dir gets the test admin first (`shopd admin create`), who is then signed in.
     pub fn serve(dir: &Path, extra_env: &[(&str, &str)]) -> Proc {
+        create_admin(dir);
         let mut cmd = Command::new(bin());
         cmd.args([
             "serve",
@@ -165,7 +227,9 @@ impl Proc {
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
-        Self::start(cmd)
+        let mut p = Self::start(cmd);
+        p.admin_token = login_blocking(&p.base, ADMIN_EMAIL, ADMIN_PASSWORD);
+        p
     }
 
     /// Starts `cmd` (which must log its URL) and waits for the URL.
@@ -200,7 +264,12 @@ impl Proc {
                 panic!("shopd did not start ({other:?}); log:\n{lines}");
             }
         };
-        Proc { child, base, log }
+        Proc {
+            child,
+            base,
+            admin_token: String::new(),
+            log,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -257,4 +326,64 @@ where
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Creates the test admin in `dir` with the real CLI (no-op if it exists).
+pub fn create_admin(dir: &Path) {
+    use std::io::Write;
+    let mut child = Command::new(bin())
+        .args([
+            "admin",
+            "create",
+            "--email",
+            ADMIN_EMAIL,
+            "--name",
+            "Test Admin",
+            "--data-dir",
+        ])
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn admin create");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{ADMIN_PASSWORD}\n{ADMIN_PASSWORD}\n").as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("admin create");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() || err.contains("already exists"),
+        "admin create failed: {err}"
+    );
+}
+
+/// Signs in over HTTP from synchronous code; returns the access token.
+pub fn login_blocking(base: &str, email: &str, password: &str) -> String {
+    // Own thread: callers may be inside an async runtime.
+    let (base, email, password) = (base.to_owned(), email.to_owned(), password.to_owned());
+    std::thread::spawn(move || login_on_thread(&base, &email, &password))
+        .join()
+        .expect("login thread")
+}
+
+fn login_on_thread(base: &str, email: &str, password: &str) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    rt.block_on(async {
+        let r = reqwest::Client::new()
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&serde_json::json!({"email": email, "password": password}))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status(), 200, "admin login");
+        let v: serde_json::Value = r.json().await.expect("json");
+        v["access_token"].as_str().expect("token").to_owned()
+    })
 }

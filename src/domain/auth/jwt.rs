@@ -50,7 +50,10 @@ pub struct Keys {
 impl std::fmt::Debug for Keys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Keys")
-            .field("kids", &self.keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>())
+            .field(
+                "kids",
+                &self.keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -87,20 +90,31 @@ impl Keys {
     /// Loads `<dir>/jwt.key` (one base64url key per line, newest first; prepend a line to rotate),
     /// creating it with a fresh random key (mode 0600) on first start. A configured secret, when
     /// given, signs instead and the file's keys still verify.
-    pub fn load_or_create(dir: &Path, configured: &str, issuer: &str, audience: &str) -> Result<Keys, String> {
+    pub fn load_or_create(
+        dir: &Path,
+        configured: &str,
+        issuer: &str,
+        audience: &str,
+    ) -> Result<Keys, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let path = dir.join("jwt.key");
         if !path.exists() {
             let key: [u8; 32] = rand::random();
             let line = format!("{}\n", URL_SAFE_NO_PAD.encode(key));
-            write_private(&path, line.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+            write_private(&path, line.as_bytes())
+                .map_err(|e| format!("{}: {e}", path.display()))?;
         }
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut secrets: Vec<Vec<u8>> = Vec::new();
         if !configured.is_empty() {
             secrets.push(configured.as_bytes().to_vec());
         }
-        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             secrets.push(
                 URL_SAFE_NO_PAD
                     .decode(line)
@@ -111,7 +125,13 @@ impl Keys {
     }
 
     /// Signs an access token for `sub` valid from `now` for `ttl_secs`.
-    pub fn sign(&self, sub: &str, role: &str, now: Timestamp, ttl_secs: u64) -> Result<(String, Claims), String> {
+    pub fn sign(
+        &self,
+        sub: &str,
+        role: &str,
+        now: Timestamp,
+        ttl_secs: u64,
+    ) -> Result<(String, Claims), String> {
         let key = self.keys.first().ok_or("no signing key")?;
         let iat = now.as_millis() / 1000;
         let claims = Claims {
@@ -183,7 +203,10 @@ mod tests {
         assert_eq!(k.verify(&t, now).map(|c| c.sub), Some("cus_x".into()));
         assert_eq!(c.exp - c.iat, 900);
         // expired
-        assert!(k.verify(&t, now.plus(std::time::Duration::from_secs(900))).is_none());
+        assert!(
+            k.verify(&t, now.plus(std::time::Duration::from_secs(900)))
+                .is_none()
+        );
         // other key
         assert!(keys(&[8u8; 32]).verify(&t, now).is_none());
         // other audience
@@ -195,7 +218,10 @@ mod tests {
         assert!(k.verify(&parts.join("."), now).is_none());
         // alg none
         let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"at+jwt","kid":"x"}"#);
-        assert!(k.verify(&format!("{none_header}.{}.", parts[1]), now).is_none());
+        assert!(
+            k.verify(&format!("{none_header}.{}.", parts[1]), now)
+                .is_none()
+        );
     }
 
     #[test]
@@ -203,7 +229,10 @@ mod tests {
         let old = vec![1u8; 32];
         let new = vec![2u8; 32];
         let now = Timestamp::from_millis(1_800_000_000_000);
-        let (t, _) = Keys::new(&[old.clone()], "i", "a").expect("k").sign("s", "customer", now, 60).expect("sign");
+        let (t, _) = Keys::new(std::slice::from_ref(&old), "i", "a")
+            .expect("k")
+            .sign("s", "customer", now, 60)
+            .expect("sign");
         let rotated = Keys::new(&[new, old], "i", "a").expect("k");
         assert!(rotated.verify(&t, now).is_some());
     }
@@ -219,7 +248,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join("jwt.key")).expect("meta").permissions().mode();
+            let mode = std::fs::metadata(dir.path().join("jwt.key"))
+                .expect("meta")
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

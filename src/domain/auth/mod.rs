@@ -16,9 +16,7 @@ use serde::Serialize;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use crate::core::{
-    ApiKeyId, Clock, CustomerId, Page, RateLimiter, RetryAfter, Timestamp, page,
-};
+use crate::core::{ApiKeyId, Clock, CustomerId, Page, RateLimiter, RetryAfter, Timestamp, page};
 use crate::mailer::{self, Mail};
 use crate::storage::{Order, Reader, StorageError, Store, WriteTx};
 
@@ -226,7 +224,14 @@ impl From<&ApiKey> for ApiKeyView {
 }
 
 /// Scopes an API key may carry.
-pub const SCOPES: &[&str] = &["*", "catalog", "orders", "customers", "inventory", "diagnostics"];
+pub const SCOPES: &[&str] = &[
+    "*",
+    "catalog",
+    "orders",
+    "customers",
+    "inventory",
+    "diagnostics",
+];
 
 struct Inner {
     store: Store,
@@ -247,7 +252,9 @@ pub struct Auth {
 
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Auth").field("keys", &self.inner.keys).finish()
+        f.debug_struct("Auth")
+            .field("keys", &self.inner.keys)
+            .finish()
     }
 }
 
@@ -320,9 +327,9 @@ fn revoke_all_sessions(tx: &mut WriteTx<'_>, customer: CustomerId) -> Result<usi
 
 fn human_duration(d: Duration) -> String {
     let s = d.as_secs();
-    if s >= 2 * 3600 && s % 3600 == 0 {
+    if s >= 2 * 3600 && s.is_multiple_of(3600) {
         format!("{} hours", s / 3600)
-    } else if s >= 3600 && s % 3600 == 0 {
+    } else if s >= 3600 && s.is_multiple_of(3600) {
         "1 hour".into()
     } else {
         format!("{} minutes", s.div_ceil(60))
@@ -337,7 +344,12 @@ enum RefreshOutcome {
 
 impl Auth {
     /// The service over `store`, signing with `keys`.
-    pub fn new(store: Store, clock: Arc<dyn Clock>, keys: Keys, settings: AuthSettings) -> Result<Auth, String> {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        keys: Keys,
+        settings: AuthSettings,
+    ) -> Result<Auth, String> {
         let dummy_hash = settings.hash.hash("timing-equaliser-not-a-real-password")?;
         Ok(Auth {
             inner: Arc::new(Inner {
@@ -345,7 +357,10 @@ impl Auth {
                 clock,
                 keys,
                 hashing: Semaphore::new(settings.hashing_concurrency.max(1)),
-                failures: RateLimiter::new(settings.account_failures_per_hour, Duration::from_secs(3600)),
+                failures: RateLimiter::new(
+                    settings.account_failures_per_hour,
+                    Duration::from_secs(3600),
+                ),
                 settings,
                 dummy_hash,
                 key_touched: Mutex::new(HashMap::new()),
@@ -358,7 +373,10 @@ impl Auth {
     }
 
     fn link(&self, path: &str, token: &str) -> String {
-        format!("{}{path}?token={token}", self.inner.settings.public_url.trim_end_matches('/'))
+        format!(
+            "{}{path}?token={token}",
+            self.inner.settings.public_url.trim_end_matches('/')
+        )
     }
 
     /// Hashes off the async workers, a bounded number at a time.
@@ -404,18 +422,35 @@ impl Auth {
     }
 
     /// Creates a customer account and sends the verification mail.
-    pub async fn register(&self, email: &str, password: &str, name: &str) -> Result<CustomerView, AuthError> {
-        self.create_account(email, password, name, Role::Customer).await
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+        name: &str,
+    ) -> Result<CustomerView, AuthError> {
+        self.create_account(email, password, name, Role::Customer)
+            .await
     }
 
     /// Creates an account with `role` (admins are created verified, without mail).
-    pub async fn create_account(&self, email: &str, password: &str, name: &str, role: Role) -> Result<CustomerView, AuthError> {
-        let email = Email::parse(email).ok_or_else(|| invalid("email", "invalid", "is not a valid email address"))?;
+    pub async fn create_account(
+        &self,
+        email: &str,
+        password: &str,
+        name: &str,
+        role: Role,
+    ) -> Result<CustomerView, AuthError> {
+        let email = Email::parse(email)
+            .ok_or_else(|| invalid("email", "invalid", "is not a valid email address"))?;
         let name = validate_name(name)?;
         password::check_policy(password, email.as_str())
             .map_err(|e| invalid("password", e.code(), e.message()))?;
         if customer_by_email(&self.inner.store.read()?, email.as_str())?.is_some()
-            || self.inner.store.read()?.contains(&EMAILS, &email.as_str().to_owned())?
+            || self
+                .inner
+                .store
+                .read()?
+                .contains(&EMAILS, &email.as_str().to_owned())?
         {
             return Err(AuthError::EmailTaken);
         }
@@ -473,7 +508,10 @@ impl Auth {
         let key = Email::parse(email)
             .map(|e| e.as_str().to_owned())
             .unwrap_or_else(|| email.trim().to_lowercase());
-        self.inner.failures.check(&key, now).map_err(AuthError::RateLimited)?;
+        self.inner
+            .failures
+            .check(&key, now)
+            .map_err(AuthError::RateLimited)?;
         let found = customer_by_email(&self.inner.store.read()?, &key)?;
         let ok = match &found {
             Some(c) => self.verify(password, &c.password_hash).await,
@@ -575,11 +613,11 @@ impl Auth {
             .write(move |tx| {
                 if let Some(rec) = tx.get(&REFRESH, &h)? {
                     let fkey = (rec.customer, rec.family.clone());
-                    if let Some(mut f) = tx.get(&FAMILIES, &fkey)? {
-                        if f.revoked_at.is_none() {
-                            f.revoked_at = Some(tx.now());
-                            tx.insert(&FAMILIES, &fkey, &f)?;
-                        }
+                    if let Some(mut f) = tx.get(&FAMILIES, &fkey)?
+                        && f.revoked_at.is_none()
+                    {
+                        f.revoked_at = Some(tx.now());
+                        tx.insert(&FAMILIES, &fkey, &f)?;
                     }
                 }
                 Ok::<_, AuthError>(())
@@ -634,7 +672,9 @@ impl Auth {
                 Ok(m) => m,
                 Err(p) => p.into_inner(),
             };
-            if m.get(&id).is_some_and(|t| now.since(*t) < Duration::from_secs(60)) {
+            if m.get(&id)
+                .is_some_and(|t| now.since(*t) < Duration::from_secs(60))
+            {
                 return;
             }
             m.insert(id, now);
@@ -679,7 +719,12 @@ impl Auth {
     }
 
     /// Renames an account (owner or staff).
-    pub async fn update_customer(&self, p: &Principal, id: CustomerId, name: &str) -> Result<CustomerView, AuthError> {
+    pub async fn update_customer(
+        &self,
+        p: &Principal,
+        id: CustomerId,
+        name: &str,
+    ) -> Result<CustomerView, AuthError> {
         self.visible(p, id)?;
         let name = validate_name(name)?;
         self.inner
@@ -695,13 +740,19 @@ impl Auth {
     }
 
     /// Lists accounts for staff, newest last, with cursor pagination.
-    pub fn list_customers(&self, per_page: usize, cursor: Option<&str>) -> Result<Page<CustomerView>, AuthError> {
+    pub fn list_customers(
+        &self,
+        per_page: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<CustomerView>, AuthError> {
         let after = match cursor {
             Some(c) => Some(
                 page::decode_cursor(c)
                     .and_then(|b| <[u8; 16]>::try_from(b).ok())
                     .map(CustomerId::from_bytes)
-                    .ok_or_else(|| invalid("cursor", "invalid", "is not a cursor returned by this list"))?,
+                    .ok_or_else(|| {
+                        invalid("cursor", "invalid", "is not a cursor returned by this list")
+                    })?,
             ),
             None => None,
         };
@@ -711,7 +762,8 @@ impl Auth {
         rows.truncate(per_page);
         Ok(Page {
             next_cursor: if has_more {
-                rows.last().map(|(id, _)| page::encode_cursor(&id.to_bytes()))
+                rows.last()
+                    .map(|(id, _)| page::encode_cursor(&id.to_bytes()))
             } else {
                 None
             },
@@ -734,7 +786,11 @@ impl Auth {
                 let now = tx.now();
                 let mut t = tx
                     .get(&ONE_TIME, &h)?
-                    .filter(|t| t.purpose == Purpose::VerifyEmail && t.used_at.is_none() && t.expires_at > now)
+                    .filter(|t| {
+                        t.purpose == Purpose::VerifyEmail
+                            && t.used_at.is_none()
+                            && t.expires_at > now
+                    })
                     .ok_or(AuthError::InvalidToken)?;
                 let mut c = live_customer(tx, t.customer)?.ok_or(AuthError::InvalidToken)?;
                 t.used_at = Some(now);
@@ -743,8 +799,12 @@ impl Auth {
                     c.email_verified_at = Some(now);
                     c.updated_at = now;
                     tx.insert(&CUSTOMERS, &c.id, &c)?;
-                    let vars = json!({"name": c.name, "link": s.public_url, "shop_name": s.shop_name});
-                    mailer::enqueue(tx, &Mail::new(&c.email, Some(&c.name), "welcome", vars, now))?;
+                    let vars =
+                        json!({"name": c.name, "link": s.public_url, "shop_name": s.shop_name});
+                    mailer::enqueue(
+                        tx,
+                        &Mail::new(&c.email, Some(&c.name), "welcome", vars, now),
+                    )?;
                 }
                 Ok(CustomerView::from(&c))
             })
@@ -822,7 +882,9 @@ impl Auth {
         let r = self.inner.store.read()?;
         let t = r
             .get(&ONE_TIME, &h)?
-            .filter(|t| t.purpose == Purpose::ResetPassword && t.used_at.is_none() && t.expires_at > now)
+            .filter(|t| {
+                t.purpose == Purpose::ResetPassword && t.used_at.is_none() && t.expires_at > now
+            })
             .ok_or(AuthError::InvalidToken)?;
         let c = live_customer(&r, t.customer)?.ok_or(AuthError::InvalidToken)?;
         drop(r);
@@ -853,11 +915,20 @@ impl Auth {
 
     /// Changes the caller's password (current one required), revokes all sessions, and opens a
     /// fresh one for the caller.
-    pub async fn change_password(&self, p: &Principal, current: &str, new_password: &str) -> Result<TokenPair, AuthError> {
+    pub async fn change_password(
+        &self,
+        p: &Principal,
+        current: &str,
+        new_password: &str,
+    ) -> Result<TokenPair, AuthError> {
         let id = p.customer_id().ok_or(AuthError::Forbidden)?;
         let c = live_customer(&self.inner.store.read()?, id)?.ok_or(AuthError::Unauthenticated)?;
         if !self.verify(current, &c.password_hash).await {
-            return Err(invalid("current_password", "incorrect", "is not the current password"));
+            return Err(invalid(
+                "current_password",
+                "incorrect",
+                "is not the current password",
+            ));
         }
         password::check_policy(new_password, &c.email)
             .map_err(|e| invalid("new_password", e.code(), e.message()))?;
@@ -885,7 +956,11 @@ impl Auth {
         let id = p.customer_id().ok_or(AuthError::Forbidden)?;
         let c = live_customer(&self.inner.store.read()?, id)?.ok_or(AuthError::Unauthenticated)?;
         if !self.verify(password, &c.password_hash).await {
-            return Err(invalid("password", "incorrect", "is not the current password"));
+            return Err(invalid(
+                "password",
+                "incorrect",
+                "is not the current password",
+            ));
         }
         self.inner
             .store
@@ -906,7 +981,12 @@ impl Auth {
     }
 
     /// Changes an account's role (admins only).
-    pub async fn set_role(&self, p: &Principal, id: CustomerId, role: Role) -> Result<CustomerView, AuthError> {
+    pub async fn set_role(
+        &self,
+        p: &Principal,
+        id: CustomerId,
+        role: Role,
+    ) -> Result<CustomerView, AuthError> {
         if p.role < Role::Admin {
             return Err(AuthError::Forbidden);
         }
@@ -950,7 +1030,13 @@ impl Auth {
     }
 
     /// Creates the first admin with the setup token printed at start.
-    pub async fn complete_setup(&self, token: &str, email: &str, password: &str, name: &str) -> Result<CustomerView, AuthError> {
+    pub async fn complete_setup(
+        &self,
+        token: &str,
+        email: &str,
+        password: &str,
+        name: &str,
+    ) -> Result<CustomerView, AuthError> {
         let r = self.inner.store.read()?;
         let stored = r.get(&AUTH_META, &"setup_token".to_owned())?;
         let ok = stored.is_some_and(|h| {
@@ -960,11 +1046,18 @@ impl Auth {
             return Err(AuthError::InvalidToken);
         }
         drop(r);
-        self.create_account(email, password, name, Role::Admin).await
+        self.create_account(email, password, name, Role::Admin)
+            .await
     }
 
     /// Creates an API key; the secret is returned once and stored only as a hash.
-    pub async fn create_api_key(&self, p: &Principal, name: &str, role: Role, scopes: Vec<String>) -> Result<(ApiKeyView, String), AuthError> {
+    pub async fn create_api_key(
+        &self,
+        p: &Principal,
+        name: &str,
+        role: Role,
+        scopes: Vec<String>,
+    ) -> Result<(ApiKeyView, String), AuthError> {
         if p.role < Role::Admin {
             return Err(AuthError::Forbidden);
         }
@@ -972,9 +1065,17 @@ impl Auth {
         if role == Role::Customer {
             return Err(invalid("role", "invalid", "must be staff or admin"));
         }
-        let scopes = if scopes.is_empty() { vec!["*".to_owned()] } else { scopes };
+        let scopes = if scopes.is_empty() {
+            vec!["*".to_owned()]
+        } else {
+            scopes
+        };
         if let Some(bad) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
-            return Err(invalid("scopes", "unknown_scope", format!("unknown scope `{bad}`; known: {}", SCOPES.join(", "))));
+            return Err(invalid(
+                "scopes",
+                "unknown_scope",
+                format!("unknown scope `{bad}`; known: {}", SCOPES.join(", ")),
+            ));
         }
         let secret_text = secret::new_token(API_KEY_PREFIX);
         let hash = secret::hash_token(&secret_text);
@@ -1018,7 +1119,11 @@ impl Auth {
     }
 
     /// Revokes an API key (admins).
-    pub async fn revoke_api_key(&self, p: &Principal, id: ApiKeyId) -> Result<ApiKeyView, AuthError> {
+    pub async fn revoke_api_key(
+        &self,
+        p: &Principal,
+        id: ApiKeyId,
+    ) -> Result<ApiKeyView, AuthError> {
         if p.role < Role::Admin {
             return Err(AuthError::Forbidden);
         }
@@ -1038,7 +1143,9 @@ impl Auth {
 
     /// The stored PHC string of an account (for operators verifying hash parameters).
     pub fn password_hash_of(&self, email: &str) -> Result<Option<String>, AuthError> {
-        let Some(e) = Email::parse(email) else { return Ok(None) };
+        let Some(e) = Email::parse(email) else {
+            return Ok(None);
+        };
         Ok(customer_by_email(&self.inner.store.read()?, e.as_str())?.map(|c| c.password_hash))
     }
 }

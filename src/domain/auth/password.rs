@@ -53,15 +53,15 @@ pub fn check_policy(password: &str, email: &str) -> Result<(), PolicyError> {
     let local = email.split('@').next().unwrap_or("");
     let entropy = zxcvbn::zxcvbn(password, &[email, local]);
     let seq = entropy.sequence();
-    if let [only] = seq {
-        if only.i == 0 && only.j + 1 >= n {
-            if let zxcvbn::matching::patterns::MatchPattern::Dictionary(d) = &only.pattern {
-                // zxcvbn does not export the dictionary enum's path; its Debug name is stable.
-                let dict = format!("{:?}", d.dictionary_name);
-                if matches!(dict.as_str(), "Passwords" | "UserInputs") && !d.reversed && !d.l33t {
-                    return Err(PolicyError::Common);
-                }
-            }
+    if let [only] = seq
+        && only.i == 0
+        && only.j + 1 >= n
+        && let zxcvbn::matching::patterns::MatchPattern::Dictionary(d) = &only.pattern
+    {
+        // zxcvbn does not export the dictionary enum's path; its Debug name is stable.
+        let dict = format!("{:?}", d.dictionary_name);
+        if matches!(dict.as_str(), "Passwords" | "UserInputs") && !d.reversed && !d.l33t {
+            return Err(PolicyError::Common);
         }
     }
     Ok(())
@@ -113,13 +113,7 @@ impl HashParams {
         if parsed.algorithm.as_str() != "argon2id" {
             return true;
         }
-        let get = |k: &str| {
-            parsed
-                .params
-                .get_decimal(k)
-                .map(u64::from)
-                .unwrap_or(0)
-        };
+        let get = |k: &str| parsed.params.get_decimal(k).map(u64::from).unwrap_or(0);
         get("m") < u64::from(self.memory_kib)
             || get("t") < u64::from(self.iterations)
             || get("p") < u64::from(self.parallelism)
@@ -133,24 +127,55 @@ mod tests {
     #[test]
     fn policy() {
         assert_eq!(check_policy("short", "a@b.co"), Err(PolicyError::TooShort));
-        assert_eq!(check_policy(&"x".repeat(129), "a@b.co"), Err(PolicyError::TooLong));
-        assert!(check_policy(&"Zq8#".repeat(16), "a@b.co").is_ok(), "64 chars allowed");
-        for common in ["password", "Password1", "12345678", "iloveyou", "qwertyuiop", "PASSWORD123"] {
-            assert_eq!(check_policy(common, "a@b.co"), Err(PolicyError::Common), "{common}");
+        assert_eq!(
+            check_policy(&"x".repeat(129), "a@b.co"),
+            Err(PolicyError::TooLong)
+        );
+        assert!(
+            check_policy(&"Zq8#".repeat(16), "a@b.co").is_ok(),
+            "64 chars allowed"
+        );
+        for common in [
+            "password",
+            "Password1",
+            "12345678",
+            "iloveyou",
+            "qwertyuiop",
+            "PASSWORD123",
+        ] {
+            assert_eq!(
+                check_policy(common, "a@b.co"),
+                Err(PolicyError::Common),
+                "{common}"
+            );
         }
-        assert_eq!(check_policy("annalee2020", "annalee2020@x.com").err(), Some(PolicyError::Common));
+        assert_eq!(
+            check_policy("annalee2020", "annalee2020@x.com").err(),
+            Some(PolicyError::Common)
+        );
         assert!(check_policy("correct horse battery staple", "a@b.co").is_ok());
         assert!(check_policy("vN3!pq-Lw8tz", "a@b.co").is_ok());
     }
 
     #[test]
     fn hash_verify_and_rehash() {
-        let weak = HashParams { memory_kib: 8, iterations: 1, parallelism: 1 };
-        let strong = HashParams { memory_kib: 19456, iterations: 2, parallelism: 1 };
+        let weak = HashParams {
+            memory_kib: 8,
+            iterations: 1,
+            parallelism: 1,
+        };
+        let strong = HashParams {
+            memory_kib: 19456,
+            iterations: 2,
+            parallelism: 1,
+        };
         let h = weak.hash("hunter2hunter2").expect("hash");
         assert!(weak.verify("hunter2hunter2", &h));
         assert!(!weak.verify("hunter2hunter3", &h));
-        assert!(strong.verify("hunter2hunter2", &h), "verification reads params from the hash");
+        assert!(
+            strong.verify("hunter2hunter2", &h),
+            "verification reads params from the hash"
+        );
         assert!(strong.needs_rehash(&h));
         let s = strong.hash("hunter2hunter2").expect("hash");
         assert!(s.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{s}");

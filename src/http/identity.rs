@@ -1,0 +1,211 @@
+//! Who is calling: bearer tokens, API keys and cookie sessions (with CSRF protection) turned
+//! into a [`Principal`], and role checks as extractor types so a handler cannot forget them.
+
+use std::future::{Ready, ready};
+use std::marker::PhantomData;
+
+use actix_web::dev::Payload;
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::{FromRequest, HttpRequest, web};
+
+use super::{ApiError, HttpState};
+use crate::domain::auth::{AuthError, Principal, Role};
+
+/// Cookie carrying the access token in browser sessions.
+pub const ACCESS_COOKIE: &str = "shopd_access";
+/// Cookie carrying the refresh token (scoped to the auth routes).
+pub const REFRESH_COOKIE: &str = "shopd_refresh";
+/// Readable cookie holding the CSRF token the page echoes in `X-CSRF-Token`.
+pub const CSRF_COOKIE: &str = "shopd_csrf";
+/// Header carrying the CSRF token on cookie-authenticated writes.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A minimum role, as a type.
+pub trait MinRole {
+    /// The role required.
+    const ROLE: Role;
+}
+
+/// Any signed-in account or key.
+#[derive(Debug)]
+pub struct AnyRole;
+impl MinRole for AnyRole {
+    const ROLE: Role = Role::Customer;
+}
+
+/// Staff or admin.
+#[derive(Debug)]
+pub struct StaffRole;
+impl MinRole for StaffRole {
+    const ROLE: Role = Role::Staff;
+}
+
+/// Admin only.
+#[derive(Debug)]
+pub struct AdminRole;
+impl MinRole for AdminRole {
+    const ROLE: Role = Role::Admin;
+}
+
+/// An authenticated caller with at least role `R`; 401 without credentials, 403 below `R`.
+#[derive(Debug)]
+pub struct Authed<R: MinRole> {
+    /// The caller.
+    pub principal: Principal,
+    _role: PhantomData<R>,
+}
+
+/// Any signed-in caller.
+pub type Signed = Authed<AnyRole>;
+/// Staff or admin.
+pub type Staff = Authed<StaffRole>;
+/// Admin.
+pub type Admin = Authed<AdminRole>;
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Invalid {
+                field,
+                code,
+                message,
+            } => ApiError::validation(field, code, message),
+            AuthError::EmailTaken => ApiError::new(
+                StatusCode::CONFLICT,
+                "email_taken",
+                "an account with this email already exists",
+            ),
+            AuthError::InvalidCredentials => {
+                unauthenticated("invalid_credentials", "email or password is incorrect")
+            }
+            AuthError::Unauthenticated => {
+                unauthenticated("unauthenticated", "missing, expired or invalid credentials")
+            }
+            AuthError::TokenReused => unauthenticated(
+                "refresh_token_reused",
+                "this refresh token was already used; the session has been revoked, sign in again",
+            ),
+            AuthError::InvalidToken => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_token",
+                "the link is invalid, expired or already used",
+            ),
+            AuthError::RateLimited(r) => rate_limited(r.0),
+            AuthError::NotFound => ApiError::not_found("no such resource"),
+            AuthError::Forbidden => forbidden(),
+            AuthError::Storage(s) => s.into(),
+            AuthError::Internal(msg) => {
+                tracing::error!(error = %msg, "auth internal error");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+/// 401 with the stable `code`.
+pub fn unauthenticated(code: &'static str, detail: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, code, detail)
+}
+
+/// 403.
+pub fn forbidden() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "your role does not allow this",
+    )
+}
+
+/// 429 with `Retry-After`.
+pub fn rate_limited(retry_after: u64) -> ApiError {
+    let mut e = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("too many attempts; retry in {retry_after} s"),
+    );
+    e.retry_after = Some(retry_after);
+    e
+}
+
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Checks the double-submit CSRF token of a cookie-authenticated, state-changing request.
+pub fn check_csrf(req: &HttpRequest) -> Result<(), ApiError> {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let cookie = req.cookie(CSRF_COOKIE).map(|c| c.value().to_owned());
+    let sent = req
+        .headers()
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match (cookie, sent) {
+        (Some(c), Some(s))
+            if !c.is_empty()
+                && bool::from(subtle::ConstantTimeEq::ct_eq(c.as_bytes(), s.as_bytes())) =>
+        {
+            Ok(())
+        }
+        _ => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf_failed",
+            "cookie-authenticated writes need the X-CSRF-Token header matching the shopd_csrf cookie",
+        )),
+    }
+}
+
+/// Resolves the principal of a request, if it carries credentials.
+pub fn principal(req: &HttpRequest) -> Result<Principal, ApiError> {
+    let state = req
+        .app_data::<web::Data<HttpState>>()
+        .ok_or_else(ApiError::internal)?;
+    if let Some(token) = bearer(req) {
+        return Ok(state.auth.authenticate(token)?);
+    }
+    if let Some(c) = req.cookie(ACCESS_COOKIE) {
+        check_csrf(req)?;
+        return Ok(state.auth.authenticate(c.value())?);
+    }
+    Err(unauthenticated(
+        "unauthenticated",
+        "send `Authorization: Bearer <access token or API key>`",
+    ))
+}
+
+impl<R: MinRole> FromRequest for Authed<R> {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        ready(principal(req).and_then(|p| {
+            if p.role >= R::ROLE {
+                Ok(Authed {
+                    principal: p,
+                    _role: PhantomData,
+                })
+            } else {
+                Err(forbidden())
+            }
+        }))
+    }
+}
+
+/// The client address used for per-IP limits (the TCP peer; proxies are not trusted).
+pub fn client_ip(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Applies the per-IP budget of the auth endpoints.
+pub fn limit_ip(req: &HttpRequest, state: &HttpState) -> Result<(), ApiError> {
+    state
+        .auth_limiter
+        .hit(&client_ip(req), state.clock.now())
+        .map_err(|r| rate_limited(r.0))
+}
