@@ -27,6 +27,8 @@ pub struct TestApp {
     pub admin: reqwest::Client,
     /// The admin's access token.
     pub admin_token: String,
+    /// The server's auth service (to inspect what no API exposes, e.g. stored hashes).
+    pub auth: shopd::domain::auth::Auth,
     pub clock: TestClock,
     pub data_dir: PathBuf,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -92,6 +94,7 @@ impl TestApp {
             .await
             .expect("admin login")
             .access_token;
+        let auth = app.auth().clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async move {
             let _ = rx.await;
@@ -104,6 +107,7 @@ impl TestApp {
                 .expect("client"),
             admin: bearer_client(&admin_token),
             admin_token,
+            auth,
             clock,
             data_dir,
             stop: Some(tx),
@@ -386,4 +390,134 @@ fn login_on_thread(base: &str, email: &str, password: &str) -> String {
         let v: serde_json::Value = r.json().await.expect("json");
         v["access_token"].as_str().expect("token").to_owned()
     })
+}
+
+/// A real SMTP server (Python aiosmtpd, `tests/support/smtp_sink.py`) on loopback that stores
+/// every received message as a file.
+pub struct SmtpSink {
+    child: Option<Child>,
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+/// A free loopback port (bound and released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+impl SmtpSink {
+    /// Starts a sink on a free port storing into `dir`.
+    pub fn start(dir: &Path) -> SmtpSink {
+        Self::start_on(free_port(), dir)
+    }
+
+    /// Starts a sink on `port` (e.g. again after [`SmtpSink::stop`]).
+    pub fn start_on(port: u16, dir: &Path) -> SmtpSink {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_sink.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg(port.to_string())
+            .arg(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 with aiosmtpd (pip install aiosmtpd; the README test command does)");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read");
+        assert_eq!(line.trim(), "READY", "smtp sink did not start (is aiosmtpd installed?)");
+        SmtpSink {
+            child: Some(child),
+            port,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Stops the server (connections are then refused).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Every message received so far, oldest first.
+    pub fn messages(&self) -> Vec<String> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.retain(|p| p.extension().is_some_and(|x| x == "eml"));
+        files.sort();
+        files
+            .iter()
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .collect()
+    }
+
+    /// Messages whose headers name `to` as recipient.
+    pub fn to(&self, to: &str) -> Vec<String> {
+        self.messages()
+            .into_iter()
+            .filter(|m| header(m, "To").is_some_and(|h| h.contains(to)))
+            .collect()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A header's value (first occurrence, unfolded).
+pub fn header(msg: &str, name: &str) -> Option<String> {
+    let mut lines = msg.lines().peekable();
+    while let Some(l) = lines.next() {
+        if l.is_empty() {
+            return None;
+        }
+        if let Some((k, v)) = l.split_once(':') {
+            if k.eq_ignore_ascii_case(name) {
+                let mut v = v.trim().to_owned();
+                while let Some(next) = lines.peek() {
+                    if next.starts_with(' ') || next.starts_with('\t') {
+                        v.push(' ');
+                        v.push_str(next.trim());
+                        lines.next();
+                    } else {
+                        break;
+                    }
+                }
+                return Some(v);
+            }
+        }
+    }
+    None
+}
+
+/// Extracts the `token=` value of the first link in a mail (quoted-printable soft breaks undone).
+pub fn link_token(msg: &str) -> Option<String> {
+    let unfolded = msg.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
+    let i = unfolded.find("token=")?;
+    Some(
+        unfolded[i + 6..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+            .collect(),
+    )
+}
+
+/// Test config sending mail to `smtp_port` on loopback without TLS.
+pub fn smtp_config(data_dir: &Path, smtp_port: u16) -> Config {
+    let mut cfg = test_config(data_dir);
+    cfg.mail.smtp_host = "127.0.0.1".into();
+    cfg.mail.smtp_port = smtp_port;
+    cfg.mail.smtp_security = "none".into();
+    cfg.mail.smtp_timeout_secs = 2;
+    cfg.mail.from = "Test Shop <shop@shopd.test>".into();
+    cfg.auth.cookie_secure = false;
+    cfg
 }
