@@ -14,15 +14,21 @@ const PW: &str = "Tr0ub4dor&3-horse";
 
 async fn register(app: &TestApp, email: &str) -> Value {
     let r = app
-        .post_json("/api/v1/auth/register", &json!({"email": email, "password": PW, "name": "Ann Lee"}))
+        .post_json(
+            "/api/v1/auth/register",
+            &json!({"email": email, "password": PW, "name": "Ann Lee"}),
+        )
         .await;
     assert_eq!(r.status(), 201, "{:?}", r.text().await);
     r.json().await.expect("json")
 }
 
 async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
-    app.post_json("/api/v1/auth/login", &json!({"email": email, "password": password}))
-        .await
+    app.post_json(
+        "/api/v1/auth/login",
+        &json!({"email": email, "password": password}),
+    )
+    .await
 }
 
 async fn tokens(app: &TestApp, email: &str) -> Value {
@@ -57,7 +63,10 @@ async fn register_verify_login_refresh_logout_with_real_smtp() {
     assert!(c["id"].as_str().is_some_and(|s| s.starts_with("cus_")));
     // Same address in another case is taken.
     let r = app
-        .post_json("/api/v1/auth/register", &json!({"email": "ANN.LEE@example.com", "password": PW, "name": "X"}))
+        .post_json(
+            "/api/v1/auth/register",
+            &json!({"email": "ANN.LEE@example.com", "password": PW, "name": "X"}),
+        )
         .await;
     problem(r, 409, "email_taken").await;
 
@@ -65,20 +74,29 @@ async fn register_verify_login_refresh_logout_with_real_smtp() {
     let m = wait_mail(&app, &sink, "ann.lee@example.com", 1).await;
     let mail = &m[0];
     assert!(common::header(mail, "Subject").is_some_and(|s| s.contains("Confirm your email")));
-    assert!(common::header(mail, "Message-ID").is_some_and(|s| s.starts_with("<verify-email.job_")));
+    assert!(
+        common::header(mail, "Message-ID").is_some_and(|s| s.starts_with("<verify-email.job_"))
+    );
     assert!(mail.contains("text/plain") && mail.contains("text/html"));
     let token = link_token(mail).expect("token in link");
 
-    let r = app.post_json("/api/v1/auth/verify-email", &json!({"token": token})).await;
+    let r = app
+        .post_json("/api/v1/auth/verify-email", &json!({"token": token}))
+        .await;
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.expect("json");
     assert_eq!(v["email_verified"], true);
     // Single use.
-    let r = app.post_json("/api/v1/auth/verify-email", &json!({"token": token})).await;
+    let r = app
+        .post_json("/api/v1/auth/verify-email", &json!({"token": token}))
+        .await;
     problem(r, 400, "invalid_token").await;
     // Welcome mail follows.
     let m = wait_mail(&app, &sink, "ann.lee@example.com", 2).await;
-    assert!(m.iter().any(|x| common::header(x, "Subject").is_some_and(|s| s.starts_with("Welcome"))));
+    assert!(
+        m.iter()
+            .any(|x| common::header(x, "Subject").is_some_and(|s| s.starts_with("Welcome")))
+    );
 
     // Login (case-insensitive email) → /me → refresh → logout.
     let t = tokens(&app, "ANN.lee@example.com").await;
@@ -96,24 +114,34 @@ async fn register_verify_login_refresh_logout_with_real_smtp() {
     assert_eq!(me["email"], "ann.lee@example.com");
 
     let r1 = t["refresh_token"].as_str().expect("refresh").to_owned();
-    let r = app.post_json("/api/v1/auth/refresh", &json!({"refresh_token": r1})).await;
+    let r = app
+        .post_json("/api/v1/auth/refresh", &json!({"refresh_token": r1}))
+        .await;
     assert_eq!(r.status(), 200);
     let t2: Value = r.json().await.expect("json");
     let r2 = t2["refresh_token"].as_str().expect("refresh").to_owned();
     assert_ne!(r1, r2);
 
     // Reusing the rotated token revokes the whole family: the fresh one dies too.
-    let r = app.post_json("/api/v1/auth/refresh", &json!({"refresh_token": r1})).await;
+    let r = app
+        .post_json("/api/v1/auth/refresh", &json!({"refresh_token": r1}))
+        .await;
     problem(r, 401, "refresh_token_reused").await;
-    let r = app.post_json("/api/v1/auth/refresh", &json!({"refresh_token": r2})).await;
+    let r = app
+        .post_json("/api/v1/auth/refresh", &json!({"refresh_token": r2}))
+        .await;
     problem(r, 401, "unauthenticated").await;
 
     // A new login; logout revokes it.
     let t3 = tokens(&app, "ann.lee@example.com").await;
     let r3 = t3["refresh_token"].as_str().expect("refresh").to_owned();
-    let r = app.post_json("/api/v1/auth/logout", &json!({"refresh_token": r3})).await;
+    let r = app
+        .post_json("/api/v1/auth/logout", &json!({"refresh_token": r3}))
+        .await;
     assert_eq!(r.status(), 204);
-    let r = app.post_json("/api/v1/auth/refresh", &json!({"refresh_token": r3})).await;
+    let r = app
+        .post_json("/api/v1/auth/refresh", &json!({"refresh_token": r3}))
+        .await;
     problem(r, 401, "unauthenticated").await;
     app.stop().await;
 }
@@ -153,12 +181,19 @@ async fn forged_expired_and_foreign_tokens_get_401() {
     let access = t["access_token"].as_str().expect("access").to_owned();
     let get_me = |tok: String| {
         let app = &app;
-        async move { bearer_client(&tok).get(app.url("/api/v1/me")).send().await.expect("me") }
+        async move {
+            bearer_client(&tok)
+                .get(app.url("/api/v1/me"))
+                .send()
+                .await
+                .expect("me")
+        }
     };
     assert_eq!(get_me(access.clone()).await.status(), 200);
 
     let parts: Vec<&str> = access.split('.').collect();
-    let payload: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).expect("b64")).expect("json");
+    let payload: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).expect("b64")).expect("json");
 
     // alg: none
     let none = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"at+jwt"}"#);
@@ -169,7 +204,13 @@ async fn forged_expired_and_foreign_tokens_get_401() {
     // tampered signature
     let mut sig = URL_SAFE_NO_PAD.decode(parts[2]).expect("sig");
     sig[0] ^= 1;
-    let r = get_me(format!("{}.{}.{}", parts[0], parts[1], URL_SAFE_NO_PAD.encode(sig))).await;
+    let r = get_me(format!(
+        "{}.{}.{}",
+        parts[0],
+        parts[1],
+        URL_SAFE_NO_PAD.encode(sig)
+    ))
+    .await;
     problem(r, 401, "unauthenticated").await;
 
     // tampered claims (role escalation) with the original signature
@@ -182,7 +223,8 @@ async fn forged_expired_and_foreign_tokens_get_401() {
     // another audience, signed with the shop's real key
     let key_line = std::fs::read_to_string(app.data_dir.join("secrets/jwt.key")).expect("key");
     let secret = URL_SAFE_NO_PAD.decode(key_line.trim()).expect("b64");
-    let other = shopd::domain::auth::Keys::new(&[secret.clone()], "shopd", "some-other-api").expect("keys");
+    let other =
+        shopd::domain::auth::Keys::new(&[secret.clone()], "shopd", "some-other-api").expect("keys");
     let now = shopd::core::Clock::now(&app.clock);
     let (foreign, _) = other
         .sign(payload["sub"].as_str().expect("sub"), "customer", now, 900)
@@ -190,7 +232,9 @@ async fn forged_expired_and_foreign_tokens_get_401() {
     problem(get_me(foreign).await, 401, "unauthenticated").await;
     // same key and audience: accepted (proves the previous rejection was the audience)
     let same = shopd::domain::auth::Keys::new(&[secret], "shopd", "shopd-api").expect("keys");
-    let (ok, _) = same.sign(payload["sub"].as_str().expect("sub"), "customer", now, 900).expect("sign");
+    let (ok, _) = same
+        .sign(payload["sub"].as_str().expect("sub"), "customer", now, 900)
+        .expect("sign");
     assert_eq!(get_me(ok).await.status(), 200);
 
     // past expiry
@@ -213,7 +257,11 @@ async fn customers_cannot_see_or_change_each_other() {
     let a_id = a["id"].as_str().expect("id");
 
     // Every customer route that takes an account id, with B's id: 404, never 403.
-    let r = ca.get(app.url(&format!("/api/v1/customers/{b_id}"))).send().await.expect("get");
+    let r = ca
+        .get(app.url(&format!("/api/v1/customers/{b_id}")))
+        .send()
+        .await
+        .expect("get");
     problem(r, 404, "not_found").await;
     let r = ca
         .patch(app.url(&format!("/api/v1/customers/{b_id}")))
@@ -224,11 +272,19 @@ async fn customers_cannot_see_or_change_each_other() {
     problem(r, 404, "not_found").await;
     // Wrong prefixes and garbage ids are 404 too.
     for id in ["ord_01J0000000000000000000000", "cus_nope", "%00"] {
-        let r = ca.get(app.url(&format!("/api/v1/customers/{id}"))).send().await.expect("get");
+        let r = ca
+            .get(app.url(&format!("/api/v1/customers/{id}")))
+            .send()
+            .await
+            .expect("get");
         assert_eq!(r.status(), 404, "{id}");
     }
     // Staff routes with B's id: 403 for a customer.
-    let r = ca.get(app.url(&format!("/api/v1/admin/customers/{b_id}"))).send().await.expect("get");
+    let r = ca
+        .get(app.url(&format!("/api/v1/admin/customers/{b_id}")))
+        .send()
+        .await
+        .expect("get");
     problem(r, 403, "forbidden").await;
     let r = ca
         .put(app.url(&format!("/api/v1/admin/customers/{b_id}/role")))
@@ -239,7 +295,11 @@ async fn customers_cannot_see_or_change_each_other() {
     problem(r, 403, "forbidden").await;
 
     // Own account works; B is unchanged (checked by staff).
-    let r = ca.get(app.url(&format!("/api/v1/customers/{a_id}"))).send().await.expect("get");
+    let r = ca
+        .get(app.url(&format!("/api/v1/customers/{a_id}")))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.status(), 200);
     let r = ca
         .patch(app.url(&format!("/api/v1/customers/{a_id}")))
@@ -248,7 +308,12 @@ async fn customers_cannot_see_or_change_each_other() {
         .await
         .expect("patch");
     assert_eq!(r.json::<Value>().await.expect("json")["name"], "Ann B.");
-    let seen: Value = app.admin_get(&format!("/api/v1/admin/customers/{b_id}")).await.json().await.expect("json");
+    let seen: Value = app
+        .admin_get(&format!("/api/v1/admin/customers/{b_id}"))
+        .await
+        .json()
+        .await
+        .expect("json");
     assert_eq!(seen["name"], "Ann Lee");
     app.stop().await;
 }
@@ -270,18 +335,46 @@ async fn staff_cannot_reach_admin_routes() {
     let staff = bearer_client(st["access_token"].as_str().expect("t"));
 
     // Staff routes: allowed.
-    let r = staff.get(app.url("/api/v1/admin/customers")).send().await.expect("list");
+    let r = staff
+        .get(app.url("/api/v1/admin/customers"))
+        .send()
+        .await
+        .expect("list");
     assert_eq!(r.status(), 200);
     let page: Value = r.json().await.expect("json");
     assert!(page["data"].as_array().is_some_and(|d| d.len() >= 2));
     // Admin-only routes: 403.
     let admin_only: Vec<(reqwest::Method, String, Value)> = vec![
-        (reqwest::Method::PUT, format!("/api/v1/admin/customers/{sid}/role"), json!({"role": "admin"})),
-        (reqwest::Method::POST, "/api/v1/admin/api-keys".into(), json!({"name": "k"})),
-        (reqwest::Method::GET, "/api/v1/admin/api-keys".into(), Value::Null),
-        (reqwest::Method::DELETE, "/api/v1/admin/api-keys/key_01J0000000000000000000000A".into(), Value::Null),
-        (reqwest::Method::POST, "/api/v1/admin/diagnostics/notes".into(), json!({"key": "x"})),
-        (reqwest::Method::GET, "/api/v1/admin/diagnostics/jobs/summary".into(), Value::Null),
+        (
+            reqwest::Method::PUT,
+            format!("/api/v1/admin/customers/{sid}/role"),
+            json!({"role": "admin"}),
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/v1/admin/api-keys".into(),
+            json!({"name": "k"}),
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/v1/admin/api-keys".into(),
+            Value::Null,
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/api/v1/admin/api-keys/key_01J0000000000000000000000A".into(),
+            Value::Null,
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/v1/admin/diagnostics/notes".into(),
+            json!({"key": "x"}),
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/v1/admin/diagnostics/jobs/summary".into(),
+            Value::Null,
+        ),
     ];
     for (m, path, body) in &admin_only {
         let mut rq = staff.request(m.clone(), app.url(path));
@@ -301,40 +394,78 @@ async fn staff_cannot_reach_admin_routes() {
 async fn api_keys_are_shown_once_scoped_and_revocable() {
     let app = TestApp::spawn().await;
     let r = app
-        .admin_post_json("/api/v1/admin/api-keys", &json!({"name": "ERP sync", "scopes": ["catalog", "orders"]}))
+        .admin_post_json(
+            "/api/v1/admin/api-keys",
+            &json!({"name": "ERP sync", "scopes": ["catalog", "orders"]}),
+        )
         .await;
     assert_eq!(r.status(), 201);
     let k: Value = r.json().await.expect("json");
     let secret = k["secret"].as_str().expect("secret").to_owned();
     assert!(secret.starts_with("shopd_sk_"));
-    let list: Value = app.admin_get("/api/v1/admin/api-keys").await.json().await.expect("json");
-    assert!(!list.to_string().contains(&secret), "secret must not be listed");
+    let list: Value = app
+        .admin_get("/api/v1/admin/api-keys")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        !list.to_string().contains(&secret),
+        "secret must not be listed"
+    );
     assert_eq!(list["data"][0]["role"], "staff");
 
     let client = bearer_client(&secret);
-    let r = client.get(app.url("/api/v1/admin/customers")).send().await.expect("list");
+    let r = client
+        .get(app.url("/api/v1/admin/customers"))
+        .send()
+        .await
+        .expect("list");
     assert_eq!(r.status(), 200, "staff key reaches staff routes");
-    let r = client.get(app.url("/api/v1/admin/api-keys")).send().await.expect("keys");
+    let r = client
+        .get(app.url("/api/v1/admin/api-keys"))
+        .send()
+        .await
+        .expect("keys");
     assert_eq!(r.status(), 403, "staff key cannot reach admin routes");
 
     // An admin key without the diagnostics scope cannot use diagnostics.
     let r = app
-        .admin_post_json("/api/v1/admin/api-keys", &json!({"name": "ops", "role": "admin", "scopes": ["catalog"]}))
+        .admin_post_json(
+            "/api/v1/admin/api-keys",
+            &json!({"name": "ops", "role": "admin", "scopes": ["catalog"]}),
+        )
         .await;
     let k2: Value = r.json().await.expect("json");
     let c2 = bearer_client(k2["secret"].as_str().expect("secret"));
-    let r = c2.get(app.url("/api/v1/admin/diagnostics/jobs/summary")).send().await.expect("get");
+    let r = c2
+        .get(app.url("/api/v1/admin/diagnostics/jobs/summary"))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.status(), 403);
 
     let r = app
-        .admin_post_json("/api/v1/admin/api-keys", &json!({"name": "bad", "scopes": ["everything"]}))
+        .admin_post_json(
+            "/api/v1/admin/api-keys",
+            &json!({"name": "bad", "scopes": ["everything"]}),
+        )
         .await;
     problem(r, 422, "validation_failed").await;
 
     let id = k["id"].as_str().expect("id");
-    let r = app.admin.delete(app.url(&format!("/api/v1/admin/api-keys/{id}"))).send().await.expect("delete");
+    let r = app
+        .admin
+        .delete(app.url(&format!("/api/v1/admin/api-keys/{id}")))
+        .send()
+        .await
+        .expect("delete");
     assert_eq!(r.status(), 200);
-    let r = client.get(app.url("/api/v1/admin/customers")).send().await.expect("list");
+    let r = client
+        .get(app.url("/api/v1/admin/customers"))
+        .send()
+        .await
+        .expect("list");
     problem(r, 401, "unauthenticated").await;
     app.stop().await;
 }
@@ -350,11 +481,20 @@ async fn login_rate_limits_answer_429_and_recover() {
 
     // Per account: 3 failures lock the account for the hour, known or unknown alike.
     for _ in 0..3 {
-        problem(login(&app, "rl@example.com", "wrong-password").await, 401, "invalid_credentials").await;
+        problem(
+            login(&app, "rl@example.com", "wrong-password").await,
+            401,
+            "invalid_credentials",
+        )
+        .await;
     }
     let r = login(&app, "rl@example.com", PW).await;
     assert_eq!(r.status(), 429);
-    let retry: u64 = r.headers()["retry-after"].to_str().expect("ascii").parse().expect("int");
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("int");
     assert!(retry > 0 && retry <= 3600);
     problem(r, 429, "rate_limited").await;
 
@@ -366,7 +506,12 @@ async fn login_rate_limits_answer_429_and_recover() {
     // Next minute: IP budget back; account still locked until the hour passes.
     app.clock.advance(Duration::from_secs(61));
     for _ in 0..3 {
-        problem(login(&app, "nobody@example.com", "wrong-password").await, 401, "invalid_credentials").await;
+        problem(
+            login(&app, "nobody@example.com", "wrong-password").await,
+            401,
+            "invalid_credentials",
+        )
+        .await;
     }
     let r = login(&app, "nobody@example.com", "wrong-password").await;
     problem(r, 429, "rate_limited").await; // unknown account locks exactly like a known one
@@ -381,16 +526,31 @@ async fn login_rate_limits_answer_429_and_recover() {
 async fn unknown_emails_answer_like_known_ones() {
     let app = TestApp::spawn().await;
     register(&app, "known@example.com").await;
-    for path in ["/api/v1/auth/password-reset", "/api/v1/auth/verify-email/resend"] {
-        let a = app.post_json(path, &json!({"email": "known@example.com"})).await;
-        let b = app.post_json(path, &json!({"email": "unknown@example.com"})).await;
+    for path in [
+        "/api/v1/auth/password-reset",
+        "/api/v1/auth/verify-email/resend",
+    ] {
+        let a = app
+            .post_json(path, &json!({"email": "known@example.com"}))
+            .await;
+        let b = app
+            .post_json(path, &json!({"email": "unknown@example.com"}))
+            .await;
         assert_eq!(a.status(), 202);
         assert_eq!(a.status(), b.status());
         assert_eq!(a.text().await.expect("a"), b.text().await.expect("b"));
     }
     // Login errors do not say which part was wrong.
-    let a: Value = login(&app, "known@example.com", "wrong-password").await.json().await.expect("json");
-    let b: Value = login(&app, "unknown@example.com", "wrong-password").await.json().await.expect("json");
+    let a: Value = login(&app, "known@example.com", "wrong-password")
+        .await
+        .json()
+        .await
+        .expect("json");
+    let b: Value = login(&app, "unknown@example.com", "wrong-password")
+        .await
+        .json()
+        .await
+        .expect("json");
     assert_eq!(a, b);
     app.stop().await;
 }
@@ -403,32 +563,62 @@ async fn password_reset_revokes_every_session() {
     let app = TestApp::spawn_with(common::smtp_config(dir.path(), sink.port), None).await;
     register(&app, "reset@example.com").await;
     let t = tokens(&app, "reset@example.com").await;
-    let r = app.post_json("/api/v1/auth/password-reset", &json!({"email": "reset@example.com"})).await;
+    let r = app
+        .post_json(
+            "/api/v1/auth/password-reset",
+            &json!({"email": "reset@example.com"}),
+        )
+        .await;
     assert_eq!(r.status(), 202);
     let m = loop {
         let m: Vec<String> = wait_mail(&app, &sink, "reset@example.com", 2).await;
-        if let Some(x) = m.iter().find(|x| common::header(x, "Subject").is_some_and(|s| s.contains("Reset"))) {
+        if let Some(x) = m
+            .iter()
+            .find(|x| common::header(x, "Subject").is_some_and(|s| s.contains("Reset")))
+        {
             break x.clone();
         }
     };
     let token = link_token(&m).expect("token");
     let r = app
-        .post_json("/api/v1/auth/password-reset/confirm", &json!({"token": token, "new_password": "password"}))
+        .post_json(
+            "/api/v1/auth/password-reset/confirm",
+            &json!({"token": token, "new_password": "password"}),
+        )
         .await;
     let body = problem(r, 422, "validation_failed").await;
     assert_eq!(body["errors"][0]["code"], "too_common");
     let r = app
-        .post_json("/api/v1/auth/password-reset/confirm", &json!({"token": token, "new_password": "a-N3w-secret-phrase"}))
+        .post_json(
+            "/api/v1/auth/password-reset/confirm",
+            &json!({"token": token, "new_password": "a-N3w-secret-phrase"}),
+        )
         .await;
     assert_eq!(r.status(), 204);
     let r = app
-        .post_json("/api/v1/auth/refresh", &json!({"refresh_token": t["refresh_token"]}))
+        .post_json(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": t["refresh_token"]}),
+        )
         .await;
     problem(r, 401, "unauthenticated").await;
-    problem(login(&app, "reset@example.com", PW).await, 401, "invalid_credentials").await;
-    assert_eq!(login(&app, "reset@example.com", "a-N3w-secret-phrase").await.status(), 200);
+    problem(
+        login(&app, "reset@example.com", PW).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    assert_eq!(
+        login(&app, "reset@example.com", "a-N3w-secret-phrase")
+            .await
+            .status(),
+        200
+    );
     let r = app
-        .post_json("/api/v1/auth/password-reset/confirm", &json!({"token": token, "new_password": "another-Secret-9"}))
+        .post_json(
+            "/api/v1/auth/password-reset/confirm",
+            &json!({"token": token, "new_password": "another-Secret-9"}),
+        )
         .await;
     problem(r, 400, "invalid_token").await;
     app.stop().await;
@@ -456,7 +646,12 @@ async fn change_password_and_delete_account() {
     assert_eq!(r.status(), 200);
     let t2: Value = r.json().await.expect("json");
     // The old session is gone, the returned one works.
-    let r = app.post_json("/api/v1/auth/refresh", &json!({"refresh_token": t["refresh_token"]})).await;
+    let r = app
+        .post_json(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": t["refresh_token"]}),
+        )
+        .await;
     assert_eq!(r.status(), 401);
     let me2 = bearer_client(t2["access_token"].as_str().expect("t"));
     let r = me2
@@ -466,10 +661,27 @@ async fn change_password_and_delete_account() {
         .await
         .expect("delete");
     assert_eq!(r.status(), 204);
-    assert_eq!(me2.get(app.url("/api/v1/me")).send().await.expect("me").status(), 401);
-    assert_eq!(login(&app, "del@example.com", "Another-pass-77").await.status(), 401);
+    assert_eq!(
+        me2.get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .expect("me")
+            .status(),
+        401
+    );
+    assert_eq!(
+        login(&app, "del@example.com", "Another-pass-77")
+            .await
+            .status(),
+        401
+    );
     let id = c["id"].as_str().expect("id");
-    assert_eq!(app.admin_get(&format!("/api/v1/admin/customers/{id}")).await.status(), 404);
+    assert_eq!(
+        app.admin_get(&format!("/api/v1/admin/customers/{id}"))
+            .await
+            .status(),
+        404
+    );
     // The address is free again.
     register(&app, "del@example.com").await;
     app.stop().await;
@@ -500,8 +712,14 @@ async fn cookie_sessions_need_csrf_on_writes() {
         .iter()
         .filter_map(|v| v.to_str().ok().map(str::to_owned))
         .collect();
-    let access = set.iter().find(|c| c.starts_with("shopd_access=")).expect("access cookie");
-    assert!(access.contains("HttpOnly") && access.contains("SameSite=Lax"), "{access}");
+    let access = set
+        .iter()
+        .find(|c| c.starts_with("shopd_access="))
+        .expect("access cookie");
+    assert!(
+        access.contains("HttpOnly") && access.contains("SameSite=Lax"),
+        "{access}"
+    );
     let csrf = set
         .iter()
         .find(|c| c.starts_with("shopd_csrf="))
@@ -510,11 +728,24 @@ async fn cookie_sessions_need_csrf_on_writes() {
         .expect("csrf cookie")
         .to_owned();
     // Reads work with the cookie alone.
-    assert_eq!(browser.get(app.url("/api/v1/me")).send().await.expect("me").status(), 200);
+    assert_eq!(
+        browser
+            .get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .expect("me")
+            .status(),
+        200
+    );
     let id = c["id"].as_str().expect("id");
     let url = app.url(&format!("/api/v1/customers/{id}"));
     // A write without the CSRF header (what a cross-site form would send) is refused.
-    let r = browser.patch(&url).json(&json!({"name": "CSRF"})).send().await.expect("patch");
+    let r = browser
+        .patch(&url)
+        .json(&json!({"name": "CSRF"}))
+        .send()
+        .await
+        .expect("patch");
     problem(r, 403, "csrf_failed").await;
     let r = browser
         .patch(&url)
@@ -547,7 +778,12 @@ async fn setup_token_creates_the_first_admin_once() {
     })
     .await
     .expect("build");
-    let token = app.auth().issue_setup_token().await.expect("issue").expect("no admin yet");
+    let token = app
+        .auth()
+        .issue_setup_token()
+        .await
+        .expect("issue")
+        .expect("no admin yet");
     let base = app.base_url();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(app.run_until(async move {
@@ -555,13 +791,38 @@ async fn setup_token_creates_the_first_admin_once() {
     }));
     let c = reqwest::Client::new();
     let body = json!({"token": "setup_wrong", "email": "owner@example.com", "password": PW, "name": "Owner"});
-    problem(c.post(format!("{base}/api/v1/auth/setup")).json(&body).send().await.expect("send"), 400, "invalid_token").await;
-    let body = json!({"token": token, "email": "owner@example.com", "password": PW, "name": "Owner"});
-    let r = c.post(format!("{base}/api/v1/auth/setup")).json(&body).send().await.expect("send");
+    problem(
+        c.post(format!("{base}/api/v1/auth/setup"))
+            .json(&body)
+            .send()
+            .await
+            .expect("send"),
+        400,
+        "invalid_token",
+    )
+    .await;
+    let body =
+        json!({"token": token, "email": "owner@example.com", "password": PW, "name": "Owner"});
+    let r = c
+        .post(format!("{base}/api/v1/auth/setup"))
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
     assert_eq!(r.status(), 201);
     assert_eq!(r.json::<Value>().await.expect("json")["role"], "admin");
-    let body = json!({"token": token, "email": "second@example.com", "password": PW, "name": "Second"});
-    problem(c.post(format!("{base}/api/v1/auth/setup")).json(&body).send().await.expect("send"), 400, "invalid_token").await;
+    let body =
+        json!({"token": token, "email": "second@example.com", "password": PW, "name": "Second"});
+    problem(
+        c.post(format!("{base}/api/v1/auth/setup"))
+            .json(&body)
+            .send()
+            .await
+            .expect("send"),
+        400,
+        "invalid_token",
+    )
+    .await;
     let _ = tx.send(());
     task.await.expect("join").expect("stop");
 }
@@ -569,7 +830,12 @@ async fn setup_token_creates_the_first_admin_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_lists_auth_routes_with_errors() {
     let app = TestApp::spawn().await;
-    let doc: Value = app.get("/api/openapi.json").await.json().await.expect("json");
+    let doc: Value = app
+        .get("/api/openapi.json")
+        .await
+        .json()
+        .await
+        .expect("json");
     for (path, method, status) in [
         ("/api/v1/auth/register", "post", "422"),
         ("/api/v1/auth/login", "post", "429"),
@@ -591,5 +857,119 @@ async fn openapi_lists_auth_routes_with_errors() {
         );
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_upgrades_a_hash_made_with_weaker_parameters() {
+    use shopd::domain::auth::{Auth, AuthSettings, HashParams, Keys, Role};
+    let dir = tempfile::tempdir().expect("tempdir");
+    // An account written by an older build with weak argon2 settings.
+    {
+        let clock: std::sync::Arc<dyn shopd::core::Clock> =
+            std::sync::Arc::new(shopd::core::SystemClock);
+        let store = shopd::storage::Store::open(shopd::storage::StoreOptions {
+            data_dir: dir.path().to_path_buf(),
+            clock: clock.clone(),
+            schema: shopd::app::SCHEMA,
+            group_commit: Default::default(),
+            fault: None,
+            observer: None,
+        })
+        .expect("open");
+        let keys = Keys::load_or_create(&dir.path().join("secrets"), "", "shopd", "shopd-api")
+            .expect("keys");
+        let weak = AuthSettings {
+            access_ttl_secs: 900,
+            refresh_ttl: Duration::from_secs(3600),
+            verify_ttl: Duration::from_secs(3600),
+            reset_ttl: Duration::from_secs(3600),
+            hash: HashParams {
+                memory_kib: 4096,
+                iterations: 1,
+                parallelism: 1,
+            },
+            hashing_concurrency: 1,
+            account_failures_per_hour: 100,
+            public_url: "http://localhost".into(),
+            shop_name: "old".into(),
+        };
+        let old = Auth::new(store.clone(), clock, keys, weak).expect("auth");
+        old.create_account("old@example.com", PW, "Old Timer", Role::Customer)
+            .await
+            .expect("create");
+        let h = old
+            .password_hash_of("old@example.com")
+            .expect("read")
+            .expect("hash");
+        assert!(h.contains("m=4096,t=1"), "{h}");
+        drop(old);
+        store.shutdown().await;
+    }
+    let app = TestApp::spawn_in(dir.path(), None).await;
+    assert_eq!(login(&app, "old@example.com", PW).await.status(), 200);
+    let h = app
+        .auth
+        .password_hash_of("old@example.com")
+        .expect("read")
+        .expect("hash");
+    assert!(
+        h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "upgraded at login: {h}"
+    );
+    assert_eq!(
+        login(&app, "old@example.com", PW).await.status(),
+        200,
+        "new hash verifies"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_links_expire() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mails = tempfile::tempdir().expect("tempdir");
+    let sink = SmtpSink::start(mails.path());
+    let app = TestApp::spawn_with(common::smtp_config(dir.path(), sink.port), None).await;
+    register(&app, "late@example.com").await;
+    let m = wait_mail(&app, &sink, "late@example.com", 1).await;
+    let token = link_token(&m[0]).expect("token");
+    app.clock.advance(Duration::from_secs(25 * 3600));
+    let r = app
+        .post_json("/api/v1/auth/verify-email", &json!({"token": token}))
+        .await;
+    problem(r, 400, "invalid_token").await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_key_use_is_recorded() {
+    let app = TestApp::spawn().await;
+    let k: Value = app
+        .admin_post_json("/api/v1/admin/api-keys", &json!({"name": "sync"}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let c = bearer_client(k["secret"].as_str().expect("secret"));
+    assert_eq!(
+        c.get(app.url("/api/v1/admin/customers"))
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        200
+    );
+    let used = common::eventually(Duration::from_secs(10), || async {
+        let l: Value = app
+            .admin_get("/api/v1/admin/api-keys")
+            .await
+            .json()
+            .await
+            .ok()?;
+        l["data"][0]["last_used_at"].as_str().map(str::to_owned)
+    })
+    .await;
+    assert!(used.is_some(), "last_used_at recorded");
     app.stop().await;
 }

@@ -276,3 +276,71 @@ fn http_get(url: &str, token: &str) -> String {
             .expect("body")
     })
 }
+
+#[test]
+fn first_start_prints_a_setup_token_and_admin_create_reads_stdin() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = Command::new(bin());
+    cmd.args([
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--log-format",
+        "json",
+        "--data-dir",
+    ])
+    .arg(dir.path())
+    .stderr(std::process::Stdio::piped())
+    .stdout(std::process::Stdio::null());
+    let p = Proc::start(cmd);
+    std::thread::sleep(Duration::from_millis(200));
+    let log = p.log_text();
+    assert!(
+        log.contains("no admin account yet") && log.contains("setup_"),
+        "{log}"
+    );
+    assert_eq!(p.terminate().code(), Some(0));
+    // Mismatched confirmation is refused; a proper one creates the admin.
+    let mut child = Command::new(bin())
+        .args([
+            "admin",
+            "create",
+            "--email",
+            "boss@example.com",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"Sup3r-secret-pass\nSup3r-secret-typo\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("differ"));
+    common::create_admin(dir.path());
+    let mut cmd = Command::new(bin());
+    cmd.args([
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--log-format",
+        "json",
+        "--data-dir",
+    ])
+    .arg(dir.path())
+    .stderr(std::process::Stdio::piped())
+    .stdout(std::process::Stdio::null());
+    let p = Proc::start(cmd);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!p.log_text().contains("no admin account yet"));
+    let token = common::login_blocking(&p.base, common::ADMIN_EMAIL, common::ADMIN_PASSWORD);
+    assert!(token.split('.').count() == 3);
+    assert_eq!(p.terminate().code(), Some(0));
+}

@@ -14,6 +14,11 @@ if ((${#need_apt[@]})); then
     || { $SUDO apt-get update >/dev/null && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need_apt[@]}" >/dev/null; }
 fi
 
+if ! python3 -c "import aiosmtpd" >/dev/null 2>&1; then   # real SMTP server for mail tests
+  echo "==> installing test tools: aiosmtpd (PyPI)"
+  python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
+fi
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy --all-targets -- -D warnings"

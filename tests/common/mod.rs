@@ -428,7 +428,11 @@ impl SmtpSink {
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).expect("read");
-        assert_eq!(line.trim(), "READY", "smtp sink did not start (is aiosmtpd installed?)");
+        assert_eq!(
+            line.trim(),
+            "READY",
+            "smtp sink did not start (is aiosmtpd installed?)"
+        );
         SmtpSink {
             child: Some(child),
             port,
@@ -479,20 +483,20 @@ pub fn header(msg: &str, name: &str) -> Option<String> {
         if l.is_empty() {
             return None;
         }
-        if let Some((k, v)) = l.split_once(':') {
-            if k.eq_ignore_ascii_case(name) {
-                let mut v = v.trim().to_owned();
-                while let Some(next) = lines.peek() {
-                    if next.starts_with(' ') || next.starts_with('\t') {
-                        v.push(' ');
-                        v.push_str(next.trim());
-                        lines.next();
-                    } else {
-                        break;
-                    }
+        if let Some((k, v)) = l.split_once(':')
+            && k.eq_ignore_ascii_case(name)
+        {
+            let mut v = v.trim().to_owned();
+            while let Some(next) = lines.peek() {
+                if next.starts_with(' ') || next.starts_with('\t') {
+                    v.push(' ');
+                    v.push_str(next.trim());
+                    lines.next();
+                } else {
+                    break;
                 }
-                return Some(v);
             }
+            return Some(v);
         }
     }
     None
@@ -500,7 +504,10 @@ pub fn header(msg: &str, name: &str) -> Option<String> {
 
 /// Extracts the `token=` value of the first link in a mail (quoted-printable soft breaks undone).
 pub fn link_token(msg: &str) -> Option<String> {
-    let unfolded = msg.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
+    let unfolded = msg
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
     let i = unfolded.find("token=")?;
     Some(
         unfolded[i + 6..]

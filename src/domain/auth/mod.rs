@@ -3,6 +3,7 @@
 //! enqueued in the same transaction.
 
 pub mod email;
+pub mod hasher;
 pub mod jwt;
 pub mod model;
 pub mod password;
@@ -14,7 +15,6 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::json;
-use tokio::sync::Semaphore;
 
 use crate::core::{ApiKeyId, Clock, CustomerId, Page, RateLimiter, RetryAfter, Timestamp, page};
 use crate::mailer::{self, Mail};
@@ -238,7 +238,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     keys: Keys,
     settings: AuthSettings,
-    hashing: Semaphore,
+    hashing: hasher::Hasher,
     dummy_hash: String,
     failures: RateLimiter,
     key_touched: Mutex<HashMap<ApiKeyId, Timestamp>>,
@@ -356,7 +356,7 @@ impl Auth {
                 store,
                 clock,
                 keys,
-                hashing: Semaphore::new(settings.hashing_concurrency.max(1)),
+                hashing: hasher::Hasher::new(settings.hashing_concurrency)?,
                 failures: RateLimiter::new(
                     settings.account_failures_per_hour,
                     Duration::from_secs(3600),
@@ -379,29 +379,24 @@ impl Auth {
         )
     }
 
-    /// Hashes off the async workers, a bounded number at a time.
+    /// Hashes on the dedicated low-priority pool, off the async workers.
     async fn hash(&self, password: &str) -> Result<String, AuthError> {
-        let _permit = self
-            .inner
-            .hashing
-            .acquire()
-            .await
-            .map_err(|e| AuthError::Internal(e.to_string()))?;
         let params = self.inner.settings.hash;
         let pw = password.to_owned();
-        tokio::task::spawn_blocking(move || params.hash(&pw))
+        self.inner
+            .hashing
+            .run(move || params.hash(&pw))
             .await
-            .map_err(|e| AuthError::Internal(e.to_string()))?
+            .ok_or_else(|| AuthError::Internal("hashing pool stopped".into()))?
             .map_err(AuthError::Internal)
     }
 
     async fn verify(&self, password: &str, phc: &str) -> bool {
-        let Ok(_permit) = self.inner.hashing.acquire().await else {
-            return false;
-        };
         let params = self.inner.settings.hash;
         let (pw, h) = (password.to_owned(), phc.to_owned());
-        tokio::task::spawn_blocking(move || params.verify(&pw, &h))
+        self.inner
+            .hashing
+            .run(move || params.verify(&pw, &h))
             .await
             .unwrap_or(false)
     }

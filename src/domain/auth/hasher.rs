@@ -1,0 +1,88 @@
+//! A small dedicated pool for password hashing: a fixed number of threads (bounding CPU and the
+//! ~19 MiB each argon2id hash allocates), running at lower OS priority so request workers
+//! preempt them and `/healthz` stays fast while logins hash.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::oneshot;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Runs CPU-heavy closures off the async workers.
+#[derive(Debug)]
+pub struct Hasher {
+    tx: Mutex<mpsc::Sender<Job>>,
+}
+
+impl Hasher {
+    /// Starts `threads` hashing threads (at least one).
+    pub fn new(threads: usize) -> Result<Hasher, String> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads.max(1) {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("shopd-hash-{i}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(r) => r.recv(),
+                            Err(p) => p.into_inner().recv(),
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => break, // the Hasher was dropped
+                        }
+                    }
+                })
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(Hasher { tx: Mutex::new(tx) })
+    }
+
+    /// Runs `f` on the pool and waits for its result without blocking the async worker.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Option<T> {
+        let (otx, orx) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = otx.send(f());
+        });
+        let sent = match self.tx.lock() {
+            Ok(tx) => tx.send(job),
+            Err(p) => p.into_inner().send(job),
+        };
+        sent.ok()?;
+        orx.await.ok()
+    }
+}
+
+/// Nice 10 for the calling thread (Linux threads have their own nice value).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid and setpriority only read their integer arguments; failure is harmless.
+    #[allow(unsafe_code)]
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn runs_jobs_on_the_pool() {
+        let h = Hasher::new(2).expect("pool");
+        let name = h
+            .run(|| std::thread::current().name().map(str::to_owned))
+            .await
+            .flatten();
+        assert!(name.is_some_and(|n| n.starts_with("shopd-hash-")));
+        assert_eq!(h.run(|| 6 * 7).await, Some(42));
+    }
+}
