@@ -2,5 +2,18 @@
 #![deny(clippy::unwrap_used)]
 
 fn main() -> std::process::ExitCode {
+    tune_allocator();
     shopd::cli::run()
+}
+
+/// Password hashing allocates ~19 MiB per hash. glibc's adaptive mmap threshold would keep
+/// those blocks in its arenas after the first free (≈200 MiB RSS after a burst of logins);
+/// a fixed threshold returns them to the OS at once.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only adjusts allocator parameters; called before any other thread exists.
+    #[allow(unsafe_code)]
+    unsafe {
+        let _ = libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
 }
