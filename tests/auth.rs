@@ -224,7 +224,8 @@ async fn forged_expired_and_foreign_tokens_get_401() {
     let key_line = std::fs::read_to_string(app.data_dir.join("secrets/jwt.key")).expect("key");
     let secret = URL_SAFE_NO_PAD.decode(key_line.trim()).expect("b64");
     let other =
-        shopd::domain::auth::Keys::new(std::slice::from_ref(&secret), "shopd", "some-other-api").expect("keys");
+        shopd::domain::auth::Keys::new(std::slice::from_ref(&secret), "shopd", "some-other-api")
+            .expect("keys");
     let now = shopd::core::Clock::now(&app.clock);
     let (foreign, _) = other
         .sign(payload["sub"].as_str().expect("sub"), "customer", now, 900)

@@ -60,14 +60,18 @@ impl Hasher {
     }
 }
 
-/// Nice 10 for the calling thread (Linux threads have their own nice value).
+/// SCHED_BATCH at nice 10 for the calling thread (Linux threads have their own policy and nice
+/// value): hashing never preempts a request worker on wake-up and yields to it under CFS.
 fn lower_priority() {
     #[cfg(target_os = "linux")]
-    // SAFETY: gettid and setpriority only read their integer arguments; failure is harmless.
+    // SAFETY: gettid, sched_setscheduler and setpriority only read their arguments (a valid
+    // sched_param on the stack); failure is harmless and leaves the default priority.
     #[allow(unsafe_code)]
     unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        let _ = libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+        let tid = libc::syscall(libc::SYS_gettid) as libc::pid_t;
+        let param = libc::sched_param { sched_priority: 0 };
+        let _ = libc::sched_setscheduler(tid, libc::SCHED_BATCH, &param);
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
     }
 }
 
