@@ -146,6 +146,8 @@ impl App {
             )),
             clock: clock.clone(),
             cookie_secure: config.auth.cookie_secure,
+            refresh_cookie_secs: i64::try_from(config.auth.refresh_token_ttl_days * 24 * 3600)
+                .unwrap_or(i64::MAX),
         };
         let body_limit = config.server.body_limit;
         let m = metrics.clone();
@@ -206,7 +208,6 @@ impl App {
             auth,
             ..
         } = self;
-        drop(auth);
         let handle = server.handle();
         let mut task = tokio::spawn(server);
         let early = tokio::select! {
@@ -220,7 +221,11 @@ impl App {
             let _ = task.await;
         }
         jobs.shutdown().await;
+        drop(auth);
         store.shutdown().await;
+        if !store.wait_released(Duration::from_secs(5)).await {
+            tracing::warn!("shutdown: some store handles are still alive");
+        }
         tracing::info!("shutdown complete");
         match early {
             Some(Ok(Err(e))) => Err(e.into()),

@@ -228,13 +228,25 @@ async fn forged_expired_and_foreign_tokens_get_401() {
             .expect("keys");
     let now = shopd::core::Clock::now(&app.clock);
     let (foreign, _) = other
-        .sign(payload["sub"].as_str().expect("sub"), "customer", now, 900)
+        .sign(
+            payload["sub"].as_str().expect("sub"),
+            payload["sid"].as_str().expect("sid"),
+            "customer",
+            now,
+            900,
+        )
         .expect("sign");
     problem(get_me(foreign).await, 401, "unauthenticated").await;
     // same key and audience: accepted (proves the previous rejection was the audience)
     let same = shopd::domain::auth::Keys::new(&[secret], "shopd", "shopd-api").expect("keys");
     let (ok, _) = same
-        .sign(payload["sub"].as_str().expect("sub"), "customer", now, 900)
+        .sign(
+            payload["sub"].as_str().expect("sub"),
+            payload["sid"].as_str().expect("sid"),
+            "customer",
+            now,
+            900,
+        )
         .expect("sign");
     assert_eq!(get_me(ok).await.status(), 200);
 
@@ -397,7 +409,7 @@ async fn api_keys_are_shown_once_scoped_and_revocable() {
     let r = app
         .admin_post_json(
             "/api/v1/admin/api-keys",
-            &json!({"name": "ERP sync", "scopes": ["catalog", "orders"]}),
+            &json!({"name": "ERP sync", "scopes": ["catalog", "customers"]}),
         )
         .await;
     assert_eq!(r.status(), 201);
@@ -423,6 +435,24 @@ async fn api_keys_are_shown_once_scoped_and_revocable() {
         .await
         .expect("list");
     assert_eq!(r.status(), 200, "staff key reaches staff routes");
+    let r = app
+        .admin_post_json(
+            "/api/v1/admin/api-keys",
+            &json!({"name": "catalog only", "scopes": ["catalog"]}),
+        )
+        .await;
+    let narrow: Value = r.json().await.expect("json");
+    let nc = bearer_client(narrow["secret"].as_str().expect("secret"));
+    let r = nc
+        .get(app.url("/api/v1/admin/customers"))
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(
+        r.status(),
+        403,
+        "a key without the customers scope cannot list customers"
+    );
     let r = client
         .get(app.url("/api/v1/admin/api-keys"))
         .send()
@@ -973,4 +1003,186 @@ async fn api_key_use_is_recorded() {
     .await;
     assert!(used.is_some(), "last_used_at recorded");
     app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_a_session_revokes_its_access_tokens() {
+    let app = TestApp::spawn().await;
+    register(&app, "sid@example.com").await;
+    let t = tokens(&app, "sid@example.com").await;
+    let c = bearer_client(t["access_token"].as_str().expect("t"));
+    assert_eq!(
+        c.get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .expect("me")
+            .status(),
+        200
+    );
+    let r = app
+        .post_json(
+            "/api/v1/auth/logout",
+            &json!({"refresh_token": t["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 204);
+    let r = c.get(app.url("/api/v1/me")).send().await.expect("me");
+    problem(r, 401, "unauthenticated").await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_end_after_their_absolute_lifetime() {
+    let app = TestApp::spawn().await;
+    register(&app, "long@example.com").await;
+    let mut rt = tokens(&app, "long@example.com").await["refresh_token"].clone();
+    for days in [20u64, 9] {
+        app.clock.advance(Duration::from_secs(days * 24 * 3600));
+        let r = app
+            .post_json("/api/v1/auth/refresh", &json!({"refresh_token": rt}))
+            .await;
+        assert_eq!(r.status(), 200, "rotation within 30 days of sign-in");
+        rt = r.json::<Value>().await.expect("json")["refresh_token"].clone();
+    }
+    app.clock.advance(Duration::from_secs(2 * 24 * 3600));
+    let r = app
+        .post_json("/api/v1/auth/refresh", &json!({"refresh_token": rt}))
+        .await;
+    problem(r, 401, "unauthenticated").await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_cannot_mint_keys_and_die_with_their_creators_role() {
+    let app = TestApp::spawn().await;
+    // A second admin creates an admin key.
+    let boss = register(&app, "boss2@example.com").await;
+    let bid = boss["id"].as_str().expect("id");
+    let r = app
+        .admin
+        .put(app.url(&format!("/api/v1/admin/customers/{bid}/role")))
+        .json(&json!({"role": "admin"}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status(), 200);
+    let bt = tokens(&app, "boss2@example.com").await;
+    let boss_client = bearer_client(bt["access_token"].as_str().expect("t"));
+    let k: Value = boss_client
+        .post(app.url("/api/v1/admin/api-keys"))
+        .json(&json!({"name": "k", "role": "admin"}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let key = bearer_client(k["secret"].as_str().expect("secret"));
+    // Keys cannot manage keys or roles, even with the admin role.
+    let r = key
+        .post(app.url("/api/v1/admin/api-keys"))
+        .json(&json!({"name": "escalate"}))
+        .send()
+        .await
+        .expect("post");
+    problem(r, 403, "forbidden").await;
+    let r = key
+        .put(app.url(&format!("/api/v1/admin/customers/{bid}/role")))
+        .json(&json!({"role": "admin"}))
+        .send()
+        .await
+        .expect("put");
+    problem(r, 403, "forbidden").await;
+    assert_eq!(
+        key.get(app.url("/api/v1/admin/customers"))
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        200
+    );
+    // Demoting the creator stops the key.
+    let r = app
+        .admin
+        .put(app.url(&format!("/api/v1/admin/customers/{bid}/role")))
+        .json(&json!({"role": "customer"}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status(), 200);
+    let r = key
+        .get(app.url("/api/v1/admin/customers"))
+        .send()
+        .await
+        .expect("get");
+    problem(r, 401, "unauthenticated").await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn older_reset_links_die_with_a_password_change_and_guessing_is_throttled() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mails = tempfile::tempdir().expect("tempdir");
+    let sink = SmtpSink::start(mails.path());
+    let mut cfg = common::smtp_config(dir.path(), sink.port);
+    cfg.auth.login_failures_per_account_per_hour = 3;
+    let app = TestApp::spawn_with(cfg, None).await;
+    register(&app, "two@example.com").await;
+    for _ in 0..2 {
+        let r = app
+            .post_json(
+                "/api/v1/auth/password-reset",
+                &json!({"email": "two@example.com"}),
+            )
+            .await;
+        assert_eq!(r.status(), 202);
+    }
+    let mails: Vec<String> = wait_mail(&app, &sink, "two@example.com", 3).await;
+    let resets: Vec<String> = mails
+        .iter()
+        .filter(|m| common::header(m, "Subject").is_some_and(|s| s.contains("Reset")))
+        .filter_map(|m| link_token(m))
+        .collect();
+    assert_eq!(resets.len(), 2);
+    let r = app
+        .post_json(
+            "/api/v1/auth/password-reset/confirm",
+            &json!({"token": resets[0], "new_password": "first-New-pass-1"}),
+        )
+        .await;
+    assert_eq!(r.status(), 204);
+    let r = app
+        .post_json(
+            "/api/v1/auth/password-reset/confirm",
+            &json!({"token": resets[1], "new_password": "second-New-pass-2"}),
+        )
+        .await;
+    problem(r, 400, "invalid_token").await;
+
+    // Guessing the current password through change-password counts as failed logins.
+    let t = tokens_with(&app, "two@example.com", "first-New-pass-1").await;
+    let c = bearer_client(t["access_token"].as_str().expect("t"));
+    for _ in 0..3 {
+        let r = c
+            .post(app.url("/api/v1/me/password"))
+            .json(&json!({"current_password": "guess-guess-1", "new_password": "whatever-Pass-9"}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 422);
+    }
+    let r = c
+        .post(app.url("/api/v1/me/password"))
+        .json(&json!({"current_password": "first-New-pass-1", "new_password": "whatever-Pass-9"}))
+        .send()
+        .await
+        .expect("send");
+    problem(r, 429, "rate_limited").await;
+    app.stop().await;
+}
+
+async fn tokens_with(app: &TestApp, email: &str, password: &str) -> Value {
+    let r = login(app, email, password).await;
+    assert_eq!(r.status(), 200);
+    r.json().await.expect("json")
 }

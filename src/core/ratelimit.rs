@@ -78,6 +78,9 @@ impl RateLimiter {
     pub fn record(&self, key: &str, now: Timestamp) {
         let w = self.window_of(now);
         let mut b = self.lock();
+        if b.len() > 100_000 {
+            b.retain(|_, (win, _)| *win == w);
+        }
         let e = b.entry(key.to_owned()).or_insert((w, 0));
         if e.0 != w {
             *e = (w, 0);

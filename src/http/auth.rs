@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::identity::{
     ACCESS_COOKIE, Admin, CSRF_COOKIE, REFRESH_COOKIE, Signed, Staff, check_csrf, limit_ip,
+    require_scope,
 };
 use super::{ApiError, HttpState, Problem};
 use crate::core::{ApiKeyId, CustomerId, DEFAULT_PER_PAGE, MAX_PER_PAGE};
@@ -158,7 +159,7 @@ fn token_response(state: &HttpState, pair: &TokenPair, cookies: bool) -> HttpRes
             .http_only(true)
             .secure(secure)
             .same_site(SameSite::Strict)
-            .max_age(CookieDuration::days(30))
+            .max_age(CookieDuration::seconds(state.refresh_cookie_secs))
             .finish();
         let csrf = Cookie::build(CSRF_COOKIE, crate::domain::auth::secret::new_token(""))
             .path("/")
@@ -402,10 +403,12 @@ pub struct ChangePasswordBody {
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Wrong current password or weak new one", body = Problem, content_type = "application/problem+json")))]
 pub async fn change_password(
+    req: HttpRequest,
     state: web::Data<HttpState>,
     who: Signed,
     body: web::Json<ChangePasswordBody>,
 ) -> Result<HttpResponse> {
+    limit_ip(&req, &state)?;
     let pair = state
         .auth
         .change_password(&who.principal, &body.current_password, &body.new_password)
@@ -427,10 +430,12 @@ pub struct DeleteBody {
         (status = 204, description = "Deleted"),
         (status = 422, description = "Wrong password", body = Problem, content_type = "application/problem+json")))]
 pub async fn delete_me(
+    req: HttpRequest,
     state: web::Data<HttpState>,
     who: Signed,
     body: web::Json<DeleteBody>,
 ) -> Result<HttpResponse> {
+    limit_ip(&req, &state)?;
     state
         .auth
         .delete_account(&who.principal, &body.password)
@@ -499,9 +504,10 @@ pub struct PageQuery {
         (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_customers(
     state: web::Data<HttpState>,
-    _who: Staff,
+    who: Staff,
     q: web::Query<PageQuery>,
 ) -> Result<HttpResponse> {
+    require_scope(&who.principal, "customers")?;
     let per_page = q.per_page.unwrap_or(DEFAULT_PER_PAGE);
     if !(1..=MAX_PER_PAGE).contains(&per_page) {
         return Err(ApiError::validation(
@@ -525,6 +531,7 @@ pub async fn admin_get_customer(
     who: Staff,
     id: web::Path<String>,
 ) -> Result<HttpResponse> {
+    require_scope(&who.principal, "customers")?;
     let id = parse_customer_id(&id)?;
     Ok(HttpResponse::Ok().json(state.auth.get_customer(&who.principal, id)?))
 }

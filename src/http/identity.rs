@@ -93,6 +93,15 @@ impl From<AuthError> for ApiError {
             AuthError::RateLimited(r) => rate_limited(r.0),
             AuthError::NotFound => ApiError::not_found("no such resource"),
             AuthError::Forbidden => forbidden(),
+            AuthError::Busy => {
+                let mut e = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    "too many sign-ins are being processed; retry in a moment",
+                );
+                e.retry_after = Some(1);
+                e
+            }
             AuthError::Storage(s) => s.into(),
             AuthError::Internal(msg) => {
                 tracing::error!(error = %msg, "auth internal error");
@@ -195,11 +204,34 @@ impl<R: MinRole> FromRequest for Authed<R> {
     }
 }
 
-/// The client address used for per-IP limits (the TCP peer; proxies are not trusted).
+/// The client address used for per-IP limits (the TCP peer; proxies are not trusted). IPv6
+/// clients are grouped by /64, the smallest block a single subscriber usually gets.
 pub fn client_ip(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    match req.peer_addr().map(|a| a.ip()) {
+        Some(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Some(std::net::IpAddr::V6(v6)) => v6
+            .to_ipv4_mapped()
+            .map(|v4| v4.to_string())
+            .unwrap_or_default(),
+        Some(ip) => ip.to_string(),
+        None => "unknown".into(),
+    }
+}
+
+/// Refuses API keys without `scope` (signed-in people have every scope of their role).
+pub fn require_scope(p: &Principal, scope: &str) -> Result<(), ApiError> {
+    if p.has_scope(scope) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("this API key lacks the `{scope}` scope"),
+        ))
+    }
 }
 
 /// Applies the per-IP budget of the auth endpoints.

@@ -171,6 +171,16 @@ where
                 res.headers_mut()
                     .insert(HeaderName::from_static(REQUEST_ID), v);
             }
+            // Links carry one-time tokens in query strings: never leak them via Referer.
+            let h = res.headers_mut();
+            h.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            );
+            h.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
             let route = http_req
                 .match_pattern()
                 .unwrap_or_else(|| "unmatched".to_owned());

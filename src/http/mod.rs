@@ -66,6 +66,8 @@ pub struct HttpState {
     pub clock: Arc<dyn Clock>,
     /// Whether session cookies are `Secure`.
     pub cookie_secure: bool,
+    /// Lifetime of the refresh cookie in seconds (the refresh token's lifetime).
+    pub refresh_cookie_secs: i64,
 }
 
 /// Registers every route and the extractor error handlers.

@@ -110,6 +110,11 @@ mod tests {
                 .render(&n, &serde_json::json!({"name": "<b>Ann</b>", "link": "https://shop.test/x?a=1&b=2", "shop_name": "Shop", "expires_in": "1 hour"}))
                 .unwrap_or_else(|e| panic!("{n}: {e}"));
             assert!(!r.subject.is_empty());
+            if n == "verify_email" {
+                // Goes to unverified addresses: must not echo attacker-chosen names.
+                assert!(!r.text.contains("Ann") && !r.html.contains("Ann"));
+                continue;
+            }
             assert!(r.text.contains("<b>Ann</b>"), "text is not escaped");
             assert!(
                 r.html.contains("&lt;b&gt;Ann") && !r.html.contains("<b>Ann"),

@@ -268,6 +268,20 @@ impl Store {
         }
     }
 
+    /// Waits (bounded) until this is the last handle to the store, so that dropping it closes
+    /// the database and releases the data-dir lock (late HTTP worker threads may still be
+    /// dropping their clones just after a server stops).
+    pub async fn wait_released(&self, timeout: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while Arc::strong_count(&self.inner) > 1 {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        true
+    }
+
     /// Synchronous [`Store::shutdown`] for offline commands.
     pub fn shutdown_blocking(&self) {
         let _ = self.inner.sender.blocking_send(Msg::Shutdown);

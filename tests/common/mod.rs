@@ -147,13 +147,22 @@ impl TestApp {
     }
 
     /// Graceful shutdown; waits until the data dir is released.
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
+    pub async fn stop(self) {
+        let TestApp {
+            stop,
+            task,
+            auth,
+            _temp,
+            ..
+        } = self;
+        drop(auth); // the server waits for every store handle before it reports stopped
+        if let Some(tx) = stop {
             let _ = tx.send(());
         }
-        if let Some(t) = self.task.take() {
+        if let Some(t) = task {
             t.await.expect("join").expect("clean shutdown");
         }
+        drop(_temp);
     }
 }
 

@@ -32,6 +32,8 @@ pub struct Claims {
     pub jti: String,
     /// Role at issue time (informative; the current role is read from the store).
     pub role: String,
+    /// Session (refresh family) the token belongs to: revoking the session revokes the token.
+    pub sid: String,
 }
 
 struct Key {
@@ -128,6 +130,7 @@ impl Keys {
     pub fn sign(
         &self,
         sub: &str,
+        sid: &str,
         role: &str,
         now: Timestamp,
         ttl_secs: u64,
@@ -142,6 +145,7 @@ impl Keys {
             iat,
             jti: super::secret::new_token(""),
             role: role.to_owned(),
+            sid: sid.to_owned(),
         };
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some(ACCESS_TYP.into());
@@ -199,7 +203,7 @@ mod tests {
     fn round_trip_and_rejections() {
         let k = keys(&[7u8; 32]);
         let now = Timestamp::from_millis(1_800_000_000_000);
-        let (t, c) = k.sign("cus_x", "customer", now, 900).expect("sign");
+        let (t, c) = k.sign("cus_x", "00", "customer", now, 900).expect("sign");
         assert_eq!(k.verify(&t, now).map(|c| c.sub), Some("cus_x".into()));
         assert_eq!(c.exp - c.iat, 900);
         // expired
@@ -214,7 +218,7 @@ mod tests {
         assert!(other.verify(&t, now).is_none());
         // tampered payload
         let mut parts: Vec<String> = t.split('.').map(str::to_owned).collect();
-        parts[1] = URL_SAFE_NO_PAD.encode(br#"{"iss":"shopd","aud":"shopd-api","sub":"cus_admin","exp":9999999999,"iat":0,"jti":"x","role":"admin"}"#);
+        parts[1] = URL_SAFE_NO_PAD.encode(br#"{"iss":"shopd","aud":"shopd-api","sub":"cus_admin","exp":9999999999,"iat":0,"jti":"x","role":"admin","sid":"00"}"#);
         assert!(k.verify(&parts.join("."), now).is_none());
         // alg none
         let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"at+jwt","kid":"x"}"#);
@@ -231,7 +235,7 @@ mod tests {
         let now = Timestamp::from_millis(1_800_000_000_000);
         let (t, _) = Keys::new(std::slice::from_ref(&old), "i", "a")
             .expect("k")
-            .sign("s", "customer", now, 60)
+            .sign("s", "00", "customer", now, 60)
             .expect("sign");
         let rotated = Keys::new(&[new, old], "i", "a").expect("k");
         assert!(rotated.verify(&t, now).is_some());
@@ -242,7 +246,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let now = Timestamp::from_millis(1_800_000_000_000);
         let a = Keys::load_or_create(dir.path(), "", "i", "a").expect("create");
-        let (t, _) = a.sign("s", "customer", now, 60).expect("sign");
+        let (t, _) = a.sign("s", "00", "customer", now, 60).expect("sign");
         let b = Keys::load_or_create(dir.path(), "", "i", "a").expect("reload");
         assert!(b.verify(&t, now).is_some());
         #[cfg(unix)]

@@ -96,9 +96,21 @@ pub enum AuthError {
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The password hashing queue is full; retry shortly.
+    #[error("busy")]
+    Busy,
     /// Unexpected internal failure.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<hasher::PoolError> for AuthError {
+    fn from(e: hasher::PoolError) -> Self {
+        match e {
+            hasher::PoolError::Busy => AuthError::Busy,
+            hasher::PoolError::Stopped => AuthError::Internal("hashing pool stopped".into()),
+        }
+    }
 }
 
 fn invalid(field: &'static str, code: &'static str, message: impl Into<String>) -> AuthError {
@@ -241,6 +253,7 @@ struct Inner {
     hashing: hasher::Hasher,
     dummy_hash: String,
     failures: RateLimiter,
+    mails_per_address: RateLimiter,
     key_touched: Mutex<HashMap<ApiKeyId, Timestamp>>,
 }
 
@@ -281,7 +294,7 @@ fn new_session(
     tx: &mut WriteTx<'_>,
     customer: CustomerId,
     ttl: Duration,
-) -> Result<String, StorageError> {
+) -> Result<(String, Vec<u8>), StorageError> {
     let now = tx.now();
     let family = secret::random_id();
     tx.insert(
@@ -298,12 +311,26 @@ fn new_session(
         &secret::hash_token(&token),
         &RefreshToken {
             customer,
-            family,
+            family: family.clone(),
             expires_at: now.plus(ttl),
             used: false,
         },
     )?;
-    Ok(token)
+    Ok((token, family))
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) || s.len() > 64 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 fn revoke_all_sessions(tx: &mut WriteTx<'_>, customer: CustomerId) -> Result<usize, StorageError> {
@@ -337,7 +364,7 @@ fn human_duration(d: Duration) -> String {
 }
 
 enum RefreshOutcome {
-    Rotated(Customer, String),
+    Rotated(Box<Customer>, String, Vec<u8>),
     Reused,
     Invalid,
 }
@@ -356,7 +383,11 @@ impl Auth {
                 store,
                 clock,
                 keys,
-                hashing: hasher::Hasher::new(settings.hashing_concurrency)?,
+                hashing: hasher::Hasher::new(
+                    settings.hashing_concurrency,
+                    64 * settings.hashing_concurrency.max(1),
+                )?,
+                mails_per_address: RateLimiter::new(3, Duration::from_secs(3600)),
                 failures: RateLimiter::new(
                     settings.account_failures_per_hour,
                     Duration::from_secs(3600),
@@ -386,27 +417,51 @@ impl Auth {
         self.inner
             .hashing
             .run(move || params.hash(&pw))
-            .await
-            .ok_or_else(|| AuthError::Internal("hashing pool stopped".into()))?
+            .await?
             .map_err(AuthError::Internal)
     }
 
-    async fn verify(&self, password: &str, phc: &str) -> bool {
+    async fn verify(&self, password: &str, phc: &str) -> Result<bool, AuthError> {
         let params = self.inner.settings.hash;
         let (pw, h) = (password.to_owned(), phc.to_owned());
-        self.inner
+        Ok(self
+            .inner
             .hashing
             .run(move || params.verify(&pw, &h))
-            .await
-            .unwrap_or(false)
+            .await?)
     }
 
-    fn tokens(&self, c: &Customer, refresh_token: String) -> Result<TokenPair, AuthError> {
+    /// Checks `password` for an account, counting failures against the account's budget.
+    async fn check_password(&self, c: &Customer, password: &str) -> Result<bool, AuthError> {
+        let now = self.now();
+        self.inner
+            .failures
+            .check(&c.email, now)
+            .map_err(AuthError::RateLimited)?;
+        let ok = self.verify(password, &c.password_hash).await?;
+        if !ok {
+            self.inner.failures.record(&c.email, now);
+        }
+        Ok(ok)
+    }
+
+    fn tokens(
+        &self,
+        c: &Customer,
+        refresh_token: String,
+        family: &[u8],
+    ) -> Result<TokenPair, AuthError> {
         let ttl = self.inner.settings.access_ttl_secs;
         let (access_token, _) = self
             .inner
             .keys
-            .sign(&c.id.to_string(), c.role.as_str(), self.now(), ttl)
+            .sign(
+                &c.id.to_string(),
+                &hex(family),
+                c.role.as_str(),
+                self.now(),
+                ttl,
+            )
             .map_err(AuthError::Internal)?;
         Ok(TokenPair {
             access_token,
@@ -435,6 +490,20 @@ impl Auth {
         name: &str,
         role: Role,
     ) -> Result<CustomerView, AuthError> {
+        self.create_account_checked(email, password, name, role, None)
+            .await
+    }
+
+    /// [`Auth::create_account`]; with `setup`, the write also proves (atomically) that the
+    /// setup token matches and no admin exists yet, so the token works exactly once.
+    async fn create_account_checked(
+        &self,
+        email: &str,
+        password: &str,
+        name: &str,
+        role: Role,
+        setup: Option<Vec<u8>>,
+    ) -> Result<CustomerView, AuthError> {
         let email = Email::parse(email)
             .ok_or_else(|| invalid("email", "invalid", "is not a valid email address"))?;
         let name = validate_name(name)?;
@@ -456,7 +525,16 @@ impl Auth {
         self.inner
             .store
             .write(move |tx| {
-                let key = email.as_str().to_owned();
+                                let key = email.as_str().to_owned();
+                if let Some(presented) = &setup {
+                    let stored = tx.get(&AUTH_META, &"setup_token".to_owned())?;
+                    let matches = stored.is_some_and(|h| {
+                        bool::from(subtle::ConstantTimeEq::ct_eq(h.as_slice(), presented.as_slice()))
+                    });
+                    if !matches || tx.contains(&AUTH_META, &"has_admin".to_owned())? {
+                        return Err(AuthError::InvalidToken);
+                    }
+                }
                 if tx.contains(&EMAILS, &key)? {
                     return Err(AuthError::EmailTaken);
                 }
@@ -468,6 +546,7 @@ impl Auth {
                     role,
                     password_hash: hash,
                     email_verified_at: (role == Role::Admin).then_some(now),
+                    password_changed_at: now,
                     created_at: now,
                     updated_at: now,
                     deleted_at: None,
@@ -484,12 +563,13 @@ impl Auth {
                         &OneTimeToken {
                             purpose: Purpose::VerifyEmail,
                             customer: c.id,
+                            created_at: now,
                             expires_at: now.plus(s.verify_ttl),
                             used_at: None,
                         },
                     )?;
                     let vars = json!({"name": name, "link": link, "shop_name": s.shop_name, "expires_in": human_duration(s.verify_ttl)});
-                    mailer::enqueue(tx, &Mail::new(&key, Some(&name), "verify_email", vars, now))?;
+                    mailer::enqueue(tx, &Mail::new(&key, None, "verify_email", vars, now))?;
                 }
                 Ok(CustomerView::from(&c))
             })
@@ -500,18 +580,21 @@ impl Auth {
     /// known ones, and repeated failures for one email are throttled.
     pub async fn login(&self, email: &str, password: &str) -> Result<TokenPair, AuthError> {
         let now = self.now();
-        let key = Email::parse(email)
-            .map(|e| e.as_str().to_owned())
-            .unwrap_or_else(|| email.trim().to_lowercase());
+        let Some(email) = Email::parse(email) else {
+            // Not an address: no account can match; spend the same time, count nothing.
+            let _ = self.verify(password, &self.inner.dummy_hash).await?;
+            return Err(AuthError::InvalidCredentials);
+        };
+        let key = email.as_str().to_owned();
         self.inner
             .failures
             .check(&key, now)
             .map_err(AuthError::RateLimited)?;
         let found = customer_by_email(&self.inner.store.read()?, &key)?;
         let ok = match &found {
-            Some(c) => self.verify(password, &c.password_hash).await,
+            Some(c) => self.verify(password, &c.password_hash).await?,
             None => {
-                let _ = self.verify(password, &self.inner.dummy_hash).await;
+                let _ = self.verify(password, &self.inner.dummy_hash).await?;
                 false
             }
         };
@@ -526,7 +609,7 @@ impl Auth {
         };
         let ttl = self.inner.settings.refresh_ttl;
         let id = c.id;
-        let (c, rt) = self
+        let (c, rt, fam) = self
             .inner
             .store
             .write(move |tx| {
@@ -536,11 +619,11 @@ impl Auth {
                     c.updated_at = tx.now();
                     tx.insert(&CUSTOMERS, &c.id, &c)?;
                 }
-                let rt = new_session(tx, c.id, ttl)?;
-                Ok::<_, AuthError>((c, rt))
+                let (rt, fam) = new_session(tx, c.id, ttl)?;
+                Ok::<_, AuthError>((c, rt, fam))
             })
             .await?;
-        self.tokens(&c, rt)
+        self.tokens(&c, rt, &fam)
     }
 
     /// Exchanges a refresh token for a new pair. Presenting a token that was already exchanged
@@ -568,7 +651,9 @@ impl Auth {
                     tx.insert(&FAMILIES, &fkey, &fam)?;
                     return Ok(RefreshOutcome::Reused);
                 }
-                if rec.expires_at <= now {
+                // Sessions end `refresh_ttl` after sign-in however often they rotate (ASVS 3.3.2).
+                let session_end = fam.created_at.plus(ttl);
+                if rec.expires_at <= now || session_end <= now {
                     return Ok(RefreshOutcome::Invalid);
                 }
                 let Some(c) = live_customer(tx, rec.customer)? else {
@@ -583,15 +668,19 @@ impl Auth {
                     &RefreshToken {
                         customer: rec.customer,
                         family: rec.family.clone(),
-                        expires_at: now.plus(ttl),
+                        expires_at: now.plus(ttl).min(session_end),
                         used: false,
                     },
                 )?;
-                Ok(RefreshOutcome::Rotated(c, token))
+                Ok(RefreshOutcome::Rotated(
+                    Box::new(c),
+                    token,
+                    rec.family.clone(),
+                ))
             })
             .await?;
         match outcome {
-            RefreshOutcome::Rotated(c, rt) => self.tokens(&c, rt),
+            RefreshOutcome::Rotated(c, rt, fam) => self.tokens(&c, rt, &fam),
             RefreshOutcome::Reused => {
                 tracing::warn!("refresh token reuse detected; session family revoked");
                 Err(AuthError::TokenReused)
@@ -631,7 +720,17 @@ impl Auth {
             .verify(bearer, self.now())
             .ok_or(AuthError::Unauthenticated)?;
         let id = CustomerId::parse(&claims.sub).map_err(|_| AuthError::Unauthenticated)?;
-        let c = live_customer(&self.inner.store.read()?, id)?.ok_or(AuthError::Unauthenticated)?;
+        let family = unhex(&claims.sid).ok_or(AuthError::Unauthenticated)?;
+        let r = self.inner.store.read()?;
+        // Logout, reuse detection, password change and reset revoke the session, and with it
+        // every access token issued in it.
+        let live_session = r
+            .get(&FAMILIES, &(id, family))?
+            .is_some_and(|f| f.revoked_at.is_none());
+        if !live_session {
+            return Err(AuthError::Unauthenticated);
+        }
+        let c = live_customer(&r, id)?.ok_or(AuthError::Unauthenticated)?;
         Ok(Principal {
             kind: PrincipalKind::Customer(c.id),
             role: c.role,
@@ -651,6 +750,13 @@ impl Auth {
             .get(&API_KEYS, &id)?
             .filter(|k| k.revoked_at.is_none())
             .ok_or(AuthError::Unauthenticated)?;
+        // A key never outlives its creator's authority: a deleted or demoted admin's keys stop.
+        if let Some(creator) = key.created_by {
+            let still = live_customer(&r, creator)?.is_some_and(|c| c.role >= Role::Admin);
+            if !still {
+                return Err(AuthError::Unauthenticated);
+            }
+        }
         self.touch_api_key(id);
         Ok(Principal {
             kind: PrincipalKind::ApiKey(id),
@@ -812,6 +918,14 @@ impl Auth {
         let Some(email) = Email::parse(email) else {
             return Ok(());
         };
+        if self
+            .inner
+            .mails_per_address
+            .hit(email.as_str(), self.now())
+            .is_err()
+        {
+            return Ok(()); // answer the same, send nothing: no mail flooding of one address
+        }
         let token = secret::new_token("ev_");
         let link = self.link("/verify-email", &token);
         let s = self.inner.settings.clone();
@@ -826,12 +940,13 @@ impl Auth {
                         &OneTimeToken {
                             purpose: Purpose::VerifyEmail,
                             customer: c.id,
+                            created_at: now,
                             expires_at: now.plus(s.verify_ttl),
                             used_at: None,
                         },
                     )?;
                     let vars = json!({"name": c.name, "link": link, "shop_name": s.shop_name, "expires_in": human_duration(s.verify_ttl)});
-                    mailer::enqueue(tx, &Mail::new(&c.email, Some(&c.name), "verify_email", vars, now))?;
+                    mailer::enqueue(tx, &Mail::new(&c.email, None, "verify_email", vars, now))?;
                 }
                 Ok::<_, AuthError>(())
             })
@@ -844,6 +959,14 @@ impl Auth {
         let Some(email) = Email::parse(email) else {
             return Ok(());
         };
+        if self
+            .inner
+            .mails_per_address
+            .hit(email.as_str(), self.now())
+            .is_err()
+        {
+            return Ok(());
+        }
         let token = secret::new_token("pr_");
         let link = self.link("/reset-password", &token);
         let s = self.inner.settings.clone();
@@ -858,6 +981,7 @@ impl Auth {
                         &OneTimeToken {
                             purpose: Purpose::ResetPassword,
                             customer: c.id,
+                            created_at: now,
                             expires_at: now.plus(s.reset_ttl),
                             used_at: None,
                         },
@@ -881,7 +1005,9 @@ impl Auth {
                 t.purpose == Purpose::ResetPassword && t.used_at.is_none() && t.expires_at > now
             })
             .ok_or(AuthError::InvalidToken)?;
-        let c = live_customer(&r, t.customer)?.ok_or(AuthError::InvalidToken)?;
+        let c = live_customer(&r, t.customer)?
+            .filter(|c| t.created_at >= c.password_changed_at)
+            .ok_or(AuthError::InvalidToken)?;
         drop(r);
         password::check_policy(new_password, &c.email)
             .map_err(|e| invalid("new_password", e.code(), e.message()))?;
@@ -894,10 +1020,14 @@ impl Auth {
                     .get(&ONE_TIME, &h)?
                     .filter(|t| t.used_at.is_none() && t.expires_at > now)
                     .ok_or(AuthError::InvalidToken)?;
-                let mut c = live_customer(tx, t.customer)?.ok_or(AuthError::InvalidToken)?;
+                // Links issued before the last password change are void.
+                let mut c = live_customer(tx, t.customer)?
+                    .filter(|c| t.created_at >= c.password_changed_at)
+                    .ok_or(AuthError::InvalidToken)?;
                 t.used_at = Some(now);
                 tx.insert(&ONE_TIME, &h, &t)?;
                 c.password_hash = hash;
+                c.password_changed_at = now;
                 c.updated_at = now;
                 // Proving control of the mailbox also proves the address.
                 c.email_verified_at.get_or_insert(now);
@@ -918,7 +1048,7 @@ impl Auth {
     ) -> Result<TokenPair, AuthError> {
         let id = p.customer_id().ok_or(AuthError::Forbidden)?;
         let c = live_customer(&self.inner.store.read()?, id)?.ok_or(AuthError::Unauthenticated)?;
-        if !self.verify(current, &c.password_hash).await {
+        if !self.check_password(&c, current).await? {
             return Err(invalid(
                 "current_password",
                 "incorrect",
@@ -929,20 +1059,21 @@ impl Auth {
             .map_err(|e| invalid("new_password", e.code(), e.message()))?;
         let hash = self.hash(new_password).await?;
         let ttl = self.inner.settings.refresh_ttl;
-        let (c, rt) = self
+        let (c, rt, fam) = self
             .inner
             .store
             .write(move |tx| {
                 let mut c = live_customer(tx, id)?.ok_or(AuthError::Unauthenticated)?;
                 c.password_hash = hash;
+                c.password_changed_at = tx.now();
                 c.updated_at = tx.now();
                 tx.insert(&CUSTOMERS, &id, &c)?;
                 revoke_all_sessions(tx, id)?;
-                let rt = new_session(tx, id, ttl)?;
-                Ok::<_, AuthError>((c, rt))
+                let (rt, fam) = new_session(tx, id, ttl)?;
+                Ok::<_, AuthError>((c, rt, fam))
             })
             .await?;
-        self.tokens(&c, rt)
+        self.tokens(&c, rt, &fam)
     }
 
     /// Deletes the caller's account: personal fields are erased, sessions revoked; the record
@@ -950,7 +1081,7 @@ impl Auth {
     pub async fn delete_account(&self, p: &Principal, password: &str) -> Result<(), AuthError> {
         let id = p.customer_id().ok_or(AuthError::Forbidden)?;
         let c = live_customer(&self.inner.store.read()?, id)?.ok_or(AuthError::Unauthenticated)?;
-        if !self.verify(password, &c.password_hash).await {
+        if !self.check_password(&c, password).await? {
             return Err(invalid(
                 "password",
                 "incorrect",
@@ -982,7 +1113,8 @@ impl Auth {
         id: CustomerId,
         role: Role,
     ) -> Result<CustomerView, AuthError> {
-        if p.role < Role::Admin {
+        // Keys and roles are managed by signed-in admins only, never by API keys.
+        if p.role < Role::Admin || p.customer_id().is_none() {
             return Err(AuthError::Forbidden);
         }
         self.inner
@@ -1041,7 +1173,8 @@ impl Auth {
             return Err(AuthError::InvalidToken);
         }
         drop(r);
-        self.create_account(email, password, name, Role::Admin)
+        let presented = secret::hash_token(token);
+        self.create_account_checked(email, password, name, Role::Admin, Some(presented))
             .await
     }
 
@@ -1053,7 +1186,8 @@ impl Auth {
         role: Role,
         scopes: Vec<String>,
     ) -> Result<(ApiKeyView, String), AuthError> {
-        if p.role < Role::Admin {
+        // Keys and roles are managed by signed-in admins only, never by API keys.
+        if p.role < Role::Admin || p.customer_id().is_none() {
             return Err(AuthError::Forbidden);
         }
         let name = validate_name(name)?;
@@ -1103,7 +1237,8 @@ impl Auth {
 
     /// Lists API keys (admins).
     pub fn list_api_keys(&self, p: &Principal) -> Result<Vec<ApiKeyView>, AuthError> {
-        if p.role < Role::Admin {
+        // Keys and roles are managed by signed-in admins only, never by API keys.
+        if p.role < Role::Admin || p.customer_id().is_none() {
             return Err(AuthError::Forbidden);
         }
         let r = self.inner.store.read()?;
@@ -1119,7 +1254,8 @@ impl Auth {
         p: &Principal,
         id: ApiKeyId,
     ) -> Result<ApiKeyView, AuthError> {
-        if p.role < Role::Admin {
+        // Keys and roles are managed by signed-in admins only, never by API keys.
+        if p.role < Role::Admin || p.customer_id().is_none() {
             return Err(AuthError::Forbidden);
         }
         self.inner

@@ -53,6 +53,8 @@ pub struct Customer {
     pub password_hash: String,
     /// When the email was confirmed.
     pub email_verified_at: Option<Timestamp>,
+    /// Last password change: reset links issued before it no longer work.
+    pub password_changed_at: Timestamp,
     /// Creation time.
     pub created_at: Timestamp,
     /// Last change.
@@ -102,6 +104,8 @@ pub struct OneTimeToken {
     pub purpose: Purpose,
     /// Owner.
     pub customer: CustomerId,
+    /// Issue time.
+    pub created_at: Timestamp,
     /// Expiry.
     pub expires_at: Timestamp,
     /// When it was used.
