@@ -140,6 +140,7 @@ impl App {
                 .enabled
                 .then(|| Diagnostics::new(store.clone())),
             auth: auth.clone(),
+            catalog: crate::domain::catalog::Catalog::new(store.clone()),
             auth_limiter: Arc::new(RateLimiter::new(
                 config.auth.login_per_ip_per_minute,
                 Duration::from_secs(60),

@@ -11,6 +11,9 @@ use ulid::Ulid;
 
 use super::clock::Timestamp;
 
+/// The last id minted by this process (shared by all kinds), for monotonic ids.
+static LAST_ID: std::sync::Mutex<u128> = std::sync::Mutex::new(0);
+
 /// The kind of object an id names; its prefix is part of the public id.
 pub trait IdKind: Send + Sync + 'static {
     /// Prefix without the underscore, e.g. `prod`.
@@ -38,11 +41,24 @@ pub struct Id<K: IdKind> {
 }
 
 impl<K: IdKind> Id<K> {
-    /// Mints a fresh id whose time part is `now`, so ids sort by creation time.
+    /// Mints a fresh id whose time part is `now`. Ids minted by this process are strictly
+    /// increasing (monotonic ULIDs: within one millisecond, or if the clock steps back, the
+    /// previous id plus one), so sorting by id is sorting by creation.
     pub fn new(now: Timestamp) -> Self {
         let ms = u64::try_from(now.as_millis()).unwrap_or(0);
         let random: u128 = rand::random::<u128>() & ((1u128 << 80) - 1);
-        Self::from_ulid(Ulid::from_parts(ms, random))
+        let candidate = Ulid::from_parts(ms, random).0;
+        let mut last = match LAST_ID.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let next = if candidate > *last {
+            candidate
+        } else {
+            last.saturating_add(1)
+        };
+        *last = next;
+        Self::from_ulid(Ulid(next))
     }
 
     /// Wraps an existing ULID (used by codecs).
@@ -216,6 +232,13 @@ mod tests {
         );
         assert_eq!(ProductId::parse("prod_xyz"), Err(IdError::Malformed));
         assert_eq!(id.created_at().as_millis(), 1_700_000_000_000);
+    }
+
+    #[test]
+    fn ids_minted_in_one_millisecond_still_increase() {
+        let t = Timestamp::from_millis(5_000);
+        let ids: Vec<ProductId> = (0..1000).map(|_| ProductId::new(t)).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

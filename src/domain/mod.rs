@@ -2,4 +2,5 @@
 //! prometheus and never reads the system clock: time comes from the write transaction.
 
 pub mod auth;
+pub mod catalog;
 pub mod diagnostics;

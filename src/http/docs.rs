@@ -7,7 +7,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use utoipa::Modify;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{auth, diagnostics, health, problem};
+use super::{auth, catalog, diagnostics, health, problem};
 
 /// Declares the bearer scheme (JWT access tokens and `shopd_sk_…` API keys).
 struct BearerAuth;
@@ -63,7 +63,19 @@ impl Modify for BearerAuth {
         auth::set_role,
         auth::create_api_key,
         auth::list_api_keys,
-        auth::revoke_api_key,
+                auth::revoke_api_key,
+        catalog::list_products,
+        catalog::get_product,
+        catalog::list_categories,
+        catalog::create_product,
+        catalog::admin_list_products,
+        catalog::admin_get_product,
+        catalog::update_product,
+        catalog::delete_product,
+        catalog::bulk_status,
+        catalog::create_category,
+        catalog::update_category,
+        catalog::delete_category,
     ),
     components(schemas(problem::Problem, problem::FieldError)),
     modifiers(&BearerAuth),
@@ -72,7 +84,9 @@ impl Modify for BearerAuth {
         (name = "diagnostics", description = "Operator and test diagnostics (admin; disabled unless diagnostics.enabled)"),
         (name = "auth", description = "Registration, sign-in, tokens, email verification and password reset"),
         (name = "account", description = "The signed-in account"),
-        (name = "admin", description = "Staff and admin operations")
+                (name = "admin", description = "Staff and admin operations"),
+        (name = "catalog", description = "Products and categories as shoppers see them"),
+        (name = "catalog-admin", description = "Catalog management (staff, `catalog` scope for API keys)")
     )
 )]
 pub struct ApiDoc;

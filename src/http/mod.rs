@@ -3,6 +3,7 @@
 
 pub mod assets;
 pub mod auth;
+pub mod catalog;
 pub mod diagnostics;
 pub mod docs;
 pub mod health;
@@ -21,6 +22,7 @@ pub use problem::{ApiError, Problem};
 
 use crate::core::{Clock, RateLimiter};
 use crate::domain::auth::Auth;
+use crate::domain::catalog::Catalog;
 use crate::domain::diagnostics::Diagnostics;
 use crate::observability::metrics::Metrics;
 use crate::storage::Store;
@@ -60,6 +62,8 @@ pub struct HttpState {
     pub diagnostics: Option<Diagnostics>,
     /// Accounts and tokens.
     pub auth: Auth,
+    /// Products and categories.
+    pub catalog: Catalog,
     /// Per-IP budget of login and token endpoints.
     pub auth_limiter: Arc<RateLimiter>,
     /// Time source for limits.
@@ -80,6 +84,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: HttpState, body_limit: usi
         .configure(health::routes)
         .configure(docs::routes)
         .configure(auth::routes)
+        .configure(catalog::routes)
         .configure(diagnostics::routes)
         .configure(assets::routes);
 }

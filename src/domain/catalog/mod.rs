@@ -1,0 +1,570 @@
+//! The catalog: products with options and variants, and a category tree.
+//! Slugs and SKUs are unique (index tables maintained in the same transaction as the record),
+//! every record carries a version for `ETag`/`If-Match`, and the public only sees active products.
+
+pub mod input;
+pub mod model;
+pub mod slug;
+
+use std::collections::HashSet;
+use std::ops::Bound;
+
+use crate::core::{CategoryId, Page, ProductId, VariantId, page};
+use crate::storage::{Order, Reader, StorageError, Store, WriteTx};
+
+pub use input::{FieldIssue, ProductInput, ValidProduct, validate};
+pub use model::{Category, Image, Product, ProductOption, Seo, Status, Variant};
+
+use model::{
+    ACTIVE, CATEGORIES, CATEGORY_PRODUCTS, CATEGORY_SLUGS, PRODUCT_SLUGS, PRODUCTS, SKUS, VARIANTS,
+};
+
+/// Why a catalog operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// Invalid fields.
+    #[error("invalid input")]
+    Invalid(Vec<FieldIssue>),
+    /// No such object (or not visible).
+    #[error("not found")]
+    NotFound,
+    /// The slug belongs to another object.
+    #[error("slug `{0}` is taken")]
+    SlugTaken(String),
+    /// The SKU belongs to another variant.
+    #[error("SKU `{0}` is taken")]
+    SkuTaken(String),
+    /// `If-Match` named an older version.
+    #[error("the object changed since version {expected}; current version is {current}")]
+    VersionMismatch {
+        /// Version the client had.
+        expected: u64,
+        /// Current version.
+        current: u64,
+    },
+    /// The change conflicts with other objects (e.g. deleting a category with children).
+    #[error("{0}")]
+    Conflict(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+fn issue(field: &str, code: &'static str, message: &str) -> CatalogError {
+    CatalogError::Invalid(vec![FieldIssue {
+        field: field.to_owned(),
+        code,
+        message: message.to_owned(),
+    }])
+}
+
+/// Public list filters.
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    /// Only products in this category.
+    pub category: Option<CategoryId>,
+    /// Oldest first instead of newest first.
+    pub oldest_first: bool,
+}
+
+/// Catalog operations over the store.
+#[derive(Clone, Debug)]
+pub struct Catalog {
+    store: Store,
+}
+
+fn check_version(expected: Option<u64>, current: u64) -> Result<(), CatalogError> {
+    match expected {
+        Some(e) if e != current => Err(CatalogError::VersionMismatch {
+            expected: e,
+            current,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Removes a product's index entries (slug, SKUs, variants, listing indexes).
+fn unindex(tx: &mut WriteTx<'_>, p: &Product) -> Result<(), StorageError> {
+    tx.remove(&PRODUCT_SLUGS, &p.slug)?;
+    for v in &p.variants {
+        tx.remove(&SKUS, &v.sku.to_uppercase())?;
+        tx.remove(&VARIANTS, &v.id)?;
+    }
+    tx.remove(&ACTIVE, &p.id)?;
+    for c in &p.category_ids {
+        tx.remove(&CATEGORY_PRODUCTS, &(*c, p.id))?;
+    }
+    Ok(())
+}
+
+/// Writes a product and its index entries.
+fn index(tx: &mut WriteTx<'_>, p: &Product) -> Result<(), StorageError> {
+    tx.insert(&PRODUCT_SLUGS, &p.slug, &p.id)?;
+    for v in &p.variants {
+        tx.insert(&SKUS, &v.sku.to_uppercase(), &v.id)?;
+        tx.insert(&VARIANTS, &v.id, &p.id)?;
+    }
+    if p.status == Status::Active {
+        tx.insert(&ACTIVE, &p.id, &())?;
+        for c in &p.category_ids {
+            tx.insert(&CATEGORY_PRODUCTS, &(*c, p.id), &())?;
+        }
+    }
+    tx.insert(&PRODUCTS, &p.id, p)
+}
+
+/// Builds the stored product from valid input, checking uniqueness against everything but
+/// `existing` (the product being replaced).
+fn assemble(
+    tx: &mut WriteTx<'_>,
+    v: ValidProduct,
+    existing: Option<&Product>,
+) -> Result<Product, CatalogError> {
+    let now = tx.now();
+    let id = existing
+        .map(|p| p.id)
+        .unwrap_or_else(|| ProductId::new(now));
+    // Slug: explicit clashes are errors; derived ones get a numeric suffix.
+    let mut slug = v.slug.clone();
+    let mut n = 1;
+    loop {
+        match tx.get(&PRODUCT_SLUGS, &slug)? {
+            Some(owner) if owner != id => {
+                if v.slug_explicit {
+                    return Err(CatalogError::SlugTaken(slug));
+                }
+                n += 1;
+                slug = format!("{}-{n}", v.slug);
+            }
+            _ => break,
+        }
+    }
+    for c in &v.category_ids {
+        if !tx.contains(&CATEGORIES, c)? {
+            return Err(issue(
+                "category_ids",
+                "unknown_category",
+                &format!("no category {c}"),
+            ));
+        }
+    }
+    let keep: HashSet<VariantId> = existing
+        .map(|p| p.variants.iter().map(|x| x.id).collect())
+        .unwrap_or_default();
+    let mut variants = Vec::new();
+    for (i, x) in v.variants.into_iter().enumerate() {
+        let vid = match x.id {
+            Some(vid) if keep.contains(&vid) => vid,
+            Some(_) => {
+                return Err(issue(
+                    &format!("variants[{i}].id"),
+                    "unknown_variant",
+                    "not a variant of this product",
+                ));
+            }
+            None => VariantId::new(now),
+        };
+        if let Some(owner) = tx.get(&SKUS, &x.sku.to_uppercase())?
+            && owner != vid
+            && !keep.contains(&owner)
+        {
+            return Err(CatalogError::SkuTaken(x.sku));
+        }
+        variants.push(Variant {
+            id: vid,
+            sku: x.sku,
+            option_values: x.option_values,
+            price: x.price,
+            compare_at_price: x.compare_at_price,
+            weight_grams: x.weight_grams,
+            barcode: x.barcode,
+            track_inventory: x.track_inventory,
+        });
+    }
+    Ok(Product {
+        id,
+        title: v.title,
+        slug,
+        description: v.description,
+        status: v.status,
+        vendor: v.vendor,
+        product_type: v.product_type,
+        tags: v.tags,
+        images: v.images,
+        seo: v.seo,
+        attributes: v.attributes,
+        options: v.options,
+        variants,
+        category_ids: v.category_ids,
+        created_at: existing.map(|p| p.created_at).unwrap_or(now),
+        updated_at: now,
+        version: existing.map(|p| p.version + 1).unwrap_or(1),
+    })
+}
+
+impl Catalog {
+    /// Service over `store`.
+    pub fn new(store: Store) -> Self {
+        Catalog { store }
+    }
+
+    /// Creates a product.
+    pub async fn create_product(&self, input: ProductInput) -> Result<Product, CatalogError> {
+        let valid = validate(&input).map_err(CatalogError::Invalid)?;
+        self.store
+            .write(move |tx| {
+                let p = assemble(tx, valid, None)?;
+                index(tx, &p)?;
+                Ok(p)
+            })
+            .await
+    }
+
+    /// Replaces a product, optionally only if it is still at `if_match`.
+    pub async fn update_product(
+        &self,
+        id: ProductId,
+        input: ProductInput,
+        if_match: Option<u64>,
+    ) -> Result<Product, CatalogError> {
+        let valid = validate(&input).map_err(CatalogError::Invalid)?;
+        self.store
+            .write(move |tx| {
+                let old = tx.get(&PRODUCTS, &id)?.ok_or(CatalogError::NotFound)?;
+                check_version(if_match, old.version)?;
+                unindex(tx, &old)?;
+                let p = assemble(tx, valid, Some(&old))?;
+                index(tx, &p)?;
+                Ok(p)
+            })
+            .await
+    }
+
+    /// Deletes a product, optionally only if it is still at `if_match`.
+    pub async fn delete_product(
+        &self,
+        id: ProductId,
+        if_match: Option<u64>,
+    ) -> Result<(), CatalogError> {
+        self.store
+            .write(move |tx| {
+                let old = tx.get(&PRODUCTS, &id)?.ok_or(CatalogError::NotFound)?;
+                check_version(if_match, old.version)?;
+                unindex(tx, &old)?;
+                tx.remove(&PRODUCTS, &id)?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Sets the status of many products at once (all or nothing).
+    pub async fn bulk_status(
+        &self,
+        ids: Vec<ProductId>,
+        status: Status,
+    ) -> Result<usize, CatalogError> {
+        if ids.is_empty() || ids.len() > 500 {
+            return Err(issue("ids", "invalid", "send 1 to 500 product ids"));
+        }
+        self.store
+            .write(move |tx| {
+                let mut n = 0;
+                for id in ids {
+                    let mut p = tx.get(&PRODUCTS, &id)?.ok_or(CatalogError::NotFound)?;
+                    if p.status != status {
+                        unindex(tx, &p)?;
+                        p.status = status;
+                        p.version += 1;
+                        p.updated_at = tx.now();
+                        index(tx, &p)?;
+                        n += 1;
+                    }
+                }
+                Ok(n)
+            })
+            .await
+    }
+
+    /// A product by id (`prod_…`) or slug; `public` hides everything but active products.
+    pub fn get_product(&self, id_or_slug: &str, public: bool) -> Result<Product, CatalogError> {
+        let r = self.store.read()?;
+        let id = match ProductId::parse(id_or_slug) {
+            Ok(id) => Some(id),
+            Err(_) => r.get(&PRODUCT_SLUGS, &id_or_slug.to_owned())?,
+        };
+        let p = match id {
+            Some(id) => r.get(&PRODUCTS, &id)?,
+            None => None,
+        };
+        p.filter(|p| !public || p.status == Status::Active)
+            .ok_or(CatalogError::NotFound)
+    }
+
+    /// The product owning a variant.
+    pub fn product_of_variant(&self, id: VariantId) -> Result<Product, CatalogError> {
+        let r = self.store.read()?;
+        let pid = r.get(&VARIANTS, &id)?.ok_or(CatalogError::NotFound)?;
+        r.get(&PRODUCTS, &pid)?.ok_or(CatalogError::NotFound)
+    }
+
+    /// Lists products, newest first by default, with cursor pagination. `public` lists active
+    /// products only (and is the only mode that can filter by category).
+    pub fn list_products(
+        &self,
+        public: bool,
+        filter: &ListFilter,
+        per_page: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<Product>, CatalogError> {
+        let after = match cursor {
+            Some(c) => Some(
+                page::decode_cursor(c)
+                    .and_then(|b| <[u8; 16]>::try_from(b).ok())
+                    .map(ProductId::from_bytes)
+                    .ok_or_else(|| {
+                        issue("cursor", "invalid", "is not a cursor returned by this list")
+                    })?,
+            ),
+            None => None,
+        };
+        let order = if filter.oldest_first {
+            Order::Asc
+        } else {
+            Order::Desc
+        };
+        let r = self.store.read()?;
+        let ids: Vec<ProductId> = match (&filter.category, public) {
+            (Some(c), _) => {
+                let after_key = after.map(|a| (*c, a));
+                r.prefix(
+                    &CATEGORY_PRODUCTS,
+                    c,
+                    after_key.as_ref(),
+                    order,
+                    per_page + 1,
+                )?
+                .into_iter()
+                .map(|((_, p), ())| p)
+                .collect()
+            }
+            (None, true) => scan_ids(&r, &ACTIVE, after, order, per_page + 1)?,
+            (None, false) => {
+                let (lo, hi) = bounds(after.as_ref(), order);
+                r.range(&PRODUCTS, lo, hi, order, per_page + 1)?
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect()
+            }
+        };
+        let has_more = ids.len() > per_page;
+        let mut data = Vec::new();
+        for id in ids.into_iter().take(per_page) {
+            if let Some(p) = r.get(&PRODUCTS, &id)? {
+                data.push(p);
+            }
+        }
+        Ok(Page {
+            next_cursor: if has_more {
+                data.last().map(|p| page::encode_cursor(&p.id.to_bytes()))
+            } else {
+                None
+            },
+            has_more,
+            data,
+        })
+    }
+
+    /// Creates a category under `parent_id`.
+    pub async fn create_category(
+        &self,
+        name: &str,
+        slug: Option<&str>,
+        parent_id: Option<CategoryId>,
+        position: u32,
+    ) -> Result<Category, CatalogError> {
+        let (name, slug) = category_fields(name, slug)?;
+        self.store
+            .write(move |tx| {
+                if let Some(p) = parent_id
+                    && !tx.contains(&CATEGORIES, &p)?
+                {
+                    return Err(issue(
+                        "parent_id",
+                        "unknown_category",
+                        "no such parent category",
+                    ));
+                }
+                if tx.contains(&CATEGORY_SLUGS, &slug)? {
+                    return Err(CatalogError::SlugTaken(slug));
+                }
+                let c = Category {
+                    id: CategoryId::new(tx.now()),
+                    name,
+                    slug,
+                    parent_id,
+                    position,
+                    version: 1,
+                };
+                tx.insert(&CATEGORY_SLUGS, &c.slug, &c.id)?;
+                tx.insert(&CATEGORIES, &c.id, &c)?;
+                Ok(c)
+            })
+            .await
+    }
+
+    /// Renames or moves a category (cycles are refused).
+    pub async fn update_category(
+        &self,
+        id: CategoryId,
+        name: &str,
+        slug: Option<&str>,
+        parent_id: Option<CategoryId>,
+        position: u32,
+        if_match: Option<u64>,
+    ) -> Result<Category, CatalogError> {
+        let (name, slug) = category_fields(name, slug)?;
+        self.store
+            .write(move |tx| {
+                let mut c = tx.get(&CATEGORIES, &id)?.ok_or(CatalogError::NotFound)?;
+                check_version(if_match, c.version)?;
+                // Walk up from the new parent: reaching `id` would make a cycle.
+                let mut cur = parent_id;
+                let mut hops = 0;
+                while let Some(p) = cur {
+                    if p == id || hops > 1000 {
+                        return Err(issue(
+                            "parent_id",
+                            "cycle",
+                            "a category cannot be inside itself",
+                        ));
+                    }
+                    cur = tx
+                        .get(&CATEGORIES, &p)?
+                        .ok_or_else(|| {
+                            issue("parent_id", "unknown_category", "no such parent category")
+                        })?
+                        .parent_id;
+                    hops += 1;
+                }
+                if slug != c.slug {
+                    if tx.contains(&CATEGORY_SLUGS, &slug)? {
+                        return Err(CatalogError::SlugTaken(slug));
+                    }
+                    tx.remove(&CATEGORY_SLUGS, &c.slug)?;
+                    tx.insert(&CATEGORY_SLUGS, &slug, &id)?;
+                }
+                c.name = name;
+                c.slug = slug;
+                c.parent_id = parent_id;
+                c.position = position;
+                c.version += 1;
+                tx.insert(&CATEGORIES, &id, &c)?;
+                Ok(c)
+            })
+            .await
+    }
+
+    /// Deletes a leaf category that no product uses.
+    pub async fn delete_category(&self, id: CategoryId) -> Result<(), CatalogError> {
+        self.store
+            .write(move |tx| {
+                let c = tx.get(&CATEGORIES, &id)?.ok_or(CatalogError::NotFound)?;
+                let all = tx.range(
+                    &CATEGORIES,
+                    Bound::Unbounded,
+                    Bound::Unbounded,
+                    Order::Asc,
+                    100_000,
+                )?;
+                if all.iter().any(|(_, x)| x.parent_id == Some(id)) {
+                    return Err(CatalogError::Conflict(
+                        "the category has subcategories; move or delete them first".into(),
+                    ));
+                }
+                let products = tx.range(
+                    &PRODUCTS,
+                    Bound::Unbounded,
+                    Bound::Unbounded,
+                    Order::Asc,
+                    1_000_000,
+                )?;
+                if products.iter().any(|(_, p)| p.category_ids.contains(&id)) {
+                    return Err(CatalogError::Conflict(
+                        "products are in this category; remove them first".into(),
+                    ));
+                }
+                tx.remove(&CATEGORY_SLUGS, &c.slug)?;
+                tx.remove(&CATEGORIES, &id)?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Every category, ordered by parent then position (clients build the tree).
+    pub fn categories(&self) -> Result<Vec<Category>, CatalogError> {
+        let r = self.store.read()?;
+        let mut all: Vec<Category> = r
+            .range(
+                &CATEGORIES,
+                Bound::Unbounded,
+                Bound::Unbounded,
+                Order::Asc,
+                100_000,
+            )?
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect();
+        all.sort_by(|a, b| {
+            (a.parent_id, a.position, &a.name).cmp(&(b.parent_id, b.position, &b.name))
+        });
+        Ok(all)
+    }
+}
+
+fn category_fields(name: &str, slug: Option<&str>) -> Result<(String, String), CatalogError> {
+    let name = name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(issue("name", "invalid", "must be 1 to 100 characters"));
+    }
+    let slug = match slug {
+        Some(s) if slug::is_slug(s) => s.to_owned(),
+        Some(_) => {
+            return Err(issue(
+                "slug",
+                "invalid",
+                "use lower-case letters, digits and single hyphens",
+            ));
+        }
+        None => slug::slugify(&name),
+    };
+    if slug.is_empty() {
+        return Err(issue(
+            "name",
+            "invalid",
+            "needs letters or digits to derive a slug; send `slug`",
+        ));
+    }
+    Ok((name, slug))
+}
+
+fn bounds(after: Option<&ProductId>, order: Order) -> (Bound<&ProductId>, Bound<&ProductId>) {
+    match (after, order) {
+        (None, _) => (Bound::Unbounded, Bound::Unbounded),
+        (Some(a), Order::Asc) => (Bound::Excluded(a), Bound::Unbounded),
+        (Some(a), Order::Desc) => (Bound::Unbounded, Bound::Excluded(a)),
+    }
+}
+
+fn scan_ids(
+    r: &impl Reader,
+    t: &crate::storage::Table<ProductId, ()>,
+    after: Option<ProductId>,
+    order: Order,
+    limit: usize,
+) -> Result<Vec<ProductId>, StorageError> {
+    let (lo, hi) = bounds(after.as_ref(), order);
+    Ok(r.range(t, lo, hi, order, limit)?
+        .into_iter()
+        .map(|(id, ())| id)
+        .collect())
+}

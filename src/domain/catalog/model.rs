@@ -1,0 +1,150 @@
+//! Catalog records: products with options and variants, categories (a tree) and collections.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::{CategoryId, Money, ProductId, Timestamp, VariantId};
+use crate::storage::{Table, Value};
+
+/// Publication state of a product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Being prepared; invisible to the public.
+    Draft,
+    /// On sale.
+    Active,
+    /// Retired; invisible to the public, kept for orders.
+    Archived,
+}
+
+impl Status {
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "draft" => Some(Status::Draft),
+            "active" => Some(Status::Active),
+            "archived" => Some(Status::Archived),
+            _ => None,
+        }
+    }
+}
+
+/// A product image by URL.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Image {
+    /// Absolute URL or a path under `/assets/`.
+    pub url: String,
+    /// Alternative text.
+    pub alt: String,
+}
+
+/// An option axis such as Size or Color, with its allowed values in display order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProductOption {
+    /// Name, e.g. `Size`.
+    pub name: String,
+    /// Values, e.g. `["S", "M", "L"]`.
+    pub values: Vec<String>,
+}
+
+/// A purchasable variant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Variant {
+    /// Id (`var_…`).
+    pub id: VariantId,
+    /// Unique stock-keeping unit.
+    pub sku: String,
+    /// One value per product option, in option order.
+    pub option_values: Vec<String>,
+    /// Price.
+    pub price: Money,
+    /// Former price shown struck through.
+    pub compare_at_price: Option<Money>,
+    /// Shipping weight in grams.
+    pub weight_grams: Option<u32>,
+    /// GTIN/EAN/UPC.
+    pub barcode: Option<String>,
+    /// Whether stock is tracked for this variant.
+    pub track_inventory: bool,
+}
+
+/// Search-engine fields.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Seo {
+    /// `<title>`.
+    pub title: Option<String>,
+    /// Meta description.
+    pub description: Option<String>,
+}
+
+/// A product.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Product {
+    /// Id (`prod_…`).
+    pub id: ProductId,
+    /// Title.
+    pub title: String,
+    /// Unique URL slug.
+    pub slug: String,
+    /// Description (HTML).
+    pub description: String,
+    /// Publication state.
+    pub status: Status,
+    /// Brand or maker.
+    pub vendor: Option<String>,
+    /// Merchant's product type.
+    pub product_type: Option<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Images in display order.
+    pub images: Vec<Image>,
+    /// SEO fields.
+    pub seo: Seo,
+    /// Free attributes (material, care, …).
+    pub attributes: BTreeMap<String, String>,
+    /// Option axes.
+    pub options: Vec<ProductOption>,
+    /// Variants (at least one).
+    pub variants: Vec<Variant>,
+    /// Categories it appears in.
+    pub category_ids: Vec<CategoryId>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+    /// Incremented on every change; the `ETag` and `If-Match` value.
+    pub version: u64,
+}
+impl Value for Product {}
+
+/// A node of the category tree.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Category {
+    /// Id (`cat_…`).
+    pub id: CategoryId,
+    /// Display name.
+    pub name: String,
+    /// Unique slug.
+    pub slug: String,
+    /// Parent, `None` for roots.
+    pub parent_id: Option<CategoryId>,
+    /// Order among siblings.
+    pub position: u32,
+    /// Incremented on every change.
+    pub version: u64,
+}
+impl Value for Category {}
+
+pub(crate) const PRODUCTS: Table<ProductId, Product> = Table::new("catalog_products");
+pub(crate) const PRODUCT_SLUGS: Table<String, ProductId> = Table::new("catalog_product_slugs");
+pub(crate) const SKUS: Table<String, VariantId> = Table::new("catalog_skus");
+pub(crate) const VARIANTS: Table<VariantId, ProductId> = Table::new("catalog_variants");
+/// Active products per category, for public listing.
+pub(crate) const CATEGORY_PRODUCTS: Table<(CategoryId, ProductId), ()> =
+    Table::new("catalog_category_products");
+/// Active products, for public listing.
+pub(crate) const ACTIVE: Table<ProductId, ()> = Table::new("catalog_active");
+pub(crate) const CATEGORIES: Table<CategoryId, Category> = Table::new("catalog_categories");
+pub(crate) const CATEGORY_SLUGS: Table<String, CategoryId> = Table::new("catalog_category_slugs");

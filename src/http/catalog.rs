@@ -1,0 +1,458 @@
+//! Catalog routes: public product reads (active only, `ETag`/`If-None-Match`), the category
+//! tree, and staff product/category management (`If-Match` optimistic concurrency).
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::identity::{Staff, require_scope};
+use super::problem::FieldError;
+use super::{ApiError, HttpState, Problem};
+use crate::core::{CategoryId, DEFAULT_PER_PAGE, MAX_PER_PAGE, ProductId};
+use crate::domain::catalog::{CatalogError, ListFilter, Product, ProductInput, Status};
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/products", web::get().to(list_products))
+        .route("/api/v1/products/{id_or_slug}", web::get().to(get_product))
+        .route("/api/v1/categories", web::get().to(list_categories))
+        .service(
+            web::resource("/api/v1/admin/products")
+                .route(web::post().to(create_product))
+                .route(web::get().to(admin_list_products)),
+        )
+        .route(
+            "/api/v1/admin/products/bulk-status",
+            web::post().to(bulk_status),
+        )
+        .service(
+            web::resource("/api/v1/admin/products/{id}")
+                .route(web::get().to(admin_get_product))
+                .route(web::put().to(update_product))
+                .route(web::delete().to(delete_product)),
+        )
+        .route("/api/v1/admin/categories", web::post().to(create_category))
+        .service(
+            web::resource("/api/v1/admin/categories/{id}")
+                .route(web::put().to(update_category))
+                .route(web::delete().to(delete_category)),
+        );
+}
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+impl From<CatalogError> for ApiError {
+    fn from(e: CatalogError) -> Self {
+        match e {
+            CatalogError::Invalid(issues) => {
+                let detail = issues
+                    .iter()
+                    .map(|i| format!("{}: {}", i.field, i.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let mut a = ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    detail,
+                );
+                a.errors = issues
+                    .into_iter()
+                    .map(|i| FieldError {
+                        field: i.field,
+                        code: i.code.to_owned(),
+                        message: i.message,
+                    })
+                    .collect();
+                a
+            }
+            CatalogError::NotFound => ApiError::not_found("no such product or category"),
+            CatalogError::SlugTaken(s) => ApiError::new(
+                StatusCode::CONFLICT,
+                "slug_taken",
+                format!("slug `{s}` is already used"),
+            ),
+            CatalogError::SkuTaken(s) => ApiError::new(
+                StatusCode::CONFLICT,
+                "sku_taken",
+                format!("SKU `{s}` is already used by another product"),
+            ),
+            CatalogError::VersionMismatch { expected, current } => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition_failed",
+                format!(
+                    "If-Match names version {expected} but the object is at version {current}; reload and retry"
+                ),
+            ),
+            CatalogError::Conflict(msg) => ApiError::new(StatusCode::CONFLICT, "conflict", msg),
+            CatalogError::Storage(s) => s.into(),
+        }
+    }
+}
+
+fn etag(p: &Product) -> String {
+    format!("\"{}.{}\"", p.id, p.version)
+}
+
+/// The version named by `If-Match` (`"prod_….N"`), if any; `*` means "any version".
+fn if_match(req: &HttpRequest) -> Result<Option<u64>> {
+    let Some(v) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let s = v
+        .to_str()
+        .map_err(|_| ApiError::bad_request("If-Match is not ASCII"))?
+        .trim();
+    if s == "*" {
+        return Ok(None);
+    }
+    s.trim_matches('"')
+        .rsplit_once('.')
+        .and_then(|(_, n)| n.parse().ok())
+        .map(Some)
+        .ok_or_else(|| ApiError::bad_request("If-Match must be an ETag from this API"))
+}
+
+fn with_etag(status: StatusCode, p: &Product) -> HttpResponse {
+    let mut r = HttpResponse::build(status);
+    if let Ok(v) = HeaderValue::from_str(&etag(p)) {
+        r.insert_header((header::ETAG, v));
+    }
+    r.json(p)
+}
+
+fn not_modified(req: &HttpRequest, p: &Product) -> Option<HttpResponse> {
+    let tag = etag(p);
+    let inm = req.headers().get(header::IF_NONE_MATCH)?.to_str().ok()?;
+    inm.split(',')
+        .any(|t| t.trim() == tag || t.trim() == "*")
+        .then(|| {
+            HttpResponse::NotModified()
+                .insert_header((header::ETAG, tag))
+                .finish()
+        })
+}
+
+/// Query of product lists.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// 1–100, default 20.
+    pub per_page: Option<usize>,
+    /// From the previous page.
+    pub cursor: Option<String>,
+    /// Only this category (`cat_…`).
+    pub category: Option<String>,
+    /// `newest` (default) or `oldest`.
+    pub sort: Option<String>,
+}
+
+fn list_args(q: &ListQuery) -> Result<(ListFilter, usize)> {
+    let per_page = q.per_page.unwrap_or(DEFAULT_PER_PAGE);
+    if !(1..=MAX_PER_PAGE).contains(&per_page) {
+        return Err(ApiError::validation(
+            "per_page",
+            "out_of_range",
+            format!("must be between 1 and {MAX_PER_PAGE}"),
+        ));
+    }
+    let category = match &q.category {
+        Some(c) => Some(
+            CategoryId::parse(c)
+                .map_err(|_| ApiError::validation("category", "invalid", "is not a category id"))?,
+        ),
+        None => None,
+    };
+    let oldest_first = match q.sort.as_deref() {
+        None | Some("newest") => false,
+        Some("oldest") => true,
+        Some(_) => {
+            return Err(ApiError::validation(
+                "sort",
+                "invalid",
+                "must be newest or oldest",
+            ));
+        }
+    };
+    Ok((
+        ListFilter {
+            category,
+            oldest_first,
+        },
+        per_page,
+    ))
+}
+
+/// Lists active products, newest first.
+#[utoipa::path(get, path = "/api/v1/products", tag = "catalog", params(ListQuery),
+    responses(
+        (status = 200, description = "A page of active products"),
+        (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid parameter", body = Problem, content_type = "application/problem+json")))]
+pub async fn list_products(
+    state: web::Data<HttpState>,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse> {
+    let (filter, per_page) = list_args(&q)?;
+    Ok(HttpResponse::Ok().json(state.catalog.list_products(
+        true,
+        &filter,
+        per_page,
+        q.cursor.as_deref(),
+    )?))
+}
+
+/// An active product by id or slug; drafts and archived products are 404.
+#[utoipa::path(get, path = "/api/v1/products/{id_or_slug}", tag = "catalog",
+    params(("id_or_slug" = String, Path, description = "prod_… or slug")),
+    responses(
+        (status = 200, description = "The product (with ETag)"),
+        (status = 304, description = "Unchanged since If-None-Match"),
+        (status = 404, description = "No such active product", body = Problem, content_type = "application/problem+json")))]
+pub async fn get_product(
+    req: HttpRequest,
+    state: web::Data<HttpState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    let p = state.catalog.get_product(&id, true)?;
+    Ok(not_modified(&req, &p).unwrap_or_else(|| with_etag(StatusCode::OK, &p)))
+}
+
+/// Every category, ordered by parent and position.
+#[utoipa::path(get, path = "/api/v1/categories", tag = "catalog",
+    responses((status = 200, description = "Categories (`parent_id` links them into a tree)")))]
+pub async fn list_categories(state: web::Data<HttpState>) -> Result<HttpResponse> {
+    let data = state.catalog.categories()?;
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({"data": data, "next_cursor": null, "has_more": false})))
+}
+
+fn staff_catalog(who: &Staff) -> Result<()> {
+    require_scope(&who.principal, "catalog")
+}
+
+fn product_id(s: &str) -> Result<ProductId> {
+    ProductId::parse(s).map_err(|_| ApiError::not_found("no such product"))
+}
+
+/// Creates a product (staff).
+#[utoipa::path(post, path = "/api/v1/admin/products", tag = "catalog-admin", security(("bearer" = [])),
+    request_body(content = Object, description = "title, slug?, description, status (draft|active|archived), vendor, product_type, tags, images [{url, alt}], seo {title, description}, attributes {k: v}, options [{name, values}], variants [{sku, option_values, price {amount, currency}, compare_at_price?, weight_grams?, barcode?, track_inventory?}], category_ids"),
+    responses(
+        (status = 201, description = "Created (with ETag)"),
+        (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Slug or SKU taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (each listed in `errors`)", body = Problem, content_type = "application/problem+json")))]
+pub async fn create_product(
+    state: web::Data<HttpState>,
+    who: Staff,
+    body: web::Json<ProductInput>,
+) -> Result<HttpResponse> {
+    staff_catalog(&who)?;
+    let p = state.catalog.create_product(body.into_inner()).await?;
+    Ok(with_etag(StatusCode::CREATED, &p))
+}
+
+/// Lists products in every status (staff).
+#[utoipa::path(get, path = "/api/v1/admin/products", tag = "catalog-admin", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, description = "A page of products"), (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json")))]
+pub async fn admin_list_products(
+    state: web::Data<HttpState>,
+    who: Staff,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse> {
+    staff_catalog(&who)?;
+    let (filter, per_page) = list_args(&q)?;
+    if filter.category.is_some() {
+        return Err(ApiError::validation(
+            "category",
+            "unsupported",
+            "filter by category on /api/v1/products",
+        ));
+    }
+    Ok(HttpResponse::Ok().json(state.catalog.list_products(
+        false,
+        &filter,
+        per_page,
+        q.cursor.as_deref(),
+    )?))
+}
+
+/// A product in any status (staff).
+#[utoipa::path(get, path = "/api/v1/admin/products/{id}", tag = "catalog-admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "prod_…")),
+    responses((status = 200, description = "The product (with ETag)"), (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json")))]
+pub async fn admin_get_product(
+    req: HttpRequest,
+    state: web::Data<HttpState>,
+    who: Staff,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    staff_catalog(&who)?;
+    let p = state.catalog.get_product(&id, false)?;
+    Ok(not_modified(&req, &p).unwrap_or_else(|| with_etag(StatusCode::OK, &p)))
+}
+
+/// Replaces a product (staff). Send `If-Match` with the ETag you edited to avoid overwriting
+/// someone else's change; variants keep their ids when the `id` is sent back.
+#[utoipa::path(put, path = "/api/v1/admin/products/{id}", tag = "catalog-admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "prod_…")),
+    request_body(content = Object, description = "The whole product, as for create"),
+    responses(
+        (status = 200, description = "Updated (new ETag)"),
+        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Slug or SKU taken", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json")))]
+pub async fn update_product(
+    req: HttpRequest,
+    state: web::Data<HttpState>,
+    who: Staff,
+    id: web::Path<String>,
+    body: web::Json<ProductInput>,
+) -> Result<HttpResponse> {
+    staff_catalog(&who)?;
+    let id = product_id(&id)?;
+    let p = state
+        .catalog
+        .update_product(id, body.into_inner(), if_match(&req)?)
+        .await?;
+    Ok(with_etag(StatusCode::OK, &p))
+}
+
+/// Deletes a product (staff; `If-Match` honoured).
+#[utoipa::path(delete, path = "/api/v1/admin/products/{id}", tag = "catalog-admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "prod_…")),
+    responses((status = 204, description = "Deleted"), (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json")))]
+pub async fn delete_product(
+    req: HttpRequest,
+    state: web::Data<HttpState>,
+    who: Staff,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    staff_catalog(&who)?;
+    let id = product_id(&id)?;
+    state.catalog.delete_product(id, if_match(&req)?).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Body of [`bulk_status`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkStatusBody {
+    /// Product ids (1–500).
+    pub ids: Vec<String>,
+    /// New status.
+    pub status: String,
+}
+
+/// Sets the status of many products at once, all or nothing (staff).
+#[utoipa::path(post, path = "/api/v1/admin/products/bulk-status", tag = "catalog-admin", security(("bearer" = [])),
+    request_body(content = Object, description = "{ids: [prod_…], status: draft|active|archived}"),
+    responses((status = 200, description = "How many changed"), (status = 404, description = "An id does not exist", body = Problem, content_type = "application/problem+json")))]
+pub async fn bulk_status(
+    state: web::Data<HttpState>,
+    who: Staff,
+    body: web::Json<BulkStatusBody>,
+) -> Result<HttpResponse> {
+    staff_catalog(&who)?;
+    let status = Status::parse(&body.status).ok_or_else(|| {
+        ApiError::validation("status", "invalid", "must be draft, active or archived")
+    })?;
+    let ids = body
+        .ids
+        .iter()
+        .map(|s| product_id(s))
+        .collect::<Result<Vec<_>>>()?;
+    let changed = state.catalog.bulk_status(ids, status).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"changed": changed})))
+}
+
+/// Body of category writes.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryBody {
+    /// Name.
+    pub name: String,
+    /// Slug (derived from the name when absent).
+    pub slug: Option<String>,
+    /// Parent category (`cat_…`), absent for a root.
+    pub parent_id: Option<String>,
+    /// Order among siblings.
+    #[serde(default)]
+    pub position: u32,
+}
+
+fn parent(b: &CategoryBody) -> Result<Option<CategoryId>> {
+    match &b.parent_id {
+        Some(p) => Ok(Some(CategoryId::parse(p).map_err(|_| {
+            ApiError::validation("parent_id", "invalid", "is not a category id")
+        })?)),
+        None => Ok(None),
+    }
+}
+
+/// Creates a category (staff).
+#[utoipa::path(post, path = "/api/v1/admin/categories", tag = "catalog-admin", security(("bearer" = [])),
+    request_body(content = Object, description = "{name, slug?, parent_id?, position?}"),
+    responses((status = 201, description = "Created"), (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json")))]
+pub async fn create_category(
+    state: web::Data<HttpState>,
+    who: Staff,
+    body: web::Json<CategoryBody>,
+) -> Result<HttpResponse> {
+    staff_catalog(&who)?;
+    let c = state
+        .catalog
+        .create_category(
+            &body.name,
+            body.slug.as_deref(),
+            parent(&body)?,
+            body.position,
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(c))
+}
+
+/// Renames or moves a category (staff; cycles refused; `If-Match` with the version honoured).
+#[utoipa::path(put, path = "/api/v1/admin/categories/{id}", tag = "catalog-admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "cat_…")),
+    request_body(content = Object, description = "{name, slug?, parent_id?, position?}"),
+    responses((status = 200, description = "Updated"), (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid (e.g. a cycle)", body = Problem, content_type = "application/problem+json")))]
+pub async fn update_category(
+    req: HttpRequest,
+    state: web::Data<HttpState>,
+    who: Staff,
+    id: web::Path<String>,
+    body: web::Json<CategoryBody>,
+) -> Result<HttpResponse> {
+    staff_catalog(&who)?;
+    let id = CategoryId::parse(&id).map_err(|_| ApiError::not_found("no such category"))?;
+    let c = state
+        .catalog
+        .update_category(
+            id,
+            &body.name,
+            body.slug.as_deref(),
+            parent(&body)?,
+            body.position,
+            if_match(&req)?,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(c))
+}
+
+/// Deletes an empty leaf category (staff).
+#[utoipa::path(delete, path = "/api/v1/admin/categories/{id}", tag = "catalog-admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "cat_…")),
+    responses((status = 204, description = "Deleted"), (status = 409, description = "Has subcategories or products", body = Problem, content_type = "application/problem+json")))]
+pub async fn delete_category(
+    state: web::Data<HttpState>,
+    who: Staff,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    staff_catalog(&who)?;
+    let id = CategoryId::parse(&id).map_err(|_| ApiError::not_found("no such category"))?;
+    state.catalog.delete_category(id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
