@@ -13,7 +13,9 @@ use crate::config::Config;
 use crate::core::RateLimiter;
 use crate::core::{Clock, SystemClock};
 use crate::domain::auth::{Auth, AuthSettings, HashParams, Keys};
+use crate::domain::catalog::{Catalog, PRODUCT_CHANGED_JOB};
 use crate::domain::diagnostics::{self, Diagnostics};
+use crate::domain::search::Search;
 use crate::http::middleware::Observe;
 use crate::http::{self, Health, HttpState};
 use crate::jobs::{self, Runner, RunnerConfig, RunningJobs};
@@ -124,6 +126,14 @@ impl App {
             jobs::handler_fn(move |ctx| m2.clone().run(ctx)),
         );
         let auth = build_auth(&config, store.clone(), clock.clone(), &public_url)?;
+        let catalog = Catalog::new(store.clone());
+        let search = open_search(&config, catalog.clone()).await?;
+        let s2 = search.clone();
+        runner.register(
+            PRODUCT_CHANGED_JOB,
+            1,
+            jobs::handler_fn(move |ctx| s2.clone().on_product_changed(ctx)),
+        );
         if let Some(token) = auth.issue_setup_token().await? {
             tracing::warn!(
                 "no admin account yet: run `shopd admin create --email you@example.com` (with the server stopped), or POST {public_url}/api/v1/auth/setup with {{\"token\": \"{token}\", \"email\", \"password\", \"name\"}}; the token works once and only until an admin exists"
@@ -140,7 +150,8 @@ impl App {
                 .enabled
                 .then(|| Diagnostics::new(store.clone())),
             auth: auth.clone(),
-            catalog: crate::domain::catalog::Catalog::new(store.clone()),
+            catalog: catalog.clone(),
+            search: search.clone(),
             auth_limiter: Arc::new(RateLimiter::new(
                 config.auth.login_per_ip_per_minute,
                 Duration::from_secs(60),
@@ -301,4 +312,13 @@ pub fn build_auth(
         shop_name: config.shop.name.clone(),
     };
     Auth::new(store, clock, keys, settings).map_err(anyhow::Error::msg)
+}
+
+/// Opens (and if needed rebuilds) the search index under `<data_dir>/search`.
+pub async fn open_search(config: &Config, catalog: Catalog) -> anyhow::Result<Search> {
+    let root = config.data_dir().join("search");
+    tokio::task::spawn_blocking(move || Search::open(&root, catalog))
+        .await
+        .context("opening the search index")?
+        .map_err(anyhow::Error::new)
 }

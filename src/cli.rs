@@ -64,6 +64,8 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Rebuild the search index from the catalog (offline: stop the server first).
+    Reindex(DataDirArg),
     /// Print the version and the data schema version.
     Version,
 }
@@ -158,6 +160,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let cfg = load(&cli.config, &cli.log_format, dir.data_dir, None)?;
             let password = read_new_password()?;
             create_admin(cfg, &email, &name, &password)
+        }
+        Command::Reindex(dir) => {
+            let cfg = load(&cli.config, &cli.log_format, dir.data_dir, None)?;
+            reindex(cfg)
         }
         Command::CheckConfig(dir) => check_config(&cli.config, &cli.log_format, dir.data_dir),
         Command::Serve(args) => serve(&cli.config, &cli.log_format, args),
@@ -383,4 +389,35 @@ fn create_admin(cfg: Config, email: &str, name: &str, password: &str) -> anyhow:
             Err(e) => Err(anyhow::anyhow!("{e}")),
         }
     })
+}
+
+fn reindex(cfg: Config) -> anyhow::Result<ExitCode> {
+    use std::sync::Arc;
+    let clock: Arc<dyn crate::core::Clock> = Arc::new(crate::core::SystemClock);
+    let store = storage::Store::open(storage::StoreOptions {
+        data_dir: cfg.data_dir(),
+        clock,
+        schema: SCHEMA,
+        group_commit: storage::GroupCommit::default(),
+        fault: None,
+        observer: None,
+    })?;
+    let catalog = crate::domain::catalog::Catalog::new(store.clone());
+    // Opening builds a fresh index when needed; reindex rebuilds it either way.
+    let search = crate::domain::search::Search::open(&cfg.data_dir().join("search"), catalog)?;
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} reindexing: {pos} products ({per_sec})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let n = search.reindex(&mut |done| bar.set_position(done))?;
+    bar.finish_and_clear();
+    println!(
+        "search index rebuilt: {n} products read, {} active products indexed",
+        search.indexed()
+    );
+    drop(search);
+    store.shutdown_blocking();
+    Ok(ExitCode::SUCCESS)
 }

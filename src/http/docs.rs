@@ -7,7 +7,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use utoipa::Modify;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{auth, catalog, diagnostics, health, problem};
+use super::{auth, catalog, diagnostics, health, problem, search};
 
 /// Declares the bearer scheme (JWT access tokens and `shopd_sk_…` API keys).
 struct BearerAuth;
@@ -75,7 +75,9 @@ impl Modify for BearerAuth {
         catalog::bulk_status,
         catalog::create_category,
         catalog::update_category,
-        catalog::delete_category,
+                catalog::delete_category,
+        search::search,
+        search::suggest,
     ),
     components(schemas(problem::Problem, problem::FieldError)),
     modifiers(&BearerAuth),

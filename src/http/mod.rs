@@ -10,6 +10,7 @@ pub mod health;
 pub mod identity;
 pub mod middleware;
 pub mod problem;
+pub mod search;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,6 +25,7 @@ use crate::core::{Clock, RateLimiter};
 use crate::domain::auth::Auth;
 use crate::domain::catalog::Catalog;
 use crate::domain::diagnostics::Diagnostics;
+use crate::domain::search::Search;
 use crate::observability::metrics::Metrics;
 use crate::storage::Store;
 
@@ -64,6 +66,8 @@ pub struct HttpState {
     pub auth: Auth,
     /// Products and categories.
     pub catalog: Catalog,
+    /// Product search.
+    pub search: Search,
     /// Per-IP budget of login and token endpoints.
     pub auth_limiter: Arc<RateLimiter>,
     /// Time source for limits.
@@ -85,6 +89,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: HttpState, body_limit: usi
         .configure(docs::routes)
         .configure(auth::routes)
         .configure(catalog::routes)
+        .configure(search::routes)
         .configure(diagnostics::routes)
         .configure(assets::routes);
 }

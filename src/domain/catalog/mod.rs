@@ -9,8 +9,30 @@ pub mod slug;
 use std::collections::HashSet;
 use std::ops::Bound;
 
+use serde::{Deserialize, Serialize};
+
 use crate::core::{CategoryId, Page, ProductId, VariantId, page};
+use crate::jobs::{self, NewJob};
 use crate::storage::{Order, Reader, StorageError, Store, WriteTx};
+
+/// Job kind enqueued with every product change (search indexing consumes it).
+pub const PRODUCT_CHANGED_JOB: &str = "catalog.product_changed";
+
+/// Payload of [`PRODUCT_CHANGED_JOB`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProductChanged {
+    /// The product created, updated or deleted.
+    pub product_id: ProductId,
+}
+
+/// Queues the change notification in the same transaction as the change.
+fn changed(tx: &mut WriteTx<'_>, id: ProductId) -> Result<(), StorageError> {
+    jobs::enqueue(
+        tx,
+        NewJob::new(PRODUCT_CHANGED_JOB, &ProductChanged { product_id: id })?,
+    )?;
+    Ok(())
+}
 
 pub use input::{FieldIssue, ProductInput, ValidProduct, validate};
 pub use model::{Category, Image, Product, ProductOption, Seo, Status, Variant};
@@ -215,6 +237,7 @@ impl Catalog {
             .write(move |tx| {
                 let p = assemble(tx, valid, None)?;
                 index(tx, &p)?;
+                changed(tx, p.id)?;
                 Ok(p)
             })
             .await
@@ -235,6 +258,7 @@ impl Catalog {
                 unindex(tx, &old)?;
                 let p = assemble(tx, valid, Some(&old))?;
                 index(tx, &p)?;
+                changed(tx, p.id)?;
                 Ok(p)
             })
             .await
@@ -252,6 +276,7 @@ impl Catalog {
                 check_version(if_match, old.version)?;
                 unindex(tx, &old)?;
                 tx.remove(&PRODUCTS, &id)?;
+                changed(tx, id)?;
                 Ok(())
             })
             .await
@@ -277,6 +302,7 @@ impl Catalog {
                         p.version += 1;
                         p.updated_at = tx.now();
                         index(tx, &p)?;
+                        changed(tx, p.id)?;
                         n += 1;
                     }
                 }
@@ -298,6 +324,42 @@ impl Catalog {
         };
         p.filter(|p| !public || p.status == Status::Active)
             .ok_or(CatalogError::NotFound)
+    }
+
+    /// Every product, in id order, `batch` at a time (reindexing, export).
+    pub fn all_products(
+        &self,
+        batch: usize,
+    ) -> impl Iterator<Item = Result<Product, CatalogError>> + '_ {
+        let mut after: Option<ProductId> = None;
+        let mut buf: std::collections::VecDeque<Product> = std::collections::VecDeque::new();
+        let mut done = false;
+        std::iter::from_fn(move || {
+            if buf.is_empty() && !done {
+                let r = match self.store.read() {
+                    Ok(r) => r,
+                    Err(e) => {
+                        done = true;
+                        return Some(Err(e.into()));
+                    }
+                };
+                let lo = after.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
+                match r.range(&PRODUCTS, lo, Bound::Unbounded, Order::Asc, batch.max(1)) {
+                    Ok(rows) => {
+                        if rows.len() < batch.max(1) {
+                            done = true;
+                        }
+                        after = rows.last().map(|(id, _)| *id);
+                        buf.extend(rows.into_iter().map(|(_, p)| p));
+                    }
+                    Err(e) => {
+                        done = true;
+                        return Some(Err(e.into()));
+                    }
+                }
+            }
+            buf.pop_front().map(Ok)
+        })
     }
 
     /// The product owning a variant.

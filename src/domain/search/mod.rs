@@ -1,0 +1,384 @@
+//! Full-text product search on tantivy, derived from the catalog in redb. The index lives in
+//! `<data_dir>/search/v<INDEX_VERSION>`; a schema change bumps the version, and a missing or
+//! unreadable index is rebuilt from the store at start. Catalog changes reach it through jobs
+//! enqueued in the same transaction as the change.
+
+pub mod query;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::Serialize;
+use tantivy::schema::{
+    FAST, Facet, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema,
+    TextFieldIndexing, TextOptions, Value,
+};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use crate::core::ProductId;
+use crate::domain::catalog::{Product, Status};
+
+pub use query::{Hit, SearchQuery, SearchResult, Sort};
+
+/// Version of the index schema; bump it when fields change and the index is rebuilt.
+pub const INDEX_VERSION: u32 = 1;
+
+/// Why search failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// tantivy failed.
+    #[error("search index: {0}")]
+    Index(String),
+    /// Bad query parameters.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// Parameter.
+        field: &'static str,
+        /// Explanation.
+        message: String,
+    },
+}
+
+impl From<tantivy::TantivyError> for SearchError {
+    fn from(e: tantivy::TantivyError) -> Self {
+        SearchError::Index(e.to_string())
+    }
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct Fields {
+    pub(crate) id: Field,
+    pub(crate) slug: Field,
+    pub(crate) title: Field,
+    pub(crate) title_joined: Field,
+    pub(crate) description: Field,
+    pub(crate) vendor: Field,
+    pub(crate) tags_text: Field,
+    pub(crate) category: Field,
+    pub(crate) tag: Field,
+    pub(crate) option: Field,
+    pub(crate) price: Field,
+    pub(crate) currency: Field,
+    pub(crate) created: Field,
+    pub(crate) in_stock: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let stemmed = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("en_stem")
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let plain = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("default")
+            .set_index_option(IndexRecordOption::WithFreqs),
+    );
+    let f = Fields {
+        id: b.add_text_field("id", STRING | STORED),
+        slug: b.add_text_field("slug", STORED),
+        title: b.add_text_field("title", stemmed.clone() | STORED),
+        title_joined: b.add_text_field("title_joined", plain.clone()),
+        description: b.add_text_field("description", stemmed.clone() | STORED),
+        vendor: b.add_text_field("vendor", stemmed.clone() | STORED),
+        tags_text: b.add_text_field("tags_text", stemmed),
+        category: b.add_facet_field("category", FacetOptions::default()),
+        tag: b.add_facet_field("tag", FacetOptions::default()),
+        option: b.add_facet_field("option", FacetOptions::default()),
+        price: b.add_u64_field("price", FAST | INDEXED | STORED),
+        currency: b.add_text_field("currency", STRING | STORED),
+        created: b.add_u64_field("created", FAST),
+        in_stock: b.add_u64_field("in_stock", FAST | INDEXED),
+    };
+    (b.build(), f)
+}
+
+/// Text of an HTML description without tags, for indexing and snippets.
+pub fn strip_html(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&nbsp;", " ")
+}
+
+/// One flat facet segment per option value (`name` US `value`), so a single facet pass counts
+/// every value of every option.
+pub(crate) fn option_facet(name: &str, value: &str) -> String {
+    format!("{}\u{1f}{}", facet_part(name), facet_part(value))
+}
+
+/// Facet path segments may not contain `/`.
+pub(crate) fn facet_part(s: &str) -> String {
+    s.replace('/', " ")
+}
+
+/// The search index.
+pub struct SearchIndex {
+    pub(crate) index: Index,
+    pub(crate) reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    pub(crate) f: Fields,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for SearchIndex {
+    fn fmt(&self, fm: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fm.debug_struct("SearchIndex")
+            .field("dir", &self.dir)
+            .finish()
+    }
+}
+
+impl SearchIndex {
+    /// Opens `<root>/v<INDEX_VERSION>`, or creates it empty (after removing older versions or
+    /// an unreadable index). Returns whether it must be rebuilt from the store.
+    pub fn open(root: &Path) -> Result<(SearchIndex, bool), SearchError> {
+        let dir = root.join(format!("v{INDEX_VERSION}"));
+        let (schema, f) = schema();
+        let io = |e: std::io::Error| SearchError::Index(format!("{}: {e}", dir.display()));
+        let opened = if dir.join("meta.json").exists() {
+            match Index::open_in_dir(&dir) {
+                Ok(i) if i.schema() == schema => Some(i),
+                Ok(_) | Err(_) => {
+                    tracing::warn!(dir = %dir.display(), "search index unreadable or of another schema; rebuilding");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let (index, rebuild) = match opened {
+            Some(i) => (i, false),
+            None => {
+                // Remove every other version and any broken remains.
+                if root.exists() {
+                    for e in std::fs::read_dir(root).map_err(io)?.flatten() {
+                        let _ = std::fs::remove_dir_all(e.path());
+                    }
+                }
+                std::fs::create_dir_all(&dir).map_err(io)?;
+                (Index::create_in_dir(&dir, schema)?, true)
+            }
+        };
+        let writer: IndexWriter = index.writer_with_num_threads(1, 32_000_000)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok((
+            SearchIndex {
+                index,
+                reader,
+                writer: Mutex::new(writer),
+                f,
+                dir,
+            },
+            rebuild,
+        ))
+    }
+
+    fn doc(&self, p: &Product) -> TantivyDocument {
+        let f = self.f;
+        let mut d = TantivyDocument::default();
+        d.add_text(f.id, p.id.to_string());
+        d.add_text(f.slug, &p.slug);
+        d.add_text(f.title, &p.title);
+        d.add_text(f.title_joined, p.title.replace(['-', '\''], ""));
+        d.add_text(f.description, strip_html(&p.description));
+        if let Some(v) = &p.vendor {
+            d.add_text(f.vendor, v);
+        }
+        for t in &p.tags {
+            d.add_text(f.tags_text, t);
+            d.add_facet(f.tag, Facet::from_path([facet_part(&t.to_lowercase())]));
+        }
+        for c in &p.category_ids {
+            d.add_facet(f.category, Facet::from_path([c.to_string()]));
+        }
+        for (i, o) in p.options.iter().enumerate() {
+            let mut seen = std::collections::HashSet::new();
+            for v in &p.variants {
+                if let Some(val) = v.option_values.get(i)
+                    && seen.insert(val.clone())
+                {
+                    d.add_facet(f.option, Facet::from_path([option_facet(&o.name, val)]));
+                }
+            }
+        }
+        let min = p.variants.iter().map(|v| v.price).min_by_key(|m| m.amount);
+        if let Some(m) = min {
+            d.add_u64(f.price, u64::try_from(m.amount).unwrap_or(0));
+            d.add_text(f.currency, m.currency.as_str());
+        }
+        d.add_u64(
+            f.created,
+            u64::try_from(p.created_at.as_millis()).unwrap_or(0),
+        );
+        // Stock levels arrive with inventory; until then every active product is available.
+        d.add_u64(f.in_stock, 1);
+        d
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, IndexWriter> {
+        match self.writer.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Makes the index reflect `product` (indexed when active, removed otherwise) or its absence.
+    pub fn apply(&self, id: ProductId, product: Option<&Product>) -> Result<(), SearchError> {
+        let mut w = self.lock();
+        w.delete_term(Term::from_field_text(self.f.id, &id.to_string()));
+        if let Some(p) = product.filter(|p| p.status == Status::Active) {
+            w.add_document(self.doc(p))?;
+        }
+        w.commit()?;
+        drop(w);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Replaces the whole index with `products` (reindex, rebuild at start).
+    pub fn rebuild(
+        &self,
+        products: impl Iterator<Item = Product>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64, SearchError> {
+        let mut w = self.lock();
+        w.delete_all_documents()?;
+        let mut n = 0;
+        for p in products {
+            if p.status == Status::Active {
+                w.add_document(self.doc(&p))?;
+            }
+            n += 1;
+            if n % 1000 == 0 {
+                progress(n);
+            }
+        }
+        w.commit()?;
+        drop(w);
+        self.reader.reload()?;
+        progress(n);
+        Ok(n)
+    }
+
+    /// Number of indexed (active) products.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Whether the index holds no products.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub(crate) fn stored_str(doc: &TantivyDocument, field: Field) -> String {
+        doc.get_first(field)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+/// Payload of the indexing job.
+#[derive(Serialize, serde::Deserialize)]
+pub struct IndexJob {
+    /// The product that changed.
+    pub product_id: ProductId,
+}
+
+/// Search over the catalog: the index plus the catalog it is derived from.
+#[derive(Clone, Debug)]
+pub struct Search {
+    index: std::sync::Arc<SearchIndex>,
+    catalog: crate::domain::catalog::Catalog,
+}
+
+impl Search {
+    /// Opens the index under `root` and rebuilds it from the catalog when it is new, of an older
+    /// schema, or unreadable.
+    pub fn open(
+        root: &Path,
+        catalog: crate::domain::catalog::Catalog,
+    ) -> Result<Search, SearchError> {
+        let (index, rebuild) = SearchIndex::open(root)?;
+        let s = Search {
+            index: std::sync::Arc::new(index),
+            catalog,
+        };
+        if rebuild {
+            let n = s.reindex(&mut |_| {})?;
+            tracing::info!(products = n, "search index built from the catalog");
+        }
+        Ok(s)
+    }
+
+    /// Rebuilds the index from every product in the store.
+    pub fn reindex(&self, progress: &mut dyn FnMut(u64)) -> Result<u64, SearchError> {
+        let mut err = None;
+        let products = self.catalog.all_products(1000).map_while(|r| match r {
+            Ok(p) => Some(p),
+            Err(e) => {
+                err = Some(e);
+                None
+            }
+        });
+        let n = self.index.rebuild(products, progress)?;
+        match err {
+            Some(e) => Err(SearchError::Index(e.to_string())),
+            None => Ok(n),
+        }
+    }
+
+    /// Runs a query.
+    pub fn search(&self, q: &SearchQuery) -> Result<SearchResult, SearchError> {
+        self.index.search(q)
+    }
+
+    /// Autocomplete titles.
+    pub fn suggest(&self, q: &str, limit: usize) -> Result<Vec<String>, SearchError> {
+        self.index.suggest(q, limit)
+    }
+
+    /// Number of products in the index.
+    pub fn indexed(&self) -> u64 {
+        self.index.len()
+    }
+
+    /// Job handler of `catalog.product_changed`: re-reads the product and updates the index.
+    pub async fn on_product_changed(
+        self,
+        ctx: crate::jobs::JobContext,
+    ) -> Result<crate::jobs::JobOutcome, crate::jobs::JobError> {
+        let c: crate::domain::catalog::ProductChanged = ctx.payload()?;
+        let product = match self.catalog.get_product(&c.product_id.to_string(), false) {
+            Ok(p) => Some(p),
+            Err(crate::domain::catalog::CatalogError::NotFound) => None,
+            Err(e) => return Err(crate::jobs::JobError::retry(e.to_string())),
+        };
+        let index = self.index.clone();
+        tokio::task::spawn_blocking(move || index.apply(c.product_id, product.as_ref()))
+            .await
+            .map_err(|e| crate::jobs::JobError::retry(e.to_string()))?
+            .map_err(|e| crate::jobs::JobError::retry(e.to_string()))?;
+        Ok(crate::jobs::JobOutcome::Done)
+    }
+}

@@ -1,0 +1,494 @@
+//! Query building: every word must match (exactly after English stemming, with typos allowed by
+//! word length, or as a prefix for the last word), titles weigh most; filters, facet counts over
+//! the filtered results, sort orders, pages, and highlighted snippets.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use serde::Serialize;
+use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery,
+};
+use tantivy::schema::{Facet, Field, IndexRecordOption};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{DocAddress, Order, TantivyDocument, Term};
+
+use super::{SearchError, SearchIndex, facet_part, option_facet};
+use crate::core::CategoryId;
+
+/// Result order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sort {
+    /// Best match first.
+    Relevance,
+    /// Cheapest first.
+    PriceAsc,
+    /// Most expensive first.
+    PriceDesc,
+    /// Newest first.
+    Newest,
+}
+
+impl Sort {
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Sort> {
+        match s {
+            "relevance" => Some(Sort::Relevance),
+            "price_asc" => Some(Sort::PriceAsc),
+            "price_desc" => Some(Sort::PriceDesc),
+            "newest" => Some(Sort::Newest),
+            _ => None,
+        }
+    }
+}
+
+/// A search request.
+#[derive(Clone, Debug)]
+pub struct SearchQuery {
+    /// Free text.
+    pub q: String,
+    /// Only this category.
+    pub category: Option<CategoryId>,
+    /// Lowest price in minor units (inclusive).
+    pub min_price: Option<u64>,
+    /// Highest price in minor units (inclusive).
+    pub max_price: Option<u64>,
+    /// Only available products.
+    pub in_stock: Option<bool>,
+    /// Option filters, e.g. (`Color`, `Red`).
+    pub options: Vec<(String, String)>,
+    /// Tag filters.
+    pub tags: Vec<String>,
+    /// Order.
+    pub sort: Sort,
+    /// 1-based page.
+    pub page: usize,
+    /// Hits per page.
+    pub per_page: usize,
+}
+
+/// One hit.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Hit {
+    /// Product id.
+    pub id: String,
+    /// Slug.
+    pub slug: String,
+    /// Title.
+    pub title: String,
+    /// Lowest variant price.
+    pub price: crate::core::Money,
+    /// Title with matches wrapped in `<b>`.
+    pub title_highlight: String,
+    /// Description excerpt with matches wrapped in `<b>`.
+    pub snippet: String,
+}
+
+/// A facet value and how many filtered results carry it.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct FacetCount {
+    /// Value (category id, tag, option value).
+    pub value: String,
+    /// Results with it.
+    pub count: u64,
+}
+
+/// A price bucket.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct PriceRange {
+    /// Lower bound in minor units (inclusive).
+    pub min: u64,
+    /// Upper bound in minor units (exclusive), `null` for the last.
+    pub max: Option<u64>,
+    /// Results in it.
+    pub count: u64,
+}
+
+/// Facet counts over the filtered result set.
+#[derive(Clone, Debug, Serialize, PartialEq, Default)]
+pub struct Facets {
+    /// By category id.
+    pub categories: Vec<FacetCount>,
+    /// By tag.
+    pub tags: Vec<FacetCount>,
+    /// By option name, then value.
+    pub options: BTreeMap<String, Vec<FacetCount>>,
+    /// By price bucket.
+    pub price_ranges: Vec<PriceRange>,
+}
+
+/// A page of results.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SearchResult {
+    /// Hits on this page.
+    pub data: Vec<Hit>,
+    /// Matching products in total.
+    pub total: u64,
+    /// Page number.
+    pub page: usize,
+    /// Page size.
+    pub per_page: usize,
+    /// Facet counts.
+    pub facets: Facets,
+}
+
+/// Typos allowed for a word of `len` characters (Meilisearch-like: none for short words).
+fn typos(len: usize) -> u8 {
+    match len {
+        0..=3 => 0,
+        4..=7 => 1,
+        _ => 2,
+    }
+}
+
+/// Price bucket edges in minor units.
+const PRICE_EDGES: [u64; 5] = [0, 1_000, 2_500, 5_000, 10_000];
+
+impl SearchIndex {
+    fn analyze(&self, field: Field, text: &str) -> Vec<String> {
+        let Ok(mut analyzer) = self.index.tokenizer_for_field(field) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut stream = analyzer.token_stream(text);
+        while let Some(t) = stream.next() {
+            out.push(t.text.clone());
+        }
+        out
+    }
+
+    fn text_query(&self, q: &str) -> Option<Box<dyn Query>> {
+        let f = self.f;
+        let words: Vec<String> = q
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .take(10)
+            .map(str::to_lowercase)
+            .collect();
+        if words.is_empty() {
+            return None;
+        }
+        let last = words.len() - 1;
+        let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (i, w) in words.iter().enumerate() {
+            let stem = self
+                .analyze(f.title, w)
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| w.clone());
+            let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            let term = |field: Field, t: &str| Term::from_field_text(field, t);
+            let boosted = |q: Box<dyn Query>, b: f32| -> (Occur, Box<dyn Query>) {
+                (Occur::Should, Box::new(BoostQuery::new(q, b)))
+            };
+            should.push(boosted(
+                Box::new(TermQuery::new(
+                    term(f.title, &stem),
+                    IndexRecordOption::WithFreqs,
+                )),
+                4.0,
+            ));
+            should.push(boosted(
+                Box::new(TermQuery::new(
+                    term(f.title_joined, w),
+                    IndexRecordOption::WithFreqs,
+                )),
+                3.0,
+            ));
+            should.push(boosted(
+                Box::new(TermQuery::new(
+                    term(f.vendor, &stem),
+                    IndexRecordOption::WithFreqs,
+                )),
+                2.0,
+            ));
+            should.push(boosted(
+                Box::new(TermQuery::new(
+                    term(f.tags_text, &stem),
+                    IndexRecordOption::WithFreqs,
+                )),
+                2.0,
+            ));
+            should.push(boosted(
+                Box::new(TermQuery::new(
+                    term(f.description, &stem),
+                    IndexRecordOption::WithFreqs,
+                )),
+                1.0,
+            ));
+            let d = typos(w.chars().count());
+            if d > 0 {
+                should.push(boosted(
+                    Box::new(FuzzyTermQuery::new(term(f.title, &stem), d, true)),
+                    1.5,
+                ));
+                should.push(boosted(
+                    Box::new(FuzzyTermQuery::new(term(f.title_joined, w), d, true)),
+                    1.5,
+                ));
+                should.push(boosted(
+                    Box::new(FuzzyTermQuery::new(term(f.description, &stem), d, true)),
+                    0.5,
+                ));
+            }
+            if i == last && w.chars().count() >= 2 {
+                should.push(boosted(
+                    Box::new(FuzzyTermQuery::new_prefix(term(f.title_joined, w), 0, true)),
+                    1.0,
+                ));
+                should.push(boosted(
+                    Box::new(FuzzyTermQuery::new_prefix(term(f.description, w), 0, true)),
+                    0.3,
+                ));
+            }
+            must.push((Occur::Must, Box::new(BooleanQuery::new(should))));
+        }
+        Some(Box::new(BooleanQuery::new(must)))
+    }
+
+    fn filters(&self, q: &SearchQuery, skip_price: bool) -> Vec<(Occur, Box<dyn Query>)> {
+        let f = self.f;
+        let mut out: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let facet = |field: Field, path: Facet| -> Box<dyn Query> {
+            Box::new(TermQuery::new(
+                Term::from_facet(field, &path),
+                IndexRecordOption::Basic,
+            ))
+        };
+        if let Some(c) = q.category {
+            out.push((
+                Occur::Must,
+                facet(f.category, Facet::from_path([c.to_string()])),
+            ));
+        }
+        for t in &q.tags {
+            out.push((
+                Occur::Must,
+                facet(f.tag, Facet::from_path([facet_part(&t.to_lowercase())])),
+            ));
+        }
+        for (name, value) in &q.options {
+            out.push((
+                Occur::Must,
+                facet(f.option, Facet::from_path([option_facet(name, value)])),
+            ));
+        }
+        if !skip_price && (q.min_price.is_some() || q.max_price.is_some()) {
+            let lo = q.min_price.map_or(Bound::Unbounded, |v| {
+                Bound::Included(Term::from_field_u64(f.price, v))
+            });
+            let hi = q.max_price.map_or(Bound::Unbounded, |v| {
+                Bound::Included(Term::from_field_u64(f.price, v))
+            });
+            out.push((Occur::Must, Box::new(RangeQuery::new(lo, hi))));
+        }
+        if q.in_stock == Some(true) {
+            out.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_u64(f.in_stock, 1),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        out
+    }
+
+    fn combined(
+        &self,
+        q: &SearchQuery,
+        text: &Option<Box<dyn Query>>,
+        skip_price: bool,
+    ) -> Box<dyn Query> {
+        let mut parts = self.filters(q, skip_price);
+        match text {
+            Some(t) => parts.push((Occur::Must, t.box_clone())),
+            None => parts.push((Occur::Must, Box::new(AllQuery))),
+        }
+        Box::new(BooleanQuery::new(parts))
+    }
+
+    /// Runs a search.
+    pub fn search(&self, q: &SearchQuery) -> Result<SearchResult, SearchError> {
+        let f = self.f;
+        let searcher = self.reader.searcher();
+        let text = self.text_query(&q.q);
+        let query = self.combined(q, &text, false);
+        let offset = (q.page.max(1) - 1) * q.per_page;
+        let top = TopDocs::with_limit(q.per_page.max(1)).and_offset(offset);
+        let addrs: Vec<DocAddress> = match q.sort {
+            Sort::Relevance if text.is_some() => searcher
+                .search(&query, &top.order_by_score())?
+                .into_iter()
+                .map(|(_, a)| a)
+                .collect(),
+            Sort::PriceAsc => searcher
+                .search(&query, &top.order_by_fast_field::<u64>("price", Order::Asc))?
+                .into_iter()
+                .map(|(_, a)| a)
+                .collect(),
+            Sort::PriceDesc => searcher
+                .search(
+                    &query,
+                    &top.order_by_fast_field::<u64>("price", Order::Desc),
+                )?
+                .into_iter()
+                .map(|(_, a)| a)
+                .collect(),
+            // Newest, and relevance without words (every score is equal).
+            _ => searcher
+                .search(
+                    &query,
+                    &top.order_by_fast_field::<u64>("created", Order::Desc),
+                )?
+                .into_iter()
+                .map(|(_, a)| a)
+                .collect(),
+        };
+        let total = searcher.search(&query, &Count)? as u64;
+
+        let title_snip = match &text {
+            Some(t) => Some(SnippetGenerator::create(&searcher, &**t, f.title)?),
+            None => None,
+        };
+        let mut desc_snip = match &text {
+            Some(t) => Some(SnippetGenerator::create(&searcher, &**t, f.description)?),
+            None => None,
+        };
+        if let Some(s) = desc_snip.as_mut() {
+            s.set_max_num_chars(160);
+        }
+        let mut data = Vec::with_capacity(addrs.len());
+        for a in addrs {
+            let doc: TantivyDocument = searcher.doc(a)?;
+            let title = SearchIndex::stored_str(&doc, f.title);
+            let amount = doc
+                .get_first(f.price)
+                .and_then(|v| tantivy::schema::Value::as_u64(&v))
+                .unwrap_or(0);
+            let currency = crate::core::Currency::parse(&SearchIndex::stored_str(&doc, f.currency))
+                .unwrap_or(crate::core::Currency::USD);
+            let title_highlight = match &title_snip {
+                Some(g) => {
+                    let h = g.snippet_from_doc(&doc).to_html();
+                    if h.is_empty() { escape(&title) } else { h }
+                }
+                None => escape(&title),
+            };
+            let snippet = match &desc_snip {
+                Some(g) => g.snippet_from_doc(&doc).to_html(),
+                None => escape(
+                    &SearchIndex::stored_str(&doc, f.description)
+                        .chars()
+                        .take(160)
+                        .collect::<String>(),
+                ),
+            };
+            data.push(Hit {
+                id: SearchIndex::stored_str(&doc, f.id),
+                slug: SearchIndex::stored_str(&doc, f.slug),
+                title,
+                price: crate::core::Money::new(i64::try_from(amount).unwrap_or(i64::MAX), currency),
+                title_highlight,
+                snippet,
+            });
+        }
+
+        // Facet counts over the filtered set.
+        let mut cats = FacetCollector::for_field("category");
+        cats.add_facet("/");
+        let mut tags = FacetCollector::for_field("tag");
+        tags.add_facet("/");
+        let mut opts = FacetCollector::for_field("option");
+        opts.add_facet("/");
+        let (c, t, o) = searcher.search(&query, &(cats, tags, opts))?;
+        let flat = |counts: &tantivy::collector::FacetCounts| -> Vec<FacetCount> {
+            let mut v: Vec<FacetCount> = counts
+                .get("/")
+                .map(|(facet, n)| FacetCount {
+                    value: facet
+                        .to_path()
+                        .last()
+                        .map(|s| s.to_string())
+                        .unwrap_or_default(),
+                    count: n,
+                })
+                .collect();
+            v.sort_by(|a, b| b.count.cmp(&a.count).then(a.value.cmp(&b.value)));
+            v
+        };
+        let categories = flat(&c);
+        let tags = flat(&t);
+        let mut options: BTreeMap<String, Vec<FacetCount>> = BTreeMap::new();
+        for fc in flat(&o) {
+            if let Some((name, value)) = fc.value.split_once('\u{1f}') {
+                options
+                    .entry(name.to_owned())
+                    .or_default()
+                    .push(FacetCount {
+                        value: value.to_owned(),
+                        count: fc.count,
+                    });
+            }
+        }
+        // Price buckets ignore the price filter itself, so shoppers see the other ranges.
+        let base = self.combined(q, &text, true);
+        let mut price_ranges = Vec::new();
+        for (i, lo) in PRICE_EDGES.iter().enumerate() {
+            let hi = PRICE_EDGES.get(i + 1).copied();
+            let range: Box<dyn Query> = Box::new(RangeQuery::new(
+                Bound::Included(Term::from_field_u64(f.price, *lo)),
+                hi.map_or(Bound::Unbounded, |h| {
+                    Bound::Excluded(Term::from_field_u64(f.price, h))
+                }),
+            ));
+            let qq = BooleanQuery::new(vec![(Occur::Must, base.box_clone()), (Occur::Must, range)]);
+            let count = searcher.search(&qq, &Count)? as u64;
+            price_ranges.push(PriceRange {
+                min: *lo,
+                max: hi,
+                count,
+            });
+        }
+        Ok(SearchResult {
+            data,
+            total,
+            page: q.page.max(1),
+            per_page: q.per_page,
+            facets: Facets {
+                categories,
+                tags,
+                options,
+                price_ranges,
+            },
+        })
+    }
+
+    /// Titles completing what a shopper has typed (prefix and typo tolerant).
+    pub fn suggest(&self, q: &str, limit: usize) -> Result<Vec<String>, SearchError> {
+        let Some(query) = self.text_query(q) else {
+            return Ok(Vec::new());
+        };
+        let searcher = self.reader.searcher();
+        let top = searcher.search(
+            &query,
+            &TopDocs::with_limit(limit.clamp(1, 20)).order_by_score(),
+        )?;
+        let mut out = Vec::new();
+        for (_, a) in top {
+            let doc: TantivyDocument = searcher.doc(a)?;
+            let t = SearchIndex::stored_str(&doc, self.f.title);
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
