@@ -23,6 +23,11 @@ use crate::mailer::{self, Mailer, Templates, Transport};
 use crate::observability::metrics::Metrics;
 use crate::storage::{FaultSwitch, GroupCommit, Schema, Store, StoreOptions};
 
+/// Size of the `serve --demo` catalog.
+pub const DEMO_PRODUCTS: usize = 300;
+/// Seed of the demo catalog (the same seed gives the same shop).
+pub const DEMO_SEED: u64 = 42;
+
 /// Schema version this build writes, and the migrations that reach it.
 pub const SCHEMA: Schema = Schema {
     version: 1,
@@ -37,6 +42,8 @@ pub struct AppOptions {
     pub clock: Arc<dyn Clock>,
     /// Test hook: storage over a fault-injecting backend.
     pub fault: Option<FaultSwitch>,
+    /// Seed the demo catalog when the catalog is empty (`serve --demo`).
+    pub demo: bool,
 }
 
 impl AppOptions {
@@ -46,6 +53,7 @@ impl AppOptions {
             config,
             clock: Arc::new(SystemClock),
             fault: None,
+            demo: false,
         }
     }
 }
@@ -69,6 +77,7 @@ impl App {
             config,
             clock,
             fault,
+            demo,
         } = opts;
         let metrics = Metrics::new();
         let store_opts = StoreOptions {
@@ -127,7 +136,27 @@ impl App {
         );
         let auth = build_auth(&config, store.clone(), clock.clone(), &public_url)?;
         let catalog = Catalog::new(store.clone());
+        let seeded = if demo
+            && catalog
+                .list_products(false, &Default::default(), 1, None)?
+                .data
+                .is_empty()
+        {
+            let n = catalog
+                .seed_demo(DEMO_PRODUCTS, DEMO_SEED, false, &mut |_| {})
+                .await?;
+            tracing::info!(products = n, "demo catalog created");
+            n
+        } else {
+            0
+        };
         let search = open_search(&config, catalog.clone()).await?;
+        if seeded > 0 {
+            let s = search.clone();
+            tokio::task::spawn_blocking(move || s.reindex(&mut |_| {}))
+                .await
+                .context("indexing the demo catalog")??;
+        }
         let s2 = search.clone();
         runner.register(
             PRODUCT_CHANGED_JOB,

@@ -66,6 +66,17 @@ enum Command {
     },
     /// Rebuild the search index from the catalog (offline: stop the server first).
     Reindex(DataDirArg),
+    /// Add a generated, deterministic demo catalog of N products (offline: stop the server).
+    Demo {
+        /// Number of products.
+        #[arg(long, default_value_t = 300)]
+        products: usize,
+        /// Seed (the same seed gives the same catalog).
+        #[arg(long, default_value_t = crate::app::DEMO_SEED)]
+        seed: u64,
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
     /// Print the version and the data schema version.
     Version,
 }
@@ -110,6 +121,9 @@ struct ServeArgs {
     /// Listen address, e.g. 127.0.0.1:8080 (port 0 picks a free port).
     #[arg(long, value_name = "ADDR")]
     bind: Option<String>,
+    /// Start with a demo catalog (a few hundred products) when the catalog is empty.
+    #[arg(long)]
+    demo: bool,
 }
 
 /// Parses the command line and runs it; the process exit code.
@@ -160,6 +174,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let cfg = load(&cli.config, &cli.log_format, dir.data_dir, None)?;
             let password = read_new_password()?;
             create_admin(cfg, &email, &name, &password)
+        }
+        Command::Demo {
+            products,
+            seed,
+            dir,
+        } => {
+            let cfg = load(&cli.config, &cli.log_format, dir.data_dir, None)?;
+            demo(cfg, products, seed)
         }
         Command::Reindex(dir) => {
             let cfg = load(&cli.config, &cli.log_format, dir.data_dir, None)?;
@@ -292,7 +314,9 @@ fn serve(
         .build()?;
     runtime.block_on(async move {
         let data_dir = std::path::absolute(cfg.data_dir()).unwrap_or_else(|_| cfg.data_dir());
-        let app = App::build(AppOptions::new(cfg)).await?;
+                let mut opts = AppOptions::new(cfg);
+        opts.demo = args.demo;
+        let app = App::build(opts).await?;
         let base = app.base_url();
         tracing::info!(
             version = env!("CARGO_PKG_VERSION"),
@@ -416,6 +440,49 @@ fn reindex(cfg: Config) -> anyhow::Result<ExitCode> {
     println!(
         "search index rebuilt: {n} products read, {} active products indexed",
         search.indexed()
+    );
+    drop(search);
+    store.shutdown_blocking();
+    Ok(ExitCode::SUCCESS)
+}
+
+fn demo(cfg: Config, products: usize, seed: u64) -> anyhow::Result<ExitCode> {
+    use std::sync::Arc;
+    let started = std::time::Instant::now();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let clock: Arc<dyn crate::core::Clock> = Arc::new(crate::core::SystemClock);
+    let store = storage::Store::open(storage::StoreOptions {
+        data_dir: cfg.data_dir(),
+        clock,
+        schema: SCHEMA,
+        group_commit: storage::GroupCommit::default(),
+        fault: None,
+        observer: None,
+    })?;
+    let catalog = crate::domain::catalog::Catalog::new(store.clone());
+    let bar = ProgressBar::new(products as u64);
+    bar.set_style(
+        ProgressStyle::with_template("creating products [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let b2 = bar.clone();
+    let created = runtime
+        .block_on(catalog.seed_demo(products, seed, false, &mut move |n| b2.set_position(n)))?;
+    bar.finish_and_clear();
+    let search = crate::domain::search::Search::open(&cfg.data_dir().join("search"), catalog)?;
+    let spinner = ProgressBar::new_spinner();
+    spinner.enable_steady_tick(Duration::from_millis(200));
+    spinner.set_message("indexing");
+    search.reindex(&mut |n| spinner.set_message(format!("indexing: {n} products")))?;
+    spinner.finish_and_clear();
+    println!(
+        "demo catalog: {created} products created, {} indexed, in {:.1} s",
+        search.indexed(),
+        started.elapsed().as_secs_f64()
     );
     drop(search);
     store.shutdown_blocking();

@@ -806,6 +806,7 @@ async fn setup_token_creates_the_first_admin_once() {
         config: cfg,
         clock: std::sync::Arc::new(clock),
         fault: None,
+        demo: false,
     })
     .await
     .expect("build");

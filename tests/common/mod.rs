@@ -71,6 +71,7 @@ impl TestApp {
             config: cfg,
             clock: Arc::new(clock.clone()),
             fault,
+            demo: false,
         })
         .await
         .expect("app builds");

@@ -2,6 +2,7 @@
 //! Slugs and SKUs are unique (index tables maintained in the same transaction as the record),
 //! every record carries a version for `ETag`/`If-Match`, and the public only sees active products.
 
+pub mod demo;
 pub mod input;
 pub mod model;
 pub mod slug;
@@ -324,6 +325,110 @@ impl Catalog {
         };
         p.filter(|p| !public || p.status == Status::Active)
             .ok_or(CatalogError::NotFound)
+    }
+
+    /// Inserts many validated products, `batch` per transaction, each product whole or not at
+    /// all. Without `notify`, no change jobs are queued (the caller reindexes once afterwards).
+    /// Returns per-input results in input order.
+    pub async fn insert_many(
+        &self,
+        inputs: Vec<ProductInput>,
+        batch: usize,
+        notify: bool,
+    ) -> Result<Vec<Result<ProductId, CatalogError>>, CatalogError> {
+        let mut results = Vec::with_capacity(inputs.len());
+        let mut it = inputs.into_iter().peekable();
+        while it.peek().is_some() {
+            let chunk: Vec<ProductInput> = it.by_ref().take(batch.max(1)).collect();
+            let valid: Vec<Result<ValidProduct, CatalogError>> = chunk
+                .iter()
+                .map(|i| validate(i).map_err(CatalogError::Invalid))
+                .collect();
+            let out = self
+                .store
+                .write(move |tx| {
+                    let mut out = Vec::with_capacity(valid.len());
+                    for v in valid {
+                        out.push(match v {
+                            Err(e) => Err(e),
+                            Ok(v) => match assemble(tx, v, None) {
+                                Ok(p) => {
+                                    index(tx, &p)?;
+                                    if notify {
+                                        changed(tx, p.id)?;
+                                    }
+                                    Ok(p.id)
+                                }
+                                Err(CatalogError::Storage(s)) => return Err(s),
+                                Err(e) => Err(e),
+                            },
+                        });
+                    }
+                    Ok::<_, StorageError>(out)
+                })
+                .await?;
+            results.extend(out);
+        }
+        Ok(results)
+    }
+
+    /// Creates the demo category tree (if the catalog has no categories) and `count` demo
+    /// products. Returns how many products were created.
+    pub async fn seed_demo(
+        &self,
+        count: usize,
+        seed: u64,
+        notify: bool,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<u64, CatalogError> {
+        let mut child_ids = Vec::new();
+        let existing = self.categories()?;
+        for (root, children) in demo::TREE {
+            let root_id = match existing
+                .iter()
+                .find(|c| c.name == *root && c.parent_id.is_none())
+            {
+                Some(c) => c.id,
+                None => self.create_category(root, None, None, 0).await?.id,
+            };
+            for (i, (child, _, _)) in children.iter().enumerate() {
+                let id = match existing
+                    .iter()
+                    .find(|c| c.name == *child && c.parent_id == Some(root_id))
+                {
+                    Some(c) => c.id,
+                    None => {
+                        self.create_category(
+                            child,
+                            None,
+                            Some(root_id),
+                            u32::try_from(i).unwrap_or(0),
+                        )
+                        .await?
+                        .id
+                    }
+                };
+                child_ids.push(id.to_string());
+            }
+        }
+        let mut created = 0u64;
+        let mut start = 0;
+        while start < count {
+            let end = (start + 2000).min(count);
+            let inputs = (start..end)
+                .map(|n| {
+                    demo::product(seed, n, &child_ids).map_err(|m| issue("demo", "invalid", &m))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            for r in self.insert_many(inputs, 500, notify).await? {
+                if r.is_ok() {
+                    created += 1;
+                }
+            }
+            start = end;
+            progress(created);
+        }
+        Ok(created)
     }
 
     /// Every product, in id order, `batch` at a time (reindexing, export).
