@@ -66,6 +66,16 @@ enum Command {
     },
     /// Rebuild the search index from the catalog (offline: stop the server first).
     Reindex(DataDirArg),
+    /// Import data (offline: stop the server first).
+    Import {
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
+    /// Export data (offline: stop the server first).
+    Export {
+        #[command(subcommand)]
+        what: ExportWhat,
+    },
     /// Add a generated, deterministic demo catalog of N products (offline: stop the server).
     Demo {
         /// Number of products.
@@ -79,6 +89,32 @@ enum Command {
     },
     /// Print the version and the data schema version.
     Version,
+}
+
+#[derive(Subcommand, Debug)]
+enum ImportWhat {
+    /// Products from a Shopify product CSV; re-importing updates by handle instead of duplicating.
+    Products {
+        /// The CSV file (Shopify's export format).
+        file: PathBuf,
+        /// Currency of the prices in the file.
+        #[arg(long, default_value = "USD")]
+        currency: String,
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ExportWhat {
+    /// Products as a Shopify product CSV.
+    Products {
+        /// Write here instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -182,6 +218,23 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let cfg = load(&cli.config, &cli.log_format, dir.data_dir, None)?;
             demo(cfg, products, seed)
+        }
+        Command::Import {
+            what:
+                ImportWhat::Products {
+                    file,
+                    currency,
+                    dir,
+                },
+        } => {
+            let cfg = load(&cli.config, &cli.log_format, dir.data_dir, None)?;
+            import_products(cfg, &file, &currency)
+        }
+        Command::Export {
+            what: ExportWhat::Products { out, dir },
+        } => {
+            let cfg = load(&cli.config, &cli.log_format, dir.data_dir, None)?;
+            export_products(cfg, out)
         }
         Command::Reindex(dir) => {
             let cfg = load(&cli.config, &cli.log_format, dir.data_dir, None)?;
@@ -486,5 +539,89 @@ fn demo(cfg: Config, products: usize, seed: u64) -> anyhow::Result<ExitCode> {
     );
     drop(search);
     store.shutdown_blocking();
+    Ok(ExitCode::SUCCESS)
+}
+
+fn offline_store(cfg: &Config) -> anyhow::Result<storage::Store> {
+    use std::sync::Arc;
+    Ok(storage::Store::open(storage::StoreOptions {
+        data_dir: cfg.data_dir(),
+        clock: Arc::new(crate::core::SystemClock),
+        schema: SCHEMA,
+        group_commit: storage::GroupCommit::default(),
+        fault: None,
+        observer: None,
+    })?)
+}
+
+fn import_products(
+    cfg: Config,
+    file: &std::path::Path,
+    currency: &str,
+) -> anyhow::Result<ExitCode> {
+    let currency = crate::core::Currency::parse(currency)?;
+    let f = std::fs::File::open(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let store = offline_store(&cfg)?;
+    let catalog = crate::domain::catalog::Catalog::new(store.clone());
+    let bar = progress_bar("importing");
+    let b2 = bar.clone();
+    let report = runtime.block_on(catalog.import_csv(
+        std::io::BufReader::new(f),
+        currency,
+        &mut move |done, total| {
+            b2.set_length(total);
+            b2.set_position(done);
+        },
+    ))?;
+    bar.finish_and_clear();
+    let search = crate::domain::search::Search::open(&cfg.data_dir().join("search"), catalog)?;
+    search.reindex(&mut |_| {})?;
+    drop(search);
+    store.shutdown_blocking();
+    println!(
+        "imported {}: {} created, {} updated, {} failed",
+        file.display(),
+        report.created,
+        report.updated,
+        report.errors.len()
+    );
+    for e in &report.errors {
+        println!(
+            "  line {}{}: {}",
+            e.line,
+            if e.handle.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", e.handle)
+            },
+            e.message
+        );
+    }
+    Ok(if report.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+fn export_products(cfg: Config, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let store = offline_store(&cfg)?;
+    let catalog = crate::domain::catalog::Catalog::new(store.clone());
+    let n = match &out {
+        Some(path) => {
+            let f = std::fs::File::create(path)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            catalog.export_csv(std::io::BufWriter::new(f))?
+        }
+        None => catalog.export_csv(std::io::stdout().lock())?,
+    };
+    store.shutdown_blocking();
+    if let Some(path) = out {
+        eprintln!("exported {n} products to {}", path.display());
+    }
     Ok(ExitCode::SUCCESS)
 }

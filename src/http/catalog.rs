@@ -26,6 +26,8 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
             "/api/v1/admin/products/bulk-status",
             web::post().to(bulk_status),
         )
+        .route("/api/v1/admin/products/import", web::post().to(import_csv))
+        .route("/api/v1/admin/products/export", web::get().to(export_csv))
         .service(
             web::resource("/api/v1/admin/products/{id}")
                 .route(web::get().to(admin_get_product))
@@ -455,4 +457,71 @@ pub async fn delete_category(
     let id = CategoryId::parse(&id).map_err(|_| ApiError::not_found("no such category"))?;
     state.catalog.delete_category(id).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Query of [`import_csv`].
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    /// Currency of the prices in the file (default USD).
+    pub currency: Option<String>,
+}
+
+/// Imports a Shopify product CSV sent as the body (`text/csv`, up to the body limit; use
+/// `shopd import products` for larger files). Each product is created or updated whole or not
+/// at all; failed lines are listed with their line numbers.
+#[utoipa::path(post, path = "/api/v1/admin/products/import", tag = "catalog-admin", security(("bearer" = [])), params(ImportQuery),
+    request_body(content = String, content_type = "text/csv", description = "Shopify product CSV"),
+    responses(
+        (status = 200, description = "{created, updated, errors: [{line, handle, message}]}"),
+        (status = 413, description = "Larger than the body limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not text/csv", body = Problem, content_type = "application/problem+json")))]
+pub async fn import_csv(
+    req: HttpRequest,
+    state: web::Data<HttpState>,
+    who: Staff,
+    q: web::Query<ImportQuery>,
+    body: web::Bytes,
+) -> Result<HttpResponse> {
+    staff_catalog(&who)?;
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !ct.starts_with("text/csv") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the file as text/csv",
+        ));
+    }
+    let currency = crate::core::Currency::parse(q.currency.as_deref().unwrap_or("USD"))
+        .map_err(|_| ApiError::validation("currency", "invalid", "is not an ISO 4217 code"))?;
+    let report = state
+        .catalog
+        .import_csv(body.as_ref(), currency, &mut |_, _| {})
+        .await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// Exports every product as a Shopify product CSV.
+#[utoipa::path(get, path = "/api/v1/admin/products/export", tag = "catalog-admin", security(("bearer" = [])),
+    responses((status = 200, description = "Shopify product CSV", content_type = "text/csv")))]
+pub async fn export_csv(state: web::Data<HttpState>, who: Staff) -> Result<HttpResponse> {
+    staff_catalog(&who)?;
+    let catalog = state.catalog.clone();
+    let data = web::block(move || {
+        let mut buf = Vec::new();
+        catalog.export_csv(&mut buf).map(|_| buf)
+    })
+    .await
+    .map_err(|_| ApiError::internal())??;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"products_export.csv\"",
+        ))
+        .body(data))
 }

@@ -5,6 +5,7 @@
 pub mod demo;
 pub mod input;
 pub mod model;
+pub mod shopify_csv;
 pub mod slug;
 
 use std::collections::HashSet;
@@ -431,6 +432,72 @@ impl Catalog {
         Ok(created)
     }
 
+    /// Imports a Shopify product CSV: each product is created, or updated when its handle (slug)
+    /// exists, whole or not at all; variants keep their ids when their SKU matches. Returns a
+    /// report with one entry per failed line.
+    pub async fn import_csv(
+        &self,
+        data: impl std::io::Read,
+        currency: crate::core::Currency,
+        progress: &mut (dyn FnMut(u64, u64) + Send),
+    ) -> Result<ImportReport, CatalogError> {
+        let (parsed, mut errors) = shopify_csv::parse(data, currency);
+        let total = parsed.len() as u64;
+        let mut report = ImportReport::default();
+        for (i, p) in parsed.into_iter().enumerate() {
+            let existing = self.get_product(&p.handle, false).ok();
+            let mut input = p.input;
+            let result = match existing {
+                Some(old) => {
+                    for v in input.variants.iter_mut() {
+                        if let Some(same) = old
+                            .variants
+                            .iter()
+                            .find(|o| o.sku.eq_ignore_ascii_case(&v.sku))
+                        {
+                            v.id = Some(same.id.to_string());
+                        }
+                    }
+                    self.update_product(old.id, input, None)
+                        .await
+                        .map(|_| false)
+                }
+                None => self.create_product(input).await.map(|_| true),
+            };
+            match result {
+                Ok(true) => report.created += 1,
+                Ok(false) => report.updated += 1,
+                Err(CatalogError::Storage(s)) => return Err(CatalogError::Storage(s)),
+                Err(e) => errors.push(shopify_csv::RowError {
+                    line: p.line,
+                    handle: p.handle,
+                    message: describe(&e),
+                }),
+            }
+            progress(i as u64 + 1, total);
+        }
+        errors.sort_by_key(|e| e.line);
+        report.errors = errors;
+        Ok(report)
+    }
+
+    /// Writes every product as Shopify CSV.
+    pub fn export_csv(&self, out: impl std::io::Write) -> Result<u64, CatalogError> {
+        let mut failed = None;
+        let products = self.all_products(1000).map_while(|r| match r {
+            Ok(p) => Some(p),
+            Err(e) => {
+                failed = Some(e);
+                None
+            }
+        });
+        let n = shopify_csv::write(products, out).map_err(|m| issue("csv", "write_failed", &m))?;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(n),
+        }
+    }
+
     /// Every product, in id order, `batch` at a time (reindexing, export).
     pub fn all_products(
         &self,
@@ -734,4 +801,26 @@ fn scan_ids(
         .into_iter()
         .map(|(id, ())| id)
         .collect())
+}
+
+/// Outcome of a CSV import.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct ImportReport {
+    /// Products created.
+    pub created: u64,
+    /// Products updated.
+    pub updated: u64,
+    /// Lines that could not be imported (their product was skipped whole).
+    pub errors: Vec<shopify_csv::RowError>,
+}
+
+fn describe(e: &CatalogError) -> String {
+    match e {
+        CatalogError::Invalid(issues) => issues
+            .iter()
+            .map(|i| format!("{}: {}", i.field, i.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
 }
