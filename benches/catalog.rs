@@ -1,0 +1,92 @@
+//! Catalog benchmark on a generated catalog (100,000 products by default): time to generate and
+//! index it, search latency at 16 concurrent clients over a mixed query set (plain text, typos,
+//! filters + facets), and product-by-slug reads per second.
+//!
+//! `cargo bench --bench catalog -- [--products 100000] [--seconds 10] [--concurrency 16]`
+
+#[path = "driver/mod.rs"]
+mod driver;
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use driver::{Load, MakeRequest, Server, arg, bin, drive, runtime};
+
+const QUERIES: &[&str] = &[
+    "q=mug",
+    "q=organic%20cotton",
+    "q=tshrit",
+    "q=backpak",
+    "q=notebok&sort=price_asc",
+    "q=ceramic&min_price=1000&max_price=5000",
+    "q=wool&option.Color=Blue",
+    "q=candle&tag=soy",
+    "q=vintage%20hood",
+    "q=travel%20bottle&sort=newest",
+    "option.Size=M&sort=price_desc",
+    "q=linen&in_stock=true",
+];
+
+fn main() {
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let products: usize = arg("--products").and_then(|v| v.parse().ok()).unwrap_or(if smoke { 500 } else { 100_000 });
+    let seconds: u64 = arg("--seconds").and_then(|v| v.parse().ok()).unwrap_or(if smoke { 1 } else { 10 });
+    let concurrency: usize = arg("--concurrency").and_then(|v| v.parse().ok()).unwrap_or(16);
+    let dir = tempfile::Builder::new()
+        .prefix("shopd-bench-")
+        .tempdir_in(std::env::var("SHOPD_BENCH_DIR").unwrap_or_else(|_| std::env::temp_dir().display().to_string()))
+        .expect("tempdir");
+    let started = Instant::now();
+    let out = Command::new(bin())
+        .args(["demo", "--products", &products.to_string(), "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("shopd demo");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    println!(
+        "generate + index {products} products: {:.1} s ({})",
+        started.elapsed().as_secs_f64(),
+        String::from_utf8_lossy(&out.stdout).trim()
+    );
+    let server = Server::start_in(dir.path(), &[]);
+    println!("server start on the catalog: {:.0} ms to ready; RSS {:.1} MiB", server.ready_after.as_secs_f64() * 1000.0, server.rss_mib());
+
+    // Slugs to read, gathered from the public list.
+    let rt = runtime();
+    let slugs: Vec<String> = rt.block_on(async {
+        let c = reqwest::Client::new();
+        let mut slugs = Vec::new();
+        let mut url = format!("{}/api/v1/products?per_page=100", server.base);
+        while slugs.len() < 2000 {
+            let page: serde_json::Value = c.get(&url).send().await.expect("list").json().await.expect("json");
+            for p in page["data"].as_array().into_iter().flatten() {
+                if let Some(s) = p["slug"].as_str() {
+                    slugs.push(s.to_owned());
+                }
+            }
+            match page["next_cursor"].as_str() {
+                Some(cur) => url = format!("{}/api/v1/products?per_page=100&cursor={cur}", server.base),
+                None => break,
+            }
+        }
+        slugs
+    });
+    drop(rt);
+    let load = Load {
+        concurrency,
+        duration: Duration::from_secs(seconds),
+        max_requests: 5_000_000,
+        warmup: Duration::from_millis(if smoke { 50 } else { 1000 }),
+    };
+    let search: MakeRequest = Arc::new(|c: &reqwest::Client, base: &str, n| {
+        c.get(format!("{base}/api/v1/search?{}", QUERIES[n as usize % QUERIES.len()]))
+    });
+    println!("{}", drive("search (mixed queries)", &server.base, &load, search).line());
+    let slugs = Arc::new(slugs);
+    let read: MakeRequest = Arc::new(move |c: &reqwest::Client, base: &str, n| {
+        c.get(format!("{base}/api/v1/products/{}", slugs[n as usize % slugs.len().max(1)]))
+    });
+    println!("{}", drive("GET product by slug", &server.base, &load, read).line());
+    println!("server RSS {:.1} MiB (peak {:.1} MiB)", server.rss_mib(), server.peak_rss_mib());
+}
