@@ -145,6 +145,79 @@ fn typos(len: usize) -> u8 {
 /// Price bucket edges in minor units.
 const PRICE_EDGES: [u64; 5] = [0, 1_000, 2_500, 5_000, 10_000];
 
+fn bucket_of(price: u64) -> usize {
+    PRICE_EDGES.iter().rposition(|e| price >= *e).unwrap_or(0)
+}
+
+/// Counts matching documents per price bucket from the `price` fast field, in the same pass
+/// as the hits and the other facets.
+struct PriceBuckets;
+
+struct PriceBucketsSegment {
+    column: tantivy::columnar::Column<u64>,
+    counts: [u64; PRICE_EDGES.len()],
+}
+
+impl tantivy::collector::Collector for PriceBuckets {
+    type Fruit = [u64; PRICE_EDGES.len()];
+    type Child = PriceBucketsSegment;
+
+    fn for_segment(
+        &self,
+        _segment_local_id: u32,
+        reader: &tantivy::SegmentReader,
+    ) -> tantivy::Result<PriceBucketsSegment> {
+        Ok(PriceBucketsSegment {
+            column: reader.fast_fields().u64("price")?,
+            counts: [0; PRICE_EDGES.len()],
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, parts: Vec<Self::Fruit>) -> tantivy::Result<Self::Fruit> {
+        let mut total = [0; PRICE_EDGES.len()];
+        for p in parts {
+            for (t, v) in total.iter_mut().zip(p) {
+                *t += v;
+            }
+        }
+        Ok(total)
+    }
+}
+
+impl tantivy::collector::SegmentCollector for PriceBucketsSegment {
+    type Fruit = [u64; PRICE_EDGES.len()];
+
+    fn collect(&mut self, doc: u32, _score: tantivy::Score) {
+        if let Some(v) = self.column.values_for_doc(doc).next() {
+            self.counts[bucket_of(v)] += 1;
+        }
+    }
+
+    fn harvest(self) -> Self::Fruit {
+        self.counts
+    }
+}
+
+type Extras = (
+    usize,
+    (tantivy::collector::FacetCounts, tantivy::collector::FacetCounts),
+    (tantivy::collector::FacetCounts, [u64; PRICE_EDGES.len()]),
+);
+
+fn extras() -> impl tantivy::collector::Collector<Fruit = Extras> {
+    let mut cats = FacetCollector::for_field("category");
+    cats.add_facet("/");
+    let mut tags = FacetCollector::for_field("tag");
+    tags.add_facet("/");
+    let mut opts = FacetCollector::for_field("option");
+    opts.add_facet("/");
+    (Count, (cats, tags), (opts, PriceBuckets))
+}
+
 impl SearchIndex {
     fn analyze(&self, field: Field, text: &str) -> Vec<String> {
         let Ok(mut analyzer) = self.index.tokenizer_for_field(field) else {
@@ -227,19 +300,11 @@ impl SearchIndex {
                     Box::new(FuzzyTermQuery::new(term(f.title_joined, w), d, true)),
                     1.5,
                 ));
-                should.push(boosted(
-                    Box::new(FuzzyTermQuery::new(term(f.description, &stem), d, true)),
-                    0.5,
-                ));
             }
             if i == last && w.chars().count() >= 2 {
                 should.push(boosted(
                     Box::new(FuzzyTermQuery::new_prefix(term(f.title_joined, w), 0, true)),
                     1.0,
-                ));
-                should.push(boosted(
-                    Box::new(FuzzyTermQuery::new_prefix(term(f.description, w), 0, true)),
-                    0.3,
                 ));
             }
             must.push((Occur::Must, Box::new(BooleanQuery::new(should))));
@@ -317,36 +382,27 @@ impl SearchIndex {
         let query = self.combined(q, &text, false);
         let offset = (q.page.max(1) - 1) * q.per_page;
         let top = TopDocs::with_limit(q.per_page.max(1)).and_offset(offset);
-        let addrs: Vec<DocAddress> = match q.sort {
-            Sort::Relevance if text.is_some() => searcher
-                .search(&query, &top.order_by_score())?
-                .into_iter()
-                .map(|(_, a)| a)
-                .collect(),
-            Sort::PriceAsc => searcher
-                .search(&query, &top.order_by_fast_field::<u64>("price", Order::Asc))?
-                .into_iter()
-                .map(|(_, a)| a)
-                .collect(),
-            Sort::PriceDesc => searcher
-                .search(
-                    &query,
-                    &top.order_by_fast_field::<u64>("price", Order::Desc),
-                )?
-                .into_iter()
-                .map(|(_, a)| a)
-                .collect(),
+        // One pass over the matches: hits, total, facet counts and price buckets together.
+        let (addrs, (total, (c, t), (o, buckets))): (Vec<DocAddress>, Extras) = match q.sort {
+            Sort::Relevance if text.is_some() => {
+                let (hits, ex) = searcher.search(&query, &(top.order_by_score(), extras()))?;
+                (hits.into_iter().map(|(_, a)| a).collect(), ex)
+            }
+            Sort::PriceAsc => {
+                let (hits, ex) = searcher.search(&query, &(top.order_by_fast_field::<u64>("price", Order::Asc), extras()))?;
+                (hits.into_iter().map(|(_, a)| a).collect(), ex)
+            }
+            Sort::PriceDesc => {
+                let (hits, ex) = searcher.search(&query, &(top.order_by_fast_field::<u64>("price", Order::Desc), extras()))?;
+                (hits.into_iter().map(|(_, a)| a).collect(), ex)
+            }
             // Newest, and relevance without words (every score is equal).
-            _ => searcher
-                .search(
-                    &query,
-                    &top.order_by_fast_field::<u64>("created", Order::Desc),
-                )?
-                .into_iter()
-                .map(|(_, a)| a)
-                .collect(),
+            _ => {
+                let (hits, ex) = searcher.search(&query, &(top.order_by_fast_field::<u64>("created", Order::Desc), extras()))?;
+                (hits.into_iter().map(|(_, a)| a).collect(), ex)
+            }
         };
-        let total = searcher.search(&query, &Count)? as u64;
+        let total = total as u64;
 
         let title_snip = match &text {
             Some(t) => Some(SnippetGenerator::create(&searcher, &**t, f.title)?),
@@ -395,14 +451,6 @@ impl SearchIndex {
             });
         }
 
-        // Facet counts over the filtered set.
-        let mut cats = FacetCollector::for_field("category");
-        cats.add_facet("/");
-        let mut tags = FacetCollector::for_field("tag");
-        tags.add_facet("/");
-        let mut opts = FacetCollector::for_field("option");
-        opts.add_facet("/");
-        let (c, t, o) = searcher.search(&query, &(cats, tags, opts))?;
         let flat = |counts: &tantivy::collector::FacetCounts| -> Vec<FacetCount> {
             let mut v: Vec<FacetCount> = counts
                 .get("/")
@@ -432,25 +480,15 @@ impl SearchIndex {
                     });
             }
         }
-        // Price buckets ignore the price filter itself, so shoppers see the other ranges.
-        let base = self.combined(q, &text, true);
-        let mut price_ranges = Vec::new();
-        for (i, lo) in PRICE_EDGES.iter().enumerate() {
-            let hi = PRICE_EDGES.get(i + 1).copied();
-            let range: Box<dyn Query> = Box::new(RangeQuery::new(
-                Bound::Included(Term::from_field_u64(f.price, *lo)),
-                hi.map_or(Bound::Unbounded, |h| {
-                    Bound::Excluded(Term::from_field_u64(f.price, h))
-                }),
-            ));
-            let qq = BooleanQuery::new(vec![(Occur::Must, base.box_clone()), (Occur::Must, range)]);
-            let count = searcher.search(&qq, &Count)? as u64;
-            price_ranges.push(PriceRange {
+        let price_ranges = PRICE_EDGES
+            .iter()
+            .enumerate()
+            .map(|(i, lo)| PriceRange {
                 min: *lo,
-                max: hi,
-                count,
-            });
-        }
+                max: PRICE_EDGES.get(i + 1).copied(),
+                count: buckets[i],
+            })
+            .collect();
         Ok(SearchResult {
             data,
             total,
