@@ -30,12 +30,21 @@ const QUERIES: &[&str] = &[
 
 fn main() {
     let smoke = !std::env::args().any(|a| a == "--bench");
-    let products: usize = arg("--products").and_then(|v| v.parse().ok()).unwrap_or(if smoke { 500 } else { 100_000 });
-    let seconds: u64 = arg("--seconds").and_then(|v| v.parse().ok()).unwrap_or(if smoke { 1 } else { 10 });
-    let concurrency: usize = arg("--concurrency").and_then(|v| v.parse().ok()).unwrap_or(16);
+    let products: usize = arg("--products")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if smoke { 500 } else { 100_000 });
+    let seconds: u64 = arg("--seconds")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if smoke { 1 } else { 10 });
+    let concurrency: usize = arg("--concurrency")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16);
     let dir = tempfile::Builder::new()
         .prefix("shopd-bench-")
-        .tempdir_in(std::env::var("SHOPD_BENCH_DIR").unwrap_or_else(|_| std::env::temp_dir().display().to_string()))
+        .tempdir_in(
+            std::env::var("SHOPD_BENCH_DIR")
+                .unwrap_or_else(|_| std::env::temp_dir().display().to_string()),
+        )
         .expect("tempdir");
     let started = Instant::now();
     let out = Command::new(bin())
@@ -43,14 +52,22 @@ fn main() {
         .arg(dir.path())
         .output()
         .expect("shopd demo");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     println!(
         "generate + index {products} products: {:.1} s ({})",
         started.elapsed().as_secs_f64(),
         String::from_utf8_lossy(&out.stdout).trim()
     );
     let server = Server::start_in(dir.path(), &[]);
-    println!("server start on the catalog: {:.0} ms to ready; RSS {:.1} MiB", server.ready_after.as_secs_f64() * 1000.0, server.rss_mib());
+    println!(
+        "server start on the catalog: {:.0} ms to ready; RSS {:.1} MiB",
+        server.ready_after.as_secs_f64() * 1000.0,
+        server.rss_mib()
+    );
 
     // Slugs to read, gathered from the public list.
     let rt = runtime();
@@ -59,14 +76,23 @@ fn main() {
         let mut slugs = Vec::new();
         let mut url = format!("{}/api/v1/products?per_page=100", server.base);
         while slugs.len() < 2000 {
-            let page: serde_json::Value = c.get(&url).send().await.expect("list").json().await.expect("json");
+            let page: serde_json::Value = c
+                .get(&url)
+                .send()
+                .await
+                .expect("list")
+                .json()
+                .await
+                .expect("json");
             for p in page["data"].as_array().into_iter().flatten() {
                 if let Some(s) = p["slug"].as_str() {
                     slugs.push(s.to_owned());
                 }
             }
             match page["next_cursor"].as_str() {
-                Some(cur) => url = format!("{}/api/v1/products?per_page=100&cursor={cur}", server.base),
+                Some(cur) => {
+                    url = format!("{}/api/v1/products?per_page=100&cursor={cur}", server.base)
+                }
                 None => break,
             }
         }
@@ -80,13 +106,29 @@ fn main() {
         warmup: Duration::from_millis(if smoke { 50 } else { 1000 }),
     };
     let search: MakeRequest = Arc::new(|c: &reqwest::Client, base: &str, n| {
-        c.get(format!("{base}/api/v1/search?{}", QUERIES[n as usize % QUERIES.len()]))
+        c.get(format!(
+            "{base}/api/v1/search?{}",
+            QUERIES[n as usize % QUERIES.len()]
+        ))
     });
-    println!("{}", drive("search (mixed queries)", &server.base, &load, search).line());
+    println!(
+        "{}",
+        drive("search (mixed queries)", &server.base, &load, search).line()
+    );
     let slugs = Arc::new(slugs);
     let read: MakeRequest = Arc::new(move |c: &reqwest::Client, base: &str, n| {
-        c.get(format!("{base}/api/v1/products/{}", slugs[n as usize % slugs.len().max(1)]))
+        c.get(format!(
+            "{base}/api/v1/products/{}",
+            slugs[n as usize % slugs.len().max(1)]
+        ))
     });
-    println!("{}", drive("GET product by slug", &server.base, &load, read).line());
-    println!("server RSS {:.1} MiB (peak {:.1} MiB)", server.rss_mib(), server.peak_rss_mib());
+    println!(
+        "{}",
+        drive("GET product by slug", &server.base, &load, read).line()
+    );
+    println!(
+        "server RSS {:.1} MiB (peak {:.1} MiB)",
+        server.rss_mib(),
+        server.peak_rss_mib()
+    );
 }

@@ -469,16 +469,7 @@ fn create_admin(cfg: Config, email: &str, name: &str, password: &str) -> anyhow:
 }
 
 fn reindex(cfg: Config) -> anyhow::Result<ExitCode> {
-    use std::sync::Arc;
-    let clock: Arc<dyn crate::core::Clock> = Arc::new(crate::core::SystemClock);
-    let store = storage::Store::open(storage::StoreOptions {
-        data_dir: cfg.data_dir(),
-        clock,
-        schema: SCHEMA,
-        group_commit: storage::GroupCommit::default(),
-        fault: None,
-        observer: None,
-    })?;
+    let store = offline_store(&cfg)?;
     let catalog = crate::domain::catalog::Catalog::new(store.clone());
     // Opening builds a fresh index when needed; reindex rebuilds it either way.
     let search = crate::domain::search::Search::open(&cfg.data_dir().join("search"), catalog)?;
@@ -500,21 +491,12 @@ fn reindex(cfg: Config) -> anyhow::Result<ExitCode> {
 }
 
 fn demo(cfg: Config, products: usize, seed: u64) -> anyhow::Result<ExitCode> {
-    use std::sync::Arc;
     let started = std::time::Instant::now();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let clock: Arc<dyn crate::core::Clock> = Arc::new(crate::core::SystemClock);
-    let store = storage::Store::open(storage::StoreOptions {
-        data_dir: cfg.data_dir(),
-        clock,
-        schema: SCHEMA,
-        group_commit: storage::GroupCommit::default(),
-        fault: None,
-        observer: None,
-    })?;
+    let store = offline_store(&cfg)?;
     let catalog = crate::domain::catalog::Catalog::new(store.clone());
     let bar = ProgressBar::new(products as u64);
     bar.set_style(

@@ -204,7 +204,10 @@ impl tantivy::collector::SegmentCollector for PriceBucketsSegment {
 
 type Extras = (
     usize,
-    (tantivy::collector::FacetCounts, tantivy::collector::FacetCounts),
+    (
+        tantivy::collector::FacetCounts,
+        tantivy::collector::FacetCounts,
+    ),
     (tantivy::collector::FacetCounts, [u64; PRICE_EDGES.len()]),
 );
 
@@ -389,16 +392,34 @@ impl SearchIndex {
                 (hits.into_iter().map(|(_, a)| a).collect(), ex)
             }
             Sort::PriceAsc => {
-                let (hits, ex) = searcher.search(&query, &(top.order_by_fast_field::<u64>("price", Order::Asc), extras()))?;
+                let (hits, ex) = searcher.search(
+                    &query,
+                    &(
+                        top.order_by_fast_field::<u64>("price", Order::Asc),
+                        extras(),
+                    ),
+                )?;
                 (hits.into_iter().map(|(_, a)| a).collect(), ex)
             }
             Sort::PriceDesc => {
-                let (hits, ex) = searcher.search(&query, &(top.order_by_fast_field::<u64>("price", Order::Desc), extras()))?;
+                let (hits, ex) = searcher.search(
+                    &query,
+                    &(
+                        top.order_by_fast_field::<u64>("price", Order::Desc),
+                        extras(),
+                    ),
+                )?;
                 (hits.into_iter().map(|(_, a)| a).collect(), ex)
             }
             // Newest, and relevance without words (every score is equal).
             _ => {
-                let (hits, ex) = searcher.search(&query, &(top.order_by_fast_field::<u64>("created", Order::Desc), extras()))?;
+                let (hits, ex) = searcher.search(
+                    &query,
+                    &(
+                        top.order_by_fast_field::<u64>("created", Order::Desc),
+                        extras(),
+                    ),
+                )?;
                 (hits.into_iter().map(|(_, a)| a).collect(), ex)
             }
         };
