@@ -448,3 +448,74 @@ async fn customers_get_403_on_every_admin_catalog_route() {
     }
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collections_list_active_products_in_order() {
+    let app = TestApp::spawn().await;
+    let a: Value = create(&app, &product("Alpha", "A"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let mut draft = product("Beta", "B");
+    draft["status"] = json!("draft");
+    let b: Value = create(&app, &draft).await.json().await.expect("json");
+    let c: Value = create(&app, &product("Gamma", "C"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let r = app
+        .admin_post_json(
+            "/api/v1/admin/collections",
+            &json!({"title": "Summer Picks", "product_ids": [c["id"], b["id"], a["id"]]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let col: Value = r.json().await.expect("json");
+    assert_eq!(col["slug"], "summer-picks");
+    let public: Value = app
+        .get("/api/v1/collections/summer-picks")
+        .await
+        .json()
+        .await
+        .expect("json");
+    let titles: Vec<&str> = public["products"]
+        .as_array()
+        .expect("p")
+        .iter()
+        .map(|p| p["title"].as_str().expect("t"))
+        .collect();
+    assert_eq!(titles, vec!["Gamma", "Alpha"], "order kept, drafts hidden");
+    let r = app
+        .admin_post_json(
+            "/api/v1/admin/collections",
+            &json!({"title": "Bad", "product_ids": ["prod_01J0000000000000000000000A"]}),
+        )
+        .await;
+    problem(r, 422, "validation_failed").await;
+    let id = col["id"].as_str().expect("id");
+    let r = app
+        .admin
+        .put(app.url(&format!("/api/v1/admin/collections/{id}")))
+        .header("if-match", "\"x.7\"")
+        .json(&json!({"title": "Summer Picks", "product_ids": []}))
+        .send()
+        .await
+        .expect("put");
+    problem(r, 412, "precondition_failed").await;
+    let r = app
+        .admin
+        .delete(app.url(&format!("/api/v1/admin/collections/{id}")))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), 204);
+    problem(
+        app.get("/api/v1/collections/summer-picks").await,
+        404,
+        "not_found",
+    )
+    .await;
+    app.stop().await;
+}

@@ -10,13 +10,27 @@ use utoipa::IntoParams;
 use super::identity::{Staff, require_scope};
 use super::problem::FieldError;
 use super::{ApiError, HttpState, Problem};
-use crate::core::{CategoryId, DEFAULT_PER_PAGE, MAX_PER_PAGE, ProductId};
+use crate::core::{CategoryId, CollectionId, DEFAULT_PER_PAGE, MAX_PER_PAGE, ProductId};
 use crate::domain::catalog::{CatalogError, ListFilter, Product, ProductInput, Status};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/products", web::get().to(list_products))
         .route("/api/v1/products/{id_or_slug}", web::get().to(get_product))
         .route("/api/v1/categories", web::get().to(list_categories))
+        .route("/api/v1/collections", web::get().to(list_collections))
+        .route(
+            "/api/v1/collections/{id_or_slug}",
+            web::get().to(get_collection),
+        )
+        .route(
+            "/api/v1/admin/collections",
+            web::post().to(create_collection),
+        )
+        .service(
+            web::resource("/api/v1/admin/collections/{id}")
+                .route(web::put().to(update_collection))
+                .route(web::delete().to(delete_collection)),
+        )
         .service(
             web::resource("/api/v1/admin/products")
                 .route(web::post().to(create_product))
@@ -524,4 +538,128 @@ pub async fn export_csv(state: web::Data<HttpState>, who: Staff) -> Result<HttpR
             "attachment; filename=\"products_export.csv\"",
         ))
         .body(data))
+}
+
+/// Every collection (without products).
+#[utoipa::path(get, path = "/api/v1/collections", tag = "catalog",
+    responses((status = 200, description = "Collections")))]
+pub async fn list_collections(state: web::Data<HttpState>) -> Result<HttpResponse> {
+    let data = state.catalog.collections()?;
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({"data": data, "next_cursor": null, "has_more": false})))
+}
+
+/// A collection by id or slug, with its active products in order.
+#[utoipa::path(get, path = "/api/v1/collections/{id_or_slug}", tag = "catalog",
+    params(("id_or_slug" = String, Path, description = "col_… or slug")),
+    responses((status = 200, description = "The collection and its products"), (status = 404, description = "No such collection", body = Problem, content_type = "application/problem+json")))]
+pub async fn get_collection(
+    state: web::Data<HttpState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    let (c, products) = state.catalog.get_collection(&id, true)?;
+    let mut v = serde_json::to_value(c).map_err(|_| ApiError::internal())?;
+    v["products"] = serde_json::to_value(products).map_err(|_| ApiError::internal())?;
+    Ok(HttpResponse::Ok().json(v))
+}
+
+/// Body of collection writes.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectionBody {
+    /// Title.
+    pub title: String,
+    /// Slug (derived from the title when absent).
+    pub slug: Option<String>,
+    /// Description (HTML).
+    #[serde(default)]
+    pub description: String,
+    /// Products in display order.
+    #[serde(default)]
+    pub product_ids: Vec<String>,
+}
+
+fn collection_products(b: &CollectionBody) -> Result<Vec<ProductId>> {
+    b.product_ids
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            ProductId::parse(p).map_err(|_| {
+                ApiError::validation(
+                    &format!("product_ids[{i}]"),
+                    "invalid",
+                    "is not a product id",
+                )
+            })
+        })
+        .collect()
+}
+
+/// Creates a collection (staff).
+#[utoipa::path(post, path = "/api/v1/admin/collections", tag = "catalog-admin", security(("bearer" = [])),
+    request_body(content = Object, description = "{title, slug?, description?, product_ids}"),
+    responses((status = 201, description = "Created"), (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json")))]
+pub async fn create_collection(
+    state: web::Data<HttpState>,
+    who: Staff,
+    body: web::Json<CollectionBody>,
+) -> Result<HttpResponse> {
+    staff_catalog(&who)?;
+    let ids = collection_products(&body)?;
+    let c = state
+        .catalog
+        .save_collection(
+            None,
+            &body.title,
+            body.slug.as_deref(),
+            &body.description,
+            ids,
+            None,
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(c))
+}
+
+/// Replaces a collection (staff; `If-Match` with the version honoured).
+#[utoipa::path(put, path = "/api/v1/admin/collections/{id}", tag = "catalog-admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "col_…")),
+    request_body(content = Object, description = "{title, slug?, description?, product_ids}"),
+    responses((status = 200, description = "Updated"), (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json")))]
+pub async fn update_collection(
+    req: HttpRequest,
+    state: web::Data<HttpState>,
+    who: Staff,
+    id: web::Path<String>,
+    body: web::Json<CollectionBody>,
+) -> Result<HttpResponse> {
+    staff_catalog(&who)?;
+    let id = CollectionId::parse(&id).map_err(|_| ApiError::not_found("no such collection"))?;
+    let ids = collection_products(&body)?;
+    let c = state
+        .catalog
+        .save_collection(
+            Some(id),
+            &body.title,
+            body.slug.as_deref(),
+            &body.description,
+            ids,
+            if_match(&req)?,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(c))
+}
+
+/// Deletes a collection; its products stay (staff).
+#[utoipa::path(delete, path = "/api/v1/admin/collections/{id}", tag = "catalog-admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "col_…")),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "No such collection", body = Problem, content_type = "application/problem+json")))]
+pub async fn delete_collection(
+    state: web::Data<HttpState>,
+    who: Staff,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    staff_catalog(&who)?;
+    let id = CollectionId::parse(&id).map_err(|_| ApiError::not_found("no such collection"))?;
+    state.catalog.delete_collection(id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

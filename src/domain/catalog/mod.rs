@@ -13,7 +13,7 @@ use std::ops::Bound;
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::{CategoryId, Page, ProductId, VariantId, page};
+use crate::core::{CategoryId, CollectionId, Page, ProductId, VariantId, page};
 use crate::jobs::{self, NewJob};
 use crate::storage::{Order, Reader, StorageError, Store, WriteTx};
 
@@ -37,10 +37,11 @@ fn changed(tx: &mut WriteTx<'_>, id: ProductId) -> Result<(), StorageError> {
 }
 
 pub use input::{FieldIssue, ProductInput, ValidProduct, validate};
-pub use model::{Category, Image, Product, ProductOption, Seo, Status, Variant};
+pub use model::{Category, Collection, Image, Product, ProductOption, Seo, Status, Variant};
 
 use model::{
-    ACTIVE, CATEGORIES, CATEGORY_PRODUCTS, CATEGORY_SLUGS, PRODUCT_SLUGS, PRODUCTS, SKUS, VARIANTS,
+    ACTIVE, CATEGORIES, CATEGORY_PRODUCTS, CATEGORY_SLUGS, COLLECTION_SLUGS, COLLECTIONS,
+    PRODUCT_SLUGS, PRODUCTS, SKUS, VARIANTS,
 };
 
 /// Why a catalog operation failed.
@@ -732,6 +733,140 @@ impl Catalog {
                 Ok(())
             })
             .await
+    }
+
+    /// Creates or replaces (`id`) a collection; every listed product must exist.
+    pub async fn save_collection(
+        &self,
+        id: Option<CollectionId>,
+        title: &str,
+        slug: Option<&str>,
+        description: &str,
+        product_ids: Vec<ProductId>,
+        if_match: Option<u64>,
+    ) -> Result<Collection, CatalogError> {
+        let (title, slug) = category_fields(title, slug).map_err(|e| match e {
+            CatalogError::Invalid(mut v) => {
+                for i in &mut v {
+                    if i.field == "name" {
+                        i.field = "title".into();
+                    }
+                }
+                CatalogError::Invalid(v)
+            }
+            other => other,
+        })?;
+        if description.len() > 100_000 {
+            return Err(issue(
+                "description",
+                "too_long",
+                "must be at most 100000 bytes",
+            ));
+        }
+        if product_ids.len() > 1000 {
+            return Err(issue("product_ids", "too_many", "at most 1000 products"));
+        }
+        let mut seen = HashSet::new();
+        let product_ids: Vec<ProductId> = product_ids
+            .into_iter()
+            .filter(|p| seen.insert(*p))
+            .collect();
+        let description = description.to_owned();
+        self.store
+            .write(move |tx| {
+                for (i, p) in product_ids.iter().enumerate() {
+                    if !tx.contains(&PRODUCTS, p)? {
+                        return Err(issue(
+                            &format!("product_ids[{i}]"),
+                            "unknown_product",
+                            "no such product",
+                        ));
+                    }
+                }
+                let (cid, version, old_slug) = match id {
+                    Some(cid) => {
+                        let old = tx.get(&COLLECTIONS, &cid)?.ok_or(CatalogError::NotFound)?;
+                        check_version(if_match, old.version)?;
+                        (cid, old.version + 1, Some(old.slug))
+                    }
+                    None => (CollectionId::new(tx.now()), 1, None),
+                };
+                if old_slug.as_deref() != Some(slug.as_str()) {
+                    if tx.contains(&COLLECTION_SLUGS, &slug)? {
+                        return Err(CatalogError::SlugTaken(slug));
+                    }
+                    if let Some(o) = &old_slug {
+                        tx.remove(&COLLECTION_SLUGS, o)?;
+                    }
+                    tx.insert(&COLLECTION_SLUGS, &slug, &cid)?;
+                }
+                let c = Collection {
+                    id: cid,
+                    title,
+                    slug,
+                    description,
+                    product_ids,
+                    version,
+                };
+                tx.insert(&COLLECTIONS, &cid, &c)?;
+                Ok(c)
+            })
+            .await
+    }
+
+    /// Deletes a collection (its products stay).
+    pub async fn delete_collection(&self, id: CollectionId) -> Result<(), CatalogError> {
+        self.store
+            .write(move |tx| {
+                let c = tx.get(&COLLECTIONS, &id)?.ok_or(CatalogError::NotFound)?;
+                tx.remove(&COLLECTION_SLUGS, &c.slug)?;
+                tx.remove(&COLLECTIONS, &id)?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// A collection by id or slug with its products in order (`public`: active ones only).
+    pub fn get_collection(
+        &self,
+        id_or_slug: &str,
+        public: bool,
+    ) -> Result<(Collection, Vec<Product>), CatalogError> {
+        let r = self.store.read()?;
+        let id = match CollectionId::parse(id_or_slug) {
+            Ok(id) => Some(id),
+            Err(_) => r.get(&COLLECTION_SLUGS, &id_or_slug.to_owned())?,
+        };
+        let c = match id {
+            Some(id) => r.get(&COLLECTIONS, &id)?,
+            None => None,
+        }
+        .ok_or(CatalogError::NotFound)?;
+        let mut products = Vec::new();
+        for pid in &c.product_ids {
+            if let Some(p) = r
+                .get(&PRODUCTS, pid)?
+                .filter(|p| !public || p.status == Status::Active)
+            {
+                products.push(p);
+            }
+        }
+        Ok((c, products))
+    }
+
+    /// Every collection.
+    pub fn collections(&self) -> Result<Vec<Collection>, CatalogError> {
+        let r = self.store.read()?;
+        Ok(r.range(
+            &COLLECTIONS,
+            Bound::Unbounded,
+            Bound::Unbounded,
+            Order::Asc,
+            10_000,
+        )?
+        .into_iter()
+        .map(|(_, c)| c)
+        .collect())
     }
 
     /// Every category, ordered by parent then position (clients build the tree).

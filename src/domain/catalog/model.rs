@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::{CategoryId, Money, ProductId, Timestamp, VariantId};
+use crate::core::{CategoryId, CollectionId, Money, ProductId, Timestamp, VariantId};
 use crate::storage::{Table, Value};
 
 /// Publication state of a product.
@@ -137,6 +137,27 @@ pub struct Category {
 }
 impl Value for Category {}
 
+/// A manual, ordered list of products ("Summer picks").
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Collection {
+    /// Id (`col_…`).
+    pub id: CollectionId,
+    /// Title.
+    pub title: String,
+    /// Unique slug.
+    pub slug: String,
+    /// Description (HTML).
+    pub description: String,
+    /// Products in display order.
+    pub product_ids: Vec<ProductId>,
+    /// Incremented on every change.
+    pub version: u64,
+}
+impl Value for Collection {}
+
+pub(crate) const COLLECTIONS: Table<CollectionId, Collection> = Table::new("catalog_collections");
+pub(crate) const COLLECTION_SLUGS: Table<String, CollectionId> =
+    Table::new("catalog_collection_slugs");
 pub(crate) const PRODUCTS: Table<ProductId, Product> = Table::new("catalog_products");
 pub(crate) const PRODUCT_SLUGS: Table<String, ProductId> = Table::new("catalog_product_slugs");
 pub(crate) const SKUS: Table<String, VariantId> = Table::new("catalog_skus");
