@@ -105,6 +105,20 @@ fn main() {
         max_requests: 5_000_000,
         warmup: Duration::from_millis(if smoke { 50 } else { 1000 }),
     };
+        if std::env::args().any(|a| a == "--per-query") {
+        // One client, one query type at a time: where does a search spend its time?
+        let single = Load {
+            concurrency: 1,
+            duration: Duration::from_secs(2),
+            max_requests: 2_000,
+            warmup: Duration::from_millis(200),
+        };
+        for q in QUERIES {
+            let qs = q.to_string();
+            let make: MakeRequest = Arc::new(move |c: &reqwest::Client, base: &str, _n| c.get(format!("{base}/api/v1/search?{qs}")));
+            println!("{}", drive(&format!("1 client: {q}"), &server.base, &single, make).line());
+        }
+    }
     let search: MakeRequest = Arc::new(|c: &reqwest::Client, base: &str, n| {
         c.get(format!(
             "{base}/api/v1/search?{}",

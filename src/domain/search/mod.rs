@@ -273,11 +273,23 @@ impl SearchIndex {
                 progress(n);
             }
         }
-        w.commit()?;
+                w.commit()?;
+        // A bulk build leaves many small segments; every query visits each one. Merge them
+        // into one so searches over a freshly built index are as fast as they can be.
+        let segments = self.index.searchable_segment_ids()?;
+        if segments.len() > 1 {
+            w.merge(&segments).wait()?;
+            let _ = w.garbage_collect_files().wait();
+        }
         drop(w);
         self.reader.reload()?;
         progress(n);
         Ok(n)
+    }
+
+        /// Number of index segments (diagnostics and benchmarks).
+    pub fn segments(&self) -> usize {
+        self.reader.searcher().segment_readers().len()
     }
 
     /// Number of indexed (active) products.
