@@ -105,7 +105,7 @@ fn main() {
         max_requests: 5_000_000,
         warmup: Duration::from_millis(if smoke { 50 } else { 1000 }),
     };
-        if std::env::args().any(|a| a == "--per-query") {
+    if std::env::args().any(|a| a == "--per-query") {
         // One client, one query type at a time: where does a search spend its time?
         let single = Load {
             concurrency: 1,
@@ -115,8 +115,13 @@ fn main() {
         };
         for q in QUERIES {
             let qs = q.to_string();
-            let make: MakeRequest = Arc::new(move |c: &reqwest::Client, base: &str, _n| c.get(format!("{base}/api/v1/search?{qs}")));
-            println!("{}", drive(&format!("1 client: {q}"), &server.base, &single, make).line());
+            let make: MakeRequest = Arc::new(move |c: &reqwest::Client, base: &str, _n| {
+                c.get(format!("{base}/api/v1/search?{qs}"))
+            });
+            println!(
+                "{}",
+                drive(&format!("1 client: {q}"), &server.base, &single, make).line()
+            );
         }
     }
     let search: MakeRequest = Arc::new(|c: &reqwest::Client, base: &str, n| {

@@ -273,7 +273,7 @@ impl SearchIndex {
                 progress(n);
             }
         }
-                w.commit()?;
+        w.commit()?;
         // A bulk build leaves many small segments; every query visits each one. Merge them
         // into one so searches over a freshly built index are as fast as they can be.
         let segments = self.index.searchable_segment_ids()?;
@@ -287,7 +287,7 @@ impl SearchIndex {
         Ok(n)
     }
 
-        /// Number of index segments (diagnostics and benchmarks).
+    /// Number of index segments (diagnostics and benchmarks).
     pub fn segments(&self) -> usize {
         self.reader.searcher().segment_readers().len()
     }
