@@ -9,14 +9,16 @@ pub mod model;
 pub mod password;
 pub mod secret;
 
+mod admin;
+mod api_keys;
+mod recovery;
+mod types;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
-use serde_json::json;
-
-use crate::core::{ApiKeyId, Clock, CustomerId, Page, RateLimiter, RetryAfter, Timestamp, page};
+use crate::core::{ApiKeyId, Clock, CustomerId, Page, RateLimiter, Timestamp, page};
 use crate::mailer::{self, Mail};
 use crate::storage::{Order, Reader, StorageError, Store, WriteTx};
 
@@ -24,11 +26,10 @@ pub use email::Email;
 pub use jwt::Keys;
 pub use model::{ApiKey, Customer, Role};
 pub use password::{HashParams, PolicyError};
+use types::invalid;
+pub use types::{ApiKeyView, AuthError, CustomerView, Principal, PrincipalKind, SCOPES, TokenPair};
 
-use model::{
-    API_KEY_HASHES, API_KEYS, AUTH_META, CUSTOMERS, EMAILS, FAMILIES, Family, ONE_TIME,
-    OneTimeToken, Purpose, REFRESH, RefreshToken,
-};
+use model::{AUTH_META, CUSTOMERS, EMAILS, FAMILIES, Family, Purpose, REFRESH, RefreshToken};
 
 /// Prefix of API key secrets, so they are recognisable (and scannable by secret scanners).
 pub const API_KEY_PREFIX: &str = "shopd_sk_";
@@ -55,195 +56,6 @@ pub struct AuthSettings {
     /// Shop name in mails.
     pub shop_name: String,
 }
-
-/// Why an auth operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    /// Bad input on one field.
-    #[error("{field}: {message}")]
-    Invalid {
-        /// Field.
-        field: &'static str,
-        /// Stable code.
-        code: &'static str,
-        /// Explanation.
-        message: String,
-    },
-    /// The email belongs to an account already.
-    #[error("an account with this email already exists")]
-    EmailTaken,
-    /// Wrong email or password (never says which).
-    #[error("email or password is incorrect")]
-    InvalidCredentials,
-    /// Missing, expired, revoked or malformed credentials.
-    #[error("missing or invalid credentials")]
-    Unauthenticated,
-    /// A rotated refresh token was presented again; its whole family is now revoked.
-    #[error("refresh token reuse detected; the session has been revoked")]
-    TokenReused,
-    /// A verification or reset token that is unknown, used or expired.
-    #[error("the link is invalid, expired or already used")]
-    InvalidToken,
-    /// Too many attempts.
-    #[error("too many attempts")]
-    RateLimited(RetryAfter),
-    /// No such object (or not visible to the caller).
-    #[error("not found")]
-    NotFound,
-    /// Authenticated but not allowed.
-    #[error("not allowed")]
-    Forbidden,
-    /// Storage failed.
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-    /// The password hashing queue is full; retry shortly.
-    #[error("busy")]
-    Busy,
-    /// Unexpected internal failure.
-    #[error("internal error: {0}")]
-    Internal(String),
-}
-
-impl From<hasher::PoolError> for AuthError {
-    fn from(e: hasher::PoolError) -> Self {
-        match e {
-            hasher::PoolError::Busy => AuthError::Busy,
-            hasher::PoolError::Stopped => AuthError::Internal("hashing pool stopped".into()),
-        }
-    }
-}
-
-fn invalid(field: &'static str, code: &'static str, message: impl Into<String>) -> AuthError {
-    AuthError::Invalid {
-        field,
-        code,
-        message: message.into(),
-    }
-}
-
-/// The caller of a request, as established by a token or API key.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Principal {
-    /// The account or key acting.
-    pub kind: PrincipalKind,
-    /// Effective role.
-    pub role: Role,
-    /// Scopes (`*` for all); accounts have all scopes of their role.
-    pub scopes: Vec<String>,
-}
-
-/// Who is acting.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PrincipalKind {
-    /// A logged-in account.
-    Customer(CustomerId),
-    /// An integration.
-    ApiKey(ApiKeyId),
-}
-
-impl Principal {
-    /// The account, when a person is acting.
-    pub fn customer_id(&self) -> Option<CustomerId> {
-        match self.kind {
-            PrincipalKind::Customer(id) => Some(id),
-            PrincipalKind::ApiKey(_) => None,
-        }
-    }
-
-    /// Whether the principal may use `scope`.
-    pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes.iter().any(|s| s == "*" || s == scope)
-    }
-}
-
-/// Tokens returned by login and refresh, in OAuth 2.0 field names.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct TokenPair {
-    /// Short-lived JWT.
-    pub access_token: String,
-    /// Always `Bearer`.
-    pub token_type: &'static str,
-    /// Seconds until the access token expires.
-    pub expires_in: u64,
-    /// Opaque single-use refresh token.
-    pub refresh_token: String,
-}
-
-/// An account as shown to its owner and to staff.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct CustomerView {
-    /// Id.
-    pub id: CustomerId,
-    /// Email.
-    pub email: String,
-    /// Name.
-    pub name: String,
-    /// Role.
-    pub role: Role,
-    /// Whether the email is confirmed.
-    pub email_verified: bool,
-    /// Creation time.
-    pub created_at: Timestamp,
-}
-
-impl From<&Customer> for CustomerView {
-    fn from(c: &Customer) -> Self {
-        CustomerView {
-            id: c.id,
-            email: c.email.clone(),
-            name: c.name.clone(),
-            role: c.role,
-            email_verified: c.email_verified_at.is_some(),
-            created_at: c.created_at,
-        }
-    }
-}
-
-/// An API key as listed (never the secret).
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct ApiKeyView {
-    /// Id.
-    pub id: ApiKeyId,
-    /// Label.
-    pub name: String,
-    /// Role.
-    pub role: Role,
-    /// Scopes.
-    pub scopes: Vec<String>,
-    /// First characters of the secret.
-    pub prefix: String,
-    /// Creation time.
-    pub created_at: Timestamp,
-    /// Last use.
-    pub last_used_at: Option<Timestamp>,
-    /// Revocation time.
-    pub revoked_at: Option<Timestamp>,
-}
-
-impl From<&ApiKey> for ApiKeyView {
-    fn from(k: &ApiKey) -> Self {
-        ApiKeyView {
-            id: k.id,
-            name: k.name.clone(),
-            role: k.role,
-            scopes: k.scopes.clone(),
-            prefix: k.prefix.clone(),
-            created_at: k.created_at,
-            last_used_at: k.last_used_at,
-            revoked_at: k.revoked_at,
-        }
-    }
-}
-
-/// Scopes an API key may carry.
-pub const SCOPES: &[&str] = &[
-    "*",
-    "catalog",
-    "orders",
-    "customers",
-    "inventory",
-    "diagnostics",
-];
 
 struct Inner {
     store: Store,
@@ -525,11 +337,14 @@ impl Auth {
         self.inner
             .store
             .write(move |tx| {
-                                let key = email.as_str().to_owned();
+                let key = email.as_str().to_owned();
                 if let Some(presented) = &setup {
                     let stored = tx.get(&AUTH_META, &"setup_token".to_owned())?;
                     let matches = stored.is_some_and(|h| {
-                        bool::from(subtle::ConstantTimeEq::ct_eq(h.as_slice(), presented.as_slice()))
+                        bool::from(subtle::ConstantTimeEq::ct_eq(
+                            h.as_slice(),
+                            presented.as_slice(),
+                        ))
                     });
                     if !matches || tx.contains(&AUTH_META, &"has_admin".to_owned())? {
                         return Err(AuthError::InvalidToken);
@@ -557,19 +372,7 @@ impl Auth {
                     tx.insert(&AUTH_META, &"has_admin".to_owned(), &vec![1])?;
                     tx.remove(&AUTH_META, &"setup_token".to_owned())?;
                 } else {
-                    tx.insert(
-                        &ONE_TIME,
-                        &secret::hash_token(&token),
-                        &OneTimeToken {
-                            purpose: Purpose::VerifyEmail,
-                            customer: c.id,
-                            created_at: now,
-                            expires_at: now.plus(s.verify_ttl),
-                            used_at: None,
-                        },
-                    )?;
-                    let vars = json!({"name": name, "link": link, "shop_name": s.shop_name, "expires_in": human_duration(s.verify_ttl)});
-                    mailer::enqueue(tx, &Mail::new(&key, None, "verify_email", vars, now))?;
+                    recovery::mail_one_time_token(tx, &c, Purpose::VerifyEmail, &token, &link, &s)?;
                 }
                 Ok(CustomerView::from(&c))
             })
@@ -738,64 +541,6 @@ impl Auth {
         })
     }
 
-    fn authenticate_api_key(&self, secret_text: &str) -> Result<Principal, AuthError> {
-        if secret_text.len() > 200 {
-            return Err(AuthError::Unauthenticated);
-        }
-        let r = self.inner.store.read()?;
-        let id = r
-            .get(&API_KEY_HASHES, &secret::hash_token(secret_text))?
-            .ok_or(AuthError::Unauthenticated)?;
-        let key = r
-            .get(&API_KEYS, &id)?
-            .filter(|k| k.revoked_at.is_none())
-            .ok_or(AuthError::Unauthenticated)?;
-        // A key never outlives its creator's authority: a deleted or demoted admin's keys stop.
-        if let Some(creator) = key.created_by {
-            let still = live_customer(&r, creator)?.is_some_and(|c| c.role >= Role::Admin);
-            if !still {
-                return Err(AuthError::Unauthenticated);
-            }
-        }
-        self.touch_api_key(id);
-        Ok(Principal {
-            kind: PrincipalKind::ApiKey(id),
-            role: key.role,
-            scopes: key.scopes,
-        })
-    }
-
-    /// Records the key's last use, at most once a minute, without delaying the request.
-    fn touch_api_key(&self, id: ApiKeyId) {
-        let now = self.now();
-        {
-            let mut m = match self.inner.key_touched.lock() {
-                Ok(m) => m,
-                Err(p) => p.into_inner(),
-            };
-            if m.get(&id)
-                .is_some_and(|t| now.since(*t) < Duration::from_secs(60))
-            {
-                return;
-            }
-            m.insert(id, now);
-        }
-        let store = self.inner.store.clone();
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move {
-                let _ = store
-                    .write(move |tx| {
-                        if let Some(mut k) = tx.get(&API_KEYS, &id)? {
-                            k.last_used_at = Some(tx.now());
-                            tx.insert(&API_KEYS, &id, &k)?;
-                        }
-                        Ok::<_, StorageError>(())
-                    })
-                    .await;
-            });
-        }
-    }
-
     /// The caller's own account.
     pub fn me(&self, p: &Principal) -> Result<CustomerView, AuthError> {
         let id = p.customer_id().ok_or(AuthError::NotFound)?;
@@ -877,167 +622,6 @@ impl Auth {
         })
     }
 
-    /// Consumes an email verification token; sends the welcome mail.
-    pub async fn verify_email(&self, token: &str) -> Result<CustomerView, AuthError> {
-        let h = secret::hash_token(token);
-        let s = self.inner.settings.clone();
-        self.inner
-            .store
-            .write(move |tx| {
-                let now = tx.now();
-                let mut t = tx
-                    .get(&ONE_TIME, &h)?
-                    .filter(|t| {
-                        t.purpose == Purpose::VerifyEmail
-                            && t.used_at.is_none()
-                            && t.expires_at > now
-                    })
-                    .ok_or(AuthError::InvalidToken)?;
-                let mut c = live_customer(tx, t.customer)?.ok_or(AuthError::InvalidToken)?;
-                t.used_at = Some(now);
-                tx.insert(&ONE_TIME, &h, &t)?;
-                if c.email_verified_at.is_none() {
-                    c.email_verified_at = Some(now);
-                    c.updated_at = now;
-                    tx.insert(&CUSTOMERS, &c.id, &c)?;
-                    let vars =
-                        json!({"name": c.name, "link": s.public_url, "shop_name": s.shop_name});
-                    mailer::enqueue(
-                        tx,
-                        &Mail::new(&c.email, Some(&c.name), "welcome", vars, now),
-                    )?;
-                }
-                Ok(CustomerView::from(&c))
-            })
-            .await
-    }
-
-    /// Sends a new verification mail if the address belongs to an unverified account. Answers
-    /// the same either way.
-    pub async fn resend_verification(&self, email: &str) -> Result<(), AuthError> {
-        let Some(email) = Email::parse(email) else {
-            return Ok(());
-        };
-        if self
-            .inner
-            .mails_per_address
-            .hit(email.as_str(), self.now())
-            .is_err()
-        {
-            return Ok(()); // answer the same, send nothing: no mail flooding of one address
-        }
-        let token = secret::new_token("ev_");
-        let link = self.link("/verify-email", &token);
-        let s = self.inner.settings.clone();
-        self.inner
-            .store
-            .write(move |tx| {
-                let now = tx.now();
-                if let Some(c) = customer_by_email(tx, email.as_str())?.filter(|c| c.email_verified_at.is_none()) {
-                    tx.insert(
-                        &ONE_TIME,
-                        &secret::hash_token(&token),
-                        &OneTimeToken {
-                            purpose: Purpose::VerifyEmail,
-                            customer: c.id,
-                            created_at: now,
-                            expires_at: now.plus(s.verify_ttl),
-                            used_at: None,
-                        },
-                    )?;
-                    let vars = json!({"name": c.name, "link": link, "shop_name": s.shop_name, "expires_in": human_duration(s.verify_ttl)});
-                    mailer::enqueue(tx, &Mail::new(&c.email, None, "verify_email", vars, now))?;
-                }
-                Ok::<_, AuthError>(())
-            })
-            .await
-    }
-
-    /// Sends a password reset mail if the address belongs to an account. Answers the same
-    /// either way.
-    pub async fn request_password_reset(&self, email: &str) -> Result<(), AuthError> {
-        let Some(email) = Email::parse(email) else {
-            return Ok(());
-        };
-        if self
-            .inner
-            .mails_per_address
-            .hit(email.as_str(), self.now())
-            .is_err()
-        {
-            return Ok(());
-        }
-        let token = secret::new_token("pr_");
-        let link = self.link("/reset-password", &token);
-        let s = self.inner.settings.clone();
-        self.inner
-            .store
-            .write(move |tx| {
-                let now = tx.now();
-                if let Some(c) = customer_by_email(tx, email.as_str())? {
-                    tx.insert(
-                        &ONE_TIME,
-                        &secret::hash_token(&token),
-                        &OneTimeToken {
-                            purpose: Purpose::ResetPassword,
-                            customer: c.id,
-                            created_at: now,
-                            expires_at: now.plus(s.reset_ttl),
-                            used_at: None,
-                        },
-                    )?;
-                    let vars = json!({"name": c.name, "link": link, "shop_name": s.shop_name, "expires_in": human_duration(s.reset_ttl)});
-                    mailer::enqueue(tx, &Mail::new(&c.email, Some(&c.name), "reset_password", vars, now))?;
-                }
-                Ok::<_, AuthError>(())
-            })
-            .await
-    }
-
-    /// Sets a new password with a reset token and revokes every session of the account.
-    pub async fn reset_password(&self, token: &str, new_password: &str) -> Result<(), AuthError> {
-        let h = secret::hash_token(token);
-        let now = self.now();
-        let r = self.inner.store.read()?;
-        let t = r
-            .get(&ONE_TIME, &h)?
-            .filter(|t| {
-                t.purpose == Purpose::ResetPassword && t.used_at.is_none() && t.expires_at > now
-            })
-            .ok_or(AuthError::InvalidToken)?;
-        let c = live_customer(&r, t.customer)?
-            .filter(|c| t.created_at >= c.password_changed_at)
-            .ok_or(AuthError::InvalidToken)?;
-        drop(r);
-        password::check_policy(new_password, &c.email)
-            .map_err(|e| invalid("new_password", e.code(), e.message()))?;
-        let hash = self.hash(new_password).await?;
-        self.inner
-            .store
-            .write(move |tx| {
-                let now = tx.now();
-                let mut t = tx
-                    .get(&ONE_TIME, &h)?
-                    .filter(|t| t.used_at.is_none() && t.expires_at > now)
-                    .ok_or(AuthError::InvalidToken)?;
-                // Links issued before the last password change are void.
-                let mut c = live_customer(tx, t.customer)?
-                    .filter(|c| t.created_at >= c.password_changed_at)
-                    .ok_or(AuthError::InvalidToken)?;
-                t.used_at = Some(now);
-                tx.insert(&ONE_TIME, &h, &t)?;
-                c.password_hash = hash;
-                c.password_changed_at = now;
-                c.updated_at = now;
-                // Proving control of the mailbox also proves the address.
-                c.email_verified_at.get_or_insert(now);
-                tx.insert(&CUSTOMERS, &c.id, &c)?;
-                revoke_all_sessions(tx, c.id)?;
-                Ok(())
-            })
-            .await
-    }
-
     /// Changes the caller's password (current one required), revokes all sessions, and opens a
     /// fresh one for the caller.
     pub async fn change_password(
@@ -1102,172 +686,6 @@ impl Auth {
                 tx.insert(&CUSTOMERS, &id, &c)?;
                 revoke_all_sessions(tx, id)?;
                 Ok(())
-            })
-            .await
-    }
-
-    /// Changes an account's role (admins only).
-    pub async fn set_role(
-        &self,
-        p: &Principal,
-        id: CustomerId,
-        role: Role,
-    ) -> Result<CustomerView, AuthError> {
-        // Keys and roles are managed by signed-in admins only, never by API keys.
-        if p.role < Role::Admin || p.customer_id().is_none() {
-            return Err(AuthError::Forbidden);
-        }
-        self.inner
-            .store
-            .write(move |tx| {
-                let mut c = live_customer(tx, id)?.ok_or(AuthError::NotFound)?;
-                c.role = role;
-                c.updated_at = tx.now();
-                tx.insert(&CUSTOMERS, &id, &c)?;
-                if role == Role::Admin {
-                    tx.insert(&AUTH_META, &"has_admin".to_owned(), &vec![1])?;
-                }
-                Ok(CustomerView::from(&c))
-            })
-            .await
-    }
-
-    /// Whether any admin exists yet.
-    pub fn has_admin(&self) -> Result<bool, AuthError> {
-        Ok(self
-            .inner
-            .store
-            .read()?
-            .contains(&AUTH_META, &"has_admin".to_owned())?)
-    }
-
-    /// At first start (no admin yet) mints a one-time setup token, replacing any earlier one,
-    /// and returns it for the start-up log. `None` once an admin exists.
-    pub async fn issue_setup_token(&self) -> Result<Option<String>, AuthError> {
-        if self.has_admin()? {
-            return Ok(None);
-        }
-        let token = secret::new_token("setup_");
-        let h = secret::hash_token(&token);
-        self.inner
-            .store
-            .write(move |tx| tx.insert(&AUTH_META, &"setup_token".to_owned(), &h))
-            .await?;
-        Ok(Some(token))
-    }
-
-    /// Creates the first admin with the setup token printed at start.
-    pub async fn complete_setup(
-        &self,
-        token: &str,
-        email: &str,
-        password: &str,
-        name: &str,
-    ) -> Result<CustomerView, AuthError> {
-        let r = self.inner.store.read()?;
-        let stored = r.get(&AUTH_META, &"setup_token".to_owned())?;
-        let ok = stored.is_some_and(|h| {
-            subtle::ConstantTimeEq::ct_eq(h.as_slice(), secret::hash_token(token).as_slice()).into()
-        });
-        if !ok || r.contains(&AUTH_META, &"has_admin".to_owned())? {
-            return Err(AuthError::InvalidToken);
-        }
-        drop(r);
-        let presented = secret::hash_token(token);
-        self.create_account_checked(email, password, name, Role::Admin, Some(presented))
-            .await
-    }
-
-    /// Creates an API key; the secret is returned once and stored only as a hash.
-    pub async fn create_api_key(
-        &self,
-        p: &Principal,
-        name: &str,
-        role: Role,
-        scopes: Vec<String>,
-    ) -> Result<(ApiKeyView, String), AuthError> {
-        // Keys and roles are managed by signed-in admins only, never by API keys.
-        if p.role < Role::Admin || p.customer_id().is_none() {
-            return Err(AuthError::Forbidden);
-        }
-        let name = validate_name(name)?;
-        if role == Role::Customer {
-            return Err(invalid("role", "invalid", "must be staff or admin"));
-        }
-        let scopes = if scopes.is_empty() {
-            vec!["*".to_owned()]
-        } else {
-            scopes
-        };
-        if let Some(bad) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
-            return Err(invalid(
-                "scopes",
-                "unknown_scope",
-                format!("unknown scope `{bad}`; known: {}", SCOPES.join(", ")),
-            ));
-        }
-        let secret_text = secret::new_token(API_KEY_PREFIX);
-        let hash = secret::hash_token(&secret_text);
-        let prefix: String = secret_text.chars().take(API_KEY_PREFIX.len() + 6).collect();
-        let created_by = p.customer_id();
-        let view = self
-            .inner
-            .store
-            .write(move |tx| {
-                let now = tx.now();
-                let key = ApiKey {
-                    id: ApiKeyId::new(now),
-                    name,
-                    role,
-                    scopes,
-                    prefix,
-                    hash: hash.clone(),
-                    created_by,
-                    created_at: now,
-                    last_used_at: None,
-                    revoked_at: None,
-                };
-                tx.insert(&API_KEYS, &key.id, &key)?;
-                tx.insert(&API_KEY_HASHES, &hash, &key.id)?;
-                Ok::<_, AuthError>(ApiKeyView::from(&key))
-            })
-            .await?;
-        Ok((view, secret_text))
-    }
-
-    /// Lists API keys (admins).
-    pub fn list_api_keys(&self, p: &Principal) -> Result<Vec<ApiKeyView>, AuthError> {
-        // Keys and roles are managed by signed-in admins only, never by API keys.
-        if p.role < Role::Admin || p.customer_id().is_none() {
-            return Err(AuthError::Forbidden);
-        }
-        let r = self.inner.store.read()?;
-        Ok(r.prefix(&API_KEYS, &(), None, Order::Asc, 1000)?
-            .iter()
-            .map(|(_, k)| ApiKeyView::from(k))
-            .collect())
-    }
-
-    /// Revokes an API key (admins).
-    pub async fn revoke_api_key(
-        &self,
-        p: &Principal,
-        id: ApiKeyId,
-    ) -> Result<ApiKeyView, AuthError> {
-        // Keys and roles are managed by signed-in admins only, never by API keys.
-        if p.role < Role::Admin || p.customer_id().is_none() {
-            return Err(AuthError::Forbidden);
-        }
-        self.inner
-            .store
-            .write(move |tx| {
-                let mut k = tx.get(&API_KEYS, &id)?.ok_or(AuthError::NotFound)?;
-                if k.revoked_at.is_none() {
-                    k.revoked_at = Some(tx.now());
-                    tx.insert(&API_KEYS, &id, &k)?;
-                    tx.remove(&API_KEY_HASHES, &k.hash)?;
-                }
-                Ok(ApiKeyView::from(&k))
             })
             .await
     }

@@ -1,0 +1,201 @@
+//! Public types of the auth service: errors, the caller (principal), tokens and views.
+
+use serde::Serialize;
+
+use super::hasher;
+use super::model::{ApiKey, Customer, Role};
+use crate::core::{ApiKeyId, CustomerId, RetryAfter, Timestamp};
+use crate::storage::StorageError;
+
+/// Why an auth operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Bad input on one field.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// Field.
+        field: &'static str,
+        /// Stable code.
+        code: &'static str,
+        /// Explanation.
+        message: String,
+    },
+    /// The email belongs to an account already.
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    /// Wrong email or password (never says which).
+    #[error("email or password is incorrect")]
+    InvalidCredentials,
+    /// Missing, expired, revoked or malformed credentials.
+    #[error("missing or invalid credentials")]
+    Unauthenticated,
+    /// A rotated refresh token was presented again; its whole family is now revoked.
+    #[error("refresh token reuse detected; the session has been revoked")]
+    TokenReused,
+    /// A verification or reset token that is unknown, used or expired.
+    #[error("the link is invalid, expired or already used")]
+    InvalidToken,
+    /// Too many attempts.
+    #[error("too many attempts")]
+    RateLimited(RetryAfter),
+    /// No such object (or not visible to the caller).
+    #[error("not found")]
+    NotFound,
+    /// Authenticated but not allowed.
+    #[error("not allowed")]
+    Forbidden,
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The password hashing queue is full; retry shortly.
+    #[error("busy")]
+    Busy,
+    /// Unexpected internal failure.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<hasher::PoolError> for AuthError {
+    fn from(e: hasher::PoolError) -> Self {
+        match e {
+            hasher::PoolError::Busy => AuthError::Busy,
+            hasher::PoolError::Stopped => AuthError::Internal("hashing pool stopped".into()),
+        }
+    }
+}
+
+pub(super) fn invalid(
+    field: &'static str,
+    code: &'static str,
+    message: impl Into<String>,
+) -> AuthError {
+    AuthError::Invalid {
+        field,
+        code,
+        message: message.into(),
+    }
+}
+
+/// The caller of a request, as established by a token or API key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Principal {
+    /// The account or key acting.
+    pub kind: PrincipalKind,
+    /// Effective role.
+    pub role: Role,
+    /// Scopes (`*` for all); accounts have all scopes of their role.
+    pub scopes: Vec<String>,
+}
+
+/// Who is acting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrincipalKind {
+    /// A logged-in account.
+    Customer(CustomerId),
+    /// An integration.
+    ApiKey(ApiKeyId),
+}
+
+impl Principal {
+    /// The account, when a person is acting.
+    pub fn customer_id(&self) -> Option<CustomerId> {
+        match self.kind {
+            PrincipalKind::Customer(id) => Some(id),
+            PrincipalKind::ApiKey(_) => None,
+        }
+    }
+
+    /// Whether the principal may use `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == "*" || s == scope)
+    }
+}
+
+/// Tokens returned by login and refresh, in OAuth 2.0 field names.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TokenPair {
+    /// Short-lived JWT.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// Opaque single-use refresh token.
+    pub refresh_token: String,
+}
+
+/// An account as shown to its owner and to staff.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct CustomerView {
+    /// Id.
+    pub id: CustomerId,
+    /// Email.
+    pub email: String,
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Whether the email is confirmed.
+    pub email_verified: bool,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+impl From<&Customer> for CustomerView {
+    fn from(c: &Customer) -> Self {
+        CustomerView {
+            id: c.id,
+            email: c.email.clone(),
+            name: c.name.clone(),
+            role: c.role,
+            email_verified: c.email_verified_at.is_some(),
+            created_at: c.created_at,
+        }
+    }
+}
+
+/// An API key as listed (never the secret).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ApiKeyView {
+    /// Id.
+    pub id: ApiKeyId,
+    /// Label.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Scopes.
+    pub scopes: Vec<String>,
+    /// First characters of the secret.
+    pub prefix: String,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last use.
+    pub last_used_at: Option<Timestamp>,
+    /// Revocation time.
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl From<&ApiKey> for ApiKeyView {
+    fn from(k: &ApiKey) -> Self {
+        ApiKeyView {
+            id: k.id,
+            name: k.name.clone(),
+            role: k.role,
+            scopes: k.scopes.clone(),
+            prefix: k.prefix.clone(),
+            created_at: k.created_at,
+            last_used_at: k.last_used_at,
+            revoked_at: k.revoked_at,
+        }
+    }
+}
+
+/// Scopes an API key may carry.
+pub const SCOPES: &[&str] = &[
+    "*",
+    "catalog",
+    "orders",
+    "customers",
+    "inventory",
+    "diagnostics",
+];
