@@ -433,17 +433,9 @@ fn create_admin(cfg: Config, email: &str, name: &str, password: &str) -> anyhow:
         .worker_threads(1)
         .enable_all()
         .build()?;
+    let store = offline_store(&cfg)?;
     runtime.block_on(async {
         let clock: Arc<dyn crate::core::Clock> = Arc::new(crate::core::SystemClock);
-        let opts = storage::StoreOptions {
-            data_dir: cfg.data_dir(),
-            clock: clock.clone(),
-            schema: SCHEMA,
-            group_commit: storage::GroupCommit::default(),
-            fault: None,
-            observer: None,
-        };
-        let store = tokio::task::spawn_blocking(move || storage::Store::open(opts)).await??;
         let public = if cfg.server.public_url.is_empty() {
             format!("http://{}", cfg.server.bind)
         } else {
