@@ -346,7 +346,8 @@ pub fn build_auth(
 /// Opens (and if needed rebuilds) the search index under `<data_dir>/search`.
 pub async fn open_search(config: &Config, catalog: Catalog) -> anyhow::Result<Search> {
     let root = config.data_dir().join("search");
-    tokio::task::spawn_blocking(move || Search::open(&root, catalog))
+    let threads = config.search.threads;
+    tokio::task::spawn_blocking(move || Search::open(&root, catalog, threads))
         .await
         .context("opening the search index")?
         .map_err(anyhow::Error::new)

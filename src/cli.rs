@@ -464,7 +464,7 @@ fn reindex(cfg: Config) -> anyhow::Result<ExitCode> {
     let store = offline_store(&cfg)?;
     let catalog = crate::domain::catalog::Catalog::new(store.clone());
     // Opening builds a fresh index when needed; reindex rebuilds it either way.
-    let search = crate::domain::search::Search::open(&cfg.data_dir().join("search"), catalog)?;
+    let search = crate::domain::search::Search::open(&cfg.data_dir().join("search"), catalog, 1)?;
     let bar = ProgressBar::new_spinner();
     bar.set_style(
         ProgressStyle::with_template("{spinner} reindexing: {pos} products ({per_sec})")
@@ -500,7 +500,7 @@ fn demo(cfg: Config, products: usize, seed: u64) -> anyhow::Result<ExitCode> {
     let created = runtime
         .block_on(catalog.seed_demo(products, seed, false, &mut move |n| b2.set_position(n)))?;
     bar.finish_and_clear();
-    let search = crate::domain::search::Search::open(&cfg.data_dir().join("search"), catalog)?;
+    let search = crate::domain::search::Search::open(&cfg.data_dir().join("search"), catalog, 1)?;
     let spinner = ProgressBar::new_spinner();
     spinner.enable_steady_tick(Duration::from_millis(200));
     spinner.set_message("indexing");
@@ -552,7 +552,7 @@ fn import_products(
         },
     ))?;
     bar.finish_and_clear();
-    let search = crate::domain::search::Search::open(&cfg.data_dir().join("search"), catalog)?;
+    let search = crate::domain::search::Search::open(&cfg.data_dir().join("search"), catalog, 1)?;
     search.reindex(&mut |_| {})?;
     drop(search);
     store.shutdown_blocking();

@@ -24,6 +24,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Outgoing mail.
     pub mail: MailConfig,
+    /// Product search.
+    pub search: SearchConfig,
     /// Logging.
     pub log: LogConfig,
     /// Diagnostics routes for operators and tests.
@@ -177,6 +179,14 @@ impl Default for MailConfig {
             smtp_timeout_secs: 10,
         }
     }
+}
+
+/// `[search]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchConfig {
+    /// Threads answering searches, first come first served; 0 means one per CPU core.
+    pub threads: usize,
 }
 
 /// `[log]`
@@ -402,6 +412,16 @@ pub const DOCS: &[(&str, &str, &str)] = &[
         "mail",
         "smtp_timeout_secs",
         "Seconds before an SMTP attempt is abandoned and retried later",
+    ),
+    (
+        "search",
+        "",
+        "Product search (full-text index in the data directory)",
+    ),
+    (
+        "search",
+        "threads",
+        "Threads answering searches, first come first served (0: one per CPU core)",
     ),
     ("log", "", "Logging"),
     (

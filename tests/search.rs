@@ -282,6 +282,7 @@ async fn edits_show_up_within_a_second_and_rebuild_is_identical() {
         .await
         .expect("json");
     p["title"] = json!("Thermos Travel Mug");
+    p["tags"] = json!(["thermal"]);
     for k in ["id", "created_at", "updated_at", "version"] {
         p.as_object_mut().expect("obj").remove(k);
     }
@@ -303,6 +304,17 @@ async fn edits_show_up_within_a_second_and_rebuild_is_identical() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(visible, "edit not searchable within one second");
+    // Facet counts follow the edit: the old version no longer counts.
+    let tags = get(&app, "/api/v1/search").await["facets"]["tags"].clone();
+    let tag = |v: &str| {
+        tags.as_array()
+            .expect("tags")
+            .iter()
+            .find(|t| t["value"] == v)
+            .map(|t| t["count"].as_u64().expect("n"))
+    };
+    assert_eq!(tag("thermal"), Some(1), "{tags}");
+    assert_eq!(tag("outdoor"), Some(1), "{tags}");
     // Drafts leave the index.
     let r = app
         .admin_post_json(
@@ -339,8 +351,11 @@ async fn edits_show_up_within_a_second_and_rebuild_is_identical() {
     app.stop().await;
 
     // A corrupt index is rebuilt too.
-    let v1 = dir.path().join("search").join("v1");
-    std::fs::write(v1.join("meta.json"), b"{not json").expect("corrupt");
+    let current = dir
+        .path()
+        .join("search")
+        .join(format!("v{}", shopd::domain::search::INDEX_VERSION));
+    std::fs::write(current.join("meta.json"), b"{not json").expect("corrupt");
     let app = TestApp::spawn_in(dir.path(), None).await;
     assert_eq!(
         get(&app, "/api/v1/search?q=mug&sort=price_asc").await,

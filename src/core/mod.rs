@@ -1,9 +1,10 @@
-//! Vocabulary shared by every module: ids, money and time. Depends on no other shopd module.
+//! Vocabulary shared by every module: ids, money, time, rate limits and work pools. Depends on no other shopd module.
 
 pub mod clock;
 pub mod id;
 pub mod money;
 pub mod page;
+pub mod pool;
 pub mod ratelimit;
 
 pub use clock::{Clock, SystemClock, TestClock, Timestamp};
@@ -14,4 +15,5 @@ pub use id::{
 };
 pub use money::{Currency, Money, MoneyError};
 pub use page::{DEFAULT_PER_PAGE, MAX_PER_PAGE, Page};
+pub use pool::{PoolError, Priority, WorkPool};
 pub use ratelimit::{RateLimiter, RetryAfter};

@@ -20,6 +20,15 @@ impl From<SearchError> for ApiError {
             SearchError::Invalid { field, message } => {
                 ApiError::validation(field, "invalid", message)
             }
+            SearchError::Busy => {
+                let mut e = ApiError::new(
+                    actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    "too many searches are running; retry in a moment",
+                );
+                e.retry_after = Some(1);
+                e
+            }
             SearchError::Index(msg) => {
                 tracing::error!(error = %msg, "search failed");
                 ApiError::internal()
@@ -163,10 +172,7 @@ pub async fn search(
     state: web::Data<HttpState>,
 ) -> Result<HttpResponse, ApiError> {
     let q = parse(&req)?;
-    let s = state.search.clone();
-    let res = web::block(move || s.search(&q))
-        .await
-        .map_err(|_| ApiError::internal())??;
+    let res = state.search.search(q).await?;
     Ok(HttpResponse::Ok().json(res))
 }
 
@@ -200,9 +206,6 @@ pub async fn suggest(
             }
         }
     }
-    let s = state.search.clone();
-    let data = web::block(move || s.suggest(&text, 8))
-        .await
-        .map_err(|_| ApiError::internal())??;
+    let data = state.search.suggest(text, 8).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"data": data})))
 }

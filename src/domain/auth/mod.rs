@@ -3,7 +3,6 @@
 //! enqueued in the same transaction.
 
 pub mod email;
-pub mod hasher;
 pub mod jwt;
 pub mod model;
 pub mod password;
@@ -62,7 +61,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     keys: Keys,
     settings: AuthSettings,
-    hashing: hasher::Hasher,
+    hashing: crate::core::WorkPool,
     dummy_hash: String,
     failures: RateLimiter,
     mails_per_address: RateLimiter,
@@ -195,9 +194,11 @@ impl Auth {
                 store,
                 clock,
                 keys,
-                hashing: hasher::Hasher::new(
+                hashing: crate::core::WorkPool::new(
+                    "shopd-hash",
                     settings.hashing_concurrency,
                     64 * settings.hashing_concurrency.max(1),
+                    crate::core::Priority::Low,
                 )?,
                 mails_per_address: RateLimiter::new(3, Duration::from_secs(3600)),
                 failures: RateLimiter::new(

@@ -2,7 +2,6 @@
 
 use serde::Serialize;
 
-use super::hasher;
 use super::model::{ApiKey, Customer, Role};
 use crate::core::{ApiKeyId, CustomerId, RetryAfter, Timestamp};
 use crate::storage::StorageError;
@@ -55,11 +54,11 @@ pub enum AuthError {
     Internal(String),
 }
 
-impl From<hasher::PoolError> for AuthError {
-    fn from(e: hasher::PoolError) -> Self {
+impl From<crate::core::PoolError> for AuthError {
+    fn from(e: crate::core::PoolError) -> Self {
         match e {
-            hasher::PoolError::Busy => AuthError::Busy,
-            hasher::PoolError::Stopped => AuthError::Internal("hashing pool stopped".into()),
+            crate::core::PoolError::Busy => AuthError::Busy,
+            crate::core::PoolError::Stopped => AuthError::Internal("hashing pool stopped".into()),
         }
     }
 }

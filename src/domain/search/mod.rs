@@ -3,6 +3,7 @@
 //! unreadable index is rebuilt from the store at start. Catalog changes reach it through jobs
 //! enqueued in the same transaction as the change.
 
+mod facets;
 pub mod query;
 
 use std::path::{Path, PathBuf};
@@ -20,8 +21,9 @@ use crate::domain::catalog::{Product, Status};
 
 pub use query::{Hit, SearchQuery, SearchResult, Sort};
 
-/// Version of the index schema; bump it when fields change and the index is rebuilt.
-pub const INDEX_VERSION: u32 = 1;
+/// Version of the index schema and settings; bump it when either changes and the index is
+/// rebuilt. v2: uncompressed document store, one `body` field for description, vendor and tags.
+pub const INDEX_VERSION: u32 = 2;
 
 /// Why search failed.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +31,9 @@ pub enum SearchError {
     /// tantivy failed.
     #[error("search index: {0}")]
     Index(String),
+    /// Every search thread is busy and the queue is full.
+    #[error("too many searches at once")]
+    Busy,
     /// Bad query parameters.
     #[error("{field}: {message}")]
     Invalid {
@@ -51,9 +56,11 @@ pub(crate) struct Fields {
     pub(crate) slug: Field,
     pub(crate) title: Field,
     pub(crate) title_joined: Field,
+    /// Stored only: snippets are cut from it.
     pub(crate) description: Field,
-    pub(crate) vendor: Field,
-    pub(crate) tags_text: Field,
+    /// Description, vendor and tags as one searchable text: one posting list per word to
+    /// score instead of three.
+    pub(crate) body: Field,
     pub(crate) category: Field,
     pub(crate) tag: Field,
     pub(crate) option: Field,
@@ -68,7 +75,7 @@ fn schema() -> (Schema, Fields) {
     let stemmed = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
             .set_tokenizer("en_stem")
-            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            .set_index_option(IndexRecordOption::WithFreqs),
     );
     let plain = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
@@ -80,9 +87,8 @@ fn schema() -> (Schema, Fields) {
         slug: b.add_text_field("slug", STORED),
         title: b.add_text_field("title", stemmed.clone() | STORED),
         title_joined: b.add_text_field("title_joined", plain.clone()),
-        description: b.add_text_field("description", stemmed.clone() | STORED),
-        vendor: b.add_text_field("vendor", stemmed.clone() | STORED),
-        tags_text: b.add_text_field("tags_text", stemmed),
+        description: b.add_text_field("description", STORED),
+        body: b.add_text_field("body", stemmed),
         category: b.add_facet_field("category", FacetOptions::default()),
         tag: b.add_facet_field("tag", FacetOptions::default()),
         option: b.add_facet_field("option", FacetOptions::default()),
@@ -134,6 +140,8 @@ pub struct SearchIndex {
     pub(crate) reader: IndexReader,
     writer: Mutex<IndexWriter>,
     pub(crate) f: Fields,
+    /// Per-segment facet tables, built as segments appear (the reader's warmer).
+    pub(crate) facets: std::sync::Arc<facets::FacetCache>,
     dir: PathBuf,
 }
 
@@ -173,13 +181,28 @@ impl SearchIndex {
                     }
                 }
                 std::fs::create_dir_all(&dir).map_err(io)?;
-                (Index::create_in_dir(&dir, schema)?, true)
+                // Hits read their stored fields on every search; an uncompressed store turns
+                // that from an LZ4 block decompression into a copy (the store is small).
+                // Small blocks: a hit copies one 4 KiB block (a few products), not 16 KiB.
+                let settings = tantivy::IndexSettings {
+                    docstore_compression: tantivy::store::Compressor::None,
+                    docstore_blocksize: 4096,
+                    ..Default::default()
+                };
+                let index = Index::builder()
+                    .schema(schema)
+                    .settings(settings)
+                    .create_in_dir(&dir)?;
+                (index, true)
             }
         };
         let writer: IndexWriter = index.writer_with_num_threads(1, 32_000_000)?;
+        let facets = std::sync::Arc::new(facets::FacetCache::default());
+        let warmer: std::sync::Arc<dyn tantivy::Warmer> = facets.clone();
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
+            .warmers(vec![std::sync::Arc::downgrade(&warmer)])
             .try_into()?;
         Ok((
             SearchIndex {
@@ -187,6 +210,7 @@ impl SearchIndex {
                 reader,
                 writer: Mutex::new(writer),
                 f,
+                facets,
                 dir,
             },
             rebuild,
@@ -200,12 +224,14 @@ impl SearchIndex {
         d.add_text(f.slug, &p.slug);
         d.add_text(f.title, &p.title);
         d.add_text(f.title_joined, p.title.replace(['-', '\''], ""));
-        d.add_text(f.description, strip_html(&p.description));
+        let description = strip_html(&p.description);
+        d.add_text(f.body, &description);
+        d.add_text(f.description, description);
         if let Some(v) = &p.vendor {
-            d.add_text(f.vendor, v);
+            d.add_text(f.body, v);
         }
         for t in &p.tags {
-            d.add_text(f.tags_text, t);
+            d.add_text(f.body, t);
             d.add_facet(f.tag, Facet::from_path([facet_part(&t.to_lowercase())]));
         }
         for c in &p.category_ids {
@@ -310,6 +336,16 @@ impl SearchIndex {
     }
 }
 
+/// Searches waiting per search thread before new ones are refused as busy.
+const SEARCH_QUEUE_PER_THREAD: usize = 64;
+
+fn pool_error(e: crate::core::PoolError) -> SearchError {
+    match e {
+        crate::core::PoolError::Busy => SearchError::Busy,
+        crate::core::PoolError::Stopped => SearchError::Index("search pool stopped".into()),
+    }
+}
+
 /// Payload of the indexing job.
 #[derive(Serialize, serde::Deserialize)]
 pub struct IndexJob {
@@ -322,24 +358,47 @@ pub struct IndexJob {
 pub struct Search {
     index: std::sync::Arc<SearchIndex>,
     catalog: crate::domain::catalog::Catalog,
+    /// Queries run here, first come first served, one per thread: under load each waits its
+    /// turn instead of every query slowing down together on an unbounded blocking pool.
+    pool: std::sync::Arc<crate::core::WorkPool>,
 }
 
 impl Search {
     /// Opens the index under `root` and rebuilds it from the catalog when it is new, of an older
-    /// schema, or unreadable.
+    /// schema, or unreadable. Queries run on `threads` threads (0: one per CPU core).
     pub fn open(
         root: &Path,
         catalog: crate::domain::catalog::Catalog,
+        threads: usize,
     ) -> Result<Search, SearchError> {
         let (index, rebuild) = SearchIndex::open(root)?;
+        let threads = match threads {
+            0 => std::thread::available_parallelism().map_or(2, usize::from),
+            n => n,
+        };
+        let pool = crate::core::WorkPool::new(
+            "shopd-search",
+            threads,
+            SEARCH_QUEUE_PER_THREAD * threads,
+            crate::core::Priority::Normal,
+        )
+        .map_err(SearchError::Index)?;
         let s = Search {
             index: std::sync::Arc::new(index),
             catalog,
+            pool: std::sync::Arc::new(pool),
         };
         if rebuild {
             let n = s.reindex(&mut |_| {})?;
             tracing::info!(products = n, "search index built from the catalog");
         }
+        tracing::info!(
+            products = s.index.len(),
+            segments = s.index.segments(),
+            facet_tables_kib = s.index.facets.heap_bytes() / 1024,
+            threads,
+            "search ready"
+        );
         Ok(s)
     }
 
@@ -360,14 +419,22 @@ impl Search {
         }
     }
 
-    /// Runs a query.
-    pub fn search(&self, q: &SearchQuery) -> Result<SearchResult, SearchError> {
-        self.index.search(q)
+    /// Runs a query on the search pool.
+    pub async fn search(&self, q: SearchQuery) -> Result<SearchResult, SearchError> {
+        let index = self.index.clone();
+        self.pool
+            .run(move || index.search(&q))
+            .await
+            .map_err(pool_error)?
     }
 
-    /// Autocomplete titles.
-    pub fn suggest(&self, q: &str, limit: usize) -> Result<Vec<String>, SearchError> {
-        self.index.suggest(q, limit)
+    /// Autocomplete titles, on the search pool.
+    pub async fn suggest(&self, q: String, limit: usize) -> Result<Vec<String>, SearchError> {
+        let index = self.index.clone();
+        self.pool
+            .run(move || index.suggest(&q, limit))
+            .await
+            .map_err(pool_error)?
     }
 
     /// Number of products in the index.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use serde::Serialize;
-use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery,
 };
@@ -14,6 +14,7 @@ use tantivy::schema::{Facet, Field, IndexRecordOption};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Order, TantivyDocument, Term};
 
+use super::facets::{FacetCounter, FacetKey, PRICE_EDGES};
 use super::{SearchError, SearchIndex, facet_part, option_facet};
 use crate::core::CategoryId;
 
@@ -142,86 +143,13 @@ fn typos(len: usize) -> u8 {
     }
 }
 
-/// Price bucket edges in minor units.
-const PRICE_EDGES: [u64; 5] = [0, 1_000, 2_500, 5_000, 10_000];
-
-fn bucket_of(price: u64) -> usize {
-    PRICE_EDGES.iter().rposition(|e| price >= *e).unwrap_or(0)
-}
-
-/// Counts matching documents per price bucket from the `price` fast field, in the same pass
-/// as the hits and the other facets.
-struct PriceBuckets;
-
-struct PriceBucketsSegment {
-    column: tantivy::columnar::Column<u64>,
-    counts: [u64; PRICE_EDGES.len()],
-}
-
-impl tantivy::collector::Collector for PriceBuckets {
-    type Fruit = [u64; PRICE_EDGES.len()];
-    type Child = PriceBucketsSegment;
-
-    fn for_segment(
-        &self,
-        _segment_local_id: u32,
-        reader: &tantivy::SegmentReader,
-    ) -> tantivy::Result<PriceBucketsSegment> {
-        Ok(PriceBucketsSegment {
-            column: reader.fast_fields().u64("price")?,
-            counts: [0; PRICE_EDGES.len()],
-        })
-    }
-
-    fn requires_scoring(&self) -> bool {
-        false
-    }
-
-    fn merge_fruits(&self, parts: Vec<Self::Fruit>) -> tantivy::Result<Self::Fruit> {
-        let mut total = [0; PRICE_EDGES.len()];
-        for p in parts {
-            for (t, v) in total.iter_mut().zip(p) {
-                *t += v;
-            }
-        }
-        Ok(total)
-    }
-}
-
-impl tantivy::collector::SegmentCollector for PriceBucketsSegment {
-    type Fruit = [u64; PRICE_EDGES.len()];
-
-    fn collect(&mut self, doc: u32, _score: tantivy::Score) {
-        if let Some(v) = self.column.values_for_doc(doc).next() {
-            self.counts[bucket_of(v)] += 1;
-        }
-    }
-
-    fn harvest(self) -> Self::Fruit {
-        self.counts
-    }
-}
-
-type Extras = (
-    usize,
-    (
-        tantivy::collector::FacetCounts,
-        tantivy::collector::FacetCounts,
-    ),
-    (tantivy::collector::FacetCounts, [u64; PRICE_EDGES.len()]),
-);
-
-fn extras() -> impl tantivy::collector::Collector<Fruit = Extras> {
-    let mut cats = FacetCollector::for_field("category");
-    cats.add_facet("/");
-    let mut tags = FacetCollector::for_field("tag");
-    tags.add_facet("/");
-    let mut opts = FacetCollector::for_field("option");
-    opts.add_facet("/");
-    (Count, (cats, tags), (opts, PriceBuckets))
-}
+type Extras = (usize, BTreeMap<FacetKey, u64>);
 
 impl SearchIndex {
+    fn extras(&self) -> impl tantivy::collector::Collector<Fruit = Extras> + use<> {
+        (Count, FacetCounter(self.facets.clone()))
+    }
+
     fn analyze(&self, field: Field, text: &str) -> Vec<String> {
         let Ok(mut analyzer) = self.index.tokenizer_for_field(field) else {
             return Vec::new();
@@ -274,31 +202,15 @@ impl SearchIndex {
             ));
             should.push(boosted(
                 Box::new(TermQuery::new(
-                    term(f.vendor, &stem),
-                    IndexRecordOption::WithFreqs,
-                )),
-                2.0,
-            ));
-            should.push(boosted(
-                Box::new(TermQuery::new(
-                    term(f.tags_text, &stem),
-                    IndexRecordOption::WithFreqs,
-                )),
-                2.0,
-            ));
-            should.push(boosted(
-                Box::new(TermQuery::new(
-                    term(f.description, &stem),
+                    term(f.body, &stem),
                     IndexRecordOption::WithFreqs,
                 )),
                 1.0,
             ));
             let d = typos(w.chars().count());
+            // Typos are looked for in titles only, where the shopper's word most likely is;
+            // `title_joined` holds them unstemmed, compounds joined ("tshirt").
             if d > 0 {
-                should.push(boosted(
-                    Box::new(FuzzyTermQuery::new(term(f.title, &stem), d, true)),
-                    1.5,
-                ));
                 should.push(boosted(
                     Box::new(FuzzyTermQuery::new(term(f.title_joined, w), d, true)),
                     1.5,
@@ -386,9 +298,9 @@ impl SearchIndex {
         let offset = (q.page.max(1) - 1) * q.per_page;
         let top = TopDocs::with_limit(q.per_page.max(1)).and_offset(offset);
         // One pass over the matches: hits, total, facet counts and price buckets together.
-        let (addrs, (total, (c, t), (o, buckets))): (Vec<DocAddress>, Extras) = match q.sort {
+        let (addrs, (total, counts)): (Vec<DocAddress>, Extras) = match q.sort {
             Sort::Relevance if text.is_some() => {
-                let (hits, ex) = searcher.search(&query, &(top.order_by_score(), extras()))?;
+                let (hits, ex) = searcher.search(&query, &(top.order_by_score(), self.extras()))?;
                 (hits.into_iter().map(|(_, a)| a).collect(), ex)
             }
             Sort::PriceAsc => {
@@ -396,7 +308,7 @@ impl SearchIndex {
                     &query,
                     &(
                         top.order_by_fast_field::<u64>("price", Order::Asc),
-                        extras(),
+                        self.extras(),
                     ),
                 )?;
                 (hits.into_iter().map(|(_, a)| a).collect(), ex)
@@ -406,7 +318,7 @@ impl SearchIndex {
                     &query,
                     &(
                         top.order_by_fast_field::<u64>("price", Order::Desc),
-                        extras(),
+                        self.extras(),
                     ),
                 )?;
                 (hits.into_iter().map(|(_, a)| a).collect(), ex)
@@ -417,7 +329,7 @@ impl SearchIndex {
                     &query,
                     &(
                         top.order_by_fast_field::<u64>("created", Order::Desc),
-                        extras(),
+                        self.extras(),
                     ),
                 )?;
                 (hits.into_iter().map(|(_, a)| a).collect(), ex)
@@ -430,7 +342,7 @@ impl SearchIndex {
             None => None,
         };
         let mut desc_snip = match &text {
-            Some(t) => Some(SnippetGenerator::create(&searcher, &**t, f.description)?),
+            Some(t) => Some(SnippetGenerator::create(&searcher, &**t, f.body)?),
             None => None,
         };
         if let Some(s) = desc_snip.as_mut() {
@@ -454,7 +366,9 @@ impl SearchIndex {
                 None => escape(&title),
             };
             let snippet = match &desc_snip {
-                Some(g) => g.snippet_from_doc(&doc).to_html(),
+                Some(g) => g
+                    .snippet(&SearchIndex::stored_str(&doc, f.description))
+                    .to_html(),
                 None => escape(
                     &SearchIndex::stored_str(&doc, f.description)
                         .chars()
@@ -472,34 +386,38 @@ impl SearchIndex {
             });
         }
 
-        let flat = |counts: &tantivy::collector::FacetCounts| -> Vec<FacetCount> {
-            let mut v: Vec<FacetCount> = counts
-                .get("/")
-                .map(|(facet, n)| FacetCount {
-                    value: facet
-                        .to_path()
-                        .last()
-                        .map(|s| s.to_string())
-                        .unwrap_or_default(),
-                    count: n,
-                })
-                .collect();
-            v.sort_by(|a, b| b.count.cmp(&a.count).then(a.value.cmp(&b.value)));
-            v
-        };
-        let categories = flat(&c);
-        let tags = flat(&t);
+        let mut categories = Vec::new();
+        let mut tags = Vec::new();
         let mut options: BTreeMap<String, Vec<FacetCount>> = BTreeMap::new();
-        for fc in flat(&o) {
-            if let Some((name, value)) = fc.value.split_once('\u{1f}') {
-                options
-                    .entry(name.to_owned())
-                    .or_default()
-                    .push(FacetCount {
-                        value: value.to_owned(),
-                        count: fc.count,
-                    });
+        let mut buckets = [0u64; PRICE_EDGES.len()];
+        for (key, count) in counts {
+            match key {
+                FacetKey::Category(value) => categories.push(FacetCount { value, count }),
+                FacetKey::Tag(value) => tags.push(FacetCount { value, count }),
+                FacetKey::Option(flat) => {
+                    if let Some((name, value)) = flat.split_once('\u{1f}') {
+                        options
+                            .entry(name.to_owned())
+                            .or_default()
+                            .push(FacetCount {
+                                value: value.to_owned(),
+                                count,
+                            });
+                    }
+                }
+                FacetKey::Price(i) => {
+                    if let Some(b) = buckets.get_mut(i) {
+                        *b += count;
+                    }
+                }
             }
+        }
+        let by_count =
+            |a: &FacetCount, b: &FacetCount| b.count.cmp(&a.count).then(a.value.cmp(&b.value));
+        categories.sort_by(by_count);
+        tags.sort_by(by_count);
+        for values in options.values_mut() {
+            values.sort_by(by_count);
         }
         let price_ranges = PRICE_EDGES
             .iter()

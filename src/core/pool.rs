@@ -1,6 +1,7 @@
-//! A small dedicated pool for password hashing: a fixed number of threads (bounding CPU and the
-//! ~19 MiB each argon2id hash allocates), running at lower OS priority so request workers
-//! preempt them and `/healthz` stays fast while logins hash.
+//! Small dedicated thread pools for CPU-heavy request work (password hashing, search): a fixed
+//! number of threads bounds CPU and memory, a bounded FIFO queue serves requests in arrival
+//! order (so tail latency stays near the mean instead of every request slowing down together)
+//! and sheds load with `Busy` instead of queueing without bound.
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -11,8 +12,18 @@ type Job = Box<dyn FnOnce() + Send>;
 
 /// Runs CPU-heavy closures off the async workers.
 #[derive(Debug)]
-pub struct Hasher {
+pub struct WorkPool {
     tx: Mutex<mpsc::SyncSender<Job>>,
+}
+
+/// OS scheduling of a pool's threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// Like the request workers.
+    Normal,
+    /// SCHED_BATCH at nice 10: background-like work (hashing) that must not delay cheap
+    /// requests such as `/healthz`.
+    Low,
 }
 
 /// Why a job did not run.
@@ -24,17 +35,25 @@ pub enum PoolError {
     Stopped,
 }
 
-impl Hasher {
-    /// Starts `threads` hashing threads (at least one) with a queue of `queue` waiting jobs.
-    pub fn new(threads: usize, queue: usize) -> Result<Hasher, String> {
+impl WorkPool {
+    /// Starts `threads` threads (at least one) named `<name>-<i>`, with a queue of `queue`
+    /// waiting jobs.
+    pub fn new(
+        name: &str,
+        threads: usize,
+        queue: usize,
+        priority: Priority,
+    ) -> Result<WorkPool, String> {
         let (tx, rx) = mpsc::sync_channel::<Job>(queue.max(1));
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..threads.max(1) {
             let rx = rx.clone();
             std::thread::Builder::new()
-                .name(format!("shopd-hash-{i}"))
+                .name(format!("{name}-{i}"))
                 .spawn(move || {
-                    lower_priority();
+                    if priority == Priority::Low {
+                        lower_priority();
+                    }
                     loop {
                         let job = match rx.lock() {
                             Ok(r) => r.recv(),
@@ -42,13 +61,13 @@ impl Hasher {
                         };
                         match job {
                             Ok(job) => job(),
-                            Err(_) => break, // the Hasher was dropped
+                            Err(_) => break, // the pool was dropped
                         }
                     }
                 })
                 .map_err(|e| e.to_string())?;
         }
-        Ok(Hasher { tx: Mutex::new(tx) })
+        Ok(WorkPool { tx: Mutex::new(tx) })
     }
 
     /// Runs `f` on the pool and waits for its result without blocking the async worker;
@@ -75,7 +94,7 @@ impl Hasher {
 }
 
 /// SCHED_BATCH at nice 10 for the calling thread (Linux threads have their own policy and nice
-/// value): hashing never preempts a request worker on wake-up and yields to it under CFS.
+/// value): low-priority work never preempts a request worker on wake-up and yields to it under CFS.
 fn lower_priority() {
     #[cfg(target_os = "linux")]
     // SAFETY: gettid, sched_setscheduler and setpriority only read their arguments (a valid
@@ -95,19 +114,20 @@ mod tests {
 
     #[tokio::test]
     async fn runs_jobs_on_the_pool() {
-        let h = Hasher::new(2, 4).expect("pool");
+        let h = WorkPool::new("shopd-test", 2, 4, Priority::Low).expect("pool");
         let name = h
             .run(|| std::thread::current().name().map(str::to_owned))
             .await
             .ok()
             .flatten();
-        assert!(name.is_some_and(|n| n.starts_with("shopd-hash-")));
+        assert!(name.is_some_and(|n| n.starts_with("shopd-test-")));
         assert_eq!(h.run(|| 6 * 7).await, Ok(42));
     }
 
     #[tokio::test]
     async fn sheds_load_when_the_queue_is_full() {
-        let h = std::sync::Arc::new(Hasher::new(1, 1).expect("pool"));
+        let h =
+            std::sync::Arc::new(WorkPool::new("shopd-test", 1, 1, Priority::Normal).expect("pool"));
         let (block_tx, block_rx) = std::sync::mpsc::channel::<()>();
         let h1 = h.clone();
         let busy = tokio::spawn(async move { h1.run(move || block_rx.recv().is_ok()).await });
