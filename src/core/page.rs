@@ -18,6 +18,29 @@ pub struct Page<T> {
     pub has_more: bool,
 }
 
+impl<T> Page<T> {
+    /// Builds a page from up to `per_page + 1` items read in list order: the extra item only
+    /// says that more follow; the cursor names the last item kept.
+    pub fn from_overfetch(
+        mut items: Vec<T>,
+        per_page: usize,
+        cursor_of: impl Fn(&T) -> String,
+    ) -> Page<T> {
+        let has_more = items.len() > per_page;
+        items.truncate(per_page);
+        let next_cursor = if has_more {
+            items.last().map(cursor_of)
+        } else {
+            None
+        };
+        Page {
+            data: items,
+            next_cursor,
+            has_more,
+        }
+    }
+}
+
 /// Encodes a cursor (an opaque lowercase hex string of the last key).
 pub fn encode_cursor(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -4,4 +4,6 @@
 pub mod auth;
 pub mod catalog;
 pub mod diagnostics;
+pub mod events;
+pub mod inventory;
 pub mod search;

@@ -27,6 +27,20 @@ pub struct ProductChanged {
     pub product_id: ProductId,
 }
 
+/// Queues re-indexing of a product whose derived data changed elsewhere (stock levels), in the
+/// caller's transaction.
+pub fn notify_changed(tx: &mut WriteTx<'_>, id: ProductId) -> Result<(), StorageError> {
+    changed(tx, id)
+}
+
+/// The product owning a variant, read inside any transaction.
+pub fn product_id_of_variant(
+    r: &impl Reader,
+    id: VariantId,
+) -> Result<Option<ProductId>, StorageError> {
+    r.get(&VARIANTS, &id)
+}
+
 /// Queues the change notification in the same transaction as the change.
 fn changed(tx: &mut WriteTx<'_>, id: ProductId) -> Result<(), StorageError> {
     jobs::enqueue(

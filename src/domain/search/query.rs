@@ -12,7 +12,7 @@ use tantivy::query::{
 };
 use tantivy::schema::{Facet, Field, IndexRecordOption};
 use tantivy::snippet::SnippetGenerator;
-use tantivy::{DocAddress, Order, TantivyDocument, Term};
+use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
 
 use super::facets::{FacetCounter, FacetKey, PRICE_EDGES};
 use super::{SearchError, SearchIndex, facet_part, option_facet};
@@ -134,6 +134,9 @@ pub struct SearchResult {
     pub facets: Facets,
 }
 
+/// Completions of the last word searched for (the most frequent title words it starts).
+const MAX_COMPLETIONS: usize = 30;
+
 /// Typos allowed for a word of `len` characters (Meilisearch-like: none for short words).
 fn typos(len: usize) -> u8 {
     match len {
@@ -162,7 +165,57 @@ impl SearchIndex {
         out
     }
 
-    fn text_query(&self, q: &str) -> Option<Box<dyn Query>> {
+    /// Whether any of `terms` occurs in the index.
+    fn occurs(searcher: &Searcher, terms: &[Term]) -> bool {
+        terms
+            .iter()
+            .any(|t| searcher.doc_freq(t).is_ok_and(|n| n > 0))
+    }
+
+    /// Words of `field` that start with `prefix` (the prefix itself excluded), the most
+    /// frequent first, at most `limit`: the last word's completions as plain term queries,
+    /// instead of an automaton query that would also re-read the exact word's postings.
+    fn completions(searcher: &Searcher, field: Field, prefix: &str, limit: usize) -> Vec<String> {
+        let mut found: BTreeMap<String, u64> = BTreeMap::new();
+        let mut upper = prefix.as_bytes().to_vec();
+        // Smallest byte string greater than every string starting with `prefix`.
+        while let Some(last) = upper.pop() {
+            if last < u8::MAX {
+                upper.push(last + 1);
+                break;
+            }
+        }
+        for seg in searcher.segment_readers() {
+            let Ok(inverted) = seg.inverted_index(field) else {
+                continue;
+            };
+            let mut range = inverted.terms().range().ge(prefix.as_bytes());
+            if !upper.is_empty() {
+                range = range.lt(&upper);
+            }
+            let Ok(mut stream) = range.into_stream() else {
+                continue;
+            };
+            // Bounded walk: a one-letter prefix could name thousands of words.
+            let mut seen = 0;
+            while stream.advance() && seen < 1000 {
+                seen += 1;
+                if stream.key() == prefix.as_bytes() {
+                    continue;
+                }
+                if let Ok(word) = std::str::from_utf8(stream.key()) {
+                    *found.entry(word.to_owned()).or_insert(0) +=
+                        u64::from(stream.value().doc_freq);
+                }
+            }
+        }
+        let mut words: Vec<(String, u64)> = found.into_iter().collect();
+        words.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        words.truncate(limit);
+        words.into_iter().map(|(w, _)| w).collect()
+    }
+
+    fn text_query(&self, searcher: &Searcher, q: &str) -> Option<Box<dyn Query>> {
         let f = self.f;
         let words: Vec<String> = q
             .split(|c: char| !c.is_alphanumeric())
@@ -207,20 +260,32 @@ impl SearchIndex {
                 )),
                 1.0,
             ));
+            // Typos are looked for only when the word itself is nowhere in the catalog (as
+            // Typesense does by default): a correctly spelled word does not pay for scanning
+            // its near neighbours. They are looked for in titles, where the shopper's word
+            // most likely is; `title_joined` holds them unstemmed, compounds joined ("tshirt").
             let d = typos(w.chars().count());
-            // Typos are looked for in titles only, where the shopper's word most likely is;
-            // `title_joined` holds them unstemmed, compounds joined ("tshirt").
-            if d > 0 {
+            let exact = [
+                term(f.title, &stem),
+                term(f.title_joined, w),
+                term(f.body, &stem),
+            ];
+            if d > 0 && !Self::occurs(searcher, &exact) {
                 should.push(boosted(
                     Box::new(FuzzyTermQuery::new(term(f.title_joined, w), d, true)),
                     1.5,
                 ));
             }
             if i == last && w.chars().count() >= 2 {
-                should.push(boosted(
-                    Box::new(FuzzyTermQuery::new_prefix(term(f.title_joined, w), 0, true)),
-                    1.0,
-                ));
+                for completion in Self::completions(searcher, f.title_joined, w, MAX_COMPLETIONS) {
+                    should.push(boosted(
+                        Box::new(TermQuery::new(
+                            term(f.title_joined, &completion),
+                            IndexRecordOption::WithFreqs,
+                        )),
+                        1.0,
+                    ));
+                }
             }
             must.push((Occur::Must, Box::new(BooleanQuery::new(should))));
         }
@@ -293,7 +358,7 @@ impl SearchIndex {
     pub fn search(&self, q: &SearchQuery) -> Result<SearchResult, SearchError> {
         let f = self.f;
         let searcher = self.reader.searcher();
-        let text = self.text_query(&q.q);
+        let text = self.text_query(&searcher, &q.q);
         let query = self.combined(q, &text, false);
         let offset = (q.page.max(1) - 1) * q.per_page;
         let top = TopDocs::with_limit(q.per_page.max(1)).and_offset(offset);
@@ -444,10 +509,10 @@ impl SearchIndex {
 
     /// Titles completing what a shopper has typed (prefix and typo tolerant).
     pub fn suggest(&self, q: &str, limit: usize) -> Result<Vec<String>, SearchError> {
-        let Some(query) = self.text_query(q) else {
+        let searcher = self.reader.searcher();
+        let Some(query) = self.text_query(&searcher, q) else {
             return Ok(Vec::new());
         };
-        let searcher = self.reader.searcher();
         let top = searcher.search(
             &query,
             &TopDocs::with_limit(limit.clamp(1, 20)).order_by_score(),

@@ -1,0 +1,631 @@
+//! Stock per variant: on hand, reserved (held for orders awaiting payment) and sold; available
+//! is on hand − reserved. Every change to on hand is a movement with reason, actor and time.
+//! Reservations are taken at checkout and either become sales (payment) or are released
+//! (expiry, cancellation, failed payment) — always inside the caller's write transaction, so a
+//! reservation exists exactly when its order says it does.
+//!
+//! Two ways to reserve, both unable to oversell:
+//! - *pessimistic*: check and reserve inside the serialised write ([`reserve`]);
+//! - *optimistic*: read the levels at a snapshot ([`snapshot`]), decide outside the writer, and
+//!   commit only if every variant's stock version is unchanged ([`reserve_at`]); the caller
+//!   retries a bounded number of times on [`InventoryError::Conflict`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::{OrderId, Page, Timestamp, VariantId, page};
+use crate::domain::{catalog, events};
+use crate::storage::{Order, Reader, StorageError, Store, Table, Value, WriteTx};
+
+/// Stock level per tracked variant.
+pub(crate) const STOCK: Table<VariantId, StockLevel> = Table::new("inventory_stock");
+/// Movement history per variant, numbered from 1.
+pub(crate) const MOVEMENTS: Table<(VariantId, i64), Movement> = Table::new("inventory_movements");
+/// Reservations by order.
+pub(crate) const RESERVATIONS: Table<OrderId, Reservation> = Table::new("inventory_reservations");
+
+/// Whether a variant may be sold beyond its stock.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Backorder {
+    /// Refuse orders beyond available stock (the default).
+    #[default]
+    Deny,
+    /// Accept them; available goes negative.
+    Allow,
+}
+
+/// A variant's stock.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockLevel {
+    /// Units in the warehouse (sold units have left it).
+    pub on_hand: i64,
+    /// Units held by orders awaiting payment.
+    pub reserved: i64,
+    /// Units sold (reservations converted by payment), for reconciliation.
+    pub sold: i64,
+    /// Policy beyond zero.
+    pub backorder: Backorder,
+    /// `inventory.low_stock` is emitted when available falls to or below this.
+    pub low_stock_threshold: Option<i64>,
+    /// Bumped by every change; the optimistic strategy commits only if it is unchanged.
+    pub version: u64,
+    /// Number of movements recorded (the last movement's number).
+    pub movements: i64,
+}
+
+impl Value for StockLevel {}
+impl Value for Movement {}
+impl Value for Reservation {}
+
+impl StockLevel {
+    /// On hand minus reserved; negative only under backorder.
+    pub fn available(&self) -> i64 {
+        self.on_hand - self.reserved
+    }
+
+    /// Whether at least one unit can be ordered.
+    pub fn sellable(&self) -> bool {
+        self.can_reserve(1)
+    }
+
+    /// Whether `qty` more units can be reserved.
+    pub fn can_reserve(&self, qty: i64) -> bool {
+        self.backorder == Backorder::Allow || self.available() >= qty
+    }
+}
+
+/// What moved stock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MovementKind {
+    /// Staff set the count (stocktake).
+    Set,
+    /// Staff adjusted by a delta (delivery, damage, correction).
+    Adjustment,
+    /// Payment turned a reservation into a sale.
+    Sale,
+    /// A CSV import set the count.
+    Import,
+}
+
+/// One change of on hand.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Movement {
+    /// Kind.
+    pub kind: MovementKind,
+    /// Change of on hand.
+    pub delta: i64,
+    /// On hand after the change.
+    pub on_hand_after: i64,
+    /// Why.
+    pub reason: String,
+    /// Who: `cus_…`/`key_…` of staff, `system`, or `order:ord_…`.
+    pub actor: String,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// Units held for one order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reservation {
+    /// Variant and quantity per line (tracked variants only).
+    pub lines: Vec<(VariantId, i64)>,
+    /// When it lapses unless paid.
+    pub expires_at: Timestamp,
+}
+
+/// The reservation strategy (config `inventory.reservation_strategy`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Strategy {
+    /// Check and reserve inside the serialised write.
+    #[default]
+    Pessimistic,
+    /// Decide at a snapshot, commit if versions are unchanged, retry on conflict.
+    Optimistic,
+}
+
+impl Strategy {
+    /// Parses `pessimistic` or `optimistic`.
+    pub fn parse(s: &str) -> Option<Strategy> {
+        match s {
+            "pessimistic" => Some(Strategy::Pessimistic),
+            "optimistic" => Some(Strategy::Optimistic),
+            _ => None,
+        }
+    }
+}
+
+/// Why a stock operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    /// Not enough available units.
+    #[error("only {available} of {variant_id} available, {requested} requested")]
+    OutOfStock {
+        /// The short variant.
+        variant_id: VariantId,
+        /// Units available now (never negative here).
+        available: i64,
+        /// Units asked for.
+        requested: i64,
+    },
+    /// A level changed since the snapshot (optimistic strategy): read again and retry.
+    #[error("stock changed concurrently")]
+    Conflict,
+    /// Bad input.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// Field.
+        field: &'static str,
+        /// Explanation.
+        message: String,
+    },
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// The public view of a level.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct StockView {
+    /// Variant.
+    #[schema(value_type = String)]
+    pub variant_id: VariantId,
+    /// Units in the warehouse.
+    pub on_hand: i64,
+    /// Units held for unpaid orders.
+    pub reserved: i64,
+    /// On hand − reserved.
+    pub available: i64,
+    /// Units sold.
+    pub sold: i64,
+    /// Policy beyond zero.
+    pub backorder: Backorder,
+    /// Low-stock threshold.
+    pub low_stock_threshold: Option<i64>,
+    /// Version (changes with every movement or reservation).
+    pub version: u64,
+}
+
+impl StockView {
+    fn of(variant_id: VariantId, l: &StockLevel) -> StockView {
+        StockView {
+            variant_id,
+            on_hand: l.on_hand,
+            reserved: l.reserved,
+            available: l.available(),
+            sold: l.sold,
+            backorder: l.backorder,
+            low_stock_threshold: l.low_stock_threshold,
+            version: l.version,
+        }
+    }
+}
+
+/// A movement as listed.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct MovementView {
+    /// Number within the variant's history.
+    pub seq: i64,
+    /// Kind.
+    pub kind: MovementKind,
+    /// Change of on hand.
+    pub delta: i64,
+    /// On hand after.
+    pub on_hand_after: i64,
+    /// Why.
+    pub reason: String,
+    /// Who.
+    pub actor: String,
+    /// When.
+    #[schema(value_type = String)]
+    pub at: Timestamp,
+}
+
+/// Largest absolute stock number accepted (keeps every sum far from overflow).
+pub const MAX_UNITS: i64 = 1_000_000_000;
+
+/// The level of a variant (a fresh, empty one when none was ever set).
+pub fn level(r: &impl Reader, v: VariantId) -> Result<StockLevel, StorageError> {
+    Ok(r.get(&STOCK, &v)?.unwrap_or_default())
+}
+
+/// Availability of several variants at once (carts, search).
+pub fn available(r: &impl Reader, v: VariantId) -> Result<(i64, Backorder), StorageError> {
+    let l = level(r, v)?;
+    Ok((l.available(), l.backorder))
+}
+
+/// Writes a level. Emits `inventory.low_stock` when available falls to or below the threshold
+/// (from above it), and queues search re-indexing when the variant goes in or out of stock.
+fn store_level(
+    tx: &mut WriteTx<'_>,
+    v: VariantId,
+    before: &StockLevel,
+    mut after: StockLevel,
+) -> Result<StockView, StorageError> {
+    after.version = before.version + 1;
+    let view = StockView::of(v, &after);
+    if let Some(t) = after.low_stock_threshold
+        && after.available() <= t
+        && (before.available() > t || before.low_stock_threshold != Some(t))
+    {
+        events::record(tx, "inventory.low_stock", &view)?;
+    }
+    if before.sellable() != after.sellable()
+        && let Some(product) = catalog::product_id_of_variant(tx, v)?
+    {
+        catalog::notify_changed(tx, product)?;
+    }
+    tx.insert(&STOCK, &v, &after)?;
+    Ok(view)
+}
+
+fn movement(
+    tx: &mut WriteTx<'_>,
+    v: VariantId,
+    level: &mut StockLevel,
+    kind: MovementKind,
+    delta: i64,
+    reason: &str,
+    actor: &str,
+) -> Result<(), StorageError> {
+    level.movements += 1;
+    let at = tx.now();
+    tx.insert(
+        &MOVEMENTS,
+        &(v, level.movements),
+        &Movement {
+            kind,
+            delta,
+            on_hand_after: level.on_hand,
+            reason: reason.to_owned(),
+            actor: actor.to_owned(),
+            at,
+        },
+    )
+}
+
+fn check_units(field: &'static str, n: i64) -> Result<(), InventoryError> {
+    if n.abs() > MAX_UNITS {
+        return Err(InventoryError::Invalid {
+            field,
+            message: format!("must be between -{MAX_UNITS} and {MAX_UNITS}"),
+        });
+    }
+    Ok(())
+}
+
+fn check_reason(reason: &str) -> Result<(), InventoryError> {
+    if reason.trim().is_empty() || reason.chars().count() > 200 {
+        return Err(InventoryError::Invalid {
+            field: "reason",
+            message: "must be 1 to 200 characters".into(),
+        });
+    }
+    Ok(())
+}
+
+/// What a stock update sets besides on hand.
+#[derive(Clone, Debug, Default)]
+pub struct Policy {
+    /// New backorder policy, if given.
+    pub backorder: Option<Backorder>,
+    /// New threshold (`Some(None)` clears it).
+    pub low_stock_threshold: Option<Option<i64>>,
+}
+
+/// Sets on hand (a stocktake) and optionally the policy, inside `tx`.
+pub fn set_on_hand(
+    tx: &mut WriteTx<'_>,
+    v: VariantId,
+    on_hand: i64,
+    policy: &Policy,
+    kind: MovementKind,
+    reason: &str,
+    actor: &str,
+) -> Result<StockView, InventoryError> {
+    check_units("on_hand", on_hand)?;
+    if on_hand < 0 {
+        return Err(InventoryError::Invalid {
+            field: "on_hand",
+            message: "must not be negative".into(),
+        });
+    }
+    check_reason(reason)?;
+    if let Some(Some(t)) = policy.low_stock_threshold {
+        check_units("low_stock_threshold", t)?;
+    }
+    let before = level(tx, v)?;
+    let mut after = before.clone();
+    let delta = on_hand - before.on_hand;
+    after.on_hand = on_hand;
+    if let Some(b) = policy.backorder {
+        after.backorder = b;
+    }
+    if let Some(t) = policy.low_stock_threshold {
+        after.low_stock_threshold = t;
+    }
+    if delta != 0 {
+        movement(tx, v, &mut after, kind, delta, reason, actor)?;
+    }
+    Ok(store_level(tx, v, &before, after)?)
+}
+
+/// Adds `delta` (negative to remove) to on hand, inside `tx`. On hand may not go below the
+/// units already reserved unless backorders are allowed.
+pub fn adjust(
+    tx: &mut WriteTx<'_>,
+    v: VariantId,
+    delta: i64,
+    reason: &str,
+    actor: &str,
+) -> Result<StockView, InventoryError> {
+    check_units("delta", delta)?;
+    if delta == 0 {
+        return Err(InventoryError::Invalid {
+            field: "delta",
+            message: "must not be zero".into(),
+        });
+    }
+    check_reason(reason)?;
+    let before = level(tx, v)?;
+    let mut after = before.clone();
+    after.on_hand = before.on_hand + delta;
+    check_units("delta", after.on_hand)?;
+    if after.on_hand < 0 {
+        return Err(InventoryError::Invalid {
+            field: "delta",
+            message: format!("on hand would become {}", after.on_hand),
+        });
+    }
+    movement(
+        tx,
+        v,
+        &mut after,
+        MovementKind::Adjustment,
+        delta,
+        reason,
+        actor,
+    )?;
+    Ok(store_level(tx, v, &before, after)?)
+}
+
+/// Sums quantities per variant (a cart may not repeat a variant, but be safe).
+fn merged(lines: &[(VariantId, i64)]) -> Vec<(VariantId, i64)> {
+    let mut out: Vec<(VariantId, i64)> = Vec::new();
+    for &(v, q) in lines {
+        match out.iter_mut().find(|(x, _)| *x == v) {
+            Some(e) => e.1 += q,
+            None => out.push((v, q)),
+        }
+    }
+    out
+}
+
+/// Pessimistic reservation: checks and reserves every line inside `tx` (all or nothing: the
+/// caller's transaction fails as a whole on `OutOfStock`).
+pub fn reserve(
+    tx: &mut WriteTx<'_>,
+    order: OrderId,
+    lines: &[(VariantId, i64)],
+    expires_at: Timestamp,
+) -> Result<(), InventoryError> {
+    let lines = merged(lines);
+    let mut levels = Vec::with_capacity(lines.len());
+    for &(v, q) in &lines {
+        let l = level(tx, v)?;
+        if !l.can_reserve(q) {
+            return Err(InventoryError::OutOfStock {
+                variant_id: v,
+                available: l.available().max(0),
+                requested: q,
+            });
+        }
+        levels.push(l);
+    }
+    apply_reservation(tx, order, &lines, levels, expires_at)
+}
+
+/// Levels of the lines' variants at a snapshot, for [`reserve_at`].
+pub fn snapshot(
+    r: &impl Reader,
+    lines: &[(VariantId, i64)],
+) -> Result<Vec<(VariantId, StockLevel)>, StorageError> {
+    merged(lines)
+        .into_iter()
+        .map(|(v, _)| Ok((v, level(r, v)?)))
+        .collect()
+}
+
+/// Optimistic reservation: `snapshot` was read before the write; the decision is made on it
+/// and committed only if no level changed since ([`InventoryError::Conflict`] otherwise).
+pub fn reserve_at(
+    tx: &mut WriteTx<'_>,
+    order: OrderId,
+    lines: &[(VariantId, i64)],
+    snapshot: &[(VariantId, StockLevel)],
+    expires_at: Timestamp,
+) -> Result<(), InventoryError> {
+    let lines = merged(lines);
+    let mut levels = Vec::with_capacity(lines.len());
+    for &(v, q) in &lines {
+        let seen = snapshot
+            .iter()
+            .find(|(x, _)| *x == v)
+            .map(|(_, l)| l)
+            .ok_or(InventoryError::Conflict)?;
+        if !seen.can_reserve(q) {
+            return Err(InventoryError::OutOfStock {
+                variant_id: v,
+                available: seen.available().max(0),
+                requested: q,
+            });
+        }
+        // Only the version is compared; the decision above was taken on the snapshot.
+        let current = level(tx, v)?;
+        if current.version != seen.version {
+            return Err(InventoryError::Conflict);
+        }
+        levels.push(current);
+    }
+    apply_reservation(tx, order, &lines, levels, expires_at)
+}
+
+fn apply_reservation(
+    tx: &mut WriteTx<'_>,
+    order: OrderId,
+    lines: &[(VariantId, i64)],
+    levels: Vec<StockLevel>,
+    expires_at: Timestamp,
+) -> Result<(), InventoryError> {
+    for (&(v, q), before) in lines.iter().zip(levels) {
+        let mut after = before.clone();
+        after.reserved += q;
+        store_level(tx, v, &before, after)?;
+    }
+    tx.insert(
+        &RESERVATIONS,
+        &order,
+        &Reservation {
+            lines: lines.to_vec(),
+            expires_at,
+        },
+    )?;
+    Ok(())
+}
+
+/// Releases an order's reservation (expiry, cancellation, failed payment); a no-op when there
+/// is none (already released or sold), so callers may repeat it.
+pub fn release(tx: &mut WriteTx<'_>, order: OrderId) -> Result<bool, StorageError> {
+    let Some(res) = tx.get(&RESERVATIONS, &order)? else {
+        return Ok(false);
+    };
+    for (v, q) in res.lines {
+        let before = level(tx, v)?;
+        let mut after = before.clone();
+        after.reserved = (after.reserved - q).max(0);
+        store_level(tx, v, &before, after)?;
+    }
+    tx.remove(&RESERVATIONS, &order)?;
+    Ok(true)
+}
+
+/// Turns an order's reservation into a sale: the units leave on hand and the reservation;
+/// a no-op when there is none.
+pub fn sell(tx: &mut WriteTx<'_>, order: OrderId) -> Result<bool, StorageError> {
+    let Some(res) = tx.get(&RESERVATIONS, &order)? else {
+        return Ok(false);
+    };
+    let actor = format!("order:{order}");
+    for (v, q) in res.lines {
+        let before = level(tx, v)?;
+        let mut after = before.clone();
+        after.reserved = (after.reserved - q).max(0);
+        after.on_hand -= q;
+        after.sold += q;
+        movement(
+            tx,
+            v,
+            &mut after,
+            MovementKind::Sale,
+            -q,
+            "order paid",
+            &actor,
+        )?;
+        store_level(tx, v, &before, after)?;
+    }
+    tx.remove(&RESERVATIONS, &order)?;
+    Ok(true)
+}
+
+/// The reservation held for an order, if any.
+pub fn reservation(r: &impl Reader, order: OrderId) -> Result<Option<Reservation>, StorageError> {
+    r.get(&RESERVATIONS, &order)
+}
+
+/// Stock service for the HTTP layer.
+#[derive(Clone, Debug)]
+pub struct Inventory {
+    store: Store,
+}
+
+impl Inventory {
+    /// Wraps the store.
+    pub fn new(store: Store) -> Self {
+        Inventory { store }
+    }
+
+    /// A variant's level.
+    pub fn get(&self, v: VariantId) -> Result<StockView, StorageError> {
+        let r = self.store.read()?;
+        Ok(StockView::of(v, &level(&r, v)?))
+    }
+
+    /// Movements of a variant, newest first.
+    pub fn movements(
+        &self,
+        v: VariantId,
+        per_page: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<MovementView>, InventoryError> {
+        let after = match cursor {
+            None => None,
+            Some(c) => Some(
+                page::decode_cursor(c)
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .and_then(|s| s.parse::<i64>().ok())
+                    .map(|seq| (v, seq))
+                    .ok_or(InventoryError::Invalid {
+                        field: "cursor",
+                        message: "is not a cursor returned by this list".into(),
+                    })?,
+            ),
+        };
+        let r = self.store.read()?;
+        let rows = r.prefix(&MOVEMENTS, &v, after.as_ref(), Order::Desc, per_page + 1)?;
+        let items = rows
+            .into_iter()
+            .map(|((_, seq), m)| MovementView {
+                seq,
+                kind: m.kind,
+                delta: m.delta,
+                on_hand_after: m.on_hand_after,
+                reason: m.reason,
+                actor: m.actor,
+                at: m.at,
+            })
+            .collect();
+        Ok(Page::from_overfetch(items, per_page, |m| {
+            page::encode_cursor(m.seq.to_string().as_bytes())
+        }))
+    }
+
+    /// Sets on hand and policy (`PUT …/stock`).
+    pub async fn set(
+        &self,
+        v: VariantId,
+        on_hand: i64,
+        policy: Policy,
+        reason: String,
+        actor: String,
+    ) -> Result<StockView, InventoryError> {
+        self.store
+            .write(move |tx| {
+                set_on_hand(tx, v, on_hand, &policy, MovementKind::Set, &reason, &actor)
+            })
+            .await
+    }
+
+    /// Adjusts on hand by a delta (`POST …/stock/adjustments`).
+    pub async fn adjust(
+        &self,
+        v: VariantId,
+        delta: i64,
+        reason: String,
+        actor: String,
+    ) -> Result<StockView, InventoryError> {
+        self.store
+            .write(move |tx| adjust(tx, v, delta, &reason, &actor))
+            .await
+    }
+}
