@@ -402,6 +402,18 @@ fn merged(lines: &[(VariantId, i64)]) -> Vec<(VariantId, i64)> {
     out
 }
 
+fn check_available(v: VariantId, l: &StockLevel, q: i64) -> Result<(), InventoryError> {
+    if l.can_reserve(q) {
+        Ok(())
+    } else {
+        Err(InventoryError::OutOfStock {
+            variant_id: v,
+            available: l.available().max(0),
+            requested: q,
+        })
+    }
+}
+
 /// Pessimistic reservation: checks and reserves every line inside `tx` (all or nothing: the
 /// caller's transaction fails as a whole on `OutOfStock`).
 pub fn reserve(
@@ -414,13 +426,7 @@ pub fn reserve(
     let mut levels = Vec::with_capacity(lines.len());
     for &(v, q) in &lines {
         let l = level(tx, v)?;
-        if !l.can_reserve(q) {
-            return Err(InventoryError::OutOfStock {
-                variant_id: v,
-                available: l.available().max(0),
-                requested: q,
-            });
-        }
+        check_available(v, &l, q)?;
         levels.push(l);
     }
     apply_reservation(tx, order, &lines, levels, expires_at)
@@ -454,13 +460,7 @@ pub fn reserve_at(
             .find(|(x, _)| *x == v)
             .map(|(_, l)| l)
             .ok_or(InventoryError::Conflict)?;
-        if !seen.can_reserve(q) {
-            return Err(InventoryError::OutOfStock {
-                variant_id: v,
-                available: seen.available().max(0),
-                requested: q,
-            });
-        }
+        check_available(v, seen, q)?;
         // Only the version is compared; the decision above was taken on the snapshot.
         let current = level(tx, v)?;
         if current.version != seen.version {
