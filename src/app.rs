@@ -15,6 +15,7 @@ use crate::core::{Clock, SystemClock};
 use crate::domain::auth::{Auth, AuthSettings, HashParams, Keys};
 use crate::domain::catalog::{Catalog, PRODUCT_CHANGED_JOB};
 use crate::domain::diagnostics::{self, Diagnostics};
+use crate::domain::inventory::Inventory;
 use crate::domain::search::Search;
 use crate::http::middleware::Observe;
 use crate::http::{self, Health, HttpState};
@@ -136,6 +137,7 @@ impl App {
         );
         let auth = build_auth(&config, store.clone(), clock.clone(), &public_url)?;
         let catalog = Catalog::new(store.clone());
+        let inventory = Inventory::new(store.clone());
         let seeded = if demo
             && catalog
                 .list_products(false, &Default::default(), 1, None)?
@@ -145,12 +147,13 @@ impl App {
             let n = catalog
                 .seed_demo(DEMO_PRODUCTS, DEMO_SEED, false, &mut |_| {})
                 .await?;
+            inventory.seed_demo(&catalog).await?;
             tracing::info!(products = n, "demo catalog created");
             n
         } else {
             0
         };
-        let search = open_search(&config, catalog.clone()).await?;
+        let search = open_search(&config, catalog.clone(), inventory.clone()).await?;
         if seeded > 0 {
             let s = search.clone();
             tokio::task::spawn_blocking(move || s.reindex(&mut |_| {}))
@@ -181,6 +184,7 @@ impl App {
             auth: auth.clone(),
             catalog: catalog.clone(),
             search: search.clone(),
+            inventory: inventory.clone(),
             auth_limiter: Arc::new(RateLimiter::new(
                 config.auth.login_per_ip_per_minute,
                 Duration::from_secs(60),
@@ -344,10 +348,14 @@ pub fn build_auth(
 }
 
 /// Opens (and if needed rebuilds) the search index under `<data_dir>/search`.
-pub async fn open_search(config: &Config, catalog: Catalog) -> anyhow::Result<Search> {
+pub async fn open_search(
+    config: &Config,
+    catalog: Catalog,
+    inventory: Inventory,
+) -> anyhow::Result<Search> {
     let root = config.data_dir().join("search");
     let threads = config.search.threads;
-    tokio::task::spawn_blocking(move || Search::open(&root, catalog, threads))
+    tokio::task::spawn_blocking(move || Search::open(&root, catalog, inventory, threads))
         .await
         .context("opening the search index")?
         .map_err(anyhow::Error::new)

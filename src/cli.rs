@@ -9,6 +9,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::app::{App, AppOptions, SCHEMA};
 use crate::config::{Config, Overrides};
+use crate::domain::inventory::Inventory;
+use crate::domain::search::Search;
 use crate::observability::logging;
 use crate::storage::{self, DataDirLock, backup};
 
@@ -463,8 +465,9 @@ fn create_admin(cfg: Config, email: &str, name: &str, password: &str) -> anyhow:
 fn reindex(cfg: Config) -> anyhow::Result<ExitCode> {
     let store = offline_store(&cfg)?;
     let catalog = crate::domain::catalog::Catalog::new(store.clone());
+    let inventory = Inventory::new(store.clone());
     // Opening builds a fresh index when needed; reindex rebuilds it either way.
-    let search = crate::domain::search::Search::open(&cfg.data_dir().join("search"), catalog, 1)?;
+    let search = Search::open(&cfg.data_dir().join("search"), catalog, inventory, 1)?;
     let bar = ProgressBar::new_spinner();
     bar.set_style(
         ProgressStyle::with_template("{spinner} reindexing: {pos} products ({per_sec})")
@@ -500,7 +503,9 @@ fn demo(cfg: Config, products: usize, seed: u64) -> anyhow::Result<ExitCode> {
     let created = runtime
         .block_on(catalog.seed_demo(products, seed, false, &mut move |n| b2.set_position(n)))?;
     bar.finish_and_clear();
-    let search = crate::domain::search::Search::open(&cfg.data_dir().join("search"), catalog, 1)?;
+    let inventory = Inventory::new(store.clone());
+    runtime.block_on(inventory.seed_demo(&catalog))?;
+    let search = Search::open(&cfg.data_dir().join("search"), catalog, inventory, 1)?;
     let spinner = ProgressBar::new_spinner();
     spinner.enable_steady_tick(Duration::from_millis(200));
     spinner.set_message("indexing");
@@ -541,18 +546,22 @@ fn import_products(
         .build()?;
     let store = offline_store(&cfg)?;
     let catalog = crate::domain::catalog::Catalog::new(store.clone());
+    let inventory = Inventory::new(store.clone());
     let bar = progress_bar("importing");
     let b2 = bar.clone();
-    let report = runtime.block_on(catalog.import_csv(
+    let report = runtime.block_on(inventory.import_csv(
+        &catalog,
         std::io::BufReader::new(f),
         currency,
+        "cli",
+        false,
         &mut move |done, total| {
             b2.set_length(total);
             b2.set_position(done);
         },
     ))?;
     bar.finish_and_clear();
-    let search = crate::domain::search::Search::open(&cfg.data_dir().join("search"), catalog, 1)?;
+    let search = Search::open(&cfg.data_dir().join("search"), catalog, inventory, 1)?;
     search.reindex(&mut |_| {})?;
     drop(search);
     store.shutdown_blocking();
@@ -585,13 +594,14 @@ fn import_products(
 fn export_products(cfg: Config, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let store = offline_store(&cfg)?;
     let catalog = crate::domain::catalog::Catalog::new(store.clone());
+    let inventory = Inventory::new(store.clone());
     let n = match &out {
         Some(path) => {
             let f = std::fs::File::create(path)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-            catalog.export_csv(std::io::BufWriter::new(f))?
+            inventory.export_csv(&catalog, std::io::BufWriter::new(f))?
         }
-        None => catalog.export_csv(std::io::stdout().lock())?,
+        None => inventory.export_csv(&catalog, std::io::stdout().lock())?,
     };
     store.shutdown_blocking();
     if let Some(path) = out {

@@ -128,6 +128,35 @@ async fn shopify_file_imports_and_round_trips_to_a_fixed_point() {
         ids, shirt_variant_ids,
         "re-import keeps variant ids (matched by SKU)"
     );
+    // Variant Inventory Qty became units on hand, recorded once: re-importing the same
+    // quantity moves nothing.
+    let vid = ids[0].as_str().expect("id");
+    let stock: Value = app
+        .admin_get(&format!("/api/v1/admin/variants/{vid}/stock"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(stock["on_hand"], 50, "{stock}");
+    assert_eq!(stock["available"], 50);
+    let moves: Value = app
+        .admin_get(&format!("/api/v1/admin/variants/{vid}/stock/movements"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let moves = moves["data"].as_array().expect("data");
+    assert_eq!(moves.len(), 1, "{moves:?}");
+    assert_eq!(moves[0]["kind"], "import");
+    assert_eq!(moves[0]["delta"], 50);
+    let top_variant = top["variants"][0]["id"].as_str().expect("id");
+    let top_stock: Value = app
+        .admin_get(&format!("/api/v1/admin/variants/{top_variant}/stock"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(top_stock["on_hand"], 20);
     app.stop().await;
 }
 

@@ -363,3 +363,52 @@ async fn edits_show_up_within_a_second_and_rebuild_is_identical() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_stock_follows_inventory() {
+    let app = TestApp::spawn().await;
+    seed(&app).await;
+    // Every seeded variant tracks stock and none has any yet.
+    assert_eq!(get(&app, "/api/v1/search?in_stock=true").await["total"], 0);
+    let id = get(&app, "/api/v1/search?q=travel").await["data"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let p: Value = app
+        .admin_get(&format!("/api/v1/admin/products/{id}"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let variant = p["variants"][1]["id"].as_str().expect("variant").to_owned();
+    let stock = format!("/api/v1/admin/variants/{variant}/stock");
+    let started = Instant::now();
+    let r = app
+        .admin_send(reqwest::Method::PUT, &stock, &json!({"on_hand": 2}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let mut visible = false;
+    while started.elapsed() < Duration::from_secs(1) {
+        if get(&app, "/api/v1/search?in_stock=true").await["total"] == 1 {
+            visible = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(visible, "restock not visible in search within one second");
+    let r = get(&app, "/api/v1/search?in_stock=true&q=mug").await;
+    assert_eq!(titles(&r), vec!["Travel Mug"]);
+    // Selling out removes it again.
+    let r = app
+        .admin_post_json(
+            &format!("{stock}/adjustments"),
+            &json!({"delta": -2, "reason": "damaged"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    wait_total(&app, "/api/v1/search?in_stock=true", 0).await;
+    // Without the filter it is still found; `in_stock=false` lists what is sold out.
+    assert_eq!(get(&app, "/api/v1/search?q=travel").await["total"], 1);
+    assert_eq!(get(&app, "/api/v1/search?in_stock=false").await["total"], 6);
+    app.stop().await;
+}

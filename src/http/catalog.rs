@@ -513,8 +513,15 @@ pub async fn import_csv(
     let currency = crate::core::Currency::parse(q.currency.as_deref().unwrap_or("USD"))
         .map_err(|_| ApiError::validation("currency", "invalid", "is not an ISO 4217 code"))?;
     let report = state
-        .catalog
-        .import_csv(body.as_ref(), currency, &mut |_, _| {})
+        .inventory
+        .import_csv(
+            &state.catalog,
+            body.as_ref(),
+            currency,
+            &who.principal.actor(),
+            true,
+            &mut |_, _| {},
+        )
         .await?;
     Ok(HttpResponse::Ok().json(report))
 }
@@ -524,10 +531,10 @@ pub async fn import_csv(
     responses((status = 200, description = "Shopify product CSV", content_type = "text/csv")))]
 pub async fn export_csv(state: web::Data<HttpState>, who: Staff) -> Result<HttpResponse> {
     staff_catalog(&who)?;
-    let catalog = state.catalog.clone();
+    let (catalog, inventory) = (state.catalog.clone(), state.inventory.clone());
     let data = web::block(move || {
         let mut buf = Vec::new();
-        catalog.export_csv(&mut buf).map(|_| buf)
+        inventory.export_csv(&catalog, &mut buf).map(|_| buf)
     })
     .await
     .map_err(|_| ApiError::internal())??;

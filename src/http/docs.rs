@@ -7,7 +7,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use utoipa::Modify;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{auth, catalog, diagnostics, health, problem, search};
+use super::{auth, catalog, diagnostics, health, inventory, problem, search};
 
 /// Declares the bearer scheme (JWT access tokens and `shopd_sk_…` API keys).
 struct BearerAuth;
@@ -85,6 +85,11 @@ impl Modify for BearerAuth {
         catalog::export_csv,
         search::search,
         search::suggest,
+        inventory::get_stock,
+        inventory::set_stock,
+        inventory::adjust_stock,
+        inventory::list_movements,
+        inventory::list_events,
     ),
     components(schemas(problem::Problem, problem::FieldError)),
     modifiers(&BearerAuth),
@@ -95,7 +100,8 @@ impl Modify for BearerAuth {
         (name = "account", description = "The signed-in account"),
                 (name = "admin", description = "Staff and admin operations"),
         (name = "catalog", description = "Products and categories as shoppers see them"),
-        (name = "catalog-admin", description = "Catalog management (staff, `catalog` scope for API keys)")
+        (name = "catalog-admin", description = "Catalog management (staff, `catalog` scope for API keys)"),
+        (name = "inventory", description = "Stock levels and movements (staff, `inventory` scope for API keys)")
     )
 )]
 pub struct ApiDoc;

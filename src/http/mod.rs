@@ -8,6 +8,7 @@ pub mod diagnostics;
 pub mod docs;
 pub mod health;
 pub mod identity;
+pub mod inventory;
 pub mod middleware;
 pub mod problem;
 pub mod search;
@@ -68,6 +69,8 @@ pub struct HttpState {
     pub catalog: Catalog,
     /// Product search.
     pub search: Search,
+    /// Stock levels.
+    pub inventory: crate::domain::inventory::Inventory,
     /// Per-IP budget of login and token endpoints.
     pub auth_limiter: Arc<RateLimiter>,
     /// Time source for limits.
@@ -90,6 +93,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: HttpState, body_limit: usi
         .configure(auth::routes)
         .configure(catalog::routes)
         .configure(search::routes)
+        .configure(inventory::routes)
         .configure(diagnostics::routes)
         .configure(assets::routes);
 }

@@ -157,7 +157,7 @@ fn parse(req: &HttpRequest) -> Result<SearchQuery, ApiError> {
         ("category" = Option<String>, Query, description = "cat_…"),
         ("min_price" = Option<u64>, Query, description = "Minor units, inclusive"),
         ("max_price" = Option<u64>, Query, description = "Minor units, inclusive"),
-        ("in_stock" = Option<bool>, Query, description = "Only available products"),
+        ("in_stock" = Option<bool>, Query, description = "true: only products that can be ordered now; false: only sold-out ones"),
         ("tag" = Option<String>, Query, description = "Tag filter (repeatable)"),
         ("option.<Name>" = Option<String>, Query, description = "Option value filter, e.g. option.Color=Red"),
         ("sort" = Option<String>, Query, description = "relevance (default), price_asc, price_desc, newest"),

@@ -147,6 +147,43 @@ impl TestApp {
             .expect("POST")
     }
 
+    /// Registers a customer and returns an access token for it.
+    pub async fn customer_token(&self, email: &str) -> String {
+        let password = "Tr0ub4dor&3-horse";
+        let r = self
+            .post_json(
+                "/api/v1/auth/register",
+                &serde_json::json!({"email": email, "password": password, "name": "Shopper"}),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "register {email}");
+        let t: serde_json::Value = self
+            .post_json(
+                "/api/v1/auth/login",
+                &serde_json::json!({"email": email, "password": password}),
+            )
+            .await
+            .json()
+            .await
+            .expect("login json");
+        t["access_token"].as_str().expect("access_token").to_owned()
+    }
+
+    /// Sends a staff request with a JSON body.
+    pub async fn admin_send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.admin
+            .request(method, self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// Graceful shutdown; waits until the data dir is released.
     pub async fn stop(self) {
         let TestApp {

@@ -104,6 +104,14 @@ impl Principal {
         }
     }
 
+    /// The id recorded as the actor of a change (`cus_…` or `key_…`).
+    pub fn actor(&self) -> String {
+        match self.kind {
+            PrincipalKind::Customer(id) => id.to_string(),
+            PrincipalKind::ApiKey(id) => id.to_string(),
+        }
+    }
+
     /// Whether the principal may use `scope`.
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == "*" || s == scope)

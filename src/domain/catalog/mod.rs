@@ -461,6 +461,7 @@ impl Catalog {
         let mut report = ImportReport::default();
         for (i, p) in parsed.into_iter().enumerate() {
             let existing = self.get_product(&p.handle, false).ok();
+            let stock = p.stock;
             let mut input = p.input;
             let result = match existing {
                 Some(old) => {
@@ -475,13 +476,20 @@ impl Catalog {
                     }
                     self.update_product(old.id, input, None)
                         .await
-                        .map(|_| false)
+                        .map(|p| (false, p))
                 }
-                None => self.create_product(input).await.map(|_| true),
+                None => self.create_product(input).await.map(|p| (true, p)),
             };
+            if let Ok((_, product)) = &result {
+                for (sku, qty) in stock {
+                    if let Some(v) = product.variants.iter().find(|v| v.sku == sku) {
+                        report.stock.push((v.id, qty));
+                    }
+                }
+            }
             match result {
-                Ok(true) => report.created += 1,
-                Ok(false) => report.updated += 1,
+                Ok((true, _)) => report.created += 1,
+                Ok((false, _)) => report.updated += 1,
                 Err(CatalogError::Storage(s)) => return Err(CatalogError::Storage(s)),
                 Err(e) => errors.push(shopify_csv::RowError {
                     line: p.line,
@@ -496,8 +504,12 @@ impl Catalog {
         Ok(report)
     }
 
-    /// Writes every product as Shopify CSV.
-    pub fn export_csv(&self, out: impl std::io::Write) -> Result<u64, CatalogError> {
+    /// Writes every product as Shopify CSV; `stock` gives a tracked variant's units on hand.
+    pub fn export_csv(
+        &self,
+        stock: &mut dyn FnMut(&Variant) -> Option<i64>,
+        out: impl std::io::Write,
+    ) -> Result<u64, CatalogError> {
         let mut failed = None;
         let products = self.all_products(1000).map_while(|r| match r {
             Ok(p) => Some(p),
@@ -506,7 +518,8 @@ impl Catalog {
                 None
             }
         });
-        let n = shopify_csv::write(products, out).map_err(|m| issue("csv", "write_failed", &m))?;
+        let n = shopify_csv::write(products, stock, out)
+            .map_err(|m| issue("csv", "write_failed", &m))?;
         match failed {
             Some(e) => Err(e),
             None => Ok(n),
@@ -961,6 +974,9 @@ pub struct ImportReport {
     pub updated: u64,
     /// Lines that could not be imported (their product was skipped whole).
     pub errors: Vec<shopify_csv::RowError>,
+    /// Units on hand from `Variant Inventory Qty` of imported variants, for inventory to apply.
+    #[serde(skip)]
+    pub stock: Vec<(VariantId, i64)>,
 }
 
 fn describe(e: &CatalogError) -> String {

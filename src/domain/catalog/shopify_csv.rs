@@ -60,6 +60,8 @@ pub struct ParsedProduct {
     pub handle: String,
     /// The product.
     pub input: ProductInput,
+    /// Stock on hand by variant SKU, for tracked variants with a quantity.
+    pub stock: Vec<(String, i64)>,
 }
 
 /// Parses a decimal price (`19.99`, `20`, `1,299.50`) into minor units of `currency`.
@@ -159,6 +161,7 @@ pub fn parse(reader: impl Read, currency: Currency) -> (Vec<ParsedProduct>, Vec<
         option_names: Vec<String>,
         option_values: Vec<Vec<String>>,
         images: Vec<(u32, ImageInput)>,
+        stock: Vec<(String, i64)>,
         broken: bool,
     }
     let mut order: Vec<String> = Vec::new();
@@ -211,6 +214,7 @@ pub fn parse(reader: impl Read, currency: Currency) -> (Vec<ParsedProduct>, Vec<
                     category_ids: Vec::new(),
                 },
                 option_names: Vec::new(),
+                stock: Vec::new(),
                 option_values: vec![Vec::new(); 3],
                 images: Vec::new(),
                 broken: false,
@@ -300,17 +304,38 @@ pub fn parse(reader: impl Read, currency: Currency) -> (Vec<ParsedProduct>, Vec<
                 values.push(v);
             }
             let tracker = col(&row, &idx, "Variant Inventory Tracker");
+            let qty = col(&row, &idx, "Variant Inventory Qty");
+            let qty = if qty.is_empty() || tracker.is_empty() {
+                None
+            } else {
+                // Shopify exports oversold variants with negative quantities; nothing is on
+                // hand for them.
+                match qty.parse::<i64>() {
+                    Ok(q) if q.abs() < 1_000_000_000 => Some(q.max(0)),
+                    _ => {
+                        fail(
+                            entry,
+                            format!("Variant Inventory Qty `{qty}` is not a whole number"),
+                        );
+                        continue;
+                    }
+                }
+            };
+            let sku = if sku.is_empty() {
+                format!(
+                    "{}-{}",
+                    handle.to_uppercase(),
+                    entry.input.variants.len() + 1
+                )
+            } else {
+                sku
+            };
+            if let Some(q) = qty {
+                entry.stock.push((sku.clone(), q));
+            }
             entry.input.variants.push(VariantInput {
                 id: None,
-                sku: if sku.is_empty() {
-                    format!(
-                        "{}-{}",
-                        handle.to_uppercase(),
-                        entry.input.variants.len() + 1
-                    )
-                } else {
-                    sku
-                },
+                sku,
                 option_values: values,
                 price: Money::new(amount, currency),
                 compare_at_price: compare_at,
@@ -366,13 +391,18 @@ pub fn parse(reader: impl Read, currency: Currency) -> (Vec<ParsedProduct>, Vec<
             line: a.line,
             handle: a.handle,
             input: a.input,
+            stock: a.stock,
         });
     }
     (out, errors)
 }
 
-/// Writes products in Shopify's format (stock quantities arrive with inventory).
-pub fn write(products: impl Iterator<Item = Product>, out: impl Write) -> Result<u64, String> {
+/// Writes products in Shopify's format; `stock` gives a tracked variant's units on hand.
+pub fn write(
+    products: impl Iterator<Item = Product>,
+    stock: &mut dyn FnMut(&crate::domain::catalog::Variant) -> Option<i64>,
+    out: impl Write,
+) -> Result<u64, String> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(HEADER).map_err(|e| e.to_string())?;
     let mut n = 0;
@@ -443,6 +473,11 @@ pub fn write(products: impl Iterator<Item = Product>, out: impl Write) -> Result
                         String::new()
                     },
                 );
+                if v.track_inventory
+                    && let Some(q) = stock(v)
+                {
+                    r.insert("Variant Inventory Qty", q.to_string());
+                }
                 r.insert("Variant Price", format_price(&v.price));
                 r.insert(
                     "Variant Compare At Price",

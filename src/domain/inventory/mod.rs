@@ -10,6 +10,10 @@
 //!   commit only if every variant's stock version is unchanged ([`reserve_at`]); the caller
 //!   retries a bounded number of times on [`InventoryError::Conflict`].
 
+mod csv;
+
+pub use csv::CsvError;
+
 use serde::{Deserialize, Serialize};
 
 use crate::core::{OrderId, Page, Timestamp, VariantId, page};
@@ -148,6 +152,9 @@ pub enum InventoryError {
         /// Units asked for.
         requested: i64,
     },
+    /// No such variant.
+    #[error("no such variant")]
+    NotFound,
     /// A level changed since the snapshot (optimistic strategy): read again and retry.
     #[error("stock changed concurrently")]
     Conflict,
@@ -241,7 +248,18 @@ fn store_level(
     tx: &mut WriteTx<'_>,
     v: VariantId,
     before: &StockLevel,
+    after: StockLevel,
+) -> Result<StockView, StorageError> {
+    store_level_notify(tx, v, before, after, true)
+}
+
+/// [`store_level`], optionally without queueing re-indexing (bulk loads followed by a reindex).
+fn store_level_notify(
+    tx: &mut WriteTx<'_>,
+    v: VariantId,
+    before: &StockLevel,
     mut after: StockLevel,
+    notify: bool,
 ) -> Result<StockView, StorageError> {
     after.version = before.version + 1;
     let view = StockView::of(v, &after);
@@ -251,7 +269,8 @@ fn store_level(
     {
         events::record(tx, "inventory.low_stock", &view)?;
     }
-    if before.sellable() != after.sellable()
+    if notify
+        && before.sellable() != after.sellable()
         && let Some(product) = catalog::product_id_of_variant(tx, v)?
     {
         catalog::notify_changed(tx, product)?;
@@ -324,6 +343,17 @@ pub fn set_on_hand(
     reason: &str,
     actor: &str,
 ) -> Result<StockView, InventoryError> {
+    set_on_hand_notify(tx, v, on_hand, policy, (kind, reason, actor), true)
+}
+
+fn set_on_hand_notify(
+    tx: &mut WriteTx<'_>,
+    v: VariantId,
+    on_hand: i64,
+    policy: &Policy,
+    (kind, reason, actor): (MovementKind, &str, &str),
+    notify: bool,
+) -> Result<StockView, InventoryError> {
     check_units("on_hand", on_hand)?;
     if on_hand < 0 {
         return Err(InventoryError::Invalid {
@@ -348,7 +378,7 @@ pub fn set_on_hand(
     if delta != 0 {
         movement(tx, v, &mut after, kind, delta, reason, actor)?;
     }
-    Ok(store_level(tx, v, &before, after)?)
+    Ok(store_level_notify(tx, v, &before, after, notify)?)
 }
 
 /// Adds `delta` (negative to remove) to on hand, inside `tx`. On hand may not go below the
@@ -372,10 +402,15 @@ pub fn adjust(
     let mut after = before.clone();
     after.on_hand = before.on_hand + delta;
     check_units("delta", after.on_hand)?;
-    if after.on_hand < 0 {
-        return Err(InventoryError::Invalid {
-            field: "delta",
-            message: format!("on hand would become {}", after.on_hand),
+    // Units cannot be removed that are not there, nor (unless backorders are allowed) units
+    // that unpaid orders hold.
+    if after.on_hand < 0
+        || (delta < 0 && after.available() < 0 && before.backorder == Backorder::Deny)
+    {
+        return Err(InventoryError::OutOfStock {
+            variant_id: v,
+            available: before.available().max(0).min(before.on_hand),
+            requested: -delta,
         });
     }
     movement(
@@ -543,6 +578,38 @@ pub fn reservation(r: &impl Reader, order: OrderId) -> Result<Option<Reservation
     r.get(&RESERVATIONS, &order)
 }
 
+fn exists(r: &impl Reader, v: VariantId) -> Result<(), InventoryError> {
+    match catalog::product_id_of_variant(r, v)? {
+        Some(_) => Ok(()),
+        None => Err(InventoryError::NotFound),
+    }
+}
+
+/// Whether a product can be ordered now: one of its variants is untracked or can reserve a
+/// unit (search's `in_stock`).
+pub fn product_in_stock(r: &impl Reader, p: &catalog::Product) -> Result<bool, StorageError> {
+    for v in &p.variants {
+        if !v.track_inventory || level(r, v.id)?.sellable() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Deterministic demo stock for a SKU: mostly 5–120 units, about one variant in eight sold out,
+/// so the demo shop shows both.
+pub fn demo_quantity(sku: &str) -> i64 {
+    // FNV-1a: stable across runs and platforms, unlike the std hasher.
+    let h = sku.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    if h % 8 == 0 {
+        0
+    } else {
+        5 + i64::try_from((h >> 8) % 116).unwrap_or(0)
+    }
+}
+
 /// Stock service for the HTTP layer.
 #[derive(Clone, Debug)]
 pub struct Inventory {
@@ -556,8 +623,9 @@ impl Inventory {
     }
 
     /// A variant's level.
-    pub fn get(&self, v: VariantId) -> Result<StockView, StorageError> {
+    pub fn get(&self, v: VariantId) -> Result<StockView, InventoryError> {
         let r = self.store.read()?;
+        exists(&r, v)?;
         Ok(StockView::of(v, &level(&r, v)?))
     }
 
@@ -582,6 +650,7 @@ impl Inventory {
             ),
         };
         let r = self.store.read()?;
+        exists(&r, v)?;
         let rows = r.prefix(&MOVEMENTS, &v, after.as_ref(), Order::Desc, per_page + 1)?;
         let items = rows
             .into_iter()
@@ -600,6 +669,66 @@ impl Inventory {
         }))
     }
 
+    /// Whether `p` can be ordered now.
+    pub fn in_stock(&self, p: &catalog::Product) -> Result<bool, StorageError> {
+        product_in_stock(&self.store.read()?, p)
+    }
+
+    /// Sets on hand of many variants (CSV import, demo data), 500 per transaction. Without
+    /// `notify` no re-indexing is queued (the caller rebuilds the index).
+    /// Returns how many levels changed.
+    pub async fn set_many(
+        &self,
+        levels: Vec<(VariantId, i64)>,
+        kind: MovementKind,
+        reason: &str,
+        actor: &str,
+        notify: bool,
+    ) -> Result<u64, InventoryError> {
+        let mut changed = 0;
+        for chunk in levels.chunks(500) {
+            let chunk = chunk.to_vec();
+            let (reason, actor) = (reason.to_owned(), actor.to_owned());
+            changed += self
+                .store
+                .write(move |tx| {
+                    let mut n = 0;
+                    for (v, q) in chunk {
+                        if level(tx, v)?.on_hand != q {
+                            let why = (kind, reason.as_str(), actor.as_str());
+                            set_on_hand_notify(tx, v, q, &Policy::default(), why, notify)?;
+                            n += 1;
+                        }
+                    }
+                    Ok::<_, InventoryError>(n)
+                })
+                .await?;
+        }
+        Ok(changed)
+    }
+
+    /// Gives every tracked variant that never had stock its [`demo_quantity`]. Queues no
+    /// re-indexing: the caller rebuilds the search index afterwards.
+    pub async fn seed_demo(&self, catalog: &catalog::Catalog) -> Result<u64, InventoryError> {
+        let mut levels = Vec::new();
+        {
+            let r = self.store.read()?;
+            for p in catalog.all_products(1000) {
+                let p = p.map_err(|e| match e {
+                    catalog::CatalogError::Storage(s) => InventoryError::Storage(s),
+                    other => InventoryError::Storage(StorageError::Io(other.to_string())),
+                })?;
+                for v in p.variants.iter().filter(|v| v.track_inventory) {
+                    if r.get(&STOCK, &v.id)?.is_none() {
+                        levels.push((v.id, demo_quantity(&v.sku)));
+                    }
+                }
+            }
+        }
+        self.set_many(levels, MovementKind::Import, "demo stock", "system", false)
+            .await
+    }
+
     /// Sets on hand and policy (`PUT …/stock`).
     pub async fn set(
         &self,
@@ -611,6 +740,7 @@ impl Inventory {
     ) -> Result<StockView, InventoryError> {
         self.store
             .write(move |tx| {
+                exists(tx, v)?;
                 set_on_hand(tx, v, on_hand, &policy, MovementKind::Set, &reason, &actor)
             })
             .await
@@ -625,7 +755,10 @@ impl Inventory {
         actor: String,
     ) -> Result<StockView, InventoryError> {
         self.store
-            .write(move |tx| adjust(tx, v, delta, &reason, &actor))
+            .write(move |tx| {
+                exists(tx, v)?;
+                adjust(tx, v, delta, &reason, &actor)
+            })
             .await
     }
 }

@@ -217,7 +217,7 @@ impl SearchIndex {
         ))
     }
 
-    fn doc(&self, p: &Product) -> TantivyDocument {
+    fn doc(&self, p: &Product, in_stock: bool) -> TantivyDocument {
         let f = self.f;
         let mut d = TantivyDocument::default();
         d.add_text(f.id, p.id.to_string());
@@ -256,8 +256,7 @@ impl SearchIndex {
             f.created,
             u64::try_from(p.created_at.as_millis()).unwrap_or(0),
         );
-        // Stock levels arrive with inventory; until then every active product is available.
-        d.add_u64(f.in_stock, 1);
+        d.add_u64(f.in_stock, u64::from(in_stock));
         d
     }
 
@@ -268,12 +267,17 @@ impl SearchIndex {
         }
     }
 
-    /// Makes the index reflect `product` (indexed when active, removed otherwise) or its absence.
-    pub fn apply(&self, id: ProductId, product: Option<&Product>) -> Result<(), SearchError> {
+    /// Makes the index reflect `product` (indexed when active, removed otherwise) with whether
+    /// it is in stock, or its absence.
+    pub fn apply(
+        &self,
+        id: ProductId,
+        product: Option<(&Product, bool)>,
+    ) -> Result<(), SearchError> {
         let mut w = self.lock();
         w.delete_term(Term::from_field_text(self.f.id, &id.to_string()));
-        if let Some(p) = product.filter(|p| p.status == Status::Active) {
-            w.add_document(self.doc(p))?;
+        if let Some((p, in_stock)) = product.filter(|(p, _)| p.status == Status::Active) {
+            w.add_document(self.doc(p, in_stock))?;
         }
         w.commit()?;
         drop(w);
@@ -281,18 +285,19 @@ impl SearchIndex {
         Ok(())
     }
 
-    /// Replaces the whole index with `products` (reindex, rebuild at start).
+    /// Replaces the whole index with `products` and whether each is in stock (reindex,
+    /// rebuild at start).
     pub fn rebuild(
         &self,
-        products: impl Iterator<Item = Product>,
+        products: impl Iterator<Item = (Product, bool)>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, SearchError> {
         let mut w = self.lock();
         w.delete_all_documents()?;
         let mut n = 0;
-        for p in products {
+        for (p, in_stock) in products {
             if p.status == Status::Active {
-                w.add_document(self.doc(&p))?;
+                w.add_document(self.doc(&p, in_stock))?;
             }
             n += 1;
             if n % 1000 == 0 {
@@ -358,6 +363,7 @@ pub struct IndexJob {
 pub struct Search {
     index: std::sync::Arc<SearchIndex>,
     catalog: crate::domain::catalog::Catalog,
+    inventory: crate::domain::inventory::Inventory,
     /// Queries run here, first come first served, one per thread: under load each waits its
     /// turn instead of every query slowing down together on an unbounded blocking pool.
     pool: std::sync::Arc<crate::core::WorkPool>,
@@ -369,6 +375,7 @@ impl Search {
     pub fn open(
         root: &Path,
         catalog: crate::domain::catalog::Catalog,
+        inventory: crate::domain::inventory::Inventory,
         threads: usize,
     ) -> Result<Search, SearchError> {
         let (index, rebuild) = SearchIndex::open(root)?;
@@ -386,6 +393,7 @@ impl Search {
         let s = Search {
             index: std::sync::Arc::new(index),
             catalog,
+            inventory,
             pool: std::sync::Arc::new(pool),
         };
         if rebuild {
@@ -405,13 +413,21 @@ impl Search {
     /// Rebuilds the index from every product in the store.
     pub fn reindex(&self, progress: &mut dyn FnMut(u64)) -> Result<u64, SearchError> {
         let mut err = None;
-        let products = self.catalog.all_products(1000).map_while(|r| match r {
-            Ok(p) => Some(p),
-            Err(e) => {
-                err = Some(e);
-                None
-            }
-        });
+        let products = self
+            .catalog
+            .all_products(1000)
+            .map(|r| {
+                let p = r?;
+                let in_stock = self.inventory.in_stock(&p)?;
+                Ok::<_, crate::domain::catalog::CatalogError>((p, in_stock))
+            })
+            .map_while(|r| match r {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    err = Some(e);
+                    None
+                }
+            });
         let n = self.index.rebuild(products, progress)?;
         match err {
             Some(e) => Err(SearchError::Index(e.to_string())),
@@ -449,15 +465,23 @@ impl Search {
     ) -> Result<crate::jobs::JobOutcome, crate::jobs::JobError> {
         let c: crate::domain::catalog::ProductChanged = ctx.payload()?;
         let product = match self.catalog.get_product(&c.product_id.to_string(), false) {
-            Ok(p) => Some(p),
+            Ok(p) => {
+                let in_stock = self
+                    .inventory
+                    .in_stock(&p)
+                    .map_err(|e| crate::jobs::JobError::retry(e.to_string()))?;
+                Some((p, in_stock))
+            }
             Err(crate::domain::catalog::CatalogError::NotFound) => None,
             Err(e) => return Err(crate::jobs::JobError::retry(e.to_string())),
         };
         let index = self.index.clone();
-        tokio::task::spawn_blocking(move || index.apply(c.product_id, product.as_ref()))
-            .await
-            .map_err(|e| crate::jobs::JobError::retry(e.to_string()))?
-            .map_err(|e| crate::jobs::JobError::retry(e.to_string()))?;
+        tokio::task::spawn_blocking(move || {
+            index.apply(c.product_id, product.as_ref().map(|(p, s)| (p, *s)))
+        })
+        .await
+        .map_err(|e| crate::jobs::JobError::retry(e.to_string()))?
+        .map_err(|e| crate::jobs::JobError::retry(e.to_string()))?;
         Ok(crate::jobs::JobOutcome::Done)
     }
 }

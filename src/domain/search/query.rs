@@ -328,11 +328,11 @@ impl SearchIndex {
             });
             out.push((Occur::Must, Box::new(RangeQuery::new(lo, hi))));
         }
-        if q.in_stock == Some(true) {
+        if let Some(wanted) = q.in_stock {
             out.push((
                 Occur::Must,
                 Box::new(TermQuery::new(
-                    Term::from_field_u64(f.in_stock, 1),
+                    Term::from_field_u64(f.in_stock, u64::from(wanted)),
                     IndexRecordOption::Basic,
                 )),
             ));

@@ -1,0 +1,251 @@
+//! Stock routes (staff, `inventory` scope for API keys): read, set and adjust a variant's stock,
+//! its movement history, and the event outbox.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::identity::{Staff, require_scope};
+use super::{ApiError, HttpState, Problem};
+use crate::core::{DEFAULT_PER_PAGE, MAX_PER_PAGE, VariantId};
+use crate::domain::events;
+use crate::domain::inventory::{Backorder, CsvError, InventoryError, Policy};
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/api/v1/admin/variants/{id}/stock")
+            .route(web::get().to(get_stock))
+            .route(web::put().to(set_stock)),
+    )
+    .route(
+        "/api/v1/admin/variants/{id}/stock/adjustments",
+        web::post().to(adjust_stock),
+    )
+    .route(
+        "/api/v1/admin/variants/{id}/stock/movements",
+        web::get().to(list_movements),
+    )
+    .route("/api/v1/admin/events", web::get().to(list_events));
+}
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+impl From<InventoryError> for ApiError {
+    fn from(e: InventoryError) -> Self {
+        match e {
+            InventoryError::OutOfStock { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "out_of_stock", e.to_string())
+            }
+            InventoryError::NotFound => ApiError::not_found("no such variant"),
+            InventoryError::Conflict => ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "stock changed concurrently; retry",
+            ),
+            InventoryError::Invalid { field, message } => {
+                ApiError::validation(field, "invalid", message)
+            }
+            InventoryError::Storage(s) => s.into(),
+        }
+    }
+}
+
+impl From<CsvError> for ApiError {
+    fn from(e: CsvError) -> Self {
+        match e {
+            CsvError::Catalog(c) => c.into(),
+            CsvError::Inventory(i) => i.into(),
+        }
+    }
+}
+
+fn staff_inventory(who: &Staff) -> Result<()> {
+    require_scope(&who.principal, "inventory")
+}
+
+fn variant_id(s: &str) -> Result<VariantId> {
+    VariantId::parse(s).map_err(|_| ApiError::not_found("no such variant"))
+}
+
+fn per_page(p: Option<usize>) -> Result<usize> {
+    let n = p.unwrap_or(DEFAULT_PER_PAGE);
+    if (1..=MAX_PER_PAGE).contains(&n) {
+        Ok(n)
+    } else {
+        Err(ApiError::validation(
+            "per_page",
+            "out_of_range",
+            format!("must be between 1 and {MAX_PER_PAGE}"),
+        ))
+    }
+}
+
+/// A variant's stock: on hand, reserved, available, sold, policy.
+#[utoipa::path(get, path = "/api/v1/admin/variants/{id}/stock", tag = "inventory", security(("bearer" = [])),
+    params(("id" = String, Path, description = "var_…")),
+    responses((status = 200, body = crate::domain::inventory::StockView),
+        (status = 404, description = "No such variant", body = Problem, content_type = "application/problem+json")))]
+pub async fn get_stock(
+    state: web::Data<HttpState>,
+    who: Staff,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    staff_inventory(&who)?;
+    let v = variant_id(&id)?;
+    Ok(HttpResponse::Ok().json(state.inventory.get(v)?))
+}
+
+/// Body of `PUT …/stock`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetStock {
+    /// Units on hand (a stocktake); 0 to 1,000,000,000.
+    pub on_hand: i64,
+    /// `deny` (default) or `allow` selling beyond stock.
+    pub backorder: Option<Backorder>,
+    /// Emit `inventory.low_stock` when available falls to or below this; `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    pub low_stock_threshold: Option<Option<i64>>,
+    /// Why (default "stocktake").
+    pub reason: Option<String>,
+}
+
+fn double_option<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<i64>>, D::Error> {
+    Option::<i64>::deserialize(d).map(Some)
+}
+
+/// Sets a variant's units on hand (and optionally its backorder policy and low-stock
+/// threshold); the change is recorded as a movement.
+#[utoipa::path(put, path = "/api/v1/admin/variants/{id}/stock", tag = "inventory", security(("bearer" = [])),
+    params(("id" = String, Path, description = "var_…")), request_body = SetStock,
+    responses((status = 200, body = crate::domain::inventory::StockView),
+        (status = 404, description = "No such variant", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid quantity", body = Problem, content_type = "application/problem+json")))]
+pub async fn set_stock(
+    state: web::Data<HttpState>,
+    who: Staff,
+    id: web::Path<String>,
+    body: web::Json<SetStock>,
+) -> Result<HttpResponse> {
+    staff_inventory(&who)?;
+    let v = variant_id(&id)?;
+    let b = body.into_inner();
+    let view = state
+        .inventory
+        .set(
+            v,
+            b.on_hand,
+            Policy {
+                backorder: b.backorder,
+                low_stock_threshold: b.low_stock_threshold,
+            },
+            b.reason.unwrap_or_else(|| "stocktake".into()),
+            who.principal.actor(),
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Body of `POST …/stock/adjustments`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Adjustment {
+    /// Units to add (negative to remove).
+    pub delta: i64,
+    /// Why: "delivery", "damaged", … (1–200 characters).
+    pub reason: String,
+}
+
+/// Adds units to (or removes them from) a variant's stock. Removing more than is available is
+/// refused unless backorders are allowed.
+#[utoipa::path(post, path = "/api/v1/admin/variants/{id}/stock/adjustments", tag = "inventory", security(("bearer" = [])),
+    params(("id" = String, Path, description = "var_…")), request_body = Adjustment,
+    responses((status = 201, body = crate::domain::inventory::StockView),
+        (status = 404, description = "No such variant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Would take available below zero (`out_of_stock`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid delta or reason", body = Problem, content_type = "application/problem+json")))]
+pub async fn adjust_stock(
+    state: web::Data<HttpState>,
+    who: Staff,
+    id: web::Path<String>,
+    body: web::Json<Adjustment>,
+) -> Result<HttpResponse> {
+    staff_inventory(&who)?;
+    let v = variant_id(&id)?;
+    let b = body.into_inner();
+    let view = state
+        .inventory
+        .adjust(v, b.delta, b.reason, who.principal.actor())
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Query of cursor lists.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CursorQuery {
+    /// 1–100, default 20.
+    pub per_page: Option<usize>,
+    /// From the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A variant's stock movements, newest first.
+#[utoipa::path(get, path = "/api/v1/admin/variants/{id}/stock/movements", tag = "inventory", security(("bearer" = [])),
+    params(("id" = String, Path, description = "var_…"), CursorQuery),
+    responses((status = 200, description = "{data: [movement], next_cursor, has_more}"),
+        (status = 404, description = "No such variant", body = Problem, content_type = "application/problem+json")))]
+pub async fn list_movements(
+    state: web::Data<HttpState>,
+    who: Staff,
+    id: web::Path<String>,
+    q: web::Query<CursorQuery>,
+) -> Result<HttpResponse> {
+    staff_inventory(&who)?;
+    let v = variant_id(&id)?;
+    let page = state
+        .inventory
+        .movements(v, per_page(q.per_page)?, q.cursor.as_deref())?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Query of the event list.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EventQuery {
+    /// Only this type, e.g. `order.created`.
+    #[serde(rename = "type")]
+    pub type_: Option<String>,
+    /// 1–100, default 20.
+    pub per_page: Option<usize>,
+    /// From the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Events recorded by the shop (the outbox webhooks are delivered from), newest first.
+#[utoipa::path(get, path = "/api/v1/admin/events", tag = "inventory", security(("bearer" = [])),
+    params(EventQuery),
+    responses((status = 200, description = "{data: [{id, type, created_at, data}], next_cursor, has_more}")))]
+pub async fn list_events(
+    state: web::Data<HttpState>,
+    who: Staff,
+    q: web::Query<EventQuery>,
+) -> Result<HttpResponse> {
+    require_scope(&who.principal, "orders")?;
+    let after = match &q.cursor {
+        None => None,
+        Some(c) => Some(events::parse_cursor(c).ok_or_else(|| {
+            ApiError::validation("cursor", "invalid", "is not a cursor returned by this list")
+        })?),
+    };
+    let page = events::list(
+        &state.store,
+        q.type_.as_deref(),
+        per_page(q.per_page)?,
+        after,
+    )?;
+    Ok(HttpResponse::Ok().json(page))
+}
