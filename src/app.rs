@@ -16,6 +16,7 @@ use crate::domain::auth::{Auth, AuthSettings, HashParams, Keys};
 use crate::domain::catalog::{Catalog, PRODUCT_CHANGED_JOB};
 use crate::domain::diagnostics::{self, Diagnostics};
 use crate::domain::inventory::Inventory;
+use crate::domain::{cart, checkout, orders};
 use crate::domain::search::Search;
 use crate::http::middleware::Observe;
 use crate::http::{self, Health, HttpState};
@@ -166,6 +167,33 @@ impl App {
             1,
             jobs::handler_fn(move |ctx| s2.clone().on_product_changed(ctx)),
         );
+        let (carts, checkout, orders) = build_commerce(&config, store.clone(), &public_url)?;
+        let c2 = carts.clone();
+        runner.register(
+            cart::SWEEP_JOB,
+            1,
+            jobs::handler_fn(move |ctx| c2.clone().run_sweep(ctx)),
+        );
+        let o2 = orders.clone();
+        runner.register(
+            orders::EXPIRE_JOB,
+            4,
+            jobs::handler_fn(move |ctx| o2.clone().run_expire(ctx)),
+        );
+        let k2 = checkout.clone();
+        runner.register(
+            checkout::PRUNE_JOB,
+            1,
+            jobs::handler_fn(move |ctx| k2.clone().run_prune(ctx)),
+        );
+        // One chain of each recurring job, whatever the number of restarts.
+        store
+            .write(|tx| {
+                let now = tx.now();
+                jobs::schedule_recurring(tx, cart::SWEEP_JOB, cart::SWEEP_EVERY, now)?;
+                jobs::schedule_recurring(tx, checkout::PRUNE_JOB, checkout::PRUNE_EVERY, now)
+            })
+            .await?;
         if let Some(token) = auth.issue_setup_token().await? {
             tracing::warn!(
                 "no admin account yet: run `shopd admin create --email you@example.com` (with the server stopped), or POST {public_url}/api/v1/auth/setup with {{\"token\": \"{token}\", \"email\", \"password\", \"name\"}}; the token works once and only until an admin exists"
@@ -185,6 +213,9 @@ impl App {
             catalog: catalog.clone(),
             search: search.clone(),
             inventory: inventory.clone(),
+            carts: carts.clone(),
+            checkout: checkout.clone(),
+            orders: orders.clone(),
             auth_limiter: Arc::new(RateLimiter::new(
                 config.auth.login_per_ip_per_minute,
                 Duration::from_secs(60),
@@ -345,6 +376,44 @@ pub fn build_auth(
         shop_name: config.shop.name.clone(),
     };
     Auth::new(store, clock, keys, settings).map_err(anyhow::Error::msg)
+}
+
+/// Carts, checkout and orders from the configuration.
+pub fn build_commerce(
+    config: &Config,
+    store: Store,
+    public_url: &str,
+) -> anyhow::Result<(cart::Carts, checkout::Checkout, orders::Orders)> {
+    let currency = crate::core::Currency::parse(&config.shop.currency)
+        .map_err(|e| anyhow::anyhow!("shop.currency: {e}"))?;
+    let cart_settings = cart::CartSettings {
+        max_lines: config.cart.max_lines,
+        max_line_quantity: config.cart.max_line_quantity,
+        idle: Duration::from_secs(config.cart.idle_days * 24 * 3600),
+        currency,
+    };
+    let order_settings = orders::OrderSettings {
+        shop_name: config.shop.name.clone(),
+        public_url: public_url.to_owned(),
+    };
+    let strategy = crate::domain::inventory::Strategy::parse(&config.checkout.reservation_strategy)
+        .ok_or_else(|| anyhow::anyhow!("checkout.reservation_strategy must be pessimistic or optimistic"))?;
+    let checkout_settings = checkout::CheckoutSettings {
+        reservation_ttl: Duration::from_secs(config.checkout.reservation_ttl_minutes * 60),
+        strategy,
+        flat_rate: config.checkout.flat_rate_shipping,
+        ..checkout::CheckoutSettings::default()
+    };
+    Ok((
+        cart::Carts::new(store.clone(), cart_settings.clone()),
+        checkout::Checkout::new(
+            store.clone(),
+            cart_settings,
+            checkout_settings,
+            order_settings.clone(),
+        ),
+        orders::Orders::new(store, order_settings),
+    ))
 }
 
 /// Opens (and if needed rebuilds) the search index under `<data_dir>/search`.

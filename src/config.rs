@@ -26,6 +26,10 @@ pub struct Config {
     pub mail: MailConfig,
     /// Product search.
     pub search: SearchConfig,
+    /// Carts.
+    pub cart: CartConfig,
+    /// Checkout and reservations.
+    pub checkout: CheckoutConfig,
     /// Logging.
     pub log: LogConfig,
     /// Diagnostics routes for operators and tests.
@@ -38,12 +42,59 @@ pub struct Config {
 pub struct ShopConfig {
     /// Name shown in mails and pages.
     pub name: String,
+    /// ISO 4217 currency shown for empty carts.
+    pub currency: String,
 }
 
 impl Default for ShopConfig {
     fn default() -> Self {
         ShopConfig {
             name: "shopd".into(),
+            currency: "USD".into(),
+        }
+    }
+}
+
+/// `[cart]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CartConfig {
+    /// Most lines in one cart.
+    pub max_lines: usize,
+    /// Most units of one line.
+    pub max_line_quantity: i64,
+    /// Days an untouched cart is kept.
+    pub idle_days: u64,
+}
+
+impl Default for CartConfig {
+    fn default() -> Self {
+        CartConfig {
+            max_lines: 100,
+            max_line_quantity: 99,
+            idle_days: 30,
+        }
+    }
+}
+
+/// `[checkout]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckoutConfig {
+    /// Minutes stock stays reserved for an unpaid order.
+    pub reservation_ttl_minutes: u64,
+    /// `pessimistic` or `optimistic`.
+    pub reservation_strategy: String,
+    /// Flat shipping rate in minor units of the order's currency.
+    pub flat_rate_shipping: i64,
+}
+
+impl Default for CheckoutConfig {
+    fn default() -> Self {
+        CheckoutConfig {
+            reservation_ttl_minutes: 15,
+            reservation_strategy: "pessimistic".into(),
+            flat_rate_shipping: 500,
         }
     }
 }
@@ -254,6 +305,11 @@ impl Default for LogConfig {
 pub const DOCS: &[(&str, &str, &str)] = &[
     ("shop", "", "The shop"),
     ("shop", "name", "Shop name shown in mails and pages"),
+    (
+        "shop",
+        "currency",
+        "ISO 4217 currency shown for empty carts",
+    ),
     ("server", "", "HTTP server"),
     (
         "server",
@@ -422,6 +478,30 @@ pub const DOCS: &[(&str, &str, &str)] = &[
         "search",
         "threads",
         "Threads answering searches, first come first served (0: one per CPU core)",
+    ),
+    ("cart", "", "Shopping carts"),
+    ("cart", "max_lines", "Most lines (different variants) in one cart"),
+    ("cart", "max_line_quantity", "Most units of one variant in one cart"),
+    (
+        "cart",
+        "idle_days",
+        "Days an untouched cart is kept before the hourly sweeper deletes it",
+    ),
+    ("checkout", "", "Checkout, stock reservations and shipping"),
+    (
+        "checkout",
+        "reservation_ttl_minutes",
+        "Minutes stock stays reserved for an unpaid order before it expires",
+    ),
+    (
+        "checkout",
+        "reservation_strategy",
+        "pessimistic (check and reserve inside the serialised write) or optimistic (snapshot, then commit if stock is unchanged)",
+    ),
+    (
+        "checkout",
+        "flat_rate_shipping",
+        "Flat shipping rate in minor units of the order's currency (500 = 5.00)",
     ),
     ("log", "", "Logging"),
     (
@@ -636,6 +716,35 @@ impl Config {
         }
         if !self.mail.from.contains('@') {
             errs.push("mail.from must contain an email address".into());
+        }
+        if crate::core::Currency::parse(&self.shop.currency).is_err() {
+            errs.push(format!(
+                "shop.currency `{}` is not an ISO 4217 code such as USD",
+                self.shop.currency
+            ));
+        }
+        if self.cart.max_lines == 0 || self.cart.max_lines > 1000 {
+            errs.push("cart.max_lines must be between 1 and 1000".into());
+        }
+        if !(1..=1_000_000).contains(&self.cart.max_line_quantity) {
+            errs.push("cart.max_line_quantity must be between 1 and 1000000".into());
+        }
+        if self.cart.idle_days == 0 || self.cart.idle_days > 3650 {
+            errs.push("cart.idle_days must be between 1 and 3650".into());
+        }
+        if self.checkout.reservation_ttl_minutes == 0
+            || self.checkout.reservation_ttl_minutes > 7 * 24 * 60
+        {
+            errs.push("checkout.reservation_ttl_minutes must be between 1 and 10080".into());
+        }
+        if !matches!(
+            self.checkout.reservation_strategy.as_str(),
+            "pessimistic" | "optimistic"
+        ) {
+            errs.push("checkout.reservation_strategy must be pessimistic or optimistic".into());
+        }
+        if !(0..=100_000_000).contains(&self.checkout.flat_rate_shipping) {
+            errs.push("checkout.flat_rate_shipping must be between 0 and 100000000".into());
         }
         if !matches!(self.log.format.as_str(), "auto" | "human" | "json") {
             errs.push(format!(

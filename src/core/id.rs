@@ -195,6 +195,8 @@ id_kinds! {
     CustomerKind, CustomerId, "cus";
     /// A shopping cart.
     CartKind, CartId, "cart";
+    /// A line of a cart or order.
+    LineKind, LineId, "line";
     /// An order.
     OrderKind, OrderId, "ord";
     /// A payment attempt.

@@ -6,11 +6,12 @@ pub mod money;
 pub mod page;
 pub mod pool;
 pub mod ratelimit;
+pub mod secret;
 
 pub use clock::{Clock, SystemClock, TestClock, Timestamp};
 pub use id::{
     ApiKeyId, CartId, CategoryId, CollectionId, CustomerId, EventId, ExperimentId, FulfilmentId,
-    Id, IdError, IdKind, JobId, OrderId, PaymentId, ProductId, RefundId, VariantId,
+    Id, IdError, IdKind, JobId, LineId, OrderId, PaymentId, ProductId, RefundId, VariantId,
     WebhookEndpointId,
 };
 pub use money::{Currency, Money, MoneyError};

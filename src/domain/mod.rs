@@ -2,8 +2,11 @@
 //! prometheus and never reads the system clock: time comes from the write transaction.
 
 pub mod auth;
+pub mod cart;
 pub mod catalog;
+pub mod checkout;
 pub mod diagnostics;
 pub mod events;
 pub mod inventory;
+pub mod orders;
 pub mod search;

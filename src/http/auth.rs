@@ -184,6 +184,18 @@ pub async fn login(
 ) -> Result<HttpResponse> {
     limit_ip(&req, &state)?;
     let pair = state.auth.login(&body.email, &body.password).await?;
+    // An anonymous cart brought to sign-in (header or cookie) merges into the account's cart.
+    let cart_token = req
+        .headers()
+        .get(super::cart::CART_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.cookie(super::cart::CART_COOKIE).map(|c| c.value().to_owned()));
+    if let Some(token) = cart_token
+        && let Some(customer) = state.auth.authenticate(&pair.access_token)?.customer_id()
+    {
+        state.carts.merge_on_login(customer, token).await?;
+    }
     Ok(token_response(&state, &pair, body.cookies))
 }
 

@@ -7,7 +7,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use utoipa::Modify;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{auth, catalog, diagnostics, health, inventory, problem, search};
+use super::{auth, cart, catalog, diagnostics, health, inventory, orders, problem, search};
 
 /// Declares the bearer scheme (JWT access tokens and `shopd_sk_…` API keys).
 struct BearerAuth;
@@ -90,6 +90,22 @@ impl Modify for BearerAuth {
         inventory::adjust_stock,
         inventory::list_movements,
         inventory::list_events,
+        cart::create_cart,
+        cart::get_cart,
+        cart::add_item,
+        cart::update_item,
+        cart::remove_item,
+        orders::checkout,
+        orders::my_orders,
+        orders::get_order,
+        orders::cancel_own,
+        orders::admin_list,
+        orders::admin_get,
+        orders::fulfil,
+        orders::admin_cancel,
+        orders::add_note,
+        orders::mark_paid,
+        orders::complete,
     ),
     components(schemas(problem::Problem, problem::FieldError)),
     modifiers(&BearerAuth),
@@ -101,7 +117,10 @@ impl Modify for BearerAuth {
                 (name = "admin", description = "Staff and admin operations"),
         (name = "catalog", description = "Products and categories as shoppers see them"),
         (name = "catalog-admin", description = "Catalog management (staff, `catalog` scope for API keys)"),
-        (name = "inventory", description = "Stock levels and movements (staff, `inventory` scope for API keys)")
+        (name = "inventory", description = "Stock levels and movements (staff, `inventory` scope for API keys)"),
+        (name = "cart", description = "Shopping carts (anonymous by X-Cart-Token, or the signed-in customer's)"),
+        (name = "checkout", description = "Checkout (idempotent) and customers' orders"),
+        (name = "orders-admin", description = "Order management (staff, `orders` scope for API keys)")
     )
 )]
 pub struct ApiDoc;

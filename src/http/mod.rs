@@ -3,6 +3,7 @@
 
 pub mod assets;
 pub mod auth;
+pub mod cart;
 pub mod catalog;
 pub mod diagnostics;
 pub mod docs;
@@ -10,6 +11,7 @@ pub mod health;
 pub mod identity;
 pub mod inventory;
 pub mod middleware;
+pub mod orders;
 pub mod problem;
 pub mod search;
 
@@ -71,6 +73,12 @@ pub struct HttpState {
     pub search: Search,
     /// Stock levels.
     pub inventory: crate::domain::inventory::Inventory,
+    /// Carts.
+    pub carts: crate::domain::cart::Carts,
+    /// Checkout.
+    pub checkout: crate::domain::checkout::Checkout,
+    /// Orders.
+    pub orders: crate::domain::orders::Orders,
     /// Per-IP budget of login and token endpoints.
     pub auth_limiter: Arc<RateLimiter>,
     /// Time source for limits.
@@ -94,6 +102,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: HttpState, body_limit: usi
         .configure(catalog::routes)
         .configure(search::routes)
         .configure(inventory::routes)
+        .configure(cart::routes)
+        .configure(orders::routes)
         .configure(diagnostics::routes)
         .configure(assets::routes);
 }

@@ -7,7 +7,7 @@ pub mod runner;
 
 pub use queue::{
     Enqueued, JobRecord, JobState, NewJob, complete, enqueue, fail, get, queue_depth, recover,
-    retry_dead,
+    retry_dead, schedule_recurring,
 };
 pub use runner::{
     Completion, JobContext, JobError, JobHandler, JobObserver, JobOutcome, Runner, RunnerConfig,

@@ -207,6 +207,27 @@ pub fn enqueue(tx: &mut WriteTx<'_>, new: NewJob) -> Result<Enqueued, StorageErr
     Ok(Enqueued::Created(id))
 }
 
+/// Queues a run of the recurring job `kind` for the `every`-long window containing `at`; a
+/// no-op when that window already has one. A recurring job's handler calls this for the next
+/// window when it finishes, and start-up calls it for the current one, so exactly one chain
+/// runs however often the process restarts.
+pub fn schedule_recurring(
+    tx: &mut WriteTx<'_>,
+    kind: &str,
+    every: std::time::Duration,
+    at: Timestamp,
+) -> Result<(), StorageError> {
+    let ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX).max(1);
+    let window = at.as_millis().div_euclid(ms);
+    enqueue(
+        tx,
+        NewJob::new(kind, &serde_json::json!({}))?
+            .dedupe(format!("window:{window}"))
+            .run_at(at),
+    )?;
+    Ok(())
+}
+
 /// Reads one job.
 pub fn get(r: &impl Reader, id: JobId) -> Result<Option<JobRecord>, StorageError> {
     r.get(&JOBS, &id)

@@ -61,6 +61,7 @@ struct Inner {
     watchers: Arc<Mutex<HashMap<&'static str, watch::Sender<u64>>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     data_dir: PathBuf,
+    clock: Arc<dyn Clock>,
     _lock: DataDirLock,
 }
 
@@ -184,6 +185,7 @@ impl Store {
                 watchers,
                 writer: Mutex::new(Some(handle)),
                 data_dir: dir,
+                clock: opts.clock.clone(),
                 _lock: lock,
             }),
         })
@@ -233,6 +235,11 @@ impl Store {
         }
         rx.blocking_recv()
             .unwrap_or_else(|_| Err(E::from(StorageError::WriterStopped)))
+    }
+
+    /// The store's time (what `WriteTx::now` would say), for reads that check expiry.
+    pub fn now(&self) -> crate::core::Timestamp {
+        self.inner.clock.now()
     }
 
     /// Whether writes are still possible (false after an I/O failure until restart).

@@ -6,7 +6,7 @@ pub mod email;
 pub mod jwt;
 pub mod model;
 pub mod password;
-pub mod secret;
+pub use crate::core::secret;
 
 mod admin;
 mod api_keys;

@@ -41,6 +41,17 @@ pub fn product_id_of_variant(
     r.get(&VARIANTS, &id)
 }
 
+/// The product owning a variant, whole, read inside any transaction (carts, checkout).
+pub fn product_of_variant_in(
+    r: &impl Reader,
+    id: VariantId,
+) -> Result<Option<Product>, StorageError> {
+    match r.get(&VARIANTS, &id)? {
+        Some(pid) => r.get(&PRODUCTS, &pid),
+        None => Ok(None),
+    }
+}
+
 /// Queues the change notification in the same transaction as the change.
 fn changed(tx: &mut WriteTx<'_>, id: ProductId) -> Result<(), StorageError> {
     jobs::enqueue(

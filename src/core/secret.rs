@@ -1,5 +1,5 @@
 //! Random opaque tokens and their hashes: only hashes are stored, so a database leak does not
-//! leak usable tokens.
+//! leak usable tokens (refresh tokens, cart tokens, order tokens).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -1,0 +1,220 @@
+//! Cart records, their tables, and the view clients see.
+
+use serde::{Deserialize, Serialize};
+
+use super::CartSettings;
+use crate::core::{CartId, Currency, CustomerId, LineId, Money, ProductId, Timestamp, VariantId};
+use crate::domain::{catalog, inventory};
+use crate::storage::{Reader, StorageError, Table, Value};
+
+/// Carts by id.
+pub(super) const CARTS: Table<CartId, Cart> = Table::new("carts");
+/// SHA-256 of a cart token → cart.
+pub(super) const CART_TOKENS: Table<Vec<u8>, CartId> = Table::new("cart_tokens");
+/// A customer's cart.
+pub(super) const CUSTOMER_CARTS: Table<CustomerId, CartId> = Table::new("customer_carts");
+/// Carts by expiry, for the sweeper.
+pub(super) const CART_EXPIRY: Table<(Timestamp, CartId), ()> = Table::new("cart_expiry");
+
+/// A stored cart.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cart {
+    /// Id.
+    pub id: CartId,
+    /// Owner once a customer signed in.
+    pub customer_id: Option<CustomerId>,
+    /// Hashes of the tokens leading here (an anonymous cart's, kept after a merge).
+    pub token_hashes: Vec<Vec<u8>>,
+    /// Lines in the order they were added.
+    pub lines: Vec<CartLine>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+    /// Deleted by the sweeper after this.
+    pub expires_at: Timestamp,
+}
+impl Value for Cart {}
+
+/// One variant in a cart.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CartLine {
+    /// Id (`line_…`).
+    pub id: LineId,
+    /// The variant.
+    pub variant_id: VariantId,
+    /// Its product.
+    pub product_id: ProductId,
+    /// Units.
+    pub quantity: i64,
+    /// Unit price when the customer last saw it.
+    pub unit_price: Money,
+}
+
+impl Cart {
+    pub(super) fn new(
+        id: CartId,
+        customer_id: Option<CustomerId>,
+        now: Timestamp,
+        s: &CartSettings,
+    ) -> Cart {
+        Cart {
+            id,
+            customer_id,
+            token_hashes: Vec::new(),
+            lines: Vec::new(),
+            created_at: now,
+            updated_at: now,
+            expires_at: now.plus(s.idle),
+        }
+    }
+
+    pub(super) fn touch(&mut self, now: Timestamp, s: &CartSettings) {
+        self.updated_at = now;
+        self.expires_at = now.plus(s.idle);
+    }
+
+    /// The currency of the cart's lines (a cart holds one currency).
+    pub fn currency(&self) -> Option<Currency> {
+        self.lines.first().map(|l| l.unit_price.currency)
+    }
+}
+
+/// A line as shown.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct LineView {
+    /// Line id (`line_…`) for `PATCH`/`DELETE /api/v1/cart/items/{line_id}`.
+    #[schema(value_type = String)]
+    pub id: LineId,
+    /// Variant.
+    #[schema(value_type = String)]
+    pub variant_id: VariantId,
+    /// Product.
+    #[schema(value_type = String)]
+    pub product_id: ProductId,
+    /// Product title.
+    pub title: String,
+    /// Option values, e.g. "M / Blue" (empty without options).
+    pub variant_title: String,
+    /// SKU.
+    pub sku: String,
+    /// Units.
+    pub quantity: i64,
+    /// Current unit price.
+    #[schema(value_type = Object)]
+    pub unit_price: Money,
+    /// Unit price × quantity.
+    #[schema(value_type = Object)]
+    pub line_total: Money,
+    /// Whether the line can be bought now (product on sale, enough stock).
+    pub available: bool,
+}
+
+/// A line whose price changed since it was added or last updated.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct PriceChange {
+    /// The line.
+    #[schema(value_type = String)]
+    pub line_id: LineId,
+    /// Its variant.
+    #[schema(value_type = String)]
+    pub variant_id: VariantId,
+    /// Price the customer saw.
+    #[schema(value_type = Object)]
+    pub previous: Money,
+    /// Price now.
+    #[schema(value_type = Object)]
+    pub current: Money,
+}
+
+/// A cart as clients see it.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct CartView {
+    /// Id (`cart_…`).
+    #[schema(value_type = String)]
+    pub id: CartId,
+    /// Lines.
+    pub lines: Vec<LineView>,
+    /// Total units.
+    pub item_count: i64,
+    /// Sum of line totals at current prices.
+    #[schema(value_type = Object)]
+    pub subtotal: Money,
+    /// Lines priced differently from what the customer saw; checkout refuses (409
+    /// `price_changed`) until the cart is viewed through checkout again.
+    pub price_changes: Vec<PriceChange>,
+    /// When the cart expires if untouched.
+    #[schema(value_type = String)]
+    pub expires_at: Timestamp,
+}
+
+/// Renders `cart` against the current catalog and stock.
+pub(super) fn render(
+    r: &impl Reader,
+    cart: &Cart,
+    default_currency: Currency,
+) -> Result<CartView, super::CartError> {
+    let currency = cart.currency().unwrap_or(default_currency);
+    let mut subtotal = Money::zero(currency);
+    let mut lines = Vec::with_capacity(cart.lines.len());
+    let mut price_changes = Vec::new();
+    let mut items = 0i64;
+    for l in &cart.lines {
+        let product = catalog::product_of_variant_in(r, l.variant_id)?;
+        let variant = product
+            .as_ref()
+            .and_then(|p| p.variants.iter().find(|v| v.id == l.variant_id));
+        let (title, variant_title, sku, price, mut available) = match (&product, variant) {
+            (Some(p), Some(v)) => (
+                p.title.clone(),
+                v.option_values.join(" / "),
+                v.sku.clone(),
+                v.price,
+                p.status == catalog::Status::Active,
+            ),
+            _ => (String::new(), String::new(), String::new(), l.unit_price, false),
+        };
+        if let Some(v) = variant
+            && v.track_inventory
+        {
+            available &= inventory::level(r, v.id)?.can_reserve(l.quantity);
+        }
+        if price != l.unit_price {
+            price_changes.push(PriceChange {
+                line_id: l.id,
+                variant_id: l.variant_id,
+                previous: l.unit_price,
+                current: price,
+            });
+        }
+        let line_total = price.checked_mul(l.quantity).map_err(overflow)?;
+        if line_total.currency == currency {
+            subtotal = subtotal.checked_add(line_total).map_err(overflow)?;
+        }
+        items += l.quantity;
+        lines.push(LineView {
+            id: l.id,
+            variant_id: l.variant_id,
+            product_id: l.product_id,
+            title,
+            variant_title,
+            sku,
+            quantity: l.quantity,
+            unit_price: price,
+            line_total,
+            available,
+        });
+    }
+    Ok(CartView {
+        id: cart.id,
+        lines,
+        item_count: items,
+        subtotal,
+        price_changes,
+        expires_at: cart.expires_at,
+    })
+}
+
+fn overflow(e: crate::core::MoneyError) -> super::CartError {
+    super::CartError::Storage(StorageError::Io(format!("cart total: {e}")))
+}

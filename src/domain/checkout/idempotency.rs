@@ -1,0 +1,117 @@
+//! Stripe-style idempotency keys: the first request with a key stores its response in the same
+//! transaction as the order it created; a repeat with the same body gets those bytes back, a
+//! repeat with another body is refused, and a repeat while the first still runs is refused too.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::core::Timestamp;
+use crate::storage::{Order, Reader, StorageError, Table, Value, WriteTx};
+
+/// Stored responses by (scope, key).
+const RECORDS: Table<(String, String), Record> = Table::new("idempotency_records");
+/// Records by creation, for pruning.
+const BY_TIME: Table<(Timestamp, String, String), ()> = Table::new("idempotency_by_time");
+
+/// How long a key is remembered (the conventions promise at least 24 hours).
+pub const RETENTION: Duration = Duration::from_secs(48 * 3600);
+
+/// A stored response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// SHA-256 of the canonical request body.
+    pub body_hash: Vec<u8>,
+    /// HTTP status of the stored response.
+    pub status: u16,
+    /// Response body, byte for byte.
+    pub body: Vec<u8>,
+    /// When it was stored.
+    pub created_at: Timestamp,
+}
+impl Value for Record {}
+
+/// SHA-256 of a canonical body.
+pub fn hash(canonical: &[u8]) -> Vec<u8> {
+    Sha256::digest(canonical).to_vec()
+}
+
+/// The stored response of `(scope, key)`, if any.
+pub fn get(r: &impl Reader, scope: &str, key: &str) -> Result<Option<Record>, StorageError> {
+    r.get(&RECORDS, &(scope.to_owned(), key.to_owned()))
+}
+
+/// Stores a response inside the transaction that produced it.
+pub fn put(
+    tx: &mut WriteTx<'_>,
+    scope: &str,
+    key: &str,
+    rec: &Record,
+) -> Result<(), StorageError> {
+    let k = (scope.to_owned(), key.to_owned());
+    tx.insert(&BY_TIME, &(rec.created_at, k.0.clone(), k.1.clone()), &())?;
+    tx.insert(&RECORDS, &k, rec)
+}
+
+/// Deletes up to `limit` records older than [`RETENTION`]; returns how many.
+pub fn prune(tx: &mut WriteTx<'_>, limit: usize) -> Result<usize, StorageError> {
+    let cutoff = Timestamp::from_millis(
+        tx.now().as_millis() - i64::try_from(RETENTION.as_millis()).unwrap_or(i64::MAX),
+    );
+    let old = tx.range(
+        &BY_TIME,
+        std::ops::Bound::Unbounded,
+        std::ops::Bound::Excluded(&(cutoff, String::new(), String::new())),
+        Order::Asc,
+        limit,
+    )?;
+    let n = old.len();
+    for ((t, scope, key), ()) in old {
+        tx.remove(&BY_TIME, &(t, scope.clone(), key.clone()))?;
+        tx.remove(&RECORDS, &(scope, key))?;
+    }
+    Ok(n)
+}
+
+/// Keys whose first request is still running in this process.
+#[derive(Clone, Debug, Default)]
+pub struct InFlight(Arc<Mutex<HashSet<(String, String)>>>);
+
+/// Holds a key as in flight until dropped.
+#[derive(Debug)]
+pub struct Claim {
+    set: InFlight,
+    key: (String, String),
+}
+
+impl InFlight {
+    /// Claims `(scope, key)`; `None` when a request with it is already running.
+    pub fn claim(&self, scope: &str, key: &str) -> Option<Claim> {
+        let k = (scope.to_owned(), key.to_owned());
+        let mut set = match self.0.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if set.insert(k.clone()) {
+            Some(Claim {
+                set: self.clone(),
+                key: k,
+            })
+        } else {
+            None
+        }
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let mut set = match self.set.0.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        set.remove(&self.key);
+    }
+}

@@ -1,0 +1,603 @@
+//! Checkout: turns the caller's cart into an order in `pending_payment` in one transaction —
+//! prices re-checked, totals computed in minor units, stock reserved (pessimistically or
+//! optimistically), the order, its `order.created` event, confirmation mail and expiry job
+//! written, the cart removed, and the response stored under the request's idempotency key.
+
+pub mod idempotency;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::secret::{hash_token, new_token};
+use crate::core::{CustomerId, LineId, Money, OrderId, Timestamp};
+use crate::domain::auth::Email;
+use crate::domain::cart::{self, CartError, CartOwner, CartSettings, PriceChange};
+use crate::domain::inventory::{self, InventoryError, Strategy};
+use crate::domain::orders::{self, Address, HistoryEntry, Order, OrderLine, OrderView, Totals};
+use crate::domain::{catalog, events};
+use crate::storage::{StorageError, Store, WriteTx};
+
+/// The one shipping method until the shipping issue: a flat rate.
+pub const FLAT_RATE: &str = "standard";
+
+/// Checkout settings.
+#[derive(Clone, Debug)]
+pub struct CheckoutSettings {
+    /// How long stock stays reserved for an unpaid order.
+    pub reservation_ttl: Duration,
+    /// Default reservation strategy.
+    pub strategy: Strategy,
+    /// Flat shipping rate in the cart currency's minor units.
+    pub flat_rate: i64,
+    /// Optimistic attempts before giving up with `stock_contention`.
+    pub max_attempts: usize,
+}
+
+impl Default for CheckoutSettings {
+    fn default() -> Self {
+        CheckoutSettings {
+            reservation_ttl: Duration::from_secs(15 * 60),
+            strategy: Strategy::Pessimistic,
+            flat_rate: 500,
+            max_attempts: 32,
+        }
+    }
+}
+
+/// An address as sent.
+#[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressInput {
+    /// Recipient.
+    pub name: String,
+    /// Street and number.
+    pub line1: String,
+    /// Apartment, suite, …
+    #[serde(default)]
+    pub line2: String,
+    /// City.
+    pub city: String,
+    /// Region.
+    #[serde(default)]
+    pub region: String,
+    /// Postal code.
+    #[serde(default)]
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2 country code.
+    pub country: String,
+}
+
+/// The body of `POST /api/v1/checkout`.
+#[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutInput {
+    /// Contact email for the order mails.
+    pub email: String,
+    /// Where to ship.
+    pub shipping_address: AddressInput,
+    /// Where to bill (default: the shipping address).
+    #[serde(default)]
+    pub billing_address: Option<AddressInput>,
+    /// `standard` (the default, a flat rate).
+    #[serde(default)]
+    pub shipping_method: Option<String>,
+}
+
+/// One invalid field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldIssue {
+    /// JSON path, e.g. `shipping_address.country`.
+    pub field: String,
+    /// Stable code.
+    pub code: &'static str,
+    /// Explanation.
+    pub message: String,
+}
+
+/// Why a checkout failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    /// Cart problems (none, not found, empty, unavailable lines).
+    #[error(transparent)]
+    Cart(#[from] CartError),
+    /// Not enough stock for a line.
+    #[error("only {available} of {variant_id} available, {requested} requested")]
+    OutOfStock {
+        /// Variant.
+        variant_id: String,
+        /// Units available.
+        available: i64,
+        /// Units asked for.
+        requested: i64,
+    },
+    /// Prices changed since the customer saw them; the cart now shows the new ones.
+    #[error("prices changed")]
+    PriceChanged(Vec<PriceChange>),
+    /// Missing or malformed `Idempotency-Key`.
+    #[error("{0}")]
+    BadKey(&'static str),
+    /// The key was used with another body.
+    #[error("this Idempotency-Key was used with a different request body")]
+    KeyReused,
+    /// The first request with this key is still running.
+    #[error("a request with this Idempotency-Key is still in progress")]
+    InProgress,
+    /// Invalid body fields.
+    #[error("invalid checkout")]
+    Invalid(Vec<FieldIssue>),
+    /// Optimistic reservation kept conflicting.
+    #[error("stock is changing too fast; retry")]
+    Contention,
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// A successful (or replayed) checkout: the response to send, byte for byte.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckoutResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// JSON body.
+    pub body: Vec<u8>,
+    /// Whether this is a stored response replayed for a repeated key.
+    pub replayed: bool,
+}
+
+struct Valid {
+    email: String,
+    shipping: Address,
+    billing: Address,
+    method: String,
+}
+
+fn validate(input: &CheckoutInput) -> Result<Valid, CheckoutError> {
+    let mut issues = Vec::new();
+    let email = match Email::parse(&input.email) {
+        Some(e) => e.as_str().to_owned(),
+        None => {
+            issues.push(FieldIssue {
+                field: "email".into(),
+                code: "invalid",
+                message: "is not an email address".into(),
+            });
+            String::new()
+        }
+    };
+    let shipping = address("shipping_address", &input.shipping_address, &mut issues);
+    let billing = match &input.billing_address {
+        Some(b) => address("billing_address", b, &mut issues),
+        None => shipping.clone(),
+    };
+    let method = input
+        .shipping_method
+        .clone()
+        .unwrap_or_else(|| FLAT_RATE.into());
+    if method != FLAT_RATE {
+        issues.push(FieldIssue {
+            field: "shipping_method".into(),
+            code: "invalid",
+            message: format!("must be `{FLAT_RATE}`"),
+        });
+    }
+    if issues.is_empty() {
+        Ok(Valid {
+            email,
+            shipping,
+            billing,
+            method,
+        })
+    } else {
+        Err(CheckoutError::Invalid(issues))
+    }
+}
+
+fn address(prefix: &str, a: &AddressInput, issues: &mut Vec<FieldIssue>) -> Address {
+    let mut field = |name: &str, v: &str, required: bool| -> String {
+        let v = v.trim();
+        if required && v.is_empty() {
+            issues.push(FieldIssue {
+                field: format!("{prefix}.{name}"),
+                code: "required",
+                message: "must not be empty".into(),
+            });
+        } else if v.chars().count() > 200 || v.chars().any(char::is_control) {
+            issues.push(FieldIssue {
+                field: format!("{prefix}.{name}"),
+                code: "invalid",
+                message: "must be at most 200 characters without control characters".into(),
+            });
+        }
+        v.to_owned()
+    };
+    let out = Address {
+        name: field("name", &a.name, true),
+        line1: field("line1", &a.line1, true),
+        line2: field("line2", &a.line2, false),
+        city: field("city", &a.city, true),
+        region: field("region", &a.region, false),
+        postal_code: field("postal_code", &a.postal_code, false),
+        country: a.country.trim().to_ascii_uppercase(),
+    };
+    if out.country.len() != 2 || !out.country.bytes().all(|b| b.is_ascii_uppercase()) {
+        issues.push(FieldIssue {
+            field: format!("{prefix}.country"),
+            code: "invalid",
+            message: "must be an ISO 3166-1 alpha-2 code such as US or DE".into(),
+        });
+    }
+    out
+}
+
+/// Checks an `Idempotency-Key`: 1 to 255 visible ASCII characters.
+pub fn check_key(key: Option<&str>) -> Result<&str, CheckoutError> {
+    let key = key.ok_or(CheckoutError::BadKey(
+        "the Idempotency-Key header is required (any unique string up to 255 characters)",
+    ))?;
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(CheckoutError::BadKey(
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        ));
+    }
+    Ok(key)
+}
+
+/// The checkout service.
+#[derive(Clone, Debug)]
+pub struct Checkout {
+    store: Store,
+    carts: CartSettings,
+    settings: CheckoutSettings,
+    orders: orders::OrderSettings,
+    in_flight: idempotency::InFlight,
+}
+
+enum Outcome {
+    Done(CheckoutResponse),
+    PriceChanged(Vec<PriceChange>),
+}
+
+impl Checkout {
+    /// Wires the service.
+    pub fn new(
+        store: Store,
+        carts: CartSettings,
+        settings: CheckoutSettings,
+        orders: orders::OrderSettings,
+    ) -> Self {
+        Checkout {
+            store,
+            carts,
+            settings,
+            orders,
+            in_flight: idempotency::InFlight::default(),
+        }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &CheckoutSettings {
+        &self.settings
+    }
+
+    /// Places an order from the caller's cart. `strategy` overrides the configured one.
+    pub async fn checkout(
+        &self,
+        who: CartOwner,
+        key: Option<&str>,
+        input: CheckoutInput,
+        strategy: Option<Strategy>,
+    ) -> Result<CheckoutResponse, CheckoutError> {
+        let key = check_key(key)?.to_owned();
+        let scope = match (&who.customer, &who.token) {
+            (Some(c), _) => c.to_string(),
+            (None, Some(t)) => format!("cart:{}", hex(&hash_token(t))),
+            (None, None) => return Err(CartError::NoCart.into()),
+        };
+        let canonical = serde_json::to_vec(&input)
+            .map_err(|e| StorageError::Io(format!("checkout body: {e}")))?;
+        let body_hash = idempotency::hash(&canonical);
+        let _claim = self
+            .in_flight
+            .claim(&scope, &key)
+            .ok_or(CheckoutError::InProgress)?;
+        if let Some(rec) = idempotency::get(&self.store.read()?, &scope, &key)? {
+            return replay(rec, &body_hash);
+        }
+        let valid = validate(&input)?;
+        let strategy = strategy.unwrap_or(self.settings.strategy);
+        let attempts = match strategy {
+            Strategy::Pessimistic => 1,
+            Strategy::Optimistic => self.settings.max_attempts.max(1),
+        };
+        let ctx = std::sync::Arc::new(Ctx {
+            who,
+            scope,
+            key,
+            body_hash,
+            valid,
+            carts: self.carts.clone(),
+            settings: self.settings.clone(),
+            orders: self.orders.clone(),
+        });
+        for _ in 0..attempts {
+            let snapshot = match strategy {
+                Strategy::Pessimistic => None,
+                Strategy::Optimistic => Some(self.snapshot(&ctx)?),
+            };
+            let c = ctx.clone();
+            let r = self
+                .store
+                .write(move |tx| place(tx, &c, snapshot.as_deref()))
+                .await;
+            match r {
+                Ok(Outcome::Done(resp)) => return Ok(resp),
+                Ok(Outcome::PriceChanged(ch)) => return Err(CheckoutError::PriceChanged(ch)),
+                Err(PlaceError::Conflict) => continue,
+                Err(PlaceError::Checkout(e)) => return Err(e),
+            }
+        }
+        Err(CheckoutError::Contention)
+    }
+
+    /// Stock levels of the cart's tracked variants, read before the write (optimistic).
+    fn snapshot(&self, ctx: &Ctx) -> Result<Vec<(crate::core::VariantId, inventory::StockLevel)>, CheckoutError> {
+        let r = self.store.read()?;
+        let cart = cart::peek(&r, &ctx.who, self.store.now())?;
+        let lines: Vec<_> = cart
+            .map(|c| c.lines.iter().map(|l| (l.variant_id, l.quantity)).collect())
+            .unwrap_or_default();
+        Ok(inventory::snapshot(&r, &lines)?)
+    }
+}
+
+struct Ctx {
+    who: CartOwner,
+    scope: String,
+    key: String,
+    body_hash: Vec<u8>,
+    valid: Valid,
+    carts: CartSettings,
+    settings: CheckoutSettings,
+    orders: orders::OrderSettings,
+}
+
+enum PlaceError {
+    Conflict,
+    Checkout(CheckoutError),
+}
+
+impl From<StorageError> for PlaceError {
+    fn from(e: StorageError) -> Self {
+        PlaceError::Checkout(e.into())
+    }
+}
+
+impl From<CheckoutError> for PlaceError {
+    fn from(e: CheckoutError) -> Self {
+        PlaceError::Checkout(e)
+    }
+}
+
+impl From<CartError> for PlaceError {
+    fn from(e: CartError) -> Self {
+        PlaceError::Checkout(e.into())
+    }
+}
+
+impl From<InventoryError> for PlaceError {
+    fn from(e: InventoryError) -> Self {
+        match e {
+            InventoryError::Conflict => PlaceError::Conflict,
+            InventoryError::OutOfStock {
+                variant_id,
+                available,
+                requested,
+            } => PlaceError::Checkout(CheckoutError::OutOfStock {
+                variant_id: variant_id.to_string(),
+                available,
+                requested,
+            }),
+            InventoryError::Storage(s) => s.into(),
+            other => PlaceError::Checkout(StorageError::Io(other.to_string()).into()),
+        }
+    }
+}
+
+fn replay(rec: idempotency::Record, body_hash: &[u8]) -> Result<CheckoutResponse, CheckoutError> {
+    if rec.body_hash == body_hash {
+        Ok(CheckoutResponse {
+            status: rec.status,
+            body: rec.body,
+            replayed: true,
+        })
+    } else {
+        Err(CheckoutError::KeyReused)
+    }
+}
+
+fn money_err(e: crate::core::MoneyError) -> PlaceError {
+    PlaceError::Checkout(CheckoutError::Invalid(vec![FieldIssue {
+        field: "cart".into(),
+        code: "invalid",
+        message: format!("cannot total the cart: {e}"),
+    }]))
+}
+
+/// The whole checkout inside one write transaction.
+fn place(
+    tx: &mut WriteTx<'_>,
+    c: &Ctx,
+    snapshot: Option<&[(crate::core::VariantId, inventory::StockLevel)]>,
+) -> Result<Outcome, PlaceError> {
+    // Another process (or a request that finished meanwhile) may have stored this key.
+    if let Some(rec) = idempotency::get(tx, &c.scope, &c.key)? {
+        return Ok(Outcome::Done(replay(rec, &c.body_hash)?));
+    }
+    let mut cart = cart::for_checkout(tx, &c.who, &c.carts)?;
+    let now = tx.now();
+    // Re-price every line; unavailable lines stop the checkout.
+    let mut changes = Vec::new();
+    let mut priced = Vec::with_capacity(cart.lines.len());
+    for line in &mut cart.lines {
+        let (product, variant) = cart::current(tx, line)?;
+        if variant.price != line.unit_price {
+            changes.push(PriceChange {
+                line_id: line.id,
+                variant_id: line.variant_id,
+                previous: line.unit_price,
+                current: variant.price,
+            });
+            line.unit_price = variant.price;
+        }
+        priced.push((line.clone(), product, variant));
+    }
+    if !changes.is_empty() {
+        // Commit the new prices to the cart so the next attempt (after the customer saw them)
+        // goes through, and tell the client what changed.
+        cart::store(tx, &cart, &c.carts)?;
+        return Ok(Outcome::PriceChanged(changes));
+    }
+    let currency = priced
+        .first()
+        .map(|(l, _, _)| l.unit_price.currency)
+        .unwrap_or(c.carts.currency);
+    let mut subtotal = Money::zero(currency);
+    let mut lines = Vec::with_capacity(priced.len());
+    let mut tracked = Vec::new();
+    for (l, product, variant) in &priced {
+        let total = l.unit_price.checked_mul(l.quantity).map_err(money_err)?;
+        subtotal = subtotal.checked_add(total).map_err(money_err)?;
+        if variant.track_inventory {
+            tracked.push((l.variant_id, l.quantity));
+        }
+        lines.push(line_of(l, product, variant, total, now));
+    }
+    let shipping = Money::new(c.settings.flat_rate, currency);
+    let tax = Money::zero(currency);
+    let total = subtotal
+        .checked_add(shipping)
+        .and_then(|t| t.checked_add(tax))
+        .map_err(money_err)?;
+    let id = OrderId::new(now);
+    let expires_at = now.plus(c.settings.reservation_ttl);
+    match snapshot {
+        None => inventory::reserve(tx, id, &tracked, expires_at)?,
+        Some(s) => inventory::reserve_at(tx, id, &tracked, s, expires_at)?,
+    }
+    let token = new_token("ot_");
+    let order = Order {
+        id,
+        status: orders::Status::PendingPayment,
+        customer_id: c.who.customer.or(cart.customer_id),
+        email: c.valid.email.clone(),
+        token_hash: hash_token(&token),
+        lines,
+        totals: Totals {
+            subtotal,
+            shipping,
+            tax,
+            total,
+            paid: Money::zero(currency),
+            refunded: Money::zero(currency),
+        },
+        shipping_address: c.valid.shipping.clone(),
+        billing_address: c.valid.billing.clone(),
+        shipping_method: c.valid.method.clone(),
+        fulfilments: Vec::new(),
+        notes: Vec::new(),
+        history: vec![HistoryEntry {
+            from: None,
+            to: orders::Status::PendingPayment,
+            event: "create".into(),
+            actor: actor(c.who.customer),
+            reason: None,
+            at: now,
+        }],
+        expires_at,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    orders::insert(tx, &order)?;
+    let view = OrderView::of(&order);
+    events::record(tx, "order.created", &view)?;
+    orders::mail(tx, &order, "order_confirmation", &c.orders, serde_json::json!({}))?;
+    orders::schedule_expiry(tx, id, expires_at)?;
+    cart::delete(tx, &cart)?;
+    let body = serde_json::to_vec(&OrderView {
+        order_token: Some(token),
+        ..view
+    })
+    .map_err(|e| StorageError::Io(format!("order view: {e}")))?;
+    let rec = idempotency::Record {
+        body_hash: c.body_hash.clone(),
+        status: 201,
+        body,
+        created_at: now,
+    };
+    idempotency::put(tx, &c.scope, &c.key, &rec)?;
+    Ok(Outcome::Done(CheckoutResponse {
+        status: rec.status,
+        body: rec.body,
+        replayed: false,
+    }))
+}
+
+fn line_of(
+    l: &cart::CartLine,
+    product: &catalog::Product,
+    variant: &catalog::Variant,
+    total: Money,
+    now: Timestamp,
+) -> OrderLine {
+    OrderLine {
+        id: LineId::new(now),
+        variant_id: l.variant_id,
+        product_id: product.id,
+        title: product.title.clone(),
+        variant_title: variant.option_values.join(" / "),
+        sku: variant.sku.clone(),
+        quantity: l.quantity,
+        fulfilled_quantity: 0,
+        unit_price: l.unit_price,
+        total,
+    }
+}
+
+fn actor(c: Option<CustomerId>) -> String {
+    c.map_or_else(|| "guest".to_owned(), |c| c.to_string())
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Job kind that prunes idempotency records past their retention (recurring, hourly).
+pub const PRUNE_JOB: &str = "idempotency.prune";
+
+/// How often pruning runs.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+impl Checkout {
+    /// Job handler of [`PRUNE_JOB`].
+    pub async fn run_prune(
+        self,
+        _ctx: crate::jobs::JobContext,
+    ) -> Result<crate::jobs::JobOutcome, crate::jobs::JobError> {
+        loop {
+            let n = self
+                .store
+                .write(|tx| idempotency::prune(tx, 500))
+                .await
+                .map_err(|e| crate::jobs::JobError::retry(e.to_string()))?;
+            if n < 500 {
+                break;
+            }
+        }
+        Ok(crate::jobs::JobOutcome::DoneWith(Box::new(|tx| {
+            let next = tx.now().plus(PRUNE_EVERY);
+            crate::jobs::schedule_recurring(tx, PRUNE_JOB, PRUNE_EVERY, next)
+        })))
+    }
+}

@@ -1,0 +1,640 @@
+//! Orders: created by checkout in `pending_payment`, then moved only by [`machine::apply`].
+//! Every transition is recorded in the order's history and carries its side effects in the same
+//! transaction: payment sells the reserved stock, cancellation and expiry release it, and the
+//! matching event and mail are queued.
+
+pub mod machine;
+mod model;
+
+use std::ops::Bound;
+
+use serde_json::json;
+
+pub use machine::{Event, EventKind, Status, TransitionError};
+pub use model::{
+    Address, Fulfilment, HistoryEntry, Note, Order, OrderLine, OrderView, Totals,
+};
+
+use crate::core::secret::hash_token;
+use crate::core::{CustomerId, FulfilmentId, LineId, OrderId, Page, Timestamp, page};
+use crate::domain::{events, inventory};
+use crate::jobs::{self, NewJob};
+use crate::mailer::{self, Mail};
+use crate::storage::{Order as ScanOrder, Reader, StorageError, Store, WriteTx};
+use model::{BY_CUSTOMER, BY_STATUS, ORDERS};
+
+/// Job kind that expires an unpaid order when its reservation lapses.
+pub const EXPIRE_JOB: &str = "order.expire";
+
+/// Payload of [`EXPIRE_JOB`].
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct ExpireJob {
+    /// The order.
+    pub order_id: OrderId,
+}
+
+/// Why an order operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    /// No such order, or not the caller's.
+    #[error("no such order")]
+    NotFound,
+    /// The event is not allowed now.
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// Bad input.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// Field.
+        field: &'static str,
+        /// Explanation.
+        message: String,
+    },
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl From<inventory::InventoryError> for OrderError {
+    fn from(e: inventory::InventoryError) -> Self {
+        match e {
+            inventory::InventoryError::Storage(s) => OrderError::Storage(s),
+            other => OrderError::Storage(StorageError::Io(other.to_string())),
+        }
+    }
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> OrderError {
+    OrderError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// Settings mails need.
+#[derive(Clone, Debug, Default)]
+pub struct OrderSettings {
+    /// Shop name in mails.
+    pub shop_name: String,
+    /// Base URL of the shop.
+    pub public_url: String,
+}
+
+/// Who asks to see an order.
+#[derive(Clone, Debug)]
+pub enum Viewer {
+    /// A signed-in customer (sees their own orders).
+    Customer(CustomerId),
+    /// A guest with the order token from checkout.
+    Token(String),
+    /// Staff (sees everything, with notes).
+    Staff,
+}
+
+/// Filters of the staff order list.
+#[derive(Clone, Debug, Default)]
+pub struct OrderFilter {
+    /// Only this status.
+    pub status: Option<Status>,
+    /// Only this customer's.
+    pub customer: Option<CustomerId>,
+    /// Created at or after.
+    pub created_from: Option<Timestamp>,
+    /// Created before.
+    pub created_to: Option<Timestamp>,
+    /// Total at least (minor units).
+    pub min_total: Option<i64>,
+    /// Total at most (minor units).
+    pub max_total: Option<i64>,
+}
+
+/// What staff ship: units per line, carrier and tracking number.
+#[derive(Clone, Debug)]
+pub struct FulfilInput {
+    /// (line id, units); empty means every unit not yet shipped.
+    pub lines: Vec<(String, i64)>,
+    /// Carrier.
+    pub carrier: String,
+    /// Tracking number.
+    pub tracking_number: String,
+}
+
+/// The order service.
+#[derive(Clone, Debug)]
+pub struct Orders {
+    store: Store,
+    settings: OrderSettings,
+}
+
+/// Stores a new order with its indexes (checkout, inside its transaction).
+pub fn insert(tx: &mut WriteTx<'_>, order: &Order) -> Result<(), StorageError> {
+    tx.insert(&BY_STATUS, &(order.status.as_str().to_owned(), order.id), &())?;
+    if let Some(c) = order.customer_id {
+        tx.insert(&BY_CUSTOMER, &(c, order.id), &())?;
+    }
+    tx.insert(&ORDERS, &order.id, order)
+}
+
+/// Queues the expiry of an unpaid order at `at`.
+pub fn schedule_expiry(tx: &mut WriteTx<'_>, id: OrderId, at: Timestamp) -> Result<(), StorageError> {
+    jobs::enqueue(
+        tx,
+        NewJob::new(EXPIRE_JOB, &ExpireJob { order_id: id })?
+            .dedupe(id.to_string())
+            .run_at(at),
+    )?;
+    Ok(())
+}
+
+/// Queues the mail of `template` about `order`.
+pub fn mail(
+    tx: &mut WriteTx<'_>,
+    order: &Order,
+    template: &str,
+    s: &OrderSettings,
+    extra: serde_json::Value,
+) -> Result<(), StorageError> {
+    let lines: Vec<_> = order
+        .lines
+        .iter()
+        .map(|l| {
+            json!({"title": l.title, "variant_title": l.variant_title, "quantity": l.quantity,
+                   "unit_price": l.unit_price.to_string(), "total": l.total.to_string()})
+        })
+        .collect();
+    let vars = json!({
+        "shop_name": s.shop_name, "shop_url": s.public_url, "order_id": order.id.to_string(),
+        "lines": lines, "subtotal": order.totals.subtotal.to_string(),
+        "shipping": order.totals.shipping.to_string(), "tax": order.totals.tax.to_string(),
+        "total": order.totals.total.to_string(), "name": order.shipping_address.name,
+        "extra": extra,
+    });
+    mailer::enqueue(
+        tx,
+        &Mail::new(
+            &order.email,
+            Some(&order.shipping_address.name),
+            template,
+            vars,
+            tx.now(),
+        ),
+    )?;
+    Ok(())
+}
+
+/// Applies `event` to `order` inside `tx`: the machine decides, history records it, and the
+/// transition's side effects (stock, events, mails) are written in the same transaction.
+pub fn transition(
+    tx: &mut WriteTx<'_>,
+    order: &mut Order,
+    event: Event,
+    actor: &str,
+    reason: Option<String>,
+    s: &OrderSettings,
+) -> Result<(), OrderError> {
+    let next = machine::apply(&order.state(), &event)?;
+    let now = tx.now();
+    let from = order.status;
+    tx.remove(&BY_STATUS, &(from.as_str().to_owned(), order.id))?;
+    order.status = next.status;
+    order.totals.paid.amount = next.paid;
+    order.totals.refunded.amount = next.refunded;
+    for (l, f) in order.lines.iter_mut().zip(&next.fulfilled) {
+        l.fulfilled_quantity = *f;
+    }
+    order.history.push(HistoryEntry {
+        from: Some(from),
+        to: next.status,
+        event: event.kind().as_str().to_owned(),
+        actor: actor.to_owned(),
+        reason,
+        at: now,
+    });
+    order.updated_at = now;
+    order.version += 1;
+    match event.kind() {
+        EventKind::Pay => {
+            inventory::sell(tx, order.id)?;
+            events::record(tx, "order.paid", &OrderView::of(order))?;
+        }
+        EventKind::Cancel => {
+            inventory::release(tx, order.id)?;
+            events::record(tx, "order.cancelled", &OrderView::of(order))?;
+            mail(tx, order, "order_cancelled", s, json!({}))?;
+        }
+        EventKind::Expire => {
+            inventory::release(tx, order.id)?;
+            events::record(tx, "order.expired", &OrderView::of(order))?;
+        }
+        EventKind::Fulfil => {
+            if order.status == Status::Fulfilled {
+                events::record(tx, "order.fulfilled", &OrderView::of(order))?;
+            }
+        }
+        EventKind::Complete => {
+            events::record(tx, "order.completed", &OrderView::of(order))?;
+        }
+        EventKind::Refund => {
+            events::record(tx, "order.refunded", &OrderView::of(order))?;
+        }
+    }
+    tx.insert(&BY_STATUS, &(order.status.as_str().to_owned(), order.id), &())?;
+    tx.insert(&ORDERS, &order.id, order)?;
+    Ok(())
+}
+
+fn load(r: &impl Reader, id: OrderId) -> Result<Order, OrderError> {
+    r.get(&ORDERS, &id)?.ok_or(OrderError::NotFound)
+}
+
+fn parse_id(id: &str) -> Result<OrderId, OrderError> {
+    OrderId::parse(id).map_err(|_| OrderError::NotFound)
+}
+
+fn visible(o: &Order, who: &Viewer) -> bool {
+    match who {
+        Viewer::Staff => true,
+        Viewer::Customer(c) => o.customer_id == Some(*c),
+        Viewer::Token(t) => {
+            let h = hash_token(t);
+            // Constant-time enough: both are SHA-256 digests of secrets.
+            h.len() == o.token_hash.len() && h.iter().zip(&o.token_hash).all(|(a, b)| a == b)
+        }
+    }
+}
+
+impl Orders {
+    /// Wraps the store.
+    pub fn new(store: Store, settings: OrderSettings) -> Self {
+        Orders { store, settings }
+    }
+
+    /// Mail settings (checkout reuses them).
+    pub fn settings(&self) -> &OrderSettings {
+        &self.settings
+    }
+
+    /// One order, if `who` may see it (404 otherwise, never 403: ids do not leak).
+    pub fn get(&self, id: &str, who: &Viewer) -> Result<OrderView, OrderError> {
+        let id = parse_id(id)?;
+        let o = load(&self.store.read()?, id)?;
+        if !visible(&o, who) {
+            return Err(OrderError::NotFound);
+        }
+        Ok(match who {
+            Viewer::Staff => OrderView::staff(&o),
+            _ => OrderView::of(&o),
+        })
+    }
+
+    /// A customer's orders, newest first.
+    pub fn list_for_customer(
+        &self,
+        customer: CustomerId,
+        per_page: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<OrderView>, OrderError> {
+        let after = decode_cursor(cursor)?.map(|id| (customer, id));
+        let r = self.store.read()?;
+        let ids = r.prefix(
+            &BY_CUSTOMER,
+            &customer,
+            after.as_ref(),
+            ScanOrder::Desc,
+            per_page + 1,
+        )?;
+        let mut out = Vec::with_capacity(ids.len());
+        for ((_, id), ()) in ids {
+            out.push(OrderView::of(&load(&r, id)?));
+        }
+        Ok(Page::from_overfetch(out, per_page, |o| {
+            page::encode_cursor(&o.id.to_bytes())
+        }))
+    }
+
+    /// Staff list: newest first, filtered. Status and customer filters use their indexes;
+    /// dates bound the id range (ids sort by creation time); totals filter while scanning.
+    pub fn list(
+        &self,
+        f: &OrderFilter,
+        per_page: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<OrderView>, OrderError> {
+        let after = decode_cursor(cursor)?;
+        let r = self.store.read()?;
+        let hi_id = f
+            .created_to
+            .map(|t| OrderId::from_bytes(id_floor(t)));
+        let lo_id = f.created_from.map(|t| OrderId::from_bytes(id_floor(t)));
+        let mut out = Vec::new();
+        let mut cursor_id = after;
+        // Scan in batches until the page is full or the range is exhausted.
+        'scan: loop {
+            let batch: Vec<OrderId> = match (f.status, f.customer) {
+                (_, Some(c)) => r
+                    .prefix(
+                        &BY_CUSTOMER,
+                        &c,
+                        cursor_id.map(|id| (c, id)).as_ref(),
+                        ScanOrder::Desc,
+                        200,
+                    )?
+                    .into_iter()
+                    .map(|((_, id), ())| id)
+                    .collect(),
+                (Some(s), None) => {
+                    let key = s.as_str().to_owned();
+                    r.prefix(
+                        &BY_STATUS,
+                        &key,
+                        cursor_id.map(|id| (key.clone(), id)).as_ref(),
+                        ScanOrder::Desc,
+                        200,
+                    )?
+                    .into_iter()
+                    .map(|((_, id), ())| id)
+                    .collect()
+                }
+                (None, None) => {
+                    let hi = match (cursor_id.as_ref(), hi_id.as_ref()) {
+                        (Some(c), Some(h)) if h < c => Bound::Excluded(h),
+                        (Some(c), _) => Bound::Excluded(c),
+                        (None, Some(h)) => Bound::Excluded(h),
+                        (None, None) => Bound::Unbounded,
+                    };
+                    let lo = lo_id.as_ref().map_or(Bound::Unbounded, Bound::Included);
+                    r.range(&ORDERS, lo, hi, ScanOrder::Desc, 200)?
+                        .into_iter()
+                        .map(|(id, _)| id)
+                        .collect()
+                }
+            };
+            if batch.is_empty() {
+                break;
+            }
+            for id in batch {
+                cursor_id = Some(id);
+                if lo_id.is_some_and(|lo| id < lo) {
+                    break 'scan;
+                }
+                if hi_id.is_some_and(|hi| id >= hi) {
+                    continue;
+                }
+                let o = load(&r, id)?;
+                if f.status.is_some_and(|s| s != o.status)
+                    || f.min_total.is_some_and(|m| o.totals.total.amount < m)
+                    || f.max_total.is_some_and(|m| o.totals.total.amount > m)
+                {
+                    continue;
+                }
+                out.push(OrderView::staff(&o));
+                if out.len() > per_page {
+                    break 'scan;
+                }
+            }
+        }
+        Ok(Page::from_overfetch(out, per_page, |o| {
+            page::encode_cursor(&o.id.to_bytes())
+        }))
+    }
+
+    /// Runs `event` on an order for `actor`.
+    async fn apply(
+        &self,
+        id: &str,
+        event: Event,
+        actor: String,
+        reason: Option<String>,
+    ) -> Result<OrderView, OrderError> {
+        let id = parse_id(id)?;
+        let s = self.settings.clone();
+        self.store
+            .write(move |tx| {
+                let mut o = load(tx, id)?;
+                transition(tx, &mut o, event, &actor, reason, &s)?;
+                Ok(OrderView::staff(&o))
+            })
+            .await
+    }
+
+    /// Cancels an unpaid order (staff, or its customer) and releases its stock.
+    pub async fn cancel(
+        &self,
+        id: &str,
+        who: &Viewer,
+        actor: String,
+        reason: Option<String>,
+    ) -> Result<OrderView, OrderError> {
+        let oid = parse_id(id)?;
+        let who = who.clone();
+        let s = self.settings.clone();
+        let view = self
+            .store
+            .write(move |tx| {
+                let mut o = load(tx, oid)?;
+                if !visible(&o, &who) {
+                    return Err(OrderError::NotFound);
+                }
+                transition(tx, &mut o, Event::Cancel, &actor, reason, &s)?;
+                Ok(match who {
+                    Viewer::Staff => OrderView::staff(&o),
+                    _ => OrderView::of(&o),
+                })
+            })
+            .await?;
+        Ok(view)
+    }
+
+    /// Records a payment received outside shopd (bank transfer, cash) for the full balance:
+    /// the reservation becomes a sale.
+    pub async fn mark_paid(&self, id: &str, actor: String) -> Result<OrderView, OrderError> {
+        let oid = parse_id(id)?;
+        let s = self.settings.clone();
+        self.store
+            .write(move |tx| {
+                let mut o = load(tx, oid)?;
+                let amount = o.totals.total.amount - o.totals.paid.amount;
+                transition(
+                    tx,
+                    &mut o,
+                    Event::Pay { amount },
+                    &actor,
+                    Some("manual payment".into()),
+                    &s,
+                )?;
+                Ok(OrderView::staff(&o))
+            })
+            .await
+    }
+
+    /// Closes a fulfilled order.
+    pub async fn complete(&self, id: &str, actor: String) -> Result<OrderView, OrderError> {
+        self.apply(id, Event::Complete, actor, None).await
+    }
+
+    /// Ships units: records the fulfilment, moves the state, and mails the customer.
+    pub async fn fulfil(
+        &self,
+        id: &str,
+        input: FulfilInput,
+        actor: String,
+    ) -> Result<OrderView, OrderError> {
+        let oid = parse_id(id)?;
+        let carrier = input.carrier.trim().to_owned();
+        let tracking = input.tracking_number.trim().to_owned();
+        if carrier.is_empty() || carrier.chars().count() > 100 {
+            return Err(invalid("carrier", "must be 1 to 100 characters"));
+        }
+        if tracking.is_empty() || tracking.chars().count() > 100 {
+            return Err(invalid("tracking_number", "must be 1 to 100 characters"));
+        }
+        if input.lines.len() > 500 {
+            return Err(invalid("lines", "at most 500 entries"));
+        }
+        let mut wanted = Vec::with_capacity(input.lines.len());
+        for (l, q) in &input.lines {
+            let line = LineId::parse(l).map_err(|_| invalid("lines", format!("no line `{l}`")))?;
+            wanted.push((line, *q));
+        }
+        let s = self.settings.clone();
+        self.store
+            .write(move |tx| {
+                let mut o = load(tx, oid)?;
+                let wanted = if wanted.is_empty() {
+                    o.lines
+                        .iter()
+                        .filter(|l| l.quantity > l.fulfilled_quantity)
+                        .map(|l| (l.id, l.quantity - l.fulfilled_quantity))
+                        .collect()
+                } else {
+                    wanted
+                };
+                if wanted.is_empty() {
+                    // Nothing left: let the machine name the state.
+                    machine::apply(
+                        &o.state(),
+                        &Event::Fulfil {
+                            line: 0,
+                            quantity: 0,
+                        },
+                    )?;
+                }
+                for &(line, quantity) in &wanted {
+                    let idx = o
+                        .lines
+                        .iter()
+                        .position(|l| l.id == line)
+                        .ok_or_else(|| invalid("lines", format!("no line `{line}`")))?;
+                    transition(
+                        tx,
+                        &mut o,
+                        Event::Fulfil {
+                            line: idx,
+                            quantity,
+                        },
+                        &actor,
+                        None,
+                        &s,
+                    )?;
+                }
+                let f = Fulfilment {
+                    id: FulfilmentId::new(tx.now()),
+                    lines: wanted,
+                    carrier,
+                    tracking_number: tracking,
+                    created_at: tx.now(),
+                };
+                let extra = json!({"carrier": f.carrier, "tracking_number": f.tracking_number});
+                o.fulfilments.push(f);
+                tx.insert(&ORDERS, &o.id, &o)?;
+                mail(tx, &o, "order_shipped", &s, extra)?;
+                Ok(OrderView::staff(&o))
+            })
+            .await
+    }
+
+    /// Adds a staff note.
+    pub async fn add_note(
+        &self,
+        id: &str,
+        author: String,
+        text: String,
+    ) -> Result<OrderView, OrderError> {
+        let oid = parse_id(id)?;
+        let text = text.trim().to_owned();
+        if text.is_empty() || text.chars().count() > 5000 {
+            return Err(invalid("text", "must be 1 to 5000 characters"));
+        }
+        self.store
+            .write(move |tx| {
+                let mut o = load(tx, oid)?;
+                o.notes.push(Note {
+                    author,
+                    text,
+                    created_at: tx.now(),
+                });
+                o.updated_at = tx.now();
+                o.version += 1;
+                tx.insert(&ORDERS, &o.id, &o)?;
+                Ok(OrderView::staff(&o))
+            })
+            .await
+    }
+
+    /// Job handler of [`EXPIRE_JOB`]: expires the order if it is still unpaid.
+    pub async fn run_expire(
+        self,
+        ctx: jobs::JobContext,
+    ) -> Result<jobs::JobOutcome, jobs::JobError> {
+        let job: ExpireJob = ctx.payload()?;
+        let s = self.settings.clone();
+        let r = self
+            .store
+            .write(move |tx| {
+                let Some(mut o) = tx.get(&ORDERS, &job.order_id)? else {
+                    return Ok(());
+                };
+                if o.status != Status::PendingPayment {
+                    return Ok(());
+                }
+                if o.expires_at > tx.now() {
+                    // Not yet (the clock moved back, or the job ran early): try again then.
+                    return Err(OrderError::Invalid {
+                        field: "expires_at",
+                        message: "not yet".into(),
+                    });
+                }
+                transition(
+                    tx,
+                    &mut o,
+                    Event::Expire,
+                    "system",
+                    Some("not paid in time".into()),
+                    &s,
+                )
+            })
+            .await;
+        match r {
+            Ok(()) => Ok(jobs::JobOutcome::Done),
+            Err(e) => Err(jobs::JobError::retry(e.to_string())),
+        }
+    }
+}
+
+fn decode_cursor(cursor: Option<&str>) -> Result<Option<OrderId>, OrderError> {
+    match cursor {
+        None => Ok(None),
+        Some(c) => page::decode_cursor(c)
+            .and_then(|b| <[u8; 16]>::try_from(b).ok())
+            .map(|b| Some(OrderId::from_bytes(b)))
+            .ok_or_else(|| invalid("cursor", "is not a cursor returned by this list")),
+    }
+}
+
+/// The smallest id minted at `t` (ULIDs start with the 48-bit millisecond time).
+fn id_floor(t: Timestamp) -> [u8; 16] {
+    let ms = u64::try_from(t.as_millis()).unwrap_or(0);
+    let mut b = [0u8; 16];
+    b[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+    b
+}

@@ -1,0 +1,273 @@
+//! Order records, their tables and indexes, and the views customers and staff see.
+
+use serde::{Deserialize, Serialize};
+
+use super::machine::{self, Status};
+use crate::core::{
+    CustomerId, FulfilmentId, LineId, Money, OrderId, ProductId, Timestamp, VariantId,
+};
+use crate::storage::{Table, Value};
+
+/// Orders by id (ids sort by creation time).
+pub(super) const ORDERS: Table<OrderId, Order> = Table::new("orders");
+/// Status index: (status, order).
+pub(super) const BY_STATUS: Table<(String, OrderId), ()> = Table::new("orders_by_status");
+/// Customer index: (customer, order).
+pub(super) const BY_CUSTOMER: Table<(CustomerId, OrderId), ()> = Table::new("orders_by_customer");
+
+/// A postal address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Address {
+    /// Recipient.
+    pub name: String,
+    /// Street and number.
+    pub line1: String,
+    /// Apartment, suite, … (may be empty).
+    #[serde(default)]
+    pub line2: String,
+    /// City.
+    pub city: String,
+    /// State, province or region (may be empty).
+    #[serde(default)]
+    pub region: String,
+    /// Postal code (may be empty where there is none).
+    #[serde(default)]
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2 country code, upper case.
+    pub country: String,
+}
+
+/// A purchased line, frozen at checkout.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OrderLine {
+    /// Line id.
+    #[schema(value_type = String)]
+    pub id: LineId,
+    /// Variant.
+    #[schema(value_type = String)]
+    pub variant_id: VariantId,
+    /// Product.
+    #[schema(value_type = String)]
+    pub product_id: ProductId,
+    /// Product title at checkout.
+    pub title: String,
+    /// Option values at checkout.
+    pub variant_title: String,
+    /// SKU at checkout.
+    pub sku: String,
+    /// Units ordered.
+    pub quantity: i64,
+    /// Units shipped.
+    pub fulfilled_quantity: i64,
+    /// Unit price paid.
+    #[schema(value_type = Object)]
+    pub unit_price: Money,
+    /// Unit price × quantity.
+    #[schema(value_type = Object)]
+    pub total: Money,
+}
+
+/// A shipment of some units.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Fulfilment {
+    /// Id (`ful_…`).
+    #[schema(value_type = String)]
+    pub id: FulfilmentId,
+    /// (line id, units) shipped.
+    #[schema(value_type = Vec<Object>)]
+    pub lines: Vec<(LineId, i64)>,
+    /// Carrier, e.g. "DHL".
+    pub carrier: String,
+    /// Tracking number.
+    pub tracking_number: String,
+    /// When.
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+}
+
+/// A staff note.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Note {
+    /// Who wrote it.
+    pub author: String,
+    /// Text.
+    pub text: String,
+    /// When.
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+}
+
+/// One entry of an order's history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HistoryEntry {
+    /// State before (`null` at creation).
+    pub from: Option<Status>,
+    /// State after.
+    pub to: Status,
+    /// What happened: `create`, `pay`, `fulfil`, `cancel`, `expire`, `complete`, `refund`.
+    pub event: String,
+    /// Who: `cus_…`/`key_…`, `system`, or `guest`.
+    pub actor: String,
+    /// Why, when given.
+    pub reason: Option<String>,
+    /// When.
+    #[schema(value_type = String)]
+    pub at: Timestamp,
+}
+
+/// Money of an order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Totals {
+    /// Sum of lines.
+    #[schema(value_type = Object)]
+    pub subtotal: Money,
+    /// Shipping.
+    #[schema(value_type = Object)]
+    pub shipping: Money,
+    /// Tax (0 until taxes exist).
+    #[schema(value_type = Object)]
+    pub tax: Money,
+    /// What the customer pays.
+    #[schema(value_type = Object)]
+    pub total: Money,
+    /// Paid so far.
+    #[schema(value_type = Object)]
+    pub paid: Money,
+    /// Refunded so far.
+    #[schema(value_type = Object)]
+    pub refunded: Money,
+}
+
+/// A stored order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Order {
+    /// Id.
+    pub id: OrderId,
+    /// Status.
+    pub status: Status,
+    /// Customer, when signed in at checkout.
+    pub customer_id: Option<CustomerId>,
+    /// Contact email.
+    pub email: String,
+    /// SHA-256 of the order token guests view it with.
+    pub token_hash: Vec<u8>,
+    /// Lines.
+    pub lines: Vec<OrderLine>,
+    /// Money.
+    pub totals: Totals,
+    /// Ship to.
+    pub shipping_address: Address,
+    /// Bill to.
+    pub billing_address: Address,
+    /// Shipping method code.
+    pub shipping_method: String,
+    /// Shipments.
+    pub fulfilments: Vec<Fulfilment>,
+    /// Staff notes.
+    pub notes: Vec<Note>,
+    /// State changes, oldest first.
+    pub history: Vec<HistoryEntry>,
+    /// Unpaid orders expire (and release stock) then.
+    pub expires_at: Timestamp,
+    /// Creation.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+    /// Bumped on every change.
+    pub version: u64,
+}
+impl Value for Order {}
+
+impl Order {
+    /// The machine's view of the order.
+    pub fn state(&self) -> machine::State {
+        machine::State {
+            status: self.status,
+            total: self.totals.total.amount,
+            paid: self.totals.paid.amount,
+            refunded: self.totals.refunded.amount,
+            ordered: self.lines.iter().map(|l| l.quantity).collect(),
+            fulfilled: self.lines.iter().map(|l| l.fulfilled_quantity).collect(),
+        }
+    }
+}
+
+/// An order as its customer (and staff) see it.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct OrderView {
+    /// Id (`ord_…`).
+    #[schema(value_type = String)]
+    pub id: OrderId,
+    /// Status.
+    pub status: Status,
+    /// Customer, if any.
+    #[schema(value_type = Option<String>)]
+    pub customer_id: Option<CustomerId>,
+    /// Contact email.
+    pub email: String,
+    /// Lines.
+    pub lines: Vec<OrderLine>,
+    /// Money.
+    pub totals: Totals,
+    /// Ship to.
+    pub shipping_address: Address,
+    /// Bill to.
+    pub billing_address: Address,
+    /// Shipping method.
+    pub shipping_method: String,
+    /// Shipments.
+    pub fulfilments: Vec<Fulfilment>,
+    /// History.
+    pub history: Vec<HistoryEntry>,
+    /// Staff notes (staff views only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<Vec<Note>>,
+    /// Unpaid orders expire then.
+    #[schema(value_type = String)]
+    pub expires_at: Timestamp,
+    /// Created.
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+    /// Last change.
+    #[schema(value_type = String)]
+    pub updated_at: Timestamp,
+    /// Version (the `ETag`).
+    pub version: u64,
+    /// Only in the checkout response: the token that shows this order to a guest
+    /// (`X-Order-Token`). It is not stored and cannot be shown again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_token: Option<String>,
+}
+
+impl OrderView {
+    /// The customer's view.
+    pub fn of(o: &Order) -> OrderView {
+        OrderView {
+            id: o.id,
+            status: o.status,
+            customer_id: o.customer_id,
+            email: o.email.clone(),
+            lines: o.lines.clone(),
+            totals: o.totals.clone(),
+            shipping_address: o.shipping_address.clone(),
+            billing_address: o.billing_address.clone(),
+            shipping_method: o.shipping_method.clone(),
+            fulfilments: o.fulfilments.clone(),
+            history: o.history.clone(),
+            notes: None,
+            expires_at: o.expires_at,
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+            version: o.version,
+            order_token: None,
+        }
+    }
+
+    /// The staff view (with notes).
+    pub fn staff(o: &Order) -> OrderView {
+        OrderView {
+            notes: Some(o.notes.clone()),
+            ..OrderView::of(o)
+        }
+    }
+}

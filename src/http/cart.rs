@@ -1,0 +1,202 @@
+//! Cart routes. The cart comes from the `X-Cart-Token` header (or the `shopd_cart` cookie set
+//! when the cart is created) and/or the signed-in customer's bearer token.
+
+use std::future::{Ready, ready};
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::identity::principal;
+use super::{ApiError, HttpState, Problem};
+use crate::domain::cart::{CartError, CartOwner};
+
+/// Header carrying an anonymous cart's token.
+pub const CART_HEADER: &str = "x-cart-token";
+/// Cookie carrying it for browsers.
+pub const CART_COOKIE: &str = "shopd_cart";
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/api/v1/cart")
+            .route(web::post().to(create_cart))
+            .route(web::get().to(get_cart)),
+    )
+    .route("/api/v1/cart/items", web::post().to(add_item))
+    .service(
+        web::resource("/api/v1/cart/items/{line_id}")
+            .route(web::patch().to(update_item))
+            .route(web::delete().to(remove_item)),
+    );
+}
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+impl From<CartError> for ApiError {
+    fn from(e: CartError) -> Self {
+        match e {
+            CartError::NoCart => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "cart_required",
+                "send the cart's X-Cart-Token header (from POST /api/v1/cart) or sign in",
+            ),
+            CartError::NotFound(what) => ApiError::not_found(what),
+            CartError::Unavailable(m) => {
+                ApiError::new(StatusCode::CONFLICT, "product_unavailable", m)
+            }
+            CartError::OutOfStock {
+                variant_id,
+                available,
+            } => ApiError::new(
+                StatusCode::CONFLICT,
+                "out_of_stock",
+                format!("only {available} of {variant_id} can be added"),
+            ),
+            CartError::Invalid { field, message } => {
+                ApiError::validation(field, "invalid", message)
+            }
+            CartError::Storage(s) => s.into(),
+        }
+    }
+}
+
+/// The caller as far as carts are concerned: an optional signed-in customer and an optional
+/// cart token. Invalid credentials are still a 401.
+#[derive(Debug)]
+pub struct Shopper(pub CartOwner);
+
+impl FromRequest for Shopper {
+    type Error = ApiError;
+    type Future = Ready<std::result::Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        ready(shopper(req))
+    }
+}
+
+fn shopper(req: &HttpRequest) -> Result<Shopper> {
+    let has_credentials = req.headers().contains_key("authorization")
+        || req.cookie(super::identity::ACCESS_COOKIE).is_some();
+    let customer = if has_credentials {
+        principal(req)?.customer_id()
+    } else {
+        None
+    };
+    let token = req
+        .headers()
+        .get(CART_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_owned())
+        .or_else(|| req.cookie(CART_COOKIE).map(|c| c.value().to_owned()))
+        .filter(|t| !t.is_empty());
+    if token.as_ref().is_some_and(|t| t.len() > 200) {
+        return Err(ApiError::not_found("no such cart (it may have expired)"));
+    }
+    Ok(Shopper(CartOwner { customer, token }))
+}
+
+/// Creates an anonymous cart. The response's `cart_token` is shown once: send it as
+/// `X-Cart-Token` (browsers also get it as the `shopd_cart` cookie).
+#[utoipa::path(post, path = "/api/v1/cart", tag = "cart",
+    responses((status = 201, description = "The empty cart with `cart_token`", body = crate::domain::cart::CartView)))]
+pub async fn create_cart(state: web::Data<HttpState>) -> Result<HttpResponse> {
+    let (view, token) = state.carts.create().await?;
+    let mut body = serde_json::to_value(&view).map_err(|_| ApiError::internal())?;
+    if let Some(o) = body.as_object_mut() {
+        o.insert("cart_token".into(), token.clone().into());
+    }
+    let cookie = Cookie::build(CART_COOKIE, token)
+        .path("/")
+        .http_only(true)
+        .secure(state.cookie_secure)
+        .same_site(SameSite::Lax)
+        .max_age(actix_web::cookie::time::Duration::seconds(
+            i64::try_from(state.carts.settings().idle.as_secs()).unwrap_or(i64::MAX),
+        ))
+        .finish();
+    Ok(HttpResponse::Created().cookie(cookie).json(body))
+}
+
+/// The caller's cart with current prices, availability and price changes since lines were
+/// added. A signed-in customer sending an anonymous cart's token gets it merged into theirs.
+#[utoipa::path(get, path = "/api/v1/cart", tag = "cart",
+    params(("X-Cart-Token" = Option<String>, Header, description = "Anonymous cart token")),
+    responses((status = 200, body = crate::domain::cart::CartView),
+        (status = 400, description = "No cart token and not signed in (`cart_required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown, expired or someone else's cart", body = Problem, content_type = "application/problem+json")))]
+pub async fn get_cart(state: web::Data<HttpState>, who: Shopper) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(state.carts.get(who.0).await?))
+}
+
+/// Body of `POST /api/v1/cart/items`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddItem {
+    /// `var_…`.
+    pub variant_id: String,
+    /// Units to add (default 1).
+    pub quantity: Option<i64>,
+}
+
+/// Adds units of a variant (to its existing line, if any).
+#[utoipa::path(post, path = "/api/v1/cart/items", tag = "cart", request_body = AddItem,
+    params(("X-Cart-Token" = Option<String>, Header, description = "Anonymous cart token")),
+    responses((status = 201, body = crate::domain::cart::CartView),
+        (status = 404, description = "No such cart or variant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`out_of_stock` or `product_unavailable`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Quantity out of range, line limit, or another currency", body = Problem, content_type = "application/problem+json")))]
+pub async fn add_item(
+    state: web::Data<HttpState>,
+    who: Shopper,
+    body: web::Json<AddItem>,
+) -> Result<HttpResponse> {
+    let b = body.into_inner();
+    let view = state
+        .carts
+        .add(who.0, &b.variant_id, b.quantity.unwrap_or(1))
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Body of `PATCH /api/v1/cart/items/{line_id}`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateItem {
+    /// New quantity (1 to the per-line limit; delete the line to remove it).
+    pub quantity: i64,
+}
+
+/// Changes a line's quantity.
+#[utoipa::path(patch, path = "/api/v1/cart/items/{line_id}", tag = "cart", request_body = UpdateItem,
+    params(("line_id" = String, Path, description = "line_…"),
+        ("X-Cart-Token" = Option<String>, Header, description = "Anonymous cart token")),
+    responses((status = 200, body = crate::domain::cart::CartView),
+        (status = 404, description = "No such cart or line", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`out_of_stock`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Quantity out of range", body = Problem, content_type = "application/problem+json")))]
+pub async fn update_item(
+    state: web::Data<HttpState>,
+    who: Shopper,
+    line: web::Path<String>,
+    body: web::Json<UpdateItem>,
+) -> Result<HttpResponse> {
+    let view = state.carts.update(who.0, &line, body.quantity).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Removes a line.
+#[utoipa::path(delete, path = "/api/v1/cart/items/{line_id}", tag = "cart",
+    params(("line_id" = String, Path, description = "line_…"),
+        ("X-Cart-Token" = Option<String>, Header, description = "Anonymous cart token")),
+    responses((status = 200, body = crate::domain::cart::CartView),
+        (status = 404, description = "No such cart or line", body = Problem, content_type = "application/problem+json")))]
+pub async fn remove_item(
+    state: web::Data<HttpState>,
+    who: Shopper,
+    line: web::Path<String>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(state.carts.remove(who.0, &line).await?))
+}

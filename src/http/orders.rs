@@ -1,0 +1,478 @@
+//! Checkout and order routes: `POST /api/v1/checkout` (idempotent), customers' and guests'
+//! order views, and staff order management (`orders` scope for API keys).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::cart::Shopper;
+use super::identity::{Signed, Staff, require_scope};
+use super::problem::FieldError;
+use super::{ApiError, HttpState, Problem};
+use crate::core::{CustomerId, DEFAULT_PER_PAGE, MAX_PER_PAGE, Timestamp};
+use crate::domain::checkout::{CheckoutError, CheckoutInput};
+use crate::domain::orders::{FulfilInput, OrderError, OrderFilter, Status, TransitionError, Viewer};
+
+/// Header a guest shows an order with.
+pub const ORDER_TOKEN_HEADER: &str = "x-order-token";
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/checkout", web::post().to(checkout))
+        .route("/api/v1/orders", web::get().to(my_orders))
+        .route("/api/v1/orders/{id}", web::get().to(get_order))
+        .route("/api/v1/orders/{id}/cancel", web::post().to(cancel_own))
+        .route("/api/v1/admin/orders", web::get().to(admin_list))
+        .route("/api/v1/admin/orders/{id}", web::get().to(admin_get))
+        .route(
+            "/api/v1/admin/orders/{id}/fulfilments",
+            web::post().to(fulfil),
+        )
+        .route("/api/v1/admin/orders/{id}/cancel", web::post().to(admin_cancel))
+        .route("/api/v1/admin/orders/{id}/notes", web::post().to(add_note))
+        .route("/api/v1/admin/orders/{id}/mark-paid", web::post().to(mark_paid))
+        .route("/api/v1/admin/orders/{id}/complete", web::post().to(complete));
+}
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+impl From<CheckoutError> for ApiError {
+    fn from(e: CheckoutError) -> Self {
+        match e {
+            CheckoutError::Cart(c) => c.into(),
+            CheckoutError::OutOfStock { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "out_of_stock", e.to_string())
+            }
+            CheckoutError::PriceChanged(changes) => {
+                let detail = changes
+                    .iter()
+                    .map(|c| format!("{}: {} → {}", c.variant_id, c.previous, c.current))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let mut a = ApiError::new(
+                    StatusCode::CONFLICT,
+                    "price_changed",
+                    format!("prices changed since they were added to the cart ({detail}); the cart now shows the new prices, review it and check out again"),
+                );
+                a.errors = changes
+                    .iter()
+                    .map(|c| FieldError {
+                        field: format!("lines.{}", c.line_id),
+                        code: "price_changed".into(),
+                        message: format!("{} → {}", c.previous, c.current),
+                    })
+                    .collect();
+                a
+            }
+            CheckoutError::BadKey(m) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "idempotency_key_required", m)
+            }
+            CheckoutError::KeyReused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                e.to_string(),
+            ),
+            CheckoutError::InProgress => {
+                let mut a =
+                    ApiError::new(StatusCode::CONFLICT, "request_in_progress", e.to_string());
+                a.retry_after = Some(1);
+                a
+            }
+            CheckoutError::Invalid(issues) => {
+                let detail = issues
+                    .iter()
+                    .map(|i| format!("{}: {}", i.field, i.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let mut a = ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    detail,
+                );
+                a.errors = issues
+                    .into_iter()
+                    .map(|i| FieldError {
+                        field: i.field,
+                        code: i.code.to_owned(),
+                        message: i.message,
+                    })
+                    .collect();
+                a
+            }
+            CheckoutError::Contention => {
+                let mut a = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "stock_contention",
+                    e.to_string(),
+                );
+                a.retry_after = Some(1);
+                a
+            }
+            CheckoutError::Storage(s) => s.into(),
+        }
+    }
+}
+
+impl From<OrderError> for ApiError {
+    fn from(e: OrderError) -> Self {
+        match e {
+            OrderError::NotFound => ApiError::not_found("no such order"),
+            OrderError::Transition(TransitionError::NotAllowed { status, .. }) => {
+                ApiError::new(StatusCode::CONFLICT, "invalid_transition", {
+                    let _ = status;
+                    e.to_string()
+                })
+            }
+            OrderError::Transition(TransitionError::Invalid(m)) => {
+                ApiError::new(StatusCode::CONFLICT, "invalid_transition", m)
+            }
+            OrderError::Invalid { field, message } => {
+                ApiError::validation(field, "invalid", message)
+            }
+            OrderError::Storage(s) => s.into(),
+        }
+    }
+}
+
+fn per_page(p: Option<usize>) -> Result<usize> {
+    let n = p.unwrap_or(DEFAULT_PER_PAGE);
+    if (1..=MAX_PER_PAGE).contains(&n) {
+        Ok(n)
+    } else {
+        Err(ApiError::validation(
+            "per_page",
+            "out_of_range",
+            format!("must be between 1 and {MAX_PER_PAGE}"),
+        ))
+    }
+}
+
+/// Places an order from the caller's cart. Requires `Idempotency-Key`: a repeat with the same
+/// body returns the first response byte for byte (`Idempotent-Replayed: true`), a repeat with
+/// another body is 422 `idempotency_key_reused`, a repeat while the first runs is 409
+/// `request_in_progress`. The order is `pending_payment` and its stock is reserved until
+/// `expires_at`; the response's `order_token` shows it to a guest (`X-Order-Token`).
+#[utoipa::path(post, path = "/api/v1/checkout", tag = "checkout", request_body = CheckoutInput,
+    params(("Idempotency-Key" = String, Header, description = "Unique per order attempt, up to 255 characters"),
+        ("X-Cart-Token" = Option<String>, Header, description = "Anonymous cart token")),
+    responses((status = 201, description = "The order with `order_token`", body = crate::domain::orders::OrderView),
+        (status = 400, description = "Missing Idempotency-Key or cart", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`out_of_stock`, `price_changed`, `product_unavailable` or `request_in_progress`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed` or `idempotency_key_reused`", body = Problem, content_type = "application/problem+json")))]
+pub async fn checkout(
+    req: HttpRequest,
+    state: web::Data<HttpState>,
+    who: Shopper,
+    body: web::Json<CheckoutInput>,
+) -> Result<HttpResponse> {
+    let key = req
+        .headers()
+        .get("idempotency-key")
+        .map(|v| v.to_str().unwrap_or("\u{0}"));
+    let resp = state
+        .checkout
+        .checkout(who.0, key, body.into_inner(), None)
+        .await?;
+    let mut b = HttpResponse::build(
+        StatusCode::from_u16(resp.status).unwrap_or(StatusCode::CREATED),
+    );
+    b.content_type("application/json");
+    if resp.replayed {
+        b.insert_header(("Idempotent-Replayed", "true"));
+    }
+    Ok(b.body(resp.body))
+}
+
+/// Query of cursor lists.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CursorQuery {
+    /// 1–100, default 20.
+    pub per_page: Option<usize>,
+    /// From the previous page.
+    pub cursor: Option<String>,
+}
+
+/// The signed-in customer's orders, newest first.
+#[utoipa::path(get, path = "/api/v1/orders", tag = "checkout", security(("bearer" = [])), params(CursorQuery),
+    responses((status = 200, description = "{data: [order], next_cursor, has_more}")))]
+pub async fn my_orders(
+    state: web::Data<HttpState>,
+    who: Signed,
+    q: web::Query<CursorQuery>,
+) -> Result<HttpResponse> {
+    let customer = who
+        .principal
+        .customer_id()
+        .ok_or_else(|| ApiError::not_found("API keys have no orders of their own"))?;
+    let page =
+        state
+            .orders
+            .list_for_customer(customer, per_page(q.per_page)?, q.cursor.as_deref())?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+fn viewer(req: &HttpRequest) -> Result<Viewer> {
+    if let Some(t) = req.headers().get(ORDER_TOKEN_HEADER) {
+        return Ok(Viewer::Token(t.to_str().unwrap_or_default().to_owned()));
+    }
+    let p = super::identity::principal(req)?;
+    match p.customer_id() {
+        Some(c) => Ok(Viewer::Customer(c)),
+        None => Err(ApiError::not_found("no such order")),
+    }
+}
+
+/// One order: its customer's (bearer token) or a guest's (`X-Order-Token`). Other people's
+/// orders are 404.
+#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "checkout",
+    params(("id" = String, Path, description = "ord_…"),
+        ("X-Order-Token" = Option<String>, Header, description = "The order_token from checkout")),
+    responses((status = 200, body = crate::domain::orders::OrderView),
+        (status = 401, description = "Neither signed in nor an order token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order, or not yours", body = Problem, content_type = "application/problem+json")))]
+pub async fn get_order(
+    req: HttpRequest,
+    state: web::Data<HttpState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    let who = viewer(&req)?;
+    Ok(HttpResponse::Ok().json(state.orders.get(&id, &who)?))
+}
+
+/// Body of cancellations.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CancelBody {
+    /// Why (kept in the order's history).
+    pub reason: Option<String>,
+}
+
+/// Cancels one's own unpaid order (customer or guest with `X-Order-Token`); its stock is
+/// released and a cancellation mail sent.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "checkout", request_body = CancelBody,
+    params(("id" = String, Path, description = "ord_…")),
+    responses((status = 200, body = crate::domain::orders::OrderView),
+        (status = 409, description = "`invalid_transition` (e.g. already paid)", body = Problem, content_type = "application/problem+json")))]
+pub async fn cancel_own(
+    req: HttpRequest,
+    state: web::Data<HttpState>,
+    id: web::Path<String>,
+    body: Option<web::Json<CancelBody>>,
+) -> Result<HttpResponse> {
+    let who = viewer(&req)?;
+    let actor = match &who {
+        Viewer::Customer(c) => c.to_string(),
+        _ => "guest".to_owned(),
+    };
+    let reason = body.and_then(|b| b.into_inner().reason).map(clip);
+    Ok(HttpResponse::Ok().json(state.orders.cancel(&id, &who, actor, reason).await?))
+}
+
+fn clip(s: String) -> String {
+    s.chars().take(500).collect()
+}
+
+/// Filters of the staff order list.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AdminListQuery {
+    /// `pending_payment`, `paid`, `partially_fulfilled`, `fulfilled`, `completed`,
+    /// `cancelled`, `expired`, `partially_refunded` or `refunded`.
+    pub status: Option<String>,
+    /// `cus_…`.
+    pub customer: Option<String>,
+    /// Created at or after (RFC 3339).
+    pub created_from: Option<String>,
+    /// Created before (RFC 3339).
+    pub created_to: Option<String>,
+    /// Total at least, in minor units.
+    pub min_total: Option<i64>,
+    /// Total at most, in minor units.
+    pub max_total: Option<i64>,
+    /// 1–100, default 20.
+    pub per_page: Option<usize>,
+    /// From the previous page.
+    pub cursor: Option<String>,
+}
+
+fn time(field: &str, v: &Option<String>) -> Result<Option<Timestamp>> {
+    match v {
+        None => Ok(None),
+        Some(s) => Timestamp::parse_rfc3339(s).map(Some).ok_or_else(|| {
+            ApiError::validation(field, "invalid", "is not an RFC 3339 time")
+        }),
+    }
+}
+
+/// Orders, newest first, filtered by status, customer, creation date and total.
+#[utoipa::path(get, path = "/api/v1/admin/orders", tag = "orders-admin", security(("bearer" = [])), params(AdminListQuery),
+    responses((status = 200, description = "{data: [order], next_cursor, has_more}")))]
+pub async fn admin_list(
+    state: web::Data<HttpState>,
+    who: Staff,
+    q: web::Query<AdminListQuery>,
+) -> Result<HttpResponse> {
+    require_scope(&who.principal, "orders")?;
+    let status = match &q.status {
+        None => None,
+        Some(s) => Some(Status::parse(s).ok_or_else(|| {
+            ApiError::validation("status", "invalid", "is not an order status")
+        })?),
+    };
+    let customer = match &q.customer {
+        None => None,
+        Some(c) => Some(CustomerId::parse(c).map_err(|_| {
+            ApiError::validation("customer", "invalid", "is not a customer id")
+        })?),
+    };
+    let f = OrderFilter {
+        status,
+        customer,
+        created_from: time("created_from", &q.created_from)?,
+        created_to: time("created_to", &q.created_to)?,
+        min_total: q.min_total,
+        max_total: q.max_total,
+    };
+    let page = state
+        .orders
+        .list(&f, per_page(q.per_page)?, q.cursor.as_deref())?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// One order with staff notes.
+#[utoipa::path(get, path = "/api/v1/admin/orders/{id}", tag = "orders-admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "ord_…")),
+    responses((status = 200, body = crate::domain::orders::OrderView)))]
+pub async fn admin_get(
+    state: web::Data<HttpState>,
+    who: Staff,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    require_scope(&who.principal, "orders")?;
+    Ok(HttpResponse::Ok().json(state.orders.get(&id, &Viewer::Staff)?))
+}
+
+/// One shipped line.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FulfilLine {
+    /// `line_…` of the order.
+    pub line_id: String,
+    /// Units shipped.
+    pub quantity: i64,
+}
+
+/// Body of a fulfilment.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FulfilBody {
+    /// Lines shipped (default: everything not yet shipped).
+    #[serde(default)]
+    pub lines: Vec<FulfilLine>,
+    /// Carrier.
+    pub carrier: String,
+    /// Tracking number.
+    pub tracking_number: String,
+}
+
+/// Ships units of a paid order with carrier and tracking number; the customer gets the
+/// shipping mail.
+#[utoipa::path(post, path = "/api/v1/admin/orders/{id}/fulfilments", tag = "orders-admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "ord_…")), request_body = FulfilBody,
+    responses((status = 201, body = crate::domain::orders::OrderView),
+        (status = 409, description = "`invalid_transition`: not paid, or more units than ordered", body = Problem, content_type = "application/problem+json")))]
+pub async fn fulfil(
+    state: web::Data<HttpState>,
+    who: Staff,
+    id: web::Path<String>,
+    body: web::Json<FulfilBody>,
+) -> Result<HttpResponse> {
+    require_scope(&who.principal, "orders")?;
+    let b = body.into_inner();
+    let input = FulfilInput {
+        lines: b.lines.into_iter().map(|l| (l.line_id, l.quantity)).collect(),
+        carrier: b.carrier,
+        tracking_number: b.tracking_number,
+    };
+    let view = state
+        .orders
+        .fulfil(&id, input, who.principal.actor())
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Cancels an unpaid order and releases its stock.
+#[utoipa::path(post, path = "/api/v1/admin/orders/{id}/cancel", tag = "orders-admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "ord_…")), request_body = CancelBody,
+    responses((status = 200, body = crate::domain::orders::OrderView),
+        (status = 409, description = "`invalid_transition`", body = Problem, content_type = "application/problem+json")))]
+pub async fn admin_cancel(
+    state: web::Data<HttpState>,
+    who: Staff,
+    id: web::Path<String>,
+    body: Option<web::Json<CancelBody>>,
+) -> Result<HttpResponse> {
+    require_scope(&who.principal, "orders")?;
+    let reason = body.and_then(|b| b.into_inner().reason).map(clip);
+    let view = state
+        .orders
+        .cancel(&id, &Viewer::Staff, who.principal.actor(), reason)
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Body of a note.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteBody {
+    /// Text (1–5000 characters).
+    pub text: String,
+}
+
+/// Adds an internal note.
+#[utoipa::path(post, path = "/api/v1/admin/orders/{id}/notes", tag = "orders-admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "ord_…")), request_body = NoteBody,
+    responses((status = 201, body = crate::domain::orders::OrderView)))]
+pub async fn add_note(
+    state: web::Data<HttpState>,
+    who: Staff,
+    id: web::Path<String>,
+    body: web::Json<NoteBody>,
+) -> Result<HttpResponse> {
+    require_scope(&who.principal, "orders")?;
+    let view = state
+        .orders
+        .add_note(&id, who.principal.actor(), body.into_inner().text)
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Records a payment received outside shopd (bank transfer, cash): the order becomes `paid`
+/// and its reserved stock is sold.
+#[utoipa::path(post, path = "/api/v1/admin/orders/{id}/mark-paid", tag = "orders-admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "ord_…")),
+    responses((status = 200, body = crate::domain::orders::OrderView),
+        (status = 409, description = "`invalid_transition`", body = Problem, content_type = "application/problem+json")))]
+pub async fn mark_paid(
+    state: web::Data<HttpState>,
+    who: Staff,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    require_scope(&who.principal, "orders")?;
+    Ok(HttpResponse::Ok().json(state.orders.mark_paid(&id, who.principal.actor()).await?))
+}
+
+/// Closes a fulfilled order.
+#[utoipa::path(post, path = "/api/v1/admin/orders/{id}/complete", tag = "orders-admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "ord_…")),
+    responses((status = 200, body = crate::domain::orders::OrderView),
+        (status = 409, description = "`invalid_transition`", body = Problem, content_type = "application/problem+json")))]
+pub async fn complete(
+    state: web::Data<HttpState>,
+    who: Staff,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    require_scope(&who.principal, "orders")?;
+    Ok(HttpResponse::Ok().json(state.orders.complete(&id, who.principal.actor()).await?))
+}
