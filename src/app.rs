@@ -16,8 +16,8 @@ use crate::domain::auth::{Auth, AuthSettings, HashParams, Keys};
 use crate::domain::catalog::{Catalog, PRODUCT_CHANGED_JOB};
 use crate::domain::diagnostics::{self, Diagnostics};
 use crate::domain::inventory::Inventory;
-use crate::domain::{cart, checkout, orders};
 use crate::domain::search::Search;
+use crate::domain::{cart, checkout, orders};
 use crate::http::middleware::Observe;
 use crate::http::{self, Health, HttpState};
 use crate::jobs::{self, Runner, RunnerConfig, RunningJobs};
@@ -397,7 +397,9 @@ pub fn build_commerce(
         public_url: public_url.to_owned(),
     };
     let strategy = crate::domain::inventory::Strategy::parse(&config.checkout.reservation_strategy)
-        .ok_or_else(|| anyhow::anyhow!("checkout.reservation_strategy must be pessimistic or optimistic"))?;
+        .ok_or_else(|| {
+            anyhow::anyhow!("checkout.reservation_strategy must be pessimistic or optimistic")
+        })?;
     let checkout_settings = checkout::CheckoutSettings {
         reservation_ttl: Duration::from_secs(config.checkout.reservation_ttl_minutes * 60),
         strategy,

@@ -480,8 +480,16 @@ pub const DOCS: &[(&str, &str, &str)] = &[
         "Threads answering searches, first come first served (0: one per CPU core)",
     ),
     ("cart", "", "Shopping carts"),
-    ("cart", "max_lines", "Most lines (different variants) in one cart"),
-    ("cart", "max_line_quantity", "Most units of one variant in one cart"),
+    (
+        "cart",
+        "max_lines",
+        "Most lines (different variants) in one cart",
+    ),
+    (
+        "cart",
+        "max_line_quantity",
+        "Most units of one variant in one cart",
+    ),
     (
         "cart",
         "idle_days",

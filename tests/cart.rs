@@ -122,12 +122,19 @@ async fn anonymous_cart_lines_and_validation() {
     assert_eq!(r.status(), 201);
     let r = add(&app, None, Some(&t), &v[0], 1).await;
     let c: Value = r.json().await.expect("json");
-    assert_eq!(c["lines"].as_array().expect("l").len(), 1, "same variant, one line");
+    assert_eq!(
+        c["lines"].as_array().expect("l").len(),
+        1,
+        "same variant, one line"
+    );
     assert_eq!(qty_of(&c, &v[0]), Some(3));
     let r = add(&app, None, Some(&t), &v[1], 1).await;
     let c: Value = r.json().await.expect("json");
     assert_eq!(c["item_count"], 4);
-    assert_eq!(c["subtotal"], json!({"amount": 3 * 1000 + 1100, "currency": "USD"}));
+    assert_eq!(
+        c["subtotal"],
+        json!({"amount": 3 * 1000 + 1100, "currency": "USD"})
+    );
     let line = c["lines"][1]["id"].as_str().expect("line").to_owned();
     assert!(line.starts_with("line_"));
     // Change and remove a line.
@@ -156,9 +163,24 @@ async fn anonymous_cart_lines_and_validation() {
     assert_eq!(qty_of(&c, &v[1]), None);
 
     // Validation: quantity range, stock, unknown variant, drafts, missing and unknown carts.
-    problem(add(&app, None, Some(&t), &v[1], 0).await, 422, "validation_failed").await;
-    problem(add(&app, None, Some(&t), &v[1], 100).await, 422, "validation_failed").await;
-    problem(add(&app, None, Some(&t), &v[0], 3).await, 409, "out_of_stock").await;
+    problem(
+        add(&app, None, Some(&t), &v[1], 0).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    problem(
+        add(&app, None, Some(&t), &v[1], 100).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    problem(
+        add(&app, None, Some(&t), &v[0], 3).await,
+        409,
+        "out_of_stock",
+    )
+    .await;
     problem(
         add(&app, None, Some(&t), "var_01J0000000000000000000000A", 1).await,
         404,
@@ -180,7 +202,12 @@ async fn anonymous_cart_lines_and_validation() {
         .await;
     let draft: Value = r.json().await.expect("json");
     let dv = draft["variants"][0]["id"].as_str().expect("id");
-    problem(add(&app, None, Some(&t), dv, 1).await, 409, "product_unavailable").await;
+    problem(
+        add(&app, None, Some(&t), dv, 1).await,
+        409,
+        "product_unavailable",
+    )
+    .await;
     problem(
         send(&app, None, None, Method::GET, "/api/v1/cart", None).await,
         400,
@@ -188,7 +215,15 @@ async fn anonymous_cart_lines_and_validation() {
     )
     .await;
     problem(
-        send(&app, None, Some("ct_guess"), Method::GET, "/api/v1/cart", None).await,
+        send(
+            &app,
+            None,
+            Some("ct_guess"),
+            Method::GET,
+            "/api/v1/cart",
+            None,
+        )
+        .await,
         404,
         "not_found",
     )
@@ -233,11 +268,18 @@ async fn anonymous_cart_merges_at_login_and_other_customers_are_rejected() {
     assert_eq!(qty_of(&c, &v[0]), Some(2), "{c}");
     assert_eq!(qty_of(&c, &v[1]), Some(1), "{c}");
     // The old token now leads to Alice's cart, for Alice only.
-    let c2: Value = send(&app, Some(&alice), Some(&t), Method::GET, "/api/v1/cart", None)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let c2: Value = send(
+        &app,
+        Some(&alice),
+        Some(&t),
+        Method::GET,
+        "/api/v1/cart",
+        None,
+    )
+    .await
+    .json()
+    .await
+    .expect("json");
     assert_eq!(c2["id"], c["id"]);
     problem(
         send(&app, None, Some(&t), Method::GET, "/api/v1/cart", None).await,
@@ -247,12 +289,25 @@ async fn anonymous_cart_merges_at_login_and_other_customers_are_rejected() {
     .await;
     let bob = bearer_client(&app.customer_token("bob@example.com").await);
     problem(
-        send(&app, Some(&bob), Some(&t), Method::GET, "/api/v1/cart", None).await,
+        send(
+            &app,
+            Some(&bob),
+            Some(&t),
+            Method::GET,
+            "/api/v1/cart",
+            None,
+        )
+        .await,
         404,
         "not_found",
     )
     .await;
-    problem(add(&app, Some(&bob), Some(&t), &v[1], 1).await, 404, "not_found").await;
+    problem(
+        add(&app, Some(&bob), Some(&t), &v[1], 1).await,
+        404,
+        "not_found",
+    )
+    .await;
     // Bob's own cart is untouched and separate.
     let b: Value = send(&app, Some(&bob), None, Method::GET, "/api/v1/cart", None)
         .await
@@ -265,11 +320,18 @@ async fn anonymous_cart_merges_at_login_and_other_customers_are_rejected() {
     // A merge also happens when a signed-in customer first uses an anonymous cart's token.
     let t2 = new_cart(&app).await;
     add(&app, None, Some(&t2), &v[1], 2).await;
-    let b: Value = send(&app, Some(&bob), Some(&t2), Method::GET, "/api/v1/cart", None)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let b: Value = send(
+        &app,
+        Some(&bob),
+        Some(&t2),
+        Method::GET,
+        "/api/v1/cart",
+        None,
+    )
+    .await
+    .json()
+    .await
+    .expect("json");
     assert_eq!(qty_of(&b, &v[1]), Some(2));
     app.stop().await;
 }
@@ -331,7 +393,10 @@ async fn price_changes_are_reported_and_checkout_waits_for_them() {
     assert_eq!(r.status(), 201);
     let o: Value = r.json().await.expect("json");
     assert_eq!(o["totals"]["subtotal"]["amount"], 2500);
-    assert_eq!(o["totals"]["total"]["amount"], 3000, "flat-rate shipping 5.00");
+    assert_eq!(
+        o["totals"]["total"]["amount"], 3000,
+        "flat-rate shipping 5.00"
+    );
     assert_eq!(o["shipping_address"]["country"], "US");
     app.stop().await;
 }
@@ -355,21 +420,20 @@ async fn idle_carts_expire_and_the_sweeper_removes_them() {
     .await;
     // The hourly sweeper (due now that the clock moved on) deletes it for good.
     let swept = common::eventually(Duration::from_secs(10), || async {
-        let s: Value = app
-            .admin_get("/api/v1/admin/diagnostics/jobs/summary")
-            .await
-            .json()
-            .await
-            .ok()?;
-        let done = s["jobs"]
-            .as_array()?
-            .iter()
-            .filter(|j| j["kind"] == "cart.sweep" && j["state"] == "done")
-            .map(|j| j["count"].as_u64().unwrap_or(0))
-            .sum::<u64>();
-        (done >= 2).then_some(done)
+        let m = app.get("/metrics").await.text().await.ok()?;
+        m.lines()
+            .find(|l| {
+                l.starts_with(
+                    "shopd_jobs_outcomes_total{kind=\"cart.sweep\",outcome=\"succeeded\"}",
+                )
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .filter(|n| *n >= 2)
     })
     .await;
-    assert!(swept.is_some(), "the sweeper ran again after the clock moved");
+    assert!(
+        swept.is_some(),
+        "the sweeper ran again after the clock moved"
+    );
     app.stop().await;
 }

@@ -190,7 +190,10 @@ pub async fn login(
         .get(super::cart::CART_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
-        .or_else(|| req.cookie(super::cart::CART_COOKIE).map(|c| c.value().to_owned()));
+        .or_else(|| {
+            req.cookie(super::cart::CART_COOKIE)
+                .map(|c| c.value().to_owned())
+        });
     if let Some(token) = cart_token
         && let Some(customer) = state.auth.authenticate(&pair.access_token)?.customer_id()
     {

@@ -12,7 +12,9 @@ use super::problem::FieldError;
 use super::{ApiError, HttpState, Problem};
 use crate::core::{CustomerId, DEFAULT_PER_PAGE, MAX_PER_PAGE, Timestamp};
 use crate::domain::checkout::{CheckoutError, CheckoutInput};
-use crate::domain::orders::{FulfilInput, OrderError, OrderFilter, Status, TransitionError, Viewer};
+use crate::domain::orders::{
+    FulfilInput, OrderError, OrderFilter, Status, TransitionError, Viewer,
+};
 
 /// Header a guest shows an order with.
 pub const ORDER_TOKEN_HEADER: &str = "x-order-token";
@@ -28,10 +30,19 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
             "/api/v1/admin/orders/{id}/fulfilments",
             web::post().to(fulfil),
         )
-        .route("/api/v1/admin/orders/{id}/cancel", web::post().to(admin_cancel))
+        .route(
+            "/api/v1/admin/orders/{id}/cancel",
+            web::post().to(admin_cancel),
+        )
         .route("/api/v1/admin/orders/{id}/notes", web::post().to(add_note))
-        .route("/api/v1/admin/orders/{id}/mark-paid", web::post().to(mark_paid))
-        .route("/api/v1/admin/orders/{id}/complete", web::post().to(complete));
+        .route(
+            "/api/v1/admin/orders/{id}/mark-paid",
+            web::post().to(mark_paid),
+        )
+        .route(
+            "/api/v1/admin/orders/{id}/complete",
+            web::post().to(complete),
+        );
 }
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -52,7 +63,9 @@ impl From<CheckoutError> for ApiError {
                 let mut a = ApiError::new(
                     StatusCode::CONFLICT,
                     "price_changed",
-                    format!("prices changed since they were added to the cart ({detail}); the cart now shows the new prices, review it and check out again"),
+                    format!(
+                        "prices changed since they were added to the cart ({detail}); the cart now shows the new prices, review it and check out again"
+                    ),
                 );
                 a.errors = changes
                     .iter()
@@ -173,9 +186,8 @@ pub async fn checkout(
         .checkout
         .checkout(who.0, key, body.into_inner(), None)
         .await?;
-    let mut b = HttpResponse::build(
-        StatusCode::from_u16(resp.status).unwrap_or(StatusCode::CREATED),
-    );
+    let mut b =
+        HttpResponse::build(StatusCode::from_u16(resp.status).unwrap_or(StatusCode::CREATED));
     b.content_type("application/json");
     if resp.replayed {
         b.insert_header(("Idempotent-Replayed", "true"));
@@ -299,9 +311,9 @@ pub struct AdminListQuery {
 fn time(field: &str, v: &Option<String>) -> Result<Option<Timestamp>> {
     match v {
         None => Ok(None),
-        Some(s) => Timestamp::parse_rfc3339(s).map(Some).ok_or_else(|| {
-            ApiError::validation(field, "invalid", "is not an RFC 3339 time")
-        }),
+        Some(s) => Timestamp::parse_rfc3339(s)
+            .map(Some)
+            .ok_or_else(|| ApiError::validation(field, "invalid", "is not an RFC 3339 time")),
     }
 }
 
@@ -314,17 +326,19 @@ pub async fn admin_list(
     q: web::Query<AdminListQuery>,
 ) -> Result<HttpResponse> {
     require_scope(&who.principal, "orders")?;
-    let status = match &q.status {
-        None => None,
-        Some(s) => Some(Status::parse(s).ok_or_else(|| {
-            ApiError::validation("status", "invalid", "is not an order status")
-        })?),
-    };
+    let status =
+        match &q.status {
+            None => None,
+            Some(s) => Some(Status::parse(s).ok_or_else(|| {
+                ApiError::validation("status", "invalid", "is not an order status")
+            })?),
+        };
     let customer = match &q.customer {
         None => None,
-        Some(c) => Some(CustomerId::parse(c).map_err(|_| {
-            ApiError::validation("customer", "invalid", "is not a customer id")
-        })?),
+        Some(c) => Some(
+            CustomerId::parse(c)
+                .map_err(|_| ApiError::validation("customer", "invalid", "is not a customer id"))?,
+        ),
     };
     let f = OrderFilter {
         status,
@@ -391,7 +405,11 @@ pub async fn fulfil(
     require_scope(&who.principal, "orders")?;
     let b = body.into_inner();
     let input = FulfilInput {
-        lines: b.lines.into_iter().map(|l| (l.line_id, l.quantity)).collect(),
+        lines: b
+            .lines
+            .into_iter()
+            .map(|l| (l.line_id, l.quantity))
+            .collect(),
         carrier: b.carrier,
         tracking_number: b.tracking_number,
     };

@@ -102,12 +102,22 @@ mod tests {
     fn every_embedded_template_renders_with_escaping() {
         let t = Templates::new(None);
         let names = Templates::names();
-        for n in ["reset_password", "verify_email", "welcome"] {
+        for n in [
+            "reset_password",
+            "verify_email",
+            "welcome",
+            "order_confirmation",
+            "order_shipped",
+            "order_cancelled",
+        ] {
             assert!(names.contains(&n.to_string()), "{n} missing");
         }
         for n in names {
             let r = t
-                .render(&n, &serde_json::json!({"name": "<b>Ann</b>", "link": "https://shop.test/x?a=1&b=2", "shop_name": "Shop", "expires_in": "1 hour"}))
+                .render(&n, &serde_json::json!({"name": "<b>Ann</b>", "link": "https://shop.test/x?a=1&b=2", "shop_name": "Shop", "expires_in": "1 hour",
+                    "order_id": "ord_1", "lines": [{"title": "Tee", "variant_title": "M", "quantity": 2, "unit_price": "10.00 USD", "total": "20.00 USD"}],
+                    "subtotal": "20.00 USD", "shipping": "5.00 USD", "tax": "0.00 USD", "total": "25.00 USD",
+                    "extra": {"carrier": "DHL", "tracking_number": "123"}}))
                 .unwrap_or_else(|e| panic!("{n}: {e}"));
             assert!(!r.subject.is_empty());
             if n == "verify_email" {

@@ -124,8 +124,10 @@ impl Carts {
             .write(move |tx| {
                 let token = new_token("ct_");
                 let now = tx.now();
-                let cart = Cart::new(CartId::new(now), None, now, &s);
-                tx.insert(&CART_TOKENS, &hash_token(&token), &cart.id)?;
+                let mut cart = Cart::new(CartId::new(now), None, now, &s);
+                let h = hash_token(&token);
+                tx.insert(&CART_TOKENS, &h, &cart.id)?;
+                cart.token_hashes.push(h);
                 save(tx, None, &cart)?;
                 Ok((view(tx, &cart, &s)?, token))
             })
@@ -289,9 +291,7 @@ impl Carts {
 
     /// Deletes up to `limit` carts idle past their expiry; returns how many.
     pub async fn sweep(&self, limit: usize) -> Result<usize, CartError> {
-        self.store
-            .write(move |tx| sweep_expired(tx, limit))
-            .await
+        self.store.write(move |tx| sweep_expired(tx, limit)).await
     }
 
     /// Job handler of [`SWEEP_JOB`]: deletes expired carts in batches, then schedules the next
@@ -507,7 +507,10 @@ fn merge_lines(
         if into.currency().is_some_and(|c| c != v.price.currency) {
             continue;
         }
-        let existing = into.lines.iter().position(|l| l.variant_id == line.variant_id);
+        let existing = into
+            .lines
+            .iter()
+            .position(|l| l.variant_id == line.variant_id);
         let have = existing.map_or(0, |i| into.lines[i].quantity);
         let mut total = (have + line.quantity).min(s.max_line_quantity);
         if v.track_inventory {
@@ -528,7 +531,11 @@ fn merge_lines(
     Ok(())
 }
 
-fn save(tx: &mut WriteTx<'_>, previous_owner: Option<CustomerId>, cart: &Cart) -> Result<(), StorageError> {
+fn save(
+    tx: &mut WriteTx<'_>,
+    previous_owner: Option<CustomerId>,
+    cart: &Cart,
+) -> Result<(), StorageError> {
     if let Some(old) = tx.get(&CARTS, &cart.id)? {
         tx.remove(&CART_EXPIRY, &(old.expires_at, old.id))?;
     }
@@ -550,7 +557,11 @@ fn view(r: &impl Reader, cart: &Cart, s: &CartSettings) -> Result<CartView, Cart
 }
 
 /// Loads the cart a checkout is for, inside the checkout's transaction.
-pub fn for_checkout(tx: &mut WriteTx<'_>, who: &CartOwner, s: &CartSettings) -> Result<Cart, CartError> {
+pub fn for_checkout(
+    tx: &mut WriteTx<'_>,
+    who: &CartOwner,
+    s: &CartSettings,
+) -> Result<Cart, CartError> {
     let cart = resolve_for_write(tx, who, s)?;
     if cart.lines.is_empty() {
         return Err(invalid("cart", "is empty"));

@@ -172,7 +172,13 @@ pub(super) fn render(
                 v.price,
                 p.status == catalog::Status::Active,
             ),
-            _ => (String::new(), String::new(), String::new(), l.unit_price, false),
+            _ => (
+                String::new(),
+                String::new(),
+                String::new(),
+                l.unit_price,
+                false,
+            ),
         };
         if let Some(v) = variant
             && v.track_inventory

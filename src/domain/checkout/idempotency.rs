@@ -45,12 +45,7 @@ pub fn get(r: &impl Reader, scope: &str, key: &str) -> Result<Option<Record>, St
 }
 
 /// Stores a response inside the transaction that produced it.
-pub fn put(
-    tx: &mut WriteTx<'_>,
-    scope: &str,
-    key: &str,
-    rec: &Record,
-) -> Result<(), StorageError> {
+pub fn put(tx: &mut WriteTx<'_>, scope: &str, key: &str, rec: &Record) -> Result<(), StorageError> {
     let k = (scope.to_owned(), key.to_owned());
     tx.insert(&BY_TIME, &(rec.created_at, k.0.clone(), k.1.clone()), &())?;
     tx.insert(&RECORDS, &k, rec)

@@ -341,7 +341,10 @@ impl Checkout {
     }
 
     /// Stock levels of the cart's tracked variants, read before the write (optimistic).
-    fn snapshot(&self, ctx: &Ctx) -> Result<Vec<(crate::core::VariantId, inventory::StockLevel)>, CheckoutError> {
+    fn snapshot(
+        &self,
+        ctx: &Ctx,
+    ) -> Result<Vec<(crate::core::VariantId, inventory::StockLevel)>, CheckoutError> {
         let r = self.store.read()?;
         let cart = cart::peek(&r, &ctx.who, self.store.now())?;
         let lines: Vec<_> = cart
@@ -522,7 +525,13 @@ fn place(
     orders::insert(tx, &order)?;
     let view = OrderView::of(&order);
     events::record(tx, "order.created", &view)?;
-    orders::mail(tx, &order, "order_confirmation", &c.orders, serde_json::json!({}))?;
+    orders::mail(
+        tx,
+        &order,
+        "order_confirmation",
+        &c.orders,
+        serde_json::json!({}),
+    )?;
     orders::schedule_expiry(tx, id, expires_at)?;
     cart::delete(tx, &cart)?;
     let body = serde_json::to_vec(&OrderView {

@@ -345,7 +345,10 @@ mod tests {
     fn refused_events_name_the_state() {
         let s = fresh(100, vec![1]);
         let e = apply(&s, &Event::Complete).expect_err("not allowed");
-        assert_eq!(e.to_string(), "cannot complete an order that is pending_payment");
+        assert_eq!(
+            e.to_string(),
+            "cannot complete an order that is pending_payment"
+        );
         assert!(Status::Completed.is_terminal());
         assert!(Status::Cancelled.is_terminal());
         assert!(Status::Expired.is_terminal());

@@ -11,9 +11,7 @@ use std::ops::Bound;
 use serde_json::json;
 
 pub use machine::{Event, EventKind, Status, TransitionError};
-pub use model::{
-    Address, Fulfilment, HistoryEntry, Note, Order, OrderLine, OrderView, Totals,
-};
+pub use model::{Address, Fulfilment, HistoryEntry, Note, Order, OrderLine, OrderView, Totals};
 
 use crate::core::secret::hash_token;
 use crate::core::{CustomerId, FulfilmentId, LineId, OrderId, Page, Timestamp, page};
@@ -128,7 +126,11 @@ pub struct Orders {
 
 /// Stores a new order with its indexes (checkout, inside its transaction).
 pub fn insert(tx: &mut WriteTx<'_>, order: &Order) -> Result<(), StorageError> {
-    tx.insert(&BY_STATUS, &(order.status.as_str().to_owned(), order.id), &())?;
+    tx.insert(
+        &BY_STATUS,
+        &(order.status.as_str().to_owned(), order.id),
+        &(),
+    )?;
     if let Some(c) = order.customer_id {
         tx.insert(&BY_CUSTOMER, &(c, order.id), &())?;
     }
@@ -136,7 +138,11 @@ pub fn insert(tx: &mut WriteTx<'_>, order: &Order) -> Result<(), StorageError> {
 }
 
 /// Queues the expiry of an unpaid order at `at`.
-pub fn schedule_expiry(tx: &mut WriteTx<'_>, id: OrderId, at: Timestamp) -> Result<(), StorageError> {
+pub fn schedule_expiry(
+    tx: &mut WriteTx<'_>,
+    id: OrderId,
+    at: Timestamp,
+) -> Result<(), StorageError> {
     jobs::enqueue(
         tx,
         NewJob::new(EXPIRE_JOB, &ExpireJob { order_id: id })?
@@ -238,7 +244,11 @@ pub fn transition(
             events::record(tx, "order.refunded", &OrderView::of(order))?;
         }
     }
-    tx.insert(&BY_STATUS, &(order.status.as_str().to_owned(), order.id), &())?;
+    tx.insert(
+        &BY_STATUS,
+        &(order.status.as_str().to_owned(), order.id),
+        &(),
+    )?;
     tx.insert(&ORDERS, &order.id, order)?;
     Ok(())
 }
@@ -322,9 +332,7 @@ impl Orders {
     ) -> Result<Page<OrderView>, OrderError> {
         let after = decode_cursor(cursor)?;
         let r = self.store.read()?;
-        let hi_id = f
-            .created_to
-            .map(|t| OrderId::from_bytes(id_floor(t)));
+        let hi_id = f.created_to.map(|t| OrderId::from_bytes(id_floor(t)));
         let lo_id = f.created_from.map(|t| OrderId::from_bytes(id_floor(t)));
         let mut out = Vec::new();
         let mut cursor_id = after;
