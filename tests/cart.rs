@@ -5,66 +5,10 @@ mod common;
 
 use std::time::Duration;
 
+use common::shop::{new_cart, product, set_stock};
 use common::{TestApp, bearer_client, problem};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-/// Creates an active product with `n` variants priced 1000, 1100, … and `stock` units each.
-async fn product(app: &TestApp, sku: &str, n: usize, stock: i64) -> (String, Vec<String>) {
-    let values: Vec<String> = (0..n).map(|i| format!("V{i}")).collect();
-    let variants: Vec<Value> = (0..n)
-        .map(|i| {
-            json!({"sku": format!("{sku}-{i}"), "option_values": [values[i]],
-                   "price": {"amount": 1000 + 100 * i as i64, "currency": "USD"}})
-        })
-        .collect();
-    let r = app
-        .admin_post_json(
-            "/api/v1/admin/products",
-            &json!({"title": format!("Product {sku}"), "status": "active",
-                    "options": [{"name": "Size", "values": values}], "variants": variants}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
-    let p: Value = r.json().await.expect("json");
-    let ids: Vec<String> = p["variants"]
-        .as_array()
-        .expect("variants")
-        .iter()
-        .map(|v| v["id"].as_str().expect("id").to_owned())
-        .collect();
-    for v in &ids {
-        set_stock(app, v, stock).await;
-    }
-    (p["id"].as_str().expect("id").to_owned(), ids)
-}
-
-async fn set_stock(app: &TestApp, variant: &str, on_hand: i64) {
-    let r = app
-        .admin_send(
-            Method::PUT,
-            &format!("/api/v1/admin/variants/{variant}/stock"),
-            &json!({"on_hand": on_hand}),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-}
-
-async fn new_cart(app: &TestApp) -> String {
-    let r = app.post_json("/api/v1/cart", &json!({})).await;
-    assert_eq!(r.status(), 201);
-    assert!(
-        r.headers()
-            .get_all("set-cookie")
-            .iter()
-            .any(|c| c.to_str().unwrap_or("").starts_with("shopd_cart="))
-    );
-    let c: Value = r.json().await.expect("json");
-    assert_eq!(c["lines"], json!([]));
-    let token = c["cart_token"].as_str().expect("cart_token").to_owned();
-    assert!(token.len() > 40, "unguessable token");
-    token
-}
 
 /// A request with an optional cart token and an optional bearer client.
 async fn send(

@@ -2,6 +2,8 @@
 //! and the real binary as a child process for CLI, signal and crash tests.
 #![allow(dead_code)]
 
+pub mod shop;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -323,7 +323,8 @@ impl Orders {
     }
 
     /// Staff list: newest first, filtered. Status and customer filters use their indexes;
-    /// dates bound the id range (ids sort by creation time); totals filter while scanning.
+    /// `created_from` ends the scan early (ids sort by creation time); the rest filter while
+    /// scanning.
     pub fn list(
         &self,
         f: &OrderFilter,
@@ -332,7 +333,8 @@ impl Orders {
     ) -> Result<Page<OrderView>, OrderError> {
         let after = decode_cursor(cursor)?;
         let r = self.store.read()?;
-        let hi_id = f.created_to.map(|t| OrderId::from_bytes(id_floor(t)));
+        // An id's time part is never earlier than its order's creation time (ids are minted
+        // monotonically), so once ids fall below `created_from` no older order can match.
         let lo_id = f.created_from.map(|t| OrderId::from_bytes(id_floor(t)));
         let mut out = Vec::new();
         let mut cursor_id = after;
@@ -364,12 +366,7 @@ impl Orders {
                     .collect()
                 }
                 (None, None) => {
-                    let hi = match (cursor_id.as_ref(), hi_id.as_ref()) {
-                        (Some(c), Some(h)) if h < c => Bound::Excluded(h),
-                        (Some(c), _) => Bound::Excluded(c),
-                        (None, Some(h)) => Bound::Excluded(h),
-                        (None, None) => Bound::Unbounded,
-                    };
+                    let hi = cursor_id.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
                     let lo = lo_id.as_ref().map_or(Bound::Unbounded, Bound::Included);
                     r.range(&ORDERS, lo, hi, ScanOrder::Desc, 200)?
                         .into_iter()
@@ -385,11 +382,10 @@ impl Orders {
                 if lo_id.is_some_and(|lo| id < lo) {
                     break 'scan;
                 }
-                if hi_id.is_some_and(|hi| id >= hi) {
-                    continue;
-                }
                 let o = load(&r, id)?;
-                if f.status.is_some_and(|s| s != o.status)
+                if f.created_from.is_some_and(|t| o.created_at < t)
+                    || f.created_to.is_some_and(|t| o.created_at >= t)
+                    || f.status.is_some_and(|s| s != o.status)
                     || f.min_total.is_some_and(|m| o.totals.total.amount < m)
                     || f.max_total.is_some_and(|m| o.totals.total.amount > m)
                 {

@@ -1,0 +1,107 @@
+//! Shop fixtures shared by the cart, checkout and order suites: products with stock, carts.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::TestApp;
+
+/// Creates an active product with `n` variants priced 1000, 1100, … and `stock` units each.
+pub async fn product(app: &TestApp, sku: &str, n: usize, stock: i64) -> (String, Vec<String>) {
+    let values: Vec<String> = (0..n).map(|i| format!("V{i}")).collect();
+    let variants: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({"sku": format!("{sku}-{i}"), "option_values": [values[i]],
+                   "price": {"amount": 1000 + 100 * i as i64, "currency": "USD"}})
+        })
+        .collect();
+    let r = app
+        .admin_post_json(
+            "/api/v1/admin/products",
+            &json!({"title": format!("Product {sku}"), "status": "active",
+                    "options": [{"name": "Size", "values": values}], "variants": variants}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let p: Value = r.json().await.expect("json");
+    let ids: Vec<String> = p["variants"]
+        .as_array()
+        .expect("variants")
+        .iter()
+        .map(|v| v["id"].as_str().expect("id").to_owned())
+        .collect();
+    for v in &ids {
+        set_stock(app, v, stock).await;
+    }
+    (p["id"].as_str().expect("id").to_owned(), ids)
+}
+
+pub async fn set_stock(app: &TestApp, variant: &str, on_hand: i64) {
+    let r = app
+        .admin_send(
+            Method::PUT,
+            &format!("/api/v1/admin/variants/{variant}/stock"),
+            &json!({"on_hand": on_hand}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+}
+
+pub async fn new_cart(app: &TestApp) -> String {
+    let r = app.post_json("/api/v1/cart", &json!({})).await;
+    assert_eq!(r.status(), 201);
+    assert!(
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap_or("").starts_with("shopd_cart="))
+    );
+    let c: Value = r.json().await.expect("json");
+    assert_eq!(c["lines"], json!([]));
+    let token = c["cart_token"].as_str().expect("cart_token").to_owned();
+    assert!(token.len() > 40, "unguessable token");
+    token
+}
+
+/// Adds `quantity` of `variant` to the anonymous cart `token`; returns the response.
+pub async fn add_to_cart(
+    app: &TestApp,
+    token: &str,
+    variant: &str,
+    quantity: i64,
+) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/cart/items"))
+        .header("X-Cart-Token", token)
+        .json(&json!({"variant_id": variant, "quantity": quantity}))
+        .send()
+        .await
+        .expect("add")
+}
+
+/// A valid checkout body.
+pub fn checkout_body(email: &str) -> Value {
+    json!({"email": email, "shipping_address": {
+        "name": "Ada Lovelace", "line1": "12 St James's Square", "city": "London",
+        "postal_code": "SW1Y 4JH", "country": "GB"}})
+}
+
+/// Checks out the anonymous cart `token` with `key`.
+pub async fn checkout(app: &TestApp, token: &str, key: &str, body: &Value) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/checkout"))
+        .header("X-Cart-Token", token)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .expect("checkout")
+}
+
+/// A variant's stock as staff see it.
+pub async fn stock(app: &TestApp, variant: &str) -> Value {
+    app.admin_get(&format!("/api/v1/admin/variants/{variant}/stock"))
+        .await
+        .json()
+        .await
+        .expect("stock json")
+}
