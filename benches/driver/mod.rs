@@ -3,6 +3,8 @@
 //! throughput, latency percentiles and the server's memory.
 #![allow(dead_code)]
 
+pub mod commits;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -302,4 +304,53 @@ pub fn arg(name: &str) -> Option<String> {
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1).cloned())
+}
+
+/// Admin account the write benchmarks create.
+pub const ADMIN: (&str, &str) = ("bench-admin@shopd.test", "Bench-Adm1n-Passw0rd");
+
+/// Creates [`ADMIN`] in `dir` with the real CLI (`shopd admin create`, password on stdin).
+pub fn create_admin(dir: &Path) {
+    use std::io::Write;
+    let mut child = Command::new(bin())
+        .args([
+            "admin",
+            "create",
+            "--email",
+            ADMIN.0,
+            "--name",
+            "Bench",
+            "--data-dir",
+        ])
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn admin create");
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(format!("{0}\n{0}\n", ADMIN.1).as_bytes())
+            .expect("password");
+    }
+    let out = child.wait_with_output().expect("admin create");
+    assert!(
+        out.status.success(),
+        "admin create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Signs [`ADMIN`] in; returns the access token.
+pub async fn admin_token(c: &reqwest::Client, base: &str) -> String {
+    let v: serde_json::Value = c
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": ADMIN.0, "password": ADMIN.1}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("login json");
+    v["access_token"].as_str().expect("access_token").to_owned()
 }

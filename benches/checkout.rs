@@ -1,0 +1,173 @@
+//! Checkout benchmark: durable checkouts per second at 64 concurrent clients (each checkout is
+//! one write transaction: re-pricing, stock reservation, order, event, mail and expiry jobs,
+//! idempotency record, cart removal; acknowledged only once committed) and their latency,
+//! against the machine's single-writer durable commit rate measured in the same run.
+//!
+//! `cargo bench --bench checkout -- [--seconds 10] [--concurrency 64] [--strategy both|pessimistic|optimistic]`
+
+#[path = "driver/mod.rs"]
+mod driver;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use driver::{Load, MakeRequest, Server, admin_token, arg, create_admin, drive, runtime};
+use serde_json::{Value, json};
+
+/// Products the carts draw from (several, so reservations do not all touch one row).
+const PRODUCTS: usize = 50;
+
+/// Creates the catalog with plenty of stock; returns the variant ids.
+async fn catalog(c: &reqwest::Client, base: &str, token: &str) -> Vec<String> {
+    let mut variants = Vec::new();
+    for i in 0..PRODUCTS {
+        let p: Value = c
+            .post(format!("{base}/api/v1/admin/products"))
+            .bearer_auth(token)
+            .json(&json!({"title": format!("Bench product {i}"), "status": "active",
+                "variants": [{"sku": format!("BENCH-{i}"), "price": {"amount": 1000 + i as i64 * 10, "currency": "USD"}}]}))
+            .send()
+            .await
+            .expect("product")
+            .json()
+            .await
+            .expect("product json");
+        let v = p["variants"][0]["id"].as_str().expect("variant").to_owned();
+        let r = c
+            .put(format!("{base}/api/v1/admin/variants/{v}/stock"))
+            .bearer_auth(token)
+            .json(&json!({"on_hand": 100_000_000}))
+            .send()
+            .await
+            .expect("stock");
+        assert_eq!(r.status(), 200);
+        variants.push(v);
+    }
+    variants
+}
+
+/// `n` anonymous carts with two lines each, filled by 64 concurrent clients.
+async fn carts(c: &reqwest::Client, base: &str, variants: &[String], n: usize) -> Vec<String> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let variants = Arc::new(variants.to_vec());
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let (c, base, next, variants) =
+            (c.clone(), base.to_owned(), next.clone(), variants.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut out = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    return out;
+                }
+                let cart: Value = c
+                    .post(format!("{base}/api/v1/cart"))
+                    .send()
+                    .await
+                    .expect("cart")
+                    .json()
+                    .await
+                    .expect("cart json");
+                let t = cart["cart_token"].as_str().expect("token").to_owned();
+                for k in 0..2 {
+                    let r = c
+                        .post(format!("{base}/api/v1/cart/items"))
+                        .header("X-Cart-Token", &t)
+                        .json(&json!({"variant_id": variants[(i * 7 + k * 13) % variants.len()], "quantity": 1 + k}))
+                        .send()
+                        .await
+                        .expect("add");
+                    assert_eq!(r.status(), 201);
+                }
+                out.push(t);
+            }
+        }));
+    }
+    let mut all = Vec::with_capacity(n);
+    for t in tasks {
+        all.extend(t.await.expect("join"));
+    }
+    all
+}
+
+fn run(strategy: &str, concurrency: usize, seconds: u64, smoke: bool) -> driver::Report {
+    let dir = tempfile::Builder::new()
+        .prefix("shopd-bench-")
+        .tempdir_in(
+            std::env::var("SHOPD_BENCH_DIR")
+                .unwrap_or_else(|_| std::env::temp_dir().display().to_string()),
+        )
+        .expect("tempdir");
+    create_admin(dir.path());
+    let server = Server::start_in(
+        dir.path(),
+        &[("SHOPD_CHECKOUT_RESERVATION_STRATEGY", strategy)],
+    );
+    // Enough carts for the whole run at well above the expected rate; the run stops early
+    // (bounded in count) if they run out.
+    let n = if smoke { 200 } else { 2_500 * seconds as usize };
+    let rt = runtime();
+    let carts = rt.block_on(async {
+        let c = reqwest::Client::new();
+        let token = admin_token(&c, &server.base).await;
+        let variants = catalog(&c, &server.base, &token).await;
+        carts(&c, &server.base, &variants, n).await
+    });
+    drop(rt);
+    let carts = Arc::new(carts);
+    let body = json!({"email": "bench@example.com", "shipping_address": {
+        "name": "Bench", "line1": "1 Load Street", "city": "Berlin", "postal_code": "10115", "country": "DE"}});
+    let body = Arc::new(body);
+    let make: MakeRequest = Arc::new(move |c: &reqwest::Client, base: &str, i| {
+        let i = i as usize % carts.len();
+        c.post(format!("{base}/api/v1/checkout"))
+            .header("X-Cart-Token", &carts[i])
+            .header("Idempotency-Key", format!("bench-{i}"))
+            .json(&*body)
+    });
+    let load = Load {
+        concurrency,
+        duration: Duration::from_secs(seconds),
+        max_requests: n as u64,
+        warmup: Duration::from_millis(if smoke { 0 } else { 500 }),
+    };
+    let r = drive(&format!("checkout ({strategy})"), &server.base, &load, make);
+    println!("{}", r.line());
+    println!(
+        "server RSS {:.1} MiB (peak {:.1} MiB)",
+        server.rss_mib(),
+        server.peak_rss_mib()
+    );
+    r
+}
+
+fn main() {
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let seconds: u64 = arg("--seconds")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if smoke { 1 } else { 10 });
+    let concurrency: usize = arg("--concurrency")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64);
+    let strategies: Vec<&str> = match arg("--strategy").as_deref() {
+        Some("pessimistic") => vec!["pessimistic"],
+        Some("optimistic") => vec!["optimistic"],
+        _ => vec!["pessimistic", "optimistic"],
+    };
+    let single = driver::commits::run(1, if smoke { 1 } else { 3 });
+    println!(
+        "baseline: 1 writer {:.0} durable commits/s (p50 {:.2} ms)",
+        single.commits_per_sec, single.p50
+    );
+    for s in strategies {
+        let r = run(s, concurrency, seconds, smoke);
+        println!(
+            "{s}: {:.0} durable checkouts/s at {concurrency} clients = {:.1}x the single-commit rate; p95 {:.2} ms",
+            r.rps,
+            r.rps / single.commits_per_sec.max(1e-9),
+            r.p95
+        );
+    }
+}
