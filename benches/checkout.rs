@@ -107,7 +107,7 @@ fn run(strategy: &str, concurrency: usize, seconds: u64, smoke: bool) -> driver:
     );
     // Enough carts for the whole run at well above the expected rate; the run stops early
     // (bounded in count) if they run out.
-    let n = if smoke { 200 } else { 2_500 * seconds as usize };
+    let n = if smoke { 200 } else { 6_000 * seconds as usize };
     let rt = runtime();
     let carts = rt.block_on(async {
         let c = reqwest::Client::new();

@@ -32,8 +32,12 @@ pub const DEMO_SEED: u64 = 42;
 
 /// Schema version this build writes, and the migrations that reach it.
 pub const SCHEMA: Schema = Schema {
-    version: 1,
-    migrations: &[],
+    version: 2,
+    migrations: &[crate::storage::Migration {
+        to: 2,
+        description: "index ready jobs by kind",
+        run: jobs::migrate_ready_by_kind,
+    }],
 };
 
 /// Inputs of [`App::build`].

@@ -6,8 +6,8 @@ pub mod queue;
 pub mod runner;
 
 pub use queue::{
-    Enqueued, JobRecord, JobState, NewJob, complete, enqueue, fail, get, queue_depth, recover,
-    retry_dead, schedule_recurring,
+    Enqueued, JobRecord, JobState, NewJob, complete, enqueue, fail, get, migrate_ready_by_kind,
+    queue_depth, recover, retry_dead, schedule_recurring,
 };
 pub use runner::{
     Completion, JobContext, JobError, JobHandler, JobObserver, JobOutcome, Runner, RunnerConfig,

@@ -47,7 +47,9 @@ pub struct JobRecord {
     pub id: JobId,
     /// Handler kind, e.g. `mail.send`.
     pub kind: String,
-    /// JSON payload for the handler.
+    /// JSON payload for the handler (as bytes on disk: same postcard encoding as a byte
+    /// sequence, decoded in one copy instead of byte by byte).
+    #[serde(with = "serde_bytes")]
     pub payload: Vec<u8>,
     /// Current state.
     pub state: JobState,
@@ -72,6 +74,9 @@ impl Value for JobRecord {}
 pub(crate) const JOBS: Table<JobId, JobRecord> = Table::new("jobs");
 /// Runnable and scheduled jobs ordered by `run_at`.
 pub(crate) const READY: Table<(Timestamp, JobId), ()> = Table::new("jobs_ready");
+/// The same per kind, so claiming skips saturated kinds without reading their jobs.
+pub(crate) const READY_BY_KIND: Table<(String, Timestamp, JobId), ()> =
+    Table::new("jobs_ready_by_kind");
 pub(crate) const IN_FLIGHT: Table<JobId, ()> = Table::new("jobs_in_flight");
 pub(crate) const DONE: Table<(Timestamp, JobId), ()> = Table::new("jobs_done");
 pub(crate) const DEAD: Table<JobId, ()> = Table::new("jobs_dead");
@@ -154,10 +159,41 @@ fn bump(tx: &mut WriteTx<'_>, state: JobState, kind: &str, delta: i64) -> Result
     tx.insert(&COUNTS, &key, &next)
 }
 
+fn ready_insert(tx: &mut WriteTx<'_>, job: &JobRecord) -> Result<(), StorageError> {
+    tx.insert(&READY, &(job.run_at, job.id), &())?;
+    tx.insert(&READY_BY_KIND, &(job.kind.clone(), job.run_at, job.id), &())
+}
+
+fn ready_remove(tx: &mut WriteTx<'_>, job: &JobRecord) -> Result<(), StorageError> {
+    tx.remove(&READY, &(job.run_at, job.id))?;
+    tx.remove(&READY_BY_KIND, &(job.kind.clone(), job.run_at, job.id))
+}
+
+/// Schema 2: fills the per-kind ready index from the ready jobs of an older data dir.
+pub fn migrate_ready_by_kind(tx: &mut WriteTx<'_>) -> Result<(), StorageError> {
+    let mut after: Option<(Timestamp, JobId)> = None;
+    loop {
+        let lo = match &after {
+            Some(a) => std::ops::Bound::Excluded(a),
+            None => std::ops::Bound::Unbounded,
+        };
+        let rows = tx.range(&READY, lo, std::ops::Bound::Unbounded, Order::Asc, 1024)?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = Some(last.0);
+        for ((t, id), ()) in rows {
+            if let Some(job) = tx.get(&JOBS, &id)? {
+                tx.insert(&READY_BY_KIND, &(job.kind, t, id), &())?;
+            }
+        }
+    }
+}
+
 fn move_state(tx: &mut WriteTx<'_>, job: &mut JobRecord, to: JobState) -> Result<(), StorageError> {
     let now = tx.now();
     match job.state {
-        JobState::Ready => tx.remove(&READY, &(job.run_at, job.id))?,
+        JobState::Ready => ready_remove(tx, job)?,
         JobState::InFlight => tx.remove(&IN_FLIGHT, &job.id)?,
         JobState::Done => tx.remove(&DONE, &(job.updated_at, job.id))?,
         JobState::Dead => tx.remove(&DEAD, &job.id)?,
@@ -166,7 +202,7 @@ fn move_state(tx: &mut WriteTx<'_>, job: &mut JobRecord, to: JobState) -> Result
     job.state = to;
     job.updated_at = now;
     match to {
-        JobState::Ready => tx.insert(&READY, &(job.run_at, job.id), &())?,
+        JobState::Ready => ready_insert(tx, job)?,
         JobState::InFlight => tx.insert(&IN_FLIGHT, &job.id, &())?,
         JobState::Done => tx.insert(&DONE, &(job.updated_at, job.id), &())?,
         JobState::Dead => tx.insert(&DEAD, &job.id, &())?,
@@ -201,7 +237,7 @@ pub fn enqueue(tx: &mut WriteTx<'_>, new: NewJob) -> Result<Enqueued, StorageErr
     if let Some(key) = &job.dedupe_key {
         tx.insert(&DEDUPE, &(job.kind.clone(), key.clone()), &id)?;
     }
-    tx.insert(&READY, &(job.run_at, id), &())?;
+    ready_insert(tx, &job)?;
     tx.insert(&JOBS, &id, &job)?;
     bump(tx, JobState::Ready, &job.kind, 1)?;
     Ok(Enqueued::Created(id))
@@ -246,67 +282,83 @@ pub(crate) enum Take {
 /// How far a job without a handler is pushed back, so it never blocks the head of the queue.
 const NO_HANDLER_DELAY: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Claims up to `limit` jobs due at `tx.now()`, asking `decide` per kind (per-kind concurrency,
-/// missing handlers). Pages through the due jobs (bounded) so saturated kinds at the head of
-/// the queue do not starve others. Claimed jobs move to in-flight with their attempt counted.
+/// Claims up to `limit` due jobs, kind by kind (oldest first within a kind), asking `decide`
+/// for each: take it, skip the rest of its kind (saturated), or push it back (no handler in
+/// this build). Kinds come from the per-state counts and jobs from the per-kind index, so a
+/// saturated kind with a long backlog costs one lookup, not a scan of its jobs.
 pub(crate) fn claim(
     tx: &mut WriteTx<'_>,
     limit: usize,
     mut decide: impl FnMut(&str) -> Take,
 ) -> Result<Vec<JobRecord>, StorageError> {
-    const PAGE: usize = 256;
-    const SCAN_MAX: usize = 4096;
+    const PAGE: usize = 64;
     let now = tx.now();
-    let due_until = (
-        Timestamp::from_millis(now.as_millis().saturating_add(1)),
-        JobId::from_bytes([0; 16]),
-    );
+    let due_until = Timestamp::from_millis(now.as_millis().saturating_add(1));
+    let ready = JobState::Ready.as_str().to_owned();
+    let kinds: Vec<String> = tx
+        .prefix(&COUNTS, &ready, None, Order::Asc, 10_000)?
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|((_, kind), _)| kind)
+        .collect();
     let mut out = Vec::new();
-    let mut cursor: Option<(Timestamp, JobId)> = None;
-    let mut scanned = 0;
-    while out.len() < limit && scanned < SCAN_MAX {
-        let lo = match &cursor {
-            Some(c) => std::ops::Bound::Excluded(c),
-            None => std::ops::Bound::Unbounded,
-        };
-        let page = tx.range(
-            &READY,
-            lo,
-            std::ops::Bound::Excluded(&due_until),
-            Order::Asc,
-            PAGE,
-        )?;
-        let Some(last) = page.last() else { break };
-        cursor = Some(last.0);
-        for ((t, id), ()) in page {
-            scanned += 1;
-            let job = tx.get(&JOBS, &id)?;
-            let Some(mut job) = job.filter(|j| j.state == JobState::Ready && j.run_at == t) else {
-                // A stray index row (should not happen): drop it rather than run a job twice.
-                tracing::warn!(job = %id, "jobs: removing a ready-index row with no ready job");
-                tx.remove(&READY, &(t, id))?;
-                continue;
+    'kinds: for kind in kinds {
+        let mut after: Option<(String, Timestamp, JobId)> = None;
+        loop {
+            if out.len() >= limit {
+                break 'kinds;
+            }
+            let lo = match &after {
+                Some(a) => std::ops::Bound::Excluded(a),
+                None => std::ops::Bound::Included(&(
+                    kind.clone(),
+                    Timestamp::from_millis(i64::MIN),
+                    JobId::from_bytes([0; 16]),
+                )),
             };
-            match decide(&job.kind) {
-                Take::Yes => {
-                    job.attempts += 1;
-                    move_state(tx, &mut job, JobState::InFlight)?;
-                    out.push(job);
-                    if out.len() >= limit {
-                        break;
+            let hi = (kind.clone(), due_until, JobId::from_bytes([0; 16]));
+            let page = tx.range(
+                &READY_BY_KIND,
+                lo.map(|k| k.clone()).as_ref(),
+                std::ops::Bound::Excluded(&hi),
+                Order::Asc,
+                PAGE,
+            )?;
+            let Some(last) = page.last() else {
+                continue 'kinds;
+            };
+            after = Some(last.0.clone());
+            for ((k, t, id), ()) in page {
+                let job = tx.get(&JOBS, &id)?;
+                let Some(mut job) = job.filter(|j| j.state == JobState::Ready && j.run_at == t)
+                else {
+                    // A stray index row (should not happen): drop it rather than run a job twice.
+                    tracing::warn!(job = %id, "jobs: removing a ready-index row with no ready job");
+                    tx.remove(&READY_BY_KIND, &(k, t, id))?;
+                    tx.remove(&READY, &(t, id))?;
+                    continue;
+                };
+                match decide(&job.kind) {
+                    Take::Yes => {
+                        job.attempts += 1;
+                        move_state(tx, &mut job, JobState::InFlight)?;
+                        out.push(job);
+                        if out.len() >= limit {
+                            break 'kinds;
+                        }
                     }
-                }
-                Take::Saturated => {}
-                Take::NoHandler => {
-                    tx.remove(&READY, &(job.run_at, id))?;
-                    job.run_at = now.plus(NO_HANDLER_DELAY);
-                    job.last_error = Some(format!(
-                        "no handler is registered for job kind `{}` in this shopd build",
-                        job.kind
-                    ));
-                    job.updated_at = now;
-                    tx.insert(&READY, &(job.run_at, id), &())?;
-                    tx.insert(&JOBS, &id, &job)?;
+                    Take::Saturated => continue 'kinds,
+                    Take::NoHandler => {
+                        ready_remove(tx, &job)?;
+                        job.run_at = now.plus(NO_HANDLER_DELAY);
+                        job.last_error = Some(format!(
+                            "no handler is registered for job kind `{}` in this shopd build",
+                            job.kind
+                        ));
+                        job.updated_at = now;
+                        ready_insert(tx, &job)?;
+                        tx.insert(&JOBS, &id, &job)?;
+                    }
                 }
             }
         }
@@ -462,4 +514,67 @@ pub fn queue_depth(store: &Store) -> Result<Vec<(JobState, String, u64)>, Storag
                 .map(|s| (*s, kind, n))
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::core::TestClock;
+    use crate::storage::{GroupCommit, Schema, StoreOptions};
+
+    #[test]
+    fn migration_indexes_ready_jobs_of_an_older_data_dir_by_kind() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clock = TestClock::new(Timestamp::from_millis(1_000_000));
+        let store = Store::open(StoreOptions {
+            data_dir: dir.path().to_path_buf(),
+            clock: Arc::new(clock.clone()),
+            schema: Schema {
+                version: 1,
+                migrations: &[],
+            },
+            group_commit: GroupCommit::default(),
+            fault: None,
+            observer: None,
+        })
+        .expect("open");
+        // A schema-1 queue: ready jobs without the per-kind index.
+        let ids = store
+            .write_blocking(|tx| {
+                let mut ids = Vec::new();
+                for kind in ["a", "b", "a"] {
+                    let id = enqueue(tx, NewJob::new(kind, &1)?)?.id();
+                    let job = tx.get(&JOBS, &id)?.expect("job");
+                    tx.remove(&READY_BY_KIND, &(job.kind, job.run_at, id))?;
+                    ids.push(id);
+                }
+                Ok::<_, StorageError>(ids)
+            })
+            .expect("enqueue");
+        let none = store
+            .write_blocking(|tx| claim(tx, 10, |_| Take::Yes))
+            .expect("claim");
+        assert!(none.is_empty(), "unindexed jobs are invisible to claim");
+        store
+            .write_blocking(migrate_ready_by_kind)
+            .expect("migrate");
+        let claimed = store
+            .write_blocking(|tx| {
+                claim(
+                    tx,
+                    10,
+                    |k| if k == "b" { Take::Saturated } else { Take::Yes },
+                )
+            })
+            .expect("claim");
+        let got: Vec<JobId> = claimed.iter().map(|j| j.id).collect();
+        assert_eq!(
+            got,
+            vec![ids[0], ids[2]],
+            "kind a in order; saturated b skipped"
+        );
+        store.shutdown_blocking();
+    }
 }

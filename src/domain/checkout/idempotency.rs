@@ -28,6 +28,7 @@ pub struct Record {
     /// HTTP status of the stored response.
     pub status: u16,
     /// Response body, byte for byte.
+    #[serde(with = "serde_bytes")]
     pub body: Vec<u8>,
     /// When it was stored.
     pub created_at: Timestamp,
