@@ -349,7 +349,8 @@ fn commit_direct(
 ) -> Result<(), StorageError> {
     let txn = db.begin_write().map_err(StorageError::io)?;
     {
-        let mut w = WriteTx::new(&txn, clock.now());
+        let tables = tx::OpenTables::new(&txn);
+        let mut w = WriteTx::new(&tables, clock.now());
         f(&mut w)?;
         w.apply()?;
     }

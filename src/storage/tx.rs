@@ -246,19 +246,117 @@ impl Reader for ReadTx {
 
 type Overlay = BTreeMap<&'static str, BTreeMap<Vec<u8>, Option<Vec<u8>>>>;
 
+type RawTable<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
+
+/// The tables of one write transaction, each opened once for the whole batch: opening a redb
+/// table (and flushing its root when it closes) costs more than a point read, and a batch
+/// touches the same few tables hundreds of times.
+pub(crate) struct OpenTables<'t> {
+    txn: &'t redb::WriteTransaction,
+    open: std::cell::RefCell<std::collections::HashMap<&'static str, RawTable<'t>>>,
+}
+
+impl<'t> OpenTables<'t> {
+    pub(crate) fn new(txn: &'t redb::WriteTransaction) -> Self {
+        OpenTables {
+            txn,
+            open: std::cell::RefCell::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// Runs `f` on the open table `name`, opening (or creating) it on first use.
+    fn with<R>(
+        &self,
+        name: &'static str,
+        f: impl FnOnce(&mut RawTable<'t>) -> Result<R, StorageError>,
+    ) -> Result<R, StorageError> {
+        let mut open = self.open.borrow_mut();
+        let t = match open.entry(name) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(self.txn.open_table(def(name)).map_err(StorageError::io)?)
+            }
+        };
+        f(t)
+    }
+}
+
+/// What a [`WriteTx`] needs from the batch's open tables (a trait object, so a request's
+/// borrow can be shorter than the transaction's life).
+pub(crate) trait TableAccess {
+    fn get(&self, table: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
+    fn scan(
+        &self,
+        table: &'static str,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        order: Order,
+        limit: usize,
+        skip: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Result<Vec<RawPair>, StorageError>;
+    fn apply(
+        &self,
+        table: &'static str,
+        entries: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    ) -> Result<(), StorageError>;
+}
+
+impl TableAccess for OpenTables<'_> {
+    fn get(&self, table: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.with(table, |t| {
+            Ok(t.get(key)
+                .map_err(StorageError::io)?
+                .map(|g| g.value().to_vec()))
+        })
+    }
+
+    fn scan(
+        &self,
+        table: &'static str,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        order: Order,
+        limit: usize,
+        skip: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Result<Vec<RawPair>, StorageError> {
+        self.with(table, |t| scan_table(t, lo, hi, order, limit, skip))
+    }
+
+    fn apply(
+        &self,
+        table: &'static str,
+        entries: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    ) -> Result<(), StorageError> {
+        self.with(table, |t| {
+            for (k, v) in entries {
+                match v {
+                    Some(v) => {
+                        t.insert(k.as_slice(), v.as_slice())
+                            .map_err(StorageError::io)?;
+                    }
+                    None => {
+                        t.remove(k.as_slice()).map_err(StorageError::io)?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
 /// One write request's view of the shared write transaction. Reads see the committed state,
 /// earlier requests of the same batch, and this request's own writes; writes stay in an
 /// overlay that is applied only if the request returns `Ok`.
 pub struct WriteTx<'a> {
-    txn: &'a redb::WriteTransaction,
+    tables: &'a (dyn TableAccess + 'a),
     overlay: Overlay,
     now: Timestamp,
 }
 
 impl<'a> WriteTx<'a> {
-    pub(crate) fn new(txn: &'a redb::WriteTransaction, now: Timestamp) -> Self {
+    pub(crate) fn new(tables: &'a (dyn TableAccess + 'a), now: Timestamp) -> Self {
         WriteTx {
-            txn,
+            tables,
             overlay: BTreeMap::new(),
             now,
         }
@@ -309,18 +407,7 @@ impl<'a> WriteTx<'a> {
     /// Moves the overlay into the shared transaction.
     pub(crate) fn apply(&mut self) -> Result<(), StorageError> {
         for (name, entries) in std::mem::take(&mut self.overlay) {
-            let mut t = self.txn.open_table(def(name)).map_err(StorageError::io)?;
-            for (k, v) in entries {
-                match v {
-                    Some(v) => {
-                        t.insert(k.as_slice(), v.as_slice())
-                            .map_err(StorageError::io)?;
-                    }
-                    None => {
-                        t.remove(k.as_slice()).map_err(StorageError::io)?;
-                    }
-                }
-            }
+            self.tables.apply(name, entries)?;
         }
         Ok(())
     }
@@ -331,10 +418,7 @@ impl Reader for WriteTx<'_> {
         if let Some(v) = self.overlay.get(table).and_then(|m| m.get(key)) {
             return Ok(v.clone());
         }
-        let t = self.txn.open_table(def(table)).map_err(StorageError::io)?;
-        Ok(t.get(key)
-            .map_err(StorageError::io)?
-            .map(|g| g.value().to_vec()))
+        self.tables.get(table, key)
     }
 
     fn scan_raw(
@@ -345,9 +429,10 @@ impl Reader for WriteTx<'_> {
         order: Order,
         limit: usize,
     ) -> Result<Vec<RawPair>, StorageError> {
-        let t = self.txn.open_table(def(table)).map_err(StorageError::io)?;
         let Some(ov) = self.overlay.get(table) else {
-            return scan_table(&t, lo, hi, order, limit, |_| false);
+            return self
+                .tables
+                .scan(table, lo, hi, order, limit, &mut |_| false);
         };
         if empty_range(lo, hi) {
             return Ok(Vec::new());
@@ -357,7 +442,9 @@ impl Reader for WriteTx<'_> {
             .map(|(k, _)| k.as_slice())
             .collect();
         // Committed entries not shadowed by the overlay: at most `limit` are needed.
-        let base = scan_table(&t, lo, hi, order, limit, |k| ov_keys.contains(k))?;
+        let base = self
+            .tables
+            .scan(table, lo, hi, order, limit, &mut |k| ov_keys.contains(k))?;
         let mut ov_items: Vec<RawPair> = ov
             .range::<[u8], _>((lo, hi))
             .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))

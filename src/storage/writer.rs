@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use super::error::StorageError;
-use super::tx::WriteTx;
+use super::tx::{OpenTables, WriteTx};
 use crate::core::Clock;
 
 /// What a request's closure decided, and how to tell its caller once the batch commits.
@@ -109,12 +109,13 @@ pub(crate) fn run(ctx: WriterCtx, mut rx: mpsc::Receiver<Msg>) {
             }
         };
         let started = Instant::now();
+        let tables = OpenTables::new(&txn);
         let mut responders: Vec<Responder> = Vec::new();
         let mut touched: HashSet<&'static str> = HashSet::new();
         let mut batch_err: Option<StorageError> = None;
         let mut next = Some(first);
         while let Some(req) = next.take() {
-            let mut wtx = WriteTx::new(&txn, ctx.clock.now());
+            let mut wtx = WriteTx::new(&tables, ctx.clock.now());
             let outcome = match catch_unwind(AssertUnwindSafe(|| req.run(&mut wtx))) {
                 Ok(o) => o,
                 Err(_) => {
@@ -142,6 +143,8 @@ pub(crate) fn run(ctx: WriterCtx, mut rx: mpsc::Receiver<Msg>) {
                 Err(_) => {}
             }
         }
+        // Tables close (flushing their roots) before the commit.
+        drop(tables);
         let result = match batch_err {
             Some(e) => {
                 let _ = txn.abort();
