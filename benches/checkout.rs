@@ -116,7 +116,10 @@ fn run(strategy: &str, concurrency: usize, seconds: u64, smoke: bool) -> driver:
         carts(&c, &server.base, &variants, n).await
     });
     drop(rt);
-    println!("{} carts ready; {strategy} checkouts at {concurrency} clients", carts.len());
+    println!(
+        "{} carts ready; {strategy} checkouts at {concurrency} clients",
+        carts.len()
+    );
     let carts = Arc::new(carts);
     let body = json!({"email": "bench@example.com", "shipping_address": {
         "name": "Bench", "line1": "1 Load Street", "city": "Berlin", "postal_code": "10115", "country": "DE"}});

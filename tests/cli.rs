@@ -111,8 +111,24 @@ fn newer_schema_is_refused_naming_both_versions() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("schema version 99") && err.contains("up to 1"),
+        err.contains("schema version 99")
+            && err.contains(&format!("up to {}", shopd::app::SCHEMA.version)),
         "{err}"
+    );
+}
+
+#[test]
+fn older_schema_is_migrated_at_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = Proc::serve(dir.path(), &[]);
+    assert_eq!(p.terminate().code(), Some(0));
+    shopd::storage::force_schema_version(dir.path(), 1, &shopd::core::SystemClock).expect("force");
+    // The first command to open the data dir (here `admin create`, then `serve`) migrates it.
+    let p = Proc::serve(dir.path(), &[]);
+    assert_eq!(p.terminate().code(), Some(0));
+    assert_eq!(
+        shopd::storage::schema_version_of(dir.path()).expect("version"),
+        Some(shopd::app::SCHEMA.version)
     );
 }
 
