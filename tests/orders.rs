@@ -10,6 +10,17 @@ use common::shop::{add_to_cart, checkout, checkout_body, new_cart, product, stoc
 use common::{TestApp, bearer_client, problem};
 use serde_json::{Value, json};
 
+/// Staff ship units of `order` with an idempotency key.
+async fn fulfil(app: &TestApp, order: &str, key: &str, body: &Value) -> reqwest::Response {
+    app.admin
+        .post(app.url(&format!("/api/v1/admin/orders/{order}/fulfilments")))
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .expect("fulfil")
+}
+
 async fn json_of(r: reqwest::Response) -> Value {
     let status = r.status();
     let v: Value = r.json().await.expect("json");
@@ -129,8 +140,7 @@ async fn an_order_lives_through_payment_fulfilment_and_completion() {
     // Fulfilling before payment is refused, naming the state.
     let ful = json!({"carrier": "DHL", "tracking_number": "JD0001"});
     let p = problem(
-        app.admin_post_json(&format!("/api/v1/admin/orders/{id}/fulfilments"), &ful)
-            .await,
+        fulfil(&app, &id, "f-0", &ful).await,
         409,
         "invalid_transition",
     )
@@ -160,20 +170,37 @@ async fn an_order_lives_through_payment_fulfilment_and_completion() {
 
     // Ship one unit of the first line, then the rest.
     let line0 = paid["lines"][0]["id"].as_str().expect("line").to_owned();
-    let part = json_of(
-        app.admin_post_json(
-            &format!("/api/v1/admin/orders/{id}/fulfilments"),
-            &json!({"lines": [{"line_id": line0, "quantity": 1}], "carrier": "DHL", "tracking_number": "JD0001"}),
-        )
-        .await,
-    )
-    .await;
+    let one = json!({"lines": [{"line_id": line0, "quantity": 1}], "carrier": "DHL", "tracking_number": "JD0001"});
+    let first = fulfil(&app, &id, "f-1", &one).await;
+    assert_eq!(first.status(), 201);
+    let first_bytes = first.bytes().await.expect("bytes");
+    let part: Value = serde_json::from_slice(&first_bytes).expect("json");
     assert_eq!(part["status"], "partially_fulfilled");
     assert_eq!(part["lines"][0]["fulfilled_quantity"], 1);
+    // A retry with the same key ships nothing more and answers the same bytes; the key with
+    // another body, or no key at all, is refused.
+    let again = fulfil(&app, &id, "f-1", &one).await;
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.bytes().await.expect("bytes"), first_bytes);
+    problem(
+        fulfil(&app, &id, "f-1", &ful).await,
+        422,
+        "idempotency_key_reused",
+    )
+    .await;
+    problem(
+        app.admin_post_json(&format!("/api/v1/admin/orders/{id}/fulfilments"), &ful)
+            .await,
+        400,
+        "idempotency_key_required",
+    )
+    .await;
     // More than is left on the line is refused.
     problem(
-        app.admin_post_json(
-            &format!("/api/v1/admin/orders/{id}/fulfilments"),
+        fulfil(
+            &app,
+            &id,
+            "f-2",
             &json!({"lines": [{"line_id": line0, "quantity": 2}], "carrier": "DHL", "tracking_number": "JD0002"}),
         )
         .await,
@@ -181,11 +208,7 @@ async fn an_order_lives_through_payment_fulfilment_and_completion() {
         "invalid_transition",
     )
     .await;
-    let done = json_of(
-        app.admin_post_json(&format!("/api/v1/admin/orders/{id}/fulfilments"), &ful)
-            .await,
-    )
-    .await;
+    let done = json_of(fulfil(&app, &id, "f-3", &ful).await).await;
     assert_eq!(done["status"], "fulfilled");
     assert_eq!(done["fulfilments"].as_array().expect("f").len(), 2);
     let shipped = wait_mail(&app, "JD0001").await;

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod checkout;
 pub mod diagnostics;
 pub mod events;
+pub mod idempotency;
 pub mod inventory;
 pub mod orders;
 pub mod search;

@@ -142,6 +142,20 @@ impl From<OrderError> for ApiError {
             OrderError::Invalid { field, message } => {
                 ApiError::validation(field, "invalid", message)
             }
+            OrderError::BadKey(m) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "idempotency_key_required", m)
+            }
+            OrderError::KeyReused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                e.to_string(),
+            ),
+            OrderError::InProgress => {
+                let mut a =
+                    ApiError::new(StatusCode::CONFLICT, "request_in_progress", e.to_string());
+                a.retry_after = Some(1);
+                a
+            }
             OrderError::Storage(s) => s.into(),
         }
     }
@@ -178,21 +192,28 @@ pub async fn checkout(
     who: Shopper,
     body: web::Json<CheckoutInput>,
 ) -> Result<HttpResponse> {
-    let key = req
-        .headers()
-        .get("idempotency-key")
-        .map(|v| v.to_str().unwrap_or("\u{0}"));
     let resp = state
         .checkout
-        .checkout(who.0, key, body.into_inner(), None)
+        .checkout(who.0, idempotency_key(&req), body.into_inner(), None)
         .await?;
-    let mut b =
-        HttpResponse::build(StatusCode::from_u16(resp.status).unwrap_or(StatusCode::CREATED));
+    Ok(stored(resp.status, resp.replayed, resp.body))
+}
+
+/// The `Idempotency-Key` header (a non-ASCII value is passed on as invalid).
+fn idempotency_key(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get("idempotency-key")
+        .map(|v| v.to_str().unwrap_or("\u{0}"))
+}
+
+/// A stored (or fresh) JSON response, marked when replayed.
+fn stored(status: u16, replayed: bool, body: Vec<u8>) -> HttpResponse {
+    let mut b = HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK));
     b.content_type("application/json");
-    if resp.replayed {
+    if replayed {
         b.insert_header(("Idempotent-Replayed", "true"));
     }
-    Ok(b.body(resp.body))
+    b.body(body)
 }
 
 /// Query of cursor lists.
@@ -391,12 +412,15 @@ pub struct FulfilBody {
 }
 
 /// Ships units of a paid order with carrier and tracking number; the customer gets the
-/// shipping mail.
+/// shipping mail. Requires `Idempotency-Key` (same semantics as checkout), so a retried
+/// request never ships twice.
 #[utoipa::path(post, path = "/api/v1/admin/orders/{id}/fulfilments", tag = "orders-admin", security(("bearer" = [])),
-    params(("id" = String, Path, description = "ord_…")), request_body = FulfilBody,
+    params(("id" = String, Path, description = "ord_…"),
+        ("Idempotency-Key" = String, Header, description = "Unique per fulfilment attempt, up to 255 characters")), request_body = FulfilBody,
     responses((status = 201, body = crate::domain::orders::OrderView),
         (status = 409, description = "`invalid_transition`: not paid, or more units than ordered", body = Problem, content_type = "application/problem+json")))]
 pub async fn fulfil(
+    req: HttpRequest,
     state: web::Data<HttpState>,
     who: Staff,
     id: web::Path<String>,
@@ -413,11 +437,11 @@ pub async fn fulfil(
         carrier: b.carrier,
         tracking_number: b.tracking_number,
     };
-    let view = state
+    let resp = state
         .orders
-        .fulfil(&id, input, who.principal.actor())
+        .fulfil(&id, input, who.principal.actor(), idempotency_key(&req))
         .await?;
-    Ok(HttpResponse::Created().json(view))
+    Ok(stored(resp.status, resp.replayed, resp.body))
 }
 
 /// Cancels an unpaid order and releases its stock.

@@ -3,8 +3,6 @@
 //! optimistically), the order, its `order.created` event, confirmation mail and expiry job
 //! written, the cart removed, and the response stored under the request's idempotency key.
 
-pub mod idempotency;
-
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -15,7 +13,7 @@ use crate::domain::auth::Email;
 use crate::domain::cart::{self, CartError, CartOwner, CartSettings, PriceChange};
 use crate::domain::inventory::{self, InventoryError, Strategy};
 use crate::domain::orders::{self, Address, HistoryEntry, Order, OrderLine, OrderView, Totals};
-use crate::domain::{catalog, events};
+use crate::domain::{catalog, events, idempotency};
 use crate::storage::{StorageError, Store, WriteTx};
 
 /// The one shipping method until the shipping issue: a flat rate.
@@ -230,19 +228,6 @@ fn address(prefix: &str, a: &AddressInput, issues: &mut Vec<FieldIssue>) -> Addr
     out
 }
 
-/// Checks an `Idempotency-Key`: 1 to 255 visible ASCII characters.
-pub fn check_key(key: Option<&str>) -> Result<&str, CheckoutError> {
-    let key = key.ok_or(CheckoutError::BadKey(
-        "the Idempotency-Key header is required (any unique string up to 255 characters)",
-    ))?;
-    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(CheckoutError::BadKey(
-            "Idempotency-Key must be 1 to 255 visible ASCII characters",
-        ));
-    }
-    Ok(key)
-}
-
 /// The checkout service.
 #[derive(Clone, Debug)]
 pub struct Checkout {
@@ -288,7 +273,9 @@ impl Checkout {
         input: CheckoutInput,
         strategy: Option<Strategy>,
     ) -> Result<CheckoutResponse, CheckoutError> {
-        let key = check_key(key)?.to_owned();
+        let key = idempotency::check_key(key)
+            .map_err(CheckoutError::BadKey)?
+            .to_owned();
         let scope = match (&who.customer, &who.token) {
             (Some(c), _) => c.to_string(),
             (None, Some(t)) => format!("cart:{}", hex(&hash_token(t))),

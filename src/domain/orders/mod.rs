@@ -15,7 +15,7 @@ pub use model::{Address, Fulfilment, HistoryEntry, Note, Order, OrderLine, Order
 
 use crate::core::secret::hash_token;
 use crate::core::{CustomerId, FulfilmentId, LineId, OrderId, Page, Timestamp, page};
-use crate::domain::{events, inventory};
+use crate::domain::{events, idempotency, inventory};
 use crate::jobs::{self, NewJob};
 use crate::mailer::{self, Mail};
 use crate::storage::{Order as ScanOrder, Reader, StorageError, Store, WriteTx};
@@ -40,6 +40,15 @@ pub enum OrderError {
     /// The event is not allowed now.
     #[error(transparent)]
     Transition(#[from] TransitionError),
+    /// Missing or malformed `Idempotency-Key`.
+    #[error("{0}")]
+    BadKey(&'static str),
+    /// The key was used with another body.
+    #[error("this Idempotency-Key was used with a different request body")]
+    KeyReused,
+    /// The first request with this key is still running.
+    #[error("a request with this Idempotency-Key is still in progress")]
+    InProgress,
     /// Bad input.
     #[error("{field}: {message}")]
     Invalid {
@@ -122,6 +131,18 @@ pub struct FulfilInput {
 pub struct Orders {
     store: Store,
     settings: OrderSettings,
+    in_flight: idempotency::InFlight,
+}
+
+/// A response stored under an idempotency key (or just produced), byte for byte.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// JSON body.
+    pub body: Vec<u8>,
+    /// Whether it is a replay of an earlier request's response.
+    pub replayed: bool,
 }
 
 /// Stores a new order with its indexes (checkout, inside its transaction).
@@ -276,7 +297,11 @@ fn visible(o: &Order, who: &Viewer) -> bool {
 impl Orders {
     /// Wraps the store.
     pub fn new(store: Store, settings: OrderSettings) -> Self {
-        Orders { store, settings }
+        Orders {
+            store,
+            settings,
+            in_flight: idempotency::InFlight::default(),
+        }
     }
 
     /// Mail settings (checkout reuses them).
@@ -476,14 +501,34 @@ impl Orders {
         self.apply(id, Event::Complete, actor, None).await
     }
 
-    /// Ships units: records the fulfilment, moves the state, and mails the customer.
+    /// Ships units: records the fulfilment, moves the state, and mails the customer. Needs an
+    /// idempotency key: a retried request replays the first response instead of shipping
+    /// twice. Keys are scoped to the acting staff member.
     pub async fn fulfil(
         &self,
         id: &str,
         input: FulfilInput,
         actor: String,
-    ) -> Result<OrderView, OrderError> {
+        key: Option<&str>,
+    ) -> Result<StoredResponse, OrderError> {
+        let key = idempotency::check_key(key)
+            .map_err(OrderError::BadKey)?
+            .to_owned();
         let oid = parse_id(id)?;
+        let scope = format!("fulfil:{actor}");
+        let body_hash = idempotency::hash(
+            json!({"order": oid.to_string(), "lines": input.lines, "carrier": input.carrier,
+                   "tracking_number": input.tracking_number})
+            .to_string()
+            .as_bytes(),
+        );
+        let _claim = self
+            .in_flight
+            .claim(&scope, &key)
+            .ok_or(OrderError::InProgress)?;
+        if let Some(rec) = idempotency::get(&self.store.read()?, &scope, &key)? {
+            return replay(rec, &body_hash);
+        }
         let carrier = input.carrier.trim().to_owned();
         let tracking = input.tracking_number.trim().to_owned();
         if carrier.is_empty() || carrier.chars().count() > 100 {
@@ -503,6 +548,9 @@ impl Orders {
         let s = self.settings.clone();
         self.store
             .write(move |tx| {
+                if let Some(rec) = idempotency::get(tx, &scope, &key)? {
+                    return replay(rec, &body_hash);
+                }
                 let mut o = load(tx, oid)?;
                 let wanted = if wanted.is_empty() {
                     o.lines
@@ -552,7 +600,20 @@ impl Orders {
                 o.fulfilments.push(f);
                 tx.insert(&ORDERS, &o.id, &o)?;
                 mail(tx, &o, "order_shipped", &s, extra)?;
-                Ok(OrderView::staff(&o))
+                let body = serde_json::to_vec(&OrderView::staff(&o))
+                    .map_err(|e| StorageError::Io(format!("order view: {e}")))?;
+                let rec = idempotency::Record {
+                    body_hash,
+                    status: 201,
+                    body,
+                    created_at: tx.now(),
+                };
+                idempotency::put(tx, &scope, &key, &rec)?;
+                Ok(StoredResponse {
+                    status: rec.status,
+                    body: rec.body,
+                    replayed: false,
+                })
             })
             .await
     }
@@ -622,6 +683,18 @@ impl Orders {
             Ok(()) => Ok(jobs::JobOutcome::Done),
             Err(e) => Err(jobs::JobError::retry(e.to_string())),
         }
+    }
+}
+
+fn replay(rec: idempotency::Record, body_hash: &[u8]) -> Result<StoredResponse, OrderError> {
+    if rec.body_hash == body_hash {
+        Ok(StoredResponse {
+            status: rec.status,
+            body: rec.body,
+            replayed: true,
+        })
+    } else {
+        Err(OrderError::KeyReused)
     }
 }
 

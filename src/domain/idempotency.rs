@@ -1,6 +1,7 @@
-//! Stripe-style idempotency keys: the first request with a key stores its response in the same
-//! transaction as the order it created; a repeat with the same body gets those bytes back, a
-//! repeat with another body is refused, and a repeat while the first still runs is refused too.
+//! Stripe-style idempotency keys for the POSTs that create orders and fulfilments: the first
+//! request with a key stores its response in the same transaction as what it created; a repeat
+//! with the same body gets those bytes back, a repeat with another body is refused, and a
+//! repeat while the first still runs is refused too.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -70,6 +71,16 @@ pub fn prune(tx: &mut WriteTx<'_>, limit: usize) -> Result<usize, StorageError> 
         tx.remove(&RECORDS, &(scope, key))?;
     }
     Ok(n)
+}
+
+/// Checks an `Idempotency-Key`: 1 to 255 visible ASCII characters. `Err` explains.
+pub fn check_key(key: Option<&str>) -> Result<&str, &'static str> {
+    let key = key
+        .ok_or("the Idempotency-Key header is required (any unique string up to 255 characters)")?;
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("Idempotency-Key must be 1 to 255 visible ASCII characters");
+    }
+    Ok(key)
 }
 
 /// Keys whose first request is still running in this process.
