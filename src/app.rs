@@ -32,12 +32,19 @@ pub const DEMO_SEED: u64 = 42;
 
 /// Schema version this build writes, and the migrations that reach it.
 pub const SCHEMA: Schema = Schema {
-    version: 2,
-    migrations: &[crate::storage::Migration {
-        to: 2,
-        description: "index ready jobs by kind",
-        run: jobs::migrate_ready_by_kind,
-    }],
+    version: 3,
+    migrations: &[
+        crate::storage::Migration {
+            to: 2,
+            description: "index ready jobs by kind",
+            run: jobs::migrate_ready_by_kind,
+        },
+        crate::storage::Migration {
+            to: 3,
+            description: "index unpaid orders by expiry",
+            run: orders::migrate_pending_expiry_index,
+        },
+    ],
 };
 
 /// Inputs of [`App::build`].
@@ -184,6 +191,12 @@ impl App {
             4,
             jobs::handler_fn(move |ctx| o2.clone().run_expire(ctx)),
         );
+        let o3 = orders.clone();
+        runner.register(
+            orders::EXPIRE_DUE_JOB,
+            1,
+            jobs::handler_fn(move |ctx| o3.clone().run_expire_due(ctx)),
+        );
         let k2 = checkout.clone();
         runner.register(
             checkout::PRUNE_JOB,
@@ -195,6 +208,7 @@ impl App {
             .write(|tx| {
                 let now = tx.now();
                 jobs::schedule_recurring(tx, cart::SWEEP_JOB, cart::SWEEP_EVERY, now)?;
+                jobs::schedule_recurring(tx, orders::EXPIRE_DUE_JOB, orders::EXPIRE_EVERY, now)?;
                 jobs::schedule_recurring(tx, checkout::PRUNE_JOB, checkout::PRUNE_EVERY, now)
             })
             .await?;

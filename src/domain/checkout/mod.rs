@@ -519,7 +519,6 @@ fn place(
         &c.orders,
         serde_json::json!({}),
     )?;
-    orders::schedule_expiry(tx, id, expires_at)?;
     cart::delete(tx, &cart)?;
     let body = serde_json::to_vec(&OrderView {
         order_token: Some(token),

@@ -19,10 +19,17 @@ use crate::domain::{events, idempotency, inventory};
 use crate::jobs::{self, NewJob};
 use crate::mailer::{self, Mail};
 use crate::storage::{Order as ScanOrder, Reader, StorageError, Store, WriteTx};
-use model::{BY_CUSTOMER, BY_STATUS, ORDERS};
+use model::{BY_CUSTOMER, BY_STATUS, ORDERS, PENDING_BY_EXPIRY};
 
-/// Job kind that expires an unpaid order when its reservation lapses.
+/// Job kind of one unpaid order's expiry, queued per order by earlier builds; still handled so
+/// such queued jobs finish.
 pub const EXPIRE_JOB: &str = "order.expire";
+
+/// Recurring job that expires every unpaid order whose reservation has lapsed.
+pub const EXPIRE_DUE_JOB: &str = "order.expire_due";
+
+/// How often [`EXPIRE_DUE_JOB`] runs: an unpaid order expires at most this long after its TTL.
+pub const EXPIRE_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Payload of [`EXPIRE_JOB`].
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -158,19 +165,22 @@ pub fn insert(tx: &mut WriteTx<'_>, order: &Order) -> Result<(), StorageError> {
     tx.insert(&ORDERS, &order.id, order)
 }
 
-/// Queues the expiry of an unpaid order at `at`.
-pub fn schedule_expiry(
-    tx: &mut WriteTx<'_>,
-    id: OrderId,
-    at: Timestamp,
-) -> Result<(), StorageError> {
-    jobs::enqueue(
-        tx,
-        NewJob::new(EXPIRE_JOB, &ExpireJob { order_id: id })?
-            .dedupe(id.to_string())
-            .run_at(at),
-    )?;
-    Ok(())
+/// Schema 3: indexes the unpaid orders of an older data dir by expiry.
+pub fn migrate_pending_expiry_index(tx: &mut WriteTx<'_>) -> Result<(), StorageError> {
+    let status = Status::PendingPayment.as_str().to_owned();
+    let mut after: Option<(String, OrderId)> = None;
+    loop {
+        let rows = tx.prefix(&BY_STATUS, &status, after.as_ref(), ScanOrder::Asc, 1000)?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = Some(last.0.clone());
+        for ((_, id), ()) in rows {
+            if let Some(o) = tx.get(&ORDERS, &id)? {
+                tx.insert(&PENDING_BY_EXPIRY, &(o.expires_at, id), &())?;
+            }
+        }
+    }
 }
 
 /// Queues the mail of `template` about `order`.
@@ -223,6 +233,9 @@ pub fn transition(
     let now = tx.now();
     let from = order.status;
     tx.remove(&BY_STATUS, &(from.as_str().to_owned(), order.id))?;
+    if from == Status::PendingPayment {
+        tx.remove(&PENDING_BY_EXPIRY, &(order.expires_at, order.id))?;
+    }
     order.status = next.status;
     order.totals.paid.amount = next.paid;
     order.totals.refunded.amount = next.refunded;
@@ -646,6 +659,29 @@ impl Orders {
             .await
     }
 
+    /// Job handler of [`EXPIRE_DUE_JOB`]: expires every unpaid order past its expiry, 200 per
+    /// transaction, then schedules the next run.
+    pub async fn run_expire_due(
+        self,
+        _ctx: jobs::JobContext,
+    ) -> Result<jobs::JobOutcome, jobs::JobError> {
+        loop {
+            let s = self.settings.clone();
+            let n = self
+                .store
+                .write(move |tx| expire_due(tx, 200, &s))
+                .await
+                .map_err(|e| jobs::JobError::retry(e.to_string()))?;
+            if n < 200 {
+                break;
+            }
+        }
+        Ok(jobs::JobOutcome::DoneWith(Box::new(|tx| {
+            let next = tx.now().plus(EXPIRE_EVERY);
+            jobs::schedule_recurring(tx, EXPIRE_DUE_JOB, EXPIRE_EVERY, next)
+        })))
+    }
+
     /// Job handler of [`EXPIRE_JOB`]: expires the order if it is still unpaid.
     pub async fn run_expire(
         self,
@@ -684,6 +720,35 @@ impl Orders {
             Err(e) => Err(jobs::JobError::retry(e.to_string())),
         }
     }
+}
+
+/// Expires up to `limit` unpaid orders whose expiry has passed; returns how many index rows
+/// were handled.
+fn expire_due(tx: &mut WriteTx<'_>, limit: usize, s: &OrderSettings) -> Result<usize, OrderError> {
+    let now = tx.now();
+    let due = tx.range(
+        &PENDING_BY_EXPIRY,
+        Bound::Unbounded,
+        Bound::Included(&(now, OrderId::from_bytes([0xff; 16]))),
+        ScanOrder::Asc,
+        limit,
+    )?;
+    let n = due.len();
+    for ((at, id), ()) in due {
+        match tx.get(&ORDERS, &id)? {
+            Some(mut o) if o.status == Status::PendingPayment => transition(
+                tx,
+                &mut o,
+                Event::Expire,
+                "system",
+                Some("not paid in time".into()),
+                s,
+            )?,
+            // Paid or cancelled meanwhile (its row went with that transition) or a stray row.
+            _ => tx.remove(&PENDING_BY_EXPIRY, &(at, id))?,
+        }
+    }
+    Ok(n)
 }
 
 fn replay(rec: idempotency::Record, body_hash: &[u8]) -> Result<StoredResponse, OrderError> {

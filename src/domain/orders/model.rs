@@ -12,6 +12,9 @@ use crate::storage::{Table, Value};
 pub(super) const ORDERS: Table<OrderId, Order> = Table::new("orders");
 /// Status index: (status, order).
 pub(super) const BY_STATUS: Table<(String, OrderId), ()> = Table::new("orders_by_status");
+/// Unpaid orders by when their reservation lapses, for the expiry sweep.
+pub(super) const PENDING_BY_EXPIRY: Table<(Timestamp, OrderId), ()> =
+    Table::new("orders_pending_by_expiry");
 /// Customer index: (customer, order).
 pub(super) const BY_CUSTOMER: Table<(CustomerId, OrderId), ()> = Table::new("orders_by_customer");
 
