@@ -321,7 +321,12 @@ async fn sigkill_during_checkout_loses_and_duplicates_no_order() {
         }
     })
     .await
-    .expect("every reservation released or sold after the TTL");
+    .unwrap_or_else(|| {
+        panic!(
+            "reservations left after the TTL; server log:\n{}",
+            proc.log_text()
+        )
+    });
     let sold = audit["sold"].as_i64().expect("sold");
     let available = audit["available"].as_i64().expect("available");
     assert_eq!(sold + available, START_STOCK, "{audit}");

@@ -16,7 +16,7 @@ pub use model::{Address, Fulfilment, HistoryEntry, Note, Order, OrderLine, Order
 use crate::core::secret::hash_token;
 use crate::core::{CustomerId, FulfilmentId, LineId, OrderId, Page, Timestamp, page};
 use crate::domain::{events, idempotency, inventory};
-use crate::jobs::{self, NewJob};
+use crate::jobs;
 use crate::mailer::{self, Mail};
 use crate::storage::{Order as ScanOrder, Reader, StorageError, Store, WriteTx};
 use model::{BY_CUSTOMER, BY_STATUS, ORDERS, PENDING_BY_EXPIRY};
@@ -152,7 +152,8 @@ pub struct StoredResponse {
     pub replayed: bool,
 }
 
-/// Stores a new order with its indexes (checkout, inside its transaction).
+/// Stores a new order with its indexes (checkout, inside its transaction). An unpaid order is
+/// indexed by its expiry, so the sweep releases its stock when the reservation lapses.
 pub fn insert(tx: &mut WriteTx<'_>, order: &Order) -> Result<(), StorageError> {
     tx.insert(
         &BY_STATUS,
@@ -161,6 +162,9 @@ pub fn insert(tx: &mut WriteTx<'_>, order: &Order) -> Result<(), StorageError> {
     )?;
     if let Some(c) = order.customer_id {
         tx.insert(&BY_CUSTOMER, &(c, order.id), &())?;
+    }
+    if order.status == Status::PendingPayment {
+        tx.insert(&PENDING_BY_EXPIRY, &(order.expires_at, order.id), &())?;
     }
     tx.insert(&ORDERS, &order.id, order)
 }
