@@ -1,7 +1,8 @@
 //! Checkout benchmark: durable checkouts per second at 64 concurrent clients (each checkout is
 //! one write transaction: re-pricing, stock reservation, order, event, mail and expiry jobs,
 //! idempotency record, cart removal; acknowledged only once committed) and their latency,
-//! against the machine's single-writer durable commit rate measured in the same run.
+//! against the machine's single-writer durable commit rate and one client's checkouts/s (each
+//! committing alone), both measured in the same run.
 //!
 //! `cargo bench --bench checkout -- [--seconds 10] [--concurrency 64] [--strategy both|pessimistic|optimistic]`
 
@@ -107,7 +108,12 @@ fn run(strategy: &str, concurrency: usize, seconds: u64, smoke: bool) -> driver:
     );
     // Enough carts for the whole run at well above the expected rate; the run stops early
     // (bounded in count) if they run out.
-    let n = if smoke { 200 } else { 6_000 * seconds as usize };
+    let per_second = if concurrency == 1 { 2_000 } else { 6_000 };
+    let n = if smoke {
+        200
+    } else {
+        per_second * seconds as usize
+    };
     let rt = runtime();
     let carts = rt.block_on(async {
         let c = reqwest::Client::new();
@@ -165,12 +171,15 @@ fn main() {
         "baseline: 1 writer {:.0} durable commits/s (p50 {:.2} ms)",
         single.commits_per_sec, single.p50
     );
+    // One client: every checkout commits alone (no group commit), the other baseline.
+    let alone = run("pessimistic", 1, if smoke { 1 } else { 3 }, smoke);
     for s in strategies {
         let r = run(s, concurrency, seconds, smoke);
         println!(
-            "{s}: {:.0} durable checkouts/s at {concurrency} clients = {:.1}x the single-commit rate; p95 {:.2} ms",
+            "{s}: {:.0} durable checkouts/s at {concurrency} clients = {:.1}x the single-commit rate, {:.1}x one client's checkouts/s; p95 {:.2} ms",
             r.rps,
             r.rps / single.commits_per_sec.max(1e-9),
+            r.rps / alone.rps.max(1e-9),
             r.p95
         );
     }
