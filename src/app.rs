@@ -103,6 +103,7 @@ impl App {
             },
             fault,
             observer: Some(metrics.clone()),
+            cache_mib: config.storage.cache_mib,
         };
         let store = tokio::task::spawn_blocking(move || Store::open(store_opts))
             .await

@@ -530,6 +530,7 @@ fn offline_store(cfg: &Config) -> anyhow::Result<storage::Store> {
         group_commit: storage::GroupCommit::default(),
         fault: None,
         observer: None,
+        cache_mib: cfg.storage.cache_mib,
     })?)
 }
 

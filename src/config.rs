@@ -125,6 +125,8 @@ pub struct StorageConfig {
     pub group_commit_max_batch: usize,
     /// Longest a commit batch keeps taking new requests, in milliseconds.
     pub group_commit_max_batch_ms: u64,
+    /// Page cache of the database file in MiB.
+    pub cache_mib: usize,
 }
 
 /// `[jobs]`
@@ -276,6 +278,7 @@ impl Default for StorageConfig {
             data_dir: "./shopd-data".into(),
             group_commit_max_batch: 512,
             group_commit_max_batch_ms: 20,
+            cache_mib: crate::storage::DEFAULT_CACHE_MIB,
         }
     }
 }
@@ -355,6 +358,11 @@ pub const DOCS: &[(&str, &str, &str)] = &[
         "storage",
         "group_commit_max_batch_ms",
         "Longest a commit batch keeps taking requests, in milliseconds",
+    ),
+    (
+        "storage",
+        "cache_mib",
+        "Page cache of the database file in MiB (memory shopd keeps for hot data; 8 to 65536)",
     ),
     (
         "jobs",
@@ -688,6 +696,9 @@ impl Config {
         if self.storage.group_commit_max_batch == 0 || self.storage.group_commit_max_batch > 100_000
         {
             errs.push("storage.group_commit_max_batch must be between 1 and 100000".into());
+        }
+        if !(8..=65_536).contains(&self.storage.cache_mib) {
+            errs.push("storage.cache_mib must be between 8 and 65536".into());
         }
         if self.storage.group_commit_max_batch_ms > 10_000 {
             errs.push("storage.group_commit_max_batch_ms must be at most 10000".into());

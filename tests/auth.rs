@@ -907,6 +907,7 @@ async fn login_upgrades_a_hash_made_with_weaker_parameters() {
             group_commit: Default::default(),
             fault: None,
             observer: None,
+            cache_mib: shopd::storage::DEFAULT_CACHE_MIB,
         })
         .expect("open");
         let keys = Keys::load_or_create(&dir.path().join("secrets"), "", "shopd", "shopd-api")

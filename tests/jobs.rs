@@ -22,6 +22,7 @@ fn open(dir: &std::path::Path, clock: &TestClock) -> Store {
         group_commit: GroupCommit::default(),
         fault: None,
         observer: None,
+        cache_mib: shopd::storage::DEFAULT_CACHE_MIB,
     })
     .expect("open")
 }
@@ -336,6 +337,7 @@ async fn in_flight_jobs_are_recovered_and_completion_effects_apply_once() {
             group_commit: GroupCommit::default(),
             fault: None,
             observer: None,
+            cache_mib: shopd::storage::DEFAULT_CACHE_MIB,
         }) {
             reopened = Some(s);
             break;

@@ -42,6 +42,7 @@ fn opts(dir: &Path) -> StoreOptions {
         group_commit: GroupCommit::default(),
         fault: None,
         observer: None,
+        cache_mib: shopd::storage::DEFAULT_CACHE_MIB,
     }
 }
 

@@ -63,6 +63,7 @@ pub fn run(writers: usize, seconds: u64) -> Run {
         group_commit: GroupCommit::default(),
         fault: None,
         observer: Some(stats.clone()),
+        cache_mib: shopd::storage::DEFAULT_CACHE_MIB,
     })
     .expect("open");
     let rt = tokio::runtime::Builder::new_multi_thread()

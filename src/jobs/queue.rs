@@ -538,6 +538,7 @@ mod tests {
             group_commit: GroupCommit::default(),
             fault: None,
             observer: None,
+            cache_mib: crate::storage::DEFAULT_CACHE_MIB,
         })
         .expect("open");
         // A schema-1 queue: ready jobs without the per-kind index.

@@ -52,7 +52,14 @@ pub struct StoreOptions {
     pub fault: Option<FaultSwitch>,
     /// Receives commit figures.
     pub observer: Option<Arc<dyn StorageObserver>>,
+    /// Page cache of the database file in MiB (redb's own default is 1 GiB, too much for a
+    /// small VPS).
+    pub cache_mib: usize,
 }
+
+/// Default page cache: large enough to keep a 100,000-product catalog's hot pages, small enough
+/// for a 1 GiB machine.
+pub const DEFAULT_CACHE_MIB: usize = 256;
 
 struct Inner {
     db: Arc<redb::Database>,
@@ -155,7 +162,7 @@ impl Store {
         let dir = opts.data_dir.clone();
         let lock = DataDirLock::acquire(&dir)?;
         let path = dir.join(DB_FILE);
-        let db = open_db(&path, opts.fault.clone())?;
+        let db = open_db(&path, opts.fault.clone(), opts.cache_mib)?;
         let db = Arc::new(db);
         migrate(&db, &dir, opts.schema, opts.clock.as_ref())?;
 
@@ -302,7 +309,11 @@ impl Store {
     }
 }
 
-fn open_db(path: &Path, fault: Option<FaultSwitch>) -> Result<redb::Database, OpenError> {
+fn open_db(
+    path: &Path,
+    fault: Option<FaultSwitch>,
+    cache_mib: usize,
+) -> Result<redb::Database, OpenError> {
     let err = |reason: String| OpenError::Database {
         path: path.display().to_string(),
         reason,
@@ -316,7 +327,8 @@ fn open_db(path: &Path, fault: Option<FaultSwitch>) -> Result<redb::Database, Op
         ),
         other => other.to_string(),
     };
-    let builder = redb::Builder::new();
+    let mut builder = redb::Builder::new();
+    builder.set_cache_size(cache_mib.max(1).saturating_mul(1024 * 1024));
     match fault {
         None => builder.create(path).map_err(|e| err(describe(e))),
         Some(switch) => {
