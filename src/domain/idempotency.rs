@@ -36,6 +36,36 @@ pub struct Record {
 }
 impl Value for Record {}
 
+/// A response stored under a key (or just produced), to send byte for byte.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    /// HTTP status.
+    pub status: u16,
+    /// JSON body.
+    pub body: Vec<u8>,
+    /// Whether it is a replay of an earlier request's response.
+    pub replayed: bool,
+}
+
+/// The stored response for a repeat of the request whose body hashes to `body_hash`;
+/// `None` when the key was first used with another body.
+pub fn replay(rec: Record, body_hash: &[u8]) -> Option<Response> {
+    (rec.body_hash == body_hash).then_some(Response {
+        status: rec.status,
+        body: rec.body,
+        replayed: true,
+    })
+}
+
+/// The fresh response of a record just stored.
+pub fn fresh(rec: Record) -> Response {
+    Response {
+        status: rec.status,
+        body: rec.body,
+        replayed: false,
+    }
+}
+
 /// SHA-256 of a canonical body.
 pub fn hash(canonical: &[u8]) -> Vec<u8> {
     Sha256::digest(canonical).to_vec()

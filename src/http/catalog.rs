@@ -10,7 +10,7 @@ use utoipa::IntoParams;
 use super::identity::{Staff, require_scope};
 use super::problem::FieldError;
 use super::{ApiError, HttpState, Problem};
-use crate::core::{CategoryId, CollectionId, DEFAULT_PER_PAGE, MAX_PER_PAGE, ProductId};
+use crate::core::{CategoryId, CollectionId, ProductId};
 use crate::domain::catalog::{CatalogError, ListFilter, Product, ProductInput, Status};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
@@ -58,30 +58,33 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
 
 type Result<T> = std::result::Result<T, ApiError>;
 
+/// 422 `validation_failed` listing every invalid field of a domain validation.
+pub(super) fn field_issues(issues: Vec<crate::domain::catalog::FieldIssue>) -> ApiError {
+    let detail = issues
+        .iter()
+        .map(|i| format!("{}: {}", i.field, i.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut a = ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        detail,
+    );
+    a.errors = issues
+        .into_iter()
+        .map(|i| FieldError {
+            field: i.field,
+            code: i.code.to_owned(),
+            message: i.message,
+        })
+        .collect();
+    a
+}
+
 impl From<CatalogError> for ApiError {
     fn from(e: CatalogError) -> Self {
         match e {
-            CatalogError::Invalid(issues) => {
-                let detail = issues
-                    .iter()
-                    .map(|i| format!("{}: {}", i.field, i.message))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                let mut a = ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "validation_failed",
-                    detail,
-                );
-                a.errors = issues
-                    .into_iter()
-                    .map(|i| FieldError {
-                        field: i.field,
-                        code: i.code.to_owned(),
-                        message: i.message,
-                    })
-                    .collect();
-                a
-            }
+            CatalogError::Invalid(issues) => field_issues(issues),
             CatalogError::NotFound => ApiError::not_found("no such product or category"),
             CatalogError::SlugTaken(s) => ApiError::new(
                 StatusCode::CONFLICT,
@@ -164,14 +167,7 @@ pub struct ListQuery {
 }
 
 fn list_args(q: &ListQuery) -> Result<(ListFilter, usize)> {
-    let per_page = q.per_page.unwrap_or(DEFAULT_PER_PAGE);
-    if !(1..=MAX_PER_PAGE).contains(&per_page) {
-        return Err(ApiError::validation(
-            "per_page",
-            "out_of_range",
-            format!("must be between 1 and {MAX_PER_PAGE}"),
-        ));
-    }
+    let per_page = super::paging::per_page(q.per_page)?;
     let category = match &q.category {
         Some(c) => Some(
             CategoryId::parse(c)

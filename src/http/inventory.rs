@@ -7,8 +7,9 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::identity::{Staff, require_scope};
+use super::paging::{CursorQuery, per_page};
 use super::{ApiError, HttpState, Problem};
-use crate::core::{DEFAULT_PER_PAGE, MAX_PER_PAGE, VariantId};
+use crate::core::VariantId;
 use crate::domain::events;
 use crate::domain::inventory::{Backorder, CsvError, InventoryError, Policy};
 
@@ -66,19 +67,6 @@ fn staff_inventory(who: &Staff) -> Result<()> {
 
 fn variant_id(s: &str) -> Result<VariantId> {
     VariantId::parse(s).map_err(|_| ApiError::not_found("no such variant"))
-}
-
-fn per_page(p: Option<usize>) -> Result<usize> {
-    let n = p.unwrap_or(DEFAULT_PER_PAGE);
-    if (1..=MAX_PER_PAGE).contains(&n) {
-        Ok(n)
-    } else {
-        Err(ApiError::validation(
-            "per_page",
-            "out_of_range",
-            format!("must be between 1 and {MAX_PER_PAGE}"),
-        ))
-    }
 }
 
 /// A variant's stock: on hand, reserved, available, sold, policy.
@@ -181,16 +169,6 @@ pub async fn adjust_stock(
         .adjust(v, b.delta, b.reason, who.principal.actor())
         .await?;
     Ok(HttpResponse::Created().json(view))
-}
-
-/// Query of cursor lists.
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct CursorQuery {
-    /// 1–100, default 20.
-    pub per_page: Option<usize>,
-    /// From the previous page.
-    pub cursor: Option<String>,
 }
 
 /// A variant's stock movements, newest first.

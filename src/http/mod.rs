@@ -12,6 +12,7 @@ pub mod identity;
 pub mod inventory;
 pub mod middleware;
 pub mod orders;
+pub mod paging;
 pub mod problem;
 pub mod search;
 

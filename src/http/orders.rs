@@ -8,9 +8,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::cart::Shopper;
 use super::identity::{Signed, Staff, require_scope};
+use super::paging::{CursorQuery, per_page};
 use super::problem::FieldError;
 use super::{ApiError, HttpState, Problem};
-use crate::core::{CustomerId, DEFAULT_PER_PAGE, MAX_PER_PAGE, Timestamp};
+use crate::core::{CustomerId, Timestamp};
 use crate::domain::checkout::{CheckoutError, CheckoutInput};
 use crate::domain::orders::{
     FulfilInput, OrderError, OrderFilter, Status, TransitionError, Viewer,
@@ -47,6 +48,22 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
 
 type Result<T> = std::result::Result<T, ApiError>;
 
+/// 422: the idempotency key came with another body.
+fn key_reused(detail: String) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_key_reused",
+        detail,
+    )
+}
+
+/// 409: the first request with this key is still running; retry shortly.
+fn in_progress(detail: String) -> ApiError {
+    let mut a = ApiError::new(StatusCode::CONFLICT, "request_in_progress", detail);
+    a.retry_after = Some(1);
+    a
+}
+
 impl From<CheckoutError> for ApiError {
     fn from(e: CheckoutError) -> Self {
         match e {
@@ -80,38 +97,9 @@ impl From<CheckoutError> for ApiError {
             CheckoutError::BadKey(m) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "idempotency_key_required", m)
             }
-            CheckoutError::KeyReused => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                e.to_string(),
-            ),
-            CheckoutError::InProgress => {
-                let mut a =
-                    ApiError::new(StatusCode::CONFLICT, "request_in_progress", e.to_string());
-                a.retry_after = Some(1);
-                a
-            }
-            CheckoutError::Invalid(issues) => {
-                let detail = issues
-                    .iter()
-                    .map(|i| format!("{}: {}", i.field, i.message))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                let mut a = ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "validation_failed",
-                    detail,
-                );
-                a.errors = issues
-                    .into_iter()
-                    .map(|i| FieldError {
-                        field: i.field,
-                        code: i.code.to_owned(),
-                        message: i.message,
-                    })
-                    .collect();
-                a
-            }
+            CheckoutError::KeyReused => key_reused(e.to_string()),
+            CheckoutError::InProgress => in_progress(e.to_string()),
+            CheckoutError::Invalid(issues) => super::catalog::field_issues(issues),
             CheckoutError::Contention => {
                 let mut a = ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -145,32 +133,10 @@ impl From<OrderError> for ApiError {
             OrderError::BadKey(m) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "idempotency_key_required", m)
             }
-            OrderError::KeyReused => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                e.to_string(),
-            ),
-            OrderError::InProgress => {
-                let mut a =
-                    ApiError::new(StatusCode::CONFLICT, "request_in_progress", e.to_string());
-                a.retry_after = Some(1);
-                a
-            }
+            OrderError::KeyReused => key_reused(e.to_string()),
+            OrderError::InProgress => in_progress(e.to_string()),
             OrderError::Storage(s) => s.into(),
         }
-    }
-}
-
-fn per_page(p: Option<usize>) -> Result<usize> {
-    let n = p.unwrap_or(DEFAULT_PER_PAGE);
-    if (1..=MAX_PER_PAGE).contains(&n) {
-        Ok(n)
-    } else {
-        Err(ApiError::validation(
-            "per_page",
-            "out_of_range",
-            format!("must be between 1 and {MAX_PER_PAGE}"),
-        ))
     }
 }
 
@@ -214,16 +180,6 @@ fn stored(status: u16, replayed: bool, body: Vec<u8>) -> HttpResponse {
         b.insert_header(("Idempotent-Replayed", "true"));
     }
     b.body(body)
-}
-
-/// Query of cursor lists.
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct CursorQuery {
-    /// 1–100, default 20.
-    pub per_page: Option<usize>,
-    /// From the previous page.
-    pub cursor: Option<String>,
 }
 
 /// The signed-in customer's orders, newest first.

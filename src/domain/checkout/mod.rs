@@ -82,16 +82,8 @@ pub struct CheckoutInput {
     pub shipping_method: Option<String>,
 }
 
-/// One invalid field.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FieldIssue {
-    /// JSON path, e.g. `shipping_address.country`.
-    pub field: String,
-    /// Stable code.
-    pub code: &'static str,
-    /// Explanation.
-    pub message: String,
-}
+/// One invalid field (the catalog's shape, shared by every validation).
+pub use crate::domain::catalog::FieldIssue;
 
 /// Why a checkout failed.
 #[derive(Debug, thiserror::Error)]
@@ -133,15 +125,7 @@ pub enum CheckoutError {
 }
 
 /// A successful (or replayed) checkout: the response to send, byte for byte.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CheckoutResponse {
-    /// HTTP status.
-    pub status: u16,
-    /// JSON body.
-    pub body: Vec<u8>,
-    /// Whether this is a stored response replayed for a repeated key.
-    pub replayed: bool,
-}
+pub type CheckoutResponse = idempotency::Response;
 
 struct Valid {
     email: String,
@@ -395,15 +379,7 @@ impl From<InventoryError> for PlaceError {
 }
 
 fn replay(rec: idempotency::Record, body_hash: &[u8]) -> Result<CheckoutResponse, CheckoutError> {
-    if rec.body_hash == body_hash {
-        Ok(CheckoutResponse {
-            status: rec.status,
-            body: rec.body,
-            replayed: true,
-        })
-    } else {
-        Err(CheckoutError::KeyReused)
-    }
+    idempotency::replay(rec, body_hash).ok_or(CheckoutError::KeyReused)
 }
 
 fn money_err(e: crate::core::MoneyError) -> PlaceError {
@@ -532,11 +508,7 @@ fn place(
         created_at: now,
     };
     idempotency::put(tx, &c.scope, &c.key, &rec)?;
-    Ok(Outcome::Done(CheckoutResponse {
-        status: rec.status,
-        body: rec.body,
-        replayed: false,
-    }))
+    Ok(Outcome::Done(idempotency::fresh(rec)))
 }
 
 fn line_of(

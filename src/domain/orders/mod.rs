@@ -142,15 +142,7 @@ pub struct Orders {
 }
 
 /// A response stored under an idempotency key (or just produced), byte for byte.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoredResponse {
-    /// HTTP status.
-    pub status: u16,
-    /// JSON body.
-    pub body: Vec<u8>,
-    /// Whether it is a replay of an earlier request's response.
-    pub replayed: bool,
-}
+pub type StoredResponse = idempotency::Response;
 
 /// Stores a new order with its indexes (checkout, inside its transaction). An unpaid order is
 /// indexed by its expiry, so the sweep releases its stock when the reservation lapses.
@@ -626,11 +618,7 @@ impl Orders {
                     created_at: tx.now(),
                 };
                 idempotency::put(tx, &scope, &key, &rec)?;
-                Ok(StoredResponse {
-                    status: rec.status,
-                    body: rec.body,
-                    replayed: false,
-                })
+                Ok(idempotency::fresh(rec))
             })
             .await
     }
@@ -756,15 +744,7 @@ fn expire_due(tx: &mut WriteTx<'_>, limit: usize, s: &OrderSettings) -> Result<u
 }
 
 fn replay(rec: idempotency::Record, body_hash: &[u8]) -> Result<StoredResponse, OrderError> {
-    if rec.body_hash == body_hash {
-        Ok(StoredResponse {
-            status: rec.status,
-            body: rec.body,
-            replayed: true,
-        })
-    } else {
-        Err(OrderError::KeyReused)
-    }
+    idempotency::replay(rec, body_hash).ok_or(OrderError::KeyReused)
 }
 
 fn decode_cursor(cursor: Option<&str>) -> Result<Option<OrderId>, OrderError> {
