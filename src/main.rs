@@ -1,6 +1,12 @@
 //! The `shopd` executable: everything lives in the library; this only runs the CLI.
 #![deny(clippy::unwrap_used)]
 
+/// mimalloc instead of glibc's malloc: the storage writer allocates and frees B-tree pages on
+/// every commit, and glibc kept growing and trimming its heap for them (about a tenth of the
+/// writer thread's time in the checkout benchmark).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     tune_allocator();
     shopd::cli::run()

@@ -172,6 +172,21 @@ async fn anonymous_cart_lines_and_validation() {
         "not_found",
     )
     .await;
+    // A token naming this very cart but carrying another secret finds nothing either.
+    let (named, _secret) = t.split_once('.').expect("ct_<cart id>.<secret>");
+    assert!(named.starts_with("ct_cart_"), "{t}");
+    for forged in [
+        format!("{named}.x"),
+        format!("{named}.{}", "A".repeat(43)),
+        named.to_owned(),
+    ] {
+        problem(
+            send(&app, None, Some(&forged), Method::GET, "/api/v1/cart", None).await,
+            404,
+            "not_found",
+        )
+        .await;
+    }
     // Nothing the refused requests did changed the cart.
     let c: Value = send(&app, None, Some(&t), Method::GET, "/api/v1/cart", None)
         .await

@@ -16,6 +16,11 @@ pub fn hash_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// Lower-case hex, for hashes shown in keys, scopes and ETags.
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 /// Random bytes for ids that never leave the server.
 pub fn random_id() -> Vec<u8> {
     let b: [u8; 16] = rand::random();

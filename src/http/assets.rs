@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use rust_embed::RustEmbed;
 
 use super::ApiError;
+use crate::core::secret::hex;
 
 #[derive(RustEmbed)]
 #[folder = "web/"]
@@ -34,8 +35,4 @@ fn serve(path: &str) -> Result<HttpResponse, ApiError> {
         .insert_header((header::ETAG, etag))
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .body(file.data.into_owned()))
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -106,6 +106,7 @@ impl TestApp {
             base,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
+                .pool_idle_timeout(IDLE)
                 .build()
                 .expect("client"),
             admin: bearer_client(&admin_token),
@@ -216,6 +217,7 @@ pub fn bearer_client(token: &str) -> reqwest::Client {
     reqwest::Client::builder()
         .default_headers(h)
         .timeout(Duration::from_secs(30))
+        .pool_idle_timeout(IDLE)
         .build()
         .expect("client")
 }
@@ -364,6 +366,10 @@ impl Drop for Proc {
 }
 
 /// Polls `f` until it returns Some or the time runs out.
+/// Test clients drop idle connections before the server's 5 s keep-alive closes them, so a
+/// request never races the server closing the connection it reuses.
+const IDLE: Duration = Duration::from_secs(2);
+
 pub async fn eventually<T, F, Fut>(timeout: Duration, mut f: F) -> Option<T>
 where
     F: FnMut() -> Fut,

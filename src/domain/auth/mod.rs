@@ -7,6 +7,7 @@ pub mod jwt;
 pub mod model;
 pub mod password;
 pub use crate::core::secret;
+use crate::core::secret::hex;
 
 mod admin;
 mod api_keys;
@@ -128,10 +129,6 @@ fn new_session(
         },
     )?;
     Ok((token, family))
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {

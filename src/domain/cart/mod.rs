@@ -13,7 +13,7 @@ use std::time::Duration;
 
 pub use model::{Cart, CartLine, CartView, LineView, PriceChange};
 
-use crate::core::secret::{hash_token, new_token};
+use crate::core::secret::{hash_token, hex, new_token};
 use crate::core::{CartId, Currency, CustomerId, LineId, Timestamp, VariantId};
 use crate::domain::{catalog, inventory};
 use crate::jobs;
@@ -122,12 +122,12 @@ impl Carts {
         let s = self.settings.clone();
         self.store
             .write(move |tx| {
-                let token = new_token("ct_");
                 let now = tx.now();
                 let mut cart = Cart::new(CartId::new(now), None, now, &s);
-                let h = hash_token(&token);
-                tx.insert(&CART_TOKENS, &h, &cart.id)?;
-                cart.token_hashes.push(h);
+                // The token names its cart, so finding it needs no index of random hashes
+                // (one random B-tree page fewer per cart written or checked out).
+                let token = new_token(&format!("{TOKEN_PREFIX}{}.", cart.id));
+                cart.token_hashes.push(hash_token(&token));
                 save(tx, None, &cart)?;
                 Ok((view(tx, &cart, &s)?, token))
             })
@@ -345,8 +345,12 @@ pub fn delete(tx: &mut WriteTx<'_>, cart: &Cart) -> Result<(), StorageError> {
     {
         tx.remove(&CUSTOMER_CARTS, &c)?;
     }
+    // Only tokens redirected by a merge (or minted before tokens named their cart) are
+    // indexed; checking first keeps the common delete from touching that table.
     for h in &cart.token_hashes {
-        tx.remove(&CART_TOKENS, h)?;
+        if tx.contains(&CART_TOKENS, h)? {
+            tx.remove(&CART_TOKENS, h)?;
+        }
     }
     Ok(())
 }
@@ -420,10 +424,21 @@ fn find(r: &impl Reader, who: &CartOwner, now: Timestamp) -> Result<Found, CartE
     match (&who.token, who.customer) {
         (None, None) => Err(CartError::NoCart),
         (Some(token), customer) => {
-            let Some(id) = r.get(&CART_TOKENS, &hash_token(token))? else {
-                return Err(CartError::NotFound("no such cart (it may have expired)"));
+            let h = hash_token(token);
+            let named = match selector(token) {
+                Some(id) => r.get(&CARTS, &id)?.filter(|c| c.token_hashes.contains(&h)),
+                None => None,
             };
-            let Some(cart) = live(r.get(&CARTS, &id)?, now) else {
+            let cart = match named {
+                Some(c) => Some(c),
+                // A token merged into a customer's cart, or one minted before tokens named
+                // their cart, is found through the index.
+                None => match r.get(&CART_TOKENS, &h)? {
+                    Some(id) => r.get(&CARTS, &id)?,
+                    None => None,
+                },
+            };
+            let Some(cart) = live(cart, now) else {
                 return Err(CartError::NotFound("no such cart (it may have expired)"));
             };
             match (cart.customer_id, customer) {
@@ -605,7 +620,116 @@ pub fn current(
     purchasable(r, line.variant_id)
 }
 
-/// The hash a token is stored under (idempotency scopes key on it).
-pub fn token_scope(token: &str) -> Vec<u8> {
-    hash_token(token)
+/// Cart tokens start with this, then name their cart: `ct_<cart id>.<secret>`.
+const TOKEN_PREFIX: &str = "ct_";
+
+/// The cart a token names, if it has that form (the secret is checked against the cart).
+fn selector(token: &str) -> Option<CartId> {
+    let (id, _secret) = token.strip_prefix(TOKEN_PREFIX)?.split_once('.')?;
+    CartId::parse(id).ok()
+}
+
+/// The idempotency scope of requests made with `token`: its hash, after the cart id when the
+/// token names one, so a cart's stored responses sort by the cart's age (recent carts, the
+/// ones checking out, share B-tree pages) yet stay bound to the secret.
+pub fn token_scope(token: &str) -> String {
+    let h = hex(&hash_token(token));
+    match selector(token) {
+        Some(id) => format!("cart:{id}:{h}"),
+        None => format!("cart:{h}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::core::TestClock;
+    use crate::storage::{GroupCommit, Schema, StoreOptions};
+
+    fn store(dir: &std::path::Path) -> Store {
+        Store::open(StoreOptions {
+            data_dir: dir.to_path_buf(),
+            clock: Arc::new(TestClock::new(Timestamp::from_millis(1_000_000))),
+            schema: Schema {
+                version: 1,
+                migrations: &[],
+            },
+            group_commit: GroupCommit::default(),
+            fault: None,
+            observer: None,
+            cache_mib: crate::storage::DEFAULT_CACHE_MIB,
+        })
+        .expect("open")
+    }
+
+    fn anon(token: &str) -> CartOwner {
+        CartOwner {
+            customer: None,
+            token: Some(token.to_owned()),
+        }
+    }
+
+    #[tokio::test]
+    async fn tokens_name_their_cart_and_older_indexed_tokens_still_work() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(dir.path());
+        let s = CartSettings::default();
+        let carts = Carts::new(store.clone(), s.clone());
+
+        let (created, token) = carts.create().await.expect("create");
+        assert_eq!(selector(&token), Some(created.id));
+        assert_eq!(carts.get(anon(&token)).await.expect("get").id, created.id);
+        // Not indexed: found through the id it names.
+        let r = store.read().expect("read");
+        assert!(
+            !r.contains(&CART_TOKENS, &hash_token(&token))
+                .expect("contains")
+        );
+        let scope = token_scope(&token);
+        assert!(
+            scope.starts_with(&format!("cart:{}:", created.id)),
+            "{scope}"
+        );
+
+        // A cart from before tokens named their cart: only the index leads to it.
+        let legacy = "ct_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG";
+        assert_eq!(selector(legacy), None);
+        let id = store
+            .write(move |tx| {
+                let now = tx.now();
+                let mut cart = Cart::new(CartId::new(now), None, now, &CartSettings::default());
+                let h = hash_token(legacy);
+                tx.insert(&CART_TOKENS, &h, &cart.id)?;
+                cart.token_hashes.push(h);
+                save(tx, None, &cart)?;
+                Ok::<_, StorageError>(cart.id)
+            })
+            .await
+            .expect("legacy cart");
+        assert_eq!(carts.get(anon(legacy)).await.expect("legacy get").id, id);
+        assert_eq!(
+            token_scope(legacy),
+            format!("cart:{}", hex(&hash_token(legacy)))
+        );
+        // Deleting it removes its index entry too.
+        store
+            .write(move |tx| {
+                let cart = tx.get(&CARTS, &id)?.expect("cart");
+                delete(tx, &cart)
+            })
+            .await
+            .expect("delete");
+        let r = store.read().expect("read");
+        assert!(
+            !r.contains(&CART_TOKENS, &hash_token(legacy))
+                .expect("contains")
+        );
+        assert!(matches!(
+            carts.get(anon(legacy)).await,
+            Err(CartError::NotFound(_))
+        ));
+        store.shutdown().await;
+    }
 }

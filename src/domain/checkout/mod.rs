@@ -262,7 +262,7 @@ impl Checkout {
             .to_owned();
         let scope = match (&who.customer, &who.token) {
             (Some(c), _) => c.to_string(),
-            (None, Some(t)) => format!("cart:{}", hex(&hash_token(t))),
+            (None, Some(t)) => cart::token_scope(t),
             (None, None) => return Err(CartError::NoCart.into()),
         };
         let canonical = serde_json::to_vec(&input)
@@ -534,10 +534,6 @@ fn line_of(
 
 fn actor(c: Option<CustomerId>) -> String {
     c.map_or_else(|| "guest".to_owned(), |c| c.to_string())
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Job kind that prunes idempotency records past their retention (recurring, hourly).
