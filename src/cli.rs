@@ -524,13 +524,8 @@ fn demo(cfg: Config, products: usize, seed: u64) -> anyhow::Result<ExitCode> {
 fn offline_store(cfg: &Config) -> anyhow::Result<storage::Store> {
     use std::sync::Arc;
     Ok(storage::Store::open(storage::StoreOptions {
-        data_dir: cfg.data_dir(),
-        clock: Arc::new(crate::core::SystemClock),
-        schema: SCHEMA,
-        group_commit: storage::GroupCommit::default(),
-        fault: None,
-        observer: None,
         cache_mib: cfg.storage.cache_mib,
+        ..storage::StoreOptions::new(cfg.data_dir(), Arc::new(crate::core::SystemClock), SCHEMA)
     })?)
 }
 

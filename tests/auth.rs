@@ -900,15 +900,11 @@ async fn login_upgrades_a_hash_made_with_weaker_parameters() {
     {
         let clock: std::sync::Arc<dyn shopd::core::Clock> =
             std::sync::Arc::new(shopd::core::SystemClock);
-        let store = shopd::storage::Store::open(shopd::storage::StoreOptions {
-            data_dir: dir.path().to_path_buf(),
-            clock: clock.clone(),
-            schema: shopd::app::SCHEMA,
-            group_commit: Default::default(),
-            fault: None,
-            observer: None,
-            cache_mib: shopd::storage::DEFAULT_CACHE_MIB,
-        })
+        let store = shopd::storage::Store::open(shopd::storage::StoreOptions::new(
+            dir.path(),
+            clock.clone(),
+            shopd::app::SCHEMA,
+        ))
         .expect("open");
         let keys = Keys::load_or_create(&dir.path().join("secrets"), "", "shopd", "shopd-api")
             .expect("keys");

@@ -7,23 +7,16 @@ use std::time::Duration;
 
 use shopd::core::{Clock, JobId, TestClock, Timestamp};
 use shopd::jobs::{self, JobError, JobOutcome, JobState, NewJob, Runner, RunnerConfig, handler_fn};
-use shopd::storage::{GroupCommit, Schema, StorageError, Store, StoreOptions, Table};
+use shopd::storage::{StorageError, Store, StoreOptions, Table};
 
 const SIDE: Table<String, u64> = Table::new("test_side");
 
 fn open(dir: &std::path::Path, clock: &TestClock) -> Store {
-    Store::open(StoreOptions {
-        data_dir: dir.to_path_buf(),
-        clock: Arc::new(clock.clone()),
-        schema: Schema {
-            version: 1,
-            migrations: &[],
-        },
-        group_commit: GroupCommit::default(),
-        fault: None,
-        observer: None,
-        cache_mib: shopd::storage::DEFAULT_CACHE_MIB,
-    })
+    Store::open(StoreOptions::new(
+        dir.to_path_buf(),
+        Arc::new(clock.clone()),
+        shopd::storage::SCHEMA_V1,
+    ))
     .expect("open")
 }
 
@@ -327,18 +320,11 @@ async fn in_flight_jobs_are_recovered_and_completion_effects_apply_once() {
     let mut reopened = None;
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        if let Ok(s) = Store::open(StoreOptions {
-            data_dir: dir.path().to_path_buf(),
-            clock: Arc::new(clock.clone()),
-            schema: Schema {
-                version: 1,
-                migrations: &[],
-            },
-            group_commit: GroupCommit::default(),
-            fault: None,
-            observer: None,
-            cache_mib: shopd::storage::DEFAULT_CACHE_MIB,
-        }) {
+        if let Ok(s) = Store::open(StoreOptions::new(
+            dir.path().to_path_buf(),
+            Arc::new(clock.clone()),
+            shopd::storage::SCHEMA_V1,
+        )) {
             reopened = Some(s);
             break;
         }

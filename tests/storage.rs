@@ -11,8 +11,8 @@ use std::time::Duration;
 use proptest::prelude::*;
 use shopd::core::{SystemClock, TestClock, Timestamp};
 use shopd::storage::{
-    FaultSwitch, GroupCommit, Migration, OpenError, Order, Reader, Schema, StorageError,
-    StorageObserver, Store, StoreOptions, Table, WriteTx, backup,
+    FaultSwitch, Migration, OpenError, Order, Reader, Schema, StorageError, StorageObserver, Store,
+    StoreOptions, Table, WriteTx, backup,
 };
 
 const KV: Table<String, u64> = Table::new("test_kv");
@@ -32,18 +32,11 @@ impl StorageObserver for Batches {
 }
 
 fn opts(dir: &Path) -> StoreOptions {
-    StoreOptions {
-        data_dir: dir.to_path_buf(),
-        clock: Arc::new(TestClock::new(Timestamp::from_millis(1_000_000))),
-        schema: Schema {
-            version: 1,
-            migrations: &[],
-        },
-        group_commit: GroupCommit::default(),
-        fault: None,
-        observer: None,
-        cache_mib: shopd::storage::DEFAULT_CACHE_MIB,
-    }
+    StoreOptions::new(
+        dir.to_path_buf(),
+        Arc::new(TestClock::new(Timestamp::from_millis(1_000_000))),
+        shopd::storage::SCHEMA_V1,
+    )
 }
 
 #[derive(Debug)]

@@ -6,9 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use shopd::core::SystemClock;
-use shopd::storage::{
-    GroupCommit, Schema, StorageError, StorageObserver, Store, StoreOptions, Table,
-};
+use shopd::storage::{StorageError, StorageObserver, Store, StoreOptions, Table};
 
 const BENCH: Table<u64, Vec<u8>> = Table::new("bench_writes");
 
@@ -54,16 +52,8 @@ pub fn run(writers: usize, seconds: u64) -> Run {
         .expect("tempdir");
     let stats = Arc::new(Stats::default());
     let store = Store::open(StoreOptions {
-        data_dir: dir.path().to_path_buf(),
-        clock: Arc::new(SystemClock),
-        schema: Schema {
-            version: 1,
-            migrations: &[],
-        },
-        group_commit: GroupCommit::default(),
-        fault: None,
         observer: Some(stats.clone()),
-        cache_mib: shopd::storage::DEFAULT_CACHE_MIB,
+        ..StoreOptions::new(dir.path(), Arc::new(SystemClock), shopd::storage::SCHEMA_V1)
     })
     .expect("open");
     let rt = tokio::runtime::Builder::new_multi_thread()

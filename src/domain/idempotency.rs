@@ -47,10 +47,27 @@ pub struct Response {
     pub replayed: bool,
 }
 
+/// Why a request's `Idempotency-Key` cannot be used; every keyed endpoint answers these alike.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// Missing or malformed header.
+    #[error("{0}")]
+    Bad(&'static str),
+    /// The key was used with another body.
+    #[error("this Idempotency-Key was used with a different request body")]
+    Reused,
+    /// The first request with this key is still running.
+    #[error("a request with this Idempotency-Key is still in progress")]
+    InProgress,
+}
+
 /// The stored response for a repeat of the request whose body hashes to `body_hash`;
-/// `None` when the key was first used with another body.
-pub fn replay(rec: Record, body_hash: &[u8]) -> Option<Response> {
-    (rec.body_hash == body_hash).then_some(Response {
+/// [`KeyError::Reused`] when the key was first used with another body.
+pub fn replay(rec: Record, body_hash: &[u8]) -> Result<Response, KeyError> {
+    if rec.body_hash != body_hash {
+        return Err(KeyError::Reused);
+    }
+    Ok(Response {
         status: rec.status,
         body: rec.body,
         replayed: true,
@@ -104,11 +121,14 @@ pub fn prune(tx: &mut WriteTx<'_>, limit: usize) -> Result<usize, StorageError> 
 }
 
 /// Checks an `Idempotency-Key`: 1 to 255 visible ASCII characters. `Err` explains.
-pub fn check_key(key: Option<&str>) -> Result<&str, &'static str> {
-    let key = key
-        .ok_or("the Idempotency-Key header is required (any unique string up to 255 characters)")?;
+pub fn check_key(key: Option<&str>) -> Result<&str, KeyError> {
+    let key = key.ok_or(KeyError::Bad(
+        "the Idempotency-Key header is required (any unique string up to 255 characters)",
+    ))?;
     if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err("Idempotency-Key must be 1 to 255 visible ASCII characters");
+        return Err(KeyError::Bad(
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        ));
     }
     Ok(key)
 }

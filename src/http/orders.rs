@@ -13,6 +13,7 @@ use super::problem::FieldError;
 use super::{ApiError, HttpState, Problem};
 use crate::core::{CustomerId, Timestamp};
 use crate::domain::checkout::{CheckoutError, CheckoutInput};
+use crate::domain::idempotency::KeyError;
 use crate::domain::orders::{
     FulfilInput, OrderError, OrderFilter, Status, TransitionError, Viewer,
 };
@@ -48,20 +49,27 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
 
 type Result<T> = std::result::Result<T, ApiError>;
 
-/// 422: the idempotency key came with another body.
-fn key_reused(detail: String) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "idempotency_key_reused",
-        detail,
-    )
-}
-
-/// 409: the first request with this key is still running; retry shortly.
-fn in_progress(detail: String) -> ApiError {
-    let mut a = ApiError::new(StatusCode::CONFLICT, "request_in_progress", detail);
-    a.retry_after = Some(1);
-    a
+/// One answer per idempotency-key problem, whichever endpoint took the key.
+impl From<KeyError> for ApiError {
+    fn from(e: KeyError) -> Self {
+        let detail = e.to_string();
+        match e {
+            KeyError::Bad(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "idempotency_key_required", detail)
+            }
+            KeyError::Reused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                detail,
+            ),
+            // The first request with this key is still running; retry shortly.
+            KeyError::InProgress => {
+                let mut a = ApiError::new(StatusCode::CONFLICT, "request_in_progress", detail);
+                a.retry_after = Some(1);
+                a
+            }
+        }
+    }
 }
 
 impl From<CheckoutError> for ApiError {
@@ -94,11 +102,7 @@ impl From<CheckoutError> for ApiError {
                     .collect();
                 a
             }
-            CheckoutError::BadKey(m) => {
-                ApiError::new(StatusCode::BAD_REQUEST, "idempotency_key_required", m)
-            }
-            CheckoutError::KeyReused => key_reused(e.to_string()),
-            CheckoutError::InProgress => in_progress(e.to_string()),
+            CheckoutError::Key(k) => k.into(),
             CheckoutError::Invalid(issues) => super::catalog::field_issues(issues),
             CheckoutError::Contention => {
                 let mut a = ApiError::new(
@@ -130,11 +134,7 @@ impl From<OrderError> for ApiError {
             OrderError::Invalid { field, message } => {
                 ApiError::validation(field, "invalid", message)
             }
-            OrderError::BadKey(m) => {
-                ApiError::new(StatusCode::BAD_REQUEST, "idempotency_key_required", m)
-            }
-            OrderError::KeyReused => key_reused(e.to_string()),
-            OrderError::InProgress => in_progress(e.to_string()),
+            OrderError::Key(k) => k.into(),
             OrderError::Storage(s) => s.into(),
         }
     }

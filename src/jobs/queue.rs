@@ -522,24 +522,17 @@ mod tests {
 
     use super::*;
     use crate::core::TestClock;
-    use crate::storage::{GroupCommit, Schema, StoreOptions};
+    use crate::storage::StoreOptions;
 
     #[test]
     fn migration_indexes_ready_jobs_of_an_older_data_dir_by_kind() {
         let dir = tempfile::tempdir().expect("tempdir");
         let clock = TestClock::new(Timestamp::from_millis(1_000_000));
-        let store = Store::open(StoreOptions {
-            data_dir: dir.path().to_path_buf(),
-            clock: Arc::new(clock.clone()),
-            schema: Schema {
-                version: 1,
-                migrations: &[],
-            },
-            group_commit: GroupCommit::default(),
-            fault: None,
-            observer: None,
-            cache_mib: crate::storage::DEFAULT_CACHE_MIB,
-        })
+        let store = Store::open(StoreOptions::new(
+            dir.path().to_path_buf(),
+            Arc::new(clock.clone()),
+            crate::storage::SCHEMA_V1,
+        ))
         .expect("open");
         // A schema-1 queue: ready jobs without the per-kind index.
         let ids = store

@@ -57,6 +57,28 @@ pub struct StoreOptions {
     pub cache_mib: usize,
 }
 
+impl StoreOptions {
+    /// Options with the defaults (standard batching and cache, no fault hook, no observer),
+    /// for tools and tests that only choose where, which clock and which schema.
+    pub fn new(data_dir: impl Into<PathBuf>, clock: Arc<dyn Clock>, schema: Schema) -> Self {
+        StoreOptions {
+            data_dir: data_dir.into(),
+            clock,
+            schema,
+            group_commit: GroupCommit::default(),
+            fault: None,
+            observer: None,
+            cache_mib: DEFAULT_CACHE_MIB,
+        }
+    }
+}
+
+/// The schema of a store without migrations (tests, tools, benchmarks of the store alone).
+pub const SCHEMA_V1: Schema = Schema {
+    version: 1,
+    migrations: &[],
+};
+
 /// Default page cache: large enough to keep a 100,000-product catalog's hot pages, small enough
 /// for a 1 GiB machine.
 pub const DEFAULT_CACHE_MIB: usize = 256;

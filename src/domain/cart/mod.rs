@@ -646,21 +646,14 @@ mod tests {
 
     use super::*;
     use crate::core::TestClock;
-    use crate::storage::{GroupCommit, Schema, StoreOptions};
+    use crate::storage::StoreOptions;
 
     fn store(dir: &std::path::Path) -> Store {
-        Store::open(StoreOptions {
-            data_dir: dir.to_path_buf(),
-            clock: Arc::new(TestClock::new(Timestamp::from_millis(1_000_000))),
-            schema: Schema {
-                version: 1,
-                migrations: &[],
-            },
-            group_commit: GroupCommit::default(),
-            fault: None,
-            observer: None,
-            cache_mib: crate::storage::DEFAULT_CACHE_MIB,
-        })
+        Store::open(StoreOptions::new(
+            dir.to_path_buf(),
+            Arc::new(TestClock::new(Timestamp::from_millis(1_000_000))),
+            crate::storage::SCHEMA_V1,
+        ))
         .expect("open")
     }
 

@@ -104,15 +104,9 @@ pub enum CheckoutError {
     /// Prices changed since the customer saw them; the cart now shows the new ones.
     #[error("prices changed")]
     PriceChanged(Vec<PriceChange>),
-    /// Missing or malformed `Idempotency-Key`.
-    #[error("{0}")]
-    BadKey(&'static str),
-    /// The key was used with another body.
-    #[error("this Idempotency-Key was used with a different request body")]
-    KeyReused,
-    /// The first request with this key is still running.
-    #[error("a request with this Idempotency-Key is still in progress")]
-    InProgress,
+    /// The `Idempotency-Key` cannot be used.
+    #[error(transparent)]
+    Key(#[from] idempotency::KeyError),
     /// Invalid body fields.
     #[error("invalid checkout")]
     Invalid(Vec<FieldIssue>),
@@ -257,9 +251,7 @@ impl Checkout {
         input: CheckoutInput,
         strategy: Option<Strategy>,
     ) -> Result<CheckoutResponse, CheckoutError> {
-        let key = idempotency::check_key(key)
-            .map_err(CheckoutError::BadKey)?
-            .to_owned();
+        let key = idempotency::check_key(key)?.to_owned();
         let scope = match (&who.customer, &who.token) {
             (Some(c), _) => c.to_string(),
             (None, Some(t)) => cart::token_scope(t),
@@ -271,7 +263,7 @@ impl Checkout {
         let _claim = self
             .in_flight
             .claim(&scope, &key)
-            .ok_or(CheckoutError::InProgress)?;
+            .ok_or(idempotency::KeyError::InProgress)?;
         if let Some(rec) = idempotency::get(&self.store.read()?, &scope, &key)? {
             return replay(rec, &body_hash);
         }
@@ -379,7 +371,7 @@ impl From<InventoryError> for PlaceError {
 }
 
 fn replay(rec: idempotency::Record, body_hash: &[u8]) -> Result<CheckoutResponse, CheckoutError> {
-    idempotency::replay(rec, body_hash).ok_or(CheckoutError::KeyReused)
+    Ok(idempotency::replay(rec, body_hash)?)
 }
 
 fn money_err(e: crate::core::MoneyError) -> PlaceError {

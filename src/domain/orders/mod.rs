@@ -47,15 +47,9 @@ pub enum OrderError {
     /// The event is not allowed now.
     #[error(transparent)]
     Transition(#[from] TransitionError),
-    /// Missing or malformed `Idempotency-Key`.
-    #[error("{0}")]
-    BadKey(&'static str),
-    /// The key was used with another body.
-    #[error("this Idempotency-Key was used with a different request body")]
-    KeyReused,
-    /// The first request with this key is still running.
-    #[error("a request with this Idempotency-Key is still in progress")]
-    InProgress,
+    /// The `Idempotency-Key` cannot be used.
+    #[error(transparent)]
+    Key(#[from] idempotency::KeyError),
     /// Bad input.
     #[error("{field}: {message}")]
     Invalid {
@@ -520,9 +514,7 @@ impl Orders {
         actor: String,
         key: Option<&str>,
     ) -> Result<StoredResponse, OrderError> {
-        let key = idempotency::check_key(key)
-            .map_err(OrderError::BadKey)?
-            .to_owned();
+        let key = idempotency::check_key(key)?.to_owned();
         let oid = parse_id(id)?;
         let scope = format!("fulfil:{actor}");
         let body_hash = idempotency::hash(
@@ -534,7 +526,7 @@ impl Orders {
         let _claim = self
             .in_flight
             .claim(&scope, &key)
-            .ok_or(OrderError::InProgress)?;
+            .ok_or(idempotency::KeyError::InProgress)?;
         if let Some(rec) = idempotency::get(&self.store.read()?, &scope, &key)? {
             return replay(rec, &body_hash);
         }
@@ -744,7 +736,7 @@ fn expire_due(tx: &mut WriteTx<'_>, limit: usize, s: &OrderSettings) -> Result<u
 }
 
 fn replay(rec: idempotency::Record, body_hash: &[u8]) -> Result<StoredResponse, OrderError> {
-    idempotency::replay(rec, body_hash).ok_or(OrderError::KeyReused)
+    Ok(idempotency::replay(rec, body_hash)?)
 }
 
 fn decode_cursor(cursor: Option<&str>) -> Result<Option<OrderId>, OrderError> {
