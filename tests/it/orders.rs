@@ -2,7 +2,7 @@
 //! and completion with its history, invalid transitions, cancellation and expiry releasing
 //! stock, staff filters, order mails and events.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Stock over HTTP: set and adjust with movement history, validation, backorders, the
 //! low-stock event, and staff-only access.
 
-mod common;
+use crate::common;
 
 use common::{TestApp, bearer_client, problem};
 use reqwest::Method;

@@ -1,7 +1,7 @@
 //! Carts over HTTP: anonymous carts by token, validation, the anonymous → customer merge at
 //! sign-in, another customer's token rejected, price changes reported, idle expiry.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

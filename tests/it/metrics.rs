@@ -1,6 +1,6 @@
 //! `/metrics` passes `promtool check metrics` and carries the promised families.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Command, Stdio};

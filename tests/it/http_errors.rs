@@ -1,7 +1,7 @@
 //! Every class of bad input gets its status and a problem+json body, and the server keeps
 //! serving afterwards.
 
-mod common;
+use crate::common;
 
 use common::{TestApp, problem};
 use serde_json::json;

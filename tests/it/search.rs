@@ -1,7 +1,7 @@
 //! Product search over HTTP: typos, prefixes, filters with facet counts, sort orders,
 //! pagination, edits visible within a second, identical results after an index rebuild.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! Identity over HTTP against the real server: accounts, tokens, roles, API keys, cookies,
 //! rate limits, and mail through a real SMTP server.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

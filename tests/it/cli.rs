@@ -1,6 +1,6 @@
 //! The real binary: commands, flags, the data-dir lock, schema refusal, signals and --temp.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;

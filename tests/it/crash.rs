@@ -2,7 +2,7 @@
 //! is SIGKILLed at random moments and restarted. Afterwards every acknowledged job has run,
 //! none is lost, and each job's effect is applied exactly once.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};

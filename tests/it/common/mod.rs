@@ -1,6 +1,5 @@
 //! Test harness: the real app in-process on port 0 with a temporary data dir and a test clock,
 //! and the real binary as a child process for CLI, signal and crash tests.
-#![allow(dead_code)]
 
 pub mod shop;
 
@@ -27,8 +26,6 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// Client sending the admin's bearer token.
     pub admin: reqwest::Client,
-    /// The admin's access token.
-    pub admin_token: String,
     /// The server's auth service (to inspect what no API exposes, e.g. stored hashes).
     pub auth: shopd::domain::auth::Auth,
     pub clock: TestClock,
@@ -110,7 +107,6 @@ impl TestApp {
                 .build()
                 .expect("client"),
             admin: bearer_client(&admin_token),
-            admin_token,
             auth,
             clock,
             data_dir,

@@ -2,7 +2,7 @@
 //! duplicates, 20 concurrent requests → one order), validation, out of stock, and no
 //! overselling when 1,000 checkouts race for 10 units under either reservation strategy.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

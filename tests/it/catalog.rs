@@ -1,7 +1,7 @@
 //! Catalog over HTTP against the real server: CRUD, validation, draft visibility, ETags,
 //! optimistic concurrency, slug and SKU uniqueness, categories and role checks.
 
-mod common;
+use crate::common;
 
 use common::{TestApp, bearer_client, problem};
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 //! readiness turns 503, and a restart on a healthy disk finds every acknowledged write and
 //! nothing else.
 
-mod common;
+use crate::common;
 
 use common::{TestApp, problem};
 use serde_json::json;

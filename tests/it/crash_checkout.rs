@@ -3,7 +3,7 @@
 //! key produced two orders, and once the reservation TTL has passed, sold + available units
 //! equal the starting stock with nothing left reserved.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};

@@ -1,7 +1,7 @@
 //! Shopify product CSV: import a file in Shopify's export format, export it back, and prove the
 //! round trip is a fixed point; malformed rows are reported by line while the rest imports.
 
-mod common;
+use crate::common;
 
 use common::{TestApp, problem};
 use serde_json::Value;

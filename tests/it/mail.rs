@@ -1,7 +1,7 @@
 //! Mail delivery through a real SMTP server (aiosmtpd): outages are ridden out with retries and
 //! every queued mail arrives exactly once; without SMTP configuration mail lands as .eml files.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -1,0 +1,22 @@
+//! The integration suite as one test binary (linking the crate once instead of once per file):
+//! the real server on port 0 with a temporary data dir, the real binary for CLI and crash tests.
+
+mod architecture;
+mod auth;
+mod cart;
+mod catalog;
+mod checkout;
+mod cli;
+mod common;
+mod crash;
+mod crash_checkout;
+mod csv;
+mod fault;
+mod http_errors;
+mod inventory;
+mod jobs;
+mod mail;
+mod metrics;
+mod orders;
+mod search;
+mod storage;
