@@ -32,7 +32,7 @@ pub const DEMO_SEED: u64 = 42;
 
 /// Schema version this build writes, and the migrations that reach it.
 pub const SCHEMA: Schema = Schema {
-    version: 3,
+    version: 4,
     migrations: &[
         crate::storage::Migration {
             to: 2,
@@ -43,6 +43,11 @@ pub const SCHEMA: Schema = Schema {
             to: 3,
             description: "index unpaid orders by expiry",
             run: orders::migrate_pending_expiry_index,
+        },
+        crate::storage::Migration {
+            to: 4,
+            description: "index live admin accounts",
+            run: crate::domain::auth::migrate_admin_index,
         },
     ],
 };

@@ -8,8 +8,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::identity::{
-    ACCESS_COOKIE, Admin, CSRF_COOKIE, REFRESH_COOKIE, Signed, Staff, check_csrf, limit_ip,
-    require_scope,
+    ACCESS_COOKIE, Admin, CSRF_COOKIE, REFRESH_COOKIE, Signed, Staff, check_csrf, limit_ip, scope,
 };
 use super::{ApiError, HttpState, Problem};
 use crate::core::{ApiKeyId, CustomerId, DEFAULT_PER_PAGE, MAX_PER_PAGE};
@@ -466,7 +465,7 @@ pub async fn delete_me(
         (status = 404, description = "No such account, or not yours", body = Problem, content_type = "application/problem+json")))]
 pub async fn get_customer(
     state: web::Data<HttpState>,
-    who: Signed,
+    who: Signed<scope::Customers>,
     id: web::Path<String>,
 ) -> Result<HttpResponse> {
     let id = parse_customer_id(&id)?;
@@ -489,7 +488,7 @@ pub struct UpdateCustomerBody {
         (status = 404, description = "No such account, or not yours", body = Problem, content_type = "application/problem+json")))]
 pub async fn update_customer(
     state: web::Data<HttpState>,
-    who: Signed,
+    who: Signed<scope::Customers>,
     id: web::Path<String>,
     body: web::Json<UpdateCustomerBody>,
 ) -> Result<HttpResponse> {
@@ -519,10 +518,9 @@ pub struct PageQuery {
         (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_customers(
     state: web::Data<HttpState>,
-    who: Staff,
+    _who: Staff<scope::Customers>,
     q: web::Query<PageQuery>,
 ) -> Result<HttpResponse> {
-    require_scope(&who.principal, "customers")?;
     let per_page = q.per_page.unwrap_or(DEFAULT_PER_PAGE);
     if !(1..=MAX_PER_PAGE).contains(&per_page) {
         return Err(ApiError::validation(
@@ -543,10 +541,9 @@ pub async fn list_customers(
         (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json")))]
 pub async fn admin_get_customer(
     state: web::Data<HttpState>,
-    who: Staff,
+    who: Staff<scope::Customers>,
     id: web::Path<String>,
 ) -> Result<HttpResponse> {
-    require_scope(&who.principal, "customers")?;
     let id = parse_customer_id(&id)?;
     Ok(HttpResponse::Ok().json(state.auth.get_customer(&who.principal, id)?))
 }
@@ -567,7 +564,7 @@ pub struct RoleBody {
         (status = 403, description = "Not admin", body = Problem, content_type = "application/problem+json")))]
 pub async fn set_role(
     state: web::Data<HttpState>,
-    who: Admin,
+    who: Admin<scope::Unscoped>,
     id: web::Path<String>,
     body: web::Json<RoleBody>,
 ) -> Result<HttpResponse> {
@@ -599,7 +596,7 @@ pub struct ApiKeyBody {
         (status = 422, description = "Invalid role or scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_api_key(
     state: web::Data<HttpState>,
-    who: Admin,
+    who: Admin<scope::Unscoped>,
     body: web::Json<ApiKeyBody>,
 ) -> Result<HttpResponse> {
     let b = body.into_inner();
@@ -622,7 +619,10 @@ pub async fn create_api_key(
 /// Lists API keys without secrets (admin).
 #[utoipa::path(get, path = "/api/v1/admin/api-keys", tag = "admin", security(("bearer" = [])),
     responses((status = 200, description = "Keys"), (status = 403, description = "Not admin", body = Problem, content_type = "application/problem+json")))]
-pub async fn list_api_keys(state: web::Data<HttpState>, who: Admin) -> Result<HttpResponse> {
+pub async fn list_api_keys(
+    state: web::Data<HttpState>,
+    who: Admin<scope::Unscoped>,
+) -> Result<HttpResponse> {
     let data = state.auth.list_api_keys(&who.principal)?;
     Ok(HttpResponse::Ok()
         .json(serde_json::json!({"data": data, "next_cursor": null, "has_more": false})))
@@ -634,7 +634,7 @@ pub async fn list_api_keys(state: web::Data<HttpState>, who: Admin) -> Result<Ht
     responses((status = 200, description = "Revoked"), (status = 404, description = "No such key", body = Problem, content_type = "application/problem+json")))]
 pub async fn revoke_api_key(
     state: web::Data<HttpState>,
-    who: Admin,
+    who: Admin<scope::Unscoped>,
     id: web::Path<String>,
 ) -> Result<HttpResponse> {
     let id = ApiKeyId::parse(&id).map_err(|_| ApiError::not_found("no such key"))?;

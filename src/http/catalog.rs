@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::identity::{Staff, require_scope};
+use super::identity::{Staff, scope};
 use super::problem::FieldError;
 use super::{ApiError, HttpState, Problem};
 use crate::core::{CategoryId, CollectionId, ProductId};
@@ -239,10 +239,6 @@ pub async fn list_categories(state: web::Data<HttpState>) -> Result<HttpResponse
         .json(serde_json::json!({"data": data, "next_cursor": null, "has_more": false})))
 }
 
-fn staff_catalog(who: &Staff) -> Result<()> {
-    require_scope(&who.principal, "catalog")
-}
-
 fn product_id(s: &str) -> Result<ProductId> {
     ProductId::parse(s).map_err(|_| ApiError::not_found("no such product"))
 }
@@ -257,10 +253,9 @@ fn product_id(s: &str) -> Result<ProductId> {
         (status = 422, description = "Invalid fields (each listed in `errors`)", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_product(
     state: web::Data<HttpState>,
-    who: Staff,
+    _who: Staff<scope::Catalog>,
     body: web::Json<ProductInput>,
 ) -> Result<HttpResponse> {
-    staff_catalog(&who)?;
     let p = state.catalog.create_product(body.into_inner()).await?;
     Ok(with_etag(StatusCode::CREATED, &p))
 }
@@ -270,10 +265,9 @@ pub async fn create_product(
     responses((status = 200, description = "A page of products"), (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json")))]
 pub async fn admin_list_products(
     state: web::Data<HttpState>,
-    who: Staff,
+    _who: Staff<scope::Catalog>,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse> {
-    staff_catalog(&who)?;
     let (filter, per_page) = list_args(&q)?;
     if filter.category.is_some() {
         return Err(ApiError::validation(
@@ -297,10 +291,9 @@ pub async fn admin_list_products(
 pub async fn admin_get_product(
     req: HttpRequest,
     state: web::Data<HttpState>,
-    who: Staff,
+    _who: Staff<scope::Catalog>,
     id: web::Path<String>,
 ) -> Result<HttpResponse> {
-    staff_catalog(&who)?;
     let p = state.catalog.get_product(&id, false)?;
     Ok(not_modified(&req, &p).unwrap_or_else(|| with_etag(StatusCode::OK, &p)))
 }
@@ -319,11 +312,10 @@ pub async fn admin_get_product(
 pub async fn update_product(
     req: HttpRequest,
     state: web::Data<HttpState>,
-    who: Staff,
+    _who: Staff<scope::Catalog>,
     id: web::Path<String>,
     body: web::Json<ProductInput>,
 ) -> Result<HttpResponse> {
-    staff_catalog(&who)?;
     let id = product_id(&id)?;
     let p = state
         .catalog
@@ -339,10 +331,9 @@ pub async fn update_product(
 pub async fn delete_product(
     req: HttpRequest,
     state: web::Data<HttpState>,
-    who: Staff,
+    _who: Staff<scope::Catalog>,
     id: web::Path<String>,
 ) -> Result<HttpResponse> {
-    staff_catalog(&who)?;
     let id = product_id(&id)?;
     state.catalog.delete_product(id, if_match(&req)?).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -364,10 +355,9 @@ pub struct BulkStatusBody {
     responses((status = 200, description = "How many changed"), (status = 404, description = "An id does not exist", body = Problem, content_type = "application/problem+json")))]
 pub async fn bulk_status(
     state: web::Data<HttpState>,
-    who: Staff,
+    _who: Staff<scope::Catalog>,
     body: web::Json<BulkStatusBody>,
 ) -> Result<HttpResponse> {
-    staff_catalog(&who)?;
     let status = Status::parse(&body.status).ok_or_else(|| {
         ApiError::validation("status", "invalid", "must be draft, active or archived")
     })?;
@@ -410,10 +400,9 @@ fn parent(b: &CategoryBody) -> Result<Option<CategoryId>> {
     responses((status = 201, description = "Created"), (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_category(
     state: web::Data<HttpState>,
-    who: Staff,
+    _who: Staff<scope::Catalog>,
     body: web::Json<CategoryBody>,
 ) -> Result<HttpResponse> {
-    staff_catalog(&who)?;
     let c = state
         .catalog
         .create_category(
@@ -434,11 +423,10 @@ pub async fn create_category(
 pub async fn update_category(
     req: HttpRequest,
     state: web::Data<HttpState>,
-    who: Staff,
+    _who: Staff<scope::Catalog>,
     id: web::Path<String>,
     body: web::Json<CategoryBody>,
 ) -> Result<HttpResponse> {
-    staff_catalog(&who)?;
     let id = CategoryId::parse(&id).map_err(|_| ApiError::not_found("no such category"))?;
     let c = state
         .catalog
@@ -460,10 +448,9 @@ pub async fn update_category(
     responses((status = 204, description = "Deleted"), (status = 409, description = "Has subcategories or products", body = Problem, content_type = "application/problem+json")))]
 pub async fn delete_category(
     state: web::Data<HttpState>,
-    who: Staff,
+    _who: Staff<scope::Catalog>,
     id: web::Path<String>,
 ) -> Result<HttpResponse> {
-    staff_catalog(&who)?;
     let id = CategoryId::parse(&id).map_err(|_| ApiError::not_found("no such category"))?;
     state.catalog.delete_category(id).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -489,11 +476,10 @@ pub struct ImportQuery {
 pub async fn import_csv(
     req: HttpRequest,
     state: web::Data<HttpState>,
-    who: Staff,
+    who: Staff<scope::Catalog>,
     q: web::Query<ImportQuery>,
     body: web::Bytes,
 ) -> Result<HttpResponse> {
-    staff_catalog(&who)?;
     let ct = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -525,8 +511,10 @@ pub async fn import_csv(
 /// Exports every product as a Shopify product CSV.
 #[utoipa::path(get, path = "/api/v1/admin/products/export", tag = "catalog-admin", security(("bearer" = [])),
     responses((status = 200, description = "Shopify product CSV", content_type = "text/csv")))]
-pub async fn export_csv(state: web::Data<HttpState>, who: Staff) -> Result<HttpResponse> {
-    staff_catalog(&who)?;
+pub async fn export_csv(
+    state: web::Data<HttpState>,
+    _who: Staff<scope::Catalog>,
+) -> Result<HttpResponse> {
     let (catalog, inventory) = (state.catalog.clone(), state.inventory.clone());
     let data = web::block(move || {
         let mut buf = Vec::new();
@@ -604,10 +592,9 @@ fn collection_products(b: &CollectionBody) -> Result<Vec<ProductId>> {
     responses((status = 201, description = "Created"), (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_collection(
     state: web::Data<HttpState>,
-    who: Staff,
+    _who: Staff<scope::Catalog>,
     body: web::Json<CollectionBody>,
 ) -> Result<HttpResponse> {
-    staff_catalog(&who)?;
     let ids = collection_products(&body)?;
     let c = state
         .catalog
@@ -631,11 +618,10 @@ pub async fn create_collection(
 pub async fn update_collection(
     req: HttpRequest,
     state: web::Data<HttpState>,
-    who: Staff,
+    _who: Staff<scope::Catalog>,
     id: web::Path<String>,
     body: web::Json<CollectionBody>,
 ) -> Result<HttpResponse> {
-    staff_catalog(&who)?;
     let id = CollectionId::parse(&id).map_err(|_| ApiError::not_found("no such collection"))?;
     let ids = collection_products(&body)?;
     let c = state
@@ -658,10 +644,9 @@ pub async fn update_collection(
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such collection", body = Problem, content_type = "application/problem+json")))]
 pub async fn delete_collection(
     state: web::Data<HttpState>,
-    who: Staff,
+    _who: Staff<scope::Catalog>,
     id: web::Path<String>,
 ) -> Result<HttpResponse> {
-    staff_catalog(&who)?;
     let id = CollectionId::parse(&id).map_err(|_| ApiError::not_found("no such collection"))?;
     state.catalog.delete_collection(id).await?;
     Ok(HttpResponse::NoContent().finish())

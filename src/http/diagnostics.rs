@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::identity::Admin;
+use super::identity::{Admin, scope};
 use super::{ApiError, HttpState};
 use crate::core::{DEFAULT_PER_PAGE, MAX_PER_PAGE};
 use crate::domain::diagnostics::{DiagError, DiagKey, Diagnostics};
@@ -38,10 +38,10 @@ impl From<DiagError> for ApiError {
     }
 }
 
-fn service<'a>(state: &'a HttpState, who: &Admin) -> Result<&'a Diagnostics, ApiError> {
-    if !who.principal.has_scope("diagnostics") {
-        return Err(super::identity::forbidden());
-    }
+fn service<'a>(
+    state: &'a HttpState,
+    _who: &Admin<scope::Diagnostics>,
+) -> Result<&'a Diagnostics, ApiError> {
     state.diagnostics.as_ref().ok_or_else(|| {
         ApiError::not_found("diagnostics are disabled (diagnostics.enabled = false)")
     })
@@ -64,7 +64,7 @@ pub struct EnqueueBody {
         (status = 422, description = "Invalid key", body = super::Problem, content_type = "application/problem+json")))]
 pub async fn enqueue_job(
     state: web::Data<HttpState>,
-    who: Admin,
+    who: Admin<scope::Diagnostics>,
     body: web::Json<EnqueueBody>,
 ) -> Result<HttpResponse, ApiError> {
     let svc = service(&state, &who)?;
@@ -85,7 +85,7 @@ pub async fn enqueue_job(
         (status = 404, description = "Unknown key or diagnostics disabled", body = super::Problem, content_type = "application/problem+json")))]
 pub async fn job_status(
     state: web::Data<HttpState>,
-    who: Admin,
+    who: Admin<scope::Diagnostics>,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let svc = service(&state, &who)?;
@@ -96,7 +96,10 @@ pub async fn job_status(
 /// Totals over all diagnostic jobs: keys applied, duplicates (must be 0), jobs still pending.
 #[utoipa::path(get, path = "/api/v1/admin/diagnostics/jobs/summary", tag = "diagnostics",
     responses((status = 200, description = "Totals")))]
-pub async fn summary(state: web::Data<HttpState>, who: Admin) -> Result<HttpResponse, ApiError> {
+pub async fn summary(
+    state: web::Data<HttpState>,
+    who: Admin<scope::Diagnostics>,
+) -> Result<HttpResponse, ApiError> {
     let svc = service(&state, &who)?;
     let s = svc.summary()?;
     let pending = svc.pending()?;
@@ -126,7 +129,7 @@ pub struct NoteBody {
         (status = 503, description = "Storage failed; nothing stored", body = super::Problem, content_type = "application/problem+json")))]
 pub async fn put_note(
     state: web::Data<HttpState>,
-    who: Admin,
+    who: Admin<scope::Diagnostics>,
     body: web::Json<NoteBody>,
 ) -> Result<HttpResponse, ApiError> {
     let svc = service(&state, &who)?;
@@ -154,7 +157,7 @@ pub struct ListQuery {
         (status = 400, description = "Unknown parameter", body = super::Problem, content_type = "application/problem+json")))]
 pub async fn list_notes(
     state: web::Data<HttpState>,
-    who: Admin,
+    who: Admin<scope::Diagnostics>,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let svc = service(&state, &who)?;
@@ -170,7 +173,10 @@ pub async fn list_notes(
 }
 
 #[allow(clippy::panic)]
-async fn panic_route(state: web::Data<HttpState>, who: Admin) -> Result<HttpResponse, ApiError> {
+async fn panic_route(
+    state: web::Data<HttpState>,
+    who: Admin<scope::Diagnostics>,
+) -> Result<HttpResponse, ApiError> {
     service(&state, &who)?;
     panic!("diagnostics panic route: deliberate panic with secret internals");
 }

@@ -9,7 +9,7 @@ use actix_web::http::{Method, StatusCode, header};
 use actix_web::{FromRequest, HttpRequest, web};
 
 use super::{ApiError, HttpState};
-use crate::domain::auth::{AuthError, Principal, Role};
+use crate::domain::auth::{AuthError, Principal, Role, Scope};
 
 /// Cookie carrying the access token in browser sessions.
 pub const ACCESS_COOKIE: &str = "shopd_access";
@@ -47,20 +47,59 @@ impl MinRole for AdminRole {
     const ROLE: Role = Role::Admin;
 }
 
-/// An authenticated caller with at least role `R`; 401 without credentials, 403 below `R`.
-#[derive(Debug)]
-pub struct Authed<R: MinRole> {
-    /// The caller.
-    pub principal: Principal,
-    _role: PhantomData<R>,
+/// The API-key scope a route needs, as a type (people signed in have every scope).
+pub trait NeedScope {
+    /// `None` for routes open to any scope: only those the domain limits to signed-in people
+    /// (key and role management) or that act on the caller's own account.
+    const SCOPE: Option<Scope>;
 }
 
-/// Any signed-in caller.
-pub type Signed = Authed<AnyRole>;
-/// Staff or admin.
-pub type Staff = Authed<StaffRole>;
-/// Admin.
-pub type Admin = Authed<AdminRole>;
+/// Route-scope markers for [`Authed`].
+pub mod scope {
+    use super::{NeedScope, Scope};
+
+    macro_rules! scopes {
+        ($($(#[$doc:meta])* $name:ident => $scope:expr;)*) => {$(
+            $(#[$doc])*
+            #[derive(Debug)]
+            pub struct $name;
+            impl NeedScope for $name {
+                const SCOPE: Option<Scope> = $scope;
+            }
+        )*};
+    }
+
+    scopes! {
+        /// No scope: the caller's own things, or what only signed-in people may do.
+        Unscoped => None;
+        /// `catalog`.
+        Catalog => Some(Scope::Catalog);
+        /// `orders`.
+        Orders => Some(Scope::Orders);
+        /// `customers`.
+        Customers => Some(Scope::Customers);
+        /// `inventory`.
+        Inventory => Some(Scope::Inventory);
+        /// `diagnostics`.
+        Diagnostics => Some(Scope::Diagnostics);
+    }
+}
+
+/// An authenticated caller with at least role `R` and scope `S`; 401 without credentials, 403
+/// below `R` or without `S`.
+#[derive(Debug)]
+pub struct Authed<R: MinRole, S: NeedScope> {
+    /// The caller.
+    pub principal: Principal,
+    _role: PhantomData<(R, S)>,
+}
+
+/// Any signed-in caller (with scope `S` when it is an API key).
+pub type Signed<S = scope::Unscoped> = Authed<AnyRole, S>;
+/// Staff or admin with scope `S`.
+pub type Staff<S> = Authed<StaffRole, S>;
+/// Admin with scope `S`.
+pub type Admin<S> = Authed<AdminRole, S>;
 
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
@@ -92,6 +131,11 @@ impl From<AuthError> for ApiError {
             ),
             AuthError::RateLimited(r) => rate_limited(r.0),
             AuthError::NotFound => ApiError::not_found("no such resource"),
+            AuthError::LastAdmin => ApiError::new(
+                StatusCode::CONFLICT,
+                "last_admin",
+                "this is the last active admin; make another account admin first",
+            ),
             AuthError::Forbidden => forbidden(),
             AuthError::Busy => {
                 let mut e = ApiError::new(
@@ -186,20 +230,26 @@ pub fn principal(req: &HttpRequest) -> Result<Principal, ApiError> {
     ))
 }
 
-impl<R: MinRole> FromRequest for Authed<R> {
+impl<R: MinRole, S: NeedScope> FromRequest for Authed<R, S> {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         ready(principal(req).and_then(|p| {
-            if p.role >= R::ROLE {
-                Ok(Authed {
-                    principal: p,
-                    _role: PhantomData,
-                })
-            } else {
-                Err(forbidden())
+            if p.role < R::ROLE {
+                return Err(forbidden());
             }
+            if let Some(scope) = S::SCOPE.filter(|s| !p.has_scope(*s)) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    format!("this API key lacks the `{}` scope", scope.as_str()),
+                ));
+            }
+            Ok(Authed {
+                principal: p,
+                _role: PhantomData,
+            })
         }))
     }
 }
@@ -218,19 +268,6 @@ pub fn client_ip(req: &HttpRequest) -> String {
             .unwrap_or_default(),
         Some(ip) => ip.to_string(),
         None => "unknown".into(),
-    }
-}
-
-/// Refuses API keys without `scope` (signed-in people have every scope of their role).
-pub fn require_scope(p: &Principal, scope: &str) -> Result<(), ApiError> {
-    if p.has_scope(scope) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!("this API key lacks the `{scope}` scope"),
-        ))
     }
 }
 

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::identity::{Staff, require_scope};
+use super::identity::{Staff, scope};
 use super::paging::{CursorQuery, per_page};
 use super::{ApiError, HttpState, Problem};
 use crate::core::VariantId;
@@ -61,10 +61,6 @@ impl From<CsvError> for ApiError {
     }
 }
 
-fn staff_inventory(who: &Staff) -> Result<()> {
-    require_scope(&who.principal, "inventory")
-}
-
 fn variant_id(s: &str) -> Result<VariantId> {
     VariantId::parse(s).map_err(|_| ApiError::not_found("no such variant"))
 }
@@ -76,10 +72,9 @@ fn variant_id(s: &str) -> Result<VariantId> {
         (status = 404, description = "No such variant", body = Problem, content_type = "application/problem+json")))]
 pub async fn get_stock(
     state: web::Data<HttpState>,
-    who: Staff,
+    _who: Staff<scope::Inventory>,
     id: web::Path<String>,
 ) -> Result<HttpResponse> {
-    staff_inventory(&who)?;
     let v = variant_id(&id)?;
     Ok(HttpResponse::Ok().json(state.inventory.get(v)?))
 }
@@ -114,11 +109,10 @@ fn double_option<'de, D: serde::Deserializer<'de>>(
         (status = 422, description = "Invalid quantity", body = Problem, content_type = "application/problem+json")))]
 pub async fn set_stock(
     state: web::Data<HttpState>,
-    who: Staff,
+    who: Staff<scope::Inventory>,
     id: web::Path<String>,
     body: web::Json<SetStock>,
 ) -> Result<HttpResponse> {
-    staff_inventory(&who)?;
     let v = variant_id(&id)?;
     let b = body.into_inner();
     let view = state
@@ -157,11 +151,10 @@ pub struct Adjustment {
         (status = 422, description = "Invalid delta or reason", body = Problem, content_type = "application/problem+json")))]
 pub async fn adjust_stock(
     state: web::Data<HttpState>,
-    who: Staff,
+    who: Staff<scope::Inventory>,
     id: web::Path<String>,
     body: web::Json<Adjustment>,
 ) -> Result<HttpResponse> {
-    staff_inventory(&who)?;
     let v = variant_id(&id)?;
     let b = body.into_inner();
     let view = state
@@ -178,11 +171,10 @@ pub async fn adjust_stock(
         (status = 404, description = "No such variant", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_movements(
     state: web::Data<HttpState>,
-    who: Staff,
+    _who: Staff<scope::Inventory>,
     id: web::Path<String>,
     q: web::Query<CursorQuery>,
 ) -> Result<HttpResponse> {
-    staff_inventory(&who)?;
     let v = variant_id(&id)?;
     let page = state
         .inventory
@@ -209,10 +201,9 @@ pub struct EventQuery {
     responses((status = 200, description = "{data: [{id, type, created_at, data}], next_cursor, has_more}")))]
 pub async fn list_events(
     state: web::Data<HttpState>,
-    who: Staff,
+    _who: Staff<scope::Orders>,
     q: web::Query<EventQuery>,
 ) -> Result<HttpResponse> {
-    require_scope(&who.principal, "orders")?;
     let after = match &q.cursor {
         None => None,
         Some(c) => Some(events::parse_cursor(c).ok_or_else(|| {

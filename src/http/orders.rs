@@ -7,7 +7,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::cart::Shopper;
-use super::identity::{Signed, Staff, require_scope};
+use super::identity::{Signed, Staff, scope};
 use super::paging::{CursorQuery, per_page};
 use super::problem::FieldError;
 use super::{ApiError, HttpState, Problem};
@@ -299,10 +299,9 @@ fn time(field: &str, v: &Option<String>) -> Result<Option<Timestamp>> {
     responses((status = 200, description = "{data: [order], next_cursor, has_more}")))]
 pub async fn admin_list(
     state: web::Data<HttpState>,
-    who: Staff,
+    _who: Staff<scope::Orders>,
     q: web::Query<AdminListQuery>,
 ) -> Result<HttpResponse> {
-    require_scope(&who.principal, "orders")?;
     let status =
         match &q.status {
             None => None,
@@ -337,10 +336,9 @@ pub async fn admin_list(
     responses((status = 200, body = crate::domain::orders::OrderView)))]
 pub async fn admin_get(
     state: web::Data<HttpState>,
-    who: Staff,
+    _who: Staff<scope::Orders>,
     id: web::Path<String>,
 ) -> Result<HttpResponse> {
-    require_scope(&who.principal, "orders")?;
     Ok(HttpResponse::Ok().json(state.orders.get(&id, &Viewer::Staff)?))
 }
 
@@ -378,11 +376,10 @@ pub struct FulfilBody {
 pub async fn fulfil(
     req: HttpRequest,
     state: web::Data<HttpState>,
-    who: Staff,
+    who: Staff<scope::Orders>,
     id: web::Path<String>,
     body: web::Json<FulfilBody>,
 ) -> Result<HttpResponse> {
-    require_scope(&who.principal, "orders")?;
     let b = body.into_inner();
     let input = FulfilInput {
         lines: b
@@ -407,11 +404,10 @@ pub async fn fulfil(
         (status = 409, description = "`invalid_transition`", body = Problem, content_type = "application/problem+json")))]
 pub async fn admin_cancel(
     state: web::Data<HttpState>,
-    who: Staff,
+    who: Staff<scope::Orders>,
     id: web::Path<String>,
     body: Option<web::Json<CancelBody>>,
 ) -> Result<HttpResponse> {
-    require_scope(&who.principal, "orders")?;
     let reason = body.and_then(|b| b.into_inner().reason).map(clip);
     let view = state
         .orders
@@ -434,11 +430,10 @@ pub struct NoteBody {
     responses((status = 201, body = crate::domain::orders::OrderView)))]
 pub async fn add_note(
     state: web::Data<HttpState>,
-    who: Staff,
+    who: Staff<scope::Orders>,
     id: web::Path<String>,
     body: web::Json<NoteBody>,
 ) -> Result<HttpResponse> {
-    require_scope(&who.principal, "orders")?;
     let view = state
         .orders
         .add_note(&id, who.principal.actor(), body.into_inner().text)
@@ -454,10 +449,9 @@ pub async fn add_note(
         (status = 409, description = "`invalid_transition`", body = Problem, content_type = "application/problem+json")))]
 pub async fn mark_paid(
     state: web::Data<HttpState>,
-    who: Staff,
+    who: Staff<scope::Orders>,
     id: web::Path<String>,
 ) -> Result<HttpResponse> {
-    require_scope(&who.principal, "orders")?;
     Ok(HttpResponse::Ok().json(state.orders.mark_paid(&id, who.principal.actor()).await?))
 }
 
@@ -468,9 +462,8 @@ pub async fn mark_paid(
         (status = 409, description = "`invalid_transition`", body = Problem, content_type = "application/problem+json")))]
 pub async fn complete(
     state: web::Data<HttpState>,
-    who: Staff,
+    who: Staff<scope::Orders>,
     id: web::Path<String>,
 ) -> Result<HttpResponse> {
-    require_scope(&who.principal, "orders")?;
     Ok(HttpResponse::Ok().json(state.orders.complete(&id, who.principal.actor()).await?))
 }

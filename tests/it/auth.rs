@@ -1184,3 +1184,107 @@ async fn tokens_with(app: &TestApp, email: &str, password: &str) -> Value {
     assert_eq!(r.status(), 200);
     r.json().await.expect("json")
 }
+
+/// Every scope guards its routes, including the account routes staff keys can reach
+/// (`/api/v1/customers/{id}` once let a `catalog` key read and rename any account).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scope_guards_its_routes() {
+    let app = TestApp::spawn().await;
+    let me: Value = app.admin_get("/api/v1/me").await.json().await.expect("me");
+    let admin_id = me["id"].as_str().expect("id").to_owned();
+    let key = |scopes: Vec<&'static str>| {
+        let app = &app;
+        async move {
+            let r = app
+                .admin_post_json(
+                    "/api/v1/admin/api-keys",
+                    &json!({"name": "k", "role": "admin", "scopes": scopes}),
+                )
+                .await;
+            assert_eq!(r.status(), 201);
+            let k: Value = r.json().await.expect("json");
+            bearer_client(k["secret"].as_str().expect("secret"))
+        }
+    };
+    let routes: [(&str, String); 6] = [
+        ("catalog", "/api/v1/admin/products".into()),
+        ("orders", "/api/v1/admin/orders".into()),
+        ("orders", "/api/v1/admin/events".into()),
+        ("customers", "/api/v1/admin/customers".into()),
+        ("customers", format!("/api/v1/customers/{admin_id}")),
+        (
+            "diagnostics",
+            "/api/v1/admin/diagnostics/jobs/summary".into(),
+        ),
+    ];
+    let all = ["catalog", "orders", "customers", "inventory", "diagnostics"];
+    for (scope, path) in &routes {
+        let others: Vec<&str> = all.iter().copied().filter(|s| s != scope).collect();
+        let without = key(others).await;
+        let r = without.get(app.url(path)).send().await.expect("get");
+        let p = problem(r, 403, "forbidden").await;
+        assert!(p["detail"].as_str().unwrap_or("").contains(scope), "{p}");
+        let with = key(vec![scope]).await;
+        let r = with.get(app.url(path)).send().await.expect("get");
+        assert_eq!(r.status(), 200, "{path} with the {scope} scope");
+    }
+    // The rename is refused too, and the name stays.
+    let narrow = key(vec!["catalog"]).await;
+    let r = narrow
+        .patch(app.url(&format!("/api/v1/customers/{admin_id}")))
+        .json(&json!({"name": "pwned"}))
+        .send()
+        .await
+        .expect("patch");
+    problem(r, 403, "forbidden").await;
+    let me: Value = app.admin_get("/api/v1/me").await.json().await.expect("me");
+    assert_ne!(me["name"], "pwned");
+    app.stop().await;
+}
+
+/// The last active admin can neither demote nor delete itself (the shop would have no admin and
+/// no setup token); once a second admin exists, both work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_admin_cannot_be_demoted_or_deleted() {
+    let app = TestApp::spawn().await;
+    let me: Value = app.admin_get("/api/v1/me").await.json().await.expect("me");
+    let admin_id = me["id"].as_str().expect("id").to_owned();
+    let role = |id: String, role: &'static str| {
+        let app = &app;
+        async move {
+            app.admin
+                .put(app.url(&format!("/api/v1/admin/customers/{id}/role")))
+                .json(&json!({ "role": role }))
+                .send()
+                .await
+                .expect("put")
+        }
+    };
+    let p = problem(role(admin_id.clone(), "customer").await, 409, "last_admin").await;
+    assert!(p["detail"].as_str().unwrap_or("").contains("last"), "{p}");
+    problem(role(admin_id.clone(), "staff").await, 409, "last_admin").await;
+    let r = app
+        .admin
+        .delete(app.url("/api/v1/me"))
+        .json(&json!({ "password": common::ADMIN_PASSWORD }))
+        .send()
+        .await
+        .expect("delete");
+    problem(r, 409, "last_admin").await;
+    assert_eq!(
+        app.admin_get("/api/v1/me").await.status(),
+        200,
+        "still an admin"
+    );
+    // Promoting to admin again is not a demotion.
+    assert_eq!(role(admin_id.clone(), "admin").await.status(), 200);
+
+    let other = register(&app, "second-admin@example.com").await;
+    let other_id = other["id"].as_str().expect("id").to_owned();
+    assert_eq!(role(other_id.clone(), "admin").await.status(), 200);
+    let r = role(admin_id.clone(), "staff").await;
+    assert_eq!(r.status(), 200, "no longer the last admin");
+    // The second admin is now the last one; the first (staff now) cannot change roles at all.
+    assert_eq!(role(other_id.clone(), "customer").await.status(), 403);
+    app.stop().await;
+}

@@ -1,7 +1,45 @@
 //! Admin-only account operations: role changes and the first-admin setup token.
 
-use super::model::AUTH_META;
+use super::model::{ADMINS, AUTH_META};
 use super::*;
+
+/// Keeps [`ADMINS`] in step with an account just written: listed while it is a live admin.
+pub(super) fn index_admin(tx: &mut WriteTx<'_>, c: &Customer) -> Result<(), StorageError> {
+    if c.role == Role::Admin && c.deleted_at.is_none() {
+        tx.insert(&ADMINS, &c.id, &())
+    } else {
+        tx.remove(&ADMINS, &c.id).map(|_| ())
+    }
+}
+
+/// Refuses to demote or delete `id` when it is the only live admin (the shop would have no
+/// admin and no setup token left).
+pub(super) fn keep_an_admin(tx: &mut WriteTx<'_>, id: CustomerId) -> Result<(), AuthError> {
+    if !tx.contains(&ADMINS, &id)? {
+        return Ok(());
+    }
+    let two = tx.prefix(&ADMINS, &(), None, Order::Asc, 2)?;
+    if two.iter().any(|(other, ())| *other != id) {
+        Ok(())
+    } else {
+        Err(AuthError::LastAdmin)
+    }
+}
+
+/// Migration to schema 4: lists the live admins of an older data dir in [`ADMINS`].
+pub fn migrate_admin_index(tx: &mut WriteTx<'_>) -> Result<(), StorageError> {
+    let mut after: Option<CustomerId> = None;
+    loop {
+        let rows = tx.prefix(&CUSTOMERS, &(), after.as_ref(), Order::Asc, 1000)?;
+        let Some((last, _)) = rows.last() else {
+            return Ok(());
+        };
+        after = Some(*last);
+        for (_, c) in rows {
+            index_admin(tx, &c)?;
+        }
+    }
+}
 
 impl Auth {
     /// Changes an account's role (admins only).
@@ -19,9 +57,13 @@ impl Auth {
             .store
             .write(move |tx| {
                 let mut c = live_customer(tx, id)?.ok_or(AuthError::NotFound)?;
+                if role != Role::Admin {
+                    keep_an_admin(tx, id)?;
+                }
                 c.role = role;
                 c.updated_at = tx.now();
                 tx.insert(&CUSTOMERS, &id, &c)?;
+                index_admin(tx, &c)?;
                 if role == Role::Admin {
                     tx.insert(&AUTH_META, &"has_admin".to_owned(), &vec![1])?;
                 }
@@ -74,5 +116,67 @@ impl Auth {
         let presented = secret::hash_token(token);
         self.create_account_checked(email, password, name, Role::Admin, Some(presented))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::core::TestClock;
+    use crate::storage::StoreOptions;
+
+    fn account(id: CustomerId, role: Role, deleted: bool) -> Customer {
+        let t = Timestamp::from_millis(1_000_000);
+        Customer {
+            id,
+            email: format!("{id}@example.com"),
+            name: String::new(),
+            role,
+            password_hash: String::new(),
+            email_verified_at: None,
+            password_changed_at: t,
+            created_at: t,
+            updated_at: t,
+            deleted_at: deleted.then_some(t),
+        }
+    }
+
+    /// A data dir from before schema 4 has admins but no index: the migration lists exactly the
+    /// live admins, after which the last one is protected.
+    #[tokio::test]
+    async fn migration_indexes_live_admins_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clock = Arc::new(TestClock::new(Timestamp::from_millis(1_000_000)));
+        let store = Store::open(StoreOptions::new(
+            dir.path().to_path_buf(),
+            clock,
+            crate::storage::SCHEMA_V1,
+        ))
+        .expect("open");
+        let t = Timestamp::from_millis(1_000_000);
+        let (live, gone, staff) = (CustomerId::new(t), CustomerId::new(t), CustomerId::new(t));
+        store
+            .write(move |tx| {
+                tx.insert(&CUSTOMERS, &live, &account(live, Role::Admin, false))?;
+                tx.insert(&CUSTOMERS, &gone, &account(gone, Role::Admin, true))?;
+                tx.insert(&CUSTOMERS, &staff, &account(staff, Role::Staff, false))?;
+                migrate_admin_index(tx)
+            })
+            .await
+            .expect("migrate");
+        let r = store.read().expect("read");
+        let listed: Vec<CustomerId> = r
+            .prefix(&ADMINS, &(), None, Order::Asc, 10)
+            .expect("scan")
+            .into_iter()
+            .map(|(id, ())| id)
+            .collect();
+        assert_eq!(listed, vec![live]);
+        let refused = store.write(move |tx| keep_an_admin(tx, live)).await;
+        assert!(matches!(refused, Err(AuthError::LastAdmin)), "{refused:?}");
+        let other = store.write(move |tx| keep_an_admin(tx, staff)).await;
+        assert!(other.is_ok(), "a non-admin can always change: {other:?}");
     }
 }

@@ -83,7 +83,7 @@ impl Auth {
         } else {
             scopes
         };
-        if let Some(bad) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
+        if let Some(bad) = scopes.iter().find(|s| !Scope::is_known(s)) {
             return Err(invalid(
                 "scopes",
                 "unknown_scope",

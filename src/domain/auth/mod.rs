@@ -10,6 +10,7 @@ pub use crate::core::secret;
 use crate::core::secret::hex;
 
 mod admin;
+pub use admin::migrate_admin_index;
 mod api_keys;
 mod recovery;
 mod types;
@@ -27,7 +28,9 @@ pub use jwt::Keys;
 pub use model::{ApiKey, Customer, Role};
 pub use password::{HashParams, PolicyError};
 use types::invalid;
-pub use types::{ApiKeyView, AuthError, CustomerView, Principal, PrincipalKind, SCOPES, TokenPair};
+pub use types::{
+    ApiKeyView, AuthError, CustomerView, Principal, PrincipalKind, SCOPES, Scope, TokenPair,
+};
 
 use model::{AUTH_META, CUSTOMERS, EMAILS, FAMILIES, Family, Purpose, REFRESH, RefreshToken};
 
@@ -366,6 +369,7 @@ impl Auth {
                 };
                 tx.insert(&CUSTOMERS, &c.id, &c)?;
                 tx.insert(&EMAILS, &key, &c.id)?;
+                admin::index_admin(tx, &c)?;
                 if role == Role::Admin {
                     tx.insert(&AUTH_META, &"has_admin".to_owned(), &vec![1])?;
                     tx.remove(&AUTH_META, &"setup_token".to_owned())?;
@@ -650,6 +654,7 @@ impl Auth {
                 c.password_changed_at = tx.now();
                 c.updated_at = tx.now();
                 tx.insert(&CUSTOMERS, &id, &c)?;
+                admin::index_admin(tx, &c)?;
                 revoke_all_sessions(tx, id)?;
                 let (rt, fam) = new_session(tx, id, ttl)?;
                 Ok::<_, AuthError>((c, rt, fam))
@@ -674,6 +679,7 @@ impl Auth {
             .store
             .write(move |tx| {
                 let mut c = live_customer(tx, id)?.ok_or(AuthError::Unauthenticated)?;
+                admin::keep_an_admin(tx, id)?;
                 let now = tx.now();
                 tx.remove(&EMAILS, &c.email)?;
                 c.email = format!("deleted+{}@invalid", c.id);

@@ -43,6 +43,9 @@ pub enum AuthError {
     /// Authenticated but not allowed.
     #[error("not allowed")]
     Forbidden,
+    /// The change would leave the shop without an active admin.
+    #[error("the last active admin cannot be demoted or deleted")]
+    LastAdmin,
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -112,9 +115,9 @@ impl Principal {
         }
     }
 
-    /// Whether the principal may use `scope`.
-    pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes.iter().any(|s| s == "*" || s == scope)
+    /// Whether the principal may use `scope` (accounts carry `*`; keys what they were given).
+    pub fn has_scope(&self, scope: Scope) -> bool {
+        self.scopes.iter().any(|s| s == "*" || s == scope.as_str())
     }
 }
 
@@ -197,12 +200,55 @@ impl From<&ApiKey> for ApiKeyView {
     }
 }
 
-/// Scopes an API key may carry.
+/// A part of the admin API an API key can be limited to; routes name theirs as a type, so a
+/// handler cannot forget the check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Products, categories, collections, CSV.
+    Catalog,
+    /// Orders, fulfilments, notes, events.
+    Orders,
+    /// Accounts.
+    Customers,
+    /// Stock levels and movements.
+    Inventory,
+    /// The diagnostics routes.
+    Diagnostics,
+}
+
+impl Scope {
+    /// Every scope, in documentation order.
+    pub const ALL: [Scope; 5] = [
+        Scope::Catalog,
+        Scope::Orders,
+        Scope::Customers,
+        Scope::Inventory,
+        Scope::Diagnostics,
+    ];
+
+    /// The name stored on keys and sent by clients.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Scope::Catalog => "catalog",
+            Scope::Orders => "orders",
+            Scope::Customers => "customers",
+            Scope::Inventory => "inventory",
+            Scope::Diagnostics => "diagnostics",
+        }
+    }
+
+    /// Whether `name` is `*` or a known scope (what an API key may be created with).
+    pub fn is_known(name: &str) -> bool {
+        name == "*" || Scope::ALL.iter().any(|s| s.as_str() == name)
+    }
+}
+
+/// Scopes an API key may carry, `*` first.
 pub const SCOPES: &[&str] = &[
     "*",
-    "catalog",
-    "orders",
-    "customers",
-    "inventory",
-    "diagnostics",
+    Scope::Catalog.as_str(),
+    Scope::Orders.as_str(),
+    Scope::Customers.as_str(),
+    Scope::Inventory.as_str(),
+    Scope::Diagnostics.as_str(),
 ];
