@@ -1288,3 +1288,36 @@ async fn the_last_admin_cannot_be_demoted_or_deleted() {
     assert_eq!(role(other_id.clone(), "customer").await.status(), 403);
     app.stop().await;
 }
+
+/// Look-alike addresses with invisible characters are refused (422), and an accented address
+/// written two ways in Unicode is one account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invisible_characters_cannot_make_look_alike_accounts() {
+    let app = TestApp::spawn().await;
+    register(&app, "jos\u{E9}@example.com").await;
+    for bad in [
+        "ad\u{200B}min@shopd.test",
+        "admin\u{200D}@shopd.test",
+        "ad\u{2060}min@shopd.test",
+        "\u{FEFF}admin@shopd.test",
+        "admin@shop\u{200C}d.test",
+        "ad\u{202E}nim@shopd.test",
+    ] {
+        let r = app
+            .post_json(
+                "/api/v1/auth/register",
+                &json!({"email": bad, "password": PW, "name": "Mallory"}),
+            )
+            .await;
+        let p = problem(r, 422, "validation_failed").await;
+        assert_eq!(p["errors"][0]["field"], "email", "{bad:?}: {p}");
+    }
+    let r = app
+        .post_json(
+            "/api/v1/auth/register",
+            &json!({"email": "JOSE\u{301}@example.com", "password": PW, "name": "Twin"}),
+        )
+        .await;
+    problem(r, 409, "email_taken").await;
+    app.stop().await;
+}
