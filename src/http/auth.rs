@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::identity::{
     ACCESS_COOKIE, Admin, CSRF_COOKIE, REFRESH_COOKIE, Signed, Staff, check_csrf, limit_ip, scope,
 };
+use super::json::Json;
 use super::{ApiError, HttpState, Problem};
 use crate::core::{ApiKeyId, CustomerId, DEFAULT_PER_PAGE, MAX_PER_PAGE};
 use crate::domain::auth::{Role, TokenPair};
@@ -83,7 +84,7 @@ pub struct RegisterBody {
 pub async fn register(
     req: HttpRequest,
     state: web::Data<HttpState>,
-    body: web::Json<RegisterBody>,
+    body: Json<RegisterBody>,
 ) -> Result<HttpResponse> {
     limit_ip(&req, &state)?;
     let c = state
@@ -179,7 +180,7 @@ fn token_response(state: &HttpState, pair: &TokenPair, cookies: bool) -> HttpRes
 pub async fn login(
     req: HttpRequest,
     state: web::Data<HttpState>,
-    body: web::Json<LoginBody>,
+    body: Json<LoginBody>,
 ) -> Result<HttpResponse> {
     limit_ip(&req, &state)?;
     let pair = state.auth.login(&body.email, &body.password).await?;
@@ -209,10 +210,7 @@ pub struct RefreshBody {
     pub refresh_token: Option<String>,
 }
 
-fn refresh_token_of(
-    req: &HttpRequest,
-    body: Option<web::Json<RefreshBody>>,
-) -> Result<(String, bool)> {
+fn refresh_token_of(req: &HttpRequest, body: Option<Json<RefreshBody>>) -> Result<(String, bool)> {
     if let Some(t) = body.and_then(|b| b.into_inner().refresh_token) {
         return Ok((t, false));
     }
@@ -238,7 +236,7 @@ fn refresh_token_of(
 pub async fn refresh(
     req: HttpRequest,
     state: web::Data<HttpState>,
-    body: Option<web::Json<RefreshBody>>,
+    body: Option<Json<RefreshBody>>,
 ) -> Result<HttpResponse> {
     limit_ip(&req, &state)?;
     let (token, from_cookie) = refresh_token_of(&req, body)?;
@@ -252,7 +250,7 @@ pub async fn refresh(
 pub async fn logout(
     req: HttpRequest,
     state: web::Data<HttpState>,
-    body: Option<web::Json<RefreshBody>>,
+    body: Option<Json<RefreshBody>>,
 ) -> Result<HttpResponse> {
     let (token, _) = refresh_token_of(&req, body)?;
     state.auth.logout(&token).await?;
@@ -285,7 +283,7 @@ pub struct TokenBody {
 pub async fn verify_email(
     req: HttpRequest,
     state: web::Data<HttpState>,
-    body: web::Json<TokenBody>,
+    body: Json<TokenBody>,
 ) -> Result<HttpResponse> {
     limit_ip(&req, &state)?;
     Ok(HttpResponse::Ok().json(state.auth.verify_email(&body.token).await?))
@@ -305,7 +303,7 @@ pub struct EmailBody {
 pub async fn resend_verification(
     req: HttpRequest,
     state: web::Data<HttpState>,
-    body: web::Json<EmailBody>,
+    body: Json<EmailBody>,
 ) -> Result<HttpResponse> {
     limit_ip(&req, &state)?;
     state.auth.resend_verification(&body.email).await?;
@@ -322,7 +320,7 @@ fn accepted() -> HttpResponse {
 pub async fn request_reset(
     req: HttpRequest,
     state: web::Data<HttpState>,
-    body: web::Json<EmailBody>,
+    body: Json<EmailBody>,
 ) -> Result<HttpResponse> {
     limit_ip(&req, &state)?;
     state.auth.request_password_reset(&body.email).await?;
@@ -348,7 +346,7 @@ pub struct ResetBody {
 pub async fn confirm_reset(
     req: HttpRequest,
     state: web::Data<HttpState>,
-    body: web::Json<ResetBody>,
+    body: Json<ResetBody>,
 ) -> Result<HttpResponse> {
     limit_ip(&req, &state)?;
     state
@@ -380,7 +378,7 @@ pub struct SetupBody {
 pub async fn setup(
     req: HttpRequest,
     state: web::Data<HttpState>,
-    body: web::Json<SetupBody>,
+    body: Json<SetupBody>,
 ) -> Result<HttpResponse> {
     limit_ip(&req, &state)?;
     let b = body.into_inner();
@@ -420,7 +418,7 @@ pub async fn change_password(
     req: HttpRequest,
     state: web::Data<HttpState>,
     who: Signed,
-    body: web::Json<ChangePasswordBody>,
+    body: Json<ChangePasswordBody>,
 ) -> Result<HttpResponse> {
     limit_ip(&req, &state)?;
     let pair = state
@@ -447,7 +445,7 @@ pub async fn delete_me(
     req: HttpRequest,
     state: web::Data<HttpState>,
     who: Signed,
-    body: web::Json<DeleteBody>,
+    body: Json<DeleteBody>,
 ) -> Result<HttpResponse> {
     limit_ip(&req, &state)?;
     state
@@ -490,7 +488,7 @@ pub async fn update_customer(
     state: web::Data<HttpState>,
     who: Signed<scope::Customers>,
     id: web::Path<String>,
-    body: web::Json<UpdateCustomerBody>,
+    body: Json<UpdateCustomerBody>,
 ) -> Result<HttpResponse> {
     let id = parse_customer_id(&id)?;
     Ok(HttpResponse::Ok().json(
@@ -566,7 +564,7 @@ pub async fn set_role(
     state: web::Data<HttpState>,
     who: Admin<scope::Unscoped>,
     id: web::Path<String>,
-    body: web::Json<RoleBody>,
+    body: Json<RoleBody>,
 ) -> Result<HttpResponse> {
     let id = parse_customer_id(&id)?;
     let role = Role::parse(&body.role).ok_or_else(|| {
@@ -597,7 +595,7 @@ pub struct ApiKeyBody {
 pub async fn create_api_key(
     state: web::Data<HttpState>,
     who: Admin<scope::Unscoped>,
-    body: web::Json<ApiKeyBody>,
+    body: Json<ApiKeyBody>,
 ) -> Result<HttpResponse> {
     let b = body.into_inner();
     let role = match b.role.as_deref() {

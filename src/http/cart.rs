@@ -11,6 +11,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::identity::principal;
+use super::json::Json;
 use super::{ApiError, HttpState, Problem};
 use crate::domain::cart::{CartError, CartOwner};
 
@@ -151,7 +152,7 @@ pub struct AddItem {
 pub async fn add_item(
     state: web::Data<HttpState>,
     who: Shopper,
-    body: web::Json<AddItem>,
+    body: Json<AddItem>,
 ) -> Result<HttpResponse> {
     let b = body.into_inner();
     let view = state
@@ -181,7 +182,7 @@ pub async fn update_item(
     state: web::Data<HttpState>,
     who: Shopper,
     line: web::Path<String>,
-    body: web::Json<UpdateItem>,
+    body: Json<UpdateItem>,
 ) -> Result<HttpResponse> {
     let view = state.carts.update(who.0, &line, body.quantity).await?;
     Ok(HttpResponse::Ok().json(view))

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::identity::{Staff, scope};
+use super::json::Json;
 use super::problem::FieldError;
 use super::{ApiError, HttpState, Problem};
 use crate::core::{CategoryId, CollectionId, ProductId};
@@ -254,7 +255,7 @@ fn product_id(s: &str) -> Result<ProductId> {
 pub async fn create_product(
     state: web::Data<HttpState>,
     _who: Staff<scope::Catalog>,
-    body: web::Json<ProductInput>,
+    body: Json<ProductInput>,
 ) -> Result<HttpResponse> {
     let p = state.catalog.create_product(body.into_inner()).await?;
     Ok(with_etag(StatusCode::CREATED, &p))
@@ -314,7 +315,7 @@ pub async fn update_product(
     state: web::Data<HttpState>,
     _who: Staff<scope::Catalog>,
     id: web::Path<String>,
-    body: web::Json<ProductInput>,
+    body: Json<ProductInput>,
 ) -> Result<HttpResponse> {
     let id = product_id(&id)?;
     let p = state
@@ -356,7 +357,7 @@ pub struct BulkStatusBody {
 pub async fn bulk_status(
     state: web::Data<HttpState>,
     _who: Staff<scope::Catalog>,
-    body: web::Json<BulkStatusBody>,
+    body: Json<BulkStatusBody>,
 ) -> Result<HttpResponse> {
     let status = Status::parse(&body.status).ok_or_else(|| {
         ApiError::validation("status", "invalid", "must be draft, active or archived")
@@ -401,7 +402,7 @@ fn parent(b: &CategoryBody) -> Result<Option<CategoryId>> {
 pub async fn create_category(
     state: web::Data<HttpState>,
     _who: Staff<scope::Catalog>,
-    body: web::Json<CategoryBody>,
+    body: Json<CategoryBody>,
 ) -> Result<HttpResponse> {
     let c = state
         .catalog
@@ -425,7 +426,7 @@ pub async fn update_category(
     state: web::Data<HttpState>,
     _who: Staff<scope::Catalog>,
     id: web::Path<String>,
-    body: web::Json<CategoryBody>,
+    body: Json<CategoryBody>,
 ) -> Result<HttpResponse> {
     let id = CategoryId::parse(&id).map_err(|_| ApiError::not_found("no such category"))?;
     let c = state
@@ -593,7 +594,7 @@ fn collection_products(b: &CollectionBody) -> Result<Vec<ProductId>> {
 pub async fn create_collection(
     state: web::Data<HttpState>,
     _who: Staff<scope::Catalog>,
-    body: web::Json<CollectionBody>,
+    body: Json<CollectionBody>,
 ) -> Result<HttpResponse> {
     let ids = collection_products(&body)?;
     let c = state
@@ -620,7 +621,7 @@ pub async fn update_collection(
     state: web::Data<HttpState>,
     _who: Staff<scope::Catalog>,
     id: web::Path<String>,
-    body: web::Json<CollectionBody>,
+    body: Json<CollectionBody>,
 ) -> Result<HttpResponse> {
     let id = CollectionId::parse(&id).map_err(|_| ApiError::not_found("no such collection"))?;
     let ids = collection_products(&body)?;

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::identity::{Admin, scope};
+use super::json::Json;
 use super::{ApiError, HttpState};
 use crate::core::{DEFAULT_PER_PAGE, MAX_PER_PAGE};
 use crate::domain::diagnostics::{DiagError, DiagKey, Diagnostics};
@@ -65,7 +66,7 @@ pub struct EnqueueBody {
 pub async fn enqueue_job(
     state: web::Data<HttpState>,
     who: Admin<scope::Diagnostics>,
-    body: web::Json<EnqueueBody>,
+    body: Json<EnqueueBody>,
 ) -> Result<HttpResponse, ApiError> {
     let svc = service(&state, &who)?;
     let key = DiagKey::parse(&body.key)?;
@@ -130,7 +131,7 @@ pub struct NoteBody {
 pub async fn put_note(
     state: web::Data<HttpState>,
     who: Admin<scope::Diagnostics>,
-    body: web::Json<NoteBody>,
+    body: Json<NoteBody>,
 ) -> Result<HttpResponse, ApiError> {
     let svc = service(&state, &who)?;
     let body = body.into_inner();

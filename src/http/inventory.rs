@@ -7,6 +7,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::identity::{Staff, scope};
+use super::json::Json;
 use super::paging::{CursorQuery, per_page};
 use super::{ApiError, HttpState, Problem};
 use crate::core::VariantId;
@@ -111,7 +112,7 @@ pub async fn set_stock(
     state: web::Data<HttpState>,
     who: Staff<scope::Inventory>,
     id: web::Path<String>,
-    body: web::Json<SetStock>,
+    body: Json<SetStock>,
 ) -> Result<HttpResponse> {
     let v = variant_id(&id)?;
     let b = body.into_inner();
@@ -153,7 +154,7 @@ pub async fn adjust_stock(
     state: web::Data<HttpState>,
     who: Staff<scope::Inventory>,
     id: web::Path<String>,
-    body: web::Json<Adjustment>,
+    body: Json<Adjustment>,
 ) -> Result<HttpResponse> {
     let v = variant_id(&id)?;
     let b = body.into_inner();

@@ -10,6 +10,7 @@ pub mod docs;
 pub mod health;
 pub mod identity;
 pub mod inventory;
+pub mod json;
 pub mod middleware;
 pub mod orders;
 pub mod paging;
@@ -19,8 +20,7 @@ pub mod search;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
-use actix_web::http::StatusCode;
+use actix_web::error::{PathError, QueryPayloadError};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 pub use problem::{ApiError, Problem};
@@ -93,7 +93,7 @@ pub struct HttpState {
 /// Registers every route and the extractor error handlers.
 pub fn configure(cfg: &mut web::ServiceConfig, state: HttpState, body_limit: usize) {
     cfg.app_data(web::Data::new(state))
-        .app_data(json_config(body_limit))
+        .app_data(json::BodyLimit(body_limit))
         .app_data(web::PayloadConfig::new(body_limit))
         .app_data(web::QueryConfig::default().error_handler(query_error))
         .app_data(web::PathConfig::default().error_handler(path_error))
@@ -107,42 +107,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: HttpState, body_limit: usi
         .configure(orders::routes)
         .configure(diagnostics::routes)
         .configure(assets::routes);
-}
-
-/// JSON bodies: size limit and problem+json errors (400 syntax, 415 type, 413 size, 422 shape).
-pub fn json_config(limit: usize) -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(limit)
-        .error_handler(move |err, _req| json_error(err, limit).into())
-}
-
-fn json_error(err: JsonPayloadError, limit: usize) -> ApiError {
-    match err {
-        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("the request body exceeds the limit of {limit} bytes"),
-            )
-        }
-        JsonPayloadError::ContentType => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the body as application/json",
-        ),
-        JsonPayloadError::Deserialize(e) if e.is_data() => {
-            ApiError::validation("body", "invalid", e.to_string())
-        }
-        JsonPayloadError::Deserialize(e) => {
-            ApiError::bad_request(format!("the body is not valid JSON: {e}"))
-        }
-        JsonPayloadError::Payload(actix_web::error::PayloadError::Overflow) => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the request body exceeds the limit of {limit} bytes"),
-        ),
-        other => ApiError::bad_request(other.to_string()),
-    }
 }
 
 fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {

@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::cart::Shopper;
 use super::identity::{Signed, Staff, scope};
+use super::json::Json;
 use super::paging::{CursorQuery, per_page};
 use super::problem::FieldError;
 use super::{ApiError, HttpState, Problem};
@@ -156,7 +157,7 @@ pub async fn checkout(
     req: HttpRequest,
     state: web::Data<HttpState>,
     who: Shopper,
-    body: web::Json<CheckoutInput>,
+    body: Json<CheckoutInput>,
 ) -> Result<HttpResponse> {
     let resp = state
         .checkout
@@ -247,7 +248,7 @@ pub async fn cancel_own(
     req: HttpRequest,
     state: web::Data<HttpState>,
     id: web::Path<String>,
-    body: Option<web::Json<CancelBody>>,
+    body: Option<Json<CancelBody>>,
 ) -> Result<HttpResponse> {
     let who = viewer(&req)?;
     let actor = match &who {
@@ -378,7 +379,7 @@ pub async fn fulfil(
     state: web::Data<HttpState>,
     who: Staff<scope::Orders>,
     id: web::Path<String>,
-    body: web::Json<FulfilBody>,
+    body: Json<FulfilBody>,
 ) -> Result<HttpResponse> {
     let b = body.into_inner();
     let input = FulfilInput {
@@ -406,7 +407,7 @@ pub async fn admin_cancel(
     state: web::Data<HttpState>,
     who: Staff<scope::Orders>,
     id: web::Path<String>,
-    body: Option<web::Json<CancelBody>>,
+    body: Option<Json<CancelBody>>,
 ) -> Result<HttpResponse> {
     let reason = body.and_then(|b| b.into_inner().reason).map(clip);
     let view = state
@@ -432,7 +433,7 @@ pub async fn add_note(
     state: web::Data<HttpState>,
     who: Staff<scope::Orders>,
     id: web::Path<String>,
-    body: web::Json<NoteBody>,
+    body: Json<NoteBody>,
 ) -> Result<HttpResponse> {
     let view = state
         .orders

@@ -170,6 +170,23 @@ async fn validation_lists_every_bad_field() {
     problem(r, 422, "validation_failed").await;
     let r = create(&app, &json!({"title": "x", "variants": [{"sku": "X", "price": {"amount": 1, "currency": "US"}}]})).await;
     problem(r, 422, "validation_failed").await;
+    // Only ISO 4217 codes; the error names the field.
+    let r = create(&app, &json!({"title": "x", "variants": [{"sku": "X", "price": {"amount": 1, "currency": "ZZZ"}}]})).await;
+    let p = problem(r, 422, "validation_failed").await;
+    assert_eq!(p["errors"][0]["field"], "variants[0].price.currency", "{p}");
+    // compare_at_price is bounded like price (it was stored up to i64::MAX).
+    let r = create(
+        &app,
+        &json!({"title": "x", "variants": [{"sku": "X", "price": {"amount": 100, "currency": "USD"},
+        "compare_at_price": {"amount": i64::MAX, "currency": "USD"}}]}),
+    )
+    .await;
+    let p = problem(r, 422, "validation_failed").await;
+    assert_eq!(
+        p["errors"][0]["field"], "variants[0].compare_at_price.amount",
+        "{p}"
+    );
+    assert_eq!(p["errors"][0]["code"], "too_large", "{p}");
     app.stop().await;
 }
 

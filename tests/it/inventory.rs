@@ -135,10 +135,27 @@ async fn bad_stock_requests_get_clear_errors() {
         .admin_send(Method::PUT, &stock, &json!({"on_hand": 10_000_000_000_i64}))
         .await;
     problem(r, 422, "validation_failed").await;
+    // Valid JSON of the wrong type is a 422 naming the field, not a 400 "not valid JSON".
+    for (body, field) in [
+        (json!({"on_hand": "ten"}), "on_hand"),
+        (json!({"on_hand": 1, "backorder": {}}), "backorder"),
+        (
+            json!({"on_hand": 1, "low_stock_threshold": -1}),
+            "low_stock_threshold",
+        ),
+    ] {
+        let r = app.admin_send(Method::PUT, &stock, &body).await;
+        let p = problem(r, 422, "validation_failed").await;
+        assert_eq!(p["errors"][0]["field"], field, "{body}: {p}");
+    }
     let r = app
-        .admin_send(Method::PUT, &stock, &json!({"on_hand": "ten"}))
+        .admin_send(
+            Method::PUT,
+            &stock,
+            &json!({"on_hand": 0, "low_stock_threshold": 0}),
+        )
         .await;
-    assert!(r.status().is_client_error());
+    assert_eq!(r.status(), 200, "0 is a valid threshold");
     let r = app
         .admin_post_json(
             &format!("{stock}/adjustments"),

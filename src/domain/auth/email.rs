@@ -19,7 +19,11 @@ pub struct Email(String);
 /// Characters an address may hold (before the `@` and structure checks).
 fn allowed(c: char) -> bool {
     if c.is_ascii() {
-        c.is_ascii_graphic() && !matches!(c, '<' | '>' | '(' | ')' | ',' | ';' | ':' | '"' | '[' | ']' | '\\')
+        c.is_ascii_graphic()
+            && !matches!(
+                c,
+                '<' | '>' | '(' | ')' | ',' | ';' | ':' | '"' | '[' | ']' | '\\'
+            )
     } else {
         c.is_alphanumeric()
     }

@@ -438,6 +438,8 @@ pub fn validate(input: &ProductInput) -> Result<ValidProduct, Vec<FieldIssue>> {
                     "must_exceed_price",
                     "must be greater than the price",
                 );
+            } else if c.amount > MAX_AMOUNT {
+                is.add(f("compare_at_price.amount"), "too_large", "is too large");
             }
         }
         if v.weight_grams.is_some_and(|w| w > 10_000_000) {

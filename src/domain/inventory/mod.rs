@@ -364,6 +364,12 @@ fn set_on_hand_notify(
     check_reason(reason)?;
     if let Some(Some(t)) = policy.low_stock_threshold {
         check_units("low_stock_threshold", t)?;
+        if t < 0 {
+            return Err(InventoryError::Invalid {
+                field: "low_stock_threshold",
+                message: "must not be negative (0 warns when the last unit sells)".into(),
+            });
+        }
     }
     let before = level(tx, v)?;
     let mut after = before.clone();
