@@ -249,6 +249,17 @@ async fn forged_expired_and_foreign_tokens_get_401() {
         )
         .expect("sign");
     assert_eq!(get_me(ok).await.status(), 200);
+    // same key and audience but `exp` ten years out: refused (life beyond the TTL + skew)
+    let (long, _) = same
+        .sign(
+            payload["sub"].as_str().expect("sub"),
+            payload["sid"].as_str().expect("sid"),
+            "customer",
+            now,
+            10 * 365 * 24 * 3600,
+        )
+        .expect("sign");
+    problem(get_me(long).await, 401, "unauthenticated").await;
 
     // past expiry
     app.clock.advance(Duration::from_secs(901));

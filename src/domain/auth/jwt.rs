@@ -15,6 +15,10 @@ use crate::core::Timestamp;
 /// JOSE `typ` of access tokens.
 pub const ACCESS_TYP: &str = "at+jwt";
 
+/// How far a token's `iat` may lie ahead of this clock, and its life beyond the configured TTL
+/// (clocks of several nodes drift a little).
+pub const CLOCK_SKEW_SECS: i64 = 60;
+
 /// Claims of an access token.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Claims {
@@ -155,8 +159,11 @@ impl Keys {
             .map_err(|e| e.to_string())
     }
 
-    /// Verifies signature, algorithm, `typ`, `kid`, issuer, audience and expiry at `now`.
-    pub fn verify(&self, token: &str, now: Timestamp) -> Option<Claims> {
+    /// Verifies signature, algorithm, `typ`, `kid`, issuer, audience and expiry at `now`, and
+    /// that the token claims no longer a life than this server issues (`max_ttl_secs` plus
+    /// [`CLOCK_SKEW_SECS`]): a token with `exp` years ahead, even signed with the real key (a
+    /// leaked key, an old build, a misconfigured peer), is refused.
+    pub fn verify(&self, token: &str, now: Timestamp, max_ttl_secs: u64) -> Option<Claims> {
         if token.len() > 4096 {
             return None;
         }
@@ -172,8 +179,11 @@ impl Keys {
         v.set_audience(&[self.audience.as_str()]);
         v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         v.leeway = 0;
-        let data = jsonwebtoken::decode::<Claims>(token, &key.dec, &v).ok()?;
-        (data.claims.exp > now.as_millis() / 1000).then_some(data.claims)
+        let c = jsonwebtoken::decode::<Claims>(token, &key.dec, &v).ok()?.claims;
+        let now = now.as_millis() / 1000;
+        let max = i64::try_from(max_ttl_secs).unwrap_or(i64::MAX / 4) + CLOCK_SKEW_SECS;
+        let plausible = c.iat <= now + CLOCK_SKEW_SECS && c.exp - c.iat <= max && c.exp - now <= max;
+        (c.exp > now && plausible).then_some(c)
     }
 }
 
@@ -204,28 +214,46 @@ mod tests {
         let k = keys(&[7u8; 32]);
         let now = Timestamp::from_millis(1_800_000_000_000);
         let (t, c) = k.sign("cus_x", "00", "customer", now, 900).expect("sign");
-        assert_eq!(k.verify(&t, now).map(|c| c.sub), Some("cus_x".into()));
+        assert_eq!(k.verify(&t, now, 900).map(|c| c.sub), Some("cus_x".into()));
         assert_eq!(c.exp - c.iat, 900);
         // expired
         assert!(
-            k.verify(&t, now.plus(std::time::Duration::from_secs(900)))
+            k.verify(&t, now.plus(std::time::Duration::from_secs(900)), 900)
                 .is_none()
         );
         // other key
-        assert!(keys(&[8u8; 32]).verify(&t, now).is_none());
+        assert!(keys(&[8u8; 32]).verify(&t, now, 900).is_none());
         // other audience
         let other = Keys::new(&[vec![7u8; 32]], "shopd", "elsewhere").expect("keys");
-        assert!(other.verify(&t, now).is_none());
+        assert!(other.verify(&t, now, 900).is_none());
         // tampered payload
         let mut parts: Vec<String> = t.split('.').map(str::to_owned).collect();
         parts[1] = URL_SAFE_NO_PAD.encode(br#"{"iss":"shopd","aud":"shopd-api","sub":"cus_admin","exp":9999999999,"iat":0,"jti":"x","role":"admin","sid":"00"}"#);
-        assert!(k.verify(&parts.join("."), now).is_none());
+        assert!(k.verify(&parts.join("."), now, 900).is_none());
         // alg none
         let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"at+jwt","kid":"x"}"#);
         assert!(
-            k.verify(&format!("{none_header}.{}.", parts[1]), now)
+            k.verify(&format!("{none_header}.{}.", parts[1]), now, 900)
                 .is_none()
         );
+    }
+
+    #[test]
+    fn lifetimes_beyond_the_configured_ttl_are_refused() {
+        let k = keys(&[7u8; 32]);
+        let now = Timestamp::from_millis(1_800_000_000_000);
+        let year = 365 * 24 * 3600;
+        let (long, _) = k.sign("cus_x", "00", "admin", now, year).expect("sign");
+        assert!(k.verify(&long, now, 900).is_none(), "a year-long token");
+        let (ok, _) = k.sign("cus_x", "00", "admin", now, 900).expect("sign");
+        assert!(k.verify(&ok, now, 900).is_some());
+        // Issued in the future beyond the skew.
+        let later = now.plus(std::time::Duration::from_secs(3600));
+        let (future, _) = k.sign("cus_x", "00", "admin", later, 900).expect("sign");
+        assert!(k.verify(&future, now, 900).is_none(), "iat an hour ahead");
+        let soon = now.plus(std::time::Duration::from_secs(30));
+        let (skewed, _) = k.sign("cus_x", "00", "admin", soon, 900).expect("sign");
+        assert!(k.verify(&skewed, now, 900).is_some(), "within the clock skew");
     }
 
     #[test]
@@ -238,7 +266,7 @@ mod tests {
             .sign("s", "00", "customer", now, 60)
             .expect("sign");
         let rotated = Keys::new(&[new, old], "i", "a").expect("k");
-        assert!(rotated.verify(&t, now).is_some());
+        assert!(rotated.verify(&t, now, 60).is_some());
     }
 
     #[test]
@@ -248,7 +276,7 @@ mod tests {
         let a = Keys::load_or_create(dir.path(), "", "i", "a").expect("create");
         let (t, _) = a.sign("s", "00", "customer", now, 60).expect("sign");
         let b = Keys::load_or_create(dir.path(), "", "i", "a").expect("reload");
-        assert!(b.verify(&t, now).is_some());
+        assert!(b.verify(&t, now, 60).is_some());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -522,7 +522,7 @@ impl Auth {
         let claims = self
             .inner
             .keys
-            .verify(bearer, self.now())
+            .verify(bearer, self.now(), self.inner.settings.access_ttl_secs)
             .ok_or(AuthError::Unauthenticated)?;
         let id = CustomerId::parse(&claims.sub).map_err(|_| AuthError::Unauthenticated)?;
         let family = unhex(&claims.sid).ok_or(AuthError::Unauthenticated)?;
