@@ -167,7 +167,8 @@ pub struct AuthConfig {
     pub cookie_secure: bool,
     /// Attempts per minute per client IP on login and token endpoints.
     pub login_per_ip_per_minute: u32,
-    /// Failed logins per hour per account before it is temporarily locked.
+    /// Failed password checks per hour per account and client network before each further
+    /// attempt from that network waits (1 s, doubling, up to 15 min); other networks unaffected.
     pub login_failures_per_account_per_hour: u32,
     /// argon2id memory in KiB (OWASP minimum 19456).
     pub argon2_memory_kib: u32,
@@ -191,7 +192,7 @@ impl Default for AuthConfig {
             reset_ttl_minutes: 60,
             cookie_secure: true,
             login_per_ip_per_minute: 10,
-            login_failures_per_account_per_hour: 100,
+            login_failures_per_account_per_hour: 10,
             argon2_memory_kib: 19456,
             argon2_iterations: 2,
             argon2_parallelism: 1,
@@ -427,7 +428,7 @@ pub const DOCS: &[(&str, &str, &str)] = &[
     (
         "auth",
         "login_failures_per_account_per_hour",
-        "Failed logins per hour per account before it is locked for the rest of the hour",
+        "Failed logins per hour per account and client network (IPv4 address, IPv6 /64) before each further try from it waits 1 s, doubling up to 15 min",
     ),
     (
         "auth",

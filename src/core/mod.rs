@@ -17,4 +17,4 @@ pub use id::{
 pub use money::{Currency, Money, MoneyError};
 pub use page::{DEFAULT_PER_PAGE, MAX_PER_PAGE, Page};
 pub use pool::{PoolError, Priority, WorkPool};
-pub use ratelimit::{RateLimiter, RetryAfter};
+pub use ratelimit::{FailureDelay, RateLimiter, RetryAfter};

@@ -8,7 +8,8 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::identity::{
-    ACCESS_COOKIE, Admin, CSRF_COOKIE, REFRESH_COOKIE, Signed, Staff, check_csrf, limit_ip, scope,
+    ACCESS_COOKIE, Admin, CSRF_COOKIE, REFRESH_COOKIE, Signed, Staff, check_csrf, client_ip,
+    limit_ip, scope,
 };
 use super::json::Json;
 use super::{ApiError, HttpState, Problem};
@@ -183,7 +184,10 @@ pub async fn login(
     body: Json<LoginBody>,
 ) -> Result<HttpResponse> {
     limit_ip(&req, &state)?;
-    let pair = state.auth.login(&body.email, &body.password).await?;
+    let pair = state
+        .auth
+        .login(&body.email, &body.password, &client_ip(&req))
+        .await?;
     // An anonymous cart brought to sign-in (header or cookie) merges into the account's cart.
     let cart_token = req
         .headers()
@@ -423,7 +427,12 @@ pub async fn change_password(
     limit_ip(&req, &state)?;
     let pair = state
         .auth
-        .change_password(&who.principal, &body.current_password, &body.new_password)
+        .change_password(
+            &who.principal,
+            &body.current_password,
+            &body.new_password,
+            &client_ip(&req),
+        )
         .await?;
     Ok(token_response(&state, &pair, false))
 }
@@ -450,7 +459,7 @@ pub async fn delete_me(
     limit_ip(&req, &state)?;
     state
         .auth
-        .delete_account(&who.principal, &body.password)
+        .delete_account(&who.principal, &body.password, &client_ip(&req))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -179,10 +179,13 @@ impl Keys {
         v.set_audience(&[self.audience.as_str()]);
         v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         v.leeway = 0;
-        let c = jsonwebtoken::decode::<Claims>(token, &key.dec, &v).ok()?.claims;
+        let c = jsonwebtoken::decode::<Claims>(token, &key.dec, &v)
+            .ok()?
+            .claims;
         let now = now.as_millis() / 1000;
         let max = i64::try_from(max_ttl_secs).unwrap_or(i64::MAX / 4) + CLOCK_SKEW_SECS;
-        let plausible = c.iat <= now + CLOCK_SKEW_SECS && c.exp - c.iat <= max && c.exp - now <= max;
+        let plausible =
+            c.iat <= now + CLOCK_SKEW_SECS && c.exp - c.iat <= max && c.exp - now <= max;
         (c.exp > now && plausible).then_some(c)
     }
 }
@@ -253,7 +256,10 @@ mod tests {
         assert!(k.verify(&future, now, 900).is_none(), "iat an hour ahead");
         let soon = now.plus(std::time::Duration::from_secs(30));
         let (skewed, _) = k.sign("cus_x", "00", "admin", soon, 900).expect("sign");
-        assert!(k.verify(&skewed, now, 900).is_some(), "within the clock skew");
+        assert!(
+            k.verify(&skewed, now, 900).is_some(),
+            "within the clock skew"
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::core::{ApiKeyId, Clock, CustomerId, Page, RateLimiter, Timestamp, page};
+use crate::core::{ApiKeyId, Clock, CustomerId, FailureDelay, Page, RateLimiter, Timestamp, page};
 use crate::mailer::{self, Mail};
 use crate::storage::{Order, Reader, StorageError, Store, WriteTx};
 
@@ -52,7 +52,8 @@ pub struct AuthSettings {
     pub hash: HashParams,
     /// Hashes computed at once.
     pub hashing_concurrency: usize,
-    /// Failed logins per hour per account.
+    /// Failed password checks per account and client network within an hour before each
+    /// further attempt from that network waits (1 s, doubling, up to [`MAX_FAILURE_DELAY`]).
     pub account_failures_per_hour: u32,
     /// Base URL for links in mails.
     pub public_url: String,
@@ -67,7 +68,7 @@ struct Inner {
     settings: AuthSettings,
     hashing: crate::core::WorkPool,
     dummy_hash: String,
-    failures: RateLimiter,
+    failures: FailureDelay,
     mails_per_address: RateLimiter,
     key_touched: Mutex<HashMap<ApiKeyId, Timestamp>>,
 }
@@ -92,6 +93,14 @@ fn validate_name(name: &str) -> Result<String, AuthError> {
         return Err(invalid("name", "invalid", "must be 1 to 100 characters"));
     }
     Ok(n.to_owned())
+}
+
+/// Longest wait after repeated password failures from one network.
+pub const MAX_FAILURE_DELAY: Duration = Duration::from_secs(15 * 60);
+
+/// Failures are counted per account and client network.
+fn failure_key(email: &str, network: &str) -> String {
+    format!("{email}\u{0}{network}")
 }
 
 fn live_customer(r: &impl Reader, id: CustomerId) -> Result<Option<Customer>, StorageError> {
@@ -201,9 +210,10 @@ impl Auth {
                     crate::core::Priority::Low,
                 )?,
                 mails_per_address: RateLimiter::new(3, Duration::from_secs(3600)),
-                failures: RateLimiter::new(
+                failures: FailureDelay::new(
                     settings.account_failures_per_hour,
                     Duration::from_secs(3600),
+                    MAX_FAILURE_DELAY,
                 ),
                 settings,
                 dummy_hash,
@@ -244,16 +254,25 @@ impl Auth {
             .await?)
     }
 
-    /// Checks `password` for an account, counting failures against the account's budget.
-    async fn check_password(&self, c: &Customer, password: &str) -> Result<bool, AuthError> {
+    /// Checks `password` for an account, counting failures against the account as seen from
+    /// `network`.
+    async fn check_password(
+        &self,
+        c: &Customer,
+        password: &str,
+        network: &str,
+    ) -> Result<bool, AuthError> {
         let now = self.now();
+        let key = failure_key(&c.email, network);
         self.inner
             .failures
-            .check(&c.email, now)
+            .check(&key, now)
             .map_err(AuthError::RateLimited)?;
         let ok = self.verify(password, &c.password_hash).await?;
-        if !ok {
-            self.inner.failures.record(&c.email, now);
+        if ok {
+            self.inner.failures.succeed(&key);
+        } else {
+            self.inner.failures.fail(&key, now);
         }
         Ok(ok)
     }
@@ -382,20 +401,26 @@ impl Auth {
     }
 
     /// Checks credentials and opens a session. Unknown emails cost the same hashing time as
-    /// known ones, and repeated failures for one email are throttled.
-    pub async fn login(&self, email: &str, password: &str) -> Result<TokenPair, AuthError> {
+    /// known ones, and repeated failures for one email from one client `network` (an IPv4
+    /// address or an IPv6 /64) are slowed down with growing delays for that network only.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        network: &str,
+    ) -> Result<TokenPair, AuthError> {
         let now = self.now();
         let Some(email) = Email::parse(email) else {
             // Not an address: no account can match; spend the same time, count nothing.
             let _ = self.verify(password, &self.inner.dummy_hash).await?;
             return Err(AuthError::InvalidCredentials);
         };
-        let key = email.as_str().to_owned();
+        let key = failure_key(email.as_str(), network);
         self.inner
             .failures
             .check(&key, now)
             .map_err(AuthError::RateLimited)?;
-        let found = customer_by_email(&self.inner.store.read()?, &key)?;
+        let found = customer_by_email(&self.inner.store.read()?, email.as_str())?;
         let ok = match &found {
             Some(c) => self.verify(password, &c.password_hash).await?,
             None => {
@@ -404,9 +429,10 @@ impl Auth {
             }
         };
         let Some(c) = found.filter(|_| ok) else {
-            self.inner.failures.record(&key, now);
+            self.inner.failures.fail(&key, now);
             return Err(AuthError::InvalidCredentials);
         };
+        self.inner.failures.succeed(&key);
         let rehash = if self.inner.settings.hash.needs_rehash(&c.password_hash) {
             Some(self.hash(password).await?)
         } else {
@@ -631,10 +657,11 @@ impl Auth {
         p: &Principal,
         current: &str,
         new_password: &str,
+        network: &str,
     ) -> Result<TokenPair, AuthError> {
         let id = p.customer_id().ok_or(AuthError::Forbidden)?;
         let c = live_customer(&self.inner.store.read()?, id)?.ok_or(AuthError::Unauthenticated)?;
-        if !self.check_password(&c, current).await? {
+        if !self.check_password(&c, current, network).await? {
             return Err(invalid(
                 "current_password",
                 "incorrect",
@@ -654,7 +681,6 @@ impl Auth {
                 c.password_changed_at = tx.now();
                 c.updated_at = tx.now();
                 tx.insert(&CUSTOMERS, &id, &c)?;
-                admin::index_admin(tx, &c)?;
                 revoke_all_sessions(tx, id)?;
                 let (rt, fam) = new_session(tx, id, ttl)?;
                 Ok::<_, AuthError>((c, rt, fam))
@@ -665,10 +691,15 @@ impl Auth {
 
     /// Deletes the caller's account: personal fields are erased, sessions revoked; the record
     /// itself stays so past orders keep their customer id.
-    pub async fn delete_account(&self, p: &Principal, password: &str) -> Result<(), AuthError> {
+    pub async fn delete_account(
+        &self,
+        p: &Principal,
+        password: &str,
+        network: &str,
+    ) -> Result<(), AuthError> {
         let id = p.customer_id().ok_or(AuthError::Forbidden)?;
         let c = live_customer(&self.inner.store.read()?, id)?.ok_or(AuthError::Unauthenticated)?;
-        if !self.check_password(&c, password).await? {
+        if !self.check_password(&c, password, network).await? {
             return Err(invalid(
                 "password",
                 "incorrect",
@@ -688,6 +719,7 @@ impl Auth {
                 c.deleted_at = Some(now);
                 c.updated_at = now;
                 tx.insert(&CUSTOMERS, &id, &c)?;
+                admin::index_admin(tx, &c)?;
                 revoke_all_sessions(tx, id)?;
                 Ok(())
             })

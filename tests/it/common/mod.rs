@@ -90,7 +90,7 @@ impl TestApp {
         }
         let admin_token = app
             .auth()
-            .login(ADMIN_EMAIL, ADMIN_PASSWORD)
+            .login(ADMIN_EMAIL, ADMIN_PASSWORD, "127.0.0.1")
             .await
             .expect("admin login")
             .access_token;
