@@ -379,7 +379,7 @@ pub fn build_auth(
     let a = &config.auth;
     let keys = Keys::load_or_create(
         &config.data_dir().join("secrets"),
-        &a.jwt_secret,
+        a.jwt_secret.expose(),
         &a.jwt_issuer,
         &a.jwt_audience,
     )

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::core::secret::Secret;
+
 /// Every setting shopd reads.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -150,7 +152,7 @@ pub struct JobsConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
     /// HS256 signing secret (at least 32 bytes); empty means generated into the data dir.
-    pub jwt_secret: String,
+    pub jwt_secret: Secret,
     /// `iss` of issued tokens.
     pub jwt_issuer: String,
     /// `aud` of issued tokens.
@@ -183,7 +185,7 @@ pub struct AuthConfig {
 impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
-            jwt_secret: String::new(),
+            jwt_secret: Secret::default(),
             jwt_issuer: "shopd".into(),
             jwt_audience: "shopd-api".into(),
             access_token_ttl_secs: 900,
@@ -216,7 +218,7 @@ pub struct MailConfig {
     /// SMTP user (empty: no authentication).
     pub smtp_username: String,
     /// SMTP password.
-    pub smtp_password: String,
+    pub smtp_password: Secret,
     /// Seconds before an SMTP conversation is abandoned (the mail is retried).
     pub smtp_timeout_secs: u64,
 }
@@ -229,7 +231,7 @@ impl Default for MailConfig {
             smtp_port: 587,
             smtp_security: "starttls".into(),
             smtp_username: String::new(),
-            smtp_password: String::new(),
+            smtp_password: Secret::default(),
             smtp_timeout_secs: 10,
         }
     }
@@ -707,7 +709,7 @@ impl Config {
         if self.jobs.workers == 0 || self.jobs.workers > 1024 {
             errs.push("jobs.workers must be between 1 and 1024".into());
         }
-        if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.len() < 32 {
+        if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.expose().len() < 32 {
             errs.push(
                 "auth.jwt_secret must be at least 32 bytes (or empty to generate one)".into(),
             );

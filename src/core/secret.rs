@@ -27,6 +27,61 @@ pub fn random_id() -> Vec<u8> {
     b.to_vec()
 }
 
+/// A setting that holds a secret (signing key, SMTP password, API key). It never prints: Debug
+/// shows `Secret(<set>)`, and serialising (`check-config`, `config example`) writes `<set>` or
+/// `<unset>`, never the value. Reading accepts the real value; `""` and `<unset>` mean unset, and
+/// `<set>` (the placeholder, pasted back by mistake) is refused.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Placeholder written for a secret that is set.
+    pub const SET: &'static str = "<set>";
+    /// Placeholder written for a secret that is not.
+    pub const UNSET: &'static str = "<unset>";
+
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The value, for the one place that needs it (a signer, a transport).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether no value is configured.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = if self.is_empty() { Self::UNSET } else { Self::SET };
+        write!(f, "Secret({shown})")
+    }
+}
+
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(if self.is_empty() { Self::UNSET } else { Self::SET })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.as_str() {
+            "" | Secret::UNSET => Ok(Secret::default()),
+            Secret::SET => Err(serde::de::Error::custom(
+                "`<set>` is the placeholder check-config prints; put the secret itself here",
+            )),
+            _ => Ok(Secret(s)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

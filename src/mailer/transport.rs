@@ -37,7 +37,7 @@ pub struct SmtpSettings {
     /// User, empty for none.
     pub username: String,
     /// Password.
-    pub password: String,
+    pub password: crate::core::secret::Secret,
     /// Per-attempt timeout.
     pub timeout: Duration,
 }
@@ -55,7 +55,7 @@ impl Transport {
         };
         let mut builder = builder.port(s.port).timeout(Some(s.timeout));
         if !s.username.is_empty() {
-            builder = builder.credentials(Credentials::new(s.username.clone(), s.password.clone()));
+            builder = builder.credentials(Credentials::new(s.username.clone(), s.password.expose().to_owned()));
         }
         Ok(Transport::Smtp {
             inner: builder.build(),

@@ -79,6 +79,52 @@ fn check_config_reports_bad_values_and_accepts_good_ones() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("configuration OK"));
 }
 
+/// Secrets from the file, the environment and `_FILE` never appear in check-config's output:
+/// set ones show `<set>`, unset ones `<unset>`; the placeholder itself is refused as a value.
+#[test]
+fn check_config_never_prints_secrets() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("shop.toml");
+    let jwt = "file-jwt-secret-0123456789-abcdefghijklmnop";
+    std::fs::write(
+        &cfg,
+        format!(
+            "[auth]\njwt_secret = \"{jwt}\"\n[storage]\ndata_dir = \"{}\"\n",
+            dir.path().join("d").display()
+        ),
+    )
+    .expect("write");
+    let pw_file = dir.path().join("smtp.pw");
+    let smtp = "smtp-password-from-a-file-9f8e7d";
+    std::fs::write(&pw_file, format!("{smtp}\n")).expect("write");
+    let out = Command::new(bin())
+        .args(["check-config", "--config"])
+        .arg(&cfg)
+        .env("SHOPD_MAIL_SMTP_PASSWORD_FILE", &pw_file)
+        .output()
+        .expect("run");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{printed}");
+    assert!(!printed.contains(jwt) && !printed.contains(smtp), "{printed}");
+    assert!(printed.contains("jwt_secret = \"<set>\""), "{printed}");
+    assert!(printed.contains("smtp_password = \"<set>\""), "{printed}");
+    let out = Command::new(bin())
+        .args(["check-config", "--config"])
+        .arg(&cfg)
+        .env_remove("SHOPD_MAIL_SMTP_PASSWORD_FILE")
+        .output()
+        .expect("run");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("smtp_password = \"<unset>\""));
+    std::fs::write(&cfg, "[auth]\njwt_secret = \"<set>\"\n").expect("write");
+    let out = run(&["check-config", "--config", cfg.to_str().expect("utf8")]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("placeholder"));
+}
+
 #[test]
 fn second_serve_on_same_dir_exits_nonzero_naming_the_lock() {
     let dir = tempfile::tempdir().expect("tempdir");
