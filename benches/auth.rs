@@ -38,15 +38,21 @@ fn create_user(dir: &std::path::Path) {
 async fn probe(base: &str, d: Duration) -> Vec<f64> {
     let c = reqwest::Client::new();
     let mut lat = Vec::new();
+    let mut failed = 0;
     let end = Instant::now() + d;
     while Instant::now() < end && lat.len() < 100_000 {
         let t = Instant::now();
-        if let Ok(r) = c.get(format!("{base}/healthz")).send().await {
-            let _ = r.bytes().await;
+        let ok = match c.get(format!("{base}/healthz")).send().await {
+            Ok(r) => r.status() == 200 && r.bytes().await.is_ok(),
+            Err(_) => false,
+        };
+        if !ok {
+            failed += 1;
         }
         lat.push(t.elapsed().as_secs_f64() * 1000.0);
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    driver::unexpected("GET /healthz probe", failed);
     lat.sort_by(|a, b| a.total_cmp(b));
     lat
 }
@@ -129,4 +135,5 @@ fn main() {
         server.rss_mib(),
         server.peak_rss_mib()
     );
+    driver::finish();
 }

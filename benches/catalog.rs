@@ -104,6 +104,7 @@ fn main() {
         duration: Duration::from_secs(seconds),
         max_requests: 5_000_000,
         warmup: Duration::from_millis(if smoke { 50 } else { 1000 }),
+        expected: &[],
     };
     if std::env::args().any(|a| a == "--per-query") {
         // One client, one query type at a time: where does a search spend its time?
@@ -112,6 +113,7 @@ fn main() {
             duration: Duration::from_secs(2),
             max_requests: 2_000,
             warmup: Duration::from_millis(200),
+            expected: &[],
         };
         for q in QUERIES {
             let qs = q.to_string();
@@ -150,4 +152,5 @@ fn main() {
         server.rss_mib(),
         server.peak_rss_mib()
     );
+    driver::finish();
 }

@@ -26,6 +26,7 @@ fn main() {
         duration: Duration::from_secs(seconds),
         max_requests: 2_000_000,
         warmup: Duration::from_millis(if smoke { 50 } else { 500 }),
+        expected: &[],
     };
 
     // Start-up: median time from spawn to a 200 on /readyz over a few fresh starts.
@@ -38,8 +39,15 @@ fn main() {
         starts[2], starts[4]
     );
 
-    let server = Server::start(&[("SHOPD_DIAGNOSTICS_ENABLED", "true")]);
+    // The diagnostics routes need an admin: create one with the real CLI and sign in.
+    let dir = tempfile::tempdir().expect("tempdir");
+    driver::create_admin(dir.path());
+    let server = Server::start_in(dir.path(), &[("SHOPD_DIAGNOSTICS_ENABLED", "true")]);
+    let token: Arc<str> = driver::runtime()
+        .block_on(driver::admin_token(&reqwest::Client::new(), &server.base))
+        .into();
     println!("server idle RSS {:.1} MiB", server.rss_mib());
+    let (t1, t2) = (token.clone(), token);
     let scenarios: Vec<(&str, MakeRequest)> = vec![
         (
             "GET /healthz",
@@ -47,16 +55,18 @@ fn main() {
         ),
         (
             "POST notes (durable write)",
-            Arc::new(|c: &reqwest::Client, base: &str, n| {
+            Arc::new(move |c: &reqwest::Client, base: &str, n| {
                 c.post(format!("{base}/api/v1/admin/diagnostics/notes"))
+                    .bearer_auth(&t1)
                     .header("content-type", "application/json")
                     .body(format!("{{\"key\":\"n{n}\",\"value\":\"bench\"}}"))
             }),
         ),
         (
             "POST jobs (write + enqueue)",
-            Arc::new(|c: &reqwest::Client, base: &str, n| {
+            Arc::new(move |c: &reqwest::Client, base: &str, n| {
                 c.post(format!("{base}/api/v1/admin/diagnostics/jobs"))
+                    .bearer_auth(&t2)
                     .header("content-type", "application/json")
                     .body(format!("{{\"key\":\"j{n}\"}}"))
             }),
@@ -80,4 +90,5 @@ fn main() {
         server.rss_mib(),
         server.peak_rss_mib()
     );
+    driver::finish();
 }

@@ -5,6 +5,7 @@
 
 pub mod commits;
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -169,6 +170,30 @@ pub struct Load {
     pub max_requests: u64,
     /// Unmeasured start.
     pub warmup: Duration,
+    /// Non-2xx statuses the scenario expects (e.g. 503 `stock_contention` under optimistic
+    /// reservations); any other non-2xx answer or transport error fails the bench.
+    pub expected: &'static [u16],
+}
+
+/// Unexpected answers seen by any scenario of this bench run.
+static UNEXPECTED: AtomicU64 = AtomicU64::new(0);
+
+/// Counts `n` unexpected answers (a bench that drives its own loop reports them here).
+pub fn unexpected(what: &str, n: u64) {
+    if n > 0 {
+        eprintln!("UNEXPECTED: {n} failed answers in `{what}`");
+        UNEXPECTED.fetch_add(n, Ordering::SeqCst);
+    }
+}
+
+/// Ends the bench: exit status 1 when any scenario saw unexpected answers, so a throughput of
+/// error answers can never pass for a figure.
+pub fn finish() {
+    let n = UNEXPECTED.load(Ordering::SeqCst);
+    if n > 0 {
+        eprintln!("bench FAILED: {n} unexpected non-2xx answers or transport errors (see above)");
+        std::process::exit(1);
+    }
 }
 
 /// Figures of one run.
@@ -178,8 +203,10 @@ pub struct Report {
     pub name: String,
     /// Requests completed in the measured window.
     pub requests: u64,
-    /// Non-2xx answers or transport errors.
+    /// Non-2xx answers or transport errors in the measured window.
     pub errors: u64,
+    /// Every non-2xx answer of the run, warm-up included, by status (0: transport error).
+    pub statuses: BTreeMap<u16, u64>,
     /// Completed requests per second.
     pub rps: f64,
     /// Latency percentiles in milliseconds.
@@ -198,7 +225,7 @@ impl Report {
     /// One line for logs and issue notes.
     pub fn line(&self) -> String {
         format!(
-            "{:<28} c={:<3} {:>9.0} req/s  p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  ({} requests, {} errors)",
+            "{:<28} c={:<3} {:>9.0} req/s  p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  ({} requests, {} non-2xx{})",
             self.name,
             self.concurrency,
             self.rps,
@@ -207,7 +234,12 @@ impl Report {
             self.p99,
             self.max,
             self.requests,
-            self.errors
+            self.errors,
+            if self.statuses.is_empty() {
+                String::new()
+            } else {
+                format!(" by status {:?}", self.statuses)
+            }
         )
     }
 }
@@ -246,20 +278,27 @@ pub fn drive(name: &str, base: &str, load: &Load, make: MakeRequest) -> Report {
             let max = load.max_requests;
             tasks.push(tokio::spawn(async move {
                 let mut lat = Vec::with_capacity(4096);
+                let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
                 while !stop.load(Ordering::Relaxed) {
                     let n = counter.fetch_add(1, Ordering::Relaxed);
                     if n >= max {
                         break;
                     }
                     let t = Instant::now();
-                    let ok = match make(&client, &base, n).send().await {
+                    let status = match make(&client, &base, n).send().await {
                         Ok(r) => {
-                            let ok = r.status().is_success();
-                            let _ = r.bytes().await;
-                            ok
+                            let s = r.status().as_u16();
+                            match r.bytes().await {
+                                Ok(_) => s,
+                                Err(_) => 0,
+                            }
                         }
-                        Err(_) => false,
+                        Err(_) => 0,
                     };
+                    let ok = (200..300).contains(&status);
+                    if !ok {
+                        *statuses.entry(status).or_default() += 1;
+                    }
                     if measuring.load(Ordering::Relaxed) {
                         lat.push(t.elapsed().as_secs_f64() * 1000.0);
                         if !ok {
@@ -267,7 +306,7 @@ pub fn drive(name: &str, base: &str, load: &Load, make: MakeRequest) -> Report {
                         }
                     }
                 }
-                lat
+                (lat, statuses)
             }));
         }
         tokio::time::sleep(load.warmup).await;
@@ -279,15 +318,27 @@ pub fn drive(name: &str, base: &str, load: &Load, make: MakeRequest) -> Report {
         }
         stop.store(true, Ordering::SeqCst);
         let mut all = Vec::new();
+        let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
         for t in tasks {
-            all.extend(t.await.unwrap_or_default());
+            let (lat, st) = t.await.unwrap_or_default();
+            all.extend(lat);
+            for (s, n) in st {
+                *statuses.entry(s).or_default() += n;
+            }
         }
+        let bad: u64 = statuses
+            .iter()
+            .filter(|(s, _)| !load.expected.contains(s))
+            .map(|(_, n)| n)
+            .sum();
+        unexpected(name, bad);
         let elapsed = started.elapsed().as_secs_f64();
         all.sort_by(|a, b| a.total_cmp(b));
         Report {
             name: name.to_owned(),
             requests: all.len() as u64,
             errors: errors.load(Ordering::SeqCst),
+            statuses,
             rps: all.len() as f64 / elapsed,
             p50: percentile(&all, 50.0),
             p95: percentile(&all, 95.0),

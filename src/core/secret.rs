@@ -58,14 +58,22 @@ impl Secret {
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let shown = if self.is_empty() { Self::UNSET } else { Self::SET };
+        let shown = if self.is_empty() {
+            Self::UNSET
+        } else {
+            Self::SET
+        };
         write!(f, "Secret({shown})")
     }
 }
 
 impl serde::Serialize for Secret {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(if self.is_empty() { Self::UNSET } else { Self::SET })
+        s.serialize_str(if self.is_empty() {
+            Self::UNSET
+        } else {
+            Self::SET
+        })
     }
 }
 

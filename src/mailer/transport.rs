@@ -55,7 +55,10 @@ impl Transport {
         };
         let mut builder = builder.port(s.port).timeout(Some(s.timeout));
         if !s.username.is_empty() {
-            builder = builder.credentials(Credentials::new(s.username.clone(), s.password.expose().to_owned()));
+            builder = builder.credentials(Credentials::new(
+                s.username.clone(),
+                s.password.expose().to_owned(),
+            ));
         }
         Ok(Transport::Smtp {
             inner: builder.build(),

@@ -109,7 +109,10 @@ fn check_config_never_prints_secrets() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "{printed}");
-    assert!(!printed.contains(jwt) && !printed.contains(smtp), "{printed}");
+    assert!(
+        !printed.contains(jwt) && !printed.contains(smtp),
+        "{printed}"
+    );
     assert!(printed.contains("jwt_secret = \"<set>\""), "{printed}");
     assert!(printed.contains("smtp_password = \"<set>\""), "{printed}");
     let out = Command::new(bin())
