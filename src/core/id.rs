@@ -48,10 +48,7 @@ impl<K: IdKind> Id<K> {
         let ms = u64::try_from(now.as_millis()).unwrap_or(0);
         let random: u128 = rand::random::<u128>() & ((1u128 << 80) - 1);
         let candidate = Ulid::from_parts(ms, random).0;
-        let mut last = match LAST_ID.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut last = crate::core::sync::lock(&LAST_ID);
         let next = if candidate > *last {
             candidate
         } else {

@@ -7,6 +7,7 @@ pub mod page;
 pub mod pool;
 pub mod ratelimit;
 pub mod secret;
+pub mod sync;
 
 pub use clock::{Clock, SystemClock, TestClock, Timestamp};
 pub use id::{
@@ -15,6 +16,6 @@ pub use id::{
     WebhookEndpointId,
 };
 pub use money::{Currency, Money, MoneyError};
-pub use page::{DEFAULT_PER_PAGE, MAX_PER_PAGE, Page};
+pub use page::{BadCursor, Cursor, DEFAULT_PER_PAGE, MAX_PER_PAGE, Page};
 pub use pool::{PoolError, Priority, WorkPool};
 pub use ratelimit::{FailureDelay, RateLimiter, RetryAfter};

@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use super::id::{Id, IdKind};
+
 /// Default and largest page sizes from the API conventions.
 pub const DEFAULT_PER_PAGE: usize = 20;
 /// Largest page size a client may ask for.
@@ -41,6 +43,54 @@ impl<T> Page<T> {
     }
 }
 
+/// A key a list resumes after, written into `next_cursor` and read back from `?cursor=`.
+pub trait Cursor: Sized {
+    /// The opaque cursor text.
+    fn to_cursor(&self) -> String;
+    /// The key a cursor names; `None` when it is not one of this list's cursors.
+    fn from_cursor(s: &str) -> Option<Self>;
+}
+
+impl<K: IdKind> Cursor for Id<K> {
+    fn to_cursor(&self) -> String {
+        encode_cursor(&self.to_bytes())
+    }
+    fn from_cursor(s: &str) -> Option<Self> {
+        let b = <[u8; 16]>::try_from(decode_cursor(s)?).ok()?;
+        Some(Id::from_bytes(b))
+    }
+}
+
+impl Cursor for i64 {
+    fn to_cursor(&self) -> String {
+        encode_cursor(self.to_string().as_bytes())
+    }
+    fn from_cursor(s: &str) -> Option<Self> {
+        String::from_utf8(decode_cursor(s)?).ok()?.parse().ok()
+    }
+}
+
+impl Cursor for String {
+    fn to_cursor(&self) -> String {
+        encode_cursor(self.as_bytes())
+    }
+    fn from_cursor(s: &str) -> Option<Self> {
+        String::from_utf8(decode_cursor(s)?).ok()
+    }
+}
+
+/// A `?cursor=` that this list did not hand out; every module answers it as a 422 on `cursor`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("is not a cursor returned by this list")]
+pub struct BadCursor;
+
+/// The key to resume after, from an optional `?cursor=`.
+pub fn after<K: Cursor>(cursor: Option<&str>) -> Result<Option<K>, BadCursor> {
+    cursor
+        .map(|c| K::from_cursor(c).ok_or(BadCursor))
+        .transpose()
+}
+
 /// Encodes a cursor (an opaque lowercase hex string of the last key).
 pub fn encode_cursor(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -67,5 +117,21 @@ mod tests {
         assert_eq!(decode_cursor(&encode_cursor(&b)), Some(b));
         assert_eq!(decode_cursor("zz"), None);
         assert_eq!(decode_cursor("abc"), None);
+    }
+
+    #[test]
+    fn typed_cursors_round_trip_and_refuse_others() {
+        let id = crate::core::OrderId::new(crate::core::Timestamp::from_millis(5));
+        assert_eq!(
+            after::<crate::core::OrderId>(Some(&id.to_cursor())),
+            Ok(Some(id))
+        );
+        assert_eq!(after::<i64>(Some(&42i64.to_cursor())), Ok(Some(42)));
+        assert_eq!(after::<String>(None), Ok(None));
+        assert_eq!(
+            after::<crate::core::OrderId>(Some(&42i64.to_cursor())),
+            Err(BadCursor)
+        );
+        assert_eq!(after::<i64>(Some("zz")), Err(BadCursor));
     }
 }

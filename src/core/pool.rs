@@ -55,10 +55,7 @@ impl WorkPool {
                         lower_priority();
                     }
                     loop {
-                        let job = match rx.lock() {
-                            Ok(r) => r.recv(),
-                            Err(p) => p.into_inner().recv(),
-                        };
+                        let job = crate::core::sync::lock(&rx).recv();
                         match job {
                             Ok(job) => job(),
                             Err(_) => break, // the pool was dropped
@@ -80,10 +77,7 @@ impl WorkPool {
         let job: Job = Box::new(move || {
             let _ = otx.send(f());
         });
-        let sent = match self.tx.lock() {
-            Ok(tx) => tx.try_send(job),
-            Err(p) => p.into_inner().try_send(job),
-        };
+        let sent = crate::core::sync::lock(&self.tx).try_send(job);
         match sent {
             Ok(()) => {}
             Err(mpsc::TrySendError::Full(_)) => return Err(PoolError::Busy),

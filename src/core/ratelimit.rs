@@ -30,10 +30,7 @@ impl RateLimiter {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, u32)>> {
-        match self.buckets.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        crate::core::sync::lock(&self.buckets)
     }
 
     fn window_of(&self, now: Timestamp) -> i64 {
@@ -117,10 +114,7 @@ impl FailureDelay {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u32, i64, i64)>> {
-        match self.keys.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        crate::core::sync::lock(&self.keys)
     }
 
     /// Refuses while `key` must still wait after its last failure.

@@ -148,10 +148,7 @@ impl InFlight {
     /// Claims `(scope, key)`; `None` when a request with it is already running.
     pub fn claim(&self, scope: &str, key: &str) -> Option<Claim> {
         let k = (scope.to_owned(), key.to_owned());
-        let mut set = match self.0.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut set = crate::core::sync::lock(&self.0);
         if set.insert(k.clone()) {
             Some(Claim {
                 set: self.clone(),
@@ -165,10 +162,7 @@ impl InFlight {
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        let mut set = match self.set.0.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut set = crate::core::sync::lock(&self.set.0);
         set.remove(&self.key);
     }
 }

@@ -356,10 +356,7 @@ struct Shared {
 
 impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
-        match self.running.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        crate::core::sync::lock(&self.running)
     }
     fn started(&self, kind: &str) {
         *self.lock().entry(kind.to_owned()).or_insert(0) += 1;
@@ -371,10 +368,7 @@ impl Shared {
         self.finished.notify_one();
     }
     fn tasks(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, tokio::task::AbortHandle>> {
-        match self.tasks.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        crate::core::sync::lock(&self.tasks)
     }
     fn track(&self, id: JobId, h: tokio::task::AbortHandle) {
         let mut t = self.tasks();

@@ -98,10 +98,7 @@ impl Drop for Inner {
     /// The last handle going away stops the writer and closes the file, so the data dir can be
     /// reopened at once (tests and offline commands rely on this).
     fn drop(&mut self) {
-        let handle = match self.writer.lock() {
-            Ok(mut h) => h.take(),
-            Err(p) => p.into_inner().take(),
-        };
+        let handle = crate::core::sync::lock(&self.writer).take();
         let Some(h) = handle else { return };
         // Dropped from inside a write closure: the writer exits by itself once this returns.
         if h.thread().id() == std::thread::current().id() {
@@ -278,10 +275,7 @@ impl Store {
 
     /// A receiver that changes whenever a commit wrote to `table` (used to wake job workers).
     pub fn watch(&self, table: &'static str) -> watch::Receiver<u64> {
-        let mut w = match self.inner.watchers.lock() {
-            Ok(w) => w,
-            Err(p) => p.into_inner(),
-        };
+        let mut w = crate::core::sync::lock(&self.inner.watchers);
         w.entry(table)
             .or_insert_with(|| watch::channel(0).0)
             .subscribe()
@@ -295,10 +289,7 @@ impl Store {
     /// Lets queued writes commit, then stops the writer. Later writes fail with `WriterStopped`.
     pub async fn shutdown(&self) {
         let _ = self.inner.sender.send(Msg::Shutdown).await;
-        let handle = match self.inner.writer.lock() {
-            Ok(mut h) => h.take(),
-            Err(p) => p.into_inner().take(),
-        };
+        let handle = crate::core::sync::lock(&self.inner.writer).take();
         if let Some(h) = handle {
             let _ = tokio::task::spawn_blocking(move || h.join()).await;
         }
@@ -321,10 +312,7 @@ impl Store {
     /// Synchronous [`Store::shutdown`] for offline commands.
     pub fn shutdown_blocking(&self) {
         let _ = self.inner.sender.blocking_send(Msg::Shutdown);
-        let handle = match self.inner.writer.lock() {
-            Ok(mut h) => h.take(),
-            Err(p) => p.into_inner().take(),
-        };
+        let handle = crate::core::sync::lock(&self.inner.writer).take();
         if let Some(h) = handle {
             let _ = h.join();
         }

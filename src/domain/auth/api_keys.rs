@@ -35,10 +35,7 @@ impl Auth {
     fn touch_api_key(&self, id: ApiKeyId) {
         let now = self.now();
         {
-            let mut m = match self.inner.key_touched.lock() {
-                Ok(m) => m,
-                Err(p) => p.into_inner(),
-            };
+            let mut m = crate::core::sync::lock(&self.inner.key_touched);
             if m.get(&id)
                 .is_some_and(|t| now.since(*t) < Duration::from_secs(60))
             {

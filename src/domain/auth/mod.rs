@@ -6,6 +6,7 @@ pub mod email;
 pub mod jwt;
 pub mod model;
 pub mod password;
+use crate::core::page::Cursor;
 pub use crate::core::secret;
 use crate::core::secret::hex;
 
@@ -619,30 +620,16 @@ impl Auth {
         per_page: usize,
         cursor: Option<&str>,
     ) -> Result<Page<CustomerView>, AuthError> {
-        let after = match cursor {
-            Some(c) => Some(
-                page::decode_cursor(c)
-                    .and_then(|b| <[u8; 16]>::try_from(b).ok())
-                    .map(CustomerId::from_bytes)
-                    .ok_or_else(|| {
-                        invalid("cursor", "invalid", "is not a cursor returned by this list")
-                    })?,
-            ),
-            None => None,
-        };
+        let after: Option<CustomerId> =
+            page::after(cursor).map_err(|e| invalid("cursor", "invalid", e.to_string()))?;
         let r = self.inner.store.read()?;
-        let mut rows = r.prefix(&CUSTOMERS, &(), after.as_ref(), Order::Asc, per_page + 1)?;
-        let has_more = rows.len() > per_page;
-        rows.truncate(per_page);
+        let rows = r.prefix(&CUSTOMERS, &(), after.as_ref(), Order::Asc, per_page + 1)?;
+        let p = Page::from_overfetch(rows, per_page, |(id, _)| id.to_cursor());
         Ok(Page {
-            next_cursor: if has_more {
-                rows.last()
-                    .map(|(id, _)| page::encode_cursor(&id.to_bytes()))
-            } else {
-                None
-            },
-            has_more,
-            data: rows
+            next_cursor: p.next_cursor,
+            has_more: p.has_more,
+            data: p
+                .data
                 .iter()
                 .filter(|(_, c)| c.deleted_at.is_none())
                 .map(|(_, c)| CustomerView::from(c))

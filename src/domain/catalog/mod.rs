@@ -13,6 +13,7 @@ use std::ops::Bound;
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::page::Cursor;
 use crate::core::{CategoryId, CollectionId, Page, ProductId, VariantId, page};
 use crate::jobs::{self, NewJob};
 use crate::storage::{Order, Reader, StorageError, Store, WriteTx};
@@ -98,6 +99,12 @@ pub enum CatalogError {
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+impl From<page::BadCursor> for CatalogError {
+    fn from(e: page::BadCursor) -> Self {
+        issue("cursor", "invalid", &e.to_string())
+    }
 }
 
 fn issue(field: &str, code: &'static str, message: &str) -> CatalogError {
@@ -589,17 +596,7 @@ impl Catalog {
         per_page: usize,
         cursor: Option<&str>,
     ) -> Result<Page<Product>, CatalogError> {
-        let after = match cursor {
-            Some(c) => Some(
-                page::decode_cursor(c)
-                    .and_then(|b| <[u8; 16]>::try_from(b).ok())
-                    .map(ProductId::from_bytes)
-                    .ok_or_else(|| {
-                        issue("cursor", "invalid", "is not a cursor returned by this list")
-                    })?,
-            ),
-            None => None,
-        };
+        let after: Option<ProductId> = page::after(cursor)?;
         let order = if filter.oldest_first {
             Order::Asc
         } else {
@@ -629,21 +626,17 @@ impl Catalog {
                     .collect()
             }
         };
-        let has_more = ids.len() > per_page;
-        let mut data = Vec::new();
-        for id in ids.into_iter().take(per_page) {
-            if let Some(p) = r.get(&PRODUCTS, &id)? {
+        let page = Page::from_overfetch(ids, per_page, Cursor::to_cursor);
+        let mut data = Vec::with_capacity(page.data.len());
+        for id in &page.data {
+            if let Some(p) = r.get(&PRODUCTS, id)? {
                 data.push(p);
             }
         }
         Ok(Page {
-            next_cursor: if has_more {
-                data.last().map(|p| page::encode_cursor(&p.id.to_bytes()))
-            } else {
-                None
-            },
-            has_more,
             data,
+            next_cursor: page.next_cursor,
+            has_more: page.has_more,
         })
     }
 

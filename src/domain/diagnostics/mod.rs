@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::page::Cursor;
 use crate::core::{JobId, Page, Timestamp, page};
 use crate::jobs::{self, Completion, Enqueued, JobContext, JobError, JobOutcome, JobState, NewJob};
 use crate::storage::{Order, Reader, StorageError, Store, Table, Value};
@@ -222,26 +223,17 @@ impl Diagnostics {
         per_page: usize,
         cursor: Option<&str>,
     ) -> Result<Page<Note>, DiagError> {
-        let after = match cursor {
-            Some(c) => Some(
-                page::decode_cursor(c)
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .ok_or(DiagError::Invalid {
-                        field: "cursor",
-                        message: "is not a cursor returned by this list".into(),
-                    })?,
-            ),
-            None => None,
-        };
+        let after: Option<String> = page::after(cursor).map_err(|e| DiagError::Invalid {
+            field: "cursor",
+            message: e.to_string(),
+        })?;
         let r = self.store.read()?;
-        let mut rows = r.prefix(&NOTES, &(), after.as_ref(), Order::Asc, per_page + 1)?;
-        let has_more = rows.len() > per_page;
-        rows.truncate(per_page);
-        let next_cursor = if has_more {
-            rows.last().map(|(k, _)| page::encode_cursor(k.as_bytes()))
-        } else {
-            None
-        };
+        let rows = r.prefix(&NOTES, &(), after.as_ref(), Order::Asc, per_page + 1)?;
+        let Page {
+            data: rows,
+            next_cursor,
+            has_more,
+        } = Page::from_overfetch(rows, per_page, |(k, _)| k.to_cursor());
         Ok(Page {
             data: rows.into_iter().map(|(_, n)| n).collect(),
             next_cursor,

@@ -5,7 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::{EventId, Page, Timestamp, page};
+use crate::core::page::Cursor;
+use crate::core::{EventId, Page, Timestamp};
 use crate::storage::{Order, Reader, StorageError, Store, Table, Value, WriteTx};
 
 /// Stored events, oldest first by id.
@@ -62,9 +63,7 @@ pub fn record<T: Serialize>(
 
 /// The id a list cursor names; `None` when it is not a cursor of this list.
 pub fn parse_cursor(cursor: &str) -> Option<EventId> {
-    page::decode_cursor(cursor)
-        .and_then(|b| <[u8; 16]>::try_from(b).ok())
-        .map(EventId::from_bytes)
+    EventId::from_cursor(cursor)
 }
 
 /// Lists events, newest first, optionally of one type, continuing after `after`.
@@ -100,7 +99,5 @@ pub fn list(
             break;
         }
     }
-    Ok(Page::from_overfetch(out, per_page, |e| {
-        page::encode_cursor(&e.id.to_bytes())
-    }))
+    Ok(Page::from_overfetch(out, per_page, |e| e.id.to_cursor()))
 }

@@ -16,6 +16,7 @@ pub use csv::CsvError;
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::page::Cursor;
 use crate::core::{OrderId, Page, Timestamp, VariantId, page};
 use crate::domain::{catalog, events};
 use crate::storage::{Order, Reader, StorageError, Store, Table, Value, WriteTx};
@@ -642,19 +643,12 @@ impl Inventory {
         per_page: usize,
         cursor: Option<&str>,
     ) -> Result<Page<MovementView>, InventoryError> {
-        let after = match cursor {
-            None => None,
-            Some(c) => Some(
-                page::decode_cursor(c)
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .and_then(|s| s.parse::<i64>().ok())
-                    .map(|seq| (v, seq))
-                    .ok_or(InventoryError::Invalid {
-                        field: "cursor",
-                        message: "is not a cursor returned by this list".into(),
-                    })?,
-            ),
-        };
+        let after = page::after::<i64>(cursor)
+            .map_err(|e| InventoryError::Invalid {
+                field: "cursor",
+                message: e.to_string(),
+            })?
+            .map(|seq| (v, seq));
         let r = self.store.read()?;
         exists(&r, v)?;
         let rows = r.prefix(&MOVEMENTS, &v, after.as_ref(), Order::Desc, per_page + 1)?;
@@ -670,9 +664,7 @@ impl Inventory {
                 at: m.at,
             })
             .collect();
-        Ok(Page::from_overfetch(items, per_page, |m| {
-            page::encode_cursor(m.seq.to_string().as_bytes())
-        }))
+        Ok(Page::from_overfetch(items, per_page, |m| m.seq.to_cursor()))
     }
 
     /// Whether `p` can be ordered now.

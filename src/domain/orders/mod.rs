@@ -13,6 +13,7 @@ use serde_json::json;
 pub use machine::{Event, EventKind, Status, TransitionError};
 pub use model::{Address, Fulfilment, HistoryEntry, Note, Order, OrderLine, OrderView, Totals};
 
+use crate::core::page::Cursor;
 use crate::core::secret::hash_token;
 use crate::core::{CustomerId, FulfilmentId, LineId, OrderId, Page, Timestamp, page};
 use crate::domain::{events, idempotency, inventory};
@@ -345,9 +346,7 @@ impl Orders {
         for ((_, id), ()) in ids {
             out.push(OrderView::of(&load(&r, id)?));
         }
-        Ok(Page::from_overfetch(out, per_page, |o| {
-            page::encode_cursor(&o.id.to_bytes())
-        }))
+        Ok(Page::from_overfetch(out, per_page, |o| o.id.to_cursor()))
     }
 
     /// Staff list: newest first, filtered. Status and customer filters use their indexes;
@@ -425,9 +424,7 @@ impl Orders {
                 }
             }
         }
-        Ok(Page::from_overfetch(out, per_page, |o| {
-            page::encode_cursor(&o.id.to_bytes())
-        }))
+        Ok(Page::from_overfetch(out, per_page, |o| o.id.to_cursor()))
     }
 
     /// Runs `event` on an order for `actor`.
@@ -740,13 +737,7 @@ fn replay(rec: idempotency::Record, body_hash: &[u8]) -> Result<StoredResponse, 
 }
 
 fn decode_cursor(cursor: Option<&str>) -> Result<Option<OrderId>, OrderError> {
-    match cursor {
-        None => Ok(None),
-        Some(c) => page::decode_cursor(c)
-            .and_then(|b| <[u8; 16]>::try_from(b).ok())
-            .map(|b| Some(OrderId::from_bytes(b)))
-            .ok_or_else(|| invalid("cursor", "is not a cursor returned by this list")),
-    }
+    page::after(cursor).map_err(|e| invalid("cursor", e.to_string()))
 }
 
 /// The smallest id minted at `t` (ULIDs start with the 48-bit millisecond time).

@@ -152,10 +152,7 @@ impl FacetCache {
             return Ok(t.clone());
         }
         let table = Arc::new(SegmentFacets::build(reader)?);
-        let mut w = match self.segments.write() {
-            Ok(w) => w,
-            Err(p) => p.into_inner(),
-        };
+        let mut w = crate::core::sync::write(&self.segments);
         Ok(w.entry(id).or_insert(table).clone())
     }
 
@@ -166,10 +163,7 @@ impl FacetCache {
 }
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    match l.read() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
+    crate::core::sync::read(&l)
 }
 
 impl Warmer for FacetCache {
@@ -185,10 +179,7 @@ impl Warmer for FacetCache {
             .iter()
             .flat_map(|g| g.segments().keys().copied())
             .collect();
-        let mut w = match self.segments.write() {
-            Ok(w) => w,
-            Err(p) => p.into_inner(),
-        };
+        let mut w = crate::core::sync::write(&self.segments);
         w.retain(|id, _| live.contains(id));
     }
 }

@@ -261,10 +261,7 @@ impl SearchIndex {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, IndexWriter> {
-        match self.writer.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        crate::core::sync::lock(&self.writer)
     }
 
     /// Makes the index reflect `product` (indexed when active, removed otherwise) with whether
