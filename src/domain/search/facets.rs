@@ -163,7 +163,7 @@ impl FacetCache {
 }
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    crate::core::sync::read(&l)
+    crate::core::sync::read(l)
 }
 
 impl Warmer for FacetCache {
