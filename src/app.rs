@@ -17,7 +17,7 @@ use crate::domain::catalog::{Catalog, PRODUCT_CHANGED_JOB};
 use crate::domain::diagnostics::{self, Diagnostics};
 use crate::domain::inventory::Inventory;
 use crate::domain::search::Search;
-use crate::domain::{cart, checkout, orders};
+use crate::domain::{cart, checkout, idempotency, orders};
 use crate::http::middleware::Observe;
 use crate::http::{self, Health, HttpState};
 use crate::jobs::{self, Runner, RunnerConfig, RunningJobs};
@@ -32,7 +32,7 @@ pub const DEMO_SEED: u64 = 42;
 
 /// Schema version this build writes, and the migrations that reach it.
 pub const SCHEMA: Schema = Schema {
-    version: 4,
+    version: 5,
     migrations: &[
         crate::storage::Migration {
             to: 2,
@@ -48,6 +48,11 @@ pub const SCHEMA: Schema = Schema {
             to: 4,
             description: "index live admin accounts",
             run: crate::domain::auth::migrate_admin_index,
+        },
+        crate::storage::Migration {
+            to: 5,
+            description: "idempotency records hold typed outcomes",
+            run: checkout::migrate_idempotency_outcomes,
         },
     ],
 };
@@ -203,11 +208,11 @@ impl App {
             1,
             jobs::handler_fn(move |ctx| o3.clone().run_expire_due(ctx)),
         );
-        let k2 = checkout.clone();
+        let s2 = store.clone();
         runner.register(
-            checkout::PRUNE_JOB,
+            idempotency::PRUNE_JOB,
             1,
-            jobs::handler_fn(move |ctx| k2.clone().run_prune(ctx)),
+            jobs::handler_fn(move |ctx| idempotency::run_prune(s2.clone(), ctx)),
         );
         // One chain of each recurring job, whatever the number of restarts.
         store
@@ -215,7 +220,7 @@ impl App {
                 let now = tx.now();
                 jobs::schedule_recurring(tx, cart::SWEEP_JOB, cart::SWEEP_EVERY, now)?;
                 jobs::schedule_recurring(tx, orders::EXPIRE_DUE_JOB, orders::EXPIRE_EVERY, now)?;
-                jobs::schedule_recurring(tx, checkout::PRUNE_JOB, checkout::PRUNE_EVERY, now)
+                jobs::schedule_recurring(tx, idempotency::PRUNE_JOB, idempotency::PRUNE_EVERY, now)
             })
             .await?;
         if let Some(token) = auth.issue_setup_token().await? {

@@ -15,6 +15,7 @@ use super::{ApiError, HttpState, Problem};
 use crate::core::{CustomerId, Timestamp};
 use crate::domain::checkout::{CheckoutError, CheckoutInput};
 use crate::domain::idempotency::KeyError;
+use crate::domain::orders::OrderView;
 use crate::domain::orders::{
     FulfilInput, OrderError, OrderFilter, Status, TransitionError, Viewer,
 };
@@ -63,12 +64,6 @@ impl From<KeyError> for ApiError {
                 "idempotency_key_reused",
                 detail,
             ),
-            // The first request with this key is still running; retry shortly.
-            KeyError::InProgress => {
-                let mut a = ApiError::new(StatusCode::CONFLICT, "request_in_progress", detail);
-                a.retry_after = Some(1);
-                a
-            }
         }
     }
 }
@@ -142,16 +137,16 @@ impl From<OrderError> for ApiError {
 }
 
 /// Places an order from the caller's cart. Requires `Idempotency-Key`: a repeat with the same
-/// body returns the first response byte for byte (`Idempotent-Replayed: true`), a repeat with
-/// another body is 422 `idempotency_key_reused`, a repeat while the first runs is 409
-/// `request_in_progress`. The order is `pending_payment` and its stock is reserved until
+/// body returns the same order as first created (`Idempotent-Replayed: true`; a repeat that
+/// arrives while the first still runs waits for it and replays it), a repeat with another body
+/// is 422 `idempotency_key_reused`. The order is `pending_payment` and its stock is reserved until
 /// `expires_at`; the response's `order_token` shows it to a guest (`X-Order-Token`).
 #[utoipa::path(post, path = "/api/v1/checkout", tag = "checkout", request_body = CheckoutInput,
     params(("Idempotency-Key" = String, Header, description = "Unique per order attempt, up to 255 characters"),
         ("X-Cart-Token" = Option<String>, Header, description = "Anonymous cart token")),
     responses((status = 201, description = "The order with `order_token`", body = crate::domain::orders::OrderView),
         (status = 400, description = "Missing Idempotency-Key or cart", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`out_of_stock`, `price_changed`, `product_unavailable` or `request_in_progress`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`out_of_stock`, `price_changed` or `product_unavailable`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed` or `idempotency_key_reused`", body = Problem, content_type = "application/problem+json")))]
 pub async fn checkout(
     req: HttpRequest,
@@ -163,7 +158,12 @@ pub async fn checkout(
         .checkout
         .checkout(who.0, idempotency_key(&req), body.into_inner(), None)
         .await?;
-    Ok(stored(resp.status, resp.replayed, resp.body))
+    let placed = resp.outcome;
+    let view = OrderView {
+        order_token: Some(placed.order_token),
+        ..OrderView::of(&placed.order)
+    };
+    Ok(created(&view, resp.replayed))
 }
 
 /// The `Idempotency-Key` header (a non-ASCII value is passed on as invalid).
@@ -173,14 +173,14 @@ fn idempotency_key(req: &HttpRequest) -> Option<&str> {
         .map(|v| v.to_str().unwrap_or("\u{0}"))
 }
 
-/// A stored (or fresh) JSON response, marked when replayed.
-fn stored(status: u16, replayed: bool, body: Vec<u8>) -> HttpResponse {
-    let mut b = HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK));
-    b.content_type("application/json");
+/// 201 with the view of a keyed write's outcome, marked `Idempotent-Replayed` when an earlier
+/// request with the key produced it (the same outcome renders the same bytes).
+fn created(view: &OrderView, replayed: bool) -> HttpResponse {
+    let mut b = HttpResponse::Created();
     if replayed {
         b.insert_header(("Idempotent-Replayed", "true"));
     }
-    b.body(body)
+    b.json(view)
 }
 
 /// The signed-in customer's orders, newest first.
@@ -395,7 +395,10 @@ pub async fn fulfil(
         .orders
         .fulfil(&id, input, who.principal.actor(), idempotency_key(&req))
         .await?;
-    Ok(stored(resp.status, resp.replayed, resp.body))
+    Ok(created(
+        &OrderView::staff(&resp.outcome.order),
+        resp.replayed,
+    ))
 }
 
 /// Cancels an unpaid order and releases its stock.

@@ -118,8 +118,20 @@ pub enum CheckoutError {
     Storage(#[from] StorageError),
 }
 
-/// A successful (or replayed) checkout: the response to send, byte for byte.
-pub type CheckoutResponse = idempotency::Response;
+/// What a checkout did: the order as created, and the token that shows it to a guest (stored
+/// only here and as a hash in the order). This is the outcome kept under the idempotency key,
+/// so every replay, through the JSON API or a page, shows the same order as first created.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Placed {
+    /// The order right after checkout.
+    pub order: Order,
+    /// The guest's order token (`ot_…`).
+    pub order_token: String,
+}
+impl crate::storage::Value for Placed {}
+
+/// A checkout's outcome, fresh or replayed.
+pub type CheckoutResponse = idempotency::Replayable<Placed>;
 
 struct Valid {
     email: String,
@@ -213,11 +225,10 @@ pub struct Checkout {
     carts: CartSettings,
     settings: CheckoutSettings,
     orders: orders::OrderSettings,
-    in_flight: idempotency::InFlight,
 }
 
 enum Outcome {
-    Done(CheckoutResponse),
+    Done(Box<CheckoutResponse>),
     PriceChanged(Vec<PriceChange>),
 }
 
@@ -234,7 +245,6 @@ impl Checkout {
             carts,
             settings,
             orders,
-            in_flight: idempotency::InFlight::default(),
         }
     }
 
@@ -251,21 +261,18 @@ impl Checkout {
         input: CheckoutInput,
         strategy: Option<Strategy>,
     ) -> Result<CheckoutResponse, CheckoutError> {
-        let key = idempotency::check_key(key)?.to_owned();
+        idempotency::check_key(key)?;
         let scope = match (&who.customer, &who.token) {
             (Some(c), _) => c.to_string(),
             (None, Some(t)) => cart::token_scope(t),
             (None, None) => return Err(CartError::NoCart.into()),
         };
-        let canonical = serde_json::to_vec(&input)
-            .map_err(|e| StorageError::Io(format!("checkout body: {e}")))?;
-        let body_hash = idempotency::hash(&canonical);
-        let _claim = self
-            .in_flight
-            .claim(&scope, &key)
-            .ok_or(idempotency::KeyError::InProgress)?;
-        if let Some(rec) = idempotency::get(&self.store.read()?, &scope, &key)? {
-            return replay(rec, &body_hash);
+        let keyed = idempotency::Keyed::new(scope, key, &input)?;
+        if let Some(outcome) = keyed.stored::<Placed, CheckoutError>(&self.store.read()?)? {
+            return Ok(CheckoutResponse {
+                outcome,
+                replayed: true,
+            });
         }
         let valid = validate(&input)?;
         let strategy = strategy.unwrap_or(self.settings.strategy);
@@ -275,9 +282,7 @@ impl Checkout {
         };
         let ctx = std::sync::Arc::new(Ctx {
             who,
-            scope,
-            key,
-            body_hash,
+            keyed,
             valid,
             carts: self.carts.clone(),
             settings: self.settings.clone(),
@@ -294,7 +299,7 @@ impl Checkout {
                 .write(move |tx| place(tx, &c, snapshot.as_deref()))
                 .await;
             match r {
-                Ok(Outcome::Done(resp)) => return Ok(resp),
+                Ok(Outcome::Done(resp)) => return Ok(*resp),
                 Ok(Outcome::PriceChanged(ch)) => return Err(CheckoutError::PriceChanged(ch)),
                 Err(PlaceError::Conflict) => continue,
                 Err(PlaceError::Checkout(e)) => return Err(e),
@@ -319,9 +324,7 @@ impl Checkout {
 
 struct Ctx {
     who: CartOwner,
-    scope: String,
-    key: String,
-    body_hash: Vec<u8>,
+    keyed: idempotency::Keyed,
     valid: Valid,
     carts: CartSettings,
     settings: CheckoutSettings,
@@ -335,6 +338,12 @@ enum PlaceError {
 
 impl From<StorageError> for PlaceError {
     fn from(e: StorageError) -> Self {
+        PlaceError::Checkout(e.into())
+    }
+}
+
+impl From<idempotency::KeyError> for PlaceError {
+    fn from(e: idempotency::KeyError) -> Self {
         PlaceError::Checkout(e.into())
     }
 }
@@ -370,10 +379,6 @@ impl From<InventoryError> for PlaceError {
     }
 }
 
-fn replay(rec: idempotency::Record, body_hash: &[u8]) -> Result<CheckoutResponse, CheckoutError> {
-    Ok(idempotency::replay(rec, body_hash)?)
-}
-
 fn money_err(e: crate::core::MoneyError) -> PlaceError {
     PlaceError::Checkout(CheckoutError::Invalid(vec![FieldIssue {
         field: "cart".into(),
@@ -388,9 +393,12 @@ fn place(
     c: &Ctx,
     snapshot: Option<&[(crate::core::VariantId, inventory::StockLevel)]>,
 ) -> Result<Outcome, PlaceError> {
-    // Another process (or a request that finished meanwhile) may have stored this key.
-    if let Some(rec) = idempotency::get(tx, &c.scope, &c.key)? {
-        return Ok(Outcome::Done(replay(rec, &c.body_hash)?));
+    // An earlier request with this key (committed, or earlier in this batch) placed the order.
+    if let Some(outcome) = c.keyed.stored::<Placed, PlaceError>(tx)? {
+        return Ok(Outcome::Done(Box::new(CheckoutResponse {
+            outcome,
+            replayed: true,
+        })));
     }
     let mut cart = cart::for_checkout(tx, &c.who, &c.carts)?;
     let now = tx.now();
@@ -488,19 +496,15 @@ fn place(
         serde_json::json!({}),
     )?;
     cart::delete(tx, &cart)?;
-    let body = serde_json::to_vec(&OrderView {
-        order_token: Some(token),
-        ..view
-    })
-    .map_err(|e| StorageError::Io(format!("order view: {e}")))?;
-    let rec = idempotency::Record {
-        body_hash: c.body_hash.clone(),
-        status: 201,
-        body,
-        created_at: now,
+    let placed = Placed {
+        order,
+        order_token: token,
     };
-    idempotency::put(tx, &c.scope, &c.key, &rec)?;
-    Ok(Outcome::Done(idempotency::fresh(rec)))
+    c.keyed.store(tx, &placed)?;
+    Ok(Outcome::Done(Box::new(CheckoutResponse {
+        outcome: placed,
+        replayed: false,
+    })))
 }
 
 fn line_of(
@@ -528,31 +532,155 @@ fn actor(c: Option<CustomerId>) -> String {
     c.map_or_else(|| "guest".to_owned(), |c| c.to_string())
 }
 
-/// Job kind that prunes idempotency records past their retention (recurring, hourly).
-pub const PRUNE_JOB: &str = "idempotency.prune";
-
-/// How often pruning runs.
-pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
-
-impl Checkout {
-    /// Job handler of [`PRUNE_JOB`].
-    pub async fn run_prune(
-        self,
-        _ctx: crate::jobs::JobContext,
-    ) -> Result<crate::jobs::JobOutcome, crate::jobs::JobError> {
-        loop {
-            let n = self
-                .store
-                .write(|tx| idempotency::prune(tx, 500))
-                .await
-                .map_err(|e| crate::jobs::JobError::retry(e.to_string()))?;
-            if n < 500 {
-                break;
+/// Migration to schema 5: idempotency records of checkouts and fulfilments stored the JSON
+/// response; each becomes the typed outcome ([`Placed`] or [`orders::Fulfilled`]) naming the
+/// same order, so a key used before the upgrade still replays its order and never makes a
+/// second one. Records whose order is gone are dropped. (Records live 48 hours, so this is a
+/// bounded pass made once, before the server starts.)
+pub fn migrate_idempotency_outcomes(tx: &mut WriteTx<'_>) -> Result<(), StorageError> {
+    let mut after: Option<(String, String)> = None;
+    loop {
+        let rows = idempotency::legacy_records(tx, after.as_ref(), 1000)?;
+        let Some((last, _)) = rows.last() else {
+            return Ok(());
+        };
+        after = Some(last.clone());
+        for (id, rec) in rows {
+            let idempotency::Stored::Response { body, .. } = &rec.stored else {
+                continue;
+            };
+            let view: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+            let order = view["id"]
+                .as_str()
+                .and_then(|s| OrderId::parse(s).ok())
+                .map(|oid| orders::find(tx, oid))
+                .transpose()?
+                .flatten();
+            match (order, view["order_token"].as_str()) {
+                (Some(order), _) if id.0.starts_with("fulfil:") => {
+                    idempotency::convert_legacy(tx, &id, rec, &orders::Fulfilled { order })?
+                }
+                (Some(order), Some(token)) => {
+                    let placed = Placed {
+                        order,
+                        order_token: token.to_owned(),
+                    };
+                    idempotency::convert_legacy(tx, &id, rec, &placed)?
+                }
+                _ => idempotency::drop_legacy(tx, &id, &rec)?,
             }
         }
-        Ok(crate::jobs::JobOutcome::DoneWith(Box::new(|tx| {
-            let next = tx.now().plus(PRUNE_EVERY);
-            crate::jobs::schedule_recurring(tx, PRUNE_JOB, PRUNE_EVERY, next)
-        })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::core::{Currency, TestClock};
+    use crate::storage::StoreOptions;
+
+    fn order(now: Timestamp) -> Order {
+        let zero = Money::zero(Currency::USD);
+        let addr = Address {
+            name: "Ada".into(),
+            line1: "1 Road".into(),
+            line2: String::new(),
+            city: "London".into(),
+            region: String::new(),
+            postal_code: String::new(),
+            country: "GB".into(),
+        };
+        Order {
+            id: OrderId::new(now),
+            status: orders::Status::PendingPayment,
+            customer_id: None,
+            email: "ada@example.com".into(),
+            token_hash: hash_token("ot_secret"),
+            lines: Vec::new(),
+            totals: Totals {
+                subtotal: zero,
+                shipping: zero,
+                tax: zero,
+                total: zero,
+                paid: zero,
+                refunded: zero,
+            },
+            shipping_address: addr.clone(),
+            billing_address: addr,
+            shipping_method: FLAT_RATE.into(),
+            fulfilments: Vec::new(),
+            notes: Vec::new(),
+            history: Vec::new(),
+            expires_at: now,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+
+    /// Keys used before schema 5 (stored JSON responses) still replay their order afterwards,
+    /// with the same body check; a record whose order is gone is dropped.
+    #[tokio::test]
+    async fn legacy_responses_become_typed_outcomes_naming_the_same_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let now = Timestamp::from_millis(1_000_000);
+        let store = Store::open(StoreOptions::new(
+            dir.path().to_path_buf(),
+            Arc::new(TestClock::new(now)),
+            crate::storage::SCHEMA_V1,
+        ))
+        .expect("open");
+        let o = order(now);
+        let input = serde_json::json!({"email": "ada@example.com"});
+        let keyed = idempotency::Keyed::new("cus_1", Some("k1"), &input).expect("key");
+        let fulfil = idempotency::Keyed::new("fulfil:cus_2", Some("f1"), &input).expect("key");
+        let gone = idempotency::Keyed::new("cus_1", Some("gone"), &input).expect("key");
+        // Schema 4 hashed the same canonical body a request computes today.
+        let h = {
+            use sha2::Digest;
+            sha2::Sha256::digest(serde_json::to_vec(&input).expect("json")).to_vec()
+        };
+        let (h1, h2, h3) = (h.clone(), h.clone(), h);
+        let (oid, o2) = (o.id, o.clone());
+        store
+            .write(move |tx| {
+                orders::insert(tx, &o2)?;
+                let view = serde_json::json!({"id": oid.to_string(), "order_token": "ot_secret"});
+                let body = serde_json::to_vec(&view).expect("json");
+                idempotency::put_legacy(tx, "cus_1", "k1", h1, &body)?;
+                idempotency::put_legacy(tx, "fulfil:cus_2", "f1", h2, &body)?;
+                let missing = serde_json::json!({"id": OrderId::new(now).to_string()});
+                let body = serde_json::to_vec(&missing).expect("json");
+                idempotency::put_legacy(tx, "cus_1", "gone", h3, &body)?;
+                migrate_idempotency_outcomes(tx)
+            })
+            .await
+            .expect("migrate");
+        let r = store.read().expect("read");
+        let placed: Placed = keyed
+            .stored::<Placed, CheckoutError>(&r)
+            .expect("read")
+            .expect("kept");
+        assert_eq!(
+            (placed.order.id, placed.order_token.as_str()),
+            (o.id, "ot_secret")
+        );
+        let f: orders::Fulfilled = fulfil
+            .stored::<orders::Fulfilled, CheckoutError>(&r)
+            .expect("read")
+            .expect("kept");
+        assert_eq!(f.order.id, o.id);
+        assert!(
+            gone.stored::<Placed, CheckoutError>(&r)
+                .expect("read")
+                .is_none()
+        );
+        let other = idempotency::Keyed::new("cus_1", Some("k1"), &1).expect("key");
+        assert!(matches!(
+            other.stored::<Placed, CheckoutError>(&r),
+            Err(CheckoutError::Key(idempotency::KeyError::Reused))
+        ));
     }
 }

@@ -133,11 +133,19 @@ pub struct FulfilInput {
 pub struct Orders {
     store: Store,
     settings: OrderSettings,
-    in_flight: idempotency::InFlight,
 }
 
-/// A response stored under an idempotency key (or just produced), byte for byte.
-pub type StoredResponse = idempotency::Response;
+/// What a fulfilment did: the order right after it (kept under the idempotency key, so a
+/// retried request replays this order instead of shipping twice).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Fulfilled {
+    /// The order with the new fulfilment.
+    pub order: Order,
+}
+impl crate::storage::Value for Fulfilled {}
+
+/// A fulfilment's outcome, fresh or replayed.
+pub type FulfilResponse = idempotency::Replayable<Fulfilled>;
 
 /// Stores a new order with its indexes (checkout, inside its transaction). An unpaid order is
 /// indexed by its expiry, so the sweep releases its stock when the reservation lapses.
@@ -278,6 +286,11 @@ pub fn transition(
     Ok(())
 }
 
+/// The stored order `id`, if any (for modules that keep outcomes naming an order).
+pub fn find(r: &impl Reader, id: OrderId) -> Result<Option<Order>, StorageError> {
+    r.get(&ORDERS, &id)
+}
+
 fn load(r: &impl Reader, id: OrderId) -> Result<Order, OrderError> {
     r.get(&ORDERS, &id)?.ok_or(OrderError::NotFound)
 }
@@ -301,11 +314,7 @@ fn visible(o: &Order, who: &Viewer) -> bool {
 impl Orders {
     /// Wraps the store.
     pub fn new(store: Store, settings: OrderSettings) -> Self {
-        Orders {
-            store,
-            settings,
-            in_flight: idempotency::InFlight::default(),
-        }
+        Orders { store, settings }
     }
 
     /// Mail settings (checkout reuses them).
@@ -510,23 +519,15 @@ impl Orders {
         input: FulfilInput,
         actor: String,
         key: Option<&str>,
-    ) -> Result<StoredResponse, OrderError> {
-        let key = idempotency::check_key(key)?.to_owned();
+    ) -> Result<FulfilResponse, OrderError> {
+        idempotency::check_key(key)?;
         let oid = parse_id(id)?;
-        let scope = format!("fulfil:{actor}");
-        let body_hash = idempotency::hash(
-            json!({"order": oid.to_string(), "lines": input.lines, "carrier": input.carrier,
-                   "tracking_number": input.tracking_number})
-            .to_string()
-            .as_bytes(),
-        );
-        let _claim = self
-            .in_flight
-            .claim(&scope, &key)
-            .ok_or(idempotency::KeyError::InProgress)?;
-        if let Some(rec) = idempotency::get(&self.store.read()?, &scope, &key)? {
-            return replay(rec, &body_hash);
-        }
+        let keyed = idempotency::Keyed::new(
+            format!("fulfil:{actor}"),
+            key,
+            &json!({"order": oid.to_string(), "lines": input.lines, "carrier": input.carrier,
+                   "tracking_number": input.tracking_number}),
+        )?;
         let carrier = input.carrier.trim().to_owned();
         let tracking = input.tracking_number.trim().to_owned();
         if carrier.is_empty() || carrier.chars().count() > 100 {
@@ -544,11 +545,8 @@ impl Orders {
             wanted.push((line, *q));
         }
         let s = self.settings.clone();
-        self.store
-            .write(move |tx| {
-                if let Some(rec) = idempotency::get(tx, &scope, &key)? {
-                    return replay(rec, &body_hash);
-                }
+        keyed
+            .write(&self.store, move |tx| {
                 let mut o = load(tx, oid)?;
                 let wanted = if wanted.is_empty() {
                     o.lines
@@ -598,16 +596,7 @@ impl Orders {
                 o.fulfilments.push(f);
                 tx.insert(&ORDERS, &o.id, &o)?;
                 mail(tx, &o, "order_shipped", &s, extra)?;
-                let body = serde_json::to_vec(&OrderView::staff(&o))
-                    .map_err(|e| StorageError::Io(format!("order view: {e}")))?;
-                let rec = idempotency::Record {
-                    body_hash,
-                    status: 201,
-                    body,
-                    created_at: tx.now(),
-                };
-                idempotency::put(tx, &scope, &key, &rec)?;
-                Ok(idempotency::fresh(rec))
+                Ok(Fulfilled { order: o })
             })
             .await
     }
@@ -730,10 +719,6 @@ fn expire_due(tx: &mut WriteTx<'_>, limit: usize, s: &OrderSettings) -> Result<u
         }
     }
     Ok(n)
-}
-
-fn replay(rec: idempotency::Record, body_hash: &[u8]) -> Result<StoredResponse, OrderError> {
-    Ok(idempotency::replay(rec, body_hash)?)
 }
 
 fn decode_cursor(cursor: Option<&str>) -> Result<Option<OrderId>, OrderError> {
