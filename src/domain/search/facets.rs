@@ -148,7 +148,7 @@ pub(crate) struct FacetCache {
 impl FacetCache {
     fn get_or_build(&self, reader: &SegmentReader) -> tantivy::Result<Arc<SegmentFacets>> {
         let id = reader.segment_id();
-        if let Some(t) = read(&self.segments).get(&id) {
+        if let Some(t) = crate::core::sync::read(&self.segments).get(&id) {
             return Ok(t.clone());
         }
         let table = Arc::new(SegmentFacets::build(reader)?);
@@ -158,12 +158,8 @@ impl FacetCache {
 
     /// Heap held by all tables.
     pub(crate) fn heap_bytes(&self) -> usize {
-        read(&self.segments).values().map(|t| t.heap_bytes()).sum()
+        crate::core::sync::read(&self.segments).values().map(|t| t.heap_bytes()).sum()
     }
-}
-
-fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    crate::core::sync::read(l)
 }
 
 impl Warmer for FacetCache {
