@@ -32,7 +32,7 @@ pub const DEMO_SEED: u64 = 42;
 
 /// Schema version this build writes, and the migrations that reach it.
 pub const SCHEMA: Schema = Schema {
-    version: 5,
+    version: 7,
     migrations: &[
         crate::storage::Migration {
             to: 2,
@@ -53,6 +53,16 @@ pub const SCHEMA: Schema = Schema {
             to: 5,
             description: "idempotency records hold typed outcomes",
             run: checkout::migrate_idempotency_outcomes,
+        },
+        crate::storage::Migration {
+            to: 6,
+            description: "index products of every status by category",
+            run: crate::domain::catalog::migrate_category_members,
+        },
+        crate::storage::Migration {
+            to: 7,
+            description: "index events by type",
+            run: crate::domain::events::migrate_by_type,
         },
     ],
 };

@@ -66,8 +66,8 @@ pub use input::{FieldIssue, ProductInput, ValidProduct, validate};
 pub use model::{Category, Collection, Image, Product, ProductOption, Seo, Status, Variant};
 
 use model::{
-    ACTIVE, CATEGORIES, CATEGORY_PRODUCTS, CATEGORY_SLUGS, COLLECTION_SLUGS, COLLECTIONS,
-    PRODUCT_SLUGS, PRODUCTS, SKUS, VARIANTS,
+    ACTIVE, CATEGORIES, CATEGORY_MEMBERS, CATEGORY_PRODUCTS, CATEGORY_SLUGS, COLLECTION_SLUGS,
+    COLLECTIONS, PRODUCT_SLUGS, PRODUCTS, SKUS, VARIANTS,
 };
 
 /// Why a catalog operation failed.
@@ -150,6 +150,7 @@ fn unindex(tx: &mut WriteTx<'_>, p: &Product) -> Result<(), StorageError> {
     tx.remove(&ACTIVE, &p.id)?;
     for c in &p.category_ids {
         tx.remove(&CATEGORY_PRODUCTS, &(*c, p.id))?;
+        tx.remove(&CATEGORY_MEMBERS, &(*c, p.id))?;
     }
     Ok(())
 }
@@ -160,6 +161,9 @@ fn index(tx: &mut WriteTx<'_>, p: &Product) -> Result<(), StorageError> {
     for v in &p.variants {
         tx.insert(&SKUS, &v.sku.to_uppercase(), &v.id)?;
         tx.insert(&VARIANTS, &v.id, &p.id)?;
+    }
+    for c in &p.category_ids {
+        tx.insert(&CATEGORY_MEMBERS, &(*c, p.id), &())?;
     }
     if p.status == Status::Active {
         tx.insert(&ACTIVE, &p.id, &())?;
@@ -651,6 +655,7 @@ impl Catalog {
         let (name, slug) = category_fields(name, slug)?;
         self.store
             .write(move |tx| {
+                full(tx, &CATEGORIES, MAX_CATEGORIES, "categories")?;
                 if let Some(p) = parent_id
                     && !tx.contains(&CATEGORIES, &p)?
                 {
@@ -735,26 +740,23 @@ impl Catalog {
         self.store
             .write(move |tx| {
                 let c = tx.get(&CATEGORIES, &id)?.ok_or(CatalogError::NotFound)?;
+                // Bounded: a shop has at most MAX_CATEGORIES.
                 let all = tx.range(
                     &CATEGORIES,
                     Bound::Unbounded,
                     Bound::Unbounded,
                     Order::Asc,
-                    100_000,
+                    MAX_CATEGORIES,
                 )?;
                 if all.iter().any(|(_, x)| x.parent_id == Some(id)) {
                     return Err(CatalogError::Conflict(
                         "the category has subcategories; move or delete them first".into(),
                     ));
                 }
-                let products = tx.range(
-                    &PRODUCTS,
-                    Bound::Unbounded,
-                    Bound::Unbounded,
-                    Order::Asc,
-                    1_000_000,
-                )?;
-                if products.iter().any(|(_, p)| p.category_ids.contains(&id)) {
+                if !tx
+                    .prefix(&CATEGORY_MEMBERS, &id, None, Order::Asc, 1)?
+                    .is_empty()
+                {
                     return Err(CatalogError::Conflict(
                         "products are in this category; remove them first".into(),
                     ));
@@ -820,7 +822,10 @@ impl Catalog {
                         check_version(if_match, old.version)?;
                         (cid, old.version + 1, Some(old.slug))
                     }
-                    None => (CollectionId::new(tx.now()), 1, None),
+                    None => {
+                        full(tx, &COLLECTIONS, MAX_COLLECTIONS, "collections")?;
+                        (CollectionId::new(tx.now()), 1, None)
+                    }
                 };
                 if old_slug.as_deref() != Some(slug.as_str()) {
                     if tx.contains(&COLLECTION_SLUGS, &slug)? {
@@ -893,7 +898,7 @@ impl Catalog {
             Bound::Unbounded,
             Bound::Unbounded,
             Order::Asc,
-            10_000,
+            MAX_COLLECTIONS,
         )?
         .into_iter()
         .map(|(_, c)| c)
@@ -909,7 +914,7 @@ impl Catalog {
                 Bound::Unbounded,
                 Bound::Unbounded,
                 Order::Asc,
-                100_000,
+                MAX_CATEGORIES,
             )?
             .into_iter()
             .map(|(_, c)| c)
@@ -918,6 +923,43 @@ impl Catalog {
             (a.parent_id, a.position, &a.name).cmp(&(b.parent_id, b.position, &b.name))
         });
         Ok(all)
+    }
+}
+
+/// Most categories a shop may have: every list of them is whole, never silently cut.
+pub const MAX_CATEGORIES: usize = 5_000;
+/// Most collections a shop may have (Shopify's limit too).
+pub const MAX_COLLECTIONS: usize = 5_000;
+
+/// Refuses a new row of `what` when `table` already holds `max` (a bounded key count).
+fn full<K: crate::storage::Key, V: crate::storage::Value>(
+    tx: &WriteTx<'_>,
+    table: &crate::storage::Table<K, V>,
+    max: usize,
+    what: &str,
+) -> Result<(), CatalogError> {
+    if tx.prefix(table, &(), None, Order::Asc, max)?.len() >= max {
+        return Err(CatalogError::Conflict(format!(
+            "a shop can have at most {max} {what}; delete one first"
+        )));
+    }
+    Ok(())
+}
+
+/// Migration to schema 6: lists every product under its categories in the member index.
+pub fn migrate_category_members(tx: &mut WriteTx<'_>) -> Result<(), StorageError> {
+    let mut after: Option<ProductId> = None;
+    loop {
+        let rows = tx.prefix(&PRODUCTS, &(), after.as_ref(), Order::Asc, 1000)?;
+        let Some((last, _)) = rows.last() else {
+            return Ok(());
+        };
+        after = Some(*last);
+        for (id, p) in rows {
+            for c in &p.category_ids {
+                tx.insert(&CATEGORY_MEMBERS, &(*c, id), &())?;
+            }
+        }
     }
 }
 

@@ -165,6 +165,10 @@ pub(crate) const VARIANTS: Table<VariantId, ProductId> = Table::new("catalog_var
 /// Active products per category, for public listing.
 pub(crate) const CATEGORY_PRODUCTS: Table<(CategoryId, ProductId), ()> =
     Table::new("catalog_category_products");
+/// Every product (any status) per category, so deleting a category checks for members with one
+/// lookup instead of reading the catalog.
+pub(crate) const CATEGORY_MEMBERS: Table<(CategoryId, ProductId), ()> =
+    Table::new("catalog_category_members");
 /// Active products, for public listing.
 pub(crate) const ACTIVE: Table<ProductId, ()> = Table::new("catalog_active");
 pub(crate) const CATEGORIES: Table<CategoryId, Category> = Table::new("catalog_categories");

@@ -11,6 +11,8 @@ use crate::storage::{Order, Reader, StorageError, Store, Table, Value, WriteTx};
 
 /// Stored events, oldest first by id.
 const EVENTS: Table<EventId, StoredEvent> = Table::new("events");
+/// Events by type, so a staff list of one type reads only that type.
+const BY_TYPE: Table<(String, EventId), ()> = Table::new("events_by_type");
 
 /// An event as stored: the data is kept as JSON text (postcard cannot hold arbitrary JSON).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -58,6 +60,7 @@ pub fn record<T: Serialize>(
             data_json,
         },
     )?;
+    tx.insert(&BY_TYPE, &(type_.to_owned(), id), &())?;
     Ok(id)
 }
 
@@ -66,7 +69,8 @@ pub fn parse_cursor(cursor: &str) -> Option<EventId> {
     EventId::from_cursor(cursor)
 }
 
-/// Lists events, newest first, optionally of one type, continuing after `after`.
+/// Lists events, newest first, optionally of one type (through the type index, never a scan
+/// of other types), continuing after `after`.
 pub fn list(
     store: &Store,
     type_: Option<&str>,
@@ -74,30 +78,45 @@ pub fn list(
     after: Option<EventId>,
 ) -> Result<Page<Event>, StorageError> {
     let r = store.read()?;
-    let mut after = after;
-    let mut out = Vec::new();
-    // Scan in chunks so a rare type does not read the whole table at once.
-    loop {
-        let chunk = r.prefix(&EVENTS, &(), after.as_ref(), Order::Desc, 500)?;
-        let exhausted = chunk.len() < 500;
-        for (id, e) in chunk {
-            after = Some(id);
-            if type_.is_some_and(|t| t != e.type_) {
-                continue;
+    let rows: Vec<(EventId, StoredEvent)> = match type_ {
+        None => r.prefix(&EVENTS, &(), after.as_ref(), Order::Desc, per_page + 1)?,
+        Some(t) => {
+            let t = t.to_owned();
+            let after = after.map(|a| (t.clone(), a));
+            let mut rows = Vec::with_capacity(per_page + 1);
+            for ((_, id), ()) in
+                r.prefix(&BY_TYPE, &t, after.as_ref(), Order::Desc, per_page + 1)?
+            {
+                if let Some(e) = r.get(&EVENTS, &id)? {
+                    rows.push((id, e));
+                }
             }
-            out.push(Event {
-                id,
-                type_: e.type_,
-                created_at: e.created_at,
-                data: serde_json::from_str(&e.data_json).unwrap_or(serde_json::Value::Null),
-            });
-            if out.len() > per_page {
-                break;
-            }
+            rows
         }
-        if exhausted || out.len() > per_page {
-            break;
+    };
+    let out = rows
+        .into_iter()
+        .map(|(id, e)| Event {
+            id,
+            type_: e.type_,
+            created_at: e.created_at,
+            data: serde_json::from_str(&e.data_json).unwrap_or(serde_json::Value::Null),
+        })
+        .collect();
+    Ok(Page::from_overfetch(out, per_page, |e| e.id.to_cursor()))
+}
+
+/// Migration to schema 7: indexes the events of an older data dir by type.
+pub fn migrate_by_type(tx: &mut WriteTx<'_>) -> Result<(), StorageError> {
+    let mut after: Option<EventId> = None;
+    loop {
+        let rows = tx.prefix(&EVENTS, &(), after.as_ref(), Order::Asc, 1000)?;
+        let Some((last, _)) = rows.last() else {
+            return Ok(());
+        };
+        after = Some(*last);
+        for (id, e) in rows {
+            tx.insert(&BY_TYPE, &(e.type_, id), &())?;
         }
     }
-    Ok(Page::from_overfetch(out, per_page, |e| e.id.to_cursor()))
 }

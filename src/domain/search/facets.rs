@@ -158,7 +158,10 @@ impl FacetCache {
 
     /// Heap held by all tables.
     pub(crate) fn heap_bytes(&self) -> usize {
-        crate::core::sync::read(&self.segments).values().map(|t| t.heap_bytes()).sum()
+        crate::core::sync::read(&self.segments)
+            .values()
+            .map(|t| t.heap_bytes())
+            .sum()
     }
 }
 
