@@ -71,18 +71,18 @@ pub struct JobRecord {
 
 impl Value for JobRecord {}
 
-pub(crate) const JOBS: Table<JobId, JobRecord> = Table::new("jobs");
+pub(super) const JOBS: Table<JobId, JobRecord> = Table::new("jobs");
 /// Runnable and scheduled jobs ordered by `run_at`.
-pub(crate) const READY: Table<(Timestamp, JobId), ()> = Table::new("jobs_ready");
+pub(super) const READY: Table<(Timestamp, JobId), ()> = Table::new("jobs_ready");
 /// The same per kind, so claiming skips saturated kinds without reading their jobs.
-pub(crate) const READY_BY_KIND: Table<(String, Timestamp, JobId), ()> =
+pub(super) const READY_BY_KIND: Table<(String, Timestamp, JobId), ()> =
     Table::new("jobs_ready_by_kind");
-pub(crate) const IN_FLIGHT: Table<JobId, ()> = Table::new("jobs_in_flight");
-pub(crate) const DONE: Table<(Timestamp, JobId), ()> = Table::new("jobs_done");
-pub(crate) const DEAD: Table<JobId, ()> = Table::new("jobs_dead");
-pub(crate) const DEDUPE: Table<(String, String), JobId> = Table::new("jobs_dedupe");
+pub(super) const IN_FLIGHT: Table<JobId, ()> = Table::new("jobs_in_flight");
+pub(super) const DONE: Table<(Timestamp, JobId), ()> = Table::new("jobs_done");
+pub(super) const DEAD: Table<JobId, ()> = Table::new("jobs_dead");
+pub(super) const DEDUPE: Table<(String, String), JobId> = Table::new("jobs_dedupe");
 /// Number of jobs per (state, kind), kept transactionally for metrics.
-pub(crate) const COUNTS: Table<(String, String), u64> = Table::new("jobs_counts");
+pub(super) const COUNTS: Table<(String, String), u64> = Table::new("jobs_counts");
 
 /// Default attempts before a job is dead-lettered.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;

@@ -5,7 +5,7 @@ use super::table::Table;
 use super::tx::WriteTx;
 
 /// Store-wide facts: `schema_version`, `created_at_ms`.
-pub(crate) const META: Table<String, u64> = Table::new("meta");
+pub(super) const META: Table<String, u64> = Table::new("meta");
 
 /// Key of the schema version in [`META`].
 pub(crate) const SCHEMA_VERSION_KEY: &str = "schema_version";

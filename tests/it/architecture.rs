@@ -1,5 +1,6 @@
 //! The dependency rules of ARCHITECTURE.md, enforced on the source tree.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 fn rust_files(dir: &Path) -> Vec<PathBuf> {
@@ -34,65 +35,323 @@ fn code_lines(src: &str) -> Vec<(usize, String)> {
         .collect()
 }
 
+/// The module path of a file under src/ (`domain/cart/model.rs` → `domain::cart::model`).
+fn module_of(rel: &str) -> Vec<String> {
+    let mut m: Vec<String> = rel
+        .trim_end_matches(".rs")
+        .split('/')
+        .map(str::to_owned)
+        .collect();
+    if matches!(m.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+        m.pop();
+    }
+    m
+}
+
+/// Every path a file names (in `use` trees, types, expressions, macros' paths), resolved to
+/// `crate::…` where it is one of shopd's own, plus the facts the rules look at.
+#[derive(Default)]
+struct Names {
+    module: Vec<String>,
+    children: HashSet<String>,
+    aliases: HashMap<String, Vec<String>>,
+    paths: Vec<Vec<String>>,
+    store_transactions: usize,
+    exposed_tables: Vec<String>,
+}
+
+impl Names {
+    fn resolve(&self, segs: &[String]) -> Vec<String> {
+        let Some(first) = segs.first() else {
+            return Vec::new();
+        };
+        let mut base: Vec<String> = match first.as_str() {
+            "crate" => return segs.to_vec(),
+            "self" => std::iter::once("crate".to_owned())
+                .chain(self.module.clone())
+                .collect(),
+            "super" => {
+                let mut m = self.module.clone();
+                m.pop();
+                std::iter::once("crate".to_owned()).chain(m).collect()
+            }
+            name if self.children.contains(name) => {
+                let mut b: Vec<String> = std::iter::once("crate".to_owned())
+                    .chain(self.module.clone())
+                    .collect();
+                b.push(name.to_owned());
+                b.extend(segs[1..].iter().cloned());
+                return b;
+            }
+            name => match self.aliases.get(name) {
+                Some(full) => full.clone(),
+                None => vec![name.to_owned()],
+            },
+        };
+        // `super::super::x`
+        let mut rest = &segs[1..];
+        while rest.first().is_some_and(|s| s == "super") {
+            base.pop();
+            rest = &rest[1..];
+        }
+        base.extend(rest.iter().cloned());
+        base
+    }
+
+    fn use_tree(&mut self, prefix: &mut Vec<String>, tree: &syn::UseTree) {
+        match tree {
+            syn::UseTree::Path(p) => {
+                prefix.push(p.ident.to_string());
+                self.use_tree(prefix, &p.tree);
+                prefix.pop();
+            }
+            syn::UseTree::Name(n) => {
+                self.import(prefix, &n.ident.to_string(), &n.ident.to_string())
+            }
+            syn::UseTree::Rename(r) => {
+                self.import(prefix, &r.ident.to_string(), &r.rename.to_string())
+            }
+            syn::UseTree::Glob(_) => {
+                let full = self.resolve(prefix);
+                self.paths.push(full);
+            }
+            syn::UseTree::Group(g) => {
+                for t in &g.items {
+                    self.use_tree(prefix, t);
+                }
+            }
+        }
+    }
+
+    fn import(&mut self, prefix: &[String], name: &str, alias: &str) {
+        let mut segs = prefix.to_vec();
+        if name != "self" {
+            segs.push(name.to_owned());
+        }
+        let full = self.resolve(&segs);
+        let alias = if name == "self" {
+            prefix.last().cloned().unwrap_or_default()
+        } else {
+            alias.to_owned()
+        };
+        self.aliases.insert(alias, full.clone());
+        self.paths.push(full);
+    }
+}
+
+impl Names {
+    /// Reads a module's items: child modules and imports first (imports may follow their use),
+    /// then everything.
+    fn scan(&mut self, items: &[syn::Item]) {
+        for item in items {
+            match item {
+                syn::Item::Mod(m) => {
+                    self.children.insert(m.ident.to_string());
+                }
+                syn::Item::Use(u) => syn::visit::Visit::visit_item_use(self, u),
+                _ => {}
+            }
+        }
+        for item in items {
+            if !matches!(item, syn::Item::Use(_)) {
+                syn::visit::Visit::visit_item(self, item);
+            }
+        }
+    }
+}
+
+impl<'ast> syn::visit::Visit<'ast> for Names {
+    fn visit_item_use(&mut self, u: &'ast syn::ItemUse) {
+        self.use_tree(&mut Vec::new(), &u.tree);
+    }
+
+    fn visit_path(&mut self, p: &'ast syn::Path) {
+        let segs: Vec<String> = p.segments.iter().map(|s| s.ident.to_string()).collect();
+        let full = self.resolve(&segs);
+        self.paths.push(full);
+        syn::visit::visit_path(self, p);
+    }
+
+    fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
+        let method = m.method.to_string();
+        let on_store = match &*m.receiver {
+            syn::Expr::Field(f) => matches!(&f.member, syn::Member::Named(n) if n == "store"),
+            syn::Expr::Path(p) => p.path.is_ident("store"),
+            _ => false,
+        };
+        if on_store && matches!(method.as_str(), "read" | "write" | "write_blocking") {
+            self.store_transactions += 1;
+        }
+        syn::visit::visit_expr_method_call(self, m);
+    }
+
+    fn visit_item_mod(&mut self, m: &'ast syn::ItemMod) {
+        let Some((_, items)) = &m.content else {
+            return;
+        };
+        // An inline module (`mod tests { … }`) is a scope of its own.
+        let mut inner = Names {
+            module: self
+                .module
+                .iter()
+                .cloned()
+                .chain([m.ident.to_string()])
+                .collect(),
+            ..Names::default()
+        };
+        inner.scan(items);
+        self.paths.extend(inner.paths);
+        self.store_transactions += inner.store_transactions;
+        self.exposed_tables.extend(inner.exposed_tables);
+    }
+
+    fn visit_item_const(&mut self, c: &'ast syn::ItemConst) {
+        let is_table = matches!(&*c.ty, syn::Type::Path(t)
+            if t.path.segments.last().is_some_and(|s| s.ident == "Table"));
+        let wide = match &c.vis {
+            syn::Visibility::Public(_) => true,
+            syn::Visibility::Restricted(r) => r.path.is_ident("crate"),
+            syn::Visibility::Inherited => false,
+        };
+        if is_table && wide {
+            self.exposed_tables.push(c.ident.to_string());
+        }
+        syn::visit::visit_item_const(self, c);
+    }
+}
+
+/// The "may use" column of ARCHITECTURE.md: for each `domain/<module>`, the sibling domain
+/// modules it may name.
+fn may_use() -> HashMap<String, HashSet<String>> {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/ARCHITECTURE.md"))
+        .expect("ARCHITECTURE.md");
+    let mut out = HashMap::new();
+    for line in doc.lines().filter(|l| l.starts_with("| `domain/")) {
+        let cols: Vec<&str> = line.split(" | ").collect();
+        let name = cols[0]
+            .trim_start_matches("| `domain/")
+            .trim_end_matches('`');
+        let allowed = cols
+            .last()
+            .map(|c| {
+                c.split('`')
+                    .filter_map(|t| t.strip_prefix("domain/"))
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.insert(name.to_owned(), allowed);
+    }
+    out
+}
+
 /// Which rule a file at `rel` (path under src/) breaks, if any.
-fn violations(rel: &str, src: &str) -> Vec<String> {
+fn violations(rel: &str, src: &str, may: &HashMap<String, HashSet<String>>) -> Vec<String> {
+    let file = match syn::parse_file(src) {
+        Ok(f) => f,
+        Err(e) => return vec![format!("src/{rel}: does not parse: {e}")],
+    };
+    let mut names = Names {
+        module: module_of(rel),
+        ..Names::default()
+    };
+    names.scan(&file.items);
+    let layer = names.module.first().cloned().unwrap_or_default();
+    let own_domain = (layer == "domain")
+        .then(|| names.module.get(1).cloned())
+        .flatten();
     let mut v = Vec::new();
-    let in_dir = |d: &str| rel.starts_with(d);
-    for (n, line) in code_lines(src) {
-        let mut bad = |why: &str| v.push(format!("src/{rel}:{n}: {why}: {}", line.trim()));
-        if !in_dir("storage/") && (line.contains("redb::") || line.contains("use redb")) {
-            bad("only storage/ may use redb");
+    let mut bad = |why: &str, what: String| v.push(format!("src/{rel}: {why}: {what}"));
+    for p in &names.paths {
+        let joined = p.join("::");
+        let head = p.first().map(String::as_str).unwrap_or("");
+        let crate_mod = (head == "crate")
+            .then(|| p.get(1).map(String::as_str))
+            .flatten();
+        if head == "redb" && layer != "storage" {
+            bad("only storage/ may use redb", joined.clone());
         }
-        if in_dir("domain/") {
-            for banned in ["actix_web", "actix-web", "clap", "prometheus"] {
-                if line.contains(banned) {
-                    bad("domain code must not depend on the HTTP, CLI or metrics layers");
-                }
-            }
-            for clock in [
-                "SystemTime::now",
-                "Instant::now",
-                "SystemClock",
-                "now_utc",
-                "Utc::now",
-                "Local::now",
-            ] {
-                if line.contains(clock) {
-                    bad("domain code must take time as a parameter, not read the clock");
-                }
-            }
-        }
-        if in_dir("http/") {
-            for tx in [
-                ".read()",
-                ".write(",
-                ".write_blocking(",
-                "WriteTx",
-                "ReadTx",
-                "begin_write",
-                "begin_read",
-            ] {
-                if line.contains(tx) {
-                    bad("http must call domain functions, never open storage transactions");
-                }
-            }
-        }
-        if in_dir("core/") && line.contains("crate::") && !line.contains("crate::core") {
-            bad("core depends on no other shopd module");
-        }
-        if (in_dir("storage/") || in_dir("jobs/") || in_dir("mailer/"))
-            && [
-                "crate::domain",
-                "crate::http",
-                "crate::app",
-                "crate::cli",
-                "crate::observability",
+        if layer == "domain" {
+            if [
+                "actix_web",
+                "actix_http",
+                "clap",
+                "prometheus",
+                "prometheus_client",
             ]
-            .iter()
-            .any(|m| line.contains(m))
-        {
-            bad("storage, jobs and mailer know no domain and no outer layer");
+            .contains(&head)
+            {
+                bad(
+                    "domain code must not depend on the HTTP, CLI or metrics layers",
+                    joined.clone(),
+                );
+            }
+            let tail: Vec<&str> = p.iter().rev().take(2).map(String::as_str).collect();
+            if matches!(
+                tail.as_slice(),
+                ["now", "SystemTime" | "Instant"] | ["now_utc", _]
+            ) || p.last().is_some_and(|s| s == "SystemClock")
+            {
+                bad(
+                    "domain code must take time as a parameter, not read the clock",
+                    joined.clone(),
+                );
+            }
+            if crate_mod == Some("domain")
+                && let (Some(own), Some(other)) = (&own_domain, p.get(2))
+                && other != own
+                && !may.get(own).is_some_and(|m| m.contains(other))
+            {
+                bad(
+                    "ARCHITECTURE.md does not let this domain module use it",
+                    joined.clone(),
+                );
+            }
+            if matches!(
+                crate_mod,
+                Some("http" | "app" | "cli" | "observability" | "config")
+            ) {
+                bad(
+                    "domain code must not depend on outer layers",
+                    joined.clone(),
+                );
+            }
         }
+        if layer == "http"
+            && crate_mod == Some("storage")
+            && p.last().is_some_and(|s| s == "WriteTx" || s == "ReadTx")
+        {
+            bad(
+                "http must call domain functions, never open storage transactions",
+                joined.clone(),
+            );
+        }
+        if layer == "core" && head == "crate" && crate_mod != Some("core") {
+            bad("core depends on no other shopd module", joined.clone());
+        }
+        if matches!(layer.as_str(), "storage" | "jobs" | "mailer")
+            && matches!(
+                crate_mod,
+                Some("domain" | "http" | "app" | "cli" | "observability")
+            )
+        {
+            bad(
+                "storage, jobs and mailer know no domain and no outer layer",
+                joined.clone(),
+            );
+        }
+    }
+    if layer == "http" && names.store_transactions > 0 {
+        bad(
+            "http must call domain functions, never open storage transactions",
+            format!("{} store.read()/write() calls", names.store_transactions),
+        );
+    }
+    for t in &names.exposed_tables {
+        bad(
+            "tables are private to their module (at most pub(super))",
+            t.clone(),
+        );
     }
     v
 }
@@ -100,6 +359,11 @@ fn violations(rel: &str, src: &str) -> Vec<String> {
 #[test]
 fn source_tree_follows_the_dependency_rules() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let may = may_use();
+    assert!(
+        may.contains_key("cart") && may.contains_key("checkout"),
+        "{may:?}"
+    );
     let mut all = Vec::new();
     for f in rust_files(&root) {
         let rel = f
@@ -108,7 +372,7 @@ fn source_tree_follows_the_dependency_rules() {
             .to_string_lossy()
             .replace('\\', "/");
         let src = std::fs::read_to_string(&f).expect("read");
-        all.extend(violations(&rel, &src));
+        all.extend(violations(&rel, &src, &may));
     }
     assert!(
         all.is_empty(),
@@ -119,37 +383,83 @@ fn source_tree_follows_the_dependency_rules() {
 
 #[test]
 fn the_checker_catches_each_rule() {
+    let may = may_use();
     let cases = [
-        ("http/orders.rs", "let r = state.store.read()?;"),
-        ("http/orders.rs", "state.store.write(|tx| Ok(())).await"),
+        ("http/orders.rs", "fn f() { let r = state.store.read(); }"),
+        (
+            "http/orders.rs",
+            "async fn f() { state.store.write(|tx| Ok(())).await; }",
+        ),
+        ("http/orders.rs", "use crate::storage::WriteTx;"),
         ("domain/cart/mod.rs", "use actix_web::HttpResponse;"),
         (
             "domain/cart/mod.rs",
-            "let now = std::time::SystemTime::now();",
+            "fn f() { let now = std::time::SystemTime::now(); }",
+        ),
+        (
+            "domain/cart/mod.rs",
+            "use std::time::Instant; fn f() { Instant::now(); }",
         ),
         (
             "domain/cart/mod.rs",
             "use prometheus_client::metrics::counter::Counter;",
         ),
+        ("domain/cart/mod.rs", "use crate::domain::orders::Order;"),
+        ("domain/cart/model.rs", "use super::super::orders;"),
+        (
+            "domain/cart/mod.rs",
+            "mod tests { use super::super::orders::Order; }",
+        ),
+        (
+            "domain/cart/mod.rs",
+            "fn f() { crate::domain::checkout::run(); }",
+        ),
         ("jobs/queue.rs", "use redb::Database;"),
         ("jobs/queue.rs", "use crate::domain::cart;"),
+        ("jobs/queue.rs", "use crate::{core::JobId, domain::cart};"),
         ("mailer/mod.rs", "use crate::domain::auth::Customer;"),
         ("core/money.rs", "use crate::storage::Table;"),
+        ("core/money.rs", "use super::super::storage;"),
+        (
+            "domain/events/mod.rs",
+            "pub(crate) const T: Table<u8, u8> = Table::new(\"t\");",
+        ),
     ];
-    for (rel, line) in cases {
+    for (rel, src) in cases {
         assert!(
-            !violations(rel, line).is_empty(),
-            "{rel}: `{line}` not caught"
+            !violations(rel, src, &may).is_empty(),
+            "{rel}: `{src}` not caught"
         );
     }
-    assert!(violations("storage/tx.rs", "use redb::ReadableTable;").is_empty());
-    assert!(
-        violations(
+    let fine = [
+        ("storage/tx.rs", "use redb::ReadableTable;"),
+        (
             "domain/cart/mod.rs",
-            "// reads the SystemTime::now in comments only"
-        )
-        .is_empty()
-    );
+            "// reads the SystemTime::now in comments only",
+        ),
+        (
+            "domain/cart/mod.rs",
+            "use crate::domain::{catalog, inventory}; use self::model;",
+        ),
+        ("domain/cart/model.rs", "use super::CartError;"),
+        (
+            "domain/cart/mod.rs",
+            "mod tests { use super::*; fn f() { super::helper(); } }",
+        ),
+        ("domain/cart/mod.rs", "use crate::core::{Clock, TestClock};"),
+        ("jobs/queue.rs", "use crate::{core::JobId, storage::Table};"),
+        (
+            "domain/cart/model.rs",
+            "pub(super) const T: Table<u8, u8> = Table::new(\"t\");",
+        ),
+    ];
+    for (rel, src) in fine {
+        assert_eq!(
+            violations(rel, src, &may),
+            Vec::<String>::new(),
+            "{rel}: `{src}`"
+        );
+    }
 }
 
 #[test]

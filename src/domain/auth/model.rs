@@ -139,14 +139,14 @@ pub struct ApiKey {
 }
 impl Value for ApiKey {}
 
-pub(crate) const CUSTOMERS: Table<CustomerId, Customer> = Table::new("auth_customers");
-pub(crate) const EMAILS: Table<String, CustomerId> = Table::new("auth_emails");
-pub(crate) const REFRESH: Table<Vec<u8>, RefreshToken> = Table::new("auth_refresh_tokens");
-pub(crate) const FAMILIES: Table<(CustomerId, Vec<u8>), Family> = Table::new("auth_families");
-pub(crate) const ONE_TIME: Table<Vec<u8>, OneTimeToken> = Table::new("auth_one_time_tokens");
-pub(crate) const API_KEYS: Table<ApiKeyId, ApiKey> = Table::new("auth_api_keys");
-pub(crate) const API_KEY_HASHES: Table<Vec<u8>, ApiKeyId> = Table::new("auth_api_key_hashes");
+pub(super) const CUSTOMERS: Table<CustomerId, Customer> = Table::new("auth_customers");
+pub(super) const EMAILS: Table<String, CustomerId> = Table::new("auth_emails");
+pub(super) const REFRESH: Table<Vec<u8>, RefreshToken> = Table::new("auth_refresh_tokens");
+pub(super) const FAMILIES: Table<(CustomerId, Vec<u8>), Family> = Table::new("auth_families");
+pub(super) const ONE_TIME: Table<Vec<u8>, OneTimeToken> = Table::new("auth_one_time_tokens");
+pub(super) const API_KEYS: Table<ApiKeyId, ApiKey> = Table::new("auth_api_keys");
+pub(super) const API_KEY_HASHES: Table<Vec<u8>, ApiKeyId> = Table::new("auth_api_key_hashes");
 /// Live admin accounts, so "is this the last admin?" is one short scan, never a scan of accounts.
-pub(crate) const ADMINS: Table<CustomerId, ()> = Table::new("auth_admins");
+pub(super) const ADMINS: Table<CustomerId, ()> = Table::new("auth_admins");
 /// `setup_token` → hash of the first-start setup token; `admins` → count of admins.
-pub(crate) const AUTH_META: Table<String, Vec<u8>> = Table::new("auth_meta");
+pub(super) const AUTH_META: Table<String, Vec<u8>> = Table::new("auth_meta");

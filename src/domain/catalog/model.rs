@@ -155,21 +155,21 @@ pub struct Collection {
 }
 impl Value for Collection {}
 
-pub(crate) const COLLECTIONS: Table<CollectionId, Collection> = Table::new("catalog_collections");
-pub(crate) const COLLECTION_SLUGS: Table<String, CollectionId> =
+pub(super) const COLLECTIONS: Table<CollectionId, Collection> = Table::new("catalog_collections");
+pub(super) const COLLECTION_SLUGS: Table<String, CollectionId> =
     Table::new("catalog_collection_slugs");
-pub(crate) const PRODUCTS: Table<ProductId, Product> = Table::new("catalog_products");
-pub(crate) const PRODUCT_SLUGS: Table<String, ProductId> = Table::new("catalog_product_slugs");
-pub(crate) const SKUS: Table<String, VariantId> = Table::new("catalog_skus");
-pub(crate) const VARIANTS: Table<VariantId, ProductId> = Table::new("catalog_variants");
+pub(super) const PRODUCTS: Table<ProductId, Product> = Table::new("catalog_products");
+pub(super) const PRODUCT_SLUGS: Table<String, ProductId> = Table::new("catalog_product_slugs");
+pub(super) const SKUS: Table<String, VariantId> = Table::new("catalog_skus");
+pub(super) const VARIANTS: Table<VariantId, ProductId> = Table::new("catalog_variants");
 /// Active products per category, for public listing.
-pub(crate) const CATEGORY_PRODUCTS: Table<(CategoryId, ProductId), ()> =
+pub(super) const CATEGORY_PRODUCTS: Table<(CategoryId, ProductId), ()> =
     Table::new("catalog_category_products");
 /// Every product (any status) per category, so deleting a category checks for members with one
 /// lookup instead of reading the catalog.
-pub(crate) const CATEGORY_MEMBERS: Table<(CategoryId, ProductId), ()> =
+pub(super) const CATEGORY_MEMBERS: Table<(CategoryId, ProductId), ()> =
     Table::new("catalog_category_members");
 /// Active products, for public listing.
-pub(crate) const ACTIVE: Table<ProductId, ()> = Table::new("catalog_active");
-pub(crate) const CATEGORIES: Table<CategoryId, Category> = Table::new("catalog_categories");
-pub(crate) const CATEGORY_SLUGS: Table<String, CategoryId> = Table::new("catalog_category_slugs");
+pub(super) const ACTIVE: Table<ProductId, ()> = Table::new("catalog_active");
+pub(super) const CATEGORIES: Table<CategoryId, Category> = Table::new("catalog_categories");
+pub(super) const CATEGORY_SLUGS: Table<String, CategoryId> = Table::new("catalog_category_slugs");

@@ -22,11 +22,11 @@ use crate::domain::{catalog, events};
 use crate::storage::{Order, Reader, StorageError, Store, Table, Value, WriteTx};
 
 /// Stock level per tracked variant.
-pub(crate) const STOCK: Table<VariantId, StockLevel> = Table::new("inventory_stock");
+const STOCK: Table<VariantId, StockLevel> = Table::new("inventory_stock");
 /// Movement history per variant, numbered from 1.
-pub(crate) const MOVEMENTS: Table<(VariantId, i64), Movement> = Table::new("inventory_movements");
+const MOVEMENTS: Table<(VariantId, i64), Movement> = Table::new("inventory_movements");
 /// Reservations by order.
-pub(crate) const RESERVATIONS: Table<OrderId, Reservation> = Table::new("inventory_reservations");
+const RESERVATIONS: Table<OrderId, Reservation> = Table::new("inventory_reservations");
 
 /// Whether a variant may be sold beyond its stock.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
