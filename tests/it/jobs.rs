@@ -187,6 +187,7 @@ async fn scheduled_jobs_wait_for_their_time() {
     let store = open(dir.path(), &clock);
     let mut runner = Runner::new(store.clone(), Arc::new(clock.clone()), config());
     runner.register("later", 1, handler_fn(|_| async { Ok(JobOutcome::Done) }));
+    runner.register("now", 1, handler_fn(|_| async { Ok(JobOutcome::Done) }));
     let running = runner.start();
     let at = clock.now().plus(Duration::from_secs(3600));
     let id = store
@@ -195,7 +196,19 @@ async fn scheduled_jobs_wait_for_their_time() {
         })
         .await
         .expect("enqueue");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A due job enqueued afterwards runs: the runner has looked at the queue since, without
+    // time passing on the test clock (no sleep standing in for "long enough").
+    let marker = store
+        .write(|tx| Ok::<_, StorageError>(jobs::enqueue(tx, NewJob::new("now", &())?)?.id()))
+        .await
+        .expect("enqueue");
+    for _ in 0..500 {
+        if state_of(&store, marker).await == JobState::Done {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(state_of(&store, marker).await, JobState::Done);
     assert_eq!(
         state_of(&store, id).await,
         JobState::Ready,
