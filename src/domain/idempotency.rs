@@ -176,12 +176,7 @@ impl Keyed {
 
     /// Records `outcome` under this key, in the transaction that produced it.
     pub fn store<T: Value>(&self, tx: &mut WriteTx<'_>, outcome: &T) -> Result<(), StorageError> {
-        let bytes = outcome
-            .encode_value()
-            .map_err(|source| StorageError::Codec {
-                table: RECORDS.name(),
-                source,
-            })?;
+        let bytes = encode(outcome)?;
         let rec = Record {
             body_hash: self.body_hash.clone(),
             stored: Stored::Outcome(bytes),
@@ -244,6 +239,15 @@ pub(crate) fn put_legacy(
     put(tx, scope, key, &rec)
 }
 
+fn encode<T: Value>(outcome: &T) -> Result<Vec<u8>, StorageError> {
+    outcome
+        .encode_value()
+        .map_err(|source| StorageError::Codec {
+            table: RECORDS.name(),
+            source,
+        })
+}
+
 fn put(tx: &mut WriteTx<'_>, scope: &str, key: &str, rec: &Record) -> Result<(), StorageError> {
     let k = (scope.to_owned(), key.to_owned());
     tx.insert(&BY_TIME, &(rec.created_at, k.0.clone(), k.1.clone()), &())?;
@@ -270,12 +274,7 @@ pub fn convert_legacy<T: Value>(
     rec: Record,
     outcome: &T,
 ) -> Result<(), StorageError> {
-    let bytes = outcome
-        .encode_value()
-        .map_err(|source| StorageError::Codec {
-            table: RECORDS.name(),
-            source,
-        })?;
+    let bytes = encode(outcome)?;
     let rec = Record {
         stored: Stored::Outcome(bytes),
         ..rec

@@ -399,6 +399,25 @@ impl<'a> WriteTx<'a> {
         Ok(())
     }
 
+    /// Calls `f` with every row of `t` in key order, `batch` rows at a time, for migrations
+    /// that rewrite or index a whole table (`f` may write, including to `t`).
+    pub fn for_each_batch<K: Key + Clone, V: Value>(
+        &mut self,
+        t: &Table<K, V>,
+        batch: usize,
+        mut f: impl FnMut(&mut Self, Vec<(K, V)>) -> Result<(), StorageError>,
+    ) -> Result<(), StorageError> {
+        let mut after: Option<K> = None;
+        loop {
+            let rows = self.prefix(t, &(), after.as_ref(), Order::Asc, batch.max(1))?;
+            let Some((last, _)) = rows.last() else {
+                return Ok(());
+            };
+            after = Some(last.clone());
+            f(self, rows)?;
+        }
+    }
+
     /// Names of tables this request wrote to.
     pub(crate) fn touched(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.overlay.keys().copied()

@@ -28,17 +28,9 @@ pub(super) fn keep_an_admin(tx: &mut WriteTx<'_>, id: CustomerId) -> Result<(), 
 
 /// Migration to schema 4: lists the live admins of an older data dir in [`ADMINS`].
 pub fn migrate_admin_index(tx: &mut WriteTx<'_>) -> Result<(), StorageError> {
-    let mut after: Option<CustomerId> = None;
-    loop {
-        let rows = tx.prefix(&CUSTOMERS, &(), after.as_ref(), Order::Asc, 1000)?;
-        let Some((last, _)) = rows.last() else {
-            return Ok(());
-        };
-        after = Some(*last);
-        for (_, c) in rows {
-            index_admin(tx, &c)?;
-        }
-    }
+    tx.for_each_batch(&CUSTOMERS, 1000, |tx, rows| {
+        rows.iter().try_for_each(|(_, c)| index_admin(tx, c))
+    })
 }
 
 impl Auth {

@@ -948,19 +948,14 @@ fn full<K: crate::storage::Key, V: crate::storage::Value>(
 
 /// Migration to schema 6: lists every product under its categories in the member index.
 pub fn migrate_category_members(tx: &mut WriteTx<'_>) -> Result<(), StorageError> {
-    let mut after: Option<ProductId> = None;
-    loop {
-        let rows = tx.prefix(&PRODUCTS, &(), after.as_ref(), Order::Asc, 1000)?;
-        let Some((last, _)) = rows.last() else {
-            return Ok(());
-        };
-        after = Some(*last);
+    tx.for_each_batch(&PRODUCTS, 1000, |tx, rows| {
         for (id, p) in rows {
             for c in &p.category_ids {
                 tx.insert(&CATEGORY_MEMBERS, &(*c, id), &())?;
             }
         }
-    }
+        Ok(())
+    })
 }
 
 fn category_fields(name: &str, slug: Option<&str>) -> Result<(String, String), CatalogError> {

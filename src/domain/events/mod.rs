@@ -108,15 +108,8 @@ pub fn list(
 
 /// Migration to schema 7: indexes the events of an older data dir by type.
 pub fn migrate_by_type(tx: &mut WriteTx<'_>) -> Result<(), StorageError> {
-    let mut after: Option<EventId> = None;
-    loop {
-        let rows = tx.prefix(&EVENTS, &(), after.as_ref(), Order::Asc, 1000)?;
-        let Some((last, _)) = rows.last() else {
-            return Ok(());
-        };
-        after = Some(*last);
-        for (id, e) in rows {
-            tx.insert(&BY_TYPE, &(e.type_, id), &())?;
-        }
-    }
+    tx.for_each_batch(&EVENTS, 1000, |tx, rows| {
+        rows.into_iter()
+            .try_for_each(|(id, e)| tx.insert(&BY_TYPE, &(e.type_, id), &()))
+    })
 }
