@@ -18,7 +18,7 @@ use crate::domain::diagnostics::{self, Diagnostics};
 use crate::domain::inventory::Inventory;
 use crate::domain::search::Search;
 use crate::domain::{cart, checkout, idempotency, orders};
-use crate::http::middleware::Observe;
+use crate::http::middleware::{Observe, Tap};
 use crate::http::{self, Health, HttpState};
 use crate::jobs::{self, Runner, RunnerConfig, RunningJobs};
 use crate::mailer::{self, Mailer, Templates, Transport};
@@ -77,6 +77,8 @@ pub struct AppOptions {
     pub fault: Option<FaultSwitch>,
     /// Seed the demo catalog when the catalog is empty (`serve --demo`).
     pub demo: bool,
+    /// Test hook shown every HTTP answer (the contract check of the integration suite).
+    pub tap: Option<Tap>,
 }
 
 impl AppOptions {
@@ -87,6 +89,7 @@ impl AppOptions {
             clock: Arc::new(SystemClock),
             fault: None,
             demo: false,
+            tap: None,
         }
     }
 }
@@ -111,6 +114,7 @@ impl App {
             clock,
             fault,
             demo,
+            tap,
         } = opts;
         let metrics = Metrics::new();
         let store_opts = StoreOptions {
@@ -268,7 +272,7 @@ impl App {
         let m = metrics.clone();
         let mut server = HttpServer::new(move || {
             ActixApp::new()
-                .wrap(Observe::new(m.clone()))
+                .wrap(Observe::new(m.clone(), tap.clone()))
                 .configure(|c| http::configure(c, state.clone(), body_limit))
                 .default_service(web::to(http::not_found))
         })

@@ -14,9 +14,13 @@ if ((${#need_apt[@]})); then
     || { $SUDO apt-get update >/dev/null && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need_apt[@]}" >/dev/null; }
 fi
 
-if ! python3 -c "import aiosmtpd" >/dev/null 2>&1; then   # real SMTP server for mail tests
-  echo "==> installing test tools: aiosmtpd (PyPI)"
-  python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
+need_pip=()
+python3 -c "import aiosmtpd" >/dev/null 2>&1 || need_pip+=(aiosmtpd)   # real SMTP server for mail tests
+command -v openapi-spec-validator >/dev/null 2>&1 || need_pip+=(openapi-spec-validator)   # OpenAPI 3.1 validity
+command -v openapi-python-client >/dev/null 2>&1 || need_pip+=(openapi-python-client)     # a client generated from our document
+if ((${#need_pip[@]})); then
+  echo "==> installing test tools: ${need_pip[*]} (PyPI)"
+  python3 -m pip install --quiet --disable-pip-version-check "${need_pip[@]}"
 fi
 
 echo "==> cargo fmt --check"

@@ -276,11 +276,12 @@ pub enum MoneyError {
 }
 
 /// An amount of money: `{"amount": 1999, "currency": "USD"}` on the wire.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Money {
-    /// Integer minor units (cents for USD).
+    /// Integer minor units in the currency's exponent (cents for USD, yen for JPY).
     pub amount: i64,
-    /// ISO 4217 currency.
+    /// ISO 4217 currency code.
+    #[schema(value_type = String, pattern = "^[A-Z]{3}$", example = "USD")]
     pub currency: Currency,
 }
 

@@ -10,7 +10,7 @@ pub const DEFAULT_PER_PAGE: usize = 20;
 pub const MAX_PER_PAGE: usize = 100;
 
 /// One page of a list.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Page<T> {
     /// Items of this page.
     pub data: Vec<T>,
@@ -21,6 +21,15 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
+    /// A list that is never paged (it is bounded by the module that builds it): one last page.
+    pub fn whole(items: Vec<T>) -> Page<T> {
+        Page {
+            data: items,
+            next_cursor: None,
+            has_more: false,
+        }
+    }
+
     /// Builds a page from up to `per_page + 1` items read in list order: the extra item only
     /// says that more follow; the cursor names the last item kept.
     pub fn from_overfetch(

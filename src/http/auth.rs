@@ -13,8 +13,8 @@ use super::identity::{
 };
 use super::json::Json;
 use super::{ApiError, HttpState, Problem};
-use crate::core::{ApiKeyId, CustomerId, DEFAULT_PER_PAGE, MAX_PER_PAGE};
-use crate::domain::auth::{Role, TokenPair};
+use crate::core::{ApiKeyId, CustomerId, DEFAULT_PER_PAGE, MAX_PER_PAGE, Page};
+use crate::domain::auth::{ApiKeyView, CustomerView, Role, TokenPair};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -78,7 +78,7 @@ pub struct RegisterBody {
 /// Creates a customer account and sends a verification mail.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterBody,
     responses(
-        (status = 201, description = "Account created; verification mail queued", body = CustomerDoc),
+        (status = 201, description = "Account created; verification mail queued", body = CustomerView),
         (status = 409, description = "Email taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid email, name or password", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many requests from this IP", body = Problem, content_type = "application/problem+json")))]
@@ -107,38 +107,6 @@ pub struct LoginBody {
     /// the `X-CSRF-Token` header.
     #[serde(default)]
     pub cookies: bool,
-}
-
-/// OAuth 2.0 token response.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct TokenDoc {
-    /// JWT access token.
-    access_token: String,
-    /// `Bearer`.
-    token_type: String,
-    /// Lifetime of the access token in seconds.
-    expires_in: u64,
-    /// Opaque single-use refresh token.
-    refresh_token: String,
-}
-
-/// An account.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct CustomerDoc {
-    /// `cus_…`
-    id: String,
-    /// Email.
-    email: String,
-    /// Name.
-    name: String,
-    /// `customer`, `staff` or `admin`.
-    role: String,
-    /// Whether the email is confirmed.
-    email_verified: bool,
-    /// RFC 3339.
-    created_at: String,
 }
 
 fn token_response(state: &HttpState, pair: &TokenPair, cookies: bool) -> HttpResponse {
@@ -175,7 +143,7 @@ fn token_response(state: &HttpState, pair: &TokenPair, cookies: bool) -> HttpRes
 /// Signs in with email and password.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginBody,
     responses(
-        (status = 200, description = "Signed in", body = TokenDoc),
+        (status = 200, description = "Signed in", body = TokenPair),
         (status = 401, description = "Email or password incorrect (never says which)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts for this IP or account; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 pub async fn login(
@@ -234,7 +202,7 @@ fn refresh_token_of(req: &HttpRequest, body: Option<Json<RefreshBody>>) -> Resul
 /// Rotates a refresh token. Presenting an already-used token revokes the whole session.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshBody,
     responses(
-        (status = 200, description = "New token pair", body = TokenDoc),
+        (status = 200, description = "New token pair", body = TokenPair),
         (status = 401, description = "Invalid, expired, revoked or reused token", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json")))]
 pub async fn refresh(
@@ -282,7 +250,7 @@ pub struct TokenBody {
 /// Confirms an email address with the token from the verification mail.
 #[utoipa::path(post, path = "/api/v1/auth/verify-email", tag = "auth", request_body = TokenBody,
     responses(
-        (status = 200, description = "Verified", body = CustomerDoc),
+        (status = 200, description = "Verified", body = CustomerView),
         (status = 400, description = "Invalid, expired or used token", body = Problem, content_type = "application/problem+json")))]
 pub async fn verify_email(
     req: HttpRequest,
@@ -303,7 +271,7 @@ pub struct EmailBody {
 
 /// Sends a new verification mail. Answers 202 whether or not the address has an account.
 #[utoipa::path(post, path = "/api/v1/auth/verify-email/resend", tag = "auth", request_body = EmailBody,
-    responses((status = 202, description = "If the address has an unverified account, a mail is on its way")))]
+    responses((status = 202, description = "If the address has an unverified account, a mail is on its way", body = AcceptedBody)))]
 pub async fn resend_verification(
     req: HttpRequest,
     state: web::Data<HttpState>,
@@ -314,13 +282,35 @@ pub async fn resend_verification(
     Ok(accepted())
 }
 
+/// Answer of the mail-sending routes, the same whether or not the address has an account.
+#[derive(serde::Serialize, ToSchema)]
+pub struct AcceptedBody {
+    /// Always `accepted`.
+    pub status: &'static str,
+    /// What happens next.
+    pub detail: &'static str,
+}
+
+/// A new API key with its secret, which no later answer shows again.
+#[derive(serde::Serialize, ToSchema)]
+pub struct CreatedApiKey {
+    /// The key as listed.
+    #[serde(flatten)]
+    pub key: ApiKeyView,
+    /// `shopd_sk_…`: send it as a bearer token.
+    pub secret: String,
+}
+
 fn accepted() -> HttpResponse {
-    HttpResponse::Accepted().json(serde_json::json!({"status": "accepted", "detail": "if the address belongs to an account, a mail is on its way"}))
+    HttpResponse::Accepted().json(AcceptedBody {
+        status: "accepted",
+        detail: "if the address belongs to an account, a mail is on its way",
+    })
 }
 
 /// Sends a password reset mail. Answers 202 whether or not the address has an account.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = EmailBody,
-    responses((status = 202, description = "If the address has an account, a mail is on its way")))]
+    responses((status = 202, description = "If the address has an account, a mail is on its way", body = AcceptedBody)))]
 pub async fn request_reset(
     req: HttpRequest,
     state: web::Data<HttpState>,
@@ -377,7 +367,7 @@ pub struct SetupBody {
 /// Creates the first admin with the one-time setup token from the start-up log.
 #[utoipa::path(post, path = "/api/v1/auth/setup", tag = "auth", request_body = SetupBody,
     responses(
-        (status = 201, description = "Admin created", body = CustomerDoc),
+        (status = 201, description = "Admin created", body = CustomerView),
         (status = 400, description = "Wrong token, or an admin exists already", body = Problem, content_type = "application/problem+json")))]
 pub async fn setup(
     req: HttpRequest,
@@ -396,7 +386,7 @@ pub async fn setup(
 /// The signed-in account.
 #[utoipa::path(get, path = "/api/v1/me", tag = "account", security(("bearer" = [])),
     responses(
-        (status = 200, description = "Your account", body = CustomerDoc),
+        (status = 200, description = "Your account", body = CustomerView),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json")))]
 pub async fn me(state: web::Data<HttpState>, who: Signed) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(state.auth.me(&who.principal)?))
@@ -415,7 +405,7 @@ pub struct ChangePasswordBody {
 /// Changes your password; other sessions are revoked and a fresh token pair is returned.
 #[utoipa::path(post, path = "/api/v1/me/password", tag = "account", security(("bearer" = [])), request_body = ChangePasswordBody,
     responses(
-        (status = 200, description = "Changed; new tokens", body = TokenDoc),
+        (status = 200, description = "Changed; new tokens", body = TokenPair),
         (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Wrong current password or weak new one", body = Problem, content_type = "application/problem+json")))]
 pub async fn change_password(
@@ -449,6 +439,7 @@ pub struct DeleteBody {
 #[utoipa::path(delete, path = "/api/v1/me", tag = "account", security(("bearer" = [])), request_body = DeleteBody,
     responses(
         (status = 204, description = "Deleted"),
+        (status = 409, description = "`last_admin`: the only active admin cannot delete itself", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Wrong password", body = Problem, content_type = "application/problem+json")))]
 pub async fn delete_me(
     req: HttpRequest,
@@ -468,7 +459,8 @@ pub async fn delete_me(
 #[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "account", security(("bearer" = [])),
     params(("id" = String, Path, description = "cus_…")),
     responses(
-        (status = 200, description = "The account", body = CustomerDoc),
+        (status = 200, description = "The account", body = CustomerView),
+        (status = 403, description = "An API key without the `customers` scope", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such account, or not yours", body = Problem, content_type = "application/problem+json")))]
 pub async fn get_customer(
     state: web::Data<HttpState>,
@@ -491,7 +483,8 @@ pub struct UpdateCustomerBody {
 #[utoipa::path(patch, path = "/api/v1/customers/{id}", tag = "account", security(("bearer" = [])), request_body = UpdateCustomerBody,
     params(("id" = String, Path, description = "cus_…")),
     responses(
-        (status = 200, description = "Updated", body = CustomerDoc),
+        (status = 200, description = "Updated", body = CustomerView),
+        (status = 403, description = "An API key without the `customers` scope", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such account, or not yours", body = Problem, content_type = "application/problem+json")))]
 pub async fn update_customer(
     state: web::Data<HttpState>,
@@ -521,7 +514,7 @@ pub struct PageQuery {
 /// Lists accounts (staff).
 #[utoipa::path(get, path = "/api/v1/admin/customers", tag = "admin", security(("bearer" = [])), params(PageQuery),
     responses(
-        (status = 200, description = "A page of accounts"),
+        (status = 200, description = "A page of accounts", body = Page<CustomerView>),
         (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_customers(
     state: web::Data<HttpState>,
@@ -543,7 +536,7 @@ pub async fn list_customers(
 #[utoipa::path(get, path = "/api/v1/admin/customers/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "cus_…")),
     responses(
-        (status = 200, description = "The account", body = CustomerDoc),
+        (status = 200, description = "The account", body = CustomerView),
         (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json")))]
 pub async fn admin_get_customer(
@@ -567,8 +560,9 @@ pub struct RoleBody {
 #[utoipa::path(put, path = "/api/v1/admin/customers/{id}/role", tag = "admin", security(("bearer" = [])), request_body = RoleBody,
     params(("id" = String, Path, description = "cus_…")),
     responses(
-        (status = 200, description = "Updated", body = CustomerDoc),
-        (status = 403, description = "Not admin", body = Problem, content_type = "application/problem+json")))]
+        (status = 200, description = "Updated", body = CustomerView),
+        (status = 403, description = "Not admin", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`last_admin`: the only active admin cannot be demoted", body = Problem, content_type = "application/problem+json")))]
 pub async fn set_role(
     state: web::Data<HttpState>,
     who: Admin<scope::Unscoped>,
@@ -598,7 +592,7 @@ pub struct ApiKeyBody {
 /// Creates an API key for an integration (admin). The secret is in this response only.
 #[utoipa::path(post, path = "/api/v1/admin/api-keys", tag = "admin", security(("bearer" = [])), request_body = ApiKeyBody,
     responses(
-        (status = 201, description = "Created; `secret` is shown once"),
+        (status = 201, description = "Created; `secret` is shown once", body = CreatedApiKey),
         (status = 403, description = "Not admin", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid role or scope", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_api_key(
@@ -616,29 +610,25 @@ pub async fn create_api_key(
         .auth
         .create_api_key(&who.principal, &b.name, role, b.scopes)
         .await?;
-    let mut v = serde_json::to_value(view).map_err(|_| ApiError::internal())?;
-    v["secret"] = serde_json::Value::String(secret);
     Ok(HttpResponse::build(StatusCode::CREATED)
         .insert_header(("Cache-Control", "no-store"))
-        .json(v))
+        .json(CreatedApiKey { key: view, secret }))
 }
 
 /// Lists API keys without secrets (admin).
 #[utoipa::path(get, path = "/api/v1/admin/api-keys", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, description = "Keys"), (status = 403, description = "Not admin", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "Keys", body = Page<ApiKeyView>), (status = 403, description = "Not admin", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_api_keys(
     state: web::Data<HttpState>,
     who: Admin<scope::Unscoped>,
 ) -> Result<HttpResponse> {
-    let data = state.auth.list_api_keys(&who.principal)?;
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({"data": data, "next_cursor": null, "has_more": false})))
+    Ok(HttpResponse::Ok().json(Page::whole(state.auth.list_api_keys(&who.principal)?)))
 }
 
 /// Revokes an API key (admin).
 #[utoipa::path(delete, path = "/api/v1/admin/api-keys/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "key_…")),
-    responses((status = 200, description = "Revoked"), (status = 404, description = "No such key", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "Revoked", body = ApiKeyView), (status = 404, description = "No such key", body = Problem, content_type = "application/problem+json")))]
 pub async fn revoke_api_key(
     state: web::Data<HttpState>,
     who: Admin<scope::Unscoped>,

@@ -101,15 +101,11 @@ fn shopper(req: &HttpRequest) -> Result<Shopper> {
 
 /// Creates an anonymous cart. The response's `cart_token` is shown once: send it as
 /// `X-Cart-Token` (browsers also get it as the `shopd_cart` cookie).
-#[utoipa::path(post, path = "/api/v1/cart", tag = "cart",
-    responses((status = 201, description = "The empty cart with `cart_token`", body = crate::domain::cart::CartView)))]
+#[utoipa::path(post, path = "/api/v1/cart", tag = "cart", security((), ("bearer" = [])),
+    responses((status = 201, description = "The empty cart with `cart_token`", body = NewCart)))]
 pub async fn create_cart(state: web::Data<HttpState>) -> Result<HttpResponse> {
     let (view, token) = state.carts.create().await?;
-    let mut body = serde_json::to_value(&view).map_err(|_| ApiError::internal())?;
-    if let Some(o) = body.as_object_mut() {
-        o.insert("cart_token".into(), token.clone().into());
-    }
-    let cookie = Cookie::build(CART_COOKIE, token)
+    let cookie = Cookie::build(CART_COOKIE, token.clone())
         .path("/")
         .http_only(true)
         .secure(state.cookie_secure)
@@ -118,14 +114,27 @@ pub async fn create_cart(state: web::Data<HttpState>) -> Result<HttpResponse> {
             i64::try_from(state.carts.settings().idle.as_secs()).unwrap_or(i64::MAX),
         ))
         .finish();
-    Ok(HttpResponse::Created().cookie(cookie).json(body))
+    Ok(HttpResponse::Created().cookie(cookie).json(NewCart {
+        cart: view,
+        cart_token: token,
+    }))
+}
+
+/// A new cart with the token that names it (also set as a cookie).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct NewCart {
+    /// The empty cart.
+    #[serde(flatten)]
+    pub cart: crate::domain::cart::CartView,
+    /// Send as `X-Cart-Token` on later cart and checkout calls.
+    pub cart_token: String,
 }
 
 /// The caller's cart with current prices, availability and price changes since lines were
 /// added. A signed-in customer sending an anonymous cart's token gets it merged into theirs.
-#[utoipa::path(get, path = "/api/v1/cart", tag = "cart",
+#[utoipa::path(get, path = "/api/v1/cart", tag = "cart", security((), ("bearer" = [])),
     params(("X-Cart-Token" = Option<String>, Header, description = "Anonymous cart token")),
-    responses((status = 200, body = crate::domain::cart::CartView),
+    responses((status = 200, description = "The cart", body = crate::domain::cart::CartView),
         (status = 400, description = "No cart token and not signed in (`cart_required`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown, expired or someone else's cart", body = Problem, content_type = "application/problem+json")))]
 pub async fn get_cart(state: web::Data<HttpState>, who: Shopper) -> Result<HttpResponse> {
@@ -143,9 +152,9 @@ pub struct AddItem {
 }
 
 /// Adds units of a variant (to its existing line, if any).
-#[utoipa::path(post, path = "/api/v1/cart/items", tag = "cart", request_body = AddItem,
+#[utoipa::path(post, path = "/api/v1/cart/items", tag = "cart", security((), ("bearer" = [])), request_body = AddItem,
     params(("X-Cart-Token" = Option<String>, Header, description = "Anonymous cart token")),
-    responses((status = 201, body = crate::domain::cart::CartView),
+    responses((status = 201, description = "The cart with the line", body = crate::domain::cart::CartView),
         (status = 404, description = "No such cart or variant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`out_of_stock` or `product_unavailable`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Quantity out of range, line limit, or another currency", body = Problem, content_type = "application/problem+json")))]
@@ -171,10 +180,10 @@ pub struct UpdateItem {
 }
 
 /// Changes a line's quantity.
-#[utoipa::path(patch, path = "/api/v1/cart/items/{line_id}", tag = "cart", request_body = UpdateItem,
+#[utoipa::path(patch, path = "/api/v1/cart/items/{line_id}", tag = "cart", security((), ("bearer" = [])), request_body = UpdateItem,
     params(("line_id" = String, Path, description = "line_…"),
         ("X-Cart-Token" = Option<String>, Header, description = "Anonymous cart token")),
-    responses((status = 200, body = crate::domain::cart::CartView),
+    responses((status = 200, description = "The cart", body = crate::domain::cart::CartView),
         (status = 404, description = "No such cart or line", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`out_of_stock`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Quantity out of range", body = Problem, content_type = "application/problem+json")))]
@@ -189,10 +198,10 @@ pub async fn update_item(
 }
 
 /// Removes a line.
-#[utoipa::path(delete, path = "/api/v1/cart/items/{line_id}", tag = "cart",
+#[utoipa::path(delete, path = "/api/v1/cart/items/{line_id}", tag = "cart", security((), ("bearer" = [])),
     params(("line_id" = String, Path, description = "line_…"),
         ("X-Cart-Token" = Option<String>, Header, description = "Anonymous cart token")),
-    responses((status = 200, body = crate::domain::cart::CartView),
+    responses((status = 200, description = "The cart", body = crate::domain::cart::CartView),
         (status = 404, description = "No such cart or line", body = Problem, content_type = "application/problem+json")))]
 pub async fn remove_item(
     state: web::Data<HttpState>,

@@ -11,8 +11,11 @@ use super::identity::{Staff, scope};
 use super::json::Json;
 use super::problem::FieldError;
 use super::{ApiError, HttpState, Problem};
+use crate::core::Page;
 use crate::core::{CategoryId, CollectionId, ProductId};
-use crate::domain::catalog::{CatalogError, ListFilter, Product, ProductInput, Status};
+use crate::domain::catalog::{
+    CatalogError, Category, Collection, ImportReport, ListFilter, Product, ProductInput, Status,
+};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/products", web::get().to(list_products))
@@ -199,7 +202,7 @@ fn list_args(q: &ListQuery) -> Result<(ListFilter, usize)> {
 /// Lists active products, newest first.
 #[utoipa::path(get, path = "/api/v1/products", tag = "catalog", params(ListQuery),
     responses(
-        (status = 200, description = "A page of active products"),
+        (status = 200, description = "A page of active products", body = Page<Product>),
         (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid parameter", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_products(
@@ -219,7 +222,7 @@ pub async fn list_products(
 #[utoipa::path(get, path = "/api/v1/products/{id_or_slug}", tag = "catalog",
     params(("id_or_slug" = String, Path, description = "prod_… or slug")),
     responses(
-        (status = 200, description = "The product (with ETag)"),
+        (status = 200, description = "The product (with ETag)", body = Product),
         (status = 304, description = "Unchanged since If-None-Match"),
         (status = 404, description = "No such active product", body = Problem, content_type = "application/problem+json")))]
 pub async fn get_product(
@@ -233,11 +236,9 @@ pub async fn get_product(
 
 /// Every category, ordered by parent and position.
 #[utoipa::path(get, path = "/api/v1/categories", tag = "catalog",
-    responses((status = 200, description = "Categories (`parent_id` links them into a tree)")))]
+    responses((status = 200, description = "Categories (`parent_id` links them into a tree)", body = Page<Category>)))]
 pub async fn list_categories(state: web::Data<HttpState>) -> Result<HttpResponse> {
-    let data = state.catalog.categories()?;
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({"data": data, "next_cursor": null, "has_more": false})))
+    Ok(HttpResponse::Ok().json(Page::whole(state.catalog.categories()?)))
 }
 
 fn product_id(s: &str) -> Result<ProductId> {
@@ -248,7 +249,7 @@ fn product_id(s: &str) -> Result<ProductId> {
 #[utoipa::path(post, path = "/api/v1/admin/products", tag = "catalog-admin", security(("bearer" = [])),
     request_body(content = Object, description = "title, slug?, description, status (draft|active|archived), vendor, product_type, tags, images [{url, alt}], seo {title, description}, attributes {k: v}, options [{name, values}], variants [{sku, option_values, price {amount, currency}, compare_at_price?, weight_grams?, barcode?, track_inventory?}], category_ids"),
     responses(
-        (status = 201, description = "Created (with ETag)"),
+        (status = 201, description = "Created (with ETag)", body = Product),
         (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Slug or SKU taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields (each listed in `errors`)", body = Problem, content_type = "application/problem+json")))]
@@ -263,7 +264,7 @@ pub async fn create_product(
 
 /// Lists products in every status (staff).
 #[utoipa::path(get, path = "/api/v1/admin/products", tag = "catalog-admin", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, description = "A page of products"), (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "A page of products", body = Page<Product>), (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json")))]
 pub async fn admin_list_products(
     state: web::Data<HttpState>,
     _who: Staff<scope::Catalog>,
@@ -288,7 +289,7 @@ pub async fn admin_list_products(
 /// A product in any status (staff).
 #[utoipa::path(get, path = "/api/v1/admin/products/{id}", tag = "catalog-admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "prod_…")),
-    responses((status = 200, description = "The product (with ETag)"), (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The product (with ETag)", body = Product), (status = 304, description = "Unchanged since If-None-Match"), (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json")))]
 pub async fn admin_get_product(
     req: HttpRequest,
     state: web::Data<HttpState>,
@@ -305,7 +306,7 @@ pub async fn admin_get_product(
     params(("id" = String, Path, description = "prod_…")),
     request_body(content = Object, description = "The whole product, as for create"),
     responses(
-        (status = 200, description = "Updated (new ETag)"),
+        (status = 200, description = "Updated (new ETag)", body = Product),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Slug or SKU taken", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"),
@@ -350,10 +351,17 @@ pub struct BulkStatusBody {
     pub status: String,
 }
 
+/// Answer of [`bulk_status`].
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct BulkStatusResult {
+    /// Products whose status changed.
+    pub changed: usize,
+}
+
 /// Sets the status of many products at once, all or nothing (staff).
 #[utoipa::path(post, path = "/api/v1/admin/products/bulk-status", tag = "catalog-admin", security(("bearer" = [])),
     request_body(content = Object, description = "{ids: [prod_…], status: draft|active|archived}"),
-    responses((status = 200, description = "How many changed"), (status = 404, description = "An id does not exist", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "How many changed", body = BulkStatusResult), (status = 404, description = "An id does not exist", body = Problem, content_type = "application/problem+json")))]
 pub async fn bulk_status(
     state: web::Data<HttpState>,
     _who: Staff<scope::Catalog>,
@@ -368,7 +376,7 @@ pub async fn bulk_status(
         .map(|s| product_id(s))
         .collect::<Result<Vec<_>>>()?;
     let changed = state.catalog.bulk_status(ids, status).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"changed": changed})))
+    Ok(HttpResponse::Ok().json(BulkStatusResult { changed }))
 }
 
 /// Body of category writes.
@@ -398,7 +406,7 @@ fn parent(b: &CategoryBody) -> Result<Option<CategoryId>> {
 /// Creates a category (staff).
 #[utoipa::path(post, path = "/api/v1/admin/categories", tag = "catalog-admin", security(("bearer" = [])),
     request_body(content = Object, description = "{name, slug?, parent_id?, position?}"),
-    responses((status = 201, description = "Created"), (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, description = "Created", body = Category), (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_category(
     state: web::Data<HttpState>,
     _who: Staff<scope::Catalog>,
@@ -420,7 +428,7 @@ pub async fn create_category(
 #[utoipa::path(put, path = "/api/v1/admin/categories/{id}", tag = "catalog-admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "cat_…")),
     request_body(content = Object, description = "{name, slug?, parent_id?, position?}"),
-    responses((status = 200, description = "Updated"), (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid (e.g. a cycle)", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "Updated", body = Category), (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"), (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid (e.g. a cycle)", body = Problem, content_type = "application/problem+json")))]
 pub async fn update_category(
     req: HttpRequest,
     state: web::Data<HttpState>,
@@ -471,7 +479,7 @@ pub struct ImportQuery {
 #[utoipa::path(post, path = "/api/v1/admin/products/import", tag = "catalog-admin", security(("bearer" = [])), params(ImportQuery),
     request_body(content = String, content_type = "text/csv", description = "Shopify product CSV"),
     responses(
-        (status = 200, description = "{created, updated, errors: [{line, handle, message}]}"),
+        (status = 200, description = "What was created and updated, and the lines refused", body = ImportReport),
         (status = 413, description = "Larger than the body limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not text/csv", body = Problem, content_type = "application/problem+json")))]
 pub async fn import_csv(
@@ -534,25 +542,34 @@ pub async fn export_csv(
 
 /// Every collection (without products).
 #[utoipa::path(get, path = "/api/v1/collections", tag = "catalog",
-    responses((status = 200, description = "Collections")))]
+    responses((status = 200, description = "Collections", body = Page<Collection>)))]
 pub async fn list_collections(state: web::Data<HttpState>) -> Result<HttpResponse> {
-    let data = state.catalog.collections()?;
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({"data": data, "next_cursor": null, "has_more": false})))
+    Ok(HttpResponse::Ok().json(Page::whole(state.catalog.collections()?)))
+}
+
+/// A collection with its active products in display order.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct CollectionWithProducts {
+    /// The collection.
+    #[serde(flatten)]
+    pub collection: Collection,
+    /// Its active products.
+    pub products: Vec<Product>,
 }
 
 /// A collection by id or slug, with its active products in order.
 #[utoipa::path(get, path = "/api/v1/collections/{id_or_slug}", tag = "catalog",
     params(("id_or_slug" = String, Path, description = "col_… or slug")),
-    responses((status = 200, description = "The collection and its products"), (status = 404, description = "No such collection", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The collection and its products", body = CollectionWithProducts), (status = 404, description = "No such collection", body = Problem, content_type = "application/problem+json")))]
 pub async fn get_collection(
     state: web::Data<HttpState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse> {
-    let (c, products) = state.catalog.get_collection(&id, true)?;
-    let mut v = serde_json::to_value(c).map_err(|_| ApiError::internal())?;
-    v["products"] = serde_json::to_value(products).map_err(|_| ApiError::internal())?;
-    Ok(HttpResponse::Ok().json(v))
+    let (collection, products) = state.catalog.get_collection(&id, true)?;
+    Ok(HttpResponse::Ok().json(CollectionWithProducts {
+        collection,
+        products,
+    }))
 }
 
 /// Body of collection writes.
@@ -590,7 +607,7 @@ fn collection_products(b: &CollectionBody) -> Result<Vec<ProductId>> {
 /// Creates a collection (staff).
 #[utoipa::path(post, path = "/api/v1/admin/collections", tag = "catalog-admin", security(("bearer" = [])),
     request_body(content = Object, description = "{title, slug?, description?, product_ids}"),
-    responses((status = 201, description = "Created"), (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, description = "Created", body = Collection), (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_collection(
     state: web::Data<HttpState>,
     _who: Staff<scope::Catalog>,
@@ -615,7 +632,7 @@ pub async fn create_collection(
 #[utoipa::path(put, path = "/api/v1/admin/collections/{id}", tag = "catalog-admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "col_…")),
     request_body(content = Object, description = "{title, slug?, description?, product_ids}"),
-    responses((status = 200, description = "Updated"), (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "Updated", body = Collection), (status = 404, description = "No such collection", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"), (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json")))]
 pub async fn update_collection(
     req: HttpRequest,
     state: web::Data<HttpState>,

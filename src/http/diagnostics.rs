@@ -9,8 +9,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::identity::{Admin, scope};
 use super::json::Json;
 use super::{ApiError, HttpState};
-use crate::core::{DEFAULT_PER_PAGE, MAX_PER_PAGE};
-use crate::domain::diagnostics::{DiagError, DiagKey, Diagnostics};
+use crate::core::{DEFAULT_PER_PAGE, MAX_PER_PAGE, Page};
+use crate::domain::diagnostics::{DiagError, DiagKey, Diagnostics, EffectSummary, JobStatus, Note};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -57,10 +57,10 @@ pub struct EnqueueBody {
 }
 
 /// Enqueues a diagnostic job whose effect is counted per key, exactly once.
-#[utoipa::path(post, path = "/api/v1/admin/diagnostics/jobs", tag = "diagnostics",
+#[utoipa::path(post, path = "/api/v1/admin/diagnostics/jobs", tag = "diagnostics", security(("bearer" = [])),
     request_body = EnqueueBody,
     responses(
-        (status = 202, description = "Enqueued (durably committed)"),
+        (status = 202, description = "Enqueued (durably committed)", body = Enqueued),
         (status = 404, description = "Diagnostics disabled", body = super::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid key", body = super::Problem, content_type = "application/problem+json")))]
 pub async fn enqueue_job(
@@ -71,18 +71,18 @@ pub async fn enqueue_job(
     let svc = service(&state, &who)?;
     let key = DiagKey::parse(&body.key)?;
     let (id, created) = svc.enqueue(key.clone()).await?;
-    Ok(
-        HttpResponse::build(StatusCode::ACCEPTED).json(serde_json::json!({
-            "job_id": id, "key": key.as_str(), "created": created
-        })),
-    )
+    Ok(HttpResponse::build(StatusCode::ACCEPTED).json(Enqueued {
+        job_id: id.to_string(),
+        key: key.as_str().to_owned(),
+        created,
+    }))
 }
 
 /// State of the job for a key and how many times its effect was applied.
-#[utoipa::path(get, path = "/api/v1/admin/diagnostics/jobs/{key}", tag = "diagnostics",
+#[utoipa::path(get, path = "/api/v1/admin/diagnostics/jobs/{key}", tag = "diagnostics", security(("bearer" = [])),
     params(("key" = String, Path, description = "The key given at enqueue")),
     responses(
-        (status = 200, description = "Status"),
+        (status = 200, description = "Status", body = JobStatus),
         (status = 404, description = "Unknown key or diagnostics disabled", body = super::Problem, content_type = "application/problem+json")))]
 pub async fn job_status(
     state: web::Data<HttpState>,
@@ -95,8 +95,8 @@ pub async fn job_status(
 }
 
 /// Totals over all diagnostic jobs: keys applied, duplicates (must be 0), jobs still pending.
-#[utoipa::path(get, path = "/api/v1/admin/diagnostics/jobs/summary", tag = "diagnostics",
-    responses((status = 200, description = "Totals")))]
+#[utoipa::path(get, path = "/api/v1/admin/diagnostics/jobs/summary", tag = "diagnostics", security(("bearer" = [])),
+    responses((status = 200, description = "Totals", body = Summary)))]
 pub async fn summary(
     state: web::Data<HttpState>,
     who: Admin<scope::Diagnostics>,
@@ -104,14 +104,36 @@ pub async fn summary(
     let svc = service(&state, &who)?;
     let s = svc.summary()?;
     let pending = svc.pending()?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "keys": s.keys, "applied": s.applied, "duplicated": s.duplicated,
-        "jobs": s.jobs, "pending": pending
-    })))
+    Ok(HttpResponse::Ok().json(Summary {
+        effects: s,
+        pending,
+    }))
+}
+
+/// Answer of [`enqueue_job`].
+#[derive(serde::Serialize, ToSchema)]
+pub struct Enqueued {
+    /// `job_…`.
+    pub job_id: String,
+    /// The caller's key.
+    pub key: String,
+    /// False when a job with this key existed already (nothing new was queued).
+    pub created: bool,
+}
+
+/// Answer of [`summary`].
+#[derive(serde::Serialize, ToSchema)]
+pub struct Summary {
+    /// Effect totals.
+    #[serde(flatten)]
+    pub effects: EffectSummary,
+    /// Jobs not yet finished.
+    pub pending: u64,
 }
 
 /// Body of [`put_note`].
 #[derive(Deserialize, ToSchema)]
+#[schema(as = DiagNoteBody)]
 #[serde(deny_unknown_fields)]
 pub struct NoteBody {
     /// Key (1–200 printable ASCII characters).
@@ -122,10 +144,10 @@ pub struct NoteBody {
 }
 
 /// Writes a note; answered only after it is durable.
-#[utoipa::path(post, path = "/api/v1/admin/diagnostics/notes", tag = "diagnostics",
+#[utoipa::path(post, path = "/api/v1/admin/diagnostics/notes", tag = "diagnostics", security(("bearer" = [])),
     request_body = NoteBody,
     responses(
-        (status = 201, description = "Stored"),
+        (status = 201, description = "Stored", body = Note),
         (status = 422, description = "Invalid", body = super::Problem, content_type = "application/problem+json"),
         (status = 503, description = "Storage failed; nothing stored", body = super::Problem, content_type = "application/problem+json")))]
 pub async fn put_note(
@@ -151,10 +173,10 @@ pub struct ListQuery {
 }
 
 /// Lists notes in key order.
-#[utoipa::path(get, path = "/api/v1/admin/diagnostics/notes", tag = "diagnostics",
+#[utoipa::path(get, path = "/api/v1/admin/diagnostics/notes", tag = "diagnostics", security(("bearer" = [])),
     params(ListQuery),
     responses(
-        (status = 200, description = "A page of notes"),
+        (status = 200, description = "A page of notes", body = Page<Note>),
         (status = 400, description = "Unknown parameter", body = super::Problem, content_type = "application/problem+json")))]
 pub async fn list_notes(
     state: web::Data<HttpState>,

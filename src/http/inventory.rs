@@ -10,6 +10,7 @@ use super::identity::{Staff, scope};
 use super::json::Json;
 use super::paging::{CursorQuery, per_page};
 use super::{ApiError, HttpState, Problem};
+use crate::core::Page;
 use crate::core::VariantId;
 use crate::domain::events;
 use crate::domain::inventory::{Backorder, CsvError, InventoryError, Policy};
@@ -69,7 +70,7 @@ fn variant_id(s: &str) -> Result<VariantId> {
 /// A variant's stock: on hand, reserved, available, sold, policy.
 #[utoipa::path(get, path = "/api/v1/admin/variants/{id}/stock", tag = "inventory", security(("bearer" = [])),
     params(("id" = String, Path, description = "var_…")),
-    responses((status = 200, body = crate::domain::inventory::StockView),
+    responses((status = 200, description = "The stock level", body = crate::domain::inventory::StockView),
         (status = 404, description = "No such variant", body = Problem, content_type = "application/problem+json")))]
 pub async fn get_stock(
     state: web::Data<HttpState>,
@@ -105,7 +106,7 @@ fn double_option<'de, D: serde::Deserializer<'de>>(
 /// threshold); the change is recorded as a movement.
 #[utoipa::path(put, path = "/api/v1/admin/variants/{id}/stock", tag = "inventory", security(("bearer" = [])),
     params(("id" = String, Path, description = "var_…")), request_body = SetStock,
-    responses((status = 200, body = crate::domain::inventory::StockView),
+    responses((status = 200, description = "The stock level", body = crate::domain::inventory::StockView),
         (status = 404, description = "No such variant", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid quantity", body = Problem, content_type = "application/problem+json")))]
 pub async fn set_stock(
@@ -146,7 +147,7 @@ pub struct Adjustment {
 /// refused unless backorders are allowed.
 #[utoipa::path(post, path = "/api/v1/admin/variants/{id}/stock/adjustments", tag = "inventory", security(("bearer" = [])),
     params(("id" = String, Path, description = "var_…")), request_body = Adjustment,
-    responses((status = 201, body = crate::domain::inventory::StockView),
+    responses((status = 201, description = "Adjusted; the new stock level", body = crate::domain::inventory::StockView),
         (status = 404, description = "No such variant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Would take available below zero (`out_of_stock`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid delta or reason", body = Problem, content_type = "application/problem+json")))]
@@ -168,7 +169,7 @@ pub async fn adjust_stock(
 /// A variant's stock movements, newest first.
 #[utoipa::path(get, path = "/api/v1/admin/variants/{id}/stock/movements", tag = "inventory", security(("bearer" = [])),
     params(("id" = String, Path, description = "var_…"), CursorQuery),
-    responses((status = 200, description = "{data: [movement], next_cursor, has_more}"),
+    responses((status = 200, description = "A page of movements, newest first", body = Page<crate::domain::inventory::MovementView>),
         (status = 404, description = "No such variant", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_movements(
     state: web::Data<HttpState>,
@@ -199,7 +200,7 @@ pub struct EventQuery {
 /// Events recorded by the shop (the outbox webhooks are delivered from), newest first.
 #[utoipa::path(get, path = "/api/v1/admin/events", tag = "inventory", security(("bearer" = [])),
     params(EventQuery),
-    responses((status = 200, description = "{data: [{id, type, created_at, data}], next_cursor, has_more}")))]
+    responses((status = 200, description = "A page of events", body = Page<crate::domain::events::Event>)))]
 pub async fn list_events(
     state: web::Data<HttpState>,
     _who: Staff<scope::Orders>,

@@ -1,5 +1,6 @@
 //! One middleware around every request: request id, access log, metrics, panic containment,
-//! and turning any non-problem error body (router 404/405, extractor errors) into problem+json.
+//! and giving every bare error (router 404/405, extractor errors) the body of its audience:
+//! problem+json under `/api/`, the HTML error page elsewhere — both from the same code table.
 
 use std::future::{Ready, ready};
 use std::panic::AssertUnwindSafe;
@@ -36,6 +37,7 @@ fn valid_request_id(v: &str) -> bool {
 struct EarlyError {
     rid: String,
     status: actix_web::http::StatusCode,
+    api: bool,
 }
 
 impl std::fmt::Display for EarlyError {
@@ -49,12 +51,13 @@ impl ResponseError for EarlyError {
         self.status
     }
     fn error_response(&self) -> actix_web::HttpResponse {
-        let mut r = if self.status.is_server_error() {
-            ApiError::internal()
+        let mut r = if !self.api {
+            super::error_page::for_status(self.status)
+        } else if self.status.is_server_error() {
+            ApiError::internal().error_response()
         } else {
-            ApiError::from_status(self.status)
-        }
-        .error_response();
+            ApiError::from_status(self.status).error_response()
+        };
         if let Ok(v) = HeaderValue::from_str(&self.rid) {
             r.headers_mut()
                 .insert(HeaderName::from_static(REQUEST_ID), v);
@@ -63,15 +66,35 @@ impl ResponseError for EarlyError {
     }
 }
 
+/// One answer as sent, for a [`Tap`].
+#[derive(Clone, Debug)]
+pub struct TapRecord {
+    /// Request method, upper case.
+    pub method: String,
+    /// The matched route pattern (`/api/v1/products/{id_or_slug}`), `None` when unrouted.
+    pub route: Option<String>,
+    /// Status code.
+    pub status: u16,
+    /// `Content-Type` of the answer.
+    pub content_type: Option<String>,
+    /// The whole body.
+    pub body: actix_web::web::Bytes,
+}
+
+/// Test hook that sees every answer, so a suite can check each one against the OpenAPI
+/// document. Production runs without one and never buffers a body for it.
+pub type Tap = Arc<dyn Fn(TapRecord) + Send + Sync>;
+
 /// Factory for [`ObserveMiddleware`].
 pub struct Observe {
     metrics: Arc<Metrics>,
+    tap: Option<Tap>,
 }
 
 impl Observe {
-    /// Middleware recording into `metrics`.
-    pub fn new(metrics: Arc<Metrics>) -> Self {
-        Observe { metrics }
+    /// Middleware recording into `metrics`, and showing every answer to `tap` when set.
+    pub fn new(metrics: Arc<Metrics>, tap: Option<Tap>) -> Self {
+        Observe { metrics, tap }
     }
 }
 
@@ -90,6 +113,7 @@ where
         ready(Ok(ObserveMiddleware {
             service: Rc::new(service),
             metrics: self.metrics.clone(),
+            tap: self.tap.clone(),
         }))
     }
 }
@@ -98,6 +122,7 @@ where
 pub struct ObserveMiddleware<S> {
     service: Rc<S>,
     metrics: Arc<Metrics>,
+    tap: Option<Tap>,
 }
 
 impl<S, B> Service<ServiceRequest> for ObserveMiddleware<S>
@@ -123,8 +148,10 @@ where
         req.extensions_mut().insert(RequestId(rid.clone()));
         let method = req.method().to_string();
         let path = req.path().to_owned();
+        let api = path.starts_with("/api/");
         let srv = self.service.clone();
         let metrics = self.metrics.clone();
+        let tap = self.tap.clone();
         Box::pin(async move {
             let outcome = AssertUnwindSafe(async move { srv.call(req).await })
                 .catch_unwind()
@@ -137,7 +164,7 @@ where
                 Ok(Err(e)) => {
                     let status = e.as_response_error().status_code();
                     metrics.http_request(&method, "unmatched", status.as_u16(), started.elapsed());
-                    return Err(EarlyError { rid, status }.into());
+                    return Err(EarlyError { rid, status, api }.into());
                 }
                 Err(panic) => {
                     let msg = panic
@@ -148,18 +175,21 @@ where
                     tracing::error!(request_id = %rid, %method, %path, panic = %msg, "handler panicked");
                     let status = actix_web::http::StatusCode::INTERNAL_SERVER_ERROR;
                     metrics.http_request(&method, "panicked", status.as_u16(), started.elapsed());
-                    return Err(EarlyError { rid, status }.into());
+                    return Err(EarlyError { rid, status, api }.into());
                 }
             };
             let http_req = res.request().clone();
             let status = res.status();
-            let is_problem = res
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.starts_with(PROBLEM_JSON));
-            if (status.is_client_error() || status.is_server_error()) && !is_problem {
-                let mut replacement = ApiError::from_status(status).error_response();
+            let is_problem = content_type_starts(&res, PROBLEM_JSON);
+            let is_html = content_type_starts(&res, "text/html");
+            let failed = status.is_client_error() || status.is_server_error();
+            // Handlers' own problem bodies stay (`/readyz` answers problem+json to machines).
+            if failed && !is_problem && (api || !is_html) {
+                let mut replacement = if api {
+                    ApiError::from_status(status).error_response()
+                } else {
+                    super::error_page::for_status(status)
+                };
                 for name in [header::ALLOW, header::RETRY_AFTER] {
                     if let Some(v) = res.headers().get(&name) {
                         replacement.headers_mut().insert(name.clone(), v.clone());
@@ -194,7 +224,42 @@ where
             } else {
                 tracing::info!(target: "access", request_id = %rid, %method, %path, %route, status = status.as_u16(), latency_ms, "request");
             }
-            Ok(res)
+            match tap {
+                Some(tap) => Ok(tapped(res, &tap, method).await),
+                None => Ok(res),
+            }
         })
     }
+}
+
+fn content_type_starts(res: &ServiceResponse<BoxBody>, prefix: &str) -> bool {
+    res.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(prefix))
+}
+
+/// Buffers the body of `res`, shows it to `tap` and sends it on unchanged.
+async fn tapped(
+    res: ServiceResponse<BoxBody>,
+    tap: &Tap,
+    method: String,
+) -> ServiceResponse<BoxBody> {
+    let (req, resp) = res.into_parts();
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (resp, body) = resp.into_parts();
+    let body = actix_web::body::to_bytes(body).await.unwrap_or_default();
+    tap(TapRecord {
+        method,
+        route: req.match_pattern(),
+        status,
+        content_type,
+        body: body.clone(),
+    });
+    ServiceResponse::new(req, resp.set_body(BoxBody::new(body)))
 }

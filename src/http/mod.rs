@@ -6,7 +6,9 @@ pub mod auth;
 pub mod cart;
 pub mod catalog;
 pub mod diagnostics;
+mod doc_responses;
 pub mod docs;
+pub mod error_page;
 pub mod health;
 pub mod identity;
 pub mod inventory;
@@ -21,6 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::error::{PathError, QueryPayloadError};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 pub use problem::{ApiError, Problem};
@@ -119,6 +122,9 @@ fn path_error(_err: PathError, _req: &HttpRequest) -> actix_web::Error {
 
 /// Fallback for unknown routes.
 pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if !req.path().starts_with("/api/") {
+        return Ok(error_page::for_status(StatusCode::NOT_FOUND));
+    }
     Err(ApiError::not_found(format!(
         "no route for {} {}",
         req.method(),

@@ -12,6 +12,7 @@ use super::json::Json;
 use super::paging::{CursorQuery, per_page};
 use super::problem::FieldError;
 use super::{ApiError, HttpState, Problem};
+use crate::core::Page;
 use crate::core::{CustomerId, Timestamp};
 use crate::domain::checkout::{CheckoutError, CheckoutInput};
 use crate::domain::idempotency::KeyError;
@@ -141,11 +142,12 @@ impl From<OrderError> for ApiError {
 /// arrives while the first still runs waits for it and replays it), a repeat with another body
 /// is 422 `idempotency_key_reused`. The order is `pending_payment` and its stock is reserved until
 /// `expires_at`; the response's `order_token` shows it to a guest (`X-Order-Token`).
-#[utoipa::path(post, path = "/api/v1/checkout", tag = "checkout", request_body = CheckoutInput,
+#[utoipa::path(post, path = "/api/v1/checkout", tag = "checkout", security((), ("bearer" = [])), request_body = CheckoutInput,
     params(("Idempotency-Key" = String, Header, description = "Unique per order attempt, up to 255 characters"),
         ("X-Cart-Token" = Option<String>, Header, description = "Anonymous cart token")),
     responses((status = 201, description = "The order with `order_token`", body = crate::domain::orders::OrderView),
         (status = 400, description = "Missing Idempotency-Key or cart", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown, expired or someone else's cart", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`out_of_stock`, `price_changed` or `product_unavailable`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed` or `idempotency_key_reused`", body = Problem, content_type = "application/problem+json")))]
 pub async fn checkout(
@@ -185,7 +187,7 @@ fn created(view: &OrderView, replayed: bool) -> HttpResponse {
 
 /// The signed-in customer's orders, newest first.
 #[utoipa::path(get, path = "/api/v1/orders", tag = "checkout", security(("bearer" = [])), params(CursorQuery),
-    responses((status = 200, description = "{data: [order], next_cursor, has_more}")))]
+    responses((status = 200, description = "A page of orders, newest first", body = Page<crate::domain::orders::OrderView>)))]
 pub async fn my_orders(
     state: web::Data<HttpState>,
     who: Signed,
@@ -215,10 +217,10 @@ fn viewer(req: &HttpRequest) -> Result<Viewer> {
 
 /// One order: its customer's (bearer token) or a guest's (`X-Order-Token`). Other people's
 /// orders are 404.
-#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "checkout",
+#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "checkout", security((), ("bearer" = [])),
     params(("id" = String, Path, description = "ord_…"),
         ("X-Order-Token" = Option<String>, Header, description = "The order_token from checkout")),
-    responses((status = 200, body = crate::domain::orders::OrderView),
+    responses((status = 200, description = "The order", body = crate::domain::orders::OrderView),
         (status = 401, description = "Neither signed in nor an order token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order, or not yours", body = Problem, content_type = "application/problem+json")))]
 pub async fn get_order(
@@ -240,9 +242,9 @@ pub struct CancelBody {
 
 /// Cancels one's own unpaid order (customer or guest with `X-Order-Token`); its stock is
 /// released and a cancellation mail sent.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "checkout", request_body = CancelBody,
+#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "checkout", security((), ("bearer" = [])), request_body = Option<CancelBody>,
     params(("id" = String, Path, description = "ord_…")),
-    responses((status = 200, body = crate::domain::orders::OrderView),
+    responses((status = 200, description = "The order", body = crate::domain::orders::OrderView),
         (status = 409, description = "`invalid_transition` (e.g. already paid)", body = Problem, content_type = "application/problem+json")))]
 pub async fn cancel_own(
     req: HttpRequest,
@@ -297,7 +299,7 @@ fn time(field: &str, v: &Option<String>) -> Result<Option<Timestamp>> {
 
 /// Orders, newest first, filtered by status, customer, creation date and total.
 #[utoipa::path(get, path = "/api/v1/admin/orders", tag = "orders-admin", security(("bearer" = [])), params(AdminListQuery),
-    responses((status = 200, description = "{data: [order], next_cursor, has_more}")))]
+    responses((status = 200, description = "A page of orders, newest first", body = Page<crate::domain::orders::OrderView>)))]
 pub async fn admin_list(
     state: web::Data<HttpState>,
     _who: Staff<scope::Orders>,
@@ -334,7 +336,7 @@ pub async fn admin_list(
 /// One order with staff notes.
 #[utoipa::path(get, path = "/api/v1/admin/orders/{id}", tag = "orders-admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "ord_…")),
-    responses((status = 200, body = crate::domain::orders::OrderView)))]
+    responses((status = 200, description = "The order", body = crate::domain::orders::OrderView)))]
 pub async fn admin_get(
     state: web::Data<HttpState>,
     _who: Staff<scope::Orders>,
@@ -372,7 +374,7 @@ pub struct FulfilBody {
 #[utoipa::path(post, path = "/api/v1/admin/orders/{id}/fulfilments", tag = "orders-admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "ord_…"),
         ("Idempotency-Key" = String, Header, description = "Unique per fulfilment attempt, up to 255 characters")), request_body = FulfilBody,
-    responses((status = 201, body = crate::domain::orders::OrderView),
+    responses((status = 201, description = "The order with the new entry", body = crate::domain::orders::OrderView),
         (status = 409, description = "`invalid_transition`: not paid, or more units than ordered", body = Problem, content_type = "application/problem+json")))]
 pub async fn fulfil(
     req: HttpRequest,
@@ -403,8 +405,8 @@ pub async fn fulfil(
 
 /// Cancels an unpaid order and releases its stock.
 #[utoipa::path(post, path = "/api/v1/admin/orders/{id}/cancel", tag = "orders-admin", security(("bearer" = [])),
-    params(("id" = String, Path, description = "ord_…")), request_body = CancelBody,
-    responses((status = 200, body = crate::domain::orders::OrderView),
+    params(("id" = String, Path, description = "ord_…")), request_body = Option<CancelBody>,
+    responses((status = 200, description = "The order", body = crate::domain::orders::OrderView),
         (status = 409, description = "`invalid_transition`", body = Problem, content_type = "application/problem+json")))]
 pub async fn admin_cancel(
     state: web::Data<HttpState>,
@@ -431,7 +433,7 @@ pub struct NoteBody {
 /// Adds an internal note.
 #[utoipa::path(post, path = "/api/v1/admin/orders/{id}/notes", tag = "orders-admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "ord_…")), request_body = NoteBody,
-    responses((status = 201, body = crate::domain::orders::OrderView)))]
+    responses((status = 201, description = "The order with the new entry", body = crate::domain::orders::OrderView)))]
 pub async fn add_note(
     state: web::Data<HttpState>,
     who: Staff<scope::Orders>,
@@ -449,7 +451,7 @@ pub async fn add_note(
 /// and its reserved stock is sold.
 #[utoipa::path(post, path = "/api/v1/admin/orders/{id}/mark-paid", tag = "orders-admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "ord_…")),
-    responses((status = 200, body = crate::domain::orders::OrderView),
+    responses((status = 200, description = "The order", body = crate::domain::orders::OrderView),
         (status = 409, description = "`invalid_transition`", body = Problem, content_type = "application/problem+json")))]
 pub async fn mark_paid(
     state: web::Data<HttpState>,
@@ -462,7 +464,7 @@ pub async fn mark_paid(
 /// Closes a fulfilled order.
 #[utoipa::path(post, path = "/api/v1/admin/orders/{id}/complete", tag = "orders-admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "ord_…")),
-    responses((status = 200, body = crate::domain::orders::OrderView),
+    responses((status = 200, description = "The order", body = crate::domain::orders::OrderView),
         (status = 409, description = "`invalid_transition`", body = Problem, content_type = "application/problem+json")))]
 pub async fn complete(
     state: web::Data<HttpState>,

@@ -164,7 +164,7 @@ fn parse(req: &HttpRequest) -> Result<SearchQuery, ApiError> {
         ("page" = Option<u64>, Query, description = "1-based page"),
         ("per_page" = Option<u64>, Query, description = "1–100, default 20")),
     responses(
-        (status = 200, description = "Hits with `total` and `facets`"),
+        (status = 200, description = "Hits with `total` and `facets`", body = crate::domain::search::SearchResult),
         (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid parameter", body = Problem, content_type = "application/problem+json")))]
 pub async fn search(
@@ -176,10 +176,17 @@ pub async fn search(
     Ok(HttpResponse::Ok().json(res))
 }
 
+/// Answer of [`suggest`].
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Suggestions {
+    /// Product titles completing the typed text, best first.
+    pub data: Vec<String>,
+}
+
 /// Autocomplete: up to 8 product titles matching what was typed.
 #[utoipa::path(get, path = "/api/v1/search/suggest", tag = "catalog",
     params(("q" = String, Query, description = "Typed text")),
-    responses((status = 200, description = "{data: [titles]}"), (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "Up to 8 product titles", body = Suggestions), (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json")))]
 pub async fn suggest(
     req: HttpRequest,
     state: web::Data<HttpState>,
@@ -207,5 +214,5 @@ pub async fn suggest(
         }
     }
     let data = state.search.suggest(text, 8).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"data": data})))
+    Ok(HttpResponse::Ok().json(Suggestions { data }))
 }

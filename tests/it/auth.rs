@@ -855,6 +855,7 @@ async fn setup_token_creates_the_first_admin_once() {
         clock: std::sync::Arc::new(clock),
         fault: None,
         demo: false,
+        tap: None,
     })
     .await
     .expect("build");

@@ -65,17 +65,25 @@ async fn bad_input_classes_get_problem_json_and_server_survives() {
         .expect("send");
     problem(r, 413, "payload_too_large").await;
 
-    // Unknown route → 404
-    problem(app.get("/no/such/route").await, 404, "not_found").await;
+    // Unknown route → 404: problem+json under /api/, the HTML error page elsewhere, one code.
+    problem(app.get("/api/v1/no/such/route").await, 404, "not_found").await;
+    error_page(app.get("/no/such/route").await, 404, "not_found").await;
 
     // Method not allowed → 405
+    let r = app
+        .client
+        .delete(app.url("/api/v1/admin/products"))
+        .send()
+        .await
+        .expect("send");
+    problem(r, 405, "method_not_allowed").await;
     let r = app
         .client
         .delete(app.url("/healthz"))
         .send()
         .await
         .expect("send");
-    problem(r, 405, "method_not_allowed").await;
+    error_page(r, 405, "method_not_allowed").await;
 
     // Unknown query parameter → 400
     problem(
@@ -263,4 +271,19 @@ async fn openapi_and_embedded_docs() {
     assert_eq!(r.status(), 200);
     assert!(r.text().await.expect("html").contains("/api/docs/"));
     app.stop().await;
+}
+
+/// Reads an HTML error page and checks it carries the status and the stable code.
+async fn error_page(resp: reqwest::Response, status: u16, code: &str) {
+    assert_eq!(resp.status().as_u16(), status);
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert!(ct.starts_with("text/html"), "content-type {ct}");
+    let html = resp.text().await.expect("html");
+    assert!(html.contains(&format!("data-code=\"{code}\"")), "{html}");
+    assert!(html.contains(&status.to_string()), "{html}");
 }

@@ -17,6 +17,7 @@ mod inventory;
 mod jobs;
 mod mail;
 mod metrics;
+mod openapi;
 mod orders;
 mod search;
 mod storage;

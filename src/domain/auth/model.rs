@@ -6,7 +6,19 @@ use crate::core::{ApiKeyId, CustomerId, Timestamp};
 use crate::storage::{Table, Value};
 
 /// What an account may do. Ordered: admin ⊇ staff ⊇ customer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// A shopper.

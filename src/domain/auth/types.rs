@@ -122,7 +122,7 @@ impl Principal {
 }
 
 /// Tokens returned by login and refresh, in OAuth 2.0 field names.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct TokenPair {
     /// Short-lived JWT.
     pub access_token: String,
@@ -135,9 +135,10 @@ pub struct TokenPair {
 }
 
 /// An account as shown to its owner and to staff.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct CustomerView {
     /// Id.
+    #[schema(value_type = String)]
     pub id: CustomerId,
     /// Email.
     pub email: String,
@@ -148,6 +149,7 @@ pub struct CustomerView {
     /// Whether the email is confirmed.
     pub email_verified: bool,
     /// Creation time.
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
 }
 
@@ -165,9 +167,10 @@ impl From<&Customer> for CustomerView {
 }
 
 /// An API key as listed (never the secret).
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ApiKeyView {
     /// Id.
+    #[schema(value_type = String)]
     pub id: ApiKeyId,
     /// Label.
     pub name: String,
@@ -178,10 +181,13 @@ pub struct ApiKeyView {
     /// First characters of the secret.
     pub prefix: String,
     /// Creation time.
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     /// Last use.
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub last_used_at: Option<Timestamp>,
     /// Revocation time.
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub revoked_at: Option<Timestamp>,
 }
 

@@ -101,10 +101,8 @@ pub struct LineView {
     /// Units.
     pub quantity: i64,
     /// Current unit price.
-    #[schema(value_type = Object)]
     pub unit_price: Money,
     /// Unit price × quantity.
-    #[schema(value_type = Object)]
     pub line_total: Money,
     /// Whether the line can be bought now (product on sale, enough stock).
     pub available: bool,
@@ -120,10 +118,8 @@ pub struct PriceChange {
     #[schema(value_type = String)]
     pub variant_id: VariantId,
     /// Price the customer saw.
-    #[schema(value_type = Object)]
     pub previous: Money,
     /// Price now.
-    #[schema(value_type = Object)]
     pub current: Money,
 }
 
@@ -138,7 +134,6 @@ pub struct CartView {
     /// Total units.
     pub item_count: i64,
     /// Sum of line totals at current prices.
-    #[schema(value_type = Object)]
     pub subtotal: Money,
     /// Lines priced differently from what the customer saw; checkout refuses (409
     /// `price_changed`) until the cart is viewed through checkout again.

@@ -1007,7 +1007,7 @@ fn scan_ids(
 }
 
 /// Outcome of a CSV import.
-#[derive(Clone, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct ImportReport {
     /// Products created.
     pub created: u64,

@@ -8,7 +8,8 @@ use crate::core::{CategoryId, CollectionId, Money, ProductId, Timestamp, Variant
 use crate::storage::{Table, Value};
 
 /// Publication state of a product.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ProductStatus)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Being prepared; invisible to the public.
@@ -32,7 +33,7 @@ impl Status {
 }
 
 /// A product image by URL.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Image {
     /// Absolute URL or a path under `/assets/`.
     pub url: String,
@@ -41,7 +42,7 @@ pub struct Image {
 }
 
 /// An option axis such as Size or Color, with its allowed values in display order.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProductOption {
     /// Name, e.g. `Size`.
     pub name: String,
@@ -50,9 +51,10 @@ pub struct ProductOption {
 }
 
 /// A purchasable variant.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Variant {
     /// Id (`var_…`).
+    #[schema(value_type = String)]
     pub id: VariantId,
     /// Unique stock-keeping unit.
     pub sku: String,
@@ -71,7 +73,7 @@ pub struct Variant {
 }
 
 /// Search-engine fields.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Seo {
     /// `<title>`.
     pub title: Option<String>,
@@ -80,9 +82,10 @@ pub struct Seo {
 }
 
 /// A product.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Product {
     /// Id (`prod_…`).
+    #[schema(value_type = String)]
     pub id: ProductId,
     /// Title.
     pub title: String,
@@ -109,10 +112,13 @@ pub struct Product {
     /// Variants (at least one).
     pub variants: Vec<Variant>,
     /// Categories it appears in.
+    #[schema(value_type = Vec<String>)]
     pub category_ids: Vec<CategoryId>,
     /// Creation time.
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     /// Last change.
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
     /// Incremented on every change; the `ETag` and `If-Match` value.
     pub version: u64,
@@ -120,15 +126,17 @@ pub struct Product {
 impl Value for Product {}
 
 /// A node of the category tree.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Category {
     /// Id (`cat_…`).
+    #[schema(value_type = String)]
     pub id: CategoryId,
     /// Display name.
     pub name: String,
     /// Unique slug.
     pub slug: String,
     /// Parent, `None` for roots.
+    #[schema(value_type = Option<String>)]
     pub parent_id: Option<CategoryId>,
     /// Order among siblings.
     pub position: u32,
@@ -138,9 +146,10 @@ pub struct Category {
 impl Value for Category {}
 
 /// A manual, ordered list of products ("Summer picks").
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Collection {
     /// Id (`col_…`).
+    #[schema(value_type = String)]
     pub id: CollectionId,
     /// Title.
     pub title: String,
@@ -149,6 +158,7 @@ pub struct Collection {
     /// Description (HTML).
     pub description: String,
     /// Products in display order.
+    #[schema(value_type = Vec<String>)]
     pub product_ids: Vec<ProductId>,
     /// Incremented on every change.
     pub version: u64,

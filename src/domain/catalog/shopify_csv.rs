@@ -41,7 +41,7 @@ pub const HEADER: &[&str] = &[
 ];
 
 /// A problem with one line of an import file.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct RowError {
     /// 1-based line number in the file (the header is line 1).
     pub line: u64,

@@ -19,13 +19,15 @@ const JOBS_BY_KEY: Table<String, JobId> = Table::new("diag_jobs");
 const NOTES: Table<String, Note> = Table::new("diag_notes");
 
 /// A stored note.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = DiagNote)]
 pub struct Note {
     /// Caller's key.
     pub key: String,
     /// Free text.
     pub value: String,
     /// When it was written.
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
 }
 impl Value for Note {}
@@ -76,11 +78,12 @@ struct EffectPayload {
 }
 
 /// Status of a diagnostic job.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct JobStatus {
     /// Caller's key.
     pub key: String,
     /// Job id.
+    #[schema(value_type = String)]
     pub job_id: JobId,
     /// Queue state.
     pub state: &'static str,
@@ -91,7 +94,7 @@ pub struct JobStatus {
 }
 
 /// Totals over all effects, for tests that check "every job ran exactly once".
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct EffectSummary {
     /// Keys whose effect was applied at least once.
     pub keys: u64,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where an order is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = OrderStatus)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Created at checkout; stock reserved until paid or expired.

@@ -63,11 +63,22 @@ pub struct OrderLine {
     /// Units shipped.
     pub fulfilled_quantity: i64,
     /// Unit price paid.
-    #[schema(value_type = Object)]
     pub unit_price: Money,
     /// Unit price × quantity.
-    #[schema(value_type = Object)]
     pub total: Money,
+}
+
+/// `[[line_id, units], …]`: pairs, typed by position (generated clients see string | integer).
+fn line_units_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+    let string = || ObjectBuilder::new().schema_type(Type::String).build();
+    let integer = || ObjectBuilder::new().schema_type(Type::Integer).build();
+    let pair = ArrayBuilder::new()
+        .prefix_items([string(), integer()])
+        .items(OneOfBuilder::new().item(string()).item(integer()))
+        .min_items(Some(2))
+        .max_items(Some(2));
+    ArrayBuilder::new().items(pair).build()
 }
 
 /// A shipment of some units.
@@ -77,7 +88,7 @@ pub struct Fulfilment {
     #[schema(value_type = String)]
     pub id: FulfilmentId,
     /// (line id, units) shipped.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(schema_with = line_units_schema)]
     pub lines: Vec<(LineId, i64)>,
     /// Carrier, e.g. "DHL".
     pub carrier: String,
@@ -90,6 +101,7 @@ pub struct Fulfilment {
 
 /// A staff note.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = OrderNote)]
 pub struct Note {
     /// Who wrote it.
     pub author: String,
@@ -122,22 +134,16 @@ pub struct HistoryEntry {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Totals {
     /// Sum of lines.
-    #[schema(value_type = Object)]
     pub subtotal: Money,
     /// Shipping.
-    #[schema(value_type = Object)]
     pub shipping: Money,
     /// Tax (0 until taxes exist).
-    #[schema(value_type = Object)]
     pub tax: Money,
     /// What the customer pays.
-    #[schema(value_type = Object)]
     pub total: Money,
     /// Paid so far.
-    #[schema(value_type = Object)]
     pub paid: Money,
     /// Refunded so far.
-    #[schema(value_type = Object)]
     pub refunded: Money,
 }
 

@@ -70,7 +70,7 @@ pub struct SearchQuery {
 }
 
 /// One hit.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Hit {
     /// Product id.
     pub id: String,
@@ -87,7 +87,7 @@ pub struct Hit {
 }
 
 /// A facet value and how many filtered results carry it.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct FacetCount {
     /// Value (category id, tag, option value).
     pub value: String,
@@ -96,7 +96,7 @@ pub struct FacetCount {
 }
 
 /// A price bucket.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct PriceRange {
     /// Lower bound in minor units (inclusive).
     pub min: u64,
@@ -107,7 +107,7 @@ pub struct PriceRange {
 }
 
 /// Facet counts over the filtered result set.
-#[derive(Clone, Debug, Serialize, PartialEq, Default)]
+#[derive(Clone, Debug, Serialize, PartialEq, Default, utoipa::ToSchema)]
 pub struct Facets {
     /// By category id.
     pub categories: Vec<FacetCount>,
@@ -120,7 +120,7 @@ pub struct Facets {
 }
 
 /// A page of results.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct SearchResult {
     /// Hits on this page.
     pub data: Vec<Hit>,

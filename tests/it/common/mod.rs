@@ -1,6 +1,7 @@
 //! Test harness: the real app in-process on port 0 with a temporary data dir and a test clock,
 //! and the real binary as a child process for CLI, signal and crash tests.
 
+pub mod contract;
 pub mod shop;
 
 use std::io::{BufRead, BufReader};
@@ -26,10 +27,15 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// Client sending the admin's bearer token.
     pub admin: reqwest::Client,
+    /// That token, for outside clients.
+    pub admin_token: String,
     /// The server's auth service (to inspect what no API exposes, e.g. stored hashes).
     pub auth: shopd::domain::auth::Auth,
     pub clock: TestClock,
     pub data_dir: PathBuf,
+    /// Every answer this app sends is checked against the OpenAPI document; a difference
+    /// fails the test when the app is stopped or dropped.
+    pub contract: contract::Contract,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _temp: Option<tempfile::TempDir>,
@@ -66,11 +72,13 @@ impl TestApp {
     pub async fn spawn_with(cfg: Config, fault: Option<FaultSwitch>) -> TestApp {
         let clock = TestClock::new(Timestamp::from_millis(1_795_000_000_000));
         let data_dir = cfg.data_dir();
+        let (contract, tap) = contract::Contract::new();
         let app = App::build(AppOptions {
             config: cfg,
             clock: Arc::new(clock.clone()),
             fault,
             demo: false,
+            tap: Some(tap),
         })
         .await
         .expect("app builds");
@@ -107,9 +115,11 @@ impl TestApp {
                 .build()
                 .expect("client"),
             admin: bearer_client(&admin_token),
+            admin_token,
             auth,
             clock,
             data_dir,
+            contract,
             stop: Some(tx),
             task: Some(task),
             _temp: None,
