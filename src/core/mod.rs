@@ -1,6 +1,7 @@
 //! Vocabulary shared by every module: ids, money, time, rate limits and work pools. Depends on no other shopd module.
 
 pub mod clock;
+pub mod errors;
 pub mod id;
 pub mod money;
 pub mod page;
@@ -10,6 +11,7 @@ pub mod secret;
 pub mod sync;
 
 pub use clock::{Clock, SystemClock, TestClock, Timestamp};
+pub use errors::{Class, Code, ErrorCode, FieldIssue};
 pub use id::{
     ApiKeyId, CartId, CategoryId, CollectionId, CustomerId, EventId, ExperimentId, FulfilmentId,
     Id, IdError, IdKind, JobId, LineId, OrderId, PaymentId, ProductId, RefundId, VariantId,

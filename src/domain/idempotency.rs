@@ -103,6 +103,15 @@ pub enum KeyError {
     Reused,
 }
 
+impl crate::core::ErrorCode for KeyError {
+    fn code(&self) -> crate::core::Code {
+        match self {
+            KeyError::Bad(_) => crate::core::errors::IDEMPOTENCY_KEY_REQUIRED,
+            KeyError::Reused => crate::core::errors::IDEMPOTENCY_KEY_REUSED,
+        }
+    }
+}
+
 /// An outcome, and whether it is the replay of an earlier request's.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Replayable<T> {

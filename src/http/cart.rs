@@ -5,7 +5,6 @@ use std::future::{Ready, ready};
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
-use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -13,7 +12,7 @@ use utoipa::ToSchema;
 use super::identity::principal;
 use super::json::Json;
 use super::{ApiError, HttpState, Problem};
-use crate::domain::cart::{CartError, CartOwner};
+use crate::domain::cart::CartOwner;
 
 /// Header carrying an anonymous cart's token.
 pub const CART_HEADER: &str = "x-cart-token";
@@ -35,34 +34,6 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 type Result<T> = std::result::Result<T, ApiError>;
-
-impl From<CartError> for ApiError {
-    fn from(e: CartError) -> Self {
-        match e {
-            CartError::NoCart => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "cart_required",
-                "send the cart's X-Cart-Token header (from POST /api/v1/cart) or sign in",
-            ),
-            CartError::NotFound(what) => ApiError::not_found(what),
-            CartError::Unavailable(m) => {
-                ApiError::new(StatusCode::CONFLICT, "product_unavailable", m)
-            }
-            CartError::OutOfStock {
-                variant_id,
-                available,
-            } => ApiError::new(
-                StatusCode::CONFLICT,
-                "out_of_stock",
-                format!("only {available} of {variant_id} can be added"),
-            ),
-            CartError::Invalid { field, message } => {
-                ApiError::validation(field, "invalid", message)
-            }
-            CartError::Storage(s) => s.into(),
-        }
-    }
-}
 
 /// The caller as far as carts are concerned: an optional signed-in customer and an optional
 /// cart token. Invalid credentials are still a 401.

@@ -9,12 +9,12 @@ use utoipa::IntoParams;
 
 use super::identity::{Staff, scope};
 use super::json::Json;
-use super::problem::FieldError;
 use super::{ApiError, HttpState, Problem};
 use crate::core::Page;
+use crate::core::errors as codes;
 use crate::core::{CategoryId, CollectionId, ProductId};
 use crate::domain::catalog::{
-    CatalogError, Category, Collection, ImportReport, ListFilter, Product, ProductInput, Status,
+    Category, Collection, ImportReport, ListFilter, Product, ProductInput, Status,
 };
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
@@ -61,57 +61,6 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 type Result<T> = std::result::Result<T, ApiError>;
-
-/// 422 `validation_failed` listing every invalid field of a domain validation.
-pub(super) fn field_issues(issues: Vec<crate::domain::catalog::FieldIssue>) -> ApiError {
-    let detail = issues
-        .iter()
-        .map(|i| format!("{}: {}", i.field, i.message))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let mut a = ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-        detail,
-    );
-    a.errors = issues
-        .into_iter()
-        .map(|i| FieldError {
-            field: i.field,
-            code: i.code.to_owned(),
-            message: i.message,
-        })
-        .collect();
-    a
-}
-
-impl From<CatalogError> for ApiError {
-    fn from(e: CatalogError) -> Self {
-        match e {
-            CatalogError::Invalid(issues) => field_issues(issues),
-            CatalogError::NotFound => ApiError::not_found("no such product or category"),
-            CatalogError::SlugTaken(s) => ApiError::new(
-                StatusCode::CONFLICT,
-                "slug_taken",
-                format!("slug `{s}` is already used"),
-            ),
-            CatalogError::SkuTaken(s) => ApiError::new(
-                StatusCode::CONFLICT,
-                "sku_taken",
-                format!("SKU `{s}` is already used by another product"),
-            ),
-            CatalogError::VersionMismatch { expected, current } => ApiError::new(
-                StatusCode::PRECONDITION_FAILED,
-                "precondition_failed",
-                format!(
-                    "If-Match names version {expected} but the object is at version {current}; reload and retry"
-                ),
-            ),
-            CatalogError::Conflict(msg) => ApiError::new(StatusCode::CONFLICT, "conflict", msg),
-            CatalogError::Storage(s) => s.into(),
-        }
-    }
-}
 
 fn etag(p: &Product) -> String {
     format!("\"{}.{}\"", p.id, p.version)
@@ -496,8 +445,7 @@ pub async fn import_csv(
         .unwrap_or("");
     if !ct.starts_with("text/csv") {
         return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            codes::UNSUPPORTED_MEDIA_TYPE,
             "send the file as text/csv",
         ));
     }

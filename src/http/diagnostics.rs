@@ -10,7 +10,7 @@ use super::identity::{Admin, scope};
 use super::json::Json;
 use super::{ApiError, HttpState};
 use crate::core::{DEFAULT_PER_PAGE, MAX_PER_PAGE, Page};
-use crate::domain::diagnostics::{DiagError, DiagKey, Diagnostics, EffectSummary, JobStatus, Note};
+use crate::domain::diagnostics::{DiagKey, Diagnostics, EffectSummary, JobStatus, Note};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -25,18 +25,6 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
             )
             .service(web::resource("/panic").route(web::get().to(panic_route))),
     );
-}
-
-impl From<DiagError> for ApiError {
-    fn from(e: DiagError) -> Self {
-        match e {
-            DiagError::Invalid { field, message } => {
-                ApiError::validation(field, "invalid", message)
-            }
-            DiagError::NotFound => ApiError::not_found("no diagnostics record under that key"),
-            DiagError::Storage(s) => s.into(),
-        }
-    }
 }
 
 fn service<'a>(

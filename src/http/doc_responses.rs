@@ -107,6 +107,13 @@ const METHODS: [&str; 7] = ["get", "put", "post", "delete", "patch", "head", "op
 /// Adds the shared problem answers to every operation of `doc` (an OpenAPI document as JSON)
 /// that lacks them, and gives every answer a description, which OpenAPI requires.
 pub(super) fn apply(doc: &mut Value) {
+    if let Some(code) = doc.pointer_mut("/components/schemas/Problem/properties/code") {
+        let names: Vec<Value> = crate::core::errors::TABLE
+            .iter()
+            .map(|c| Value::String(c.name.to_owned()))
+            .collect();
+        code["enum"] = Value::Array(names);
+    }
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };

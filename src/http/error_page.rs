@@ -15,7 +15,7 @@ pub fn for_status(status: StatusCode) -> HttpResponse {
         code = status.as_u16(),
         title = escape(title),
         detail = escape(&e.detail),
-        name = escape(e.code),
+        name = escape(e.code.name),
     );
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")

@@ -1,11 +1,11 @@
 //! Liveness, readiness and the Prometheus scrape endpoint.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{ApiError, HttpState};
+use crate::core::errors as codes;
 
 /// Body of the health endpoints.
 #[derive(Serialize, ToSchema)]
@@ -36,15 +36,13 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<HttpState>) -> Result<HttpResponse, ApiError> {
     if !state.store.is_healthy() {
         return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "storage_unavailable",
+            codes::STORAGE_UNAVAILABLE,
             "storage failed and refuses writes; restart shopd once the disk is healthy",
         ));
     }
     if !state.health.is_ready() {
         return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
+            codes::NOT_READY,
             "starting up or shutting down",
         ));
     }

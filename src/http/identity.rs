@@ -5,11 +5,12 @@ use std::future::{Ready, ready};
 use std::marker::PhantomData;
 
 use actix_web::dev::Payload;
-use actix_web::http::{Method, StatusCode, header};
+use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, web};
 
 use super::{ApiError, HttpState};
-use crate::domain::auth::{AuthError, Principal, Role, Scope};
+use crate::core::errors as codes;
+use crate::domain::auth::{Principal, Role, Scope};
 
 /// Cookie carrying the access token in browser sessions.
 pub const ACCESS_COOKIE: &str = "shopd_access";
@@ -101,79 +102,15 @@ pub type Staff<S> = Authed<StaffRole, S>;
 /// Admin with scope `S`.
 pub type Admin<S> = Authed<AdminRole, S>;
 
-impl From<AuthError> for ApiError {
-    fn from(e: AuthError) -> Self {
-        match e {
-            AuthError::Invalid {
-                field,
-                code,
-                message,
-            } => ApiError::validation(field, code, message),
-            AuthError::EmailTaken => ApiError::new(
-                StatusCode::CONFLICT,
-                "email_taken",
-                "an account with this email already exists",
-            ),
-            AuthError::InvalidCredentials => {
-                unauthenticated("invalid_credentials", "email or password is incorrect")
-            }
-            AuthError::Unauthenticated => {
-                unauthenticated("unauthenticated", "missing, expired or invalid credentials")
-            }
-            AuthError::TokenReused => unauthenticated(
-                "refresh_token_reused",
-                "this refresh token was already used; the session has been revoked, sign in again",
-            ),
-            AuthError::InvalidToken => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_token",
-                "the link is invalid, expired or already used",
-            ),
-            AuthError::RateLimited(r) => rate_limited(r.0),
-            AuthError::NotFound => ApiError::not_found("no such resource"),
-            AuthError::LastAdmin => ApiError::new(
-                StatusCode::CONFLICT,
-                "last_admin",
-                "this is the last active admin; make another account admin first",
-            ),
-            AuthError::Forbidden => forbidden(),
-            AuthError::Busy => {
-                let mut e = ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "busy",
-                    "too many sign-ins are being processed; retry in a moment",
-                );
-                e.retry_after = Some(1);
-                e
-            }
-            AuthError::Storage(s) => s.into(),
-            AuthError::Internal(msg) => {
-                tracing::error!(error = %msg, "auth internal error");
-                ApiError::internal()
-            }
-        }
-    }
-}
-
-/// 401 with the stable `code`.
-pub fn unauthenticated(code: &'static str, detail: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, code, detail)
-}
-
 /// 403.
 pub fn forbidden() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "forbidden",
-        "your role does not allow this",
-    )
+    ApiError::new(codes::FORBIDDEN, "your role does not allow this")
 }
 
 /// 429 with `Retry-After`.
 pub fn rate_limited(retry_after: u64) -> ApiError {
     let mut e = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
+        codes::RATE_LIMITED,
         format!("too many attempts; retry in {retry_after} s"),
     );
     e.retry_after = Some(retry_after);
@@ -205,8 +142,7 @@ pub fn check_csrf(req: &HttpRequest) -> Result<(), ApiError> {
             Ok(())
         }
         _ => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "csrf_failed",
+            codes::CSRF_FAILED,
             "cookie-authenticated writes need the X-CSRF-Token header matching the shopd_csrf cookie",
         )),
     }
@@ -224,8 +160,8 @@ pub fn principal(req: &HttpRequest) -> Result<Principal, ApiError> {
         check_csrf(req)?;
         return Ok(state.auth.authenticate(c.value())?);
     }
-    Err(unauthenticated(
-        "unauthenticated",
+    Err(ApiError::new(
+        codes::UNAUTHENTICATED,
         "send `Authorization: Bearer <access token or API key>`",
     ))
 }
@@ -241,8 +177,7 @@ impl<R: MinRole, S: NeedScope> FromRequest for Authed<R, S> {
             }
             if let Some(scope) = S::SCOPE.filter(|s| !p.has_scope(*s)) {
                 return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "forbidden",
+                    codes::FORBIDDEN,
                     format!("this API key lacks the `{}` scope", scope.as_str()),
                 ));
             }

@@ -1,7 +1,6 @@
 //! Stock routes (staff, `inventory` scope for API keys): read, set and adjust a variant's stock,
 //! its movement history, and the event outbox.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -13,7 +12,7 @@ use super::{ApiError, HttpState, Problem};
 use crate::core::Page;
 use crate::core::VariantId;
 use crate::domain::events;
-use crate::domain::inventory::{Backorder, CsvError, InventoryError, Policy};
+use crate::domain::inventory::{Backorder, Policy};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -33,35 +32,6 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 type Result<T> = std::result::Result<T, ApiError>;
-
-impl From<InventoryError> for ApiError {
-    fn from(e: InventoryError) -> Self {
-        match e {
-            InventoryError::OutOfStock { .. } => {
-                ApiError::new(StatusCode::CONFLICT, "out_of_stock", e.to_string())
-            }
-            InventoryError::NotFound => ApiError::not_found("no such variant"),
-            InventoryError::Conflict => ApiError::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                "stock changed concurrently; retry",
-            ),
-            InventoryError::Invalid { field, message } => {
-                ApiError::validation(field, "invalid", message)
-            }
-            InventoryError::Storage(s) => s.into(),
-        }
-    }
-}
-
-impl From<CsvError> for ApiError {
-    fn from(e: CsvError) -> Self {
-        match e {
-            CsvError::Catalog(c) => c.into(),
-            CsvError::Inventory(i) => i.into(),
-        }
-    }
-}
 
 fn variant_id(s: &str) -> Result<VariantId> {
     VariantId::parse(s).map_err(|_| ApiError::not_found("no such variant"))

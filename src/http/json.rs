@@ -11,6 +11,7 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
 use super::ApiError;
+use crate::core::errors as codes;
 
 /// A request body parsed from JSON into `T`.
 #[derive(Debug)]
@@ -54,8 +55,7 @@ fn is_json(req: &HttpRequest) -> bool {
 
 fn too_large(limit: usize) -> ApiError {
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+        codes::PAYLOAD_TOO_LARGE,
         format!("the request body exceeds the limit of {limit} bytes"),
     )
 }
@@ -82,8 +82,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
         Box::pin(async move {
             if !json {
                 return Err(ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
+                    codes::UNSUPPORTED_MEDIA_TYPE,
                     "send the body as application/json",
                 ));
             }
@@ -133,7 +132,7 @@ mod tests {
             .first()
             .map(|f| f.field.clone())
             .unwrap_or_default();
-        (e.status.as_u16(), field)
+        (e.status().as_u16(), field)
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! Checkout and order routes: `POST /api/v1/checkout` (idempotent), customers' and guests'
 //! order views, and staff order management (`orders` scope for API keys).
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -10,16 +9,12 @@ use super::cart::Shopper;
 use super::identity::{Signed, Staff, scope};
 use super::json::Json;
 use super::paging::{CursorQuery, per_page};
-use super::problem::FieldError;
 use super::{ApiError, HttpState, Problem};
 use crate::core::Page;
 use crate::core::{CustomerId, Timestamp};
-use crate::domain::checkout::{CheckoutError, CheckoutInput};
-use crate::domain::idempotency::KeyError;
+use crate::domain::checkout::CheckoutInput;
 use crate::domain::orders::OrderView;
-use crate::domain::orders::{
-    FulfilInput, OrderError, OrderFilter, Status, TransitionError, Viewer,
-};
+use crate::domain::orders::{FulfilInput, OrderFilter, Status, Viewer};
 
 /// Header a guest shows an order with.
 pub const ORDER_TOKEN_HEADER: &str = "x-order-token";
@@ -51,91 +46,6 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 type Result<T> = std::result::Result<T, ApiError>;
-
-/// One answer per idempotency-key problem, whichever endpoint took the key.
-impl From<KeyError> for ApiError {
-    fn from(e: KeyError) -> Self {
-        let detail = e.to_string();
-        match e {
-            KeyError::Bad(_) => {
-                ApiError::new(StatusCode::BAD_REQUEST, "idempotency_key_required", detail)
-            }
-            KeyError::Reused => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                detail,
-            ),
-        }
-    }
-}
-
-impl From<CheckoutError> for ApiError {
-    fn from(e: CheckoutError) -> Self {
-        match e {
-            CheckoutError::Cart(c) => c.into(),
-            CheckoutError::OutOfStock { .. } => {
-                ApiError::new(StatusCode::CONFLICT, "out_of_stock", e.to_string())
-            }
-            CheckoutError::PriceChanged(changes) => {
-                let detail = changes
-                    .iter()
-                    .map(|c| format!("{}: {} → {}", c.variant_id, c.previous, c.current))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                let mut a = ApiError::new(
-                    StatusCode::CONFLICT,
-                    "price_changed",
-                    format!(
-                        "prices changed since they were added to the cart ({detail}); the cart now shows the new prices, review it and check out again"
-                    ),
-                );
-                a.errors = changes
-                    .iter()
-                    .map(|c| FieldError {
-                        field: format!("lines.{}", c.line_id),
-                        code: "price_changed".into(),
-                        message: format!("{} → {}", c.previous, c.current),
-                    })
-                    .collect();
-                a
-            }
-            CheckoutError::Key(k) => k.into(),
-            CheckoutError::Invalid(issues) => super::catalog::field_issues(issues),
-            CheckoutError::Contention => {
-                let mut a = ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "stock_contention",
-                    e.to_string(),
-                );
-                a.retry_after = Some(1);
-                a
-            }
-            CheckoutError::Storage(s) => s.into(),
-        }
-    }
-}
-
-impl From<OrderError> for ApiError {
-    fn from(e: OrderError) -> Self {
-        match e {
-            OrderError::NotFound => ApiError::not_found("no such order"),
-            OrderError::Transition(TransitionError::NotAllowed { status, .. }) => {
-                ApiError::new(StatusCode::CONFLICT, "invalid_transition", {
-                    let _ = status;
-                    e.to_string()
-                })
-            }
-            OrderError::Transition(TransitionError::Invalid(m)) => {
-                ApiError::new(StatusCode::CONFLICT, "invalid_transition", m)
-            }
-            OrderError::Invalid { field, message } => {
-                ApiError::validation(field, "invalid", message)
-            }
-            OrderError::Key(k) => k.into(),
-            OrderError::Storage(s) => s.into(),
-        }
-    }
-}
 
 /// Places an order from the caller's cart. Requires `Idempotency-Key`: a repeat with the same
 /// body returns the same order as first created (`Idempotent-Replayed: true`; a repeat that

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::storage::StorageError;
+use crate::core::errors::{self as codes, Class, Code, ErrorCode, FieldIssue};
 
 /// Media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -41,13 +41,12 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
 }
 
-/// Every error a handler can return; rendered as [`Problem`].
+/// Every error a handler can return; rendered as [`Problem`]. Its status follows from the
+/// code's class, so a code always answers with the same status.
 #[derive(Debug, Clone)]
 pub struct ApiError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// Stable code.
-    pub code: &'static str,
+    /// The row of the code table.
+    pub code: Code,
     /// Explanation.
     pub detail: String,
     /// Field errors.
@@ -58,15 +57,44 @@ pub struct ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status().as_u16(),
+            self.code,
+            self.detail
+        )
+    }
+}
+
+/// The HTTP status of each class: the only place the API maps failures to statuses.
+pub fn status_of(class: Class) -> StatusCode {
+    match class {
+        Class::Malformed => StatusCode::BAD_REQUEST,
+        Class::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Class::Forbidden => StatusCode::FORBIDDEN,
+        Class::NotFound => StatusCode::NOT_FOUND,
+        Class::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        Class::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+        Class::Timeout => StatusCode::REQUEST_TIMEOUT,
+        Class::Conflict => StatusCode::CONFLICT,
+        Class::LengthRequired => StatusCode::LENGTH_REQUIRED,
+        Class::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+        Class::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Class::UriTooLong => StatusCode::URI_TOO_LONG,
+        Class::UnsupportedMedia => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Class::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+        Class::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        Class::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        Class::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        Class::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 
 impl ApiError {
-    /// A problem with a status, code and detail.
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+    /// A problem with a code from the table and a detail.
+    pub fn new(code: Code, detail: impl Into<String>) -> Self {
         ApiError {
-            status,
             code,
             detail: detail.into(),
             errors: Vec::new(),
@@ -74,87 +102,81 @@ impl ApiError {
         }
     }
 
+    /// The answer's status, from the code's class.
+    pub fn status(&self) -> StatusCode {
+        status_of(self.code.class)
+    }
+
     /// 400: the request is malformed.
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "malformed_request", detail)
+        Self::new(codes::MALFORMED_REQUEST, detail)
     }
 
     /// 404: missing, or not visible to the caller.
     pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", detail)
+        Self::new(codes::NOT_FOUND, detail)
     }
 
     /// 422 with one field error.
-    pub fn validation(field: &str, code: &str, message: impl Into<String>) -> Self {
-        let message = message.into();
-        let mut e = Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            format!("{field}: {message}"),
-        );
-        e.errors.push(FieldError {
-            field: field.to_owned(),
-            code: code.to_owned(),
-            message,
-        });
+    pub fn validation(field: &str, code: &'static str, message: impl Into<String>) -> Self {
+        Self::fields(vec![FieldIssue::new(field, code, message)])
+    }
+
+    /// 422 listing every field issue.
+    pub fn fields(issues: Vec<FieldIssue>) -> Self {
+        let detail = issues
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut e = Self::new(codes::VALIDATION_FAILED, detail);
+        e.errors = issues.into_iter().map(FieldError::from).collect();
         e
     }
 
     /// 500 without internals.
     pub fn internal() -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "an unexpected error occurred; the request id identifies it in the server log",
-        )
+        Self::new(codes::INTERNAL_ERROR, codes::INTERNAL_MESSAGE)
     }
 
     /// The generic problem for a bare status produced outside handlers (router, extractors).
     pub fn from_status(status: StatusCode) -> Self {
-        let (code, detail) = match status.as_u16() {
-            400 => ("malformed_request", "the request is malformed"),
-            401 => ("unauthenticated", "missing or invalid credentials"),
-            403 => ("forbidden", "not allowed"),
-            404 => ("not_found", "no such resource"),
-            405 => (
-                "method_not_allowed",
-                "this method is not allowed on this resource",
-            ),
-            406 => (
-                "not_acceptable",
-                "cannot produce an acceptable representation",
-            ),
-            408 => ("request_timeout", "the request took too long to arrive"),
-            409 => ("conflict", "the request conflicts with the current state"),
-            411 => ("length_required", "a Content-Length header is required"),
-            412 => ("precondition_failed", "a precondition failed"),
-            413 => ("payload_too_large", "the request body is too large"),
-            414 => ("uri_too_long", "the request URI is too long"),
-            415 => ("unsupported_media_type", "unsupported content type"),
-            422 => (
-                "validation_failed",
-                "the request is well-formed but invalid",
-            ),
-            429 => ("rate_limited", "too many requests"),
-            431 => ("headers_too_large", "request headers are too large"),
-            503 => (
-                "service_unavailable",
-                "the service is temporarily unavailable",
-            ),
-            s if s >= 500 => ("internal_error", "an unexpected error occurred"),
-            _ => ("error", "the request failed"),
+        let code = match status.as_u16() {
+            400 => codes::MALFORMED_REQUEST,
+            401 => codes::UNAUTHENTICATED,
+            403 => codes::FORBIDDEN,
+            404 => codes::NOT_FOUND,
+            405 => codes::METHOD_NOT_ALLOWED,
+            406 => codes::NOT_ACCEPTABLE,
+            408 => codes::REQUEST_TIMEOUT,
+            409 => codes::CONFLICT,
+            411 => codes::LENGTH_REQUIRED,
+            412 => codes::PRECONDITION_FAILED,
+            413 => codes::PAYLOAD_TOO_LARGE,
+            414 => codes::URI_TOO_LONG,
+            415 => codes::UNSUPPORTED_MEDIA_TYPE,
+            422 => codes::VALIDATION_FAILED,
+            429 => codes::RATE_LIMITED,
+            431 => codes::HEADERS_TOO_LARGE,
+            503 => codes::SERVICE_UNAVAILABLE,
+            s if s >= 500 => codes::INTERNAL_ERROR,
+            _ => codes::MALFORMED_REQUEST,
         };
-        Self::new(status, code, detail)
+        Self::new(code, code.meaning)
     }
 
     /// The wire body.
     pub fn problem(&self) -> Problem {
         Problem {
             type_: format!("urn:shopd:problem:{}", self.code),
-            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
-            status: self.status.as_u16(),
+            title: self
+                .status()
+                .canonical_reason()
+                .unwrap_or("Error")
+                .to_owned(),
+            status: self.status().as_u16(),
             detail: self.detail.clone(),
-            code: self.code.to_owned(),
+            code: self.code.name.to_owned(),
             errors: self.errors.clone(),
         }
     }
@@ -162,40 +184,49 @@ impl ApiError {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.status
+        self.status()
     }
 
     fn error_response(&self) -> HttpResponse {
         let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
-        let mut b = HttpResponse::build(self.status);
+        let mut b = HttpResponse::build(self.status());
         b.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
         if let Some(s) = self.retry_after {
             b.insert_header((header::RETRY_AFTER, s.to_string()));
         }
-        if self.status == StatusCode::UNAUTHORIZED {
+        if self.status() == StatusCode::UNAUTHORIZED {
             b.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"shopd\""));
         }
         b.body(body)
     }
 }
 
-impl From<StorageError> for ApiError {
-    fn from(e: StorageError) -> Self {
-        match e {
-            StorageError::Io(_) | StorageError::Unavailable | StorageError::WriterStopped => {
-                tracing::error!(error = %e, "storage unavailable");
-                let mut a = ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "storage_unavailable",
-                    "the store cannot accept writes right now; nothing was saved",
-                );
-                a.retry_after = Some(5);
-                a
+/// Any domain error, through the one trait: code, safe message, fields, retry hint. Faults are
+/// logged here with their internals, which the answer never carries.
+impl<E: ErrorCode> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        let code = e.code();
+        match code.class {
+            Class::Internal | Class::Unavailable if code != codes::BUSY => {
+                tracing::error!(error = %e, code = code.name, "request failed");
             }
-            StorageError::Codec { .. } | StorageError::Panicked => {
-                tracing::error!(error = %e, "storage error");
-                ApiError::internal()
-            }
+            _ => {}
+        }
+        ApiError {
+            code,
+            detail: e.message(),
+            errors: e.fields().into_iter().map(FieldError::from).collect(),
+            retry_after: e.retry_after(),
+        }
+    }
+}
+
+impl From<FieldIssue> for FieldError {
+    fn from(i: FieldIssue) -> Self {
+        FieldError {
+            field: i.field,
+            code: i.code.to_owned(),
+            message: i.message,
         }
     }
 }

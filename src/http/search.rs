@@ -7,34 +7,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{ApiError, HttpState, Problem};
 use crate::core::{CategoryId, MAX_PER_PAGE};
-use crate::domain::search::{SearchError, SearchQuery, Sort};
+use crate::domain::search::{SearchQuery, Sort};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/search", web::get().to(search))
         .route("/api/v1/search/suggest", web::get().to(suggest));
-}
-
-impl From<SearchError> for ApiError {
-    fn from(e: SearchError) -> Self {
-        match e {
-            SearchError::Invalid { field, message } => {
-                ApiError::validation(field, "invalid", message)
-            }
-            SearchError::Busy => {
-                let mut e = ApiError::new(
-                    actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                    "busy",
-                    "too many searches are running; retry in a moment",
-                );
-                e.retry_after = Some(1);
-                e
-            }
-            SearchError::Index(msg) => {
-                tracing::error!(error = %msg, "search failed");
-                ApiError::internal()
-            }
-        }
-    }
 }
 
 fn parse_u64(field: &'static str, v: &str) -> Result<u64, ApiError> {

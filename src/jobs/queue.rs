@@ -100,8 +100,10 @@ pub struct NewJob {
 impl NewJob {
     /// A job of `kind` carrying `payload` as JSON.
     pub fn new<P: Serialize>(kind: &str, payload: &P) -> Result<Self, StorageError> {
-        let payload = serde_json::to_vec(payload)
-            .map_err(|e| StorageError::Io(format!("job payload: {e}")))?;
+        let payload = serde_json::to_vec(payload).map_err(|e| StorageError::Codec {
+            table: "jobs",
+            source: crate::storage::CodecError::Json(e.to_string()),
+        })?;
         Ok(NewJob {
             kind: kind.to_owned(),
             payload,

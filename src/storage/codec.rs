@@ -15,6 +15,9 @@ pub enum CodecError {
     /// postcard could not (de)serialize the record.
     #[error("record encoding: {0}")]
     Postcard(String),
+    /// A JSON document stored inside a record (event data, job payload) could not be written.
+    #[error("JSON encoding: {0}")]
+    Json(String),
     /// A record version this build cannot read (written by a newer shopd, or never defined).
     #[error("record version {found} is not readable by this build (current {current})")]
     UnknownVersion {

@@ -1,6 +1,7 @@
 //! Errors of the storage layer, kept free of redb's types so callers never depend on redb.
 
 use super::codec::CodecError;
+use crate::core::errors::{self as codes, Code, ErrorCode};
 
 /// A storage operation failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -25,6 +26,28 @@ pub enum StorageError {
     /// The write closure panicked; its writes were discarded.
     #[error("a write request panicked and was rolled back")]
     Panicked,
+}
+
+impl ErrorCode for StorageError {
+    fn code(&self) -> Code {
+        match self {
+            StorageError::Io(_) | StorageError::Unavailable | StorageError::WriterStopped => {
+                codes::STORAGE_UNAVAILABLE
+            }
+            StorageError::Codec { .. } | StorageError::Panicked => codes::INTERNAL_ERROR,
+        }
+    }
+    fn message(&self) -> String {
+        match self.code() {
+            codes::STORAGE_UNAVAILABLE => {
+                "the store cannot accept writes right now; nothing was saved".into()
+            }
+            _ => codes::INTERNAL_MESSAGE.into(),
+        }
+    }
+    fn retry_after(&self) -> Option<u64> {
+        (self.code() == codes::STORAGE_UNAVAILABLE).then_some(5)
+    }
 }
 
 impl StorageError {

@@ -11,6 +11,7 @@ mod common;
 mod crash;
 mod crash_checkout;
 mod csv;
+mod error_codes;
 mod fault;
 mod http_errors;
 mod inventory;

@@ -1,5 +1,6 @@
 //! Public types of the auth service: errors, the caller (principal), tokens and views.
 
+use crate::core::errors::{self as codes, Code, ErrorCode, FieldIssue};
 use serde::Serialize;
 
 use super::model::{ApiKey, Customer, Role};
@@ -10,15 +11,8 @@ use crate::storage::StorageError;
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     /// Bad input on one field.
-    #[error("{field}: {message}")]
-    Invalid {
-        /// Field.
-        field: &'static str,
-        /// Stable code.
-        code: &'static str,
-        /// Explanation.
-        message: String,
-    },
+    #[error("{0}")]
+    Invalid(FieldIssue),
     /// The email belongs to an account already.
     #[error("an account with this email already exists")]
     EmailTaken,
@@ -57,6 +51,62 @@ pub enum AuthError {
     Internal(String),
 }
 
+impl ErrorCode for AuthError {
+    fn code(&self) -> Code {
+        match self {
+            AuthError::Invalid(_) => codes::VALIDATION_FAILED,
+            AuthError::EmailTaken => codes::EMAIL_TAKEN,
+            AuthError::InvalidCredentials => codes::INVALID_CREDENTIALS,
+            AuthError::Unauthenticated => codes::UNAUTHENTICATED,
+            AuthError::TokenReused => codes::REFRESH_TOKEN_REUSED,
+            AuthError::InvalidToken => codes::INVALID_TOKEN,
+            AuthError::RateLimited(_) => codes::RATE_LIMITED,
+            AuthError::NotFound => codes::NOT_FOUND,
+            AuthError::Forbidden => codes::FORBIDDEN,
+            AuthError::LastAdmin => codes::LAST_ADMIN,
+            AuthError::Storage(s) => s.code(),
+            AuthError::Busy => codes::BUSY,
+            AuthError::Internal(_) => codes::INTERNAL_ERROR,
+        }
+    }
+    fn message(&self) -> String {
+        match self {
+            AuthError::Invalid(i) => i.to_string(),
+            AuthError::EmailTaken => "an account with this email already exists".into(),
+            AuthError::InvalidCredentials => "email or password is incorrect".into(),
+            AuthError::Unauthenticated => "missing, expired or invalid credentials".into(),
+            AuthError::TokenReused => {
+                "this refresh token was already used; the session has been revoked, sign in again"
+                    .into()
+            }
+            AuthError::InvalidToken => "the link is invalid, expired or already used".into(),
+            AuthError::RateLimited(r) => format!("too many attempts; retry in {} s", r.0),
+            AuthError::NotFound => "no such resource".into(),
+            AuthError::Forbidden => "your role does not allow this".into(),
+            AuthError::LastAdmin => {
+                "this is the last active admin; make another account admin first".into()
+            }
+            AuthError::Storage(s) => s.message(),
+            AuthError::Busy => "too many sign-ins are being processed; retry in a moment".into(),
+            AuthError::Internal(_) => codes::INTERNAL_MESSAGE.into(),
+        }
+    }
+    fn fields(&self) -> Vec<FieldIssue> {
+        match self {
+            AuthError::Invalid(i) => vec![i.clone()],
+            _ => Vec::new(),
+        }
+    }
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            AuthError::RateLimited(r) => Some(r.0),
+            AuthError::Busy => Some(1),
+            AuthError::Storage(s) => s.retry_after(),
+            _ => None,
+        }
+    }
+}
+
 impl From<crate::core::PoolError> for AuthError {
     fn from(e: crate::core::PoolError) -> Self {
         match e {
@@ -71,11 +121,7 @@ pub(super) fn invalid(
     code: &'static str,
     message: impl Into<String>,
 ) -> AuthError {
-    AuthError::Invalid {
-        field,
-        code,
-        message: message.into(),
-    }
+    AuthError::Invalid(FieldIssue::new(field, code, message))
 }
 
 /// The caller of a request, as established by a token or API key.

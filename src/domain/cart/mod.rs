@@ -9,6 +9,7 @@
 
 mod model;
 
+use crate::core::errors::{self as codes, Code, ErrorCode, FieldIssue};
 use std::time::Duration;
 
 pub use model::{Cart, CartLine, CartView, LineView, PriceChange};
@@ -80,23 +81,58 @@ pub enum CartError {
         available: i64,
     },
     /// Bad input.
-    #[error("{field}: {message}")]
-    Invalid {
-        /// Field.
-        field: &'static str,
-        /// Explanation.
-        message: String,
-    },
+    #[error("{0}")]
+    Invalid(FieldIssue),
+    /// A fault that is not storage's (an arithmetic bound the caps should rule out).
+    #[error("internal: {0}")]
+    Internal(String),
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
 
-fn invalid(field: &'static str, message: impl Into<String>) -> CartError {
-    CartError::Invalid {
-        field,
-        message: message.into(),
+impl ErrorCode for CartError {
+    fn code(&self) -> Code {
+        match self {
+            CartError::NoCart => codes::CART_REQUIRED,
+            CartError::NotFound(_) => codes::NOT_FOUND,
+            CartError::Unavailable(_) => codes::PRODUCT_UNAVAILABLE,
+            CartError::OutOfStock { .. } => codes::OUT_OF_STOCK,
+            CartError::Invalid(_) => codes::VALIDATION_FAILED,
+            CartError::Internal(_) => codes::INTERNAL_ERROR,
+            CartError::Storage(s) => s.code(),
+        }
     }
+    fn message(&self) -> String {
+        match self {
+            CartError::NoCart => {
+                "send the cart's X-Cart-Token header (from POST /api/v1/cart) or sign in".into()
+            }
+            CartError::OutOfStock {
+                variant_id,
+                available,
+            } => format!("only {available} of {variant_id} can be added"),
+            CartError::Internal(_) => codes::INTERNAL_MESSAGE.into(),
+            CartError::Storage(s) => s.message(),
+            other => other.to_string(),
+        }
+    }
+    fn fields(&self) -> Vec<FieldIssue> {
+        match self {
+            CartError::Invalid(i) => vec![i.clone()],
+            _ => Vec::new(),
+        }
+    }
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            CartError::Storage(s) => s.retry_after(),
+            _ => None,
+        }
+    }
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> CartError {
+    CartError::Invalid(FieldIssue::new(field, "invalid", message.into()))
 }
 
 /// The cart service.

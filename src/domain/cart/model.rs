@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::CartSettings;
 use crate::core::{CartId, Currency, CustomerId, LineId, Money, ProductId, Timestamp, VariantId};
 use crate::domain::{catalog, inventory};
-use crate::storage::{Reader, StorageError, Table, Value};
+use crate::storage::{Reader, Table, Value};
 
 /// Carts by id.
 pub(super) const CARTS: Table<CartId, Cart> = Table::new("carts");
@@ -217,5 +217,5 @@ pub(super) fn render(
 }
 
 fn overflow(e: crate::core::MoneyError) -> super::CartError {
-    super::CartError::Storage(StorageError::Io(format!("cart total: {e}")))
+    super::CartError::Internal(format!("cart total: {e}"))
 }

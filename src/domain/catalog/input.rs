@@ -9,16 +9,7 @@ use super::model::{Image, ProductOption, Seo, Status};
 use super::slug::{is_slug, slugify};
 use crate::core::{CategoryId, Money, VariantId};
 
-/// One invalid field.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FieldIssue {
-    /// Path, e.g. `variants[0].sku`.
-    pub field: String,
-    /// Stable code.
-    pub code: &'static str,
-    /// Explanation.
-    pub message: String,
-}
+pub use crate::core::FieldIssue;
 
 /// A variant as sent by a client.
 #[derive(Clone, Debug, Deserialize)]

@@ -13,6 +13,7 @@ use std::ops::Bound;
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::errors::{self as codes, Code, ErrorCode};
 use crate::core::page::Cursor;
 use crate::core::{CategoryId, CollectionId, Page, ProductId, VariantId, page};
 use crate::jobs::{self, NewJob};
@@ -99,6 +100,45 @@ pub enum CatalogError {
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+impl ErrorCode for CatalogError {
+    fn code(&self) -> Code {
+        match self {
+            CatalogError::Invalid(_) => codes::VALIDATION_FAILED,
+            CatalogError::NotFound => codes::NOT_FOUND,
+            CatalogError::SlugTaken(_) => codes::SLUG_TAKEN,
+            CatalogError::SkuTaken(_) => codes::SKU_TAKEN,
+            CatalogError::VersionMismatch { .. } => codes::PRECONDITION_FAILED,
+            CatalogError::Conflict(_) => codes::CONFLICT,
+            CatalogError::Storage(s) => s.code(),
+        }
+    }
+    fn message(&self) -> String {
+        match self {
+            CatalogError::Invalid(issues) => codes::joined(issues),
+            CatalogError::NotFound => "no such product or category".into(),
+            CatalogError::SlugTaken(s) => format!("slug `{s}` is already used"),
+            CatalogError::SkuTaken(s) => format!("SKU `{s}` is already used by another product"),
+            CatalogError::VersionMismatch { expected, current } => format!(
+                "If-Match names version {expected} but the object is at version {current}; reload and retry"
+            ),
+            CatalogError::Conflict(m) => m.clone(),
+            CatalogError::Storage(s) => s.message(),
+        }
+    }
+    fn fields(&self) -> Vec<FieldIssue> {
+        match self {
+            CatalogError::Invalid(issues) => issues.clone(),
+            _ => Vec::new(),
+        }
+    }
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            CatalogError::Storage(s) => s.retry_after(),
+            _ => None,
+        }
+    }
 }
 
 impl From<page::BadCursor> for CatalogError {

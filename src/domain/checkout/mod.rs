@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::errors::{self as codes, Code, ErrorCode};
 use crate::core::secret::{hash_token, new_token};
 use crate::core::{CustomerId, LineId, Money, OrderId, Timestamp};
 use crate::domain::auth::Email;
@@ -113,9 +114,71 @@ pub enum CheckoutError {
     /// Optimistic reservation kept conflicting.
     #[error("stock is changing too fast; retry")]
     Contention,
+    /// A fault that is not storage's (an unexpected answer of another module).
+    #[error("internal: {0}")]
+    Internal(String),
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+impl ErrorCode for CheckoutError {
+    fn code(&self) -> Code {
+        match self {
+            CheckoutError::Cart(c) => c.code(),
+            CheckoutError::OutOfStock { .. } => codes::OUT_OF_STOCK,
+            CheckoutError::PriceChanged(_) => codes::PRICE_CHANGED,
+            CheckoutError::Key(k) => k.code(),
+            CheckoutError::Invalid(_) => codes::VALIDATION_FAILED,
+            CheckoutError::Contention => codes::STOCK_CONTENTION,
+            CheckoutError::Internal(_) => codes::INTERNAL_ERROR,
+            CheckoutError::Storage(s) => s.code(),
+        }
+    }
+    fn message(&self) -> String {
+        match self {
+            CheckoutError::Cart(c) => c.message(),
+            CheckoutError::PriceChanged(changes) => {
+                let detail = changes
+                    .iter()
+                    .map(|c| format!("{}: {} → {}", c.variant_id, c.previous, c.current))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                format!(
+                    "prices changed since they were added to the cart ({detail}); the cart now shows the new prices, review it and check out again"
+                )
+            }
+            CheckoutError::Invalid(issues) => codes::joined(issues),
+            CheckoutError::Internal(_) => codes::INTERNAL_MESSAGE.into(),
+            CheckoutError::Storage(s) => s.message(),
+            other => other.to_string(),
+        }
+    }
+    fn fields(&self) -> Vec<FieldIssue> {
+        match self {
+            CheckoutError::Cart(c) => c.fields(),
+            CheckoutError::Invalid(issues) => issues.clone(),
+            CheckoutError::PriceChanged(changes) => changes
+                .iter()
+                .map(|c| {
+                    FieldIssue::new(
+                        format!("lines.{}", c.line_id),
+                        "price_changed",
+                        format!("{} → {}", c.previous, c.current),
+                    )
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            CheckoutError::Cart(c) => c.retry_after(),
+            CheckoutError::Contention => Some(1),
+            CheckoutError::Storage(s) => s.retry_after(),
+            _ => None,
+        }
+    }
 }
 
 /// What a checkout did: the order as created, and the token that shows it to a guest (stored
@@ -374,7 +437,7 @@ impl From<InventoryError> for PlaceError {
                 requested,
             }),
             InventoryError::Storage(s) => s.into(),
-            other => PlaceError::Checkout(StorageError::Io(other.to_string()).into()),
+            other => PlaceError::Checkout(CheckoutError::Internal(other.to_string())),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Operator and test diagnostics: a job kind whose effect is counted exactly once per key, and
 //! plain durable notes. Used by the crash, fault and load tests until real domains exist.
 
+use crate::core::errors::{self as codes, Code, ErrorCode, FieldIssue};
 use serde::{Deserialize, Serialize};
 
 use crate::core::page::Cursor;
@@ -36,19 +37,43 @@ impl Value for Note {}
 #[derive(Debug, thiserror::Error)]
 pub enum DiagError {
     /// Bad input.
-    #[error("{field}: {message}")]
-    Invalid {
-        /// Offending field.
-        field: &'static str,
-        /// Explanation.
-        message: String,
-    },
+    #[error("{0}")]
+    Invalid(FieldIssue),
     /// Nothing under that key.
     #[error("not found")]
     NotFound,
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+impl ErrorCode for DiagError {
+    fn code(&self) -> Code {
+        match self {
+            DiagError::Invalid(_) => codes::VALIDATION_FAILED,
+            DiagError::NotFound => codes::NOT_FOUND,
+            DiagError::Storage(s) => s.code(),
+        }
+    }
+    fn message(&self) -> String {
+        match self {
+            DiagError::Invalid(i) => i.to_string(),
+            DiagError::NotFound => "no diagnostics record under that key".into(),
+            DiagError::Storage(s) => s.message(),
+        }
+    }
+    fn fields(&self) -> Vec<FieldIssue> {
+        match self {
+            DiagError::Invalid(i) => vec![i.clone()],
+            _ => Vec::new(),
+        }
+    }
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            DiagError::Storage(s) => s.retry_after(),
+            _ => None,
+        }
+    }
 }
 
 /// A validated diagnostics key: 1..=200 printable ASCII characters.
@@ -59,10 +84,11 @@ impl DiagKey {
     /// Parses untrusted input.
     pub fn parse(s: &str) -> Result<Self, DiagError> {
         if s.is_empty() || s.len() > 200 || !s.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(DiagError::Invalid {
-                field: "key",
-                message: "must be 1 to 200 printable ASCII characters without spaces".into(),
-            });
+            return Err(DiagError::Invalid(FieldIssue::new(
+                "key",
+                "invalid",
+                "must be 1 to 200 printable ASCII characters without spaces",
+            )));
         }
         Ok(DiagKey(s.to_owned()))
     }
@@ -202,10 +228,11 @@ impl Diagnostics {
     /// Stores a note (a plain acknowledged write).
     pub async fn put_note(&self, key: DiagKey, value: String) -> Result<Note, DiagError> {
         if value.len() > 10_000 {
-            return Err(DiagError::Invalid {
-                field: "value",
-                message: "must be at most 10000 bytes".into(),
-            });
+            return Err(DiagError::Invalid(FieldIssue::new(
+                "value",
+                "invalid",
+                "must be at most 10000 bytes",
+            )));
         }
         self.store
             .write(move |tx| {
@@ -226,10 +253,8 @@ impl Diagnostics {
         per_page: usize,
         cursor: Option<&str>,
     ) -> Result<Page<Note>, DiagError> {
-        let after: Option<String> = page::after(cursor).map_err(|e| DiagError::Invalid {
-            field: "cursor",
-            message: e.to_string(),
-        })?;
+        let after: Option<String> = page::after(cursor)
+            .map_err(|e| DiagError::Invalid(FieldIssue::new("cursor", "invalid", e.to_string())))?;
         let r = self.store.read()?;
         let rows = r.prefix(&NOTES, &(), after.as_ref(), Order::Asc, per_page + 1)?;
         let Page {

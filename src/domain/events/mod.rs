@@ -49,8 +49,10 @@ pub fn record<T: Serialize>(
 ) -> Result<EventId, StorageError> {
     let now = tx.now();
     let id = EventId::new(now);
-    let data_json =
-        serde_json::to_string(data).map_err(|e| StorageError::Io(format!("event data: {e}")))?;
+    let data_json = serde_json::to_string(data).map_err(|e| StorageError::Codec {
+        table: "events",
+        source: crate::storage::CodecError::Json(e.to_string()),
+    })?;
     tx.insert(
         &EVENTS,
         &id,

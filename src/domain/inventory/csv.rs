@@ -3,6 +3,7 @@
 
 use super::{Inventory, InventoryError, MovementKind, STOCK};
 use crate::core::Currency;
+use crate::core::errors::{Code, ErrorCode, FieldIssue};
 use crate::domain::catalog::{Catalog, CatalogError, ImportReport};
 use crate::storage::Reader;
 
@@ -15,6 +16,33 @@ pub enum CsvError {
     /// Stock could not be written.
     #[error(transparent)]
     Inventory(#[from] InventoryError),
+}
+
+impl ErrorCode for CsvError {
+    fn code(&self) -> Code {
+        match self {
+            CsvError::Catalog(c) => c.code(),
+            CsvError::Inventory(i) => i.code(),
+        }
+    }
+    fn message(&self) -> String {
+        match self {
+            CsvError::Catalog(c) => c.message(),
+            CsvError::Inventory(i) => i.message(),
+        }
+    }
+    fn fields(&self) -> Vec<FieldIssue> {
+        match self {
+            CsvError::Catalog(c) => c.fields(),
+            CsvError::Inventory(i) => i.fields(),
+        }
+    }
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            CsvError::Catalog(c) => c.retry_after(),
+            CsvError::Inventory(i) => i.retry_after(),
+        }
+    }
 }
 
 impl Inventory {

@@ -14,6 +14,7 @@ mod csv;
 
 pub use csv::CsvError;
 
+use crate::core::errors::{self as codes, Code, ErrorCode, FieldIssue};
 use serde::{Deserialize, Serialize};
 
 use crate::core::page::Cursor;
@@ -160,16 +161,48 @@ pub enum InventoryError {
     #[error("stock changed concurrently")]
     Conflict,
     /// Bad input.
-    #[error("{field}: {message}")]
-    Invalid {
-        /// Field.
-        field: &'static str,
-        /// Explanation.
-        message: String,
-    },
+    #[error("{0}")]
+    Invalid(FieldIssue),
+    /// A fault that is not storage's (an unexpected answer of another module).
+    #[error("internal: {0}")]
+    Internal(String),
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+impl ErrorCode for InventoryError {
+    fn code(&self) -> Code {
+        match self {
+            InventoryError::OutOfStock { .. } => codes::OUT_OF_STOCK,
+            InventoryError::NotFound => codes::NOT_FOUND,
+            InventoryError::Conflict => codes::CONFLICT,
+            InventoryError::Invalid(_) => codes::VALIDATION_FAILED,
+            InventoryError::Internal(_) => codes::INTERNAL_ERROR,
+            InventoryError::Storage(s) => s.code(),
+        }
+    }
+    fn message(&self) -> String {
+        match self {
+            InventoryError::NotFound => "no such variant".into(),
+            InventoryError::Conflict => "stock changed concurrently; retry".into(),
+            InventoryError::Internal(_) => codes::INTERNAL_MESSAGE.into(),
+            InventoryError::Storage(s) => s.message(),
+            other => other.to_string(),
+        }
+    }
+    fn fields(&self) -> Vec<FieldIssue> {
+        match self {
+            InventoryError::Invalid(i) => vec![i.clone()],
+            _ => Vec::new(),
+        }
+    }
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            InventoryError::Storage(s) => s.retry_after(),
+            _ => None,
+        }
+    }
 }
 
 /// The public view of a level.
@@ -307,20 +340,22 @@ fn movement(
 
 fn check_units(field: &'static str, n: i64) -> Result<(), InventoryError> {
     if n.abs() > MAX_UNITS {
-        return Err(InventoryError::Invalid {
+        return Err(InventoryError::Invalid(FieldIssue::new(
             field,
-            message: format!("must be between -{MAX_UNITS} and {MAX_UNITS}"),
-        });
+            "invalid",
+            format!("must be between -{MAX_UNITS} and {MAX_UNITS}"),
+        )));
     }
     Ok(())
 }
 
 fn check_reason(reason: &str) -> Result<(), InventoryError> {
     if reason.trim().is_empty() || reason.chars().count() > 200 {
-        return Err(InventoryError::Invalid {
-            field: "reason",
-            message: "must be 1 to 200 characters".into(),
-        });
+        return Err(InventoryError::Invalid(FieldIssue::new(
+            "reason",
+            "invalid",
+            "must be 1 to 200 characters",
+        )));
     }
     Ok(())
 }
@@ -357,19 +392,21 @@ fn set_on_hand_notify(
 ) -> Result<StockView, InventoryError> {
     check_units("on_hand", on_hand)?;
     if on_hand < 0 {
-        return Err(InventoryError::Invalid {
-            field: "on_hand",
-            message: "must not be negative".into(),
-        });
+        return Err(InventoryError::Invalid(FieldIssue::new(
+            "on_hand",
+            "invalid",
+            "must not be negative",
+        )));
     }
     check_reason(reason)?;
     if let Some(Some(t)) = policy.low_stock_threshold {
         check_units("low_stock_threshold", t)?;
         if t < 0 {
-            return Err(InventoryError::Invalid {
-                field: "low_stock_threshold",
-                message: "must not be negative (0 warns when the last unit sells)".into(),
-            });
+            return Err(InventoryError::Invalid(FieldIssue::new(
+                "low_stock_threshold",
+                "invalid",
+                "must not be negative (0 warns when the last unit sells)",
+            )));
         }
     }
     let before = level(tx, v)?;
@@ -399,10 +436,11 @@ pub fn adjust(
 ) -> Result<StockView, InventoryError> {
     check_units("delta", delta)?;
     if delta == 0 {
-        return Err(InventoryError::Invalid {
-            field: "delta",
-            message: "must not be zero".into(),
-        });
+        return Err(InventoryError::Invalid(FieldIssue::new(
+            "delta",
+            "invalid",
+            "must not be zero",
+        )));
     }
     check_reason(reason)?;
     let before = level(tx, v)?;
@@ -644,9 +682,8 @@ impl Inventory {
         cursor: Option<&str>,
     ) -> Result<Page<MovementView>, InventoryError> {
         let after = page::after::<i64>(cursor)
-            .map_err(|e| InventoryError::Invalid {
-                field: "cursor",
-                message: e.to_string(),
+            .map_err(|e| {
+                InventoryError::Invalid(FieldIssue::new("cursor", "invalid", e.to_string()))
             })?
             .map(|seq| (v, seq));
         let r = self.store.read()?;
@@ -714,7 +751,7 @@ impl Inventory {
             for p in catalog.all_products(1000) {
                 let p = p.map_err(|e| match e {
                     catalog::CatalogError::Storage(s) => InventoryError::Storage(s),
-                    other => InventoryError::Storage(StorageError::Io(other.to_string())),
+                    other => InventoryError::Internal(other.to_string()),
                 })?;
                 for v in p.variants.iter().filter(|v| v.track_inventory) {
                     if r.get(&STOCK, &v.id)?.is_none() {

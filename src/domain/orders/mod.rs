@@ -6,6 +6,7 @@
 pub mod machine;
 mod model;
 
+use crate::core::errors::{self as codes, Code, ErrorCode, FieldIssue};
 use std::ops::Bound;
 
 use serde_json::json;
@@ -52,32 +53,59 @@ pub enum OrderError {
     #[error(transparent)]
     Key(#[from] idempotency::KeyError),
     /// Bad input.
-    #[error("{field}: {message}")]
-    Invalid {
-        /// Field.
-        field: &'static str,
-        /// Explanation.
-        message: String,
-    },
+    #[error("{0}")]
+    Invalid(FieldIssue),
+    /// A fault that is not storage's (an unexpected answer of another module).
+    #[error("internal: {0}")]
+    Internal(String),
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+impl ErrorCode for OrderError {
+    fn code(&self) -> Code {
+        match self {
+            OrderError::NotFound => codes::NOT_FOUND,
+            OrderError::Transition(_) => codes::INVALID_TRANSITION,
+            OrderError::Key(k) => k.code(),
+            OrderError::Invalid(_) => codes::VALIDATION_FAILED,
+            OrderError::Internal(_) => codes::INTERNAL_ERROR,
+            OrderError::Storage(s) => s.code(),
+        }
+    }
+    fn message(&self) -> String {
+        match self {
+            OrderError::Internal(_) => codes::INTERNAL_MESSAGE.into(),
+            OrderError::Storage(s) => s.message(),
+            other => other.to_string(),
+        }
+    }
+    fn fields(&self) -> Vec<FieldIssue> {
+        match self {
+            OrderError::Invalid(i) => vec![i.clone()],
+            _ => Vec::new(),
+        }
+    }
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            OrderError::Storage(s) => s.retry_after(),
+            _ => None,
+        }
+    }
 }
 
 impl From<inventory::InventoryError> for OrderError {
     fn from(e: inventory::InventoryError) -> Self {
         match e {
             inventory::InventoryError::Storage(s) => OrderError::Storage(s),
-            other => OrderError::Storage(StorageError::Io(other.to_string())),
+            other => OrderError::Internal(other.to_string()),
         }
     }
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> OrderError {
-    OrderError::Invalid {
-        field,
-        message: message.into(),
-    }
+    OrderError::Invalid(FieldIssue::new(field, "invalid", message.into()))
 }
 
 /// Settings mails need.
@@ -670,10 +698,11 @@ impl Orders {
                 }
                 if o.expires_at > tx.now() {
                     // Not yet (the clock moved back, or the job ran early): try again then.
-                    return Err(OrderError::Invalid {
-                        field: "expires_at",
-                        message: "not yet".into(),
-                    });
+                    return Err(OrderError::Invalid(FieldIssue::new(
+                        "expires_at",
+                        "invalid",
+                        "not yet",
+                    )));
                 }
                 transition(
                     tx,

@@ -6,6 +6,7 @@
 mod facets;
 pub mod query;
 
+use crate::core::errors::{self as codes, Code, ErrorCode, FieldIssue};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -35,13 +36,34 @@ pub enum SearchError {
     #[error("too many searches at once")]
     Busy,
     /// Bad query parameters.
-    #[error("{field}: {message}")]
-    Invalid {
-        /// Parameter.
-        field: &'static str,
-        /// Explanation.
-        message: String,
-    },
+    #[error("{0}")]
+    Invalid(FieldIssue),
+}
+
+impl ErrorCode for SearchError {
+    fn code(&self) -> Code {
+        match self {
+            SearchError::Index(_) => codes::INTERNAL_ERROR,
+            SearchError::Busy => codes::BUSY,
+            SearchError::Invalid(_) => codes::VALIDATION_FAILED,
+        }
+    }
+    fn message(&self) -> String {
+        match self {
+            SearchError::Index(_) => codes::INTERNAL_MESSAGE.into(),
+            SearchError::Busy => "too many searches are running; retry in a moment".into(),
+            SearchError::Invalid(i) => i.to_string(),
+        }
+    }
+    fn fields(&self) -> Vec<FieldIssue> {
+        match self {
+            SearchError::Invalid(i) => vec![i.clone()],
+            _ => Vec::new(),
+        }
+    }
+    fn retry_after(&self) -> Option<u64> {
+        matches!(self, SearchError::Busy).then_some(1)
+    }
 }
 
 impl From<tantivy::TantivyError> for SearchError {
