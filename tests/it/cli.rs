@@ -409,3 +409,43 @@ fn first_start_prints_a_setup_token_and_admin_create_reads_stdin() {
     assert!(token.split('.').count() == 3);
     assert_eq!(p.terminate().code(), Some(0));
 }
+
+#[test]
+fn requests_the_parser_refuses_are_logged_at_warn_and_the_server_keeps_serving() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = Proc::serve(dir.path(), &[("SHOPD_LOG_FORMAT", "json")]);
+    let addr = p.base.trim_start_matches("http://").to_owned();
+    let garbage: [&[u8]; 3] = [
+        b"GARBAGE\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+    ];
+    for g in garbage {
+        let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        s.write_all(g).expect("send");
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    }
+    let notes = p.url("/api/v1/admin/diagnostics/notes");
+    let stored = reqwest_blocking_post(&notes, r#"{"key":"after-garbage"}"#, &p.admin_token);
+    assert_eq!(stored, Some(201), "still serving and writing");
+    std::thread::sleep(Duration::from_millis(300));
+    let log = p.log.lock().expect("log").clone();
+    let refused = log
+        .iter()
+        .filter(|l| l.contains("refused by the HTTP parser"))
+        .count();
+    assert_eq!(refused, 3, "{log:#?}");
+    for line in &log {
+        assert!(
+            !line.contains("\"level\":\"ERROR\""),
+            "an error line from client garbage: {line}"
+        );
+    }
+    assert_eq!(p.terminate().code(), Some(0));
+}
