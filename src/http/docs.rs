@@ -107,7 +107,13 @@ impl Modify for BearerAuth {
         orders::mark_paid,
         orders::complete,
     ),
-    components(schemas(problem::Problem, problem::FieldError)),
+    components(schemas(
+        problem::Problem,
+        problem::FieldError,
+        crate::domain::events::Event,
+        crate::domain::orders::OrderEventV1,
+        crate::domain::inventory::StockEventV1
+    )),
     modifiers(&BearerAuth),
     tags(
         (name = "operations", description = "Health, readiness and metrics"),
@@ -120,7 +126,8 @@ impl Modify for BearerAuth {
         (name = "inventory", description = "Stock levels and movements (staff, `inventory` scope for API keys)"),
         (name = "cart", description = "Shopping carts (anonymous by X-Cart-Token, or the signed-in customer's)"),
         (name = "checkout", description = "Checkout (idempotent) and customers' orders"),
-        (name = "orders-admin", description = "Order management (staff, `orders` scope for API keys)")
+        (name = "orders-admin", description = "Order management (staff, `orders` scope for API keys)"),
+        (name = "events", description = "Business events (`order.paid`, …): listed by `GET /api/v1/admin/events`; each type's `data` has its own versioned payload schema")
     )
 )]
 pub struct ApiDoc;
@@ -129,12 +136,16 @@ pub struct ApiDoc;
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    let ruled = serde_json::to_value(&doc).ok().and_then(|mut v| {
-        super::doc_responses::apply(&mut v);
-        serde_json::from_value(v).ok()
-    });
     // Both conversions are of a document this build generated; a test pins that they succeed.
-    ruled.unwrap_or(doc)
+    ruled(&doc).unwrap_or(doc)
+}
+
+/// `doc` with the shared answers and the webhooks added (edited as JSON, then read back).
+fn ruled(doc: &utoipa::openapi::OpenApi) -> Result<utoipa::openapi::OpenApi, serde_json::Error> {
+    let mut v = serde_json::to_value(doc)?;
+    super::doc_responses::apply(&mut v);
+    add_webhooks(&mut v);
+    serde_json::from_value(v)
 }
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
@@ -144,4 +155,50 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
             .finish()
     })))
     .service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", openapi()));
+}
+
+/// Documents every event type as an OpenAPI 3.1 webhook: the `{id, type, created_at, data}`
+/// envelope with `data` in the type's own payload schema.
+fn add_webhooks(doc: &mut serde_json::Value) {
+    use serde_json::json;
+    let mut hooks = serde_json::Map::new();
+    for t in crate::domain::events::TYPES {
+        let schema = json!({
+            "allOf": [
+                {"$ref": "#/components/schemas/Event"},
+                {"type": "object", "required": ["type", "data"], "properties": {
+                    "type": {"type": "string", "enum": [t.name]},
+                    "data": {"allOf": [
+                        {"$ref": format!("#/components/schemas/{}", t.schema)},
+                        {"type": "object", "required": ["payload_version"], "properties": {
+                            "payload_version": {"type": "integer", "enum": [t.version]}
+                        }}
+                    ]}
+                }}
+            ]
+        });
+        hooks.insert(
+            t.name.to_owned(),
+            json!({"post": {
+                "operationId": format!("event_{}", t.name.replace('.', "_")),
+                "summary": t.meaning,
+                "tags": ["events"],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": schema}}},
+                "responses": {"200": {"description": "Any 2xx acknowledges the event"}}
+            }}),
+        );
+    }
+    doc["webhooks"] = serde_json::Value::Object(hooks);
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    #[test]
+    fn the_ruled_document_reads_back() {
+        let doc = super::ApiDoc::openapi();
+        let ruled = super::ruled(&doc).expect("the edited document is a valid utoipa document");
+        assert!(ruled.webhooks.is_some());
+    }
 }

@@ -12,6 +12,7 @@ mod crash;
 mod crash_checkout;
 mod csv;
 mod error_codes;
+mod events;
 mod fault;
 mod http_errors;
 mod inventory;

@@ -13,7 +13,7 @@ use crate::core::{CustomerId, LineId, Money, OrderId, Timestamp};
 use crate::domain::auth::Email;
 use crate::domain::cart::{self, CartError, CartOwner, CartSettings, PriceChange};
 use crate::domain::inventory::{self, InventoryError, Strategy};
-use crate::domain::orders::{self, Address, HistoryEntry, Order, OrderLine, OrderView, Totals};
+use crate::domain::orders::{self, Address, HistoryEntry, Order, OrderLine, Totals};
 use crate::domain::{catalog, events, idempotency};
 use crate::storage::{StorageError, Store, WriteTx};
 
@@ -549,8 +549,11 @@ fn place(
         version: 1,
     };
     orders::insert(tx, &order)?;
-    let view = OrderView::of(&order);
-    events::record(tx, "order.created", &view)?;
+    events::record(
+        tx,
+        &events::ORDER_CREATED,
+        &orders::OrderEventV1::of(&order),
+    )?;
     orders::mail(
         tx,
         &order,

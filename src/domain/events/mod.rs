@@ -36,20 +36,78 @@ pub struct Event {
     /// When the change happened.
     #[schema(value_type = String)]
     pub created_at: Timestamp,
-    /// The resource as it was after the change.
+    /// The payload of the type (see the document's `webhooks`), with its `payload_version`.
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
 }
 
-/// Records an event inside the causing transaction.
-pub fn record<T: Serialize>(
+/// What an event's `data` holds: a type of its own (never an API view), with a version that
+/// changes whenever a consumer could notice a difference. `data` carries it as
+/// `payload_version`, so a webhook consumer can tell shapes apart.
+pub trait Payload: Serialize {
+    /// The shape's version.
+    const VERSION: u32;
+}
+
+/// One event type shopd emits, with the schema its `data` follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventType {
+    /// `resource.past_tense_verb`.
+    pub name: &'static str,
+    /// OpenAPI schema name of the payload.
+    pub schema: &'static str,
+    /// Payload version written today.
+    pub version: u32,
+    /// When it is emitted.
+    pub meaning: &'static str,
+}
+
+macro_rules! event_types {
+    ($($id:ident = $name:literal, $schema:literal, $version:literal, $meaning:literal;)*) => {
+        $(
+            #[doc = $meaning]
+            pub const $id: EventType = EventType {
+                name: $name, schema: $schema, version: $version, meaning: $meaning,
+            };
+        )*
+        /// Every event type, for the documentation (OpenAPI `webhooks`) and its tests.
+        pub const TYPES: &[EventType] = &[$($id),*];
+    };
+}
+
+event_types! {
+    ORDER_CREATED = "order.created", "OrderEventV1", 1, "A checkout placed the order (awaiting payment).";
+    ORDER_PAID = "order.paid", "OrderEventV1", 1, "The order was paid in full.";
+    ORDER_CANCELLED = "order.cancelled", "OrderEventV1", 1, "The customer or staff cancelled the order.";
+    ORDER_EXPIRED = "order.expired", "OrderEventV1", 1, "An unpaid order lapsed and released its stock.";
+    ORDER_FULFILLED = "order.fulfilled", "OrderEventV1", 1, "Every unit of the order has shipped.";
+    ORDER_COMPLETED = "order.completed", "OrderEventV1", 1, "Staff closed the order.";
+    ORDER_REFUNDED = "order.refunded", "OrderEventV1", 1, "The order was refunded.";
+    INVENTORY_LOW_STOCK = "inventory.low_stock", "StockEventV1", 1, "A variant's available units fell to its low-stock threshold.";
+}
+
+#[derive(Serialize)]
+struct Versioned<'a, P: Payload> {
+    payload_version: u32,
+    #[serde(flatten)]
+    data: &'a P,
+}
+
+/// Records an event of `kind` inside the causing transaction.
+pub fn record<P: Payload>(
     tx: &mut WriteTx<'_>,
-    type_: &str,
-    data: &T,
+    kind: &EventType,
+    data: &P,
 ) -> Result<EventId, StorageError> {
+    debug_assert_eq!(kind.version, P::VERSION, "{} payload version", kind.name);
+    let type_ = kind.name;
     let now = tx.now();
     let id = EventId::new(now);
-    let data_json = serde_json::to_string(data).map_err(|e| StorageError::Codec {
+    let data = Versioned {
+        payload_version: P::VERSION,
+        data,
+    };
+    let data_json = serde_json::to_string(&data).map_err(|e| StorageError::Codec {
         table: "events",
         source: crate::storage::CodecError::Json(e.to_string()),
     })?;

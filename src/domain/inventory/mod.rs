@@ -205,6 +205,38 @@ impl ErrorCode for InventoryError {
     }
 }
 
+/// `data` of `inventory.*` events, version 1: a payload of its own, not the API's [`StockView`].
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct StockEventV1 {
+    /// `var_…`.
+    #[schema(value_type = String)]
+    pub variant_id: VariantId,
+    /// Units in the warehouse.
+    pub on_hand: i64,
+    /// Units held for unpaid orders.
+    pub reserved: i64,
+    /// On hand − reserved.
+    pub available: i64,
+    /// The threshold that was reached.
+    pub low_stock_threshold: Option<i64>,
+}
+
+impl events::Payload for StockEventV1 {
+    const VERSION: u32 = 1;
+}
+
+impl StockEventV1 {
+    fn of(variant_id: VariantId, l: &StockLevel) -> StockEventV1 {
+        StockEventV1 {
+            variant_id,
+            on_hand: l.on_hand,
+            reserved: l.reserved,
+            available: l.available(),
+            low_stock_threshold: l.low_stock_threshold,
+        }
+    }
+}
+
 /// The public view of a level.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct StockView {
@@ -301,7 +333,11 @@ fn store_level_notify(
         && after.available() <= t
         && (before.available() > t || before.low_stock_threshold != Some(t))
     {
-        events::record(tx, "inventory.low_stock", &view)?;
+        events::record(
+            tx,
+            &events::INVENTORY_LOW_STOCK,
+            &StockEventV1::of(v, &after),
+        )?;
     }
     if notify
         && before.sellable() != after.sellable()

@@ -5,6 +5,7 @@
 
 pub mod machine;
 mod model;
+mod payload;
 
 use crate::core::errors::{self as codes, Code, ErrorCode, FieldIssue};
 use std::ops::Bound;
@@ -13,6 +14,9 @@ use serde_json::json;
 
 pub use machine::{Event, EventKind, Status, TransitionError};
 pub use model::{Address, Fulfilment, HistoryEntry, Note, Order, OrderLine, OrderView, Totals};
+pub use payload::{
+    OrderEventFulfilledLineV1, OrderEventFulfilmentV1, OrderEventLineV1, OrderEventV1,
+};
 
 use crate::core::page::Cursor;
 use crate::core::secret::hash_token;
@@ -282,27 +286,27 @@ pub fn transition(
     match event.kind() {
         EventKind::Pay => {
             inventory::sell(tx, order.id)?;
-            events::record(tx, "order.paid", &OrderView::of(order))?;
+            events::record(tx, &events::ORDER_PAID, &OrderEventV1::of(order))?;
         }
         EventKind::Cancel => {
             inventory::release(tx, order.id)?;
-            events::record(tx, "order.cancelled", &OrderView::of(order))?;
+            events::record(tx, &events::ORDER_CANCELLED, &OrderEventV1::of(order))?;
             mail(tx, order, "order_cancelled", s, json!({}))?;
         }
         EventKind::Expire => {
             inventory::release(tx, order.id)?;
-            events::record(tx, "order.expired", &OrderView::of(order))?;
+            events::record(tx, &events::ORDER_EXPIRED, &OrderEventV1::of(order))?;
         }
         EventKind::Fulfil => {
             if order.status == Status::Fulfilled {
-                events::record(tx, "order.fulfilled", &OrderView::of(order))?;
+                events::record(tx, &events::ORDER_FULFILLED, &OrderEventV1::of(order))?;
             }
         }
         EventKind::Complete => {
-            events::record(tx, "order.completed", &OrderView::of(order))?;
+            events::record(tx, &events::ORDER_COMPLETED, &OrderEventV1::of(order))?;
         }
         EventKind::Refund => {
-            events::record(tx, "order.refunded", &OrderView::of(order))?;
+            events::record(tx, &events::ORDER_REFUNDED, &OrderEventV1::of(order))?;
         }
     }
     tx.insert(
