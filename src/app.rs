@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::core::RateLimiter;
 use crate::core::{Clock, SystemClock};
 use crate::domain::auth::{Auth, AuthSettings, HashParams, Keys};
-use crate::domain::catalog::{Catalog, PRODUCT_CHANGED_JOB};
+use crate::domain::catalog::Catalog;
 use crate::domain::diagnostics::{self, Diagnostics};
 use crate::domain::inventory::Inventory;
 use crate::domain::search::Search;
@@ -30,40 +30,17 @@ pub const DEMO_PRODUCTS: usize = 300;
 /// Seed of the demo catalog (the same seed gives the same shop).
 pub const DEMO_SEED: u64 = 42;
 
-/// Schema version this build writes, and the migrations that reach it.
+/// Schema version this build writes; each module declares the steps that reach it (checked
+/// at open: every version from 2 up, once).
 pub const SCHEMA: Schema = Schema {
     version: 7,
     migrations: &[
-        crate::storage::Migration {
-            to: 2,
-            description: "index ready jobs by kind",
-            run: jobs::migrate_ready_by_kind,
-        },
-        crate::storage::Migration {
-            to: 3,
-            description: "index unpaid orders by expiry",
-            run: orders::migrate_pending_expiry_index,
-        },
-        crate::storage::Migration {
-            to: 4,
-            description: "index live admin accounts",
-            run: crate::domain::auth::migrate_admin_index,
-        },
-        crate::storage::Migration {
-            to: 5,
-            description: "idempotency records hold typed outcomes",
-            run: checkout::migrate_idempotency_outcomes,
-        },
-        crate::storage::Migration {
-            to: 6,
-            description: "index products of every status by category",
-            run: crate::domain::catalog::migrate_category_members,
-        },
-        crate::storage::Migration {
-            to: 7,
-            description: "index events by type",
-            run: crate::domain::events::migrate_by_type,
-        },
+        jobs::queue::MIGRATIONS,
+        orders::MIGRATIONS,
+        crate::domain::auth::MIGRATIONS,
+        checkout::MIGRATIONS,
+        crate::domain::catalog::MIGRATIONS,
+        crate::domain::events::MIGRATIONS,
     ],
 };
 
@@ -153,11 +130,6 @@ impl App {
             },
         );
         runner.observe(metrics.clone());
-        runner.register(
-            diagnostics::EFFECT_JOB,
-            8,
-            jobs::handler_fn(diagnostics::run_effect_job),
-        );
 
         let listener = TcpListener::bind(&config.server.bind)
             .with_context(|| format!("binding {}", config.server.bind))?;
@@ -166,12 +138,6 @@ impl App {
 
         let mailer = build_mailer(&config)?;
         tracing::info!("mail goes to {}", mailer.describe());
-        let m2 = mailer.clone();
-        runner.register(
-            mailer::MAIL_JOB,
-            4,
-            jobs::handler_fn(move |ctx| m2.clone().run(ctx)),
-        );
         let auth = build_auth(&config, store.clone(), clock.clone(), &public_url)?;
         let catalog = Catalog::new(store.clone());
         let inventory = Inventory::new(store.clone());
@@ -197,46 +163,19 @@ impl App {
                 .await
                 .context("indexing the demo catalog")??;
         }
-        let s2 = search.clone();
-        runner.register(
-            PRODUCT_CHANGED_JOB,
-            1,
-            jobs::handler_fn(move |ctx| s2.clone().on_product_changed(ctx)),
-        );
         let (carts, checkout, orders) = build_commerce(&config, store.clone(), &public_url)?;
-        let c2 = carts.clone();
-        runner.register(
-            cart::SWEEP_JOB,
-            1,
-            jobs::handler_fn(move |ctx| c2.clone().run_sweep(ctx)),
-        );
-        let o2 = orders.clone();
-        runner.register(
-            orders::EXPIRE_JOB,
-            4,
-            jobs::handler_fn(move |ctx| o2.clone().run_expire(ctx)),
-        );
-        let o3 = orders.clone();
-        runner.register(
-            orders::EXPIRE_DUE_JOB,
-            1,
-            jobs::handler_fn(move |ctx| o3.clone().run_expire_due(ctx)),
-        );
-        let s2 = store.clone();
-        runner.register(
-            idempotency::PRUNE_JOB,
-            1,
-            jobs::handler_fn(move |ctx| idempotency::run_prune(s2.clone(), ctx)),
-        );
-        // One chain of each recurring job, whatever the number of restarts.
-        store
-            .write(|tx| {
-                let now = tx.now();
-                jobs::schedule_recurring(tx, cart::SWEEP_JOB, cart::SWEEP_EVERY, now)?;
-                jobs::schedule_recurring(tx, orders::EXPIRE_DUE_JOB, orders::EXPIRE_EVERY, now)?;
-                jobs::schedule_recurring(tx, idempotency::PRUNE_JOB, idempotency::PRUNE_EVERY, now)
-            })
-            .await?;
+        // Every module's job handlers and recurring schedules, declared by the module.
+        runner
+            .install(vec![
+                diagnostics::work(),
+                mailer.work(),
+                search.work(),
+                carts.work(),
+                orders.work(),
+                idempotency::work(store.clone()),
+            ])
+            .await
+            .context("installing job handlers")?;
         if let Some(token) = auth.issue_setup_token().await? {
             tracing::warn!(
                 "no admin account yet: run `shopd admin create --email you@example.com` (with the server stopped), or POST {public_url}/api/v1/auth/setup with {{\"token\": \"{token}\", \"email\", \"password\", \"name\"}}; the token works once and only until an admin exists"
@@ -473,4 +412,12 @@ pub async fn open_search(
         .await
         .context("opening the search index")?
         .map_err(anyhow::Error::new)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_modules_migrations_reach_the_schema_version_once_each() {
+        super::SCHEMA.check().expect("one step to every version");
+    }
 }

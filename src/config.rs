@@ -1,7 +1,6 @@
 //! Configuration: built-in defaults < TOML file < `SHOPD_<SECTION>_<KEY>` environment
 //! (or `…_FILE` naming a file holding the value) < command-line flags.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -9,541 +8,362 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::core::secret::Secret;
 
-/// Every setting shopd reads.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-#[derive(Default)]
-pub struct Config {
+/// Declares one `[section]` of the configuration: every key once, with its doc line (shown by
+/// `config example`), its type, its default and the rule it must meet, so the struct, the
+/// defaults, the example and the validation cannot drift apart.
+macro_rules! section {
+    (
+        $(#[doc = $sdoc:literal])+
+        $name:ident [$section:literal] {
+            $(
+                $(#[doc = $doc:literal])+
+                $key:ident : $ty:ty = $default:expr $(, $rule:expr)? ;
+            )*
+        }
+    ) => {
+        $(#[doc = $sdoc])+
+        #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct $name {
+            $( $(#[doc = $doc])+ pub $key: $ty, )*
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name { $( $key: $default, )* }
+            }
+        }
+
+        impl Section for $name {
+            const NAME: &'static str = $section;
+            const DOC: &'static str = concat!($($sdoc),+);
+            const KEYS: &'static [(&'static str, &'static str)] =
+                &[ $( (stringify!($key), concat!($($doc),+)), )* ];
+
+            #[allow(unused_variables)] // a section whose keys have no rule
+            fn check(&self, errs: &mut Vec<String>) {
+                $( $(
+                    if let Err(m) = rules::apply($rule, &self.$key) {
+                        errs.push(format!("{}.{} {m}", $section, stringify!($key)));
+                    }
+                )? )*
+            }
+        }
+    };
+}
+
+/// What every section declared by `section!` offers the loader and `config example`.
+pub trait Section {
+    /// The `[name]` of the section.
+    const NAME: &'static str;
+    /// Its one-line explanation.
+    const DOC: &'static str;
+    /// Each key with its one-line explanation, in declaration order.
+    const KEYS: &'static [(&'static str, &'static str)];
+    /// Appends a message for every key that breaks its rule.
+    fn check(&self, errs: &mut Vec<String>);
+}
+
+/// Declares the whole configuration from its sections, once.
+macro_rules! sections {
+    ( $( $(#[doc = $doc:literal])+ $field:ident : $ty:ty, )* ) => {
+        /// Every setting shopd reads.
+        #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct Config {
+            $( $(#[doc = $doc])+ pub $field: $ty, )*
+        }
+
+        /// Each section's name, explanation and keys (for `config example` and its test).
+        pub const SECTIONS: &[(&str, &str, &[(&str, &str)])] =
+            &[ $( (<$ty as Section>::NAME, <$ty as Section>::DOC, <$ty as Section>::KEYS), )* ];
+
+        impl Config {
+            fn check_sections(&self, errs: &mut Vec<String>) {
+                $( self.$field.check(errs); )*
+            }
+        }
+    };
+}
+
+sections! {
     /// The shop itself.
-    pub shop: ShopConfig,
+    shop: ShopConfig,
     /// HTTP server.
-    pub server: ServerConfig,
+    server: ServerConfig,
     /// Embedded store.
-    pub storage: StorageConfig,
+    storage: StorageConfig,
     /// Background jobs.
-    pub jobs: JobsConfig,
+    jobs: JobsConfig,
     /// Accounts, tokens and abuse limits.
-    pub auth: AuthConfig,
+    auth: AuthConfig,
     /// Outgoing mail.
-    pub mail: MailConfig,
+    mail: MailConfig,
     /// Product search.
-    pub search: SearchConfig,
+    search: SearchConfig,
     /// Carts.
-    pub cart: CartConfig,
+    cart: CartConfig,
     /// Checkout and reservations.
-    pub checkout: CheckoutConfig,
+    checkout: CheckoutConfig,
     /// Logging.
-    pub log: LogConfig,
+    log: LogConfig,
     /// Diagnostics routes for operators and tests.
-    pub diagnostics: DiagnosticsConfig,
+    diagnostics: DiagnosticsConfig,
 }
 
-/// `[shop]`
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct ShopConfig {
-    /// Name shown in mails and pages.
-    pub name: String,
-    /// ISO 4217 currency shown for empty carts.
-    pub currency: String,
-}
-
-impl Default for ShopConfig {
-    fn default() -> Self {
-        ShopConfig {
-            name: "shopd".into(),
-            currency: "USD".into(),
-        }
+section! {
+    /// The shop
+    ShopConfig ["shop"] {
+        /// Shop name shown in mails and pages
+        name: String = "shopd".into(), rules::chars(1, 100);
+        /// ISO 4217 currency shown for empty carts
+        currency: String = "USD".into(), rules::currency;
     }
 }
 
-/// `[cart]`
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct CartConfig {
-    /// Most lines in one cart.
-    pub max_lines: usize,
-    /// Most units of one line.
-    pub max_line_quantity: i64,
-    /// Days an untouched cart is kept.
-    pub idle_days: u64,
-}
-
-impl Default for CartConfig {
-    fn default() -> Self {
-        CartConfig {
-            max_lines: 100,
-            max_line_quantity: 99,
-            idle_days: 30,
-        }
+section! {
+    /// HTTP server
+    ServerConfig ["server"] {
+        /// Address and port to listen on; use 0.0.0.0:8080 to accept remote clients
+        bind: String = "127.0.0.1:8080".into(), rules::socket_addr;
+        /// Public base URL used in links and mails (empty: http://<bind>)
+        public_url: String = String::new(), rules::http_url_or_empty;
+        /// HTTP worker threads (0: one per CPU core)
+        workers: usize = 0, rules::between(0, 256);
+        /// Largest accepted request body, in bytes
+        body_limit: usize = 1024 * 1024, rules::between(1024, 256 * 1024 * 1024);
+        /// Seconds to finish in-flight requests on shutdown
+        shutdown_timeout_secs: u64 = 30, rules::between(0, 3600);
     }
 }
 
-/// `[checkout]`
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct CheckoutConfig {
-    /// Minutes stock stays reserved for an unpaid order.
-    pub reservation_ttl_minutes: u64,
-    /// `pessimistic` or `optimistic`.
-    pub reservation_strategy: String,
-    /// Flat shipping rate in minor units of the order's currency.
-    pub flat_rate_shipping: i64,
-}
-
-impl Default for CheckoutConfig {
-    fn default() -> Self {
-        CheckoutConfig {
-            reservation_ttl_minutes: 15,
-            reservation_strategy: "pessimistic".into(),
-            flat_rate_shipping: 500,
-        }
+section! {
+    /// Embedded store (one redb file in the data directory)
+    StorageConfig ["storage"] {
+        /// Directory holding the database, search index, mail spool and secrets
+        data_dir: String = "./shopd-data".into(), rules::chars(1, 4096);
+        /// Most write requests folded into one durable commit
+        group_commit_max_batch: usize = 512, rules::between(1, 100_000);
+        /// Longest a commit batch keeps taking requests, in milliseconds
+        group_commit_max_batch_ms: u64 = 20, rules::between(0, 10_000);
+        /// Page cache of the database file in MiB (memory shopd keeps for hot data; 8 to 65536)
+        cache_mib: usize = crate::storage::DEFAULT_CACHE_MIB, rules::between(8, 65_536);
     }
 }
 
-/// `[server]`
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct ServerConfig {
-    /// Listen address.
-    pub bind: String,
-    /// Public base URL for links in mails; empty means derived from `bind`.
-    pub public_url: String,
-    /// HTTP worker threads; 0 means one per CPU core.
-    pub workers: usize,
-    /// Largest accepted request body in bytes.
-    pub body_limit: usize,
-    /// Seconds to finish in-flight requests on shutdown.
-    pub shutdown_timeout_secs: u64,
-}
-
-/// `[storage]`
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct StorageConfig {
-    /// Directory holding the database, search index and mail spool.
-    pub data_dir: String,
-    /// Most write requests folded into one durable commit.
-    pub group_commit_max_batch: usize,
-    /// Longest a commit batch keeps taking new requests, in milliseconds.
-    pub group_commit_max_batch_ms: u64,
-    /// Page cache of the database file in MiB.
-    pub cache_mib: usize,
-}
-
-/// `[jobs]`
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct JobsConfig {
-    /// Jobs running at once.
-    pub workers: usize,
-    /// First retry delay in milliseconds (doubles per attempt, with jitter).
-    pub backoff_base_ms: u64,
-    /// Longest retry delay in seconds.
-    pub backoff_max_secs: u64,
-    /// Seconds shutdown waits for running jobs.
-    pub shutdown_timeout_secs: u64,
-    /// Days finished jobs are kept.
-    pub retention_days: u64,
-}
-
-/// `[auth]`
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct AuthConfig {
-    /// HS256 signing secret (at least 32 bytes); empty means generated into the data dir.
-    pub jwt_secret: Secret,
-    /// `iss` of issued tokens.
-    pub jwt_issuer: String,
-    /// `aud` of issued tokens.
-    pub jwt_audience: String,
-    /// Access token lifetime in seconds.
-    pub access_token_ttl_secs: u64,
-    /// Refresh token lifetime in days.
-    pub refresh_token_ttl_days: u64,
-    /// Email verification link lifetime in hours.
-    pub verification_ttl_hours: u64,
-    /// Password reset link lifetime in minutes.
-    pub reset_ttl_minutes: u64,
-    /// Mark auth cookies `Secure` (turn off only for plain-HTTP development).
-    pub cookie_secure: bool,
-    /// Attempts per minute per client IP on login and token endpoints.
-    pub login_per_ip_per_minute: u32,
-    /// Failed password checks per hour per account and client network before each further
-    /// attempt from that network waits (1 s, doubling, up to 15 min); other networks unaffected.
-    pub login_failures_per_account_per_hour: u32,
-    /// argon2id memory in KiB (OWASP minimum 19456).
-    pub argon2_memory_kib: u32,
-    /// argon2id iterations (OWASP minimum 2).
-    pub argon2_iterations: u32,
-    /// argon2id lanes.
-    pub argon2_parallelism: u32,
-    /// Password hashes computed at once (each uses `argon2_memory_kib`).
-    pub hashing_concurrency: usize,
-}
-
-impl Default for AuthConfig {
-    fn default() -> Self {
-        AuthConfig {
-            jwt_secret: Secret::default(),
-            jwt_issuer: "shopd".into(),
-            jwt_audience: "shopd-api".into(),
-            access_token_ttl_secs: 900,
-            refresh_token_ttl_days: 30,
-            verification_ttl_hours: 24,
-            reset_ttl_minutes: 60,
-            cookie_secure: true,
-            login_per_ip_per_minute: 10,
-            login_failures_per_account_per_hour: 10,
-            argon2_memory_kib: 19456,
-            argon2_iterations: 2,
-            argon2_parallelism: 1,
-            hashing_concurrency: 2,
-        }
+section! {
+    /// Background jobs (mail, webhooks, search indexing)
+    JobsConfig ["jobs"] {
+        /// Jobs running at once
+        workers: usize = 16, rules::between(1, 1024);
+        /// First retry delay in milliseconds; doubles per attempt, with jitter
+        backoff_base_ms: u64 = 1000, rules::between(1, 3_600_000);
+        /// Longest retry delay in seconds
+        backoff_max_secs: u64 = 3600, rules::between(1, 7 * 24 * 3600);
+        /// Seconds shutdown waits for running jobs
+        shutdown_timeout_secs: u64 = 10, rules::between(0, 3600);
+        /// Days finished jobs are kept
+        retention_days: u64 = 7, rules::between(1, 3650);
     }
 }
 
-/// `[mail]`
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct MailConfig {
-    /// Sender, e.g. `Shop <shop@example.com>`.
-    pub from: String,
-    /// SMTP server; empty means mails are written as .eml files under the data dir.
-    pub smtp_host: String,
-    /// SMTP port.
-    pub smtp_port: u16,
-    /// `starttls`, `tls` (implicit) or `none`.
-    pub smtp_security: String,
-    /// SMTP user (empty: no authentication).
-    pub smtp_username: String,
-    /// SMTP password.
-    pub smtp_password: Secret,
-    /// Seconds before an SMTP conversation is abandoned (the mail is retried).
-    pub smtp_timeout_secs: u64,
-}
-
-impl Default for MailConfig {
-    fn default() -> Self {
-        MailConfig {
-            from: "shopd <shop@localhost>".into(),
-            smtp_host: String::new(),
-            smtp_port: 587,
-            smtp_security: "starttls".into(),
-            smtp_username: String::new(),
-            smtp_password: Secret::default(),
-            smtp_timeout_secs: 10,
-        }
+section! {
+    /// Customer and staff accounts, tokens and abuse limits
+    AuthConfig ["auth"] {
+        /// HS256 signing secret, at least 32 bytes (empty: generated into <data_dir>/secrets/jwt.key)
+        jwt_secret: Secret = Secret::default(), rules::secret_of_at_least(32);
+        /// Issuer (iss) of access tokens
+        jwt_issuer: String = "shopd".into(), rules::chars(1, 200);
+        /// Audience (aud) of access tokens
+        jwt_audience: String = "shopd-api".into(), rules::chars(1, 200);
+        /// Access token lifetime in seconds
+        access_token_ttl_secs: u64 = 900, rules::between(1, 86_400);
+        /// Refresh token lifetime in days (rotated on every use)
+        refresh_token_ttl_days: u64 = 30, rules::between(1, 3650);
+        /// Email verification link lifetime in hours
+        verification_ttl_hours: u64 = 24, rules::between(1, 24 * 365);
+        /// Password reset link lifetime in minutes
+        reset_ttl_minutes: u64 = 60, rules::between(1, 7 * 24 * 60);
+        /// Mark auth cookies Secure; turn off only for plain-HTTP development
+        cookie_secure: bool = true;
+        /// Login and token requests per minute per client IP
+        login_per_ip_per_minute: u32 = 10, rules::between(1, 1_000_000);
+        /// Failed logins per hour per account and client network (IPv4 address, IPv6 /64) before each further try from it waits 1 s, doubling up to 15 min
+        login_failures_per_account_per_hour: u32 = 10, rules::between(1, 1_000_000);
+        /// argon2id memory cost in KiB (OWASP minimum 19456)
+        argon2_memory_kib: u32 = 19456, rules::between(19456, 4 * 1024 * 1024);
+        /// argon2id iterations (OWASP minimum 2)
+        argon2_iterations: u32 = 2, rules::between(2, 100);
+        /// argon2id lanes
+        argon2_parallelism: u32 = 1, rules::between(1, 64);
+        /// Password hashes computed at once, off the request workers
+        hashing_concurrency: usize = 2, rules::between(1, 256);
     }
 }
 
-/// `[search]`
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct SearchConfig {
-    /// Threads answering searches, first come first served; 0 means one per CPU core.
-    pub threads: usize,
-}
-
-/// `[log]`
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct LogConfig {
-    /// `auto` (human on a terminal, JSON otherwise), `human` or `json`.
-    pub format: String,
-    /// Filter in `tracing` syntax, e.g. `info` or `shopd=debug,actix_web=info`.
-    pub level: String,
-}
-
-/// `[diagnostics]`
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct DiagnosticsConfig {
-    /// Enables `/api/v1/admin/diagnostics/*` (test jobs, a panic route). Off in production.
-    pub enabled: bool,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            bind: "127.0.0.1:8080".into(),
-            public_url: String::new(),
-            workers: 0,
-            body_limit: 1024 * 1024,
-            shutdown_timeout_secs: 30,
-        }
+section! {
+    /// Outgoing mail (every mail is a durable job with retries)
+    MailConfig ["mail"] {
+        /// Sender address of shop mails
+        from: String = "shopd <shop@localhost>".into(), rules::mailbox;
+        /// SMTP server (empty: write .eml files to <data_dir>/mail/outbox)
+        smtp_host: String = String::new();
+        /// SMTP port (587 for STARTTLS, 465 for implicit TLS)
+        smtp_port: u16 = 587, rules::between(1, u16::MAX);
+        /// starttls, tls (implicit) or none
+        smtp_security: String = "starttls".into(), rules::one_of(&["starttls", "tls", "none"]);
+        /// SMTP user (empty: no authentication)
+        smtp_username: String = String::new();
+        /// SMTP password (prefer SHOPD_MAIL_SMTP_PASSWORD_FILE)
+        smtp_password: Secret = Secret::default();
+        /// Seconds before an SMTP attempt is abandoned and retried later
+        smtp_timeout_secs: u64 = 10, rules::between(1, 600);
     }
 }
 
-impl Default for StorageConfig {
-    fn default() -> Self {
-        StorageConfig {
-            data_dir: "./shopd-data".into(),
-            group_commit_max_batch: 512,
-            group_commit_max_batch_ms: 20,
-            cache_mib: crate::storage::DEFAULT_CACHE_MIB,
-        }
+section! {
+    /// Product search (full-text index in the data directory)
+    SearchConfig ["search"] {
+        /// Threads answering searches, first come first served (0: one per CPU core)
+        threads: usize = 0, rules::between(0, 256);
     }
 }
 
-impl Default for JobsConfig {
-    fn default() -> Self {
-        JobsConfig {
-            workers: 16,
-            backoff_base_ms: 1000,
-            backoff_max_secs: 3600,
-            shutdown_timeout_secs: 10,
-            retention_days: 7,
-        }
+section! {
+    /// Shopping carts
+    CartConfig ["cart"] {
+        /// Most lines (different variants) in one cart
+        max_lines: usize = 100, rules::between(1, 1000);
+        /// Most units of one variant in one cart
+        max_line_quantity: i64 = 99, rules::between(1, 1_000_000);
+        /// Days an untouched cart is kept before the hourly sweeper deletes it
+        idle_days: u64 = 30, rules::between(1, 3650);
     }
 }
 
-impl Default for LogConfig {
-    fn default() -> Self {
-        LogConfig {
-            format: "auto".into(),
-            level: "info".into(),
-        }
+section! {
+    /// Checkout, stock reservations and shipping
+    CheckoutConfig ["checkout"] {
+        /// Minutes stock stays reserved for an unpaid order before it expires
+        reservation_ttl_minutes: u64 = 15, rules::between(1, 7 * 24 * 60);
+        /// pessimistic (check and reserve inside the serialised write) or optimistic (snapshot, then commit if stock is unchanged)
+        reservation_strategy: String = "pessimistic".into(), rules::one_of(&["pessimistic", "optimistic"]);
+        /// Flat shipping rate in minor units of the order's currency (500 = 5.00)
+        flat_rate_shipping: i64 = 500, rules::between(0, 100_000_000);
     }
 }
 
-/// One-line explanation of each section and key, used by `shopd config example`.
-pub const DOCS: &[(&str, &str, &str)] = &[
-    ("shop", "", "The shop"),
-    ("shop", "name", "Shop name shown in mails and pages"),
-    (
-        "shop",
-        "currency",
-        "ISO 4217 currency shown for empty carts",
-    ),
-    ("server", "", "HTTP server"),
-    (
-        "server",
-        "bind",
-        "Address and port to listen on; use 0.0.0.0:8080 to accept remote clients",
-    ),
-    (
-        "server",
-        "public_url",
-        "Public base URL used in links and mails (empty: http://<bind>)",
-    ),
-    (
-        "server",
-        "workers",
-        "HTTP worker threads (0: one per CPU core)",
-    ),
-    (
-        "server",
-        "body_limit",
-        "Largest accepted request body, in bytes",
-    ),
-    (
-        "server",
-        "shutdown_timeout_secs",
-        "Seconds to finish in-flight requests on shutdown",
-    ),
-    (
-        "storage",
-        "",
-        "Embedded store (one redb file in the data directory)",
-    ),
-    (
-        "storage",
-        "data_dir",
-        "Directory holding the database, search index, mail spool and secrets",
-    ),
-    (
-        "storage",
-        "group_commit_max_batch",
-        "Most write requests folded into one durable commit",
-    ),
-    (
-        "storage",
-        "group_commit_max_batch_ms",
-        "Longest a commit batch keeps taking requests, in milliseconds",
-    ),
-    (
-        "storage",
-        "cache_mib",
-        "Page cache of the database file in MiB (memory shopd keeps for hot data; 8 to 65536)",
-    ),
-    (
-        "jobs",
-        "",
-        "Background jobs (mail, webhooks, search indexing)",
-    ),
-    ("jobs", "workers", "Jobs running at once"),
-    (
-        "jobs",
-        "backoff_base_ms",
-        "First retry delay in milliseconds; doubles per attempt, with jitter",
-    ),
-    ("jobs", "backoff_max_secs", "Longest retry delay in seconds"),
-    (
-        "jobs",
-        "shutdown_timeout_secs",
-        "Seconds shutdown waits for running jobs",
-    ),
-    ("jobs", "retention_days", "Days finished jobs are kept"),
-    (
-        "auth",
-        "",
-        "Customer and staff accounts, tokens and abuse limits",
-    ),
-    (
-        "auth",
-        "jwt_secret",
-        "HS256 signing secret, at least 32 bytes (empty: generated into <data_dir>/secrets/jwt.key)",
-    ),
-    ("auth", "jwt_issuer", "Issuer (iss) of access tokens"),
-    ("auth", "jwt_audience", "Audience (aud) of access tokens"),
-    (
-        "auth",
-        "access_token_ttl_secs",
-        "Access token lifetime in seconds",
-    ),
-    (
-        "auth",
-        "refresh_token_ttl_days",
-        "Refresh token lifetime in days (rotated on every use)",
-    ),
-    (
-        "auth",
-        "verification_ttl_hours",
-        "Email verification link lifetime in hours",
-    ),
-    (
-        "auth",
-        "reset_ttl_minutes",
-        "Password reset link lifetime in minutes",
-    ),
-    (
-        "auth",
-        "cookie_secure",
-        "Mark auth cookies Secure; turn off only for plain-HTTP development",
-    ),
-    (
-        "auth",
-        "login_per_ip_per_minute",
-        "Login and token requests per minute per client IP",
-    ),
-    (
-        "auth",
-        "login_failures_per_account_per_hour",
-        "Failed logins per hour per account and client network (IPv4 address, IPv6 /64) before each further try from it waits 1 s, doubling up to 15 min",
-    ),
-    (
-        "auth",
-        "argon2_memory_kib",
-        "argon2id memory cost in KiB (OWASP minimum 19456)",
-    ),
-    (
-        "auth",
-        "argon2_iterations",
-        "argon2id iterations (OWASP minimum 2)",
-    ),
-    ("auth", "argon2_parallelism", "argon2id lanes"),
-    (
-        "auth",
-        "hashing_concurrency",
-        "Password hashes computed at once, off the request workers",
-    ),
-    (
-        "mail",
-        "",
-        "Outgoing mail (every mail is a durable job with retries)",
-    ),
-    ("mail", "from", "Sender address of shop mails"),
-    (
-        "mail",
-        "smtp_host",
-        "SMTP server (empty: write .eml files to <data_dir>/mail/outbox)",
-    ),
-    (
-        "mail",
-        "smtp_port",
-        "SMTP port (587 for STARTTLS, 465 for implicit TLS)",
-    ),
-    ("mail", "smtp_security", "starttls, tls (implicit) or none"),
-    (
-        "mail",
-        "smtp_username",
-        "SMTP user (empty: no authentication)",
-    ),
-    (
-        "mail",
-        "smtp_password",
-        "SMTP password (prefer SHOPD_MAIL_SMTP_PASSWORD_FILE)",
-    ),
-    (
-        "mail",
-        "smtp_timeout_secs",
-        "Seconds before an SMTP attempt is abandoned and retried later",
-    ),
-    (
-        "search",
-        "",
-        "Product search (full-text index in the data directory)",
-    ),
-    (
-        "search",
-        "threads",
-        "Threads answering searches, first come first served (0: one per CPU core)",
-    ),
-    ("cart", "", "Shopping carts"),
-    (
-        "cart",
-        "max_lines",
-        "Most lines (different variants) in one cart",
-    ),
-    (
-        "cart",
-        "max_line_quantity",
-        "Most units of one variant in one cart",
-    ),
-    (
-        "cart",
-        "idle_days",
-        "Days an untouched cart is kept before the hourly sweeper deletes it",
-    ),
-    ("checkout", "", "Checkout, stock reservations and shipping"),
-    (
-        "checkout",
-        "reservation_ttl_minutes",
-        "Minutes stock stays reserved for an unpaid order before it expires",
-    ),
-    (
-        "checkout",
-        "reservation_strategy",
-        "pessimistic (check and reserve inside the serialised write) or optimistic (snapshot, then commit if stock is unchanged)",
-    ),
-    (
-        "checkout",
-        "flat_rate_shipping",
-        "Flat shipping rate in minor units of the order's currency (500 = 5.00)",
-    ),
-    ("log", "", "Logging"),
-    (
-        "log",
-        "format",
-        "auto (human on a terminal, JSON otherwise), human or json",
-    ),
-    (
-        "log",
-        "level",
-        "Log filter, e.g. info or shopd=debug,actix_web=info (RUST_LOG also works)",
-    ),
-    (
-        "diagnostics",
-        "",
-        "Diagnostics routes for operators and test suites",
-    ),
-    (
-        "diagnostics",
-        "enabled",
-        "Enable /api/v1/admin/diagnostics (test jobs and a panic route); keep off in production",
-    ),
-];
+section! {
+    /// Logging
+    LogConfig ["log"] {
+        /// auto (human on a terminal, JSON otherwise), human or json
+        format: String = "auto".into(), rules::one_of(&["auto", "human", "json"]);
+        /// Log filter, e.g. info or shopd=debug,actix_web=info (RUST_LOG also works)
+        level: String = "info".into();
+    }
+}
+
+section! {
+    /// Diagnostics routes for operators and test suites
+    DiagnosticsConfig ["diagnostics"] {
+        /// Enable /api/v1/admin/diagnostics (test jobs and a panic route); keep off in production
+        enabled: bool = false;
+    }
+}
+
+/// The rules a setting can be declared with; each returns the end of a sentence that starts
+/// with the key's name.
+#[allow(clippy::ptr_arg)] // a rule takes the setting's own type (`&String`)
+pub mod rules {
+    use std::fmt::Display;
+    use std::net::SocketAddr;
+
+    use super::Secret;
+
+    /// Runs one rule on one value (lets `section!` call plain functions and closures alike).
+    pub fn apply<T: ?Sized>(rule: impl Fn(&T) -> Result<(), String>, v: &T) -> Result<(), String> {
+        rule(v)
+    }
+
+    /// An inclusive range.
+    pub fn between<T: PartialOrd + Display>(lo: T, hi: T) -> impl Fn(&T) -> Result<(), String> {
+        move |v| {
+            if *v < lo || *v > hi {
+                Err(format!("must be between {lo} and {hi} (got {v})"))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    /// Text of `lo..=hi` characters that is not only spaces.
+    pub fn chars(lo: usize, hi: usize) -> impl Fn(&String) -> Result<(), String> {
+        move |v| {
+            let n = v.chars().count();
+            if n < lo || n > hi || (lo > 0 && v.trim().is_empty()) {
+                Err(format!("must be {lo} to {hi} characters"))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    /// One of a fixed set of words.
+    pub fn one_of(words: &'static [&'static str]) -> impl Fn(&String) -> Result<(), String> {
+        move |v| {
+            if words.contains(&v.as_str()) {
+                Ok(())
+            } else {
+                Err(format!("`{v}` must be one of {}", words.join(", ")))
+            }
+        }
+    }
+
+    /// An address like `127.0.0.1:8080`.
+    pub fn socket_addr(v: &String) -> Result<(), String> {
+        v.parse::<SocketAddr>()
+            .map(|_| ())
+            .map_err(|_| format!("`{v}` is not an address like 127.0.0.1:8080"))
+    }
+
+    /// Empty, or an `http://` / `https://` URL.
+    pub fn http_url_or_empty(v: &String) -> Result<(), String> {
+        if v.is_empty() || v.starts_with("http://") || v.starts_with("https://") {
+            Ok(())
+        } else {
+            Err("must start with http:// or https://".into())
+        }
+    }
+
+    /// An ISO 4217 code in circulation.
+    pub fn currency(v: &String) -> Result<(), String> {
+        crate::core::Currency::parse(v)
+            .map(|_| ())
+            .map_err(|_| format!("`{v}` is not an ISO 4217 code such as USD"))
+    }
+
+    /// A sender such as `Shop <shop@example.com>`.
+    pub fn mailbox(v: &String) -> Result<(), String> {
+        if v.contains('@') {
+            Ok(())
+        } else {
+            Err("must contain an email address".into())
+        }
+    }
+
+    /// Unset, or a secret of at least `n` bytes.
+    pub fn secret_of_at_least(n: usize) -> impl Fn(&Secret) -> Result<(), String> {
+        move |v| {
+            if v.is_empty() || v.expose().len() >= n {
+                Ok(())
+            } else {
+                Err(format!(
+                    "must be at least {n} bytes (or empty to generate one)"
+                ))
+            }
+        }
+    }
+}
 
 /// A configuration problem, reported by `check-config` and at start-up.
 #[derive(Debug, thiserror::Error)]
@@ -671,109 +491,10 @@ impl Config {
         Ok(cfg)
     }
 
-    /// Checks values that deserialize but cannot work.
+    /// Checks values that deserialize but cannot work: every key's declared rule.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut errs = Vec::new();
-        if self.shop.name.trim().is_empty() || self.shop.name.len() > 100 {
-            errs.push("shop.name must be 1 to 100 characters".into());
-        }
-        if self.server.bind.parse::<SocketAddr>().is_err() {
-            errs.push(format!(
-                "server.bind `{}` is not an address like 127.0.0.1:8080",
-                self.server.bind
-            ));
-        }
-        let url = &self.server.public_url;
-        if !url.is_empty() && !url.starts_with("http://") && !url.starts_with("https://") {
-            errs.push("server.public_url must start with http:// or https://".into());
-        }
-        if self.server.body_limit < 1024 || self.server.body_limit > 256 * 1024 * 1024 {
-            errs.push("server.body_limit must be between 1024 and 268435456 bytes".into());
-        }
-        if self.server.workers > 256 {
-            errs.push("server.workers must be at most 256".into());
-        }
-        if self.storage.data_dir.trim().is_empty() {
-            errs.push("storage.data_dir must not be empty".into());
-        }
-        if self.storage.group_commit_max_batch == 0 || self.storage.group_commit_max_batch > 100_000
-        {
-            errs.push("storage.group_commit_max_batch must be between 1 and 100000".into());
-        }
-        if !(8..=65_536).contains(&self.storage.cache_mib) {
-            errs.push("storage.cache_mib must be between 8 and 65536".into());
-        }
-        if self.storage.group_commit_max_batch_ms > 10_000 {
-            errs.push("storage.group_commit_max_batch_ms must be at most 10000".into());
-        }
-        if self.jobs.workers == 0 || self.jobs.workers > 1024 {
-            errs.push("jobs.workers must be between 1 and 1024".into());
-        }
-        if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.expose().len() < 32 {
-            errs.push(
-                "auth.jwt_secret must be at least 32 bytes (or empty to generate one)".into(),
-            );
-        }
-        if self.auth.argon2_memory_kib < 19456 || self.auth.argon2_iterations < 2 {
-            errs.push("auth.argon2_memory_kib must be >= 19456 and auth.argon2_iterations >= 2 (OWASP minimum)".into());
-        }
-        if self.auth.argon2_parallelism == 0 || self.auth.hashing_concurrency == 0 {
-            errs.push(
-                "auth.argon2_parallelism and auth.hashing_concurrency must be at least 1".into(),
-            );
-        }
-        if self.auth.access_token_ttl_secs == 0 || self.auth.access_token_ttl_secs > 86_400 {
-            errs.push("auth.access_token_ttl_secs must be between 1 and 86400".into());
-        }
-        if self.auth.login_per_ip_per_minute == 0
-            || self.auth.login_failures_per_account_per_hour == 0
-        {
-            errs.push("auth rate limits must be at least 1".into());
-        }
-        if !matches!(
-            self.mail.smtp_security.as_str(),
-            "starttls" | "tls" | "none"
-        ) {
-            errs.push("mail.smtp_security must be starttls, tls or none".into());
-        }
-        if !self.mail.from.contains('@') {
-            errs.push("mail.from must contain an email address".into());
-        }
-        if crate::core::Currency::parse(&self.shop.currency).is_err() {
-            errs.push(format!(
-                "shop.currency `{}` is not an ISO 4217 code such as USD",
-                self.shop.currency
-            ));
-        }
-        if self.cart.max_lines == 0 || self.cart.max_lines > 1000 {
-            errs.push("cart.max_lines must be between 1 and 1000".into());
-        }
-        if !(1..=1_000_000).contains(&self.cart.max_line_quantity) {
-            errs.push("cart.max_line_quantity must be between 1 and 1000000".into());
-        }
-        if self.cart.idle_days == 0 || self.cart.idle_days > 3650 {
-            errs.push("cart.idle_days must be between 1 and 3650".into());
-        }
-        if self.checkout.reservation_ttl_minutes == 0
-            || self.checkout.reservation_ttl_minutes > 7 * 24 * 60
-        {
-            errs.push("checkout.reservation_ttl_minutes must be between 1 and 10080".into());
-        }
-        if !matches!(
-            self.checkout.reservation_strategy.as_str(),
-            "pessimistic" | "optimistic"
-        ) {
-            errs.push("checkout.reservation_strategy must be pessimistic or optimistic".into());
-        }
-        if !(0..=100_000_000).contains(&self.checkout.flat_rate_shipping) {
-            errs.push("checkout.flat_rate_shipping must be between 0 and 100000000".into());
-        }
-        if !matches!(self.log.format.as_str(), "auto" | "human" | "json") {
-            errs.push(format!(
-                "log.format `{}` must be auto, human or json",
-                self.log.format
-            ));
-        }
+        self.check_sections(&mut errs);
         if errs.is_empty() {
             Ok(())
         } else {
@@ -799,23 +520,17 @@ impl Config {
              # Precedence: defaults < this file (--config) < SHOPD_<SECTION>_<KEY> environment\n\
              # variables (or SHOPD_<SECTION>_<KEY>_FILE naming a file) < command-line flags.\n",
         );
-        for (section, keys) in &defaults {
-            let doc = DOCS
-                .iter()
-                .find(|(s, k, _)| s == section && k.is_empty())
-                .map(|(_, _, d)| *d)
-                .unwrap_or("");
-            out.push_str(&format!("\n# {doc}\n[{section}]\n"));
-            if let Some(keys) = keys.as_table() {
-                for (key, value) in keys {
-                    let doc = DOCS
-                        .iter()
-                        .find(|(s, k, _)| s == section && k == key)
-                        .map(|(_, _, d)| *d)
-                        .unwrap_or("");
-                    let env = format!("SHOPD_{}_{}", section.to_uppercase(), key.to_uppercase());
-                    out.push_str(&format!("# {doc} (env {env})\n{key} = {value}\n"));
-                }
+        for (section, doc, docs) in SECTIONS {
+            out.push_str(&format!("\n# {}\n[{section}]\n", doc.trim()));
+            let Some(keys) = defaults.get(*section).and_then(|k| k.as_table()) else {
+                continue;
+            };
+            for (key, doc) in docs.iter() {
+                let Some(value) = keys.get(*key) else {
+                    continue;
+                };
+                let env = format!("SHOPD_{}_{}", section.to_uppercase(), key.to_uppercase());
+                out.push_str(&format!("# {} (env {env})\n{key} = {value}\n", doc.trim()));
             }
         }
         out
@@ -853,20 +568,60 @@ mod tests {
     use std::collections::HashMap;
 
     #[test]
-    fn every_key_is_documented() {
+    fn every_key_is_declared_once_with_a_doc_line() {
         let defaults = toml::Table::try_from(Config::default()).expect("defaults");
-        for (section, keys) in &defaults {
-            assert!(
-                DOCS.iter().any(|(s, k, _)| s == section && k.is_empty()),
-                "{section}"
-            );
-            for key in keys.as_table().expect("table").keys() {
-                assert!(
-                    DOCS.iter().any(|(s, k, _)| s == section && k == key),
-                    "{section}.{key} has no doc line"
-                );
+        let declared: Vec<&str> = SECTIONS.iter().map(|(s, _, _)| *s).collect();
+        let serialised: Vec<&str> = defaults.keys().map(String::as_str).collect();
+        let mut a = declared.clone();
+        let mut b = serialised.clone();
+        a.sort_unstable();
+        b.sort_unstable();
+        assert_eq!(
+            a, b,
+            "every section is declared by section! and listed in sections!"
+        );
+        for (section, doc, keys) in SECTIONS {
+            assert!(!doc.trim().is_empty(), "{section}");
+            let table = defaults[*section].as_table().expect("table");
+            let names: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
+            let mut want: Vec<&str> = table.keys().map(String::as_str).collect();
+            let mut got = names.clone();
+            want.sort_unstable();
+            got.sort_unstable();
+            assert_eq!(got, want, "[{section}]");
+            for (key, doc) in keys.iter() {
+                assert!(!doc.trim().is_empty(), "{section}.{key} has no doc line");
             }
         }
+    }
+
+    #[test]
+    fn the_defaults_meet_their_rules_and_a_broken_key_is_named() {
+        Config::default().validate().expect("defaults are valid");
+        let mut cfg = Config::default();
+        cfg.cart.max_lines = 0;
+        cfg.mail.smtp_security = "ssl".into();
+        cfg.auth.jwt_secret = Secret::new("short");
+        let Err(ConfigError::Invalid(errs)) = cfg.validate() else {
+            panic!("three broken keys must be refused");
+        };
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert!(
+            errs[0].starts_with("auth.jwt_secret must be at least 32 bytes"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[1].starts_with("mail.smtp_security `ssl` must be one of"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[2].starts_with("cart.max_lines must be between 1 and 1000"),
+            "{errs:?}"
+        );
+        assert!(
+            !errs.iter().any(|e| e.contains("short")),
+            "a secret never prints"
+        );
     }
 
     #[test]

@@ -327,6 +327,17 @@ pub const PRUNE_JOB: &str = "idempotency.prune";
 /// How often pruning runs.
 pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
+/// The idempotency module's background work: hourly pruning of expired records.
+pub fn work(store: Store) -> crate::jobs::Work {
+    crate::jobs::Work::new()
+        .handler(
+            PRUNE_JOB,
+            1,
+            crate::jobs::handler_fn(move |ctx| run_prune(store.clone(), ctx)),
+        )
+        .every(PRUNE_JOB, PRUNE_EVERY)
+}
+
 /// Job handler of [`PRUNE_JOB`]: deletes expired records in batches of 500 (never one long
 /// write), then schedules the next run with its ack.
 pub async fn run_prune(

@@ -16,6 +16,32 @@ use super::{ApiError, HttpState, Problem};
 use crate::core::{ApiKeyId, CustomerId, DEFAULT_PER_PAGE, MAX_PER_PAGE, Page};
 use crate::domain::auth::{ApiKeyView, CustomerView, Role, TokenPair};
 
+/// This module's operations, merged into the API document by [`super::docs::openapi`].
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    register,
+    login,
+    refresh,
+    logout,
+    verify_email,
+    resend_verification,
+    request_reset,
+    confirm_reset,
+    setup,
+    me,
+    change_password,
+    delete_me,
+    get_customer,
+    update_customer,
+    list_customers,
+    admin_get_customer,
+    set_role,
+    create_api_key,
+    list_api_keys,
+    revoke_api_key
+))]
+pub(super) struct Doc;
+
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1/auth")

@@ -19,6 +19,11 @@ pub const CART_HEADER: &str = "x-cart-token";
 /// Cookie carrying it for browsers.
 pub const CART_COOKIE: &str = "shopd_cart";
 
+/// This module's operations, merged into the API document by [`super::docs::openapi`].
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create_cart, get_cart, add_item, update_item, remove_item))]
+pub(super) struct Doc;
+
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/api/v1/cart")

@@ -17,6 +17,31 @@ use crate::domain::catalog::{
     Category, Collection, ImportReport, ListFilter, Product, ProductInput, Status,
 };
 
+/// This module's operations, merged into the API document by [`super::docs::openapi`].
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list_products,
+    get_product,
+    list_categories,
+    create_product,
+    admin_list_products,
+    admin_get_product,
+    update_product,
+    delete_product,
+    bulk_status,
+    create_category,
+    update_category,
+    delete_category,
+    import_csv,
+    list_collections,
+    get_collection,
+    create_collection,
+    update_collection,
+    delete_collection,
+    export_csv
+))]
+pub(super) struct Doc;
+
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/products", web::get().to(list_products))
         .route("/api/v1/products/{id_or_slug}", web::get().to(get_product))

@@ -12,6 +12,11 @@ use super::{ApiError, HttpState};
 use crate::core::{DEFAULT_PER_PAGE, MAX_PER_PAGE, Page};
 use crate::domain::diagnostics::{DiagKey, Diagnostics, EffectSummary, JobStatus, Note};
 
+/// This module's operations, merged into the API document by [`super::docs::openapi`].
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(enqueue_job, job_status, summary, put_note, list_notes))]
+pub(super) struct Doc;
+
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1/admin/diagnostics")

@@ -14,6 +14,11 @@ use crate::core::VariantId;
 use crate::domain::events;
 use crate::domain::inventory::{Backorder, Policy};
 
+/// This module's operations, merged into the API document by [`super::docs::openapi`].
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(get_stock, set_stock, adjust_stock, list_movements, list_events))]
+pub(super) struct Doc;
+
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/api/v1/admin/variants/{id}/stock")

@@ -99,18 +99,69 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: HttpState, body_limit: usi
         .app_data(json::BodyLimit(body_limit))
         .app_data(web::PayloadConfig::new(body_limit))
         .app_data(web::QueryConfig::default().error_handler(query_error))
-        .app_data(web::PathConfig::default().error_handler(path_error))
-        .configure(health::routes)
-        .configure(docs::routes)
-        .configure(auth::routes)
-        .configure(catalog::routes)
-        .configure(search::routes)
-        .configure(inventory::routes)
-        .configure(cart::routes)
-        .configure(orders::routes)
-        .configure(diagnostics::routes)
-        .configure(assets::routes);
+        .app_data(web::PathConfig::default().error_handler(path_error));
+    for m in MODULES {
+        cfg.configure(m.routes);
+    }
 }
+
+/// One route module: its routes and the OpenAPI description of exactly those routes, declared
+/// next to each other in the module. Adding a module is one line in [`MODULES`].
+pub struct Module {
+    /// Registers the module's routes.
+    pub routes: fn(&mut web::ServiceConfig),
+    /// The module's operations (and the schemas they use) for the API document.
+    pub doc: fn() -> utoipa::openapi::OpenApi,
+}
+
+fn undocumented() -> utoipa::openapi::OpenApi {
+    utoipa::openapi::OpenApi::default()
+}
+
+/// Every route module, in registration order.
+pub const MODULES: &[Module] = &[
+    Module {
+        routes: health::routes,
+        doc: <health::Doc as utoipa::OpenApi>::openapi,
+    },
+    // The document itself and the embedded assets are not API operations.
+    Module {
+        routes: docs::routes,
+        doc: undocumented,
+    },
+    Module {
+        routes: auth::routes,
+        doc: <auth::Doc as utoipa::OpenApi>::openapi,
+    },
+    Module {
+        routes: catalog::routes,
+        doc: <catalog::Doc as utoipa::OpenApi>::openapi,
+    },
+    Module {
+        routes: search::routes,
+        doc: <search::Doc as utoipa::OpenApi>::openapi,
+    },
+    Module {
+        routes: inventory::routes,
+        doc: <inventory::Doc as utoipa::OpenApi>::openapi,
+    },
+    Module {
+        routes: cart::routes,
+        doc: <cart::Doc as utoipa::OpenApi>::openapi,
+    },
+    Module {
+        routes: orders::routes,
+        doc: <orders::Doc as utoipa::OpenApi>::openapi,
+    },
+    Module {
+        routes: diagnostics::routes,
+        doc: <diagnostics::Doc as utoipa::OpenApi>::openapi,
+    },
+    Module {
+        routes: assets::routes,
+        doc: undocumented,
+    },
+];
 
 fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
     ApiError::bad_request(format!("invalid query string: {err}")).into()

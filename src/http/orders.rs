@@ -19,6 +19,23 @@ use crate::domain::orders::{FulfilInput, OrderFilter, Status, Viewer};
 /// Header a guest shows an order with.
 pub const ORDER_TOKEN_HEADER: &str = "x-order-token";
 
+/// This module's operations, merged into the API document by [`super::docs::openapi`].
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    checkout,
+    my_orders,
+    get_order,
+    cancel_own,
+    admin_list,
+    admin_get,
+    fulfil,
+    admin_cancel,
+    add_note,
+    mark_paid,
+    complete
+))]
+pub(super) struct Doc;
+
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/checkout", web::post().to(checkout))
         .route("/api/v1/orders", web::get().to(my_orders))

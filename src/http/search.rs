@@ -9,6 +9,11 @@ use super::{ApiError, HttpState, Problem};
 use crate::core::{CategoryId, MAX_PER_PAGE};
 use crate::domain::search::{SearchQuery, Sort};
 
+/// This module's operations, merged into the API document by [`super::docs::openapi`].
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(search, suggest))]
+pub(super) struct Doc;
+
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/search", web::get().to(search))
         .route("/api/v1/search/suggest", web::get().to(suggest));

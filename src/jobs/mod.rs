@@ -4,6 +4,7 @@
 
 pub mod queue;
 pub mod runner;
+pub mod work;
 
 pub use queue::{
     Enqueued, JobRecord, JobState, NewJob, complete, enqueue, fail, get, migrate_ready_by_kind,
@@ -13,3 +14,4 @@ pub use runner::{
     Completion, JobContext, JobError, JobHandler, JobObserver, JobOutcome, Runner, RunnerConfig,
     RunningJobs, backoff, handler_fn,
 };
+pub use work::{Work, WorkError};

@@ -171,6 +171,13 @@ fn ready_remove(tx: &mut WriteTx<'_>, job: &JobRecord) -> Result<(), StorageErro
     tx.remove(&READY_BY_KIND, &(job.kind.clone(), job.run_at, job.id))
 }
 
+/// The queue's own schema steps.
+pub const MIGRATIONS: &[crate::storage::Migration] = &[crate::storage::Migration {
+    to: 2,
+    description: "index ready jobs by kind",
+    run: migrate_ready_by_kind,
+}];
+
 /// Schema 2: fills the per-kind ready index from the ready jobs of an older data dir.
 pub fn migrate_ready_by_kind(tx: &mut WriteTx<'_>) -> Result<(), StorageError> {
     let mut after: Option<(Timestamp, JobId)> = None;

@@ -208,6 +208,16 @@ impl Runner {
         );
     }
 
+    /// Whether a handler for `kind` is registered.
+    pub fn handles(&self, kind: &str) -> bool {
+        self.handlers.contains_key(kind)
+    }
+
+    /// The store the runner claims from.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Sets the outcome observer.
     pub fn observe(&mut self, observer: Arc<dyn JobObserver>) {
         self.observer = Some(observer);

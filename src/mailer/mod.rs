@@ -133,6 +133,12 @@ impl Mailer {
             .map_err(|e| JobError::permanent(format!("building message: {e}")))
     }
 
+    /// The mailer's background work: sending, four conversations at a time.
+    pub fn work(self: &Arc<Self>) -> jobs::Work {
+        let m = self.clone();
+        jobs::Work::new().handler(MAIL_JOB, 4, jobs::handler_fn(move |ctx| m.clone().run(ctx)))
+    }
+
     /// Job handler of [`MAIL_JOB`].
     pub async fn run(self: Arc<Self>, ctx: JobContext) -> Result<JobOutcome, JobError> {
         let mail: Mail = ctx.payload()?;

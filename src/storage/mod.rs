@@ -385,6 +385,10 @@ fn migrate(
     schema: Schema,
     clock: &dyn Clock,
 ) -> Result<(), OpenError> {
+    schema.check().map_err(|reason| OpenError::Migration {
+        to: schema.version,
+        source: StorageError::Io(reason),
+    })?;
     let dir_s = dir.display().to_string();
     let db_err = |e: StorageError| OpenError::Database {
         path: dir.join(DB_FILE).display().to_string(),
@@ -417,15 +421,10 @@ fn migrate(
     }
     while current < schema.version {
         let target = current + 1;
-        let step =
-            schema
-                .migrations
-                .iter()
-                .find(|m| m.to == target)
-                .ok_or(OpenError::Migration {
-                    to: target,
-                    source: StorageError::Io(format!("no migration to schema version {target}")),
-                })?;
+        let step = schema.step(target).ok_or(OpenError::Migration {
+            to: target,
+            source: StorageError::Io(format!("no migration to schema version {target}")),
+        })?;
         tracing::info!(
             from = current,
             to = target,

@@ -25,6 +25,38 @@ pub struct Migration {
 pub struct Schema {
     /// Current version.
     pub version: u32,
-    /// Steps in ascending `to` order, covering every version after 1.
-    pub migrations: &'static [Migration],
+    /// Each module's own steps (in any order); together they cover every version after 1
+    /// exactly once.
+    pub migrations: &'static [&'static [Migration]],
+}
+
+impl Schema {
+    /// The step that reaches `to`.
+    pub fn step(&self, to: u32) -> Option<&'static Migration> {
+        self.migrations
+            .iter()
+            .flat_map(|m| m.iter())
+            .find(|m| m.to == to)
+    }
+
+    /// Checks that the modules' steps reach every version from 2 to `version` once each and
+    /// none beyond: two modules claiming one version is a merge mistake caught at start.
+    pub fn check(&self) -> Result<(), String> {
+        let mut seen: Vec<u32> = self
+            .migrations
+            .iter()
+            .flat_map(|m| m.iter())
+            .map(|m| m.to)
+            .collect();
+        seen.sort_unstable();
+        let want: Vec<u32> = (2..=self.version).collect();
+        if seen == want {
+            Ok(())
+        } else {
+            Err(format!(
+                "schema {} needs one migration to each of {want:?}, the modules declare {seen:?}",
+                self.version
+            ))
+        }
+    }
 }

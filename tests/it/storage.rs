@@ -255,6 +255,7 @@ fn mark_v3(tx: &mut WriteTx<'_>) -> Result<(), StorageError> {
     tx.insert(&KV, &"v3".to_string(), &3)
 }
 
+static STEPS: [&[Migration]; 1] = [&MIGRATIONS];
 static MIGRATIONS: [Migration; 2] = [
     Migration {
         to: 2,
@@ -280,7 +281,7 @@ fn older_data_is_migrated_step_by_step() {
     let mut o = opts(dir.path());
     o.schema = Schema {
         version: 3,
-        migrations: &MIGRATIONS,
+        migrations: &STEPS,
     };
     let s = Store::open(o).expect("migrate");
     let r = s.read().expect("read");

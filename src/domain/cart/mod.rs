@@ -330,6 +330,18 @@ impl Carts {
         self.store.write(move |tx| sweep_expired(tx, limit)).await
     }
 
+    /// The cart module's background work: the hourly sweep of idle carts.
+    pub fn work(&self) -> jobs::Work {
+        let c = self.clone();
+        jobs::Work::new()
+            .handler(
+                SWEEP_JOB,
+                1,
+                jobs::handler_fn(move |ctx| c.clone().run_sweep(ctx)),
+            )
+            .every(SWEEP_JOB, SWEEP_EVERY)
+    }
+
     /// Job handler of [`SWEEP_JOB`]: deletes expired carts in batches, then schedules the next
     /// run (one per [`SWEEP_EVERY`] window, deduplicated by window).
     pub async fn run_sweep(

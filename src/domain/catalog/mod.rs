@@ -986,6 +986,13 @@ fn full<K: crate::storage::Key, V: crate::storage::Value>(
     Ok(())
 }
 
+/// The catalog's own schema steps.
+pub const MIGRATIONS: &[crate::storage::Migration] = &[crate::storage::Migration {
+    to: 6,
+    description: "index products of every status by category",
+    run: migrate_category_members,
+}];
+
 /// Migration to schema 6: lists every product under its categories in the member index.
 pub fn migrate_category_members(tx: &mut WriteTx<'_>) -> Result<(), StorageError> {
     tx.for_each_batch(&PRODUCTS, 1000, |tx, rows| {

@@ -598,6 +598,13 @@ fn actor(c: Option<CustomerId>) -> String {
     c.map_or_else(|| "guest".to_owned(), |c| c.to_string())
 }
 
+/// The checkout module's own schema steps.
+pub const MIGRATIONS: &[crate::storage::Migration] = &[crate::storage::Migration {
+    to: 5,
+    description: "idempotency records hold typed outcomes",
+    run: migrate_idempotency_outcomes,
+}];
+
 /// Migration to schema 5: idempotency records of checkouts and fulfilments stored the JSON
 /// response; each becomes the typed outcome ([`Placed`] or [`orders::Fulfilled`]) naming the
 /// same order, so a key used before the upgrade still replays its order and never makes a

@@ -270,6 +270,11 @@ impl Diagnostics {
     }
 }
 
+/// The diagnostics module's background work: its test effect jobs, eight at a time.
+pub fn work() -> jobs::Work {
+    jobs::Work::new().handler(EFFECT_JOB, 8, jobs::handler_fn(run_effect_job))
+}
+
 /// Handler of [`EFFECT_JOB`]: the effect (a counter per key) is committed together with the
 /// job's ack, so it is applied exactly once even across crashes.
 pub async fn run_effect_job(ctx: JobContext) -> Result<JobOutcome, JobError> {

@@ -166,6 +166,13 @@ pub fn list(
     Ok(Page::from_overfetch(out, per_page, |e| e.id.to_cursor()))
 }
 
+/// The event outbox's own schema steps.
+pub const MIGRATIONS: &[crate::storage::Migration] = &[crate::storage::Migration {
+    to: 7,
+    description: "index events by type",
+    run: migrate_by_type,
+}];
+
 /// Migration to schema 7: indexes the events of an older data dir by type.
 pub fn migrate_by_type(tx: &mut WriteTx<'_>) -> Result<(), StorageError> {
     tx.for_each_batch(&EVENTS, 1000, |tx, rows| {

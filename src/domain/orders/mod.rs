@@ -196,6 +196,13 @@ pub fn insert(tx: &mut WriteTx<'_>, order: &Order) -> Result<(), StorageError> {
     tx.insert(&ORDERS, &order.id, order)
 }
 
+/// The order module's own schema steps.
+pub const MIGRATIONS: &[crate::storage::Migration] = &[crate::storage::Migration {
+    to: 3,
+    description: "index unpaid orders by expiry",
+    run: migrate_pending_expiry_index,
+}];
+
 /// Schema 3: indexes the unpaid orders of an older data dir by expiry.
 pub fn migrate_pending_expiry_index(tx: &mut WriteTx<'_>) -> Result<(), StorageError> {
     let status = Status::PendingPayment.as_str().to_owned();
@@ -659,6 +666,24 @@ impl Orders {
                 Ok(OrderView::staff(&o))
             })
             .await
+    }
+
+    /// The order module's background work: expiring single orders (four at a time) and the
+    /// 30-second sweep that finds unpaid orders past their expiry.
+    pub fn work(&self) -> jobs::Work {
+        let (a, b) = (self.clone(), self.clone());
+        jobs::Work::new()
+            .handler(
+                EXPIRE_JOB,
+                4,
+                jobs::handler_fn(move |ctx| a.clone().run_expire(ctx)),
+            )
+            .handler(
+                EXPIRE_DUE_JOB,
+                1,
+                jobs::handler_fn(move |ctx| b.clone().run_expire_due(ctx)),
+            )
+            .every(EXPIRE_DUE_JOB, EXPIRE_EVERY)
     }
 
     /// Job handler of [`EXPIRE_DUE_JOB`]: expires every unpaid order past its expiry, 200 per

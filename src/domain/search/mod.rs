@@ -477,6 +477,17 @@ impl Search {
         self.index.len()
     }
 
+    /// The search module's background work: following catalog changes, one at a time (the
+    /// index has one writer).
+    pub fn work(&self) -> crate::jobs::Work {
+        let s = self.clone();
+        crate::jobs::Work::new().handler(
+            crate::domain::catalog::PRODUCT_CHANGED_JOB,
+            1,
+            crate::jobs::handler_fn(move |ctx| s.clone().on_product_changed(ctx)),
+        )
+    }
+
     /// Job handler of `catalog.product_changed`: re-reads the product and updates the index.
     pub async fn on_product_changed(
         self,
