@@ -118,45 +118,31 @@ fn undocumented() -> utoipa::openapi::OpenApi {
     utoipa::openapi::OpenApi::default()
 }
 
-/// Every route module, in registration order.
+/// A route module whose operations its `Doc` describes.
+macro_rules! documented {
+    ($m:ident) => {
+        Module {
+            routes: $m::routes,
+            doc: <$m::Doc as utoipa::OpenApi>::openapi,
+        }
+    };
+}
+
+/// Every route module, in registration order. The document itself and the embedded assets are
+/// not API operations.
 pub const MODULES: &[Module] = &[
-    Module {
-        routes: health::routes,
-        doc: <health::Doc as utoipa::OpenApi>::openapi,
-    },
-    // The document itself and the embedded assets are not API operations.
+    documented!(health),
     Module {
         routes: docs::routes,
         doc: undocumented,
     },
-    Module {
-        routes: auth::routes,
-        doc: <auth::Doc as utoipa::OpenApi>::openapi,
-    },
-    Module {
-        routes: catalog::routes,
-        doc: <catalog::Doc as utoipa::OpenApi>::openapi,
-    },
-    Module {
-        routes: search::routes,
-        doc: <search::Doc as utoipa::OpenApi>::openapi,
-    },
-    Module {
-        routes: inventory::routes,
-        doc: <inventory::Doc as utoipa::OpenApi>::openapi,
-    },
-    Module {
-        routes: cart::routes,
-        doc: <cart::Doc as utoipa::OpenApi>::openapi,
-    },
-    Module {
-        routes: orders::routes,
-        doc: <orders::Doc as utoipa::OpenApi>::openapi,
-    },
-    Module {
-        routes: diagnostics::routes,
-        doc: <diagnostics::Doc as utoipa::OpenApi>::openapi,
-    },
+    documented!(auth),
+    documented!(catalog),
+    documented!(search),
+    documented!(inventory),
+    documented!(cart),
+    documented!(orders),
+    documented!(diagnostics),
     Module {
         routes: assets::routes,
         doc: undocumented,
