@@ -1,6 +1,7 @@
 //! Catalog benchmark on a generated catalog (100,000 products by default): time to generate and
 //! index it, search latency at 16 concurrent clients over a mixed query set (plain text, typos,
-//! filters + facets), and product-by-slug reads per second.
+//! filters + facets) — as shoppers repeat it, and with every filter set new so no facet count
+//! is cached — and product-by-slug reads per second.
 //!
 //! `cargo bench --bench catalog -- [--products 100000] [--seconds 10] [--concurrency 16]`
 
@@ -27,6 +28,23 @@ const QUERIES: &[&str] = &[
     "option.Size=M&sort=price_desc",
     "q=linen&in_stock=true",
 ];
+
+/// Request `n` of the mix with a filter set no earlier request had and the same matches: a
+/// price cap above every price, or for the query with a price range, bounds moved within the
+/// gaps between demo prices (every demo price ends in 99 cents, so 1000–1099 and 5000–5098
+/// bound the same products as 1000 and 5000).
+fn never_seen(n: u64) -> String {
+    let q = QUERIES[n as usize % QUERIES.len()];
+    let round = n / QUERIES.len() as u64;
+    match q.strip_suffix("&min_price=1000&max_price=5000") {
+        Some(text) => format!(
+            "{text}&min_price={}&max_price={}",
+            1000 + round % 100,
+            5000 + round / 100 % 99
+        ),
+        None => format!("{q}&max_price={}", 1_000_000_000 + n),
+    }
+}
 
 fn main() {
     let smoke = !std::env::args().any(|a| a == "--bench");
@@ -135,6 +153,21 @@ fn main() {
     println!(
         "{}",
         drive("search (mixed queries)", &server.base, &load, search).line()
+    );
+    // The same mix with a filter set never seen before on every request (a distinct, never
+    // binding price cap), so nothing comes from the facet-count cache: the cost of a new query.
+    let fresh: MakeRequest = Arc::new(|c: &reqwest::Client, base: &str, n| {
+        c.get(format!("{base}/api/v1/search?{}", never_seen(n)))
+    });
+    println!(
+        "{}",
+        drive(
+            "search (mixed, every filter set new)",
+            &server.base,
+            &load,
+            fresh
+        )
+        .line()
     );
     let slugs = Arc::new(slugs);
     let read: MakeRequest = Arc::new(move |c: &reqwest::Client, base: &str, n| {

@@ -3,8 +3,10 @@
 //! unreadable index is rebuilt from the store at start. Catalog changes reach it through jobs
 //! enqueued in the same transaction as the change.
 
+mod counts;
 mod facets;
 pub mod query;
+mod snippets;
 
 use crate::core::errors::{self as codes, Code, ErrorCode, FieldIssue};
 use std::path::{Path, PathBuf};
@@ -164,6 +166,8 @@ pub struct SearchIndex {
     pub(crate) f: Fields,
     /// Per-segment facet tables, built as segments appear (the reader's warmer).
     pub(crate) facets: std::sync::Arc<facets::FacetCache>,
+    /// Facet counts and totals of recent filter sets, for the current searcher generation.
+    pub(crate) counts: counts::CountCache,
     dir: PathBuf,
 }
 
@@ -233,6 +237,7 @@ impl SearchIndex {
                 writer: Mutex::new(writer),
                 f,
                 facets,
+                counts: counts::CountCache::default(),
                 dir,
             },
             rebuild,

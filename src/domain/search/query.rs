@@ -6,15 +6,18 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use serde::Serialize;
-use tantivy::collector::{Count, TopDocs};
+use std::sync::Arc;
+
+use tantivy::collector::{Collector, Count, TopDocs};
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery,
 };
 use tantivy::schema::{Facet, Field, IndexRecordOption};
-use tantivy::snippet::SnippetGenerator;
 use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
 
+use super::counts::{Counted, FilterSet};
 use super::facets::{FacetCounter, FacetKey, PRICE_EDGES};
+use super::snippets;
 use super::{SearchError, SearchIndex, facet_part, option_facet};
 use crate::core::CategoryId;
 
@@ -134,6 +137,12 @@ pub struct SearchResult {
     pub facets: Facets,
 }
 
+/// Longest highlighted title (tantivy's default fragment length).
+const TITLE_CHARS: usize = 150;
+
+/// Longest description snippet.
+const SNIPPET_CHARS: usize = 160;
+
 /// Completions of the last word searched for (the most frequent title words it starts).
 const MAX_COMPLETIONS: usize = 30;
 
@@ -215,14 +224,8 @@ impl SearchIndex {
         words.into_iter().map(|(w, _)| w).collect()
     }
 
-    fn text_query(&self, searcher: &Searcher, q: &str) -> Option<Box<dyn Query>> {
+    fn text_query(&self, searcher: &Searcher, words: &[String]) -> Option<Box<dyn Query>> {
         let f = self.f;
-        let words: Vec<String> = q
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .take(10)
-            .map(str::to_lowercase)
-            .collect();
         if words.is_empty() {
             return None;
         }
@@ -354,91 +357,112 @@ impl SearchIndex {
         Box::new(BooleanQuery::new(parts))
     }
 
-    /// Runs a search.
+    /// Runs a search. Facet counts and the total come from the count cache when this filter set
+    /// was counted on the same index state; otherwise they are counted in the same pass as the
+    /// hits and remembered.
     pub fn search(&self, q: &SearchQuery) -> Result<SearchResult, SearchError> {
-        let f = self.f;
         let searcher = self.reader.searcher();
-        let text = self.text_query(&searcher, &q.q);
+        let words = words(&q.q);
+        let text = self.text_query(&searcher, &words);
         let query = self.combined(q, &text, false);
+        let generation = searcher.generation().generation_id();
+        let key = FilterSet::of(q, &words);
+        let (addrs, counted) = match self.counts.get(generation, &key) {
+            Some(counted) => {
+                let (addrs, _) =
+                    self.collect(&searcher, &*query, q, text.is_some(), None::<Count>)?;
+                (addrs, counted)
+            }
+            None => {
+                let extras = Some(self.extras());
+                let (addrs, fruit) = self.collect(&searcher, &*query, q, text.is_some(), extras)?;
+                let (total, counts) = fruit.unwrap_or_default();
+                let counted = Arc::new(Counted {
+                    total: total as u64,
+                    facets: facets_of(counts),
+                });
+                self.counts.put(generation, key, counted.clone());
+                (addrs, counted)
+            }
+        };
+        Ok(SearchResult {
+            data: self.hits(&searcher, &text, addrs)?,
+            total: counted.total,
+            page: q.page.max(1),
+            per_page: q.per_page,
+            facets: counted.facets.clone(),
+        })
+    }
+
+    /// The page of `q` in its sort order, and what `extras` collects in the same pass.
+    fn collect<C: Collector>(
+        &self,
+        searcher: &Searcher,
+        query: &dyn Query,
+        q: &SearchQuery,
+        scored: bool,
+        extras: C,
+    ) -> tantivy::Result<(Vec<DocAddress>, C::Fruit)> {
         let offset = (q.page.max(1) - 1) * q.per_page;
-        let top = TopDocs::with_limit(q.per_page.max(1)).and_offset(offset);
-        // One pass over the matches: hits, total, facet counts and price buckets together.
-        let (addrs, (total, counts)): (Vec<DocAddress>, Extras) = match q.sort {
-            Sort::Relevance if text.is_some() => {
-                let (hits, ex) = searcher.search(&query, &(top.order_by_score(), self.extras()))?;
-                (hits.into_iter().map(|(_, a)| a).collect(), ex)
+        let top = || TopDocs::with_limit(q.per_page.max(1)).and_offset(offset);
+        let by = |field: &'static str, order: Order| top().order_by_fast_field::<u64>(field, order);
+        Ok(match q.sort {
+            Sort::Relevance if scored => {
+                let (hits, ex) = searcher.search(query, &(top().order_by_score(), extras))?;
+                (addresses(hits), ex)
             }
             Sort::PriceAsc => {
-                let (hits, ex) = searcher.search(
-                    &query,
-                    &(
-                        top.order_by_fast_field::<u64>("price", Order::Asc),
-                        self.extras(),
-                    ),
-                )?;
-                (hits.into_iter().map(|(_, a)| a).collect(), ex)
+                let (hits, ex) = searcher.search(query, &(by("price", Order::Asc), extras))?;
+                (addresses(hits), ex)
             }
             Sort::PriceDesc => {
-                let (hits, ex) = searcher.search(
-                    &query,
-                    &(
-                        top.order_by_fast_field::<u64>("price", Order::Desc),
-                        self.extras(),
-                    ),
-                )?;
-                (hits.into_iter().map(|(_, a)| a).collect(), ex)
+                let (hits, ex) = searcher.search(query, &(by("price", Order::Desc), extras))?;
+                (addresses(hits), ex)
             }
             // Newest, and relevance without words (every score is equal).
             _ => {
-                let (hits, ex) = searcher.search(
-                    &query,
-                    &(
-                        top.order_by_fast_field::<u64>("created", Order::Desc),
-                        self.extras(),
-                    ),
-                )?;
-                (hits.into_iter().map(|(_, a)| a).collect(), ex)
+                let (hits, ex) = searcher.search(query, &(by("created", Order::Desc), extras))?;
+                (addresses(hits), ex)
             }
-        };
-        let total = total as u64;
+        })
+    }
 
-        let title_snip = match &text {
-            Some(t) => Some(SnippetGenerator::create(&searcher, &**t, f.title)?),
+    /// The hits at `addrs`, titles highlighted and descriptions cut to a snippet around the
+    /// words searched for.
+    fn hits(
+        &self,
+        searcher: &Searcher,
+        text: &Option<Box<dyn Query>>,
+        addrs: Vec<DocAddress>,
+    ) -> Result<Vec<Hit>, SearchError> {
+        let f = self.f;
+        let generators = match text {
+            Some(t) => Some((
+                snippets::generator(searcher, &**t, f.title, TITLE_CHARS)?,
+                snippets::generator(searcher, &**t, f.body, SNIPPET_CHARS)?,
+            )),
             None => None,
         };
-        let mut desc_snip = match &text {
-            Some(t) => Some(SnippetGenerator::create(&searcher, &**t, f.body)?),
-            None => None,
-        };
-        if let Some(s) = desc_snip.as_mut() {
-            s.set_max_num_chars(160);
-        }
         let mut data = Vec::with_capacity(addrs.len());
         for a in addrs {
             let doc: TantivyDocument = searcher.doc(a)?;
             let title = SearchIndex::stored_str(&doc, f.title);
+            let description = SearchIndex::stored_str(&doc, f.description);
             let amount = doc
                 .get_first(f.price)
                 .and_then(|v| tantivy::schema::Value::as_u64(&v))
                 .unwrap_or(0);
             let currency = crate::core::Currency::parse(&SearchIndex::stored_str(&doc, f.currency))
                 .unwrap_or(crate::core::Currency::USD);
-            let title_highlight = match &title_snip {
-                Some(g) => {
-                    let h = g.snippet_from_doc(&doc).to_html();
-                    if h.is_empty() { escape(&title) } else { h }
+            let (title_highlight, snippet) = match &generators {
+                Some((t, d)) => {
+                    let h = t.snippet(&title).to_html();
+                    let h = if h.is_empty() { escape(&title) } else { h };
+                    (h, d.snippet(&description).to_html())
                 }
-                None => escape(&title),
-            };
-            let snippet = match &desc_snip {
-                Some(g) => g
-                    .snippet(&SearchIndex::stored_str(&doc, f.description))
-                    .to_html(),
-                None => escape(
-                    &SearchIndex::stored_str(&doc, f.description)
-                        .chars()
-                        .take(160)
-                        .collect::<String>(),
+                None => (
+                    escape(&title),
+                    escape(&description.chars().take(SNIPPET_CHARS).collect::<String>()),
                 ),
             };
             data.push(Hit {
@@ -450,67 +474,13 @@ impl SearchIndex {
                 snippet,
             });
         }
-
-        let mut categories = Vec::new();
-        let mut tags = Vec::new();
-        let mut options: BTreeMap<String, Vec<FacetCount>> = BTreeMap::new();
-        let mut buckets = [0u64; PRICE_EDGES.len()];
-        for (key, count) in counts {
-            match key {
-                FacetKey::Category(value) => categories.push(FacetCount { value, count }),
-                FacetKey::Tag(value) => tags.push(FacetCount { value, count }),
-                FacetKey::Option(flat) => {
-                    if let Some((name, value)) = flat.split_once('\u{1f}') {
-                        options
-                            .entry(name.to_owned())
-                            .or_default()
-                            .push(FacetCount {
-                                value: value.to_owned(),
-                                count,
-                            });
-                    }
-                }
-                FacetKey::Price(i) => {
-                    if let Some(b) = buckets.get_mut(i) {
-                        *b += count;
-                    }
-                }
-            }
-        }
-        let by_count =
-            |a: &FacetCount, b: &FacetCount| b.count.cmp(&a.count).then(a.value.cmp(&b.value));
-        categories.sort_by(by_count);
-        tags.sort_by(by_count);
-        for values in options.values_mut() {
-            values.sort_by(by_count);
-        }
-        let price_ranges = PRICE_EDGES
-            .iter()
-            .enumerate()
-            .map(|(i, lo)| PriceRange {
-                min: *lo,
-                max: PRICE_EDGES.get(i + 1).copied(),
-                count: buckets[i],
-            })
-            .collect();
-        Ok(SearchResult {
-            data,
-            total,
-            page: q.page.max(1),
-            per_page: q.per_page,
-            facets: Facets {
-                categories,
-                tags,
-                options,
-                price_ranges,
-            },
-        })
+        Ok(data)
     }
 
     /// Titles completing what a shopper has typed (prefix and typo tolerant).
     pub fn suggest(&self, q: &str, limit: usize) -> Result<Vec<String>, SearchError> {
         let searcher = self.reader.searcher();
-        let Some(query) = self.text_query(&searcher, q) else {
+        let Some(query) = self.text_query(&searcher, &words(q)) else {
             return Ok(Vec::new());
         };
         let top = searcher.search(
@@ -526,6 +496,73 @@ impl SearchIndex {
             }
         }
         Ok(out)
+    }
+}
+
+/// Hit addresses in order, without their sort keys.
+fn addresses<S>(hits: Vec<(S, DocAddress)>) -> Vec<DocAddress> {
+    hits.into_iter().map(|(_, a)| a).collect()
+}
+
+/// The words of a shopper's text, as the query is built from them: at most ten, lower-cased.
+fn words(q: &str) -> Vec<String> {
+    q.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(10)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// Facet counts by kind, each most frequent first.
+fn facets_of(counts: BTreeMap<FacetKey, u64>) -> Facets {
+    let mut categories = Vec::new();
+    let mut tags = Vec::new();
+    let mut options: BTreeMap<String, Vec<FacetCount>> = BTreeMap::new();
+    let mut buckets = [0u64; PRICE_EDGES.len()];
+    for (key, count) in counts {
+        match key {
+            FacetKey::Category(value) => categories.push(FacetCount { value, count }),
+            FacetKey::Tag(value) => tags.push(FacetCount { value, count }),
+            FacetKey::Option(flat) => {
+                if let Some((name, value)) = flat.split_once('\u{1f}') {
+                    options
+                        .entry(name.to_owned())
+                        .or_default()
+                        .push(FacetCount {
+                            value: value.to_owned(),
+                            count,
+                        });
+                }
+            }
+            FacetKey::Price(i) => {
+                if let Some(b) = buckets.get_mut(i) {
+                    *b += count;
+                }
+            }
+        }
+    }
+    let by_count =
+        |a: &FacetCount, b: &FacetCount| b.count.cmp(&a.count).then(a.value.cmp(&b.value));
+    categories.sort_by(by_count);
+    tags.sort_by(by_count);
+    for values in options.values_mut() {
+        values.sort_by(by_count);
+    }
+    let price_ranges = PRICE_EDGES
+        .iter()
+        .zip(buckets)
+        .enumerate()
+        .map(|(i, (lo, count))| PriceRange {
+            min: *lo,
+            max: PRICE_EDGES.get(i + 1).copied(),
+            count,
+        })
+        .collect();
+    Facets {
+        categories,
+        tags,
+        options,
+        price_ranges,
     }
 }
 
