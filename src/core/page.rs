@@ -30,6 +30,15 @@ impl<T> Page<T> {
         }
     }
 
+    /// The same page with each item converted (a stored record into its API view).
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            data: self.data.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+            has_more: self.has_more,
+        }
+    }
+
     /// Builds a page from up to `per_page + 1` items read in list order: the extra item only
     /// says that more follow; the cursor names the last item kept.
     pub fn from_overfetch(

@@ -14,7 +14,8 @@ use crate::core::Page;
 use crate::core::errors as codes;
 use crate::core::{CategoryId, CollectionId, ProductId};
 use crate::domain::catalog::{
-    Category, Collection, ImportReport, ListFilter, Product, ProductInput, Status,
+    CategoryView, CollectionView, ImportReport, ListFilter, Product, ProductInput, ProductView,
+    Status,
 };
 
 /// This module's operations, merged into the API document by [`super::docs::openapi`].
@@ -110,12 +111,12 @@ fn if_match(req: &HttpRequest) -> Result<Option<u64>> {
         .ok_or_else(|| ApiError::bad_request("If-Match must be an ETag from this API"))
 }
 
-fn with_etag(status: StatusCode, p: &Product) -> HttpResponse {
+fn with_etag(status: StatusCode, p: Product) -> HttpResponse {
     let mut r = HttpResponse::build(status);
-    if let Ok(v) = HeaderValue::from_str(&etag(p)) {
+    if let Ok(v) = HeaderValue::from_str(&etag(&p)) {
         r.insert_header((header::ETAG, v));
     }
-    r.json(p)
+    r.json(ProductView::from(p))
 }
 
 fn not_modified(req: &HttpRequest, p: &Product) -> Option<HttpResponse> {
@@ -176,7 +177,7 @@ fn list_args(q: &ListQuery) -> Result<(ListFilter, usize)> {
 /// Lists active products, newest first.
 #[utoipa::path(get, path = "/api/v1/products", tag = "catalog", params(ListQuery),
     responses(
-        (status = 200, description = "A page of active products", body = Page<Product>),
+        (status = 200, description = "A page of active products", body = Page<ProductView>),
         (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid parameter", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_products(
@@ -184,19 +185,17 @@ pub async fn list_products(
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse> {
     let (filter, per_page) = list_args(&q)?;
-    Ok(HttpResponse::Ok().json(state.catalog.list_products(
-        true,
-        &filter,
-        per_page,
-        q.cursor.as_deref(),
-    )?))
+    let page = state
+        .catalog
+        .list_products(true, &filter, per_page, q.cursor.as_deref())?;
+    Ok(HttpResponse::Ok().json(page.map(ProductView::from)))
 }
 
 /// An active product by id or slug; drafts and archived products are 404.
 #[utoipa::path(get, path = "/api/v1/products/{id_or_slug}", tag = "catalog",
     params(("id_or_slug" = String, Path, description = "prod_… or slug")),
     responses(
-        (status = 200, description = "The product (with ETag)", body = Product),
+        (status = 200, description = "The product (with ETag)", body = ProductView),
         (status = 304, description = "Unchanged since If-None-Match"),
         (status = 404, description = "No such active product", body = Problem, content_type = "application/problem+json")))]
 pub async fn get_product(
@@ -205,14 +204,15 @@ pub async fn get_product(
     id: web::Path<String>,
 ) -> Result<HttpResponse> {
     let p = state.catalog.get_product(&id, true)?;
-    Ok(not_modified(&req, &p).unwrap_or_else(|| with_etag(StatusCode::OK, &p)))
+    Ok(not_modified(&req, &p).unwrap_or_else(|| with_etag(StatusCode::OK, p)))
 }
 
 /// Every category, ordered by parent and position.
 #[utoipa::path(get, path = "/api/v1/categories", tag = "catalog",
-    responses((status = 200, description = "Categories (`parent_id` links them into a tree)", body = Page<Category>)))]
+    responses((status = 200, description = "Categories (`parent_id` links them into a tree)", body = Page<CategoryView>)))]
 pub async fn list_categories(state: web::Data<HttpState>) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(Page::whole(state.catalog.categories()?)))
+    let categories = state.catalog.categories()?;
+    Ok(HttpResponse::Ok().json(Page::whole(categories).map(CategoryView::from)))
 }
 
 fn product_id(s: &str) -> Result<ProductId> {
@@ -223,7 +223,7 @@ fn product_id(s: &str) -> Result<ProductId> {
 #[utoipa::path(post, path = "/api/v1/admin/products", tag = "catalog-admin", security(("bearer" = [])),
     request_body(content = Object, description = "title, slug?, description, status (draft|active|archived), vendor, product_type, tags, images [{url, alt}], seo {title, description}, attributes {k: v}, options [{name, values}], variants [{sku, option_values, price {amount, currency}, compare_at_price?, weight_grams?, barcode?, track_inventory?}], category_ids"),
     responses(
-        (status = 201, description = "Created (with ETag)", body = Product),
+        (status = 201, description = "Created (with ETag)", body = ProductView),
         (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Slug or SKU taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields (each listed in `errors`)", body = Problem, content_type = "application/problem+json")))]
@@ -233,12 +233,12 @@ pub async fn create_product(
     body: Json<ProductInput>,
 ) -> Result<HttpResponse> {
     let p = state.catalog.create_product(body.into_inner()).await?;
-    Ok(with_etag(StatusCode::CREATED, &p))
+    Ok(with_etag(StatusCode::CREATED, p))
 }
 
 /// Lists products in every status (staff).
 #[utoipa::path(get, path = "/api/v1/admin/products", tag = "catalog-admin", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, description = "A page of products", body = Page<Product>), (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "A page of products", body = Page<ProductView>), (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json")))]
 pub async fn admin_list_products(
     state: web::Data<HttpState>,
     _who: Staff<scope::Catalog>,
@@ -252,18 +252,16 @@ pub async fn admin_list_products(
             "filter by category on /api/v1/products",
         ));
     }
-    Ok(HttpResponse::Ok().json(state.catalog.list_products(
-        false,
-        &filter,
-        per_page,
-        q.cursor.as_deref(),
-    )?))
+    let page = state
+        .catalog
+        .list_products(false, &filter, per_page, q.cursor.as_deref())?;
+    Ok(HttpResponse::Ok().json(page.map(ProductView::from)))
 }
 
 /// A product in any status (staff).
 #[utoipa::path(get, path = "/api/v1/admin/products/{id}", tag = "catalog-admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "prod_…")),
-    responses((status = 200, description = "The product (with ETag)", body = Product), (status = 304, description = "Unchanged since If-None-Match"), (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The product (with ETag)", body = ProductView), (status = 304, description = "Unchanged since If-None-Match"), (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json")))]
 pub async fn admin_get_product(
     req: HttpRequest,
     state: web::Data<HttpState>,
@@ -271,7 +269,7 @@ pub async fn admin_get_product(
     id: web::Path<String>,
 ) -> Result<HttpResponse> {
     let p = state.catalog.get_product(&id, false)?;
-    Ok(not_modified(&req, &p).unwrap_or_else(|| with_etag(StatusCode::OK, &p)))
+    Ok(not_modified(&req, &p).unwrap_or_else(|| with_etag(StatusCode::OK, p)))
 }
 
 /// Replaces a product (staff). Send `If-Match` with the ETag you edited to avoid overwriting
@@ -280,7 +278,7 @@ pub async fn admin_get_product(
     params(("id" = String, Path, description = "prod_…")),
     request_body(content = Object, description = "The whole product, as for create"),
     responses(
-        (status = 200, description = "Updated (new ETag)", body = Product),
+        (status = 200, description = "Updated (new ETag)", body = ProductView),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Slug or SKU taken", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"),
@@ -297,7 +295,7 @@ pub async fn update_product(
         .catalog
         .update_product(id, body.into_inner(), if_match(&req)?)
         .await?;
-    Ok(with_etag(StatusCode::OK, &p))
+    Ok(with_etag(StatusCode::OK, p))
 }
 
 /// Deletes a product (staff; `If-Match` honoured).
@@ -380,7 +378,7 @@ fn parent(b: &CategoryBody) -> Result<Option<CategoryId>> {
 /// Creates a category (staff).
 #[utoipa::path(post, path = "/api/v1/admin/categories", tag = "catalog-admin", security(("bearer" = [])),
     request_body(content = Object, description = "{name, slug?, parent_id?, position?}"),
-    responses((status = 201, description = "Created", body = Category), (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, description = "Created", body = CategoryView), (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_category(
     state: web::Data<HttpState>,
     _who: Staff<scope::Catalog>,
@@ -395,14 +393,14 @@ pub async fn create_category(
             body.position,
         )
         .await?;
-    Ok(HttpResponse::Created().json(c))
+    Ok(HttpResponse::Created().json(CategoryView::from(c)))
 }
 
 /// Renames or moves a category (staff; cycles refused; `If-Match` with the version honoured).
 #[utoipa::path(put, path = "/api/v1/admin/categories/{id}", tag = "catalog-admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "cat_…")),
     request_body(content = Object, description = "{name, slug?, parent_id?, position?}"),
-    responses((status = 200, description = "Updated", body = Category), (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"), (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid (e.g. a cycle)", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "Updated", body = CategoryView), (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"), (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid (e.g. a cycle)", body = Problem, content_type = "application/problem+json")))]
 pub async fn update_category(
     req: HttpRequest,
     state: web::Data<HttpState>,
@@ -422,7 +420,7 @@ pub async fn update_category(
             if_match(&req)?,
         )
         .await?;
-    Ok(HttpResponse::Ok().json(c))
+    Ok(HttpResponse::Ok().json(CategoryView::from(c)))
 }
 
 /// Deletes an empty leaf category (staff).
@@ -515,9 +513,10 @@ pub async fn export_csv(
 
 /// Every collection (without products).
 #[utoipa::path(get, path = "/api/v1/collections", tag = "catalog",
-    responses((status = 200, description = "Collections", body = Page<Collection>)))]
+    responses((status = 200, description = "Collections", body = Page<CollectionView>)))]
 pub async fn list_collections(state: web::Data<HttpState>) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(Page::whole(state.catalog.collections()?)))
+    let collections = state.catalog.collections()?;
+    Ok(HttpResponse::Ok().json(Page::whole(collections).map(CollectionView::from)))
 }
 
 /// A collection with its active products in display order.
@@ -525,9 +524,9 @@ pub async fn list_collections(state: web::Data<HttpState>) -> Result<HttpRespons
 pub struct CollectionWithProducts {
     /// The collection.
     #[serde(flatten)]
-    pub collection: Collection,
+    pub collection: CollectionView,
     /// Its active products.
-    pub products: Vec<Product>,
+    pub products: Vec<ProductView>,
 }
 
 /// A collection by id or slug, with its active products in order.
@@ -540,8 +539,8 @@ pub async fn get_collection(
 ) -> Result<HttpResponse> {
     let (collection, products) = state.catalog.get_collection(&id, true)?;
     Ok(HttpResponse::Ok().json(CollectionWithProducts {
-        collection,
-        products,
+        collection: collection.into(),
+        products: products.into_iter().map(ProductView::from).collect(),
     }))
 }
 
@@ -580,7 +579,7 @@ fn collection_products(b: &CollectionBody) -> Result<Vec<ProductId>> {
 /// Creates a collection (staff).
 #[utoipa::path(post, path = "/api/v1/admin/collections", tag = "catalog-admin", security(("bearer" = [])),
     request_body(content = Object, description = "{title, slug?, description?, product_ids}"),
-    responses((status = 201, description = "Created", body = Collection), (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, description = "Created", body = CollectionView), (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_collection(
     state: web::Data<HttpState>,
     _who: Staff<scope::Catalog>,
@@ -598,14 +597,14 @@ pub async fn create_collection(
             None,
         )
         .await?;
-    Ok(HttpResponse::Created().json(c))
+    Ok(HttpResponse::Created().json(CollectionView::from(c)))
 }
 
 /// Replaces a collection (staff; `If-Match` with the version honoured).
 #[utoipa::path(put, path = "/api/v1/admin/collections/{id}", tag = "catalog-admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "col_…")),
     request_body(content = Object, description = "{title, slug?, description?, product_ids}"),
-    responses((status = 200, description = "Updated", body = Collection), (status = 404, description = "No such collection", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"), (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "Updated", body = CollectionView), (status = 404, description = "No such collection", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"), (status = 412, description = "If-Match is stale", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json")))]
 pub async fn update_collection(
     req: HttpRequest,
     state: web::Data<HttpState>,
@@ -626,7 +625,7 @@ pub async fn update_collection(
             if_match(&req)?,
         )
         .await?;
-    Ok(HttpResponse::Ok().json(c))
+    Ok(HttpResponse::Ok().json(CollectionView::from(c)))
 }
 
 /// Deletes a collection; its products stay (staff).

@@ -7,6 +7,7 @@ pub mod input;
 pub mod model;
 pub mod shopify_csv;
 pub mod slug;
+pub mod view;
 
 use std::collections::HashSet;
 use std::ops::Bound;
@@ -65,6 +66,7 @@ fn changed(tx: &mut WriteTx<'_>, id: ProductId) -> Result<(), StorageError> {
 
 pub use input::{FieldIssue, ProductInput, ValidProduct, validate};
 pub use model::{Category, Collection, Image, Product, ProductOption, Seo, Status, Variant};
+pub use view::{CategoryView, CollectionView, ProductView};
 
 use model::{
     ACTIVE, CATEGORIES, CATEGORY_MEMBERS, CATEGORY_PRODUCTS, CATEGORY_SLUGS, COLLECTION_SLUGS,

@@ -82,10 +82,9 @@ pub struct Seo {
 }
 
 /// A product.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Product {
     /// Id (`prod_…`).
-    #[schema(value_type = String)]
     pub id: ProductId,
     /// Title.
     pub title: String,
@@ -112,13 +111,10 @@ pub struct Product {
     /// Variants (at least one).
     pub variants: Vec<Variant>,
     /// Categories it appears in.
-    #[schema(value_type = Vec<String>)]
     pub category_ids: Vec<CategoryId>,
     /// Creation time.
-    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     /// Last change.
-    #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
     /// Incremented on every change; the `ETag` and `If-Match` value.
     pub version: u64,
@@ -126,17 +122,15 @@ pub struct Product {
 impl Value for Product {}
 
 /// A node of the category tree.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Category {
     /// Id (`cat_…`).
-    #[schema(value_type = String)]
     pub id: CategoryId,
     /// Display name.
     pub name: String,
     /// Unique slug.
     pub slug: String,
     /// Parent, `None` for roots.
-    #[schema(value_type = Option<String>)]
     pub parent_id: Option<CategoryId>,
     /// Order among siblings.
     pub position: u32,
@@ -146,10 +140,9 @@ pub struct Category {
 impl Value for Category {}
 
 /// A manual, ordered list of products ("Summer picks").
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Collection {
     /// Id (`col_…`).
-    #[schema(value_type = String)]
     pub id: CollectionId,
     /// Title.
     pub title: String,
@@ -158,7 +151,6 @@ pub struct Collection {
     /// Description (HTML).
     pub description: String,
     /// Products in display order.
-    #[schema(value_type = Vec<String>)]
     pub product_ids: Vec<ProductId>,
     /// Incremented on every change.
     pub version: u64,
