@@ -139,6 +139,13 @@ mod tests {
         }
     }
 
+    /// A distinct filter set per `i`.
+    fn key(i: u64) -> FilterSet {
+        let mut q = query(&[]);
+        q.min_price = Some(i);
+        FilterSet::of(&q, &[])
+    }
+
     fn counted(total: u64) -> Arc<Counted> {
         Arc::new(Counted {
             total,
@@ -166,11 +173,6 @@ mod tests {
     #[test]
     fn a_new_generation_forgets_and_size_stays_bounded() {
         let cache = CountCache::default();
-        let key = |i: u64| {
-            let mut q = query(&[]);
-            q.min_price = Some(i);
-            FilterSet::of(&q, &[])
-        };
         cache.put(1, key(0), counted(7));
         assert_eq!(cache.get(1, &key(0)).map(|c| c.total), Some(7));
         assert!(
@@ -189,11 +191,6 @@ mod tests {
     #[test]
     fn a_hit_in_the_older_half_survives_the_next_turnover() {
         let cache = CountCache::default();
-        let key = |i: u64| {
-            let mut q = query(&[]);
-            q.min_price = Some(i);
-            FilterSet::of(&q, &[])
-        };
         cache.put(1, key(0), counted(0));
         for i in 1..=HALF as u64 {
             cache.put(1, key(i), counted(i));
