@@ -8,7 +8,6 @@
 //! dropped, lower-cased, stemmed), so the snippets are the ones tantivy would cut.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::mem;
 
 use tantivy::query::Query;
 use tantivy::schema::Field;
@@ -108,7 +107,7 @@ impl<T: TokenStream> TokenStream for StemInitialsStream<'_, T> {
             .is_some_and(|c| self.initials.contains(&c));
         if candidate {
             let stem = self.stemmer.stem(&token.text).into_owned();
-            let _ = mem::replace(&mut token.text, stem);
+            token.text = stem;
         }
         true
     }
