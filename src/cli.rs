@@ -102,6 +102,12 @@ enum ImportWhat {
         /// Currency of the prices in the file.
         #[arg(long, default_value = "USD")]
         currency: String,
+        /// Check the file and report what an import would do, writing nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also write the full report (every product, error and warning) as JSON to this file.
+        #[arg(long, value_name = "FILE.json")]
+        report: Option<PathBuf>,
         #[command(flatten)]
         dir: DataDirArg,
     },
@@ -226,11 +232,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 ImportWhat::Products {
                     file,
                     currency,
+                    dry_run,
+                    report,
                     dir,
                 },
         } => {
             let cfg = load(&cli.config, &cli.log_format, dir.data_dir, None)?;
-            import_products(cfg, &file, &currency)
+            import_products(cfg, &file, &currency, dry_run, report.as_deref())
         }
         Command::Export {
             what: ExportWhat::Products { out, dir },
@@ -533,6 +541,8 @@ fn import_products(
     cfg: Config,
     file: &std::path::Path,
     currency: &str,
+    dry_run: bool,
+    report_file: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
     let currency = crate::core::Currency::parse(currency)?;
     let f = std::fs::File::open(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
@@ -543,48 +553,66 @@ fn import_products(
     let store = offline_store(&cfg)?;
     let catalog = crate::domain::catalog::Catalog::new(store.clone());
     let inventory = Inventory::new(store.clone());
-    let bar = progress_bar("importing");
+    let bar = progress_bar(if dry_run { "checking" } else { "importing" });
     let b2 = bar.clone();
     let report = runtime.block_on(inventory.import_csv(
         &catalog,
         std::io::BufReader::new(f),
         currency,
-        "cli",
-        false,
+        dry_run,
+        ("cli", false),
         &mut move |done, total| {
             b2.set_length(total);
             b2.set_position(done);
         },
     ))?;
     bar.finish_and_clear();
-    let search = Search::open(&cfg.data_dir().join("search"), catalog, inventory, 1)?;
-    search.reindex(&mut |_| {})?;
-    drop(search);
-    store.shutdown_blocking();
-    println!(
-        "imported {}: {} created, {} updated, {} failed",
-        file.display(),
-        report.created,
-        report.updated,
-        report.errors.len()
-    );
-    for e in &report.errors {
-        println!(
-            "  line {}{}: {}",
-            e.line,
-            if e.handle.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", e.handle)
-            },
-            e.message
-        );
+    if !dry_run {
+        let search = Search::open(&cfg.data_dir().join("search"), catalog, inventory, 1)?;
+        search.reindex(&mut |_| {})?;
+        drop(search);
     }
+    store.shutdown_blocking();
+    if let Some(path) = report_file {
+        let json = serde_json::to_vec_pretty(&report)?;
+        std::fs::write(path, json).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    }
+    print_import_report(file, &report);
     Ok(if report.errors.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
     })
+}
+
+fn print_import_report(file: &std::path::Path, report: &crate::domain::catalog::ImportReport) {
+    let line = |kind: &str, e: &crate::domain::catalog::shopify_csv::RowError| {
+        let handle = if e.handle.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", e.handle)
+        };
+        println!("  {kind} line {}{handle}: {}", e.line, e.message);
+    };
+    for e in &report.errors {
+        line("error", e);
+    }
+    for w in &report.warnings {
+        line("warning", w);
+    }
+    println!(
+        "{} {}: {} created, {} updated, {} with warnings, {} failed",
+        if report.dry_run {
+            "checked (dry run, nothing written)"
+        } else {
+            "imported"
+        },
+        file.display(),
+        report.created,
+        report.updated,
+        report.warned,
+        report.failed
+    );
 }
 
 fn export_products(cfg: Config, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {

@@ -94,7 +94,6 @@ table! {
     EMAIL_TAKEN = "email_taken", Conflict, "An account with this email exists.";
     LAST_ADMIN = "last_admin", Conflict, "The last active admin cannot be demoted or deleted.";
     SLUG_TAKEN = "slug_taken", Conflict, "The slug is used by another object.";
-    SKU_TAKEN = "sku_taken", Conflict, "The SKU is used by another product.";
     OUT_OF_STOCK = "out_of_stock", Conflict, "Not enough units available.";
     PRICE_CHANGED = "price_changed", Conflict, "Prices changed since they were added to the cart.";
     PRODUCT_UNAVAILABLE = "product_unavailable", Conflict, "The product is not on sale.";

@@ -111,12 +111,17 @@ fn if_match(req: &HttpRequest) -> Result<Option<u64>> {
         .ok_or_else(|| ApiError::bad_request("If-Match must be an ETag from this API"))
 }
 
-fn with_etag(status: StatusCode, p: Product) -> HttpResponse {
+/// The product with its `ETag`; `staff` adds the staff-only fields (cost per item).
+fn with_etag(status: StatusCode, p: Product, staff: bool) -> HttpResponse {
     let mut r = HttpResponse::build(status);
     if let Ok(v) = HeaderValue::from_str(&etag(&p)) {
         r.insert_header((header::ETAG, v));
     }
-    r.json(ProductView::from(p))
+    r.json(if staff {
+        ProductView::staff(p)
+    } else {
+        ProductView::from(p)
+    })
 }
 
 fn not_modified(req: &HttpRequest, p: &Product) -> Option<HttpResponse> {
@@ -204,7 +209,7 @@ pub async fn get_product(
     id: web::Path<String>,
 ) -> Result<HttpResponse> {
     let p = state.catalog.get_product(&id, true)?;
-    Ok(not_modified(&req, &p).unwrap_or_else(|| with_etag(StatusCode::OK, p)))
+    Ok(not_modified(&req, &p).unwrap_or_else(|| with_etag(StatusCode::OK, p, false)))
 }
 
 /// Every category, ordered by parent and position.
@@ -221,7 +226,7 @@ fn product_id(s: &str) -> Result<ProductId> {
 
 /// Creates a product (staff).
 #[utoipa::path(post, path = "/api/v1/admin/products", tag = "catalog-admin", security(("bearer" = [])),
-    request_body(content = Object, description = "title, slug?, description, status (draft|active|archived), vendor, product_type, tags, images [{url, alt}], seo {title, description}, attributes {k: v}, options [{name, values}], variants [{sku, option_values, price {amount, currency}, compare_at_price?, weight_grams?, barcode?, track_inventory?}], category_ids"),
+    request_body(content = Object, description = "title, slug?, description, status (draft|active|archived), vendor, product_type, tags, images [{url, alt}], seo {title, description}, attributes {k: v}, options [{name, values}], variants [{sku?, option_values, price {amount, currency} (0 allowed), compare_at_price?, weight_grams? or weight {milligrams, unit}?, barcode?, track_inventory?, requires_shipping?, taxable?, cost?, image_url?}] (1 to 2048), category_ids, gift_card?, product_category?"),
     responses(
         (status = 201, description = "Created (with ETag)", body = ProductView),
         (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json"),
@@ -233,7 +238,7 @@ pub async fn create_product(
     body: Json<ProductInput>,
 ) -> Result<HttpResponse> {
     let p = state.catalog.create_product(body.into_inner()).await?;
-    Ok(with_etag(StatusCode::CREATED, p))
+    Ok(with_etag(StatusCode::CREATED, p, true))
 }
 
 /// Lists products in every status (staff).
@@ -255,7 +260,7 @@ pub async fn admin_list_products(
     let page = state
         .catalog
         .list_products(false, &filter, per_page, q.cursor.as_deref())?;
-    Ok(HttpResponse::Ok().json(page.map(ProductView::from)))
+    Ok(HttpResponse::Ok().json(page.map(ProductView::staff)))
 }
 
 /// A product in any status (staff).
@@ -269,7 +274,7 @@ pub async fn admin_get_product(
     id: web::Path<String>,
 ) -> Result<HttpResponse> {
     let p = state.catalog.get_product(&id, false)?;
-    Ok(not_modified(&req, &p).unwrap_or_else(|| with_etag(StatusCode::OK, p)))
+    Ok(not_modified(&req, &p).unwrap_or_else(|| with_etag(StatusCode::OK, p, true)))
 }
 
 /// Replaces a product (staff). Send `If-Match` with the ETag you edited to avoid overwriting
@@ -295,7 +300,7 @@ pub async fn update_product(
         .catalog
         .update_product(id, body.into_inner(), if_match(&req)?)
         .await?;
-    Ok(with_etag(StatusCode::OK, p))
+    Ok(with_etag(StatusCode::OK, p, true))
 }
 
 /// Deletes a product (staff; `If-Match` honoured).
@@ -443,6 +448,8 @@ pub async fn delete_category(
 pub struct ImportQuery {
     /// Currency of the prices in the file (default USD).
     pub currency: Option<String>,
+    /// Check only: report what an import would do and write nothing.
+    pub dry_run: Option<bool>,
 }
 
 /// Imports a Shopify product CSV sent as the body (`text/csv`, up to the body limit; use
@@ -480,8 +487,8 @@ pub async fn import_csv(
             &state.catalog,
             body.as_ref(),
             currency,
-            &who.principal.actor(),
-            true,
+            q.dry_run.unwrap_or(false),
+            (&who.principal.actor(), true),
             &mut |_, _| {},
         )
         .await?;

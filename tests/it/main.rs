@@ -22,4 +22,5 @@ mod metrics;
 mod openapi;
 mod orders;
 mod search;
+mod shopify;
 mod storage;

@@ -96,8 +96,8 @@ pub struct LineView {
     pub title: String,
     /// Option values, e.g. "M / Blue" (empty without options).
     pub variant_title: String,
-    /// SKU.
-    pub sku: String,
+    /// SKU, if the variant has one.
+    pub sku: Option<String>,
     /// Units.
     pub quantity: i64,
     /// Current unit price.
@@ -167,13 +167,7 @@ pub(super) fn render(
                 v.price,
                 p.status == catalog::Status::Active,
             ),
-            _ => (
-                String::new(),
-                String::new(),
-                String::new(),
-                l.unit_price,
-                false,
-            ),
+            _ => (String::new(), String::new(), None, l.unit_price, false),
         };
         if let Some(v) = variant
             && v.track_inventory

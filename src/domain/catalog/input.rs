@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::Deserialize;
 
-use super::model::{Image, ProductOption, Seo, Status};
-use super::slug::{is_slug, slugify};
+use super::model::{Image, ProductOption, Seo, Status, Weight, WeightUnit};
+use super::slug::{is_slug, normalize, slugify};
 use crate::core::{CategoryId, Money, VariantId};
 
 pub use crate::core::FieldIssue;
@@ -17,8 +17,9 @@ pub use crate::core::FieldIssue;
 pub struct VariantInput {
     /// Existing id to keep (on update).
     pub id: Option<String>,
-    /// SKU.
-    pub sku: String,
+    /// SKU (optional, not unique).
+    #[serde(default)]
+    pub sku: Option<String>,
     /// Option values in option order.
     #[serde(default)]
     pub option_values: Vec<String>,
@@ -26,12 +27,26 @@ pub struct VariantInput {
     pub price: Money,
     /// Compare-at price.
     pub compare_at_price: Option<Money>,
-    /// Weight in grams.
-    pub weight_grams: Option<u32>,
+    /// Weight in whole grams (`weight` wins when both are sent).
+    pub weight_grams: Option<u64>,
+    /// Exact weight in milligrams and the unit it is shown in.
+    pub weight: Option<Weight>,
     /// Barcode.
     pub barcode: Option<String>,
     /// Track stock (default true).
     pub track_inventory: Option<bool>,
+    /// Ships physically (default true; false for digital goods).
+    pub requires_shipping: Option<bool>,
+    /// Tax applies (default true).
+    pub taxable: Option<bool>,
+    /// Cost per item (staff only).
+    pub cost: Option<Money>,
+    /// URL of the image showing this variant (one of the product's images).
+    pub image_url: Option<String>,
+    /// Unmodelled import columns; `None` keeps the variant's current ones (the API never
+    /// sends them, so an API edit does not lose an import's metafields).
+    #[serde(skip)]
+    pub extra: Option<Vec<(String, String)>>,
 }
 
 /// An image as sent by a client.
@@ -97,11 +112,18 @@ pub struct ProductInput {
     /// Option axes (at most 3).
     #[serde(default)]
     pub options: Vec<OptionInput>,
-    /// Variants (1 to 100).
+    /// Variants (1 to 2,048).
     pub variants: Vec<VariantInput>,
     /// Category ids.
     #[serde(default)]
     pub category_ids: Vec<String>,
+    /// Sold as a gift card (default false).
+    pub gift_card: Option<bool>,
+    /// Shopify's taxonomy path.
+    pub product_category: Option<String>,
+    /// Unmodelled import columns; `None` keeps the product's current ones.
+    #[serde(skip)]
+    pub extra: Option<Vec<(String, String)>>,
 }
 
 /// A variant that passed validation (id resolved later).
@@ -110,7 +132,7 @@ pub struct ValidVariant {
     /// Id to keep, if the client sent one.
     pub id: Option<VariantId>,
     /// SKU.
-    pub sku: String,
+    pub sku: Option<String>,
     /// Option values.
     pub option_values: Vec<String>,
     /// Price.
@@ -118,11 +140,21 @@ pub struct ValidVariant {
     /// Compare-at price.
     pub compare_at_price: Option<Money>,
     /// Weight.
-    pub weight_grams: Option<u32>,
+    pub weight: Option<Weight>,
     /// Barcode.
     pub barcode: Option<String>,
     /// Track stock.
     pub track_inventory: bool,
+    /// Ships physically.
+    pub requires_shipping: bool,
+    /// Tax applies.
+    pub taxable: bool,
+    /// Cost per item.
+    pub cost: Option<Money>,
+    /// Variant image.
+    pub image_url: Option<String>,
+    /// Unmodelled columns (`None`: keep).
+    pub extra: Option<Vec<(String, String)>>,
 }
 
 /// A product that passed validation.
@@ -156,6 +188,15 @@ pub struct ValidProduct {
     pub variants: Vec<ValidVariant>,
     /// Categories.
     pub category_ids: Vec<CategoryId>,
+    /// Gift card.
+    pub gift_card: bool,
+    /// Taxonomy path.
+    pub product_category: Option<String>,
+    /// Unmodelled columns (`None`: keep).
+    pub extra: Option<Vec<(String, String)>>,
+    /// What was accepted but deserves the merchant's eye (duplicate SKUs, a compare-at price
+    /// not above the price).
+    pub warnings: Vec<FieldIssue>,
 }
 
 struct Issues(Vec<FieldIssue>);
@@ -199,33 +240,45 @@ impl Issues {
 
 const MAX_AMOUNT: i64 = 1_000_000_000_000;
 
+/// Limits, at least Shopify's published ones so every Shopify product fits.
+pub mod limits {
+    /// Variants per product (Shopify: 2,048 since 2025).
+    pub const VARIANTS: usize = 2048;
+    /// Tags per product (Shopify: 250).
+    pub const TAGS: usize = 250;
+    /// Characters per tag (Shopify: 255).
+    pub const TAG_CHARS: usize = 255;
+    /// Images per product (Shopify: 250).
+    pub const IMAGES: usize = 250;
+    /// Characters of a title, vendor, type, option name or value, SKU or barcode (Shopify: 255).
+    pub const SHORT_TEXT: usize = 255;
+    /// Characters of an SEO title.
+    pub const SEO_TITLE: usize = 1000;
+    /// Characters of an SEO description (Shopify shows 320, stores hold more).
+    pub const SEO_DESCRIPTION: usize = 5000;
+    /// Characters of an image's alt text (Shopify: 512).
+    pub const ALT: usize = 512;
+    /// Unmodelled import columns kept per product or variant, and bytes per value.
+    pub const EXTRA_COLUMNS: usize = 200;
+    /// Bytes of one unmodelled column's value.
+    pub const EXTRA_VALUE_BYTES: usize = 65_536;
+    /// Largest weight, in milligrams (10 tonnes).
+    pub const WEIGHT_MG: u64 = 10_000_000_000;
+}
+
+fn image_url_ok(url: &str) -> bool {
+    (url.starts_with("https://") || url.starts_with("http://") || url.starts_with("/assets/"))
+        && url.len() <= 2000
+        && !url.contains(char::is_whitespace)
+        && !url.contains(['"', '<', '>'])
+}
+
 /// Validates a product, reporting every invalid field.
 pub fn validate(input: &ProductInput) -> Result<ValidProduct, Vec<FieldIssue>> {
     let mut is = Issues(Vec::new());
-    let title = is.text("title", &input.title, 1, 200);
-    let (slug, slug_explicit) = match &input.slug {
-        Some(s) => {
-            if !is_slug(s) {
-                is.add(
-                    "slug",
-                    "invalid",
-                    "use lower-case letters, digits and single hyphens",
-                );
-            }
-            (s.clone(), true)
-        }
-        None => {
-            let s = slugify(&title);
-            if s.is_empty() && !title.is_empty() {
-                is.add(
-                    "title",
-                    "invalid",
-                    "needs letters or digits to derive a slug; send `slug`",
-                );
-            }
-            (s, false)
-        }
-    };
+    let mut warnings = Vec::new();
+    let title = is.text("title", &input.title, 1, limits::SHORT_TEXT);
+    let (slug, slug_explicit) = slug_of(&mut is, input.slug.as_deref(), &title);
     if input.description.len() > 100_000 {
         is.add("description", "too_long", "must be at most 100000 bytes");
     }
@@ -236,37 +289,107 @@ pub fn validate(input: &ProductInput) -> Result<ValidProduct, Vec<FieldIssue>> {
             Status::Draft
         }),
     };
-    let vendor = is.opt_text("vendor", &input.vendor, 100);
-    let product_type = is.opt_text("product_type", &input.product_type, 100);
+    let vendor = is.opt_text("vendor", &input.vendor, limits::SHORT_TEXT);
+    let product_type = is.opt_text("product_type", &input.product_type, limits::SHORT_TEXT);
+    let product_category = is.opt_text("product_category", &input.product_category, 1000);
+    let tags = tags(&mut is, &input.tags);
+    let images = images(&mut is, &input.images);
+    let seo = Seo {
+        title: is.opt_text("seo.title", &input.seo.title, limits::SEO_TITLE),
+        description: is.opt_text(
+            "seo.description",
+            &input.seo.description,
+            limits::SEO_DESCRIPTION,
+        ),
+    };
+    let attributes = attributes(&mut is, &input.attributes);
+    let options = options(&mut is, &input.options);
+    let variants = variants(&mut is, &mut warnings, &input.variants, &options);
+    if let Some(extra) = &input.extra {
+        extra_ok(&mut is, "extra", extra);
+    }
+    let category_ids = category_ids(&mut is, &input.category_ids);
+    if !is.0.is_empty() {
+        return Err(is.0);
+    }
+    Ok(ValidProduct {
+        title,
+        slug,
+        slug_explicit,
+        description: input.description.clone(),
+        status,
+        vendor,
+        product_type,
+        tags,
+        images,
+        seo,
+        attributes,
+        options,
+        variants,
+        category_ids,
+        gift_card: input.gift_card.unwrap_or(false),
+        product_category,
+        extra: input.extra.clone(),
+        warnings,
+    })
+}
 
-    if input.tags.len() > 50 {
-        is.add("tags", "too_many", "at most 50 tags");
+fn slug_of(is: &mut Issues, slug: Option<&str>, title: &str) -> (String, bool) {
+    match slug {
+        Some(s) => {
+            let s = normalize(s);
+            if !is_slug(&s) {
+                is.add(
+                    "slug",
+                    "invalid",
+                    "use letters, digits, - and _ (at most 255 characters)",
+                );
+            }
+            (s, true)
+        }
+        None => {
+            let s = slugify(title);
+            if s.is_empty() && !title.is_empty() {
+                is.add(
+                    "title",
+                    "invalid",
+                    "needs letters or digits to derive a slug; send `slug`",
+                );
+            }
+            (s, false)
+        }
+    }
+}
+
+fn tags(is: &mut Issues, input: &[String]) -> Vec<String> {
+    if input.len() > limits::TAGS {
+        is.add("tags", "too_many", format!("at most {} tags", limits::TAGS));
     }
     let mut seen = HashSet::new();
     let mut tags = Vec::new();
-    for (i, t) in input.tags.iter().enumerate() {
-        let t = is.text(&format!("tags[{i}]"), t, 1, 50);
+    for (i, t) in input.iter().enumerate() {
+        let t = is.text(&format!("tags[{i}]"), t, 1, limits::TAG_CHARS);
         if !t.is_empty() && seen.insert(t.to_lowercase()) {
             tags.push(t);
         }
     }
+    tags
+}
 
-    if input.images.len() > 50 {
-        is.add("images", "too_many", "at most 50 images");
+fn images(is: &mut Issues, input: &[ImageInput]) -> Vec<Image> {
+    if input.len() > limits::IMAGES {
+        is.add(
+            "images",
+            "too_many",
+            format!("at most {} images", limits::IMAGES),
+        );
     }
-    let images = input
-        .images
+    input
         .iter()
         .enumerate()
         .map(|(i, im)| {
             let url = im.url.trim().to_owned();
-            let ok = (url.starts_with("https://")
-                || url.starts_with("http://")
-                || url.starts_with("/assets/"))
-                && url.len() <= 2000
-                && !url.contains(char::is_whitespace)
-                && !url.contains(['"', '<', '>']);
-            if !ok {
+            if !image_url_ok(&url) {
                 is.add(
                     format!("images[{i}].url"),
                     "invalid",
@@ -275,169 +398,138 @@ pub fn validate(input: &ProductInput) -> Result<ValidProduct, Vec<FieldIssue>> {
             }
             Image {
                 url,
-                alt: is.text(&format!("images[{i}].alt"), &im.alt, 0, 500),
+                alt: is.text(&format!("images[{i}].alt"), &im.alt, 0, limits::ALT),
             }
         })
-        .collect();
-    let seo = Seo {
-        title: is.opt_text("seo.title", &input.seo.title, 200),
-        description: is.opt_text("seo.description", &input.seo.description, 500),
-    };
-    if input.attributes.len() > 50 {
+        .collect()
+}
+
+fn attributes(is: &mut Issues, input: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    if input.len() > 50 {
         is.add("attributes", "too_many", "at most 50 attributes");
     }
     let mut attributes = BTreeMap::new();
-    for (k, v) in &input.attributes {
+    for (k, v) in input {
         let key = is.text(&format!("attributes.{k}"), k, 1, 50);
         let val = is.text(&format!("attributes.{k}"), v, 0, 500);
         attributes.insert(key, val);
     }
+    attributes
+}
 
-    if input.options.len() > 3 {
+fn options(is: &mut Issues, input: &[OptionInput]) -> Vec<ProductOption> {
+    if input.len() > 3 {
         is.add("options", "too_many", "at most 3 options");
     }
-    let mut option_names = HashSet::new();
-    let options: Vec<ProductOption> = input
-        .options
+    let mut names = HashSet::new();
+    input
         .iter()
         .enumerate()
         .map(|(i, o)| {
-            let name = is.text(&format!("options[{i}].name"), &o.name, 1, 50);
-            if !option_names.insert(name.to_lowercase()) {
+            let name = is.text(
+                &format!("options[{i}].name"),
+                &o.name,
+                1,
+                limits::SHORT_TEXT,
+            );
+            if !names.insert(name.to_lowercase()) {
                 is.add(
                     format!("options[{i}].name"),
                     "duplicate",
                     "option names must be unique",
                 );
             }
-            if o.values.is_empty() || o.values.len() > 100 {
+            if o.values.is_empty() || o.values.len() > limits::VARIANTS {
                 is.add(
                     format!("options[{i}].values"),
                     "invalid",
-                    "needs 1 to 100 values",
+                    format!("needs 1 to {} values", limits::VARIANTS),
                 );
             }
-            let mut vs = HashSet::new();
+            let mut seen = HashSet::new();
             let values = o
                 .values
                 .iter()
                 .enumerate()
                 .map(|(j, v)| {
-                    let v = is.text(&format!("options[{i}].values[{j}]"), v, 1, 100);
-                    if !vs.insert(v.to_lowercase()) {
-                        is.add(
-                            format!("options[{i}].values[{j}]"),
-                            "duplicate",
-                            "values must be unique",
-                        );
+                    let field = format!("options[{i}].values[{j}]");
+                    let v = is.text(&field, v, 1, limits::SHORT_TEXT);
+                    if !seen.insert(v.to_lowercase()) {
+                        is.add(field, "duplicate", "values must be unique");
                     }
                     v
                 })
                 .collect();
             ProductOption { name, values }
         })
-        .collect();
+        .collect()
+}
 
-    if input.variants.is_empty() || input.variants.len() > 100 {
-        is.add("variants", "invalid", "a product needs 1 to 100 variants");
+fn variants(
+    is: &mut Issues,
+    warnings: &mut Vec<FieldIssue>,
+    input: &[VariantInput],
+    options: &[ProductOption],
+) -> Vec<ValidVariant> {
+    if input.is_empty() || input.len() > limits::VARIANTS {
+        is.add(
+            "variants",
+            "invalid",
+            format!("a product needs 1 to {} variants", limits::VARIANTS),
+        );
     }
-    let currency = input.variants.first().map(|v| v.price.currency);
+    let currency = input.first().map(|v| v.price.currency);
+    let values: Vec<HashSet<&str>> = options
+        .iter()
+        .map(|o| o.values.iter().map(String::as_str).collect())
+        .collect();
     let mut skus = HashSet::new();
     let mut combos = HashSet::new();
     let mut ids = HashSet::new();
-    let mut variants = Vec::new();
-    for (i, v) in input.variants.iter().enumerate() {
+    let mut out = Vec::with_capacity(input.len());
+    for (i, v) in input.iter().enumerate() {
         let f = |s: &str| format!("variants[{i}].{s}");
-        let id = match &v.id {
-            None => None,
-            Some(s) => match VariantId::parse(s) {
-                Ok(id) if ids.insert(id) => Some(id),
-                Ok(_) => {
-                    is.add(f("id"), "duplicate", "variant ids must be unique");
-                    None
-                }
-                Err(_) => {
-                    is.add(f("id"), "invalid", "is not a variant id");
-                    None
-                }
-            },
-        };
-        let sku = is.text(&f("sku"), &v.sku, 1, 100);
-        if !sku
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+        let id = variant_id(is, &f("id"), v.id.as_deref(), &mut ids);
+        let sku = is.opt_text(&f("sku"), &v.sku, limits::SHORT_TEXT);
+        if let Some(sku) = &sku
+            && !skus.insert(sku.to_uppercase())
         {
-            is.add(f("sku"), "invalid", "use letters, digits and - _ . /");
-        } else if !sku.is_empty() && !skus.insert(sku.to_uppercase()) {
-            is.add(f("sku"), "duplicate", "SKUs must be unique");
+            warnings.push(FieldIssue {
+                field: f("sku"),
+                code: "duplicate_sku",
+                message: format!("SKU `{sku}` is also used by another variant of this product"),
+            });
         }
-        if v.option_values.len() != options.len() {
+        option_values(is, i, v, options, &values, &mut combos);
+        money(is, &f("price"), &v.price, currency);
+        if let Some(c) = &v.compare_at_price {
+            money(is, &f("compare_at_price"), c, Some(v.price.currency));
+            if c.amount <= v.price.amount {
+                warnings.push(FieldIssue {
+                    field: f("compare_at_price"),
+                    code: "compare_at_not_above_price",
+                    message: "kept, but shown without a strikethrough: it is not above the price"
+                        .into(),
+                });
+            }
+        }
+        if let Some(c) = &v.cost {
+            money(is, &f("cost"), c, Some(v.price.currency));
+        }
+        let weight = weight(is, &f("weight"), v);
+        let barcode = is.opt_text(&f("barcode"), &v.barcode, limits::SHORT_TEXT);
+        let image_url = v.image_url.as_deref().map(str::trim).map(str::to_owned);
+        if image_url.as_deref().is_some_and(|u| !image_url_ok(u)) {
             is.add(
-                f("option_values"),
+                f("image_url"),
                 "invalid",
-                format!("needs one value per option ({})", options.len()),
-            );
-        } else {
-            for (j, (val, opt)) in v.option_values.iter().zip(&options).enumerate() {
-                if !opt.values.iter().any(|x| x == val.trim()) {
-                    is.add(
-                        format!("variants[{i}].option_values[{j}]"),
-                        "unknown_value",
-                        format!("`{}` is not a value of option {}", val, opt.name),
-                    );
-                }
-            }
-            let key: Vec<String> = v
-                .option_values
-                .iter()
-                .map(|s| s.trim().to_lowercase())
-                .collect();
-            if !combos.insert(key) {
-                is.add(
-                    f("option_values"),
-                    "duplicate",
-                    "two variants have the same option values",
-                );
-            }
-        }
-        if v.price.amount <= 0 {
-            is.add(
-                f("price.amount"),
-                "must_be_positive",
-                "must be greater than 0",
-            );
-        } else if v.price.amount > MAX_AMOUNT {
-            is.add(f("price.amount"), "too_large", "is too large");
-        }
-        if Some(v.price.currency) != currency {
-            is.add(
-                f("price.currency"),
-                "currency_mismatch",
-                "all variants must use the same currency",
+                "must be an http(s) URL or a path under /assets/",
             );
         }
-        if let Some(c) = v.compare_at_price {
-            if c.currency != v.price.currency {
-                is.add(
-                    f("compare_at_price.currency"),
-                    "currency_mismatch",
-                    "must match the price's currency",
-                );
-            } else if c.amount <= v.price.amount {
-                is.add(
-                    f("compare_at_price.amount"),
-                    "must_exceed_price",
-                    "must be greater than the price",
-                );
-            } else if c.amount > MAX_AMOUNT {
-                is.add(f("compare_at_price.amount"), "too_large", "is too large");
-            }
+        if let Some(extra) = &v.extra {
+            extra_ok(is, &f("extra"), extra);
         }
-        if v.weight_grams.is_some_and(|w| w > 10_000_000) {
-            is.add(f("weight_grams"), "too_large", "must be at most 10000000");
-        }
-        let barcode = is.opt_text(&f("barcode"), &v.barcode, 50);
-        variants.push(ValidVariant {
+        out.push(ValidVariant {
             id,
             sku,
             option_values: v
@@ -447,18 +539,137 @@ pub fn validate(input: &ProductInput) -> Result<ValidProduct, Vec<FieldIssue>> {
                 .collect(),
             price: v.price,
             compare_at_price: v.compare_at_price,
-            weight_grams: v.weight_grams,
+            weight,
             barcode,
             track_inventory: v.track_inventory.unwrap_or(true),
+            requires_shipping: v.requires_shipping.unwrap_or(true),
+            taxable: v.taxable.unwrap_or(true),
+            cost: v.cost,
+            image_url: image_url.filter(|u| !u.is_empty()),
+            extra: v.extra.clone(),
         });
     }
-    if input.category_ids.len() > 20 {
+    out
+}
+
+fn variant_id(
+    is: &mut Issues,
+    field: &str,
+    id: Option<&str>,
+    seen: &mut HashSet<VariantId>,
+) -> Option<VariantId> {
+    match VariantId::parse(id?) {
+        Ok(id) if seen.insert(id) => Some(id),
+        Ok(_) => {
+            is.add(field, "duplicate", "variant ids must be unique");
+            None
+        }
+        Err(_) => {
+            is.add(field, "invalid", "is not a variant id");
+            None
+        }
+    }
+}
+
+fn option_values(
+    is: &mut Issues,
+    i: usize,
+    v: &VariantInput,
+    options: &[ProductOption],
+    values: &[HashSet<&str>],
+    combos: &mut HashSet<Vec<String>>,
+) {
+    if v.option_values.len() != options.len() {
+        is.add(
+            format!("variants[{i}].option_values"),
+            "invalid",
+            format!("needs one value per option ({})", options.len()),
+        );
+        return;
+    }
+    for (j, (val, opt)) in v.option_values.iter().zip(options).enumerate() {
+        if !values[j].contains(val.trim()) {
+            is.add(
+                format!("variants[{i}].option_values[{j}]"),
+                "unknown_value",
+                format!("`{}` is not a value of option {}", val, opt.name),
+            );
+        }
+    }
+    let key: Vec<String> = v
+        .option_values
+        .iter()
+        .map(|s| s.trim().to_lowercase())
+        .collect();
+    if !combos.insert(key) {
+        is.add(
+            format!("variants[{i}].option_values"),
+            "duplicate",
+            "two variants have the same option values",
+        );
+    }
+}
+
+/// Checks an amount: not negative (0 is a valid price: free samples, gifts), bounded, and in
+/// `currency` when one is required.
+fn money(is: &mut Issues, field: &str, m: &Money, currency: Option<crate::core::Currency>) {
+    if m.amount < 0 {
+        is.add(
+            format!("{field}.amount"),
+            "must_not_be_negative",
+            "must be 0 or more",
+        );
+    } else if m.amount > MAX_AMOUNT {
+        is.add(format!("{field}.amount"), "too_large", "is too large");
+    }
+    if currency.is_some_and(|c| c != m.currency) {
+        is.add(
+            format!("{field}.currency"),
+            "currency_mismatch",
+            "all prices of a product must use the same currency",
+        );
+    }
+}
+
+fn weight(is: &mut Issues, field: &str, v: &VariantInput) -> Option<Weight> {
+    let w = v.weight.or_else(|| {
+        v.weight_grams.map(|g| Weight {
+            milligrams: g.saturating_mul(1000),
+            unit: WeightUnit::G,
+        })
+    })?;
+    if w.milligrams > limits::WEIGHT_MG {
+        is.add(field, "too_large", "a weight must be at most 10 t");
+    }
+    Some(w)
+}
+
+fn extra_ok(is: &mut Issues, field: &str, extra: &[(String, String)]) {
+    if extra.len() > limits::EXTRA_COLUMNS
+        || extra
+            .iter()
+            .any(|(k, v)| k.len() > 1000 || v.len() > limits::EXTRA_VALUE_BYTES)
+    {
+        is.add(
+            field,
+            "too_large",
+            format!(
+                "at most {} extra columns of {} bytes",
+                limits::EXTRA_COLUMNS,
+                limits::EXTRA_VALUE_BYTES
+            ),
+        );
+    }
+}
+
+fn category_ids(is: &mut Issues, input: &[String]) -> Vec<CategoryId> {
+    if input.len() > 20 {
         is.add("category_ids", "too_many", "at most 20 categories");
     }
-    let mut category_ids = Vec::new();
-    for (i, c) in input.category_ids.iter().enumerate() {
+    let mut out = Vec::new();
+    for (i, c) in input.iter().enumerate() {
         match CategoryId::parse(c) {
-            Ok(id) if !category_ids.contains(&id) => category_ids.push(id),
+            Ok(id) if !out.contains(&id) => out.push(id),
             Ok(_) => {}
             Err(_) => is.add(
                 format!("category_ids[{i}]"),
@@ -467,24 +678,5 @@ pub fn validate(input: &ProductInput) -> Result<ValidProduct, Vec<FieldIssue>> {
             ),
         }
     }
-    if is.0.is_empty() {
-        Ok(ValidProduct {
-            title,
-            slug,
-            slug_explicit,
-            description: input.description.clone(),
-            status,
-            vendor,
-            product_type,
-            tags,
-            images,
-            seo,
-            attributes,
-            options,
-            variants,
-            category_ids,
-        })
-    } else {
-        Err(is.0)
-    }
+    out
 }

@@ -1,15 +1,18 @@
 //! The catalog: products with options and variants, and a category tree.
-//! Slugs and SKUs are unique (index tables maintained in the same transaction as the record),
+//! Slugs are unique and SKUs indexed (index tables maintained in the same transaction as the
+//! record; SKUs may repeat, as in Shopify),
 //! every record carries a version for `ETag`/`If-Match`, and the public only sees active products.
 
 pub mod demo;
+mod import;
 pub mod input;
 pub mod model;
+mod model_v1;
 pub mod shopify_csv;
 pub mod slug;
 pub mod view;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
 
 use serde::{Deserialize, Serialize};
@@ -64,13 +67,14 @@ fn changed(tx: &mut WriteTx<'_>, id: ProductId) -> Result<(), StorageError> {
     Ok(())
 }
 
+pub use import::{ImportReport, ImportResult, ImportedProduct, ImportedStock};
 pub use input::{FieldIssue, ProductInput, ValidProduct, validate};
 pub use model::{Category, Collection, Image, Product, ProductOption, Seo, Status, Variant};
-pub use view::{CategoryView, CollectionView, ProductView};
+pub use view::{CategoryView, CollectionView, ProductView, VariantView};
 
 use model::{
     ACTIVE, CATEGORIES, CATEGORY_MEMBERS, CATEGORY_PRODUCTS, CATEGORY_SLUGS, COLLECTION_SLUGS,
-    COLLECTIONS, PRODUCT_SLUGS, PRODUCTS, SKUS, VARIANTS,
+    COLLECTIONS, PRODUCT_SLUGS, PRODUCTS, SKUS, SKUS_V1, VARIANTS,
 };
 
 /// Why a catalog operation failed.
@@ -85,9 +89,6 @@ pub enum CatalogError {
     /// The slug belongs to another object.
     #[error("slug `{0}` is taken")]
     SlugTaken(String),
-    /// The SKU belongs to another variant.
-    #[error("SKU `{0}` is taken")]
-    SkuTaken(String),
     /// `If-Match` named an older version.
     #[error("the object changed since version {expected}; current version is {current}")]
     VersionMismatch {
@@ -110,7 +111,6 @@ impl ErrorCode for CatalogError {
             CatalogError::Invalid(_) => codes::VALIDATION_FAILED,
             CatalogError::NotFound => codes::NOT_FOUND,
             CatalogError::SlugTaken(_) => codes::SLUG_TAKEN,
-            CatalogError::SkuTaken(_) => codes::SKU_TAKEN,
             CatalogError::VersionMismatch { .. } => codes::PRECONDITION_FAILED,
             CatalogError::Conflict(_) => codes::CONFLICT,
             CatalogError::Storage(s) => s.code(),
@@ -121,7 +121,6 @@ impl ErrorCode for CatalogError {
             CatalogError::Invalid(issues) => codes::joined(issues),
             CatalogError::NotFound => "no such product or category".into(),
             CatalogError::SlugTaken(s) => format!("slug `{s}` is already used"),
-            CatalogError::SkuTaken(s) => format!("SKU `{s}` is already used by another product"),
             CatalogError::VersionMismatch { expected, current } => format!(
                 "If-Match names version {expected} but the object is at version {current}; reload and retry"
             ),
@@ -186,7 +185,9 @@ fn check_version(expected: Option<u64>, current: u64) -> Result<(), CatalogError
 fn unindex(tx: &mut WriteTx<'_>, p: &Product) -> Result<(), StorageError> {
     tx.remove(&PRODUCT_SLUGS, &p.slug)?;
     for v in &p.variants {
-        tx.remove(&SKUS, &v.sku.to_uppercase())?;
+        if let Some(sku) = &v.sku {
+            tx.remove(&SKUS, &(sku.to_uppercase(), v.id))?;
+        }
         tx.remove(&VARIANTS, &v.id)?;
     }
     tx.remove(&ACTIVE, &p.id)?;
@@ -201,7 +202,9 @@ fn unindex(tx: &mut WriteTx<'_>, p: &Product) -> Result<(), StorageError> {
 fn index(tx: &mut WriteTx<'_>, p: &Product) -> Result<(), StorageError> {
     tx.insert(&PRODUCT_SLUGS, &p.slug, &p.id)?;
     for v in &p.variants {
-        tx.insert(&SKUS, &v.sku.to_uppercase(), &v.id)?;
+        if let Some(sku) = &v.sku {
+            tx.insert(&SKUS, &(sku.to_uppercase(), v.id), &())?;
+        }
         tx.insert(&VARIANTS, &v.id, &p.id)?;
     }
     for c in &p.category_ids {
@@ -251,37 +254,38 @@ fn assemble(
             ));
         }
     }
-    let keep: HashSet<VariantId> = existing
-        .map(|p| p.variants.iter().map(|x| x.id).collect())
+    let keep: HashMap<VariantId, &Variant> = existing
+        .map(|p| p.variants.iter().map(|x| (x.id, x)).collect())
         .unwrap_or_default();
-    let mut variants = Vec::new();
+    let mut variants = Vec::with_capacity(v.variants.len());
     for (i, x) in v.variants.into_iter().enumerate() {
-        let vid = match x.id {
-            Some(vid) if keep.contains(&vid) => vid,
-            Some(_) => {
-                return Err(issue(
+        let old = match x.id {
+            Some(vid) => Some(*keep.get(&vid).ok_or_else(|| {
+                issue(
                     &format!("variants[{i}].id"),
                     "unknown_variant",
                     "not a variant of this product",
-                ));
-            }
-            None => VariantId::new(now),
+                )
+            })?),
+            None => None,
         };
-        if let Some(owner) = tx.get(&SKUS, &x.sku.to_uppercase())?
-            && owner != vid
-            && !keep.contains(&owner)
-        {
-            return Err(CatalogError::SkuTaken(x.sku));
-        }
         variants.push(Variant {
-            id: vid,
+            id: old.map(|o| o.id).unwrap_or_else(|| VariantId::new(now)),
             sku: x.sku,
             option_values: x.option_values,
             price: x.price,
             compare_at_price: x.compare_at_price,
-            weight_grams: x.weight_grams,
+            weight: x.weight,
             barcode: x.barcode,
             track_inventory: x.track_inventory,
+            requires_shipping: x.requires_shipping,
+            taxable: x.taxable,
+            cost: x.cost,
+            image_url: x.image_url,
+            extra: x
+                .extra
+                .or_else(|| old.map(|o| o.extra.clone()))
+                .unwrap_or_default(),
         });
     }
     Ok(Product {
@@ -299,6 +303,12 @@ fn assemble(
         options: v.options,
         variants,
         category_ids: v.category_ids,
+        gift_card: v.gift_card,
+        product_category: v.product_category,
+        extra: v
+            .extra
+            .or_else(|| existing.map(|p| p.extra.clone()))
+            .unwrap_or_default(),
         created_at: existing.map(|p| p.created_at).unwrap_or(now),
         updated_at: now,
         version: existing.map(|p| p.version + 1).unwrap_or(1),
@@ -511,69 +521,17 @@ impl Catalog {
         Ok(created)
     }
 
-    /// Imports a Shopify product CSV: each product is created, or updated when its handle (slug)
-    /// exists, whole or not at all; variants keep their ids when their SKU matches. Returns a
-    /// report with one entry per failed line.
-    pub async fn import_csv(
-        &self,
-        data: impl std::io::Read,
-        currency: crate::core::Currency,
-        progress: &mut (dyn FnMut(u64, u64) + Send),
-    ) -> Result<ImportReport, CatalogError> {
-        let (parsed, mut errors) = shopify_csv::parse(data, currency);
-        let total = parsed.len() as u64;
-        let mut report = ImportReport::default();
-        for (i, p) in parsed.into_iter().enumerate() {
-            let existing = self.get_product(&p.handle, false).ok();
-            let stock = p.stock;
-            let mut input = p.input;
-            let result = match existing {
-                Some(old) => {
-                    for v in input.variants.iter_mut() {
-                        if let Some(same) = old
-                            .variants
-                            .iter()
-                            .find(|o| o.sku.eq_ignore_ascii_case(&v.sku))
-                        {
-                            v.id = Some(same.id.to_string());
-                        }
-                    }
-                    self.update_product(old.id, input, None)
-                        .await
-                        .map(|p| (false, p))
-                }
-                None => self.create_product(input).await.map(|p| (true, p)),
-            };
-            if let Ok((_, product)) = &result {
-                for (sku, qty) in stock {
-                    if let Some(v) = product.variants.iter().find(|v| v.sku == sku) {
-                        report.stock.push((v.id, qty));
-                    }
-                }
-            }
-            match result {
-                Ok((true, _)) => report.created += 1,
-                Ok((false, _)) => report.updated += 1,
-                Err(CatalogError::Storage(s)) => return Err(CatalogError::Storage(s)),
-                Err(e) => errors.push(shopify_csv::RowError {
-                    line: p.line,
-                    handle: p.handle,
-                    message: describe(&e),
-                }),
-            }
-            progress(i as u64 + 1, total);
-        }
-        errors.sort_by_key(|e| e.line);
-        report.errors = errors;
-        Ok(report)
-    }
-
-    /// Writes every product as Shopify CSV; `stock` gives a tracked variant's units on hand.
+    /// Writes every product as Shopify CSV; `stock` gives a variant's stock facts. Two passes:
+    /// the first collects the kept columns' names for the header.
     pub fn export_csv(
         &self,
-        stock: &mut dyn FnMut(&Variant) -> Option<i64>,
+        stock: &mut dyn FnMut(&Variant) -> shopify_csv::StockOut,
         out: impl std::io::Write,
     ) -> Result<u64, CatalogError> {
+        let mut extra = shopify_csv::ExtraColumns::default();
+        for p in self.all_products(1000) {
+            extra.add(&p?);
+        }
         let mut failed = None;
         let products = self.all_products(1000).map_while(|r| match r {
             Ok(p) => Some(p),
@@ -582,7 +540,7 @@ impl Catalog {
                 None
             }
         });
-        let n = shopify_csv::write(products, stock, out)
+        let n = shopify_csv::write(&extra, products, stock, out)
             .map_err(|m| issue("csv", "write_failed", &m))?;
         match failed {
             Some(e) => Err(e),
@@ -989,11 +947,29 @@ fn full<K: crate::storage::Key, V: crate::storage::Value>(
 }
 
 /// The catalog's own schema steps.
-pub const MIGRATIONS: &[crate::storage::Migration] = &[crate::storage::Migration {
-    to: 6,
-    description: "index products of every status by category",
-    run: migrate_category_members,
-}];
+pub const MIGRATIONS: &[crate::storage::Migration] = &[
+    crate::storage::Migration {
+        to: 6,
+        description: "index products of every status by category",
+        run: migrate_category_members,
+    },
+    crate::storage::Migration {
+        to: 8,
+        description: "index SKUs as shared (several variants may hold one)",
+        run: migrate_shared_skus,
+    },
+];
+
+/// Migration to schema 8: moves the unique SKU index to the shared one.
+pub fn migrate_shared_skus(tx: &mut WriteTx<'_>) -> Result<(), StorageError> {
+    tx.for_each_batch(&SKUS_V1, 1000, |tx, rows| {
+        for (sku, variant) in rows {
+            tx.remove(&SKUS_V1, &sku)?;
+            tx.insert(&SKUS, &(sku, variant), &())?;
+        }
+        Ok(())
+    })
+}
 
 /// Migration to schema 6: lists every product under its categories in the member index.
 pub fn migrate_category_members(tx: &mut WriteTx<'_>) -> Result<(), StorageError> {
@@ -1053,20 +1029,6 @@ fn scan_ids(
         .into_iter()
         .map(|(id, ())| id)
         .collect())
-}
-
-/// Outcome of a CSV import.
-#[derive(Clone, Debug, Default, serde::Serialize, utoipa::ToSchema)]
-pub struct ImportReport {
-    /// Products created.
-    pub created: u64,
-    /// Products updated.
-    pub updated: u64,
-    /// Lines that could not be imported (their product was skipped whole).
-    pub errors: Vec<shopify_csv::RowError>,
-    /// Units on hand from `Variant Inventory Qty` of imported variants, for inventory to apply.
-    #[serde(skip)]
-    pub stock: Vec<(VariantId, i64)>,
 }
 
 fn describe(e: &CatalogError) -> String {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::core::{CategoryId, CollectionId, Money, ProductId, Timestamp, VariantId};
-use crate::storage::{Table, Value};
+use crate::storage::{CodecError, Table, Value};
 
 /// Publication state of a product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -50,26 +50,91 @@ pub struct ProductOption {
     pub values: Vec<String>,
 }
 
+/// Unit a weight is shown in; the weight itself is kept in milligrams, so `0.5 g` and
+/// `1.25 lb` survive exactly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WeightUnit {
+    /// Grams.
+    G,
+    /// Kilograms.
+    Kg,
+    /// Pounds.
+    Lb,
+    /// Ounces.
+    Oz,
+}
+
+impl WeightUnit {
+    /// Parses Shopify's and the API's spelling (`g`, `kg`, `lb`, `oz`, any case).
+    pub fn parse(s: &str) -> Option<WeightUnit> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "g" => Some(WeightUnit::G),
+            "kg" => Some(WeightUnit::Kg),
+            "lb" | "lbs" => Some(WeightUnit::Lb),
+            "oz" => Some(WeightUnit::Oz),
+            _ => None,
+        }
+    }
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WeightUnit::G => "g",
+            WeightUnit::Kg => "kg",
+            WeightUnit::Lb => "lb",
+            WeightUnit::Oz => "oz",
+        }
+    }
+}
+
+/// A shipping weight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Weight {
+    /// Weight in milligrams (integer, so no rounding creeps in).
+    pub milligrams: u64,
+    /// Unit the merchant shows it in.
+    pub unit: WeightUnit,
+}
+
+impl Weight {
+    /// Whole grams, rounded half up (the API's `weight_grams`).
+    pub fn grams(&self) -> u64 {
+        self.milligrams.saturating_add(500) / 1000
+    }
+}
+
 /// A purchasable variant.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Variant {
     /// Id (`var_…`).
-    #[schema(value_type = String)]
     pub id: VariantId,
-    /// Unique stock-keeping unit.
-    pub sku: String,
+    /// Stock-keeping unit, if the merchant gave one. Not unique: Shopify allows the same SKU
+    /// on several variants, so variants are found by product and option values instead.
+    pub sku: Option<String>,
     /// One value per product option, in option order.
     pub option_values: Vec<String>,
-    /// Price.
+    /// Price (0 for free samples and gifts).
     pub price: Money,
-    /// Former price shown struck through.
+    /// Former price; shown struck through only when above the price.
     pub compare_at_price: Option<Money>,
-    /// Shipping weight in grams.
-    pub weight_grams: Option<u32>,
+    /// Shipping weight.
+    pub weight: Option<Weight>,
     /// GTIN/EAN/UPC.
     pub barcode: Option<String>,
     /// Whether stock is tracked for this variant.
     pub track_inventory: bool,
+    /// Whether it ships (false for digital goods and services).
+    pub requires_shipping: bool,
+    /// Whether tax applies (the pricing module maps it to a tax category).
+    pub taxable: bool,
+    /// Cost per item, for margins; staff only.
+    pub cost: Option<Money>,
+    /// URL of the product image that shows this variant.
+    pub image_url: Option<String>,
+    /// Import columns shopd does not model (market prices, fulfilment service, …), kept in
+    /// file order and written back on export.
+    pub extra: Vec<(String, String)>,
 }
 
 /// Search-engine fields.
@@ -112,6 +177,13 @@ pub struct Product {
     pub variants: Vec<Variant>,
     /// Categories it appears in.
     pub category_ids: Vec<CategoryId>,
+    /// Sold as a gift card.
+    pub gift_card: bool,
+    /// Shopify's standard product taxonomy path (`Apparel & Accessories > Clothing`).
+    pub product_category: Option<String>,
+    /// Import columns shopd does not model (metafields, Google Shopping, …), kept in file
+    /// order and written back on export.
+    pub extra: Vec<(String, String)>,
     /// Creation time.
     pub created_at: Timestamp,
     /// Last change.
@@ -119,7 +191,19 @@ pub struct Product {
     /// Incremented on every change; the `ETag` and `If-Match` value.
     pub version: u64,
 }
-impl Value for Product {}
+impl Value for Product {
+    const VERSION: u8 = 2;
+
+    fn upgrade(version: u8, bytes: &[u8]) -> Result<Self, CodecError> {
+        match version {
+            1 => super::model_v1::read(bytes),
+            found => Err(CodecError::UnknownVersion {
+                found,
+                current: Self::VERSION,
+            }),
+        }
+    }
+}
 
 /// A node of the category tree.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -162,7 +246,10 @@ pub(super) const COLLECTION_SLUGS: Table<String, CollectionId> =
     Table::new("catalog_collection_slugs");
 pub(super) const PRODUCTS: Table<ProductId, Product> = Table::new("catalog_products");
 pub(super) const PRODUCT_SLUGS: Table<String, ProductId> = Table::new("catalog_product_slugs");
-pub(super) const SKUS: Table<String, VariantId> = Table::new("catalog_skus");
+/// Before schema 8: one variant per upper-cased SKU (SKUs were unique then).
+pub(super) const SKUS_V1: Table<String, VariantId> = Table::new("catalog_skus");
+/// Variants by upper-cased SKU; several variants may share one.
+pub(super) const SKUS: Table<(String, VariantId), ()> = Table::new("catalog_sku_variants");
 pub(super) const VARIANTS: Table<VariantId, ProductId> = Table::new("catalog_variants");
 /// Active products per category, for public listing.
 pub(super) const CATEGORY_PRODUCTS: Table<(CategoryId, ProductId), ()> =

@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::model::{Category, Collection, Image, Product, ProductOption, Seo, Status, Variant};
-use crate::core::{CategoryId, CollectionId, ProductId, Timestamp};
+use super::model::{
+    Category, Collection, Image, Product, ProductOption, Seo, Status, Variant, Weight,
+};
+use crate::core::{CategoryId, CollectionId, Money, ProductId, Timestamp, VariantId};
 
 /// A product.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
@@ -40,10 +42,14 @@ pub struct ProductView {
     /// Option axes.
     pub options: Vec<ProductOption>,
     /// Variants (at least one).
-    pub variants: Vec<Variant>,
+    pub variants: Vec<VariantView>,
     /// Categories it appears in.
     #[schema(value_type = Vec<String>)]
     pub category_ids: Vec<CategoryId>,
+    /// Sold as a gift card.
+    pub gift_card: bool,
+    /// Shopify's taxonomy path (`Apparel & Accessories > Clothing`).
+    pub product_category: Option<String>,
     /// Creation time.
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
@@ -54,8 +60,67 @@ pub struct ProductView {
     pub version: u64,
 }
 
-impl From<Product> for ProductView {
-    fn from(p: Product) -> ProductView {
+/// A purchasable variant.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = Variant)]
+pub struct VariantView {
+    /// Id (`var_…`).
+    #[schema(value_type = String)]
+    pub id: VariantId,
+    /// Stock-keeping unit, if any (not unique).
+    pub sku: Option<String>,
+    /// One value per product option, in option order.
+    pub option_values: Vec<String>,
+    /// Price (may be 0).
+    pub price: Money,
+    /// Former price; show it struck through only when it is above `price`.
+    pub compare_at_price: Option<Money>,
+    /// Shipping weight in whole grams (rounded; `weight` is exact).
+    pub weight_grams: Option<u64>,
+    /// Exact weight and the unit it is shown in.
+    pub weight: Option<Weight>,
+    /// GTIN/EAN/UPC.
+    pub barcode: Option<String>,
+    /// Whether stock is tracked.
+    pub track_inventory: bool,
+    /// Whether it ships (false: no shipping address needed for it).
+    pub requires_shipping: bool,
+    /// Whether tax applies.
+    pub taxable: bool,
+    /// Cost per item; only in staff views.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Money>,
+    /// Image showing this variant.
+    pub image_url: Option<String>,
+}
+
+impl VariantView {
+    fn new(v: Variant, staff: bool) -> VariantView {
+        VariantView {
+            id: v.id,
+            sku: v.sku,
+            option_values: v.option_values,
+            price: v.price,
+            compare_at_price: v.compare_at_price,
+            weight_grams: v.weight.as_ref().map(Weight::grams),
+            weight: v.weight,
+            barcode: v.barcode,
+            track_inventory: v.track_inventory,
+            requires_shipping: v.requires_shipping,
+            taxable: v.taxable,
+            cost: v.cost.filter(|_| staff),
+            image_url: v.image_url,
+        }
+    }
+}
+
+impl ProductView {
+    /// The view staff see: the public one plus cost per item.
+    pub fn staff(p: Product) -> ProductView {
+        ProductView::new(p, true)
+    }
+
+    fn new(p: Product, staff: bool) -> ProductView {
         ProductView {
             id: p.id,
             title: p.title,
@@ -69,12 +134,25 @@ impl From<Product> for ProductView {
             seo: p.seo,
             attributes: p.attributes,
             options: p.options,
-            variants: p.variants,
+            variants: p
+                .variants
+                .into_iter()
+                .map(|v| VariantView::new(v, staff))
+                .collect(),
             category_ids: p.category_ids,
+            gift_card: p.gift_card,
+            product_category: p.product_category,
             created_at: p.created_at,
             updated_at: p.updated_at,
             version: p.version,
         }
+    }
+}
+
+impl From<Product> for ProductView {
+    /// The public view (no cost per item).
+    fn from(p: Product) -> ProductView {
+        ProductView::new(p, false)
     }
 }
 

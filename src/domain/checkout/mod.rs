@@ -586,7 +586,7 @@ fn line_of(
         product_id: product.id,
         title: product.title.clone(),
         variant_title: variant.option_values.join(" / "),
-        sku: variant.sku.clone(),
+        sku: variant.sku.clone().unwrap_or_default(),
         quantity: l.quantity,
         fulfilled_quantity: 0,
         unit_price: l.unit_price,

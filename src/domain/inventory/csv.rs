@@ -1,11 +1,14 @@
 //! Shopify CSV import and export with stock: the catalog reads and writes the products, and
 //! `Variant Inventory Qty` becomes (or comes from) each tracked variant's units on hand.
 
-use super::{Inventory, InventoryError, MovementKind, STOCK};
+use super::{
+    Backorder, Inventory, InventoryError, MovementKind, Policy, STOCK, level, set_on_hand_notify,
+};
 use crate::core::Currency;
 use crate::core::errors::{Code, ErrorCode, FieldIssue};
-use crate::domain::catalog::{Catalog, CatalogError, ImportReport};
-use crate::storage::Reader;
+use crate::domain::catalog::shopify_csv::StockOut;
+use crate::domain::catalog::{Catalog, CatalogError, ImportReport, ImportedStock};
+use crate::storage::{Reader, WriteTx};
 
 /// Why an import or export failed as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -46,27 +49,41 @@ impl ErrorCode for CsvError {
 }
 
 impl Inventory {
-    /// Imports a Shopify product CSV, then sets on hand of every imported tracked variant that
-    /// had a `Variant Inventory Qty`. `actor` is recorded on the stock movements; `notify`
-    /// queues re-indexing of products whose availability changed (off when a reindex follows).
+    /// Imports a Shopify product CSV, then applies its stock facts: on hand of every imported
+    /// tracked variant that had a `Variant Inventory Qty`, and the backorder policy from
+    /// `Variant Inventory Policy`. `actor` is recorded on the stock movements; `notify` queues
+    /// re-indexing of products whose availability changed (off when a reindex follows).
     pub async fn import_csv(
         &self,
         catalog: &Catalog,
         data: impl std::io::Read,
         currency: Currency,
-        actor: &str,
-        notify: bool,
+        dry_run: bool,
+        who: (&str, bool),
         progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<ImportReport, CsvError> {
-        let mut report = catalog.import_csv(data, currency, progress).await?;
-        let stock = std::mem::take(&mut report.stock);
-        self.set_many(stock, MovementKind::Import, "CSV import", actor, notify)
+        let (actor, notify) = who;
+        let mut report = catalog
+            .import_csv(data, currency, dry_run, progress)
             .await?;
+        let stock = std::mem::take(&mut report.stock);
+        for chunk in stock.chunks(500) {
+            let chunk = chunk.to_vec();
+            let actor = actor.to_owned();
+            self.store
+                .write(move |tx| {
+                    for s in chunk {
+                        apply(tx, &s, &actor, notify)?;
+                    }
+                    Ok::<_, InventoryError>(())
+                })
+                .await?;
+        }
         Ok(report)
     }
 
-    /// Writes every product as Shopify CSV with units on hand of tracked variants that have a
-    /// stock level. Returns the number of products.
+    /// Writes every product as Shopify CSV with units on hand and backorder policy of each
+    /// variant that has a stock level. Returns the number of products.
     pub fn export_csv(&self, catalog: &Catalog, out: impl std::io::Write) -> Result<u64, CsvError> {
         let r = self
             .store
@@ -75,10 +92,13 @@ impl Inventory {
         let mut failed = None;
         let n = catalog.export_csv(
             &mut |v| match r.get(&STOCK, &v.id) {
-                Ok(l) => l.map(|l| l.on_hand),
+                Ok(l) => StockOut {
+                    on_hand: l.as_ref().map(|l| l.on_hand),
+                    allow_backorder: l.is_some_and(|l| l.backorder == Backorder::Allow),
+                },
                 Err(e) => {
                     failed = Some(e);
-                    None
+                    StockOut::default()
                 }
             },
             out,
@@ -88,4 +108,30 @@ impl Inventory {
             None => Ok(n),
         }
     }
+}
+
+/// Sets one imported variant's stock facts, writing only what changed.
+fn apply(
+    tx: &mut WriteTx<'_>,
+    s: &ImportedStock,
+    actor: &str,
+    notify: bool,
+) -> Result<(), InventoryError> {
+    let current = level(tx, s.variant)?;
+    let backorder = if s.allow_backorder {
+        Backorder::Allow
+    } else {
+        Backorder::Deny
+    };
+    let on_hand = s.on_hand.unwrap_or(current.on_hand);
+    if current.on_hand == on_hand && current.backorder == backorder {
+        return Ok(());
+    }
+    let policy = Policy {
+        backorder: Some(backorder),
+        low_stock_threshold: None,
+    };
+    let why = (MovementKind::Import, "CSV import", actor);
+    set_on_hand_notify(tx, s.variant, on_hand, &policy, why, notify)?;
+    Ok(())
 }

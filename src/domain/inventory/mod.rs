@@ -791,7 +791,7 @@ impl Inventory {
                 })?;
                 for v in p.variants.iter().filter(|v| v.track_inventory) {
                     if r.get(&STOCK, &v.id)?.is_none() {
-                        levels.push((v.id, demo_quantity(&v.sku)));
+                        levels.push((v.id, demo_quantity(v.sku.as_deref().unwrap_or_default())));
                     }
                 }
             }
