@@ -207,12 +207,15 @@ impl App {
             refresh_cookie_secs: i64::try_from(config.auth.refresh_token_ttl_days * 24 * 3600)
                 .unwrap_or(i64::MAX),
         };
-        let body_limit = config.server.body_limit;
+        let limits = http::BodyLimits {
+            default: config.server.body_limit,
+            import: config.server.import_body_limit,
+        };
         let m = metrics.clone();
         let mut server = HttpServer::new(move || {
             ActixApp::new()
                 .wrap(Observe::new(m.clone(), tap.clone()))
-                .configure(|c| http::configure(c, state.clone(), body_limit))
+                .configure(|c| http::configure(c, state.clone(), limits))
                 .default_service(web::to(http::not_found))
         })
         .listen(listener)?

@@ -132,6 +132,8 @@ section! {
         workers: usize = 0, rules::between(0, 256);
         /// Largest accepted request body, in bytes
         body_limit: usize = 1024 * 1024, rules::between(1024, 256 * 1024 * 1024);
+        /// Largest CSV file accepted by the admin import routes, in bytes (real exports reach tens of MB)
+        import_body_limit: usize = 64 * 1024 * 1024, rules::between(1024, 1024 * 1024 * 1024);
         /// Seconds to finish in-flight requests on shutdown
         shutdown_timeout_secs: u64 = 30, rules::between(0, 3600);
     }

@@ -452,21 +452,21 @@ pub struct ImportQuery {
     pub dry_run: Option<bool>,
 }
 
-/// Imports a Shopify product CSV sent as the body (`text/csv`, up to the body limit; use
-/// `shopd import products` for larger files). Each product is created or updated whole or not
+/// Imports a Shopify product CSV sent as the body (`text/csv`, up to `server.import_body_limit`,
+/// 64 MiB by default). Each product is created or updated whole or not
 /// at all; failed lines are listed with their line numbers.
 #[utoipa::path(post, path = "/api/v1/admin/products/import", tag = "catalog-admin", security(("bearer" = [])), params(ImportQuery),
     request_body(content = String, content_type = "text/csv", description = "Shopify product CSV"),
     responses(
         (status = 200, description = "What was created and updated, and the lines refused", body = ImportReport),
-        (status = 413, description = "Larger than the body limit", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Larger than the import body limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not text/csv", body = Problem, content_type = "application/problem+json")))]
 pub async fn import_csv(
     req: HttpRequest,
     state: web::Data<HttpState>,
     who: Staff<scope::Catalog>,
     q: web::Query<ImportQuery>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse> {
     let ct = req
         .headers()
@@ -481,6 +481,7 @@ pub async fn import_csv(
     }
     let currency = crate::core::Currency::parse(q.currency.as_deref().unwrap_or("USD"))
         .map_err(|_| ApiError::validation("currency", "invalid", "is not an ISO 4217 code"))?;
+    let body = super::json::read_limited(&req, payload).await?;
     let report = state
         .inventory
         .import_csv(

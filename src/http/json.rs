@@ -53,6 +53,25 @@ fn is_json(req: &HttpRequest) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
+/// Largest body of a file import (`server.import_body_limit`).
+#[derive(Clone, Copy, Debug)]
+pub struct ImportLimit(pub usize);
+
+/// Reads a whole body up to the import limit: 413 beyond it, 400 when the stream breaks.
+pub async fn read_limited(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<web::Bytes, ApiError> {
+    let limit = req.app_data::<ImportLimit>().map_or(1024 * 1024, |l| l.0);
+    match payload.to_bytes_limited(limit).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => Err(ApiError::bad_request(format!(
+            "the body could not be read: {e}"
+        ))),
+        Err(_) => Err(too_large(limit)),
+    }
+}
+
 fn too_large(limit: usize) -> ApiError {
     ApiError::new(
         codes::PAYLOAD_TOO_LARGE,

@@ -93,11 +93,21 @@ pub struct HttpState {
     pub refresh_cookie_secs: i64,
 }
 
+/// Body size bounds: one for every route, a larger one for file imports.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimits {
+    /// Every body but the imports.
+    pub default: usize,
+    /// CSV imports (read with [`json::read_limited`]).
+    pub import: usize,
+}
+
 /// Registers every route and the extractor error handlers.
-pub fn configure(cfg: &mut web::ServiceConfig, state: HttpState, body_limit: usize) {
+pub fn configure(cfg: &mut web::ServiceConfig, state: HttpState, limits: BodyLimits) {
     cfg.app_data(web::Data::new(state))
-        .app_data(json::BodyLimit(body_limit))
-        .app_data(web::PayloadConfig::new(body_limit))
+        .app_data(json::BodyLimit(limits.default))
+        .app_data(json::ImportLimit(limits.import))
+        .app_data(web::PayloadConfig::new(limits.default))
         .app_data(web::QueryConfig::default().error_handler(query_error))
         .app_data(web::PathConfig::default().error_handler(path_error));
     for m in MODULES {

@@ -509,3 +509,50 @@ fn cli_dry_run_and_json_report() {
     assert_eq!(report["products"].as_array().expect("p").len(), 6);
     assert_eq!(report["errors"][0]["line"], 8);
 }
+
+/// A file the size of real exports (over the 1 MiB JSON body limit) imports through the admin
+/// API; beyond `server.import_body_limit` it is a 413, not a partial import.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_of_real_export_size_import_over_http_within_their_own_limit() {
+    let mut f = File::new();
+    let body = format!("<p>{}</p>", "Soft cotton, long description. ".repeat(300));
+    for i in 0..300 {
+        let handle = format!("product-{i}");
+        let title = format!("Product {i}");
+        f.row(&[
+            ("Handle", handle.as_str()),
+            ("Title", title.as_str()),
+            ("Body (HTML)", body.as_str()),
+            ("Option1 Name", "Title"),
+            ("Option1 Value", "Default Title"),
+            ("Variant Price", "5.00"),
+        ]);
+    }
+    let csv = f.text();
+    assert!(csv.len() > 2 * 1024 * 1024, "{} bytes", csv.len());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = TestApp::spawn_in(dir.path(), None).await;
+    let report = import(&app, &csv, "").await;
+    assert_eq!(
+        (&report["created"], &report["failed"]),
+        (&Value::from(300), &Value::from(0))
+    );
+    app.stop().await;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = common::test_config(dir.path());
+    cfg.server.import_body_limit = 1024 * 1024;
+    let app = TestApp::spawn_with(cfg, None).await;
+    let r = app
+        .admin
+        .post(app.url("/api/v1/admin/products/import"))
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .expect("import");
+    common::problem(r, 413, "payload_too_large").await;
+    let r = app.admin_get("/api/v1/admin/products/product-0").await;
+    assert_eq!(r.status(), 404, "nothing imported");
+    app.stop().await;
+}
