@@ -40,7 +40,7 @@ impl Modify for BearerAuth {
         problem::Problem,
         problem::FieldError,
         crate::domain::events::Event,
-        crate::domain::orders::OrderEventV1,
+        crate::domain::orders::OrderEventV2,
         crate::domain::inventory::StockEventV1
     )),
     modifiers(&BearerAuth),

@@ -274,3 +274,64 @@ async fn no_overselling_optimistic() {
         race("optimistic", seed).await;
     }
 }
+
+/// Digital goods (`requires_shipping: false`, as Shopify's `Variant Requires Shipping`) check
+/// out with a billing address only and pay no shipping; a cart with one line that ships still
+/// needs a shipping address, and nothing is written when it is missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digital_lines_need_no_shipping_address_or_rate() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .admin_post_json(
+            "/api/v1/admin/products",
+            &json!({"title": "E-book", "status": "active", "variants": [{
+                "option_values": [], "requires_shipping": false, "track_inventory": false,
+                "price": {"amount": 900, "currency": "USD"}}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let ebook: Value = r.json().await.expect("json");
+    let ebook = ebook["variants"][0]["id"].as_str().expect("id").to_owned();
+    let (_, shirt) = product(&app, "SHIP", 1, 5).await;
+    let billing = json!({"name": "Ada Lovelace", "line1": "12 St James's Square",
+                         "city": "London", "country": "GB"});
+
+    let t = new_cart(&app).await;
+    assert_eq!(add_to_cart(&app, &t, &ebook, 1).await.status(), 201);
+    let r = checkout(&app, &t, "nobill-1", &json!({"email": "ada@example.com"})).await;
+    let p = problem(r, 422, "validation_failed").await;
+    assert_eq!(p["errors"][0]["field"], "billing_address", "{p}");
+    let body = json!({"email": "ada@example.com", "billing_address": billing});
+    let r = checkout(&app, &t, "digital-1", &body).await;
+    assert_eq!(r.status(), 201);
+    let o: Value = r.json().await.expect("json");
+    assert_eq!(o["shipping_address"], Value::Null, "{o}");
+    assert_eq!(o["shipping_method"], Value::Null);
+    assert_eq!(o["totals"]["shipping"]["amount"], 0);
+    assert_eq!(o["totals"]["total"]["amount"], 900);
+    assert_eq!(o["billing_address"]["name"], "Ada Lovelace");
+    assert_eq!(o["lines"][0]["requires_shipping"], false);
+    assert_eq!(o["lines"][0]["sku"], Value::Null, "no SKU is invented");
+
+    let t = new_cart(&app).await;
+    assert_eq!(add_to_cart(&app, &t, &ebook, 1).await.status(), 201);
+    assert_eq!(add_to_cart(&app, &t, &shirt[0], 1).await.status(), 201);
+    let r = checkout(&app, &t, "mixed-1", &body).await;
+    let p = problem(r, 422, "validation_failed").await;
+    assert_eq!(p["errors"][0]["field"], "shipping_address", "{p}");
+    assert_eq!(
+        stock(&app, &shirt[0]).await["reserved"],
+        0,
+        "a refused checkout reserves nothing"
+    );
+    let r = checkout(&app, &t, "mixed-2", &checkout_body("ada@example.com")).await;
+    assert_eq!(r.status(), 201);
+    let o: Value = r.json().await.expect("json");
+    assert_eq!(o["shipping_method"], "standard");
+    assert_eq!(
+        o["totals"]["shipping"]["amount"], 500,
+        "the default flat rate, once a line ships"
+    );
+    assert_eq!(o["shipping_address"]["city"], "London");
+    app.stop().await;
+}

@@ -73,12 +73,13 @@ pub struct AddressInput {
 pub struct CheckoutInput {
     /// Contact email for the order mails.
     pub email: String,
-    /// Where to ship.
-    pub shipping_address: AddressInput,
-    /// Where to bill (default: the shipping address).
+    /// Where to ship: required when a line requires shipping, not kept when none does.
+    #[serde(default)]
+    pub shipping_address: Option<AddressInput>,
+    /// Where to bill (default: the shipping address; required when there is none).
     #[serde(default)]
     pub billing_address: Option<AddressInput>,
-    /// `standard` (the default, a flat rate).
+    /// `standard` (the default, a flat rate; no shipping is charged when no line ships).
     #[serde(default)]
     pub shipping_method: Option<String>,
 }
@@ -191,14 +192,36 @@ pub struct Placed {
     /// The guest's order token (`ot_…`).
     pub order_token: String,
 }
-impl crate::storage::Value for Placed {}
+impl crate::storage::Value for Placed {
+    const VERSION: u8 = 2;
+
+    fn upgrade(version: u8, bytes: &[u8]) -> Result<Self, crate::storage::CodecError> {
+        #[derive(Deserialize)]
+        struct PlacedV1 {
+            order: orders::model_v1::OrderV1,
+            order_token: String,
+        }
+        match version {
+            1 => postcard::from_bytes::<PlacedV1>(bytes)
+                .map(|p| Placed {
+                    order: p.order.upgrade(),
+                    order_token: p.order_token,
+                })
+                .map_err(|e| crate::storage::CodecError::Postcard(e.to_string())),
+            found => Err(crate::storage::CodecError::UnknownVersion {
+                found,
+                current: Self::VERSION,
+            }),
+        }
+    }
+}
 
 /// A checkout's outcome, fresh or replayed.
 pub type CheckoutResponse = idempotency::Replayable<Placed>;
 
 struct Valid {
     email: String,
-    shipping: Address,
+    shipping: Option<Address>,
     billing: Address,
     method: String,
 }
@@ -216,10 +239,21 @@ fn validate(input: &CheckoutInput) -> Result<Valid, CheckoutError> {
             String::new()
         }
     };
-    let shipping = address("shipping_address", &input.shipping_address, &mut issues);
-    let billing = match &input.billing_address {
-        Some(b) => address("billing_address", b, &mut issues),
-        None => shipping.clone(),
+    let shipping = input
+        .shipping_address
+        .as_ref()
+        .map(|a| address("shipping_address", a, &mut issues));
+    let billing = match (&input.billing_address, &shipping) {
+        (Some(b), _) => address("billing_address", b, &mut issues),
+        (None, Some(s)) => s.clone(),
+        (None, None) => {
+            issues.push(FieldIssue {
+                field: "billing_address".into(),
+                code: "required",
+                message: "is required when there is no shipping address".into(),
+            });
+            return Err(CheckoutError::Invalid(issues));
+        }
     };
     let method = input
         .shipping_method
@@ -502,7 +536,21 @@ fn place(
         }
         lines.push(line_of(l, product, variant, total, now));
     }
-    let shipping = Money::new(c.settings.flat_rate, currency);
+    let ships = lines.iter().any(|l| l.requires_shipping);
+    if ships && c.valid.shipping.is_none() {
+        return Err(PlaceError::Checkout(CheckoutError::Invalid(vec![
+            FieldIssue {
+                field: "shipping_address".into(),
+                code: "required",
+                message: "is required: the cart has lines that ship".into(),
+            },
+        ])));
+    }
+    let shipping = if ships {
+        Money::new(c.settings.flat_rate, currency)
+    } else {
+        Money::zero(currency)
+    };
     let tax = Money::zero(currency);
     let total = subtotal
         .checked_add(shipping)
@@ -530,9 +578,9 @@ fn place(
             paid: Money::zero(currency),
             refunded: Money::zero(currency),
         },
-        shipping_address: c.valid.shipping.clone(),
+        shipping_address: c.valid.shipping.clone().filter(|_| ships),
         billing_address: c.valid.billing.clone(),
-        shipping_method: c.valid.method.clone(),
+        shipping_method: ships.then(|| c.valid.method.clone()),
         fulfilments: Vec::new(),
         notes: Vec::new(),
         history: vec![HistoryEntry {
@@ -552,7 +600,7 @@ fn place(
     events::record(
         tx,
         &events::ORDER_CREATED,
-        &orders::OrderEventV1::of(&order),
+        &orders::OrderEventV2::of(&order),
     )?;
     orders::mail(
         tx,
@@ -586,7 +634,8 @@ fn line_of(
         product_id: product.id,
         title: product.title.clone(),
         variant_title: variant.option_values.join(" / "),
-        sku: variant.sku.clone().unwrap_or_default(),
+        sku: variant.sku.clone(),
+        requires_shipping: variant.requires_shipping,
         quantity: l.quantity,
         fulfilled_quantity: 0,
         unit_price: l.unit_price,
@@ -680,9 +729,9 @@ mod tests {
                 paid: zero,
                 refunded: zero,
             },
-            shipping_address: addr.clone(),
+            shipping_address: Some(addr.clone()),
             billing_address: addr,
-            shipping_method: FLAT_RATE.into(),
+            shipping_method: Some(FLAT_RATE.into()),
             fulfilments: Vec::new(),
             notes: Vec::new(),
             history: Vec::new(),

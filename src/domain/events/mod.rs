@@ -76,13 +76,13 @@ macro_rules! event_types {
 }
 
 event_types! {
-    ORDER_CREATED = "order.created", "OrderEventV1", 1, "A checkout placed the order (awaiting payment).";
-    ORDER_PAID = "order.paid", "OrderEventV1", 1, "The order was paid in full.";
-    ORDER_CANCELLED = "order.cancelled", "OrderEventV1", 1, "The customer or staff cancelled the order.";
-    ORDER_EXPIRED = "order.expired", "OrderEventV1", 1, "An unpaid order lapsed and released its stock.";
-    ORDER_FULFILLED = "order.fulfilled", "OrderEventV1", 1, "Every unit of the order has shipped.";
-    ORDER_COMPLETED = "order.completed", "OrderEventV1", 1, "Staff closed the order.";
-    ORDER_REFUNDED = "order.refunded", "OrderEventV1", 1, "The order was refunded.";
+    ORDER_CREATED = "order.created", "OrderEventV2", 2, "A checkout placed the order (awaiting payment).";
+    ORDER_PAID = "order.paid", "OrderEventV2", 2, "The order was paid in full.";
+    ORDER_CANCELLED = "order.cancelled", "OrderEventV2", 2, "The customer or staff cancelled the order.";
+    ORDER_EXPIRED = "order.expired", "OrderEventV2", 2, "An unpaid order lapsed and released its stock.";
+    ORDER_FULFILLED = "order.fulfilled", "OrderEventV2", 2, "Every unit of the order has shipped.";
+    ORDER_COMPLETED = "order.completed", "OrderEventV2", 2, "Staff closed the order.";
+    ORDER_REFUNDED = "order.refunded", "OrderEventV2", 2, "The order was refunded.";
     INVENTORY_LOW_STOCK = "inventory.low_stock", "StockEventV1", 1, "A variant's available units fell to its low-stock threshold.";
 }
 

@@ -5,6 +5,7 @@
 
 pub mod machine;
 mod model;
+pub(crate) mod model_v1;
 mod payload;
 
 use crate::core::errors::{self as codes, Code, ErrorCode, FieldIssue};
@@ -15,7 +16,7 @@ use serde_json::json;
 pub use machine::{Event, EventKind, Status, TransitionError};
 pub use model::{Address, Fulfilment, HistoryEntry, Note, Order, OrderLine, OrderView, Totals};
 pub use payload::{
-    OrderEventFulfilledLineV1, OrderEventFulfilmentV1, OrderEventLineV1, OrderEventV1,
+    OrderEventFulfilledLineV1, OrderEventFulfilmentV1, OrderEventLineV2, OrderEventV2,
 };
 
 use crate::core::page::Cursor;
@@ -174,7 +175,27 @@ pub struct Fulfilled {
     /// The order with the new fulfilment.
     pub order: Order,
 }
-impl crate::storage::Value for Fulfilled {}
+impl crate::storage::Value for Fulfilled {
+    const VERSION: u8 = 2;
+
+    fn upgrade(version: u8, bytes: &[u8]) -> Result<Self, crate::storage::CodecError> {
+        #[derive(serde::Deserialize)]
+        struct FulfilledV1 {
+            order: model_v1::OrderV1,
+        }
+        match version {
+            1 => postcard::from_bytes::<FulfilledV1>(bytes)
+                .map(|f| Fulfilled {
+                    order: f.order.upgrade(),
+                })
+                .map_err(|e| crate::storage::CodecError::Postcard(e.to_string())),
+            found => Err(crate::storage::CodecError::UnknownVersion {
+                found,
+                current: Self::VERSION,
+            }),
+        }
+    }
+}
 
 /// A fulfilment's outcome, fresh or replayed.
 pub type FulfilResponse = idempotency::Replayable<Fulfilled>;
@@ -241,14 +262,14 @@ pub fn mail(
         "shop_name": s.shop_name, "shop_url": s.public_url, "order_id": order.id.to_string(),
         "lines": lines, "subtotal": order.totals.subtotal.to_string(),
         "shipping": order.totals.shipping.to_string(), "tax": order.totals.tax.to_string(),
-        "total": order.totals.total.to_string(), "name": order.shipping_address.name,
+        "total": order.totals.total.to_string(), "name": order.customer_name(),
         "extra": extra,
     });
     mailer::enqueue(
         tx,
         &Mail::new(
             &order.email,
-            Some(&order.shipping_address.name),
+            Some(order.customer_name()),
             template,
             vars,
             tx.now(),
@@ -293,27 +314,27 @@ pub fn transition(
     match event.kind() {
         EventKind::Pay => {
             inventory::sell(tx, order.id)?;
-            events::record(tx, &events::ORDER_PAID, &OrderEventV1::of(order))?;
+            events::record(tx, &events::ORDER_PAID, &OrderEventV2::of(order))?;
         }
         EventKind::Cancel => {
             inventory::release(tx, order.id)?;
-            events::record(tx, &events::ORDER_CANCELLED, &OrderEventV1::of(order))?;
+            events::record(tx, &events::ORDER_CANCELLED, &OrderEventV2::of(order))?;
             mail(tx, order, "order_cancelled", s, json!({}))?;
         }
         EventKind::Expire => {
             inventory::release(tx, order.id)?;
-            events::record(tx, &events::ORDER_EXPIRED, &OrderEventV1::of(order))?;
+            events::record(tx, &events::ORDER_EXPIRED, &OrderEventV2::of(order))?;
         }
         EventKind::Fulfil => {
             if order.status == Status::Fulfilled {
-                events::record(tx, &events::ORDER_FULFILLED, &OrderEventV1::of(order))?;
+                events::record(tx, &events::ORDER_FULFILLED, &OrderEventV2::of(order))?;
             }
         }
         EventKind::Complete => {
-            events::record(tx, &events::ORDER_COMPLETED, &OrderEventV1::of(order))?;
+            events::record(tx, &events::ORDER_COMPLETED, &OrderEventV2::of(order))?;
         }
         EventKind::Refund => {
-            events::record(tx, &events::ORDER_REFUNDED, &OrderEventV1::of(order))?;
+            events::record(tx, &events::ORDER_REFUNDED, &OrderEventV2::of(order))?;
         }
     }
     tx.insert(

@@ -6,7 +6,7 @@ use super::machine::{self, Status};
 use crate::core::{
     CustomerId, FulfilmentId, LineId, Money, OrderId, ProductId, Timestamp, VariantId,
 };
-use crate::storage::{Table, Value};
+use crate::storage::{CodecError, Table, Value};
 
 /// Orders by id (ids sort by creation time).
 pub(super) const ORDERS: Table<OrderId, Order> = Table::new("orders");
@@ -56,8 +56,10 @@ pub struct OrderLine {
     pub title: String,
     /// Option values at checkout.
     pub variant_title: String,
-    /// SKU at checkout.
-    pub sku: String,
+    /// SKU at checkout (none when the variant had none).
+    pub sku: Option<String>,
+    /// Whether the line is shipped (false for digital goods and services).
+    pub requires_shipping: bool,
     /// Units ordered.
     pub quantity: i64,
     /// Units shipped.
@@ -164,12 +166,12 @@ pub struct Order {
     pub lines: Vec<OrderLine>,
     /// Money.
     pub totals: Totals,
-    /// Ship to.
-    pub shipping_address: Address,
+    /// Ship to (none when no line requires shipping).
+    pub shipping_address: Option<Address>,
     /// Bill to.
     pub billing_address: Address,
-    /// Shipping method code.
-    pub shipping_method: String,
+    /// Shipping method code (none when no line requires shipping).
+    pub shipping_method: Option<String>,
     /// Shipments.
     pub fulfilments: Vec<Fulfilment>,
     /// Staff notes.
@@ -185,7 +187,19 @@ pub struct Order {
     /// Bumped on every change.
     pub version: u64,
 }
-impl Value for Order {}
+impl Value for Order {
+    const VERSION: u8 = 2;
+
+    fn upgrade(version: u8, bytes: &[u8]) -> Result<Self, CodecError> {
+        match version {
+            1 => super::model_v1::read(bytes),
+            found => Err(CodecError::UnknownVersion {
+                found,
+                current: Self::VERSION,
+            }),
+        }
+    }
+}
 
 impl Order {
     /// The machine's view of the order.
@@ -218,12 +232,12 @@ pub struct OrderView {
     pub lines: Vec<OrderLine>,
     /// Money.
     pub totals: Totals,
-    /// Ship to.
-    pub shipping_address: Address,
+    /// Ship to (`null` when no line requires shipping).
+    pub shipping_address: Option<Address>,
     /// Bill to.
     pub billing_address: Address,
-    /// Shipping method.
-    pub shipping_method: String,
+    /// Shipping method (`null` when no line requires shipping).
+    pub shipping_method: Option<String>,
     /// Shipments.
     pub fulfilments: Vec<Fulfilment>,
     /// History.
@@ -278,5 +292,14 @@ impl OrderView {
             notes: Some(o.notes.clone()),
             ..OrderView::of(o)
         }
+    }
+}
+
+impl Order {
+    /// The name to greet the customer by: the recipient, else the billing name.
+    pub fn customer_name(&self) -> &str {
+        self.shipping_address
+            .as_ref()
+            .map_or(self.billing_address.name.as_str(), |a| a.name.as_str())
     }
 }

@@ -8,9 +8,10 @@ use super::model::{Address, Order, Totals};
 use crate::core::{CustomerId, FulfilmentId, LineId, OrderId, ProductId, Timestamp, VariantId};
 use crate::domain::events::Payload;
 
-/// `data` of every `order.*` event, version 1.
+/// `data` of every `order.*` event, version 2 (version 1 had a shipping address, a shipping
+/// method and a SKU string on every order; digital orders have none of them).
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct OrderEventV1 {
+pub struct OrderEventV2 {
     /// `ord_…`.
     #[schema(value_type = String)]
     pub id: OrderId,
@@ -22,15 +23,15 @@ pub struct OrderEventV1 {
     /// Contact email.
     pub email: String,
     /// Purchased lines.
-    pub lines: Vec<OrderEventLineV1>,
+    pub lines: Vec<OrderEventLineV2>,
     /// Money.
     pub totals: Totals,
-    /// Ship to.
-    pub shipping_address: Address,
+    /// Ship to (`null` when no line requires shipping).
+    pub shipping_address: Option<Address>,
     /// Bill to.
     pub billing_address: Address,
-    /// Shipping method.
-    pub shipping_method: String,
+    /// Shipping method (`null` when no line requires shipping).
+    pub shipping_method: Option<String>,
     /// Shipments so far.
     pub fulfilments: Vec<OrderEventFulfilmentV1>,
     /// Created.
@@ -43,9 +44,9 @@ pub struct OrderEventV1 {
     pub version: u64,
 }
 
-/// A line of [`OrderEventV1`].
+/// A line of [`OrderEventV2`].
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct OrderEventLineV1 {
+pub struct OrderEventLineV2 {
     /// `line_…`.
     #[schema(value_type = String)]
     pub id: LineId,
@@ -59,8 +60,10 @@ pub struct OrderEventLineV1 {
     pub title: String,
     /// Option values at checkout.
     pub variant_title: String,
-    /// SKU at checkout.
-    pub sku: String,
+    /// SKU at checkout (`null` when the variant had none).
+    pub sku: Option<String>,
+    /// Whether the line is shipped.
+    pub requires_shipping: bool,
     /// Units ordered.
     pub quantity: i64,
     /// Units shipped.
@@ -71,7 +74,7 @@ pub struct OrderEventLineV1 {
     pub total: crate::core::Money,
 }
 
-/// A shipment of [`OrderEventV1`].
+/// A shipment of [`OrderEventV2`].
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct OrderEventFulfilmentV1 {
     /// `ful_…`.
@@ -98,14 +101,14 @@ pub struct OrderEventFulfilledLineV1 {
     pub quantity: i64,
 }
 
-impl Payload for OrderEventV1 {
-    const VERSION: u32 = 1;
+impl Payload for OrderEventV2 {
+    const VERSION: u32 = 2;
 }
 
-impl OrderEventV1 {
+impl OrderEventV2 {
     /// The payload of `o` as it is after the change.
-    pub fn of(o: &Order) -> OrderEventV1 {
-        OrderEventV1 {
+    pub fn of(o: &Order) -> OrderEventV2 {
+        OrderEventV2 {
             id: o.id,
             status: o.status,
             customer_id: o.customer_id,
@@ -113,13 +116,14 @@ impl OrderEventV1 {
             lines: o
                 .lines
                 .iter()
-                .map(|l| OrderEventLineV1 {
+                .map(|l| OrderEventLineV2 {
                     id: l.id,
                     variant_id: l.variant_id,
                     product_id: l.product_id,
                     title: l.title.clone(),
                     variant_title: l.variant_title.clone(),
                     sku: l.sku.clone(),
+                    requires_shipping: l.requires_shipping,
                     quantity: l.quantity,
                     fulfilled_quantity: l.fulfilled_quantity,
                     unit_price: l.unit_price,
