@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)   # promtool checks /metrics
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)   # verify + security of the unit
+/usr/bin/python3 -c "import seccomp" >/dev/null 2>&1 || need_apt+=(python3-seccomp)   # the unit's seccomp filter
 if ((${#need_apt[@]})); then
   echo "==> installing test tools: ${need_apt[*]}"
   SUDO=""

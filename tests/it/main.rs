@@ -24,3 +24,4 @@ mod orders;
 mod search;
 mod shopify;
 mod storage;
+mod systemd;

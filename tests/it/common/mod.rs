@@ -268,8 +268,25 @@ impl Proc {
     /// Runs `shopd serve --data-dir DIR --bind 127.0.0.1:0` and waits until it reports its URL;
     /// the data dir gets the test admin first (`shopd admin create`), who is then signed in.
     pub fn serve(dir: &Path, extra_env: &[(&str, &str)]) -> Proc {
+        Self::serve_wrapped(dir, &[], extra_env)
+    }
+
+    /// [`Proc::serve`] through a wrapper command (`wrapper… shopd serve …`), e.g. one that
+    /// applies a seccomp filter before it executes the binary.
+    pub fn serve_wrapped(
+        dir: &Path,
+        wrapper: &[std::ffi::OsString],
+        extra_env: &[(&str, &str)],
+    ) -> Proc {
         create_admin(dir);
-        let mut cmd = Command::new(bin());
+        let mut cmd = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
         cmd.args([
             "serve",
             "--bind",
