@@ -211,10 +211,11 @@ impl App {
             default: config.server.body_limit,
             import: config.server.import_body_limit,
         };
+        let trusted = trusted_proxies(&config, &public_url)?;
         let m = metrics.clone();
         let mut server = HttpServer::new(move || {
             ActixApp::new()
-                .wrap(Observe::new(m.clone(), tap.clone()))
+                .wrap(Observe::new(m.clone(), tap.clone(), trusted.clone()))
                 .configure(|c| http::configure(c, state.clone(), limits))
                 .default_service(web::to(http::not_found))
         })
@@ -308,6 +309,28 @@ fn public_url(config: &Config, addr: SocketAddr) -> String {
         addr.ip().to_string()
     };
     format!("http://{host}:{}", addr.port())
+}
+
+/// The proxies whose forwarding headers decide the client address, with a start-up line
+/// saying so (and a warning when mail links would point at the loopback address behind them).
+fn trusted_proxies(
+    config: &Config,
+    public_url: &str,
+) -> anyhow::Result<http::client::TrustedProxies> {
+    let trusted = http::client::TrustedProxies::parse(&config.server.trusted_proxies)
+        .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))?;
+    if !trusted.is_empty() {
+        tracing::info!(
+            proxies = %config.server.trusted_proxies,
+            "client addresses come from Forwarded / X-Forwarded-For sent by these proxies"
+        );
+        if config.server.public_url.is_empty() {
+            tracing::warn!(
+                "server.public_url is empty: links in mails point at {public_url}; set it to the address customers use"
+            );
+        }
+    }
+    Ok(trusted)
 }
 
 /// The mail transport from configuration: SMTP when a host is set, `.eml` files otherwise.

@@ -134,6 +134,8 @@ section! {
         body_limit: usize = 1024 * 1024, rules::between(1024, 256 * 1024 * 1024);
         /// Largest CSV file accepted by the admin import routes, in bytes (real exports reach tens of MB)
         import_body_limit: usize = 64 * 1024 * 1024, rules::between(1024, 1024 * 1024 * 1024);
+        /// Reverse proxies whose Forwarded / X-Forwarded-* headers are believed: addresses or CIDR blocks, comma-separated (empty: none, the TCP peer is the client)
+        trusted_proxies: String = String::new(), rules::trusted_proxies;
         /// Seconds to finish in-flight requests on shutdown
         shutdown_timeout_secs: u64 = 30, rules::between(0, 3600);
     }
@@ -326,6 +328,11 @@ pub mod rules {
         v.parse::<SocketAddr>()
             .map(|_| ())
             .map_err(|_| format!("`{v}` is not an address like 127.0.0.1:8080"))
+    }
+
+    /// Addresses and CIDR blocks, comma- or space-separated (may be empty).
+    pub fn trusted_proxies(v: &String) -> Result<(), String> {
+        crate::http::client::TrustedProxies::parse(v).map(|_| ())
     }
 
     /// Empty, or an `http://` / `https://` URL.

@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 
 use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 use super::{ApiError, HttpState};
 use crate::core::errors as codes;
@@ -189,10 +189,15 @@ impl<R: MinRole, S: NeedScope> FromRequest for Authed<R, S> {
     }
 }
 
-/// The client address used for per-IP limits (the TCP peer; proxies are not trusted). IPv6
-/// clients are grouped by /64, the smallest block a single subscriber usually gets.
+/// The client address used for per-IP limits: the TCP peer, or what a trusted proxy forwarded
+/// (see [`super::client`]). IPv6 clients are grouped by /64, the smallest block a single
+/// subscriber usually gets.
 pub fn client_ip(req: &HttpRequest) -> String {
-    match req.peer_addr().map(|a| a.ip()) {
+    let addr = req
+        .extensions()
+        .get::<super::client::ClientInfo>()
+        .map_or_else(|| req.peer_addr().map(|a| a.ip()), |c| c.addr);
+    match addr {
         Some(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
             let s = v6.segments();
             format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])

@@ -15,6 +15,7 @@ use actix_web::{Error, HttpMessage, ResponseError};
 use futures_util::FutureExt;
 use futures_util::future::LocalBoxFuture;
 
+use super::client::{TrustedProxies, resolve};
 use super::problem::{ApiError, PROBLEM_JSON};
 use crate::observability::metrics::Metrics;
 
@@ -89,12 +90,18 @@ pub type Tap = Arc<dyn Fn(TapRecord) + Send + Sync>;
 pub struct Observe {
     metrics: Arc<Metrics>,
     tap: Option<Tap>,
+    trusted: Arc<TrustedProxies>,
 }
 
 impl Observe {
-    /// Middleware recording into `metrics`, and showing every answer to `tap` when set.
-    pub fn new(metrics: Arc<Metrics>, tap: Option<Tap>) -> Self {
-        Observe { metrics, tap }
+    /// Middleware recording into `metrics`, showing every answer to `tap` when set, and
+    /// deciding each request's client (see [`super::client`]) with `trusted` proxies.
+    pub fn new(metrics: Arc<Metrics>, tap: Option<Tap>, trusted: TrustedProxies) -> Self {
+        Observe {
+            metrics,
+            tap,
+            trusted: Arc::new(trusted),
+        }
     }
 }
 
@@ -114,6 +121,7 @@ where
             service: Rc::new(service),
             metrics: self.metrics.clone(),
             tap: self.tap.clone(),
+            trusted: self.trusted.clone(),
         }))
     }
 }
@@ -123,6 +131,7 @@ pub struct ObserveMiddleware<S> {
     service: Rc<S>,
     metrics: Arc<Metrics>,
     tap: Option<Tap>,
+    trusted: Arc<TrustedProxies>,
 }
 
 impl<S, B> Service<ServiceRequest> for ObserveMiddleware<S>
@@ -146,6 +155,15 @@ where
             .map(str::to_owned)
             .unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()));
         req.extensions_mut().insert(RequestId(rid.clone()));
+        let who = resolve(
+            req.peer_addr().map(|a| a.ip()),
+            req.headers(),
+            &self.trusted,
+        );
+        let client = who
+            .addr
+            .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
+        req.extensions_mut().insert(who);
         let method = req.method().to_string();
         let path = req.path().to_owned();
         let api = path.starts_with("/api/");
@@ -218,11 +236,11 @@ where
             metrics.http_request(&method, &route, status.as_u16(), elapsed);
             let latency_ms = elapsed.as_secs_f64() * 1000.0;
             if matches!(route.as_str(), "/healthz" | "/readyz" | "/metrics") {
-                tracing::debug!(target: "access", request_id = %rid, %method, %path, status = status.as_u16(), latency_ms, "request");
+                tracing::debug!(target: "access", request_id = %rid, %client, %method, %path, status = status.as_u16(), latency_ms, "request");
             } else if status.is_server_error() {
-                tracing::warn!(target: "access", request_id = %rid, %method, %path, %route, status = status.as_u16(), latency_ms, "request");
+                tracing::warn!(target: "access", request_id = %rid, %client, %method, %path, %route, status = status.as_u16(), latency_ms, "request");
             } else {
-                tracing::info!(target: "access", request_id = %rid, %method, %path, %route, status = status.as_u16(), latency_ms, "request");
+                tracing::info!(target: "access", request_id = %rid, %client, %method, %path, %route, status = status.as_u16(), latency_ms, "request");
             }
             match tap {
                 Some(tap) => Ok(tapped(res, &tap, method).await),

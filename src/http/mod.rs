@@ -5,6 +5,7 @@ pub mod assets;
 pub mod auth;
 pub mod cart;
 pub mod catalog;
+pub mod client;
 pub mod diagnostics;
 mod doc_responses;
 pub mod docs;

@@ -21,6 +21,7 @@ mod mail;
 mod metrics;
 mod openapi;
 mod orders;
+mod proxy;
 mod search;
 mod shopify;
 mod storage;
