@@ -12,10 +12,10 @@ use super::json::Json;
 use super::{ApiError, HttpState, Problem};
 use crate::core::Page;
 use crate::core::errors as codes;
-use crate::core::{CategoryId, CollectionId, ProductId};
+use crate::core::{CategoryId, CollectionId, ProductId, VariantId};
 use crate::domain::catalog::{
     CategoryView, CollectionView, ImportReport, ListFilter, Product, ProductInput, ProductView,
-    Status,
+    SkuHolder, Status,
 };
 
 /// This module's operations, merged into the API document by [`super::docs::openapi`].
@@ -39,7 +39,8 @@ use crate::domain::catalog::{
     create_collection,
     update_collection,
     delete_collection,
-    export_csv
+    export_csv,
+    variants_by_sku
 ))]
 pub(super) struct Doc;
 
@@ -70,6 +71,7 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
             "/api/v1/admin/products/bulk-status",
             web::post().to(bulk_status),
         )
+        .route("/api/v1/admin/variants", web::get().to(variants_by_sku))
         .route("/api/v1/admin/products/import", web::post().to(import_csv))
         .route("/api/v1/admin/products/export", web::get().to(export_csv))
         .service(
@@ -648,4 +650,43 @@ pub async fn delete_collection(
     let id = CollectionId::parse(&id).map_err(|_| ApiError::not_found("no such collection"))?;
     state.catalog.delete_collection(id).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Query of [`variants_by_sku`].
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SkuQuery {
+    /// The SKU (compared case-insensitively, surrounding spaces ignored).
+    pub sku: String,
+    /// 1–100, default 20.
+    pub per_page: Option<usize>,
+    /// From the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Every variant holding a SKU. SKUs may repeat across and within products (as in Shopify), so
+/// this lists all holders with their product and option values rather than picking one.
+#[utoipa::path(get, path = "/api/v1/admin/variants", tag = "catalog-admin", security(("bearer" = [])), params(SkuQuery),
+    responses((status = 200, description = "The variants with this SKU, with their products", body = Page<SkuHolder>)))]
+pub async fn variants_by_sku(
+    state: web::Data<HttpState>,
+    _who: Staff<scope::Catalog>,
+    q: web::Query<SkuQuery>,
+) -> Result<HttpResponse> {
+    let per_page = super::paging::per_page(q.per_page)?;
+    if q.sku.trim().is_empty() || q.sku.chars().count() > 255 {
+        return Err(ApiError::validation(
+            "sku",
+            "invalid",
+            "must be 1 to 255 characters",
+        ));
+    }
+    let after = match q.cursor.as_deref() {
+        Some(c) => Some(VariantId::parse(c).map_err(|_| {
+            ApiError::validation("cursor", "invalid", "is not a cursor of this list")
+        })?),
+        None => None,
+    };
+    let page = state.catalog.variants_by_sku(&q.sku, per_page, after)?;
+    Ok(HttpResponse::Ok().json(page))
 }

@@ -556,3 +556,45 @@ async fn files_of_real_export_size_import_over_http_within_their_own_limit() {
     assert_eq!(r.status(), 404, "nothing imported");
     app.stop().await;
 }
+
+/// A SKU lookup lists every holder — two variants of one product and one of another — page by
+/// page, and never picks one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_sku_lists_every_holder() {
+    let app = TestApp::spawn().await;
+    import(&app, &fidelity_file(), "").await;
+    let page = |q: String| {
+        let app = &app;
+        async move {
+            let r = app.admin_get(&format!("/api/v1/admin/variants?{q}")).await;
+            assert_eq!(r.status(), 200, "{q}");
+            r.json::<Value>().await.expect("json")
+        }
+    };
+    let first = page("sku=tfrg%202tgp%20%231&per_page=2".into()).await;
+    assert_eq!(first["data"].as_array().expect("data").len(), 2);
+    assert_eq!(first["has_more"], true);
+    let cursor = first["next_cursor"].as_str().expect("cursor");
+    let rest = page(format!("sku=TFRG%202TGP%20%231&per_page=2&cursor={cursor}")).await;
+    assert_eq!(rest["has_more"], false);
+    let mut holders: Vec<Value> = first["data"].as_array().expect("d").clone();
+    holders.extend(rest["data"].as_array().expect("d").iter().cloned());
+    let mut slugs: Vec<&str> = holders
+        .iter()
+        .map(|h| h["product_slug"].as_str().expect("slug"))
+        .collect();
+    slugs.sort();
+    let long = "h".repeat(LONG_HANDLE_CHARS);
+    assert_eq!(slugs, vec![long.as_str(), "tfrg-tee", "tfrg-tee"]);
+    let ids: std::collections::HashSet<&str> = holders
+        .iter()
+        .map(|h| h["variant_id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ids.len(), 3, "three distinct variants");
+    let one = page("sku=25970".into()).await;
+    assert_eq!(one["data"][0]["product_slug"], "áo-thun_nữ");
+    assert_eq!(page("sku=NOPE".into()).await["data"], serde_json::json!([]));
+    let r = app.admin_get("/api/v1/admin/variants?sku=%20").await;
+    common::problem(r, 422, "validation_failed").await;
+    app.stop().await;
+}

@@ -9,6 +9,7 @@ pub mod input;
 pub mod model;
 mod model_v1;
 pub mod shopify_csv;
+pub mod sku;
 pub mod slug;
 pub mod view;
 
@@ -70,6 +71,7 @@ fn changed(tx: &mut WriteTx<'_>, id: ProductId) -> Result<(), StorageError> {
 pub use import::{ImportReport, ImportResult, ImportedProduct, ImportedStock};
 pub use input::{FieldIssue, ProductInput, ValidProduct, validate};
 pub use model::{Category, Collection, Image, Product, ProductOption, Seo, Status, Variant};
+pub use sku::SkuHolder;
 pub use view::{CategoryView, CollectionView, ProductView, VariantView};
 
 use model::{
