@@ -228,7 +228,7 @@ fn product_id(s: &str) -> Result<ProductId> {
 
 /// Creates a product (staff).
 #[utoipa::path(post, path = "/api/v1/admin/products", tag = "catalog-admin", security(("bearer" = [])),
-    request_body(content = Object, description = "title, slug?, description, status (draft|active|archived), vendor, product_type, tags, images [{url, alt}], seo {title, description}, attributes {k: v}, options [{name, values}], variants [{sku?, option_values, price {amount, currency} (0 allowed), compare_at_price?, weight_grams? or weight {milligrams, unit}?, barcode?, track_inventory?, requires_shipping?, taxable?, cost?, image_url?}] (1 to 2048), category_ids, gift_card?, product_category?"),
+    request_body(content = Object, description = "title, slug?, description, status (draft|active|archived|unlisted), vendor, product_type, tags, images [{url, alt}], seo {title, description}, attributes {k: v}, options [{name, values}], variants [{sku?, option_values, price {amount, currency} (0 allowed), compare_at_price?, weight_grams? or weight {milligrams, unit}?, barcode?, track_inventory?, requires_shipping?, taxable?, cost?, image_url?}] (1 to 2048), category_ids, gift_card?, product_category?"),
     responses(
         (status = 201, description = "Created (with ETag)", body = ProductView),
         (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json"),
@@ -339,7 +339,7 @@ pub struct BulkStatusResult {
 
 /// Sets the status of many products at once, all or nothing (staff).
 #[utoipa::path(post, path = "/api/v1/admin/products/bulk-status", tag = "catalog-admin", security(("bearer" = [])),
-    request_body(content = Object, description = "{ids: [prod_…], status: draft|active|archived}"),
+    request_body(content = Object, description = "{ids: [prod_…], status: draft|active|archived|unlisted}"),
     responses((status = 200, description = "How many changed", body = BulkStatusResult), (status = 404, description = "An id does not exist", body = Problem, content_type = "application/problem+json")))]
 pub async fn bulk_status(
     state: web::Data<HttpState>,

@@ -598,3 +598,116 @@ async fn a_shared_sku_lists_every_holder() {
     common::problem(r, 422, "validation_failed").await;
     app.stop().await;
 }
+
+/// What real exports hold beyond the documented columns: Shopify's `unlisted` status (a page
+/// and a cart but no listing), a status shopd does not know (a warning), a fulfilment service
+/// as inventory tracker (tracked, its name written back in place), a count on an untracked
+/// variant (kept) and an oversold one (a warning, nothing on hand).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_export_quirks_are_kept_or_reported() {
+    let app = TestApp::spawn().await;
+    let mut f = File::new();
+    f.row(&[
+        ("Handle", "hidden-tee"),
+        ("Title", "Hidden Tee"),
+        ("Option1 Name", "Size"),
+        ("Option1 Value", "S"),
+        ("Variant Inventory Tracker", "dsers-fulfillment-service"),
+        ("Variant Inventory Qty", "5"),
+        ("Variant Price", "10.00"),
+        ("Published", "true"),
+        ("Status", "unlisted"),
+    ]);
+    f.row(&[
+        ("Handle", "hidden-tee"),
+        ("Option1 Value", "M"),
+        ("Variant Inventory Qty", "1"),
+        ("Variant Price", "10.00"),
+    ]);
+    f.row(&[
+        ("Handle", "odd-status"),
+        ("Title", "Odd Status"),
+        ("Option1 Name", "Title"),
+        ("Option1 Value", "Default Title"),
+        ("Variant Inventory Tracker", "shopify"),
+        ("Variant Inventory Qty", "-3"),
+        ("Variant Price", "4.00"),
+        ("Published", "true"),
+        ("Status", "preorder"),
+    ]);
+    let report = import(&app, &f.text(), "").await;
+    assert_eq!(report["failed"], 0, "{report:#}");
+    let warnings = messages(&report, "warnings");
+    assert!(has(&warnings, 4, "`preorder`"), "{warnings:?}");
+    assert!(has(&warnings, 4, "read as 0 on hand"), "{warnings:?}");
+
+    let hidden = admin_product(&app, "hidden-tee").await;
+    assert_eq!(hidden["status"], "unlisted");
+    let r = app.get("/api/v1/products/hidden-tee").await;
+    assert_eq!(r.status(), 200, "an unlisted product has its page");
+    let list: Value = app
+        .get("/api/v1/products")
+        .await
+        .json()
+        .await
+        .expect("json");
+    let listed: Vec<&str> = list["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|p| p["slug"].as_str().expect("slug"))
+        .collect();
+    assert_eq!(listed, vec!["odd-status"], "unlisted is not listed");
+    let odd = admin_product(&app, "odd-status").await;
+    assert_eq!(odd["status"], "active", "by Published");
+    let stock = |v: &Value| {
+        format!(
+            "/api/v1/admin/variants/{}/stock",
+            v["id"].as_str().expect("id")
+        )
+    };
+    let s: Value = app
+        .admin_get(&stock(&hidden["variants"][0]))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(s["on_hand"], 5);
+    assert_eq!(hidden["variants"][0]["track_inventory"], true);
+    assert_eq!(hidden["variants"][1]["track_inventory"], false);
+    let s: Value = app
+        .admin_get(&stock(&odd["variants"][0]))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(s["on_hand"], 0);
+
+    let first = export(&app).await;
+    let mut rdr = csv::Reader::from_reader(first.as_bytes());
+    let header: Vec<String> = rdr
+        .headers()
+        .expect("h")
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let col = |name: &str| {
+        let at: Vec<usize> = (0..header.len()).filter(|i| header[*i] == name).collect();
+        assert_eq!(at.len(), 1, "{name} once in {header:?}");
+        at[0]
+    };
+    let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.expect("row")).collect();
+    assert_eq!(
+        &rows[0][col("Variant Inventory Tracker")],
+        "dsers-fulfillment-service"
+    );
+    assert_eq!(
+        &rows[1][col("Variant Inventory Qty")],
+        "1",
+        "untracked count kept"
+    );
+    assert_eq!(&rows[0][col("Status")], "unlisted");
+    import(&app, &first, "").await;
+    assert_eq!(first, export(&app).await, "a fixed point");
+    app.stop().await;
+}

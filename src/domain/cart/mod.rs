@@ -421,7 +421,7 @@ fn purchasable(
 ) -> Result<(catalog::Product, catalog::Variant), CartError> {
     let product = catalog::product_of_variant_in(r, variant)?
         .ok_or(CartError::NotFound("no such variant"))?;
-    if product.status != catalog::Status::Active {
+    if !product.status.sellable() {
         return Err(CartError::Unavailable(format!(
             "`{}` is not on sale",
             product.title

@@ -165,7 +165,7 @@ pub(super) fn render(
                 v.option_values.join(" / "),
                 v.sku.clone(),
                 v.price,
-                p.status == catalog::Status::Active,
+                p.status.sellable(),
             ),
             _ => (String::new(), String::new(), None, l.unit_price, false),
         };

@@ -285,7 +285,11 @@ pub fn validate(input: &ProductInput) -> Result<ValidProduct, Vec<FieldIssue>> {
     let status = match input.status.as_deref() {
         None => Status::Draft,
         Some(s) => Status::parse(s).unwrap_or_else(|| {
-            is.add("status", "invalid", "must be draft, active or archived");
+            is.add(
+                "status",
+                "invalid",
+                "must be draft, active, archived or unlisted",
+            );
             Status::Draft
         }),
     };

@@ -415,7 +415,7 @@ impl Catalog {
             Some(id) => r.get(&PRODUCTS, &id)?,
             None => None,
         };
-        p.filter(|p| !public || p.status == Status::Active)
+        p.filter(|p| !public || p.status.sellable())
             .ok_or(CatalogError::NotFound)
     }
 

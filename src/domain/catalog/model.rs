@@ -18,6 +18,9 @@ pub enum Status {
     Active,
     /// Retired; invisible to the public, kept for orders.
     Archived,
+    /// On sale to whoever has the link (Shopify's `unlisted`): its page and cart work, but no
+    /// list, collection or search shows it. Added with schema 8.
+    Unlisted,
 }
 
 impl Status {
@@ -27,8 +30,24 @@ impl Status {
             "draft" => Some(Status::Draft),
             "active" => Some(Status::Active),
             "archived" => Some(Status::Archived),
+            "unlisted" => Some(Status::Unlisted),
             _ => None,
         }
+    }
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Draft => "draft",
+            Status::Active => "active",
+            Status::Archived => "archived",
+            Status::Unlisted => "unlisted",
+        }
+    }
+
+    /// Whether a customer with the product's link may see and buy it.
+    pub fn sellable(self) -> bool {
+        matches!(self, Status::Active | Status::Unlisted)
     }
 }
 

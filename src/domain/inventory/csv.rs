@@ -2,7 +2,7 @@
 //! `Variant Inventory Qty` becomes (or comes from) each tracked variant's units on hand.
 
 use super::{
-    Backorder, Inventory, InventoryError, MovementKind, Policy, STOCK, level, set_on_hand_notify,
+    Backorder, Inventory, InventoryError, MovementKind, Policy, STOCK, set_on_hand_notify,
 };
 use crate::core::Currency;
 use crate::core::errors::{Code, ErrorCode, FieldIssue};
@@ -117,14 +117,17 @@ fn apply(
     actor: &str,
     notify: bool,
 ) -> Result<(), InventoryError> {
-    let current = level(tx, s.variant)?;
+    let existing = tx.get(&STOCK, &s.variant)?;
+    let current = existing.clone().unwrap_or_default();
     let backorder = if s.allow_backorder {
         Backorder::Allow
     } else {
         Backorder::Deny
     };
     let on_hand = s.on_hand.unwrap_or(current.on_hand);
-    if current.on_hand == on_hand && current.backorder == backorder {
+    // A count the file states (0 included) is kept as a level, so the export says it again.
+    let stated = s.on_hand.is_some() && existing.is_none();
+    if current.on_hand == on_hand && current.backorder == backorder && !stated {
         return Ok(());
     }
     let policy = Policy {

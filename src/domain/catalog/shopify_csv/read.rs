@@ -266,10 +266,18 @@ fn product_row(a: &mut Acc, row: &Row<'_>, line: u64) {
         .collect();
     let status = row.get("Status").to_lowercase();
     let published = row.get("Published").to_lowercase();
+    let by_published = if published == "true" {
+        "active"
+    } else {
+        "draft"
+    };
+    let unknown = !matches!(
+        status.as_str(),
+        "active" | "draft" | "archived" | "unlisted" | ""
+    );
     e.status = Some(match status.as_str() {
-        "active" | "draft" | "archived" => status,
-        _ if published == "true" => "active".into(),
-        _ => "draft".into(),
+        "active" | "draft" | "archived" | "unlisted" => status.clone(),
+        _ => by_published.into(),
     });
     e.seo = SeoInput {
         title: Some(row.get("SEO Title")).filter(|s| !s.is_empty()),
@@ -286,6 +294,14 @@ fn product_row(a: &mut Acc, row: &Row<'_>, line: u64) {
         if !name.is_empty() && !shopify_default {
             a.option_names.push(name);
         }
+    }
+    if unknown {
+        a.warn(
+            line,
+            format!(
+                "Status `{status}` is not active, draft, archived or unlisted; read as {by_published}"
+            ),
+        );
     }
 }
 
@@ -346,14 +362,30 @@ fn variant_row(a: &mut Acc, row: &Row<'_>, line: u64, currency: Currency) {
             a.option_values[n].push(v.clone());
         }
     }
-    let tracked = !row.get("Variant Inventory Tracker").is_empty();
-    let Ok(on_hand) = quantity(row, tracked) else {
+    let tracker = row.get("Variant Inventory Tracker");
+    let tracked = !tracker.is_empty();
+    let Ok(on_hand) = quantity(row) else {
         let q = row.get("Variant Inventory Qty");
         return a.fail(
             line,
             format!("Variant Inventory Qty `{q}` is not a whole number"),
         );
     };
+    let on_hand = on_hand.map(|q| {
+        if q < 0 {
+            a.warn(
+                line,
+                format!("Variant Inventory Qty `{q}` (oversold) read as 0 on hand"),
+            );
+        }
+        q.max(0)
+    });
+    let mut extra = row.extra(true);
+    if tracked && !tracker.eq_ignore_ascii_case("shopify") {
+        // Stock kept by a fulfilment service (`dsers-fulfillment-service`): tracked, and the
+        // service's name goes back out in its column.
+        extra.push(("Variant Inventory Tracker".into(), tracker));
+    }
     let allow_backorder = policy(a, row, line);
     let requires_shipping = flag(a, line, row, "Variant Requires Shipping", true);
     let taxable = flag(a, line, row, "Variant Taxable", true);
@@ -380,7 +412,7 @@ fn variant_row(a: &mut Acc, row: &Row<'_>, line: u64, currency: Currency) {
         taxable: Some(taxable),
         cost,
         image_url: Some(row.get("Variant Image")).filter(|s| !s.is_empty()),
-        extra: Some(row.extra(true)),
+        extra: Some(extra),
     });
 }
 
@@ -394,15 +426,15 @@ fn money(row: &Row<'_>, name: &'static str, currency: Currency) -> Result<Option
         .ok_or(())
 }
 
-/// Units on hand of a tracked variant; Shopify exports oversold variants with negative
-/// quantities, and nothing is on hand for them.
-fn quantity(row: &Row<'_>, tracked: bool) -> Result<Option<i64>, ()> {
+/// Units in the file, tracked or not (Shopify exports a count for untracked variants too, and
+/// negative counts for oversold ones).
+fn quantity(row: &Row<'_>) -> Result<Option<i64>, ()> {
     let q = row.get("Variant Inventory Qty");
-    if q.is_empty() || !tracked {
+    if q.is_empty() {
         return Ok(None);
     }
     match q.parse::<i64>() {
-        Ok(q) if q.abs() < 1_000_000_000 => Ok(Some(q.max(0))),
+        Ok(q) if q.abs() < 1_000_000_000 => Ok(Some(q)),
         _ => Err(()),
     }
 }

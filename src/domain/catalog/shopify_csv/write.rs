@@ -8,7 +8,7 @@ use std::io::Write;
 use super::{
     HEADER, PRODUCT_EXTRA_AFTER, VARIANT_EXTRA_AFTER, format_grams, format_price, with_apostrophe,
 };
-use crate::domain::catalog::model::{Product, Status, Variant};
+use crate::domain::catalog::model::{Product, Variant};
 
 /// Stock facts of a variant, from inventory.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -30,12 +30,20 @@ pub struct ExtraColumns {
 impl ExtraColumns {
     /// Notes the kept columns of `p`.
     pub fn add(&mut self, p: &Product) {
-        for (k, _) in &p.extra {
+        // A kept value of a modelled column (a third-party `Variant Inventory Tracker`) is
+        // written in that column's own place, not as a column of its own.
+        let kept = |k: &String| !HEADER.contains(&k.as_str());
+        for (k, _) in p.extra.iter().filter(|(k, _)| kept(k)) {
             if self.seen.insert(k.clone()) {
                 self.product.push(k.clone());
             }
         }
-        for (k, _) in p.variants.iter().flat_map(|v| &v.extra) {
+        for (k, _) in p
+            .variants
+            .iter()
+            .flat_map(|v| &v.extra)
+            .filter(|(k, _)| kept(k))
+        {
             if self.seen.insert(k.clone()) {
                 self.variant.push(k.clone());
             }
@@ -74,19 +82,14 @@ fn product_cells(p: &Product, r: &mut BTreeMap<String, String>) {
     );
     put("Type", p.product_type.clone().unwrap_or_default());
     put("Tags", p.tags.join(", "));
-    put("Published", flag(p.status == Status::Active));
+    put("Published", flag(p.status.sellable()));
     put("Gift Card", flag(p.gift_card));
     put("SEO Title", p.seo.title.clone().unwrap_or_default());
     put(
         "SEO Description",
         p.seo.description.clone().unwrap_or_default(),
     );
-    let status = match p.status {
-        Status::Active => "active",
-        Status::Draft => "draft",
-        Status::Archived => "archived",
-    };
-    put("Status", status.into());
+    put("Status", p.status.as_str().into());
     if p.options.is_empty() {
         put("Option1 Name", "Title".into());
     }
@@ -126,9 +129,9 @@ fn variant_cells(p: &Product, v: &Variant, stock: StockOut, r: &mut BTreeMap<Str
     }
     if v.track_inventory {
         put("Variant Inventory Tracker", "shopify".into());
-        if let Some(q) = stock.on_hand {
-            put("Variant Inventory Qty", q.to_string());
-        }
+    }
+    if let Some(q) = stock.on_hand {
+        put("Variant Inventory Qty", q.to_string());
     }
     let policy = if stock.allow_backorder {
         "continue"
