@@ -9,6 +9,7 @@ command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)   # promtool check
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)   # verify + security of the unit
 /usr/bin/python3 -c "import seccomp" >/dev/null 2>&1 || need_apt+=(python3-seccomp)   # the unit's seccomp filter
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)   # the reverse proxy in front
+command -v caddy >/dev/null 2>&1 || need_apt+=(caddy)   # the other documented reverse proxy
 if ((${#need_apt[@]})); then
   echo "==> installing test tools: ${need_apt[*]}"
   SUDO=""

@@ -1,6 +1,6 @@
-//! Behind the reverse proxy the README recommends: a real nginx (Debian `nginx-light`) on
-//! loopback, configured with the shipped `packaging/nginx/shopd-proxy.conf`, in front of the
-//! real binary. Customers connect from their own loopback addresses (127.0.0.2, 127.0.0.3, …).
+//! Behind the reverse proxies the README recommends: a real nginx (Debian `nginx-light`) with
+//! the shipped `packaging/nginx/shopd-proxy.conf` and a real Caddy (Debian `caddy`) with the
+//! shipped `packaging/caddy/Caddyfile`, on loopback in front of the real binary. Customers connect from their own loopback addresses (127.0.0.2, 127.0.0.3, …).
 //! With the proxy trusted, sign-ins are limited per customer and the access log names each
 //! customer; untrusted, the proxy's headers are ignored, and a direct client's forged
 //! `X-Forwarded-For` changes nothing.
@@ -92,6 +92,61 @@ impl Nginx {
 }
 
 impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const CADDYFILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/caddy/Caddyfile");
+
+/// Caddy (Debian `caddy`) in the foreground with the shipped Caddyfile, its site moved to plain
+/// HTTP on a loopback port (no certificate to obtain) and its upstream to `upstream`.
+struct Caddy {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Caddy {
+    fn start(upstream: &str) -> Caddy {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = common::free_port();
+        let shipped = std::fs::read_to_string(CADDYFILE).expect("Caddyfile");
+        let site = shipped
+            .replace("shop.example.com {", &format!("http://127.0.0.1:{port} {{"))
+            .replace("127.0.0.1:8080", upstream.trim_start_matches("http://"));
+        let conf = format!("{{\n  admin off\n  auto_https off\n}}\n{site}");
+        let path = dir.path().join("Caddyfile");
+        std::fs::write(&path, conf).expect("write Caddyfile");
+        let child = Command::new("caddy")
+            .args(["run", "--adapter", "caddyfile", "--config"])
+            .arg(&path)
+            .env("HOME", dir.path())
+            .env("XDG_DATA_HOME", dir.path())
+            .env("XDG_CONFIG_HOME", dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("caddy (Debian caddy; the README test command installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "caddy did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Caddy {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for Caddy {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -258,5 +313,46 @@ async fn forwarding_headers_from_untrusted_peers_change_nothing() {
     assert!(
         refused >= usize::from(CUSTOMERS) - 10,
         "an untrusted proxy's header is ignored, so customers share its budget ({refused} refused)"
+    );
+}
+
+/// The shipped Caddyfile does the same: customers behind Caddy keep their own budgets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trusted_caddy_limits_each_customer_on_their_own_address() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let p = Proc::serve(
+        data.path(),
+        &[("SHOPD_SERVER_TRUSTED_PROXIES", "127.0.0.1")],
+    );
+    let caddy = Caddy::start(&p.base);
+    let base = |path: &str| caddy.url(path);
+    for n in 2..2 + CUSTOMERS {
+        let statuses = customer_signs_in(&base, n, 2).await;
+        assert_eq!(statuses, vec![200, 200], "customer {n}");
+    }
+    // A customer forging X-Forwarded-For through Caddy is still one customer.
+    let c = customer_client(2);
+    let mut last = 0;
+    for i in 0..8 {
+        let forged = format!("203.0.113.{i}");
+        last = sign_in(
+            &c,
+            &base("/api/v1/auth/login"),
+            "customer2@example.com",
+            Some(&forged),
+        )
+        .await;
+    }
+    assert_eq!(
+        last, 429,
+        "the 11th request of one customer, forged headers or not"
+    );
+    let clients = access_log_clients(&p.log_text());
+    for n in 2..2 + CUSTOMERS {
+        assert!(clients.contains(&format!("127.0.0.{n}")), "{clients:?}");
+    }
+    assert!(
+        !clients.iter().any(|c| c.starts_with("203.0.113.")),
+        "a forged address never reaches the log: {clients:?}"
     );
 }
