@@ -72,22 +72,15 @@ impl Value for Record {
 
     fn upgrade(version: u8, bytes: &[u8]) -> Result<Self, CodecError> {
         match version {
-            1 => {
-                let v1: RecordV1 =
-                    postcard::from_bytes(bytes).map_err(|e| CodecError::Postcard(e.to_string()))?;
-                Ok(Record {
-                    body_hash: v1.body_hash,
-                    stored: Stored::Response {
-                        status: v1.status,
-                        body: v1.body,
-                    },
-                    created_at: v1.created_at,
-                })
-            }
-            found => Err(CodecError::UnknownVersion {
-                found,
-                current: Self::VERSION,
+            1 => crate::storage::upgrade_from(bytes, |v1: RecordV1| Record {
+                body_hash: v1.body_hash,
+                stored: Stored::Response {
+                    status: v1.status,
+                    body: v1.body,
+                },
+                created_at: v1.created_at,
             }),
+            found => Err(crate::storage::unknown_version::<Self>(found)),
         }
     }
 }

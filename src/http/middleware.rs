@@ -163,6 +163,13 @@ where
         let client = who
             .addr
             .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
+        // What the client asked for, as a trusted proxy reported it (empty when direct).
+        let origin = match (&who.scheme, &who.host) {
+            (Some(s), Some(h)) => format!("{s}://{h}"),
+            (Some(s), None) => format!("{s}://"),
+            (None, Some(h)) => h.clone(),
+            (None, None) => String::new(),
+        };
         req.extensions_mut().insert(who);
         let method = req.method().to_string();
         let path = req.path().to_owned();
@@ -236,11 +243,11 @@ where
             metrics.http_request(&method, &route, status.as_u16(), elapsed);
             let latency_ms = elapsed.as_secs_f64() * 1000.0;
             if matches!(route.as_str(), "/healthz" | "/readyz" | "/metrics") {
-                tracing::debug!(target: "access", request_id = %rid, %client, %method, %path, status = status.as_u16(), latency_ms, "request");
+                tracing::debug!(target: "access", request_id = %rid, %client, %origin, %method, %path, status = status.as_u16(), latency_ms, "request");
             } else if status.is_server_error() {
-                tracing::warn!(target: "access", request_id = %rid, %client, %method, %path, %route, status = status.as_u16(), latency_ms, "request");
+                tracing::warn!(target: "access", request_id = %rid, %client, %origin, %method, %path, %route, status = status.as_u16(), latency_ms, "request");
             } else {
-                tracing::info!(target: "access", request_id = %rid, %client, %method, %path, %route, status = status.as_u16(), latency_ms, "request");
+                tracing::info!(target: "access", request_id = %rid, %client, %origin, %method, %path, %route, status = status.as_u16(), latency_ms, "request");
             }
             match tap {
                 Some(tap) => Ok(tapped(res, &tap, method).await),

@@ -200,6 +200,26 @@ impl<A: Key, B: Key, C: Key> Key for (A, B, C) {
     }
 }
 
+/// Reads an older record through the shape `Old` spelled out for it and converts it: the one
+/// way [`Value::upgrade`] implementations decode a previous version (postcard is positional, so
+/// the old shape must be written down to be read).
+pub fn upgrade_from<Old: DeserializeOwned, T>(
+    bytes: &[u8],
+    convert: impl FnOnce(Old) -> T,
+) -> Result<T, CodecError> {
+    postcard::from_bytes::<Old>(bytes)
+        .map(convert)
+        .map_err(|e| CodecError::Postcard(e.to_string()))
+}
+
+/// The refusal of a record version `T` cannot read (newer, or older than any upgrade path).
+pub fn unknown_version<T: Value>(found: u8) -> CodecError {
+    CodecError::UnknownVersion {
+        found,
+        current: T::VERSION,
+    }
+}
+
 /// A type storable as a table value. The first byte of every stored record is its version;
 /// when a record's shape changes, bump `VERSION` and teach `upgrade` to read the old bytes.
 pub trait Value: Serialize + DeserializeOwned {
@@ -208,10 +228,7 @@ pub trait Value: Serialize + DeserializeOwned {
 
     /// Reads a record stored with an older `version`.
     fn upgrade(version: u8, _bytes: &[u8]) -> Result<Self, CodecError> {
-        Err(CodecError::UnknownVersion {
-            found: version,
-            current: Self::VERSION,
-        })
+        Err(unknown_version::<Self>(version))
     }
 
     /// Versioned postcard encoding.
@@ -229,10 +246,7 @@ pub trait Value: Serialize + DeserializeOwned {
         } else if version < Self::VERSION {
             Self::upgrade(version, body)
         } else {
-            Err(CodecError::UnknownVersion {
-                found: version,
-                current: Self::VERSION,
-            })
+            Err(unknown_version::<Self>(version))
         }
     }
 }

@@ -22,7 +22,7 @@ use std::thread::JoinHandle;
 use redb::ReadableDatabase;
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub use codec::{CodecError, Key, Value};
+pub use codec::{CodecError, Key, Value, unknown_version, upgrade_from};
 pub use error::{OpenError, StorageError};
 pub use fault::FaultSwitch;
 pub use lock::{DataDirLock, LOCK_FILE};

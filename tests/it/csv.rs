@@ -3,6 +3,7 @@
 
 use crate::common;
 
+use common::shop::export_csv as export;
 use common::{TestApp, problem};
 use serde_json::Value;
 
@@ -10,28 +11,7 @@ const SHOPIFY: &str = include_str!("fixtures/shopify_products.csv");
 const MALFORMED: &str = include_str!("fixtures/shopify_malformed.csv");
 
 async fn import(app: &TestApp, csv: &str) -> Value {
-    let r = app
-        .admin
-        .post(app.url("/api/v1/admin/products/import"))
-        .header("content-type", "text/csv")
-        .body(csv.to_owned())
-        .send()
-        .await
-        .expect("import");
-    assert_eq!(r.status(), 200);
-    r.json().await.expect("json")
-}
-
-async fn export(app: &TestApp) -> String {
-    let r = app.admin_get("/api/v1/admin/products/export").await;
-    assert_eq!(r.status(), 200);
-    assert!(
-        r.headers()["content-type"]
-            .to_str()
-            .expect("ct")
-            .starts_with("text/csv")
-    );
-    r.text().await.expect("text")
+    common::shop::import_csv(app, csv, "").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

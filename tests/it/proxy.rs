@@ -174,7 +174,10 @@ async fn sign_in(c: &reqwest::Client, url: &str, email: &str, xff: Option<&str>)
         .post(url)
         .json(&json!({"email": email, "password": PASSWORD}));
     if let Some(x) = xff {
-        r = r.header("X-Forwarded-For", x);
+        r = r
+            .header("X-Forwarded-For", x)
+            .header("X-Forwarded-Host", "evil.example")
+            .header("X-Forwarded-Proto", "https");
     }
     r.send().await.expect("sign in").status().as_u16()
 }
@@ -197,19 +200,24 @@ async fn customer_signs_in(base: &dyn Fn(&str) -> String, n: u8, times: usize) -
     out
 }
 
-fn access_log_clients(log: &str) -> std::collections::BTreeSet<String> {
+/// Values of `field` in the access log lines of sign-ins.
+fn access_log(log: &str, field: &str) -> std::collections::BTreeSet<String> {
     log.lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|v| {
             v["fields"]["path"] == "/api/v1/auth/login" || v["path"] == "/api/v1/auth/login"
         })
         .filter_map(|v| {
-            v["fields"]["client"]
+            v["fields"][field]
                 .as_str()
-                .or_else(|| v["client"].as_str())
+                .or_else(|| v[field].as_str())
                 .map(str::to_owned)
         })
         .collect()
+}
+
+fn access_log_clients(log: &str) -> std::collections::BTreeSet<String> {
+    access_log(log, "client")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -263,6 +271,11 @@ async fn trusted_nginx_limits_each_customer_on_their_own_address() {
     for n in 2..2 + CUSTOMERS {
         assert!(clients.contains(&format!("127.0.0.{n}")), "{clients:?}");
     }
+    let origins = access_log(&p.log_text(), "origin");
+    assert!(
+        origins.contains("http://127.0.0.1"),
+        "the scheme and host nginx saw: {origins:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -291,6 +304,11 @@ async fn forwarding_headers_from_untrusted_peers_change_nothing() {
     assert_eq!(
         statuses[10], 429,
         "forged X-Forwarded-For is ignored: {statuses:?}"
+    );
+    let origins = access_log(&p.log_text(), "origin");
+    assert!(
+        !origins.iter().any(|o| o.contains("evil")),
+        "forged host ignored: {origins:?}"
     );
     drop(p);
 

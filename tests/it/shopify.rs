@@ -6,6 +6,7 @@
 use crate::common;
 
 use common::TestApp;
+use common::shop::{export_csv as export, import_csv as import};
 use serde_json::Value;
 
 /// Shopify's column order, with unmodelled columns where real exports put them.
@@ -229,25 +230,6 @@ fn big_product(f: &mut File) {
         }
         f.row(&cells);
     }
-}
-
-async fn import(app: &TestApp, csv: &str, query: &str) -> Value {
-    let r = app
-        .admin
-        .post(app.url(&format!("/api/v1/admin/products/import{query}")))
-        .header("content-type", "text/csv")
-        .body(csv.to_owned())
-        .send()
-        .await
-        .expect("import");
-    assert_eq!(r.status(), 200);
-    r.json().await.expect("json")
-}
-
-async fn export(app: &TestApp) -> String {
-    let r = app.admin_get("/api/v1/admin/products/export").await;
-    assert_eq!(r.status(), 200);
-    r.text().await.expect("text")
 }
 
 async fn admin_product(app: &TestApp, slug: &str) -> Value {

@@ -216,10 +216,7 @@ impl Value for Product {
     fn upgrade(version: u8, bytes: &[u8]) -> Result<Self, CodecError> {
         match version {
             1 => super::model_v1::read(bytes),
-            found => Err(CodecError::UnknownVersion {
-                found,
-                current: Self::VERSION,
-            }),
+            found => Err(crate::storage::unknown_version::<Self>(found)),
         }
     }
 }

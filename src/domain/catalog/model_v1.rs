@@ -67,9 +67,11 @@ fn variant(v: VariantV1) -> Variant {
 
 /// Decodes a version-1 product and fills the fields it did not have with their defaults.
 pub(super) fn read(bytes: &[u8]) -> Result<Product, CodecError> {
-    let p: ProductV1 =
-        postcard::from_bytes(bytes).map_err(|e| CodecError::Postcard(e.to_string()))?;
-    Ok(Product {
+    crate::storage::upgrade_from(bytes, upgrade)
+}
+
+fn upgrade(p: ProductV1) -> Product {
+    Product {
         id: p.id,
         title: p.title,
         slug: p.slug,
@@ -90,7 +92,7 @@ pub(super) fn read(bytes: &[u8]) -> Result<Product, CodecError> {
         created_at: p.created_at,
         updated_at: p.updated_at,
         version: p.version,
-    })
+    }
 }
 
 #[cfg(test)]

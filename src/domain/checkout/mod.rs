@@ -202,16 +202,11 @@ impl crate::storage::Value for Placed {
             order_token: String,
         }
         match version {
-            1 => postcard::from_bytes::<PlacedV1>(bytes)
-                .map(|p| Placed {
-                    order: p.order.upgrade(),
-                    order_token: p.order_token,
-                })
-                .map_err(|e| crate::storage::CodecError::Postcard(e.to_string())),
-            found => Err(crate::storage::CodecError::UnknownVersion {
-                found,
-                current: Self::VERSION,
+            1 => crate::storage::upgrade_from(bytes, |p: PlacedV1| Placed {
+                order: p.order.upgrade(),
+                order_token: p.order_token,
             }),
+            found => Err(crate::storage::unknown_version::<Self>(found)),
         }
     }
 }

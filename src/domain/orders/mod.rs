@@ -184,15 +184,10 @@ impl crate::storage::Value for Fulfilled {
             order: model_v1::OrderV1,
         }
         match version {
-            1 => postcard::from_bytes::<FulfilledV1>(bytes)
-                .map(|f| Fulfilled {
-                    order: f.order.upgrade(),
-                })
-                .map_err(|e| crate::storage::CodecError::Postcard(e.to_string())),
-            found => Err(crate::storage::CodecError::UnknownVersion {
-                found,
-                current: Self::VERSION,
+            1 => crate::storage::upgrade_from(bytes, |f: FulfilledV1| Fulfilled {
+                order: f.order.upgrade(),
             }),
+            found => Err(crate::storage::unknown_version::<Self>(found)),
         }
     }
 }

@@ -192,11 +192,8 @@ impl Value for Order {
 
     fn upgrade(version: u8, bytes: &[u8]) -> Result<Self, CodecError> {
         match version {
-            1 => super::model_v1::read(bytes),
-            found => Err(CodecError::UnknownVersion {
-                found,
-                current: Self::VERSION,
-            }),
+            1 => crate::storage::upgrade_from(bytes, super::model_v1::OrderV1::upgrade),
+            found => Err(crate::storage::unknown_version::<Self>(found)),
         }
     }
 }

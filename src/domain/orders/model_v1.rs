@@ -8,7 +8,6 @@ use serde::Deserialize;
 use super::machine::Status;
 use super::model::{Address, Fulfilment, HistoryEntry, Note, Order, OrderLine, Totals};
 use crate::core::{CustomerId, LineId, Money, OrderId, ProductId, Timestamp, VariantId};
-use crate::storage::CodecError;
 
 #[derive(Deserialize)]
 #[cfg_attr(test, derive(serde::Serialize))]
@@ -87,13 +86,6 @@ fn line(l: OrderLineV1) -> OrderLine {
         unit_price: l.unit_price,
         total: l.total,
     }
-}
-
-/// Decodes a version-1 order record.
-pub(super) fn read(bytes: &[u8]) -> Result<Order, CodecError> {
-    postcard::from_bytes::<OrderV1>(bytes)
-        .map(OrderV1::upgrade)
-        .map_err(|e| CodecError::Postcard(e.to_string()))
 }
 
 #[cfg(test)]

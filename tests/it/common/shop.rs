@@ -105,3 +105,31 @@ pub async fn stock(app: &TestApp, variant: &str) -> Value {
         .await
         .expect("stock json")
 }
+
+/// Imports a Shopify product CSV through the admin API (`query`: e.g. `?dry_run=true`); the
+/// report.
+pub async fn import_csv(app: &TestApp, csv: &str, query: &str) -> Value {
+    let r = app
+        .admin
+        .post(app.url(&format!("/api/v1/admin/products/import{query}")))
+        .header("content-type", "text/csv")
+        .body(csv.to_owned())
+        .send()
+        .await
+        .expect("import");
+    assert_eq!(r.status(), 200);
+    r.json().await.expect("json")
+}
+
+/// Exports every product as a Shopify CSV through the admin API.
+pub async fn export_csv(app: &TestApp) -> String {
+    let r = app.admin_get("/api/v1/admin/products/export").await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .expect("ct")
+            .starts_with("text/csv")
+    );
+    r.text().await.expect("text")
+}
