@@ -33,7 +33,7 @@ pub const DEMO_SEED: u64 = 42;
 /// Schema version this build writes; each module declares the steps that reach it (checked
 /// at open: every version from 2 up, once).
 pub const SCHEMA: Schema = Schema {
-    version: 8,
+    version: 9,
     migrations: &[
         jobs::queue::MIGRATIONS,
         orders::MIGRATIONS,
@@ -198,6 +198,7 @@ impl App {
             carts: carts.clone(),
             checkout: checkout.clone(),
             orders: orders.clone(),
+            jobs: crate::domain::jobs_admin::JobsAdmin::new(store.clone()),
             auth_limiter: Arc::new(RateLimiter::new(
                 config.auth.login_per_ip_per_minute,
                 Duration::from_secs(60),

@@ -9,5 +9,6 @@ pub mod diagnostics;
 pub mod events;
 pub mod idempotency;
 pub mod inventory;
+pub mod jobs_admin;
 pub mod orders;
 pub mod search;

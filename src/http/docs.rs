@@ -47,6 +47,7 @@ impl Modify for BearerAuth {
     tags(
         (name = "operations", description = "Health, readiness and metrics"),
         (name = "diagnostics", description = "Operator and test diagnostics (admin; disabled unless diagnostics.enabled)"),
+        (name = "jobs", description = "The job queue: jobs by state and kind, one job with its payload, retry and discard (admins; API keys need the `diagnostics` scope)"),
         (name = "auth", description = "Registration, sign-in, tokens, email verification and password reset"),
         (name = "account", description = "The signed-in account"),
         (name = "admin", description = "Staff and admin operations"),

@@ -61,6 +61,9 @@ pub async fn metrics(state: web::Data<HttpState>, req: actix_web::HttpRequest) -
     if let Ok(rows) = crate::jobs::queue_depth(&state.store) {
         state.metrics.set_queue_depth(&rows);
     }
+    if let Ok(ms) = state.jobs.oldest_ready_age_ms() {
+        state.metrics.set_oldest_ready_age(ms);
+    }
     let wants_openmetrics = req
         .headers()
         .get(actix_web::http::header::ACCEPT)

@@ -13,6 +13,7 @@ pub mod error_page;
 pub mod health;
 pub mod identity;
 pub mod inventory;
+pub mod jobs;
 pub mod json;
 pub mod middleware;
 pub mod orders;
@@ -84,6 +85,8 @@ pub struct HttpState {
     pub checkout: crate::domain::checkout::Checkout,
     /// Orders.
     pub orders: crate::domain::orders::Orders,
+    /// Job administration.
+    pub jobs: crate::domain::jobs_admin::JobsAdmin,
     /// Per-IP budget of login and token endpoints.
     pub auth_limiter: Arc<RateLimiter>,
     /// Time source for limits.
@@ -154,6 +157,7 @@ pub const MODULES: &[Module] = &[
     documented!(cart),
     documented!(orders),
     documented!(diagnostics),
+    documented!(jobs),
     Module {
         routes: assets::routes,
         doc: undocumented,

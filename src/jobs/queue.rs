@@ -31,6 +31,11 @@ impl JobState {
         }
     }
 
+    /// Reads a label written by [`JobState::as_str`].
+    pub fn parse(s: &str) -> Option<JobState> {
+        JobState::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
     /// All states, for exhaustive reporting.
     pub const ALL: [JobState; 4] = [
         JobState::Ready,
@@ -81,6 +86,8 @@ pub(super) const IN_FLIGHT: Table<JobId, ()> = Table::new("jobs_in_flight");
 pub(super) const DONE: Table<(Timestamp, JobId), ()> = Table::new("jobs_done");
 pub(super) const DEAD: Table<JobId, ()> = Table::new("jobs_dead");
 pub(super) const DEDUPE: Table<(String, String), JobId> = Table::new("jobs_dedupe");
+/// Every job by (state, kind, id): the staff list pages through one state, or one kind in it.
+pub(super) const BY_STATE: Table<(String, String, JobId), ()> = Table::new("jobs_by_state");
 /// Number of jobs per (state, kind), kept transactionally for metrics.
 pub(super) const COUNTS: Table<(String, String), u64> = Table::new("jobs_counts");
 
@@ -172,11 +179,28 @@ fn ready_remove(tx: &mut WriteTx<'_>, job: &JobRecord) -> Result<(), StorageErro
 }
 
 /// The queue's own schema steps.
-pub const MIGRATIONS: &[crate::storage::Migration] = &[crate::storage::Migration {
-    to: 2,
-    description: "index ready jobs by kind",
-    run: migrate_ready_by_kind,
-}];
+pub const MIGRATIONS: &[crate::storage::Migration] = &[
+    crate::storage::Migration {
+        to: 2,
+        description: "index ready jobs by kind",
+        run: migrate_ready_by_kind,
+    },
+    crate::storage::Migration {
+        to: 9,
+        description: "index every job by state and kind (staff job list)",
+        run: migrate_by_state,
+    },
+];
+
+/// Schema 9: indexes every job of an older data dir by (state, kind, id), a batch at a time.
+pub fn migrate_by_state(tx: &mut WriteTx<'_>) -> Result<(), StorageError> {
+    tx.for_each_batch(&JOBS, 1000, |tx, rows| {
+        for (_, job) in rows {
+            tx.insert(&BY_STATE, &state_key(&job), &())?;
+        }
+        Ok(())
+    })
+}
 
 /// Schema 2: fills the per-kind ready index from the ready jobs of an older data dir.
 pub fn migrate_ready_by_kind(tx: &mut WriteTx<'_>) -> Result<(), StorageError> {
@@ -199,8 +223,13 @@ pub fn migrate_ready_by_kind(tx: &mut WriteTx<'_>) -> Result<(), StorageError> {
     }
 }
 
+fn state_key(job: &JobRecord) -> (String, String, JobId) {
+    (job.state.as_str().to_owned(), job.kind.clone(), job.id)
+}
+
 fn move_state(tx: &mut WriteTx<'_>, job: &mut JobRecord, to: JobState) -> Result<(), StorageError> {
     let now = tx.now();
+    tx.remove(&BY_STATE, &state_key(job))?;
     match job.state {
         JobState::Ready => ready_remove(tx, job)?,
         JobState::InFlight => tx.remove(&IN_FLIGHT, &job.id)?,
@@ -217,7 +246,28 @@ fn move_state(tx: &mut WriteTx<'_>, job: &mut JobRecord, to: JobState) -> Result
         JobState::Dead => tx.insert(&DEAD, &job.id, &())?,
     }
     bump(tx, to, &job.kind, 1)?;
+    tx.insert(&BY_STATE, &state_key(job), &())?;
     tx.insert(&JOBS, &job.id, job)
+}
+
+/// Removes a job that is waiting or dead (staff discard): its record, indexes, dedupe key and
+/// count. Returns the state it was in, or `None` when it is running, done or unknown.
+pub fn discard(tx: &mut WriteTx<'_>, id: JobId) -> Result<Option<JobState>, StorageError> {
+    let Some(job) = tx.get(&JOBS, &id)? else {
+        return Ok(None);
+    };
+    match job.state {
+        JobState::Ready => ready_remove(tx, &job)?,
+        JobState::Dead => tx.remove(&DEAD, &job.id)?,
+        JobState::InFlight | JobState::Done => return Ok(None),
+    }
+    if let Some(key) = &job.dedupe_key {
+        tx.remove(&DEDUPE, &(job.kind.clone(), key.clone()))?;
+    }
+    bump(tx, job.state, &job.kind, -1)?;
+    tx.remove(&BY_STATE, &state_key(&job))?;
+    tx.remove(&JOBS, &id)?;
+    Ok(Some(job.state))
 }
 
 /// Adds a job inside the caller's transaction, so it commits (or not) with the change that
@@ -247,6 +297,7 @@ pub fn enqueue(tx: &mut WriteTx<'_>, new: NewJob) -> Result<Enqueued, StorageErr
         tx.insert(&DEDUPE, &(job.kind.clone(), key.clone()), &id)?;
     }
     ready_insert(tx, &job)?;
+    tx.insert(&BY_STATE, &state_key(&job), &())?;
     tx.insert(&JOBS, &id, &job)?;
     bump(tx, JobState::Ready, &job.kind, 1)?;
     Ok(Enqueued::Created(id))
@@ -498,6 +549,7 @@ pub(crate) fn prune_done(
                 tx.remove(&DEDUPE, &(job.kind.clone(), key.clone()))?;
             }
             bump(tx, JobState::Done, &job.kind, -1)?;
+            tx.remove(&BY_STATE, &state_key(&job))?;
             tx.remove(&JOBS, &id)?;
         }
     }
@@ -532,6 +584,52 @@ mod tests {
     use super::*;
     use crate::core::TestClock;
     use crate::storage::StoreOptions;
+
+    /// Schema 9: jobs of an older data dir (no state index) are listed after the migration,
+    /// each in its state, and the index then follows every state change.
+    #[test]
+    fn migration_indexes_every_job_by_state() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clock = TestClock::new(Timestamp::from_millis(1_000_000));
+        let store = Store::open(StoreOptions::new(
+            dir.path().to_path_buf(),
+            Arc::new(clock.clone()),
+            crate::storage::SCHEMA_V1,
+        ))
+        .expect("open");
+        let (a, b) = store
+            .write_blocking(|tx| {
+                let a = enqueue(tx, NewJob::new("a", &1)?)?.id();
+                let b = enqueue(tx, NewJob::new("b", &1)?)?.id();
+                let mut jb = tx.get(&JOBS, &b)?.expect("job");
+                move_state(tx, &mut jb, JobState::Dead)?;
+                for id in [a, b] {
+                    let job = tx.get(&JOBS, &id)?.expect("job");
+                    tx.remove(&BY_STATE, &state_key(&job))?;
+                }
+                Ok::<_, StorageError>((a, b))
+            })
+            .expect("older queue");
+        let listed = |state| {
+            let r = store.read().expect("read");
+            let (jobs, _) = super::super::admin::list(&r, state, None, None, 10).expect("list");
+            jobs.into_iter().map(|j| j.id).collect::<Vec<_>>()
+        };
+        assert!(listed(None).is_empty(), "unindexed before the migration");
+        store.write_blocking(migrate_by_state).expect("migrate");
+        assert_eq!(listed(Some(JobState::Ready)), vec![a]);
+        assert_eq!(listed(Some(JobState::Dead)), vec![b]);
+        assert_eq!(listed(None), vec![b, a], "dead first");
+        store
+            .write_blocking(move |tx| retry_dead(tx, b))
+            .expect("retry");
+        assert_eq!(listed(Some(JobState::Dead)), Vec::<JobId>::new());
+        assert_eq!(listed(Some(JobState::Ready)).len(), 2);
+        store
+            .write_blocking(move |tx| discard(tx, a))
+            .expect("discard");
+        assert_eq!(listed(None), vec![b]);
+    }
 
     #[test]
     fn migration_indexes_ready_jobs_of_an_older_data_dir_by_kind() {

@@ -143,10 +143,13 @@ impl Mailer {
     pub async fn run(self: Arc<Self>, ctx: JobContext) -> Result<JobOutcome, JobError> {
         let mail: Mail = ctx.payload()?;
         let message = self.build(&mail)?;
-        self.transport
-            .send(message)
-            .await
-            .map_err(JobError::retry)?;
+        self.transport.send(message).await.map_err(|e| {
+            if e.permanent {
+                JobError::permanent(format!("refused by the mail server: {}", e.message))
+            } else {
+                JobError::retry(e.message)
+            }
+        })?;
         tracing::info!(to = %mail.to, template = %mail.template, message_id = %mail.message_id, "mail sent");
         Ok(JobOutcome::Done)
     }

@@ -84,14 +84,30 @@ impl Transport {
     }
 
     /// Delivers one message.
-    pub async fn send(&self, m: Message) -> Result<(), String> {
+    pub async fn send(&self, m: Message) -> Result<(), SendError> {
         match self {
             Transport::Smtp { inner, .. } => {
-                inner.send(m).await.map(|_| ()).map_err(|e| e.to_string())
+                inner.send(m).await.map(|_| ()).map_err(|e| SendError {
+                    permanent: e.is_permanent(),
+                    message: e.to_string(),
+                })
             }
             Transport::File { inner, .. } => {
-                inner.send(m).await.map(|_| ()).map_err(|e| e.to_string())
+                inner.send(m).await.map(|_| ()).map_err(|e| SendError {
+                    permanent: false,
+                    message: e.to_string(),
+                })
             }
         }
     }
+}
+
+/// Why a message was not sent.
+#[derive(Debug)]
+pub struct SendError {
+    /// The server refused it for good (a 5xx reply such as `550 no such user`): retrying
+    /// cannot help.
+    pub permanent: bool,
+    /// What happened.
+    pub message: String,
 }

@@ -74,6 +74,7 @@ pub struct Metrics {
     commit_batch: Histogram,
     commit_failures: Counter,
     job_depth: Family<DepthLabels, Gauge>,
+    job_oldest_ready: Gauge<f64, std::sync::atomic::AtomicU64>,
     job_outcomes: Family<OutcomeLabels, Counter>,
     job_duration: Family<KindLabels, Histogram, fn() -> Histogram>,
 }
@@ -127,6 +128,12 @@ impl Metrics {
             "Jobs in the queue by state and kind",
             job_depth.clone(),
         );
+        let job_oldest_ready = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "jobs_oldest_ready_age_seconds",
+            "How long the oldest due job has waited (0 when none is due): the queue falling behind",
+            job_oldest_ready.clone(),
+        );
         let job_outcomes = Family::<OutcomeLabels, Counter>::default();
         registry.register(
             "jobs_outcomes",
@@ -156,6 +163,7 @@ impl Metrics {
             commit_batch,
             commit_failures,
             job_depth,
+            job_oldest_ready,
             job_outcomes,
             job_duration,
         })
@@ -188,6 +196,11 @@ impl Metrics {
                 })
                 .set(i64::try_from(*n).unwrap_or(i64::MAX));
         }
+    }
+
+    /// Sets the age of the oldest due job, in milliseconds.
+    pub fn set_oldest_ready_age(&self, ms: u64) {
+        self.job_oldest_ready.set(ms as f64 / 1000.0);
     }
 
     /// The OpenMetrics text exposition (for scrapers that ask for it).

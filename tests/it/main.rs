@@ -17,6 +17,7 @@ mod fault;
 mod http_errors;
 mod inventory;
 mod jobs;
+mod jobs_admin;
 mod mail;
 mod metrics;
 mod openapi;

@@ -13,6 +13,13 @@ class Sink:
         self.out = out
         self.n = 0
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        # Mailboxes at reject.test do not exist: a permanent refusal, as real servers give.
+        if address.lower().endswith("@reject.test"):
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
         self.n += 1
         name = f"{time.time_ns()}-{os.getpid()}-{self.n}"
