@@ -585,18 +585,23 @@ mod tests {
     use crate::core::TestClock;
     use crate::storage::StoreOptions;
 
+    /// A store opened at schema 1, before the queue's own migrations.
+    fn schema_1_store(dir: &std::path::Path) -> Store {
+        let clock = TestClock::new(Timestamp::from_millis(1_000_000));
+        Store::open(StoreOptions::new(
+            dir.to_path_buf(),
+            Arc::new(clock),
+            crate::storage::SCHEMA_V1,
+        ))
+        .expect("open")
+    }
+
     /// Schema 9: jobs of an older data dir (no state index) are listed after the migration,
     /// each in its state, and the index then follows every state change.
     #[test]
     fn migration_indexes_every_job_by_state() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let clock = TestClock::new(Timestamp::from_millis(1_000_000));
-        let store = Store::open(StoreOptions::new(
-            dir.path().to_path_buf(),
-            Arc::new(clock.clone()),
-            crate::storage::SCHEMA_V1,
-        ))
-        .expect("open");
+        let store = schema_1_store(dir.path());
         let (a, b) = store
             .write_blocking(|tx| {
                 let a = enqueue(tx, NewJob::new("a", &1)?)?.id();
@@ -634,13 +639,7 @@ mod tests {
     #[test]
     fn migration_indexes_ready_jobs_of_an_older_data_dir_by_kind() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let clock = TestClock::new(Timestamp::from_millis(1_000_000));
-        let store = Store::open(StoreOptions::new(
-            dir.path().to_path_buf(),
-            Arc::new(clock.clone()),
-            crate::storage::SCHEMA_V1,
-        ))
-        .expect("open");
+        let store = schema_1_store(dir.path());
         // A schema-1 queue: ready jobs without the per-kind index.
         let ids = store
             .write_blocking(|tx| {
