@@ -22,7 +22,7 @@ use crate::core::errors::{self as codes, Code, ErrorCode};
 use crate::core::page::Cursor;
 use crate::core::{CategoryId, CollectionId, Page, ProductId, VariantId, page};
 use crate::jobs::{self, NewJob};
-use crate::storage::{Order, Reader, StorageError, Store, WriteTx};
+use crate::storage::{Order, ReadTx, Reader, StorageError, Store, WriteTx};
 
 /// Job kind enqueued with every product change (search indexing consumes it).
 pub const PRODUCT_CHANGED_JOB: &str = "catalog.product_changed";
@@ -57,6 +57,36 @@ pub fn product_of_variant_in(
         Some(pid) => r.get(&PRODUCTS, &pid),
         None => Ok(None),
     }
+}
+
+/// Every product of one snapshot, in id order, `batch` at a time (export, reindexing).
+fn products_in<R: std::borrow::Borrow<ReadTx>>(
+    r: R,
+    batch: usize,
+) -> impl Iterator<Item = Result<Product, CatalogError>> {
+    let mut after: Option<ProductId> = None;
+    let mut buf: std::collections::VecDeque<Product> = std::collections::VecDeque::new();
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if buf.is_empty() && !done {
+            let lo = after.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
+            match r
+                .borrow()
+                .range(&PRODUCTS, lo, Bound::Unbounded, Order::Asc, batch.max(1))
+            {
+                Ok(rows) => {
+                    done = rows.len() < batch.max(1);
+                    after = rows.last().map(|(id, _)| *id);
+                    buf.extend(rows.into_iter().map(|(_, p)| p));
+                }
+                Err(e) => {
+                    done = true;
+                    return Some(Err(e.into()));
+                }
+            }
+        }
+        buf.pop_front().map(Ok)
+    })
 }
 
 /// Queues the change notification in the same transaction as the change.
@@ -523,26 +553,29 @@ impl Catalog {
         Ok(created)
     }
 
-    /// Writes every product as Shopify CSV; `stock` gives a variant's stock facts. Two passes:
-    /// the first collects the kept columns' names for the header.
+    /// Writes every product as Shopify CSV; `stock` gives a variant's stock facts, read from
+    /// the same snapshot. Two passes over one snapshot: the first collects the kept columns'
+    /// names for the header, and a product changed meanwhile cannot break the file's shape.
     pub fn export_csv(
         &self,
-        stock: &mut dyn FnMut(&Variant) -> shopify_csv::StockOut,
+        stock: &mut dyn FnMut(&ReadTx, &Variant) -> shopify_csv::StockOut,
         out: impl std::io::Write,
     ) -> Result<u64, CatalogError> {
+        let r = self.store.read()?;
         let mut extra = shopify_csv::ExtraColumns::default();
-        for p in self.all_products(1000) {
+        for p in products_in(&r, 1000) {
             extra.add(&p?);
         }
         let mut failed = None;
-        let products = self.all_products(1000).map_while(|r| match r {
+        let products = products_in(&r, 1000).map_while(|p| match p {
             Ok(p) => Some(p),
             Err(e) => {
                 failed = Some(e);
                 None
             }
         });
-        let n = shopify_csv::write(&extra, products, stock, out)
+        let mut stock_of = |v: &Variant| stock(&r, v);
+        let n = shopify_csv::write(&extra, products, &mut stock_of, out)
             .map_err(|m| issue("csv", "write_failed", &m))?;
         match failed {
             Some(e) => Err(e),
@@ -550,40 +583,15 @@ impl Catalog {
         }
     }
 
-    /// Every product, in id order, `batch` at a time (reindexing, export).
+    /// Every product of one snapshot, in id order, `batch` at a time (reindexing).
     pub fn all_products(
         &self,
         batch: usize,
-    ) -> impl Iterator<Item = Result<Product, CatalogError>> + '_ {
-        let mut after: Option<ProductId> = None;
-        let mut buf: std::collections::VecDeque<Product> = std::collections::VecDeque::new();
-        let mut done = false;
-        std::iter::from_fn(move || {
-            if buf.is_empty() && !done {
-                let r = match self.store.read() {
-                    Ok(r) => r,
-                    Err(e) => {
-                        done = true;
-                        return Some(Err(e.into()));
-                    }
-                };
-                let lo = after.as_ref().map_or(Bound::Unbounded, Bound::Excluded);
-                match r.range(&PRODUCTS, lo, Bound::Unbounded, Order::Asc, batch.max(1)) {
-                    Ok(rows) => {
-                        if rows.len() < batch.max(1) {
-                            done = true;
-                        }
-                        after = rows.last().map(|(id, _)| *id);
-                        buf.extend(rows.into_iter().map(|(_, p)| p));
-                    }
-                    Err(e) => {
-                        done = true;
-                        return Some(Err(e.into()));
-                    }
-                }
-            }
-            buf.pop_front().map(Ok)
-        })
+    ) -> Box<dyn Iterator<Item = Result<Product, CatalogError>> + Send + '_> {
+        match self.store.read() {
+            Ok(r) => Box::new(products_in(r, batch)),
+            Err(e) => Box::new(std::iter::once(Err(e.into()))),
+        }
     }
 
     /// The product owning a variant.

@@ -85,13 +85,9 @@ impl Inventory {
     /// Writes every product as Shopify CSV with units on hand and backorder policy of each
     /// variant that has a stock level. Returns the number of products.
     pub fn export_csv(&self, catalog: &Catalog, out: impl std::io::Write) -> Result<u64, CsvError> {
-        let r = self
-            .store
-            .read()
-            .map_err(|e| CsvError::Inventory(e.into()))?;
         let mut failed = None;
         let n = catalog.export_csv(
-            &mut |v| match r.get(&STOCK, &v.id) {
+            &mut |r, v| match r.get(&STOCK, &v.id) {
                 Ok(l) => StockOut {
                     on_hand: l.as_ref().map(|l| l.on_hand),
                     allow_backorder: l.is_some_and(|l| l.backorder == Backorder::Allow),
