@@ -318,12 +318,16 @@ fn trusted_proxies(
     config: &Config,
     public_url: &str,
 ) -> anyhow::Result<http::client::TrustedProxies> {
+    let header = http::client::ForwardedHeader::parse(&config.server.forwarded_header)
+        .ok_or_else(|| anyhow::anyhow!("server.forwarded_header: x-forwarded-for or forwarded"))?;
     let trusted = http::client::TrustedProxies::parse(&config.server.trusted_proxies)
-        .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))?
+        .with_header(header);
     if !trusted.is_empty() {
         tracing::info!(
             proxies = %config.server.trusted_proxies,
-            "client addresses come from Forwarded / X-Forwarded-For sent by these proxies"
+            header = %config.server.forwarded_header,
+            "client addresses come from this header when these proxies send it"
         );
         if config.server.public_url.is_empty() {
             tracing::warn!(

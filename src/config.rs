@@ -136,6 +136,8 @@ section! {
         import_body_limit: usize = 64 * 1024 * 1024, rules::between(1024, 1024 * 1024 * 1024);
         /// Reverse proxies whose Forwarded / X-Forwarded-* headers are believed: addresses or CIDR blocks, comma-separated (empty: none, the TCP peer is the client)
         trusted_proxies: String = String::new(), rules::trusted_proxies;
+        /// The header the trusted proxies set: x-forwarded-for (nginx, Caddy, HAProxy, Traefik) or forwarded (RFC 7239); the other is never read
+        forwarded_header: String = "x-forwarded-for".into(), rules::forwarded_header;
         /// Seconds to finish in-flight requests on shutdown
         shutdown_timeout_secs: u64 = 30, rules::between(0, 3600);
     }
@@ -333,6 +335,13 @@ pub mod rules {
     /// Addresses and CIDR blocks, comma- or space-separated (may be empty).
     pub fn trusted_proxies(v: &String) -> Result<(), String> {
         crate::http::client::TrustedProxies::parse(v).map(|_| ())
+    }
+
+    /// `x-forwarded-for` or `forwarded`.
+    pub fn forwarded_header(v: &String) -> Result<(), String> {
+        crate::http::client::ForwardedHeader::parse(v)
+            .map(|_| ())
+            .ok_or_else(|| format!("`{v}` is not x-forwarded-for or forwarded"))
     }
 
     /// Empty, or an `http://` / `https://` URL.

@@ -37,7 +37,9 @@ pub struct JobView {
     pub dedupe_key: Option<String>,
     /// Error of the last failed attempt.
     pub last_error: Option<String>,
-    /// The handler's input (only on the single-job view; mails carry one-time links).
+    /// The handler's input, only on the single-job view, with every string under a key that
+    /// names a secret (`link`, `token`, `secret`, `password`) shown as `<redacted>`: mails
+    /// carry one-time sign-in and reset links.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub payload: Option<serde_json::Value>,
@@ -46,9 +48,10 @@ pub struct JobView {
 impl JobView {
     fn of(j: JobRecord, with_payload: bool) -> JobView {
         let payload = with_payload.then(|| {
-            serde_json::from_slice(&j.payload).unwrap_or_else(|_| {
-                serde_json::Value::String(String::from_utf8_lossy(&j.payload).into_owned())
-            })
+            let mut v = serde_json::from_slice(&j.payload)
+                .unwrap_or_else(|_| serde_json::Value::String("<not JSON>".into()));
+            redact(&mut v, 0);
+            v
         });
         JobView {
             id: j.id,
@@ -63,6 +66,32 @@ impl JobView {
             last_error: j.last_error,
             payload,
         }
+    }
+}
+
+/// Keys whose values are never shown to staff.
+const SECRET_KEYS: [&str; 4] = ["link", "token", "secret", "password"];
+
+/// Blanks every value under a secret-naming key, to a bounded depth (deeper is blanked whole).
+fn redact(v: &mut serde_json::Value, depth: usize) {
+    use serde_json::Value;
+    if depth > 16 {
+        *v = Value::String("<redacted>".into());
+        return;
+    }
+    match v {
+        Value::Object(map) => {
+            for (k, val) in map.iter_mut() {
+                let k = k.to_ascii_lowercase();
+                if SECRET_KEYS.iter().any(|s| k.contains(s)) {
+                    *val = Value::String("<redacted>".into());
+                } else {
+                    redact(val, depth + 1);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|x| redact(x, depth + 1)),
+        _ => {}
     }
 }
 
@@ -121,7 +150,11 @@ impl JobsAdmin {
         cursor: Option<&str>,
     ) -> Result<Page<JobView>, JobAdminError> {
         let cursor = match cursor {
-            Some(c) => Some(JobCursor::decode(c).ok_or(JobAdminError::BadCursor)?),
+            Some(c) => Some(
+                JobCursor::decode(c)
+                    .filter(|c| jobs::admin::cursor_fits(c, state, kind))
+                    .ok_or(JobAdminError::BadCursor)?,
+            ),
             None => None,
         };
         let r = self.store.read()?;
@@ -177,6 +210,12 @@ impl JobsAdmin {
         self.store
             .write(move |tx| {
                 let job = jobs::get(tx, id)?.ok_or(JobAdminError::NotFound)?;
+                if jobs::is_recurring(&job) {
+                    return Err(JobAdminError::WrongState(
+                        "a recurring run",
+                        "it schedules the next run itself and cannot be discarded",
+                    ));
+                }
                 match jobs::discard(tx, id)? {
                     Some(_) => Ok(()),
                     None => Err(JobAdminError::WrongState(

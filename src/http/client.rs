@@ -1,19 +1,46 @@
 //! Who sent a request. Behind a reverse proxy the TCP peer is the proxy, so every customer
 //! would share its address (and its rate limits). When the peer is one of
-//! `server.trusted_proxies`, the client address comes from `Forwarded` (RFC 7239) or, without
-//! it, `X-Forwarded-For`: the right-most hop that is not itself a trusted proxy, so a client
-//! cannot forge an address by sending the header itself. The scheme and host come from
-//! `Forwarded`'s `proto`/`host` or `X-Forwarded-Proto`/`-Host`. An untrusted peer's forwarding
-//! headers are ignored.
+//! `server.trusted_proxies`, the client address comes from the one header the proxy is known
+//! to set (`server.forwarded_header`: `X-Forwarded-For` by default, or RFC 7239 `Forwarded`):
+//! the right-most hop that is not itself a trusted proxy, so a client cannot forge an address
+//! by sending the header itself. The other header is never read, because proxies pass through
+//! what they do not set (Caddy forwards a client's `Forwarded` untouched). The scheme and host
+//! come from `X-Forwarded-Proto`/`-Host`, or `Forwarded`'s `proto`/`host`. An untrusted peer's
+//! forwarding headers are ignored.
 
 use std::net::IpAddr;
 
 use actix_web::http::header::HeaderMap;
 use ipnet::IpNet;
 
-/// Reverse proxies whose forwarding headers are believed (none by default).
+/// Which forwarding header the trusted proxies set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For`, `X-Forwarded-Proto`, `X-Forwarded-Host` (nginx, Caddy, HAProxy, Traefik).
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded`.
+    Forwarded,
+}
+
+impl ForwardedHeader {
+    /// Parses `server.forwarded_header`.
+    pub fn parse(s: &str) -> Option<ForwardedHeader> {
+        match s.to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Some(ForwardedHeader::XForwardedFor),
+            "forwarded" => Some(ForwardedHeader::Forwarded),
+            _ => None,
+        }
+    }
+}
+
+/// Reverse proxies whose forwarding headers are believed (none by default), and the header
+/// they set.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    nets: Vec<IpNet>,
+    header: ForwardedHeader,
+}
 
 impl TrustedProxies {
     /// Parses `server.trusted_proxies`: addresses or CIDR blocks separated by commas or spaces
@@ -27,18 +54,27 @@ impl TrustedProxies {
                     .map_err(|_| format!("`{s}` is not an address or CIDR block"))
             })
             .collect::<Result<Vec<_>, _>>()
-            .map(TrustedProxies)
+            .map(|nets| TrustedProxies {
+                nets,
+                header: ForwardedHeader::default(),
+            })
+    }
+
+    /// The same proxies, which set `header`.
+    pub fn with_header(mut self, header: ForwardedHeader) -> TrustedProxies {
+        self.header = header;
+        self
     }
 
     /// Whether the list is empty (forwarding headers are never read).
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.nets.is_empty()
     }
 
     /// Whether `ip` is a trusted proxy (an IPv4-mapped IPv6 peer counts as its IPv4 address).
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
-        self.0.iter().any(|n| n.contains(&ip))
+        self.nets.iter().any(|n| n.contains(&ip))
     }
 }
 
@@ -74,10 +110,12 @@ pub fn resolve(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &TrustedProxi
     let Some(p) = peer.filter(|p| trusted.contains(*p)) else {
         return direct;
     };
-    let forwarded = Forwarded::read(headers);
-    let (hops, proto, host) = match forwarded {
-        Some(f) => (f.hops, f.proto, f.host),
-        None => (
+    let (hops, proto, host) = match trusted.header {
+        ForwardedHeader::Forwarded => {
+            let f = Forwarded::read(headers);
+            (f.hops, f.proto, f.host)
+        }
+        ForwardedHeader::XForwardedFor => (
             list(headers, "x-forwarded-for"),
             list(headers, "x-forwarded-proto").pop(),
             list(headers, "x-forwarded-host").pop(),
@@ -130,11 +168,8 @@ struct Forwarded {
 }
 
 impl Forwarded {
-    fn read(headers: &HeaderMap) -> Option<Forwarded> {
+    fn read(headers: &HeaderMap) -> Forwarded {
         let elements = list(headers, "forwarded");
-        if elements.is_empty() {
-            return None;
-        }
         let mut f = Forwarded {
             hops: Vec::new(),
             proto: None,
@@ -154,7 +189,7 @@ impl Forwarded {
                 }
             }
         }
-        Some(f)
+        f
     }
 }
 
@@ -205,6 +240,13 @@ mod tests {
         resolve(Some(ip(peer)), &headers(pairs), &t)
     }
 
+    fn client_7239(peer: &str, trusted: &str, pairs: &[(&str, &str)]) -> ClientInfo {
+        let t = TrustedProxies::parse(trusted)
+            .expect("trusted")
+            .with_header(ForwardedHeader::Forwarded);
+        resolve(Some(ip(peer)), &headers(pairs), &t)
+    }
+
     #[test]
     fn untrusted_peers_headers_are_ignored() {
         let c = client(
@@ -217,7 +259,7 @@ mod tests {
         );
         assert_eq!(c.addr, Some(ip("203.0.113.9")));
         assert_eq!((c.scheme, c.host), (None, None));
-        let c = client("203.0.113.9", "", &[("forwarded", "for=1.2.3.4")]);
+        let c = client_7239("203.0.113.9", "", &[("forwarded", "for=1.2.3.4")]);
         assert_eq!(c.addr, Some(ip("203.0.113.9")));
     }
 
@@ -254,9 +296,31 @@ mod tests {
         );
     }
 
+    /// Only the configured header is read: a `Forwarded` a proxy passed through from the client
+    /// changes nothing by default, and `X-Forwarded-For` nothing when `Forwarded` is configured.
     #[test]
-    fn forwarded_wins_and_carries_ports_brackets_and_quotes() {
-        let c = client(
+    fn only_the_configured_header_is_read() {
+        let forged = [
+            ("forwarded", "for=6.6.6.6"),
+            ("x-forwarded-for", "198.51.100.7"),
+        ];
+        assert_eq!(
+            client("127.0.0.1", "127.0.0.1", &forged).addr,
+            Some(ip("198.51.100.7"))
+        );
+        let forged = [
+            ("forwarded", "for=198.51.100.7"),
+            ("x-forwarded-for", "6.6.6.6"),
+        ];
+        assert_eq!(
+            client_7239("127.0.0.1", "127.0.0.1", &forged).addr,
+            Some(ip("198.51.100.7"))
+        );
+    }
+
+    #[test]
+    fn forwarded_carries_ports_brackets_and_quotes() {
+        let c = client_7239(
             "127.0.0.1",
             "127.0.0.1",
             &[
@@ -270,7 +334,7 @@ mod tests {
         assert_eq!(c.addr, Some(ip("2001:db8:cafe::17")));
         assert_eq!(c.scheme.as_deref(), Some("https"));
         assert_eq!(c.host.as_deref(), Some("shop.example.com"));
-        let c = client(
+        let c = client_7239(
             "127.0.0.1",
             "127.0.0.1",
             &[("forwarded", "for=\"192.0.2.60:47011\"")],

@@ -43,9 +43,14 @@ impl JobCursor {
     }
 }
 
+/// Whether `cursor` was handed out by a list with these filters.
+pub fn cursor_fits(cursor: &JobCursor, state: Option<JobState>, kind: Option<&str>) -> bool {
+    state.is_none_or(|s| s == cursor.state) && kind.is_none_or(|k| k == cursor.kind)
+}
+
 /// Up to `limit` jobs in `state` (every state when `None`, dead first) of `kind` (any when
-/// `None`) after `cursor`, and whether more follow. Bounded: reads at most `limit + 1` index
-/// rows per state.
+/// `None`) after `cursor` (which must fit the filters, see [`cursor_fits`]), and whether more
+/// follow. Bounded: reads at most `limit + 1` index rows per state.
 pub fn list(
     r: &impl Reader,
     state: Option<JobState>,

@@ -8,8 +8,8 @@ pub mod runner;
 pub mod work;
 
 pub use queue::{
-    Enqueued, JobRecord, JobState, NewJob, complete, discard, enqueue, fail, get, migrate_by_state,
-    migrate_ready_by_kind, queue_depth, recover, retry_dead, schedule_recurring,
+    Enqueued, JobRecord, JobState, NewJob, complete, discard, enqueue, fail, get, is_recurring,
+    migrate_by_state, migrate_ready_by_kind, queue_depth, recover, retry_dead, schedule_recurring,
 };
 pub use runner::{
     Completion, JobContext, JobError, JobHandler, JobObserver, JobOutcome, Runner, RunnerConfig,

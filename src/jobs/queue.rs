@@ -318,11 +318,22 @@ pub fn schedule_recurring(
     enqueue(
         tx,
         NewJob::new(kind, &serde_json::json!({}))?
-            .dedupe(format!("window:{window}"))
+            .dedupe(format!("{RECURRING_PREFIX}{window}"))
             .run_at(at),
     )?;
     Ok(())
 }
+
+/// Whether `job` is a run of a recurring schedule ([`schedule_recurring`]): discarding it
+/// would end the schedule until the next start.
+pub fn is_recurring(job: &JobRecord) -> bool {
+    job.dedupe_key
+        .as_deref()
+        .is_some_and(|k| k.starts_with(RECURRING_PREFIX))
+}
+
+/// Dedupe-key prefix of recurring runs.
+const RECURRING_PREFIX: &str = "window:";
 
 /// Reads one job.
 pub fn get(r: &impl Reader, id: JobId) -> Result<Option<JobRecord>, StorageError> {

@@ -64,6 +64,11 @@ async fn staff_list_inspect_retry_and_discard_jobs() {
         "{one}"
     );
     assert!(one["payload"].is_object(), "{one}");
+    let shown = one["payload"].to_string();
+    assert!(
+        shown.contains("<redacted>") && !shown.contains("token="),
+        "one-time links are never shown: {shown}"
+    );
 
     // Every job exactly once, a page of one at a time, across states.
     let mut seen = HashSet::new();
@@ -82,6 +87,26 @@ async fn staff_list_inspect_retry_and_discard_jobs() {
         }
     }
     assert!(seen.contains(&id) && seen.contains(&other), "{seen:?}");
+    let first = jobs(&app, "?state=dead&per_page=1").await;
+    let c = first["next_cursor"].as_str().expect("a second dead job");
+    let r = app
+        .admin_get(&format!("/api/v1/admin/jobs?state=ready&cursor={c}"))
+        .await;
+    problem(r, 400, "malformed_request").await;
+
+    // A recurring run schedules the next one itself: it cannot be discarded.
+    let sweep = jobs(&app, "?state=ready&kind=order.expire_due").await;
+    let sweep = sweep["data"][0]["id"]
+        .as_str()
+        .expect("the expiry sweep")
+        .to_owned();
+    let r = app
+        .admin
+        .delete(app.url(&format!("/api/v1/admin/jobs/{sweep}")))
+        .send()
+        .await
+        .expect("discard");
+    problem(r, 409, "conflict").await;
 
     // A retry runs the job again with a fresh budget (refused again: dead after one attempt).
     let r = app

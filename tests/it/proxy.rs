@@ -176,6 +176,7 @@ async fn sign_in(c: &reqwest::Client, url: &str, email: &str, xff: Option<&str>)
     if let Some(x) = xff {
         r = r
             .header("X-Forwarded-For", x)
+            .header("Forwarded", format!("for={x}"))
             .header("X-Forwarded-Host", "evil.example")
             .header("X-Forwarded-Proto", "https");
     }
