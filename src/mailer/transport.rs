@@ -86,12 +86,13 @@ impl Transport {
     /// Delivers one message.
     pub async fn send(&self, m: Message) -> Result<(), SendError> {
         match self {
-            Transport::Smtp { inner, .. } => {
-                inner.send(m).await.map(|_| ()).map_err(|e| SendError {
-                    permanent: e.is_permanent(),
-                    message: e.to_string(),
-                })
-            }
+            Transport::Smtp { inner, .. } => inner.send(m).await.map(|_| ()).map_err(|e| {
+                let message = e.to_string();
+                SendError {
+                    permanent: refused_mailbox(&e, &message),
+                    message,
+                }
+            }),
             Transport::File { inner, .. } => {
                 inner.send(m).await.map(|_| ()).map_err(|e| SendError {
                     permanent: false,
@@ -100,6 +101,18 @@ impl Transport {
             }
         }
     }
+}
+
+/// Whether a failure is about this message's mailbox, so retrying cannot help: a 550–553 reply
+/// (mailbox unavailable, not local, over quota, name not allowed) that is not a policy refusal
+/// (`5.7.x`: relaying denied, authentication). Other 5xx replies (bad credentials 535, relay
+/// 554, a refusing greeting) are the server's or the configuration's and are retried, so a
+/// wrong password delays mail instead of killing it.
+fn refused_mailbox(e: &lettre::transport::smtp::Error, message: &str) -> bool {
+    let code = e.status().map(|c| c.to_string()).unwrap_or_default();
+    e.is_permanent()
+        && matches!(code.as_str(), "550" | "551" | "552" | "553")
+        && !message.contains("5.7.")
 }
 
 /// Why a message was not sent.

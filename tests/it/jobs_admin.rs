@@ -211,3 +211,41 @@ async fn bad_filters_customers_and_metrics() {
     );
     app.stop().await;
 }
+
+/// A policy refusal (`550 5.7.1 relaying denied`) is the server's configuration, not the
+/// mailbox: after the failed attempt the mail is scheduled again instead of dying (the test
+/// clock stands still, so the retry waits for it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_refusal_is_retried() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let mut sink = SmtpSink::start_on(port, dir.path().join("sink").as_path());
+    let app = TestApp::spawn_with(smtp_config(dir.path(), port), None).await;
+    let r = app
+        .post_json(
+            "/api/v1/auth/register",
+            &json!({"email": "ada@policy.test", "password": "Tr0ub4dor&3-horse", "name": "ada"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let retried = eventually(Duration::from_secs(20), || async {
+        let page = jobs(&app, "?kind=mail.send").await;
+        let j = page["data"][0].clone();
+        j["last_error"].is_string().then_some(j)
+    })
+    .await
+    .expect("an attempt failed");
+    assert_eq!(
+        (&retried["state"], &retried["attempts"]),
+        (&json!("ready"), &json!(1)),
+        "scheduled again, not dead: {retried}"
+    );
+    assert!(
+        retried["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("5.7.1")),
+        "{retried}"
+    );
+    sink.stop();
+    app.stop().await;
+}

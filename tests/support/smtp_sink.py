@@ -17,6 +17,9 @@ class Sink:
         # Mailboxes at reject.test do not exist: a permanent refusal, as real servers give.
         if address.lower().endswith("@reject.test"):
             return "550 5.1.1 No such user here"
+        # A policy refusal (the server's configuration, not the mailbox): worth retrying.
+        if address.lower().endswith("@policy.test"):
+            return "550 5.7.1 Relaying denied"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
