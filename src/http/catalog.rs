@@ -488,7 +488,7 @@ pub async fn import_csv(
         .inventory
         .import_csv(
             &state.catalog,
-            body.as_ref(),
+            std::io::Cursor::new(body),
             currency,
             q.dry_run.unwrap_or(false),
             (&who.principal.actor(), true),

@@ -693,3 +693,68 @@ async fn real_export_quirks_are_kept_or_reported() {
     assert_eq!(first, export(&app).await, "a fixed point");
     app.stop().await;
 }
+
+/// A product of the file never replaces another: handles that differ only in case are one
+/// product, a handle made from the title gets a number instead of taking an existing product's,
+/// and a handle a product earlier in the file already took is refused on its line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handles_never_replace_another_product() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .admin_post_json(
+            "/api/v1/admin/products",
+            &serde_json::json!({"title": "Blue Mug", "status": "active", "variants": [{
+                "option_values": [], "price": {"amount": 1234, "currency": "USD"}}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let mut f = File::new();
+    let default = |handle: &'static str, title: &'static str| {
+        vec![
+            ("Handle", handle),
+            ("Title", title),
+            ("Option1 Name", "Title"),
+            ("Option1 Value", "Default Title"),
+            ("Variant Price", "2.00"),
+        ]
+    };
+    f.row(&[
+        ("Handle", "Café-Mug"),
+        ("Title", "Café Mug"),
+        ("Option1 Name", "Size"),
+        ("Option1 Value", "S"),
+        ("Variant Price", "1.00"),
+    ]);
+    f.row(&[
+        ("Handle", "café-mug"),
+        ("Option1 Value", "M"),
+        ("Variant Price", "1.00"),
+    ]);
+    f.row(&default("bad handle/1", "Blue Mug"));
+    f.row(&default("bad handle/2", "Blue Mug"));
+    f.row(&default("blue-mug-2", "Another Mug"));
+    let report = import(&app, &f.text(), "").await;
+    assert_eq!(
+        (&report["created"], &report["updated"], &report["failed"]),
+        (&Value::from(3), &Value::from(0), &Value::from(1)),
+        "{report:#}"
+    );
+    let errors = messages(&report, "errors");
+    assert!(has(&errors, 6, "product on line 4"), "{errors:?}");
+    let cafe = admin_product(&app, "caf%C3%A9-mug").await;
+    assert_eq!(
+        cafe["variants"].as_array().expect("v").len(),
+        2,
+        "one product"
+    );
+    let original = admin_product(&app, "blue-mug").await;
+    assert_eq!(
+        original["variants"][0]["price"]["amount"], 1234,
+        "never replaced"
+    );
+    for slug in ["blue-mug-2", "blue-mug-3"] {
+        let p = admin_product(&app, slug).await;
+        assert_eq!(p["title"], "Blue Mug");
+    }
+    app.stop().await;
+}

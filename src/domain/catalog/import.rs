@@ -134,9 +134,15 @@ fn option_key(values: &[String]) -> Vec<String> {
     values.iter().map(|s| s.trim().to_lowercase()).collect()
 }
 
-/// SKUs of the products a dry run has checked so far (upper case → slug): nothing is written,
-/// so the store cannot tell it that an earlier product of the same file holds a SKU.
-type Seen = HashMap<String, String>;
+/// What the products of this file done so far hold: their SKUs (upper case → slug; a dry run
+/// writes nothing, so the store cannot say that an earlier product of the file has a SKU) and
+/// their handles (→ first line), so a later product never replaces an earlier one of the same
+/// file.
+#[derive(Default)]
+struct Seen {
+    skus: HashMap<String, String>,
+    slugs: HashMap<String, u64>,
+}
 
 /// Warns about SKUs that other products hold too (allowed, as in Shopify).
 fn shared_skus(
@@ -160,7 +166,7 @@ fn shared_skus(
                 _ => {}
             }
         }
-        match seen.get(&key) {
+        match seen.skus.get(&key) {
             Some(slug) if message.is_none() && *slug != p.slug => {
                 message = Some(format!(
                     "SKU `{sku}` is also used by product `{slug}` earlier in this file"
@@ -182,7 +188,8 @@ fn shared_skus(
 /// Remembers a dry-run product's SKUs for the products after it.
 fn remember(seen: &mut Seen, p: &Product) {
     for sku in p.variants.iter().filter_map(|v| v.sku.as_ref()) {
-        seen.entry(sku.to_uppercase())
+        seen.skus
+            .entry(sku.to_uppercase())
             .or_insert_with(|| p.slug.clone());
     }
 }
@@ -223,9 +230,22 @@ fn apply(
     let Some(mut valid) = valid else {
         return Ok(failed(parsed, slug));
     };
+    if let Some(first) = seen.slugs.get(&valid.slug).filter(|_| !parsed.regenerated) {
+        parsed.errors.push(RowError {
+            line: parsed.line,
+            handle: parsed.handle.clone(),
+            message: format!(
+                "Handle `{}` is already the handle of the product on line {first} of this file",
+                valid.slug
+            ),
+        });
+        return Ok(failed(parsed, slug));
+    }
+    // A handle made from the title never names an existing product: it gets a number instead.
+    valid.slug_explicit &= !parsed.regenerated;
     let existing = match tx.get(&PRODUCT_SLUGS, &valid.slug)? {
-        Some(id) => tx.get(&PRODUCTS, &id)?,
-        None => None,
+        Some(id) if !parsed.regenerated => tx.get(&PRODUCTS, &id)?,
+        _ => None,
     };
     if let Some(old) = &existing {
         // Variants are found by option values (SKUs may repeat or be missing).
@@ -250,6 +270,7 @@ fn apply(
             return Ok(failed(parsed, slug));
         }
     };
+    seen.slugs.entry(p.slug.clone()).or_insert(parsed.line);
     let shared = shared_skus(tx, &p, &parsed, seen)?;
     parsed.warnings.extend(shared);
     if dry_run {
@@ -319,23 +340,33 @@ impl Catalog {
     /// `dry_run` nothing is written. `progress` gets (products done, products in the file).
     pub async fn import_csv(
         &self,
-        data: impl std::io::Read,
+        data: impl std::io::Read + Send + 'static,
         currency: Currency,
         dry_run: bool,
         progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<ImportReport, CatalogError> {
-        let (parsed, errors) = shopify_csv::parse(data, currency);
-        let total = parsed.len() as u64;
+        // Parsing and validating tens of MB is seconds of CPU: off the async workers.
+        let (prepared, errors) = tokio::task::spawn_blocking(move || {
+            let (parsed, errors) = shopify_csv::parse(data, currency);
+            let prepared: Vec<Prepared> = parsed.into_iter().map(prepare).collect();
+            (prepared, errors)
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "import parser stopped");
+            CatalogError::Internal(format!("import parser stopped: {e}"))
+        })?;
+        let total = prepared.len() as u64;
         let mut report = ImportReport {
             dry_run,
             errors,
             ..ImportReport::default()
         };
-        let mut it = parsed.into_iter().peekable();
+        let mut it = prepared.into_iter().peekable();
         let mut done = 0;
-        let mut seen = Seen::new();
+        let mut seen = Seen::default();
         while it.peek().is_some() {
-            let chunk: Vec<Prepared> = it.by_ref().take(BATCH).map(prepare).collect();
+            let chunk: Vec<Prepared> = it.by_ref().take(BATCH).collect();
             done += chunk.len() as u64;
             let (applied, back) = self
                 .store

@@ -135,6 +135,9 @@ pub enum CatalogError {
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// A fault of ours (the import parser's thread stopped); logged, never shown.
+    #[error("internal: {0}")]
+    Internal(String),
 }
 
 impl ErrorCode for CatalogError {
@@ -146,6 +149,7 @@ impl ErrorCode for CatalogError {
             CatalogError::VersionMismatch { .. } => codes::PRECONDITION_FAILED,
             CatalogError::Conflict(_) => codes::CONFLICT,
             CatalogError::Storage(s) => s.code(),
+            CatalogError::Internal(_) => codes::INTERNAL_ERROR,
         }
     }
     fn message(&self) -> String {
@@ -158,6 +162,7 @@ impl ErrorCode for CatalogError {
             ),
             CatalogError::Conflict(m) => m.clone(),
             CatalogError::Storage(s) => s.message(),
+            CatalogError::Internal(_) => "an internal error stopped the import".into(),
         }
     }
     fn fields(&self) -> Vec<FieldIssue> {

@@ -40,7 +40,13 @@ impl Catalog {
         let key = sku.trim().to_uppercase();
         let r = self.store.read()?;
         let after = after.map(|v| (key.clone(), v));
-        let rows = r.prefix(&SKUS, &key, after.as_ref(), Order::Asc, per_page + 1)?;
+        let mut rows = r.prefix(&SKUS, &key, after.as_ref(), Order::Asc, per_page + 1)?;
+        // Paging follows the index rows, so a stale row (skipped below) never ends it early.
+        let has_more = rows.len() > per_page;
+        rows.truncate(per_page);
+        let next_cursor = has_more
+            .then(|| rows.last().map(|((_, v), ())| v.to_string()))
+            .flatten();
         let mut holders = Vec::with_capacity(rows.len());
         for ((_, variant), ()) in rows {
             let Some(pid) = r.get(&VARIANTS, &variant)? else {
@@ -61,8 +67,10 @@ impl Catalog {
                 product_title: p.title.clone(),
             });
         }
-        Ok(Page::from_overfetch(holders, per_page, |h| {
-            h.variant_id.to_string()
-        }))
+        Ok(Page {
+            data: holders,
+            next_cursor,
+            has_more,
+        })
     }
 }

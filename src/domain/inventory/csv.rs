@@ -56,7 +56,7 @@ impl Inventory {
     pub async fn import_csv(
         &self,
         catalog: &Catalog,
-        data: impl std::io::Read,
+        data: impl std::io::Read + Send + 'static,
         currency: Currency,
         dry_run: bool,
         who: (&str, bool),

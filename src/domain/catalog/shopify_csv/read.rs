@@ -40,6 +40,9 @@ pub struct ParsedProduct {
     pub warnings: Vec<RowError>,
     /// Why the product cannot be imported; empty when it can.
     pub errors: Vec<RowError>,
+    /// The handle could not be used and was made from the title: the product never replaces
+    /// one that already has that handle.
+    pub regenerated: bool,
 }
 
 /// Column positions: the modelled ones by name, the kept ones in file order.
@@ -121,6 +124,7 @@ impl Acc {
                 stock: Vec::new(),
                 warnings: Vec::new(),
                 errors: Vec::new(),
+                regenerated: false,
             },
             option_names: Vec::new(),
             option_values: vec![Vec::new(); 3],
@@ -207,8 +211,11 @@ pub fn parse(reader: impl Read, currency: Currency) -> (Vec<ParsedProduct>, Vec<
             errors.push(file_error(line, "empty Handle".into()));
             continue;
         }
-        let a = acc.entry(handle.clone()).or_insert_with(|| {
-            order.push(handle.clone());
+        // Rows belong together by their handle as shopd stores it (case and Unicode form
+        // aside), so `Café-Mug` and `café-mug` are one product, not one replacing the other.
+        let key = slug::normalize(&handle);
+        let a = acc.entry(key.clone()).or_insert_with(|| {
+            order.push(key);
             Acc::new(line, &handle)
         });
         if a.p.input.title.is_empty() && !row.get("Title").is_empty() {
@@ -500,8 +507,12 @@ fn finish(mut a: Acc) -> ParsedProduct {
         a.p.warnings.push(RowError {
             line: a.p.line,
             handle: a.p.handle.clone(),
-            message: format!("Handle cannot be used in a URL; the product's handle is `{new}`"),
+            message: format!(
+                "Handle cannot be used in a URL; the product's handle is `{new}` (with a number \
+                 added if another product has it; importing this file again makes another copy)"
+            ),
         });
+        a.p.regenerated = true;
         new
     };
     a.p.input.slug = Some(usable);
