@@ -78,19 +78,6 @@ pub fn is_slug(s: &str) -> bool {
     n > 0 && n <= MAX_CHARS && s.chars().all(slug_char) && s.nfc().eq(s.chars())
 }
 
-/// The slug as it appears in a URL path: ASCII kept, everything else percent-encoded UTF-8.
-pub fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +108,5 @@ mod tests {
         assert_eq!(normalize(" Nº-5 "), "nº-5");
         // Decomposed input normalises to the precomposed form.
         assert_eq!(normalize("a\u{0301}o"), "áo");
-        assert_eq!(url_encode("áo-thun_1"), "%C3%A1o-thun_1");
     }
 }
