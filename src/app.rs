@@ -17,7 +17,7 @@ use crate::domain::catalog::Catalog;
 use crate::domain::diagnostics::{self, Diagnostics};
 use crate::domain::inventory::Inventory;
 use crate::domain::search::Search;
-use crate::domain::{cart, checkout, idempotency, orders};
+use crate::domain::{cart, checkout, idempotency, orders, payments};
 use crate::http::middleware::{Observe, Tap};
 use crate::http::{self, Health, HttpState};
 use crate::jobs::{self, Runner, RunnerConfig, RunningJobs};
@@ -33,7 +33,7 @@ pub const DEMO_SEED: u64 = 42;
 /// Schema version this build writes; each module declares the steps that reach it (checked
 /// at open: every version from 2 up, once).
 pub const SCHEMA: Schema = Schema {
-    version: 9,
+    version: 10,
     migrations: &[
         jobs::queue::MIGRATIONS,
         orders::MIGRATIONS,
@@ -41,6 +41,7 @@ pub const SCHEMA: Schema = Schema {
         checkout::MIGRATIONS,
         crate::domain::catalog::MIGRATIONS,
         crate::domain::events::MIGRATIONS,
+        payments::MIGRATIONS,
     ],
 };
 
@@ -163,7 +164,8 @@ impl App {
                 .await
                 .context("indexing the demo catalog")??;
         }
-        let (carts, checkout, orders) = build_commerce(&config, store.clone(), &public_url)?;
+        let (carts, checkout, orders, payments) =
+            build_commerce(&config, store.clone(), &public_url)?;
         // Every module's job handlers and recurring schedules, declared by the module.
         runner
             .install(vec![
@@ -172,6 +174,7 @@ impl App {
                 search.work(),
                 carts.work(),
                 orders.work(),
+                payments.work(),
                 idempotency::work(store.clone()),
             ])
             .await
@@ -198,6 +201,7 @@ impl App {
             carts: carts.clone(),
             checkout: checkout.clone(),
             orders: orders.clone(),
+            payments: payments.clone(),
             jobs: crate::domain::jobs_admin::JobsAdmin::new(store.clone()),
             auth_limiter: Arc::new(RateLimiter::new(
                 config.auth.login_per_ip_per_minute,
@@ -391,12 +395,17 @@ pub fn build_auth(
     Auth::new(store, clock, keys, settings).map_err(anyhow::Error::msg)
 }
 
-/// Carts, checkout and orders from the configuration.
+/// Carts, checkout, orders and payments from the configuration.
 pub fn build_commerce(
     config: &Config,
     store: Store,
     public_url: &str,
-) -> anyhow::Result<(cart::Carts, checkout::Checkout, orders::Orders)> {
+) -> anyhow::Result<(
+    cart::Carts,
+    checkout::Checkout,
+    orders::Orders,
+    payments::Payments,
+)> {
     let currency = crate::core::Currency::parse(&config.shop.currency)
         .map_err(|e| anyhow::anyhow!("shop.currency: {e}"))?;
     let cart_settings = cart::CartSettings {
@@ -419,15 +428,29 @@ pub fn build_commerce(
         flat_rate: config.checkout.flat_rate_shipping,
         ..checkout::CheckoutSettings::default()
     };
+    let payment_settings = payments::PaymentSettings {
+        provider: config.payments.provider.clone(),
+        capture: payments::Capture::parse(&config.payments.capture)
+            .ok_or_else(|| anyhow::anyhow!("payments.capture must be automatic or manual"))?,
+        settle: payments::SettleSettings {
+            orders: order_settings.clone(),
+        },
+    };
+    tracing::info!(
+        provider = %payment_settings.provider,
+        capture = %config.payments.capture,
+        "payments"
+    );
     Ok((
         cart::Carts::new(store.clone(), cart_settings.clone()),
         checkout::Checkout::new(
             store.clone(),
             cart_settings,
             checkout_settings,
-            order_settings.clone(),
+            payment_settings.clone(),
         ),
-        orders::Orders::new(store, order_settings),
+        orders::Orders::new(store.clone(), order_settings),
+        payments::Payments::new(store, payments::Gateways::builtin(), payment_settings),
     ))
 }
 

@@ -105,6 +105,8 @@ sections! {
     cart: CartConfig,
     /// Checkout and reservations.
     checkout: CheckoutConfig,
+    /// Payments.
+    payments: PaymentsConfig,
     /// Logging.
     log: LogConfig,
     /// Diagnostics routes for operators and tests.
@@ -256,6 +258,16 @@ section! {
         reservation_strategy: String = "pessimistic".into(), rules::one_of(&["pessimistic", "optimistic"]);
         /// Flat shipping rate in minor units of the order's currency (500 = 5.00)
         flat_rate_shipping: i64 = 500, rules::between(0, 100_000_000);
+    }
+}
+
+section! {
+    /// Payments
+    PaymentsConfig ["payments"] {
+        /// Provider of new payments: test (built in, offline, Stripe's test cards), stripe or manual (bank transfer, cash on delivery; staff mark orders paid)
+        provider: String = "test".into(), rules::one_of(&["test", "manual"]);
+        /// automatic (take the money when the customer pays) or manual (authorize, capture on the first fulfilment or by staff)
+        capture: String = "automatic".into(), rules::one_of(&["automatic", "manual"]);
     }
 }
 

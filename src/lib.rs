@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod domain;
+pub mod gateway;
 pub mod http;
 pub mod jobs;
 pub mod mailer;

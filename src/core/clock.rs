@@ -56,6 +56,19 @@ impl Timestamp {
         }
     }
 
+    /// The UTC (year, month) of the instant: card expiry is a month.
+    pub fn year_month(self) -> (u32, u32) {
+        let nanos = i128::from(self.0) * 1_000_000;
+        time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+            .map(|t| {
+                (
+                    u32::try_from(t.year()).unwrap_or(0),
+                    u32::from(u8::from(t.month())),
+                )
+            })
+            .unwrap_or((1970, 1))
+    }
+
     /// Parses an RFC 3339 string (any offset) into UTC milliseconds.
     pub fn parse_rfc3339(s: &str) -> Option<Self> {
         let t =

@@ -24,6 +24,8 @@ pub enum Class {
     NotAcceptable,
     /// The request took too long to arrive.
     Timeout,
+    /// The payment was refused; another card may succeed.
+    PaymentRequired,
     /// Conflicts with the current state (taken, out of stock, wrong state).
     Conflict,
     /// A length header is needed.
@@ -98,6 +100,8 @@ table! {
     PRICE_CHANGED = "price_changed", Conflict, "Prices changed since they were added to the cart.";
     PRODUCT_UNAVAILABLE = "product_unavailable", Conflict, "The product is not on sale.";
     INVALID_TRANSITION = "invalid_transition", Conflict, "The order's state does not allow this.";
+    CARD_DECLINED = "card_declined", PaymentRequired, "The card was refused; `decline_code` says why, and the payment may be tried again.";
+    PAYMENT_NOT_PAYABLE = "payment_not_payable", Conflict, "The payment cannot be confirmed or captured now (already settled, held for review, or out of attempts).";
     LENGTH_REQUIRED = "length_required", LengthRequired, "A Content-Length header is needed.";
     PRECONDITION_FAILED = "precondition_failed", PreconditionFailed, "If-Match names an older version.";
     PAYLOAD_TOO_LARGE = "payload_too_large", TooLarge, "The body is larger than the limit.";
@@ -111,6 +115,7 @@ table! {
     STORAGE_UNAVAILABLE = "storage_unavailable", Unavailable, "The store cannot accept writes; nothing was saved.";
     SERVICE_UNAVAILABLE = "service_unavailable", Unavailable, "Temporarily unable to answer.";
     NOT_READY = "not_ready", Unavailable, "Starting or stopping; not serving yet.";
+    PAYMENT_PROVIDER_UNAVAILABLE = "payment_provider_unavailable", Unavailable, "The payment provider could not be reached; nothing was charged, retry.";
     BUSY = "busy", Unavailable, "Too much work in flight; retry in a moment.";
     STOCK_CONTENTION = "stock_contention", Unavailable, "Stock rows kept changing under the checkout; retry.";
 }
@@ -174,6 +179,10 @@ pub trait ErrorCode: fmt::Display {
     }
     /// Seconds after which a retry may succeed.
     fn retry_after(&self) -> Option<u64> {
+        None
+    }
+    /// For [`CARD_DECLINED`]: the provider's decline code (the problem's `decline_code`).
+    fn decline_code(&self) -> Option<String> {
         None
     }
 }

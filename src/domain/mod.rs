@@ -11,4 +11,5 @@ pub mod idempotency;
 pub mod inventory;
 pub mod jobs_admin;
 pub mod orders;
+pub mod payments;
 pub mod search;

@@ -18,6 +18,7 @@ pub mod json;
 pub mod middleware;
 pub mod orders;
 pub mod paging;
+pub mod payments;
 pub mod problem;
 pub mod search;
 
@@ -85,6 +86,8 @@ pub struct HttpState {
     pub checkout: crate::domain::checkout::Checkout,
     /// Orders.
     pub orders: crate::domain::orders::Orders,
+    /// Payments and refunds.
+    pub payments: crate::domain::payments::Payments,
     /// Job administration.
     pub jobs: crate::domain::jobs_admin::JobsAdmin,
     /// Per-IP budget of login and token endpoints.
@@ -156,6 +159,7 @@ pub const MODULES: &[Module] = &[
     documented!(inventory),
     documented!(cart),
     documented!(orders),
+    documented!(payments),
     documented!(diagnostics),
     documented!(jobs),
     Module {

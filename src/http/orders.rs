@@ -31,7 +31,6 @@ pub const ORDER_TOKEN_HEADER: &str = "x-order-token";
     fulfil,
     admin_cancel,
     add_note,
-    mark_paid,
     complete
 ))]
 pub(super) struct Doc;
@@ -53,10 +52,6 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/api/v1/admin/orders/{id}/notes", web::post().to(add_note))
         .route(
-            "/api/v1/admin/orders/{id}/mark-paid",
-            web::post().to(mark_paid),
-        )
-        .route(
             "/api/v1/admin/orders/{id}/complete",
             web::post().to(complete),
         );
@@ -68,11 +63,13 @@ type Result<T> = std::result::Result<T, ApiError>;
 /// body returns the same order as first created (`Idempotent-Replayed: true`; a repeat that
 /// arrives while the first still runs waits for it and replays it), a repeat with another body
 /// is 422 `idempotency_key_reused`. The order is `pending_payment` and its stock is reserved until
-/// `expires_at`; the response's `order_token` shows it to a guest (`X-Order-Token`).
+/// `expires_at`; the response's `order_token` shows it to a guest (`X-Order-Token`), and its
+/// `payment` is what the customer confirms (`POST /api/v1/payments/{id}/confirm` with the
+/// `test` provider). The confirmation mail is sent once the payment succeeds.
 #[utoipa::path(post, path = "/api/v1/checkout", tag = "checkout", security((), ("bearer" = [])), request_body = CheckoutInput,
     params(("Idempotency-Key" = String, Header, description = "Unique per order attempt, up to 255 characters"),
         ("X-Cart-Token" = Option<String>, Header, description = "Anonymous cart token")),
-    responses((status = 201, description = "The order with `order_token`", body = crate::domain::orders::OrderView),
+    responses((status = 201, description = "The order with `order_token` and `payment`", body = CheckoutView),
         (status = 400, description = "Missing Idempotency-Key or cart", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown, expired or someone else's cart", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`out_of_stock`, `price_changed` or `product_unavailable`", body = Problem, content_type = "application/problem+json"),
@@ -88,15 +85,28 @@ pub async fn checkout(
         .checkout(who.0, idempotency_key(&req), body.into_inner(), None)
         .await?;
     let placed = resp.outcome;
-    let view = OrderView {
-        order_token: Some(placed.order_token),
-        ..OrderView::of(&placed.order)
+    let view = CheckoutView {
+        order: OrderView {
+            order_token: Some(placed.order_token),
+            ..OrderView::of(&placed.order)
+        },
+        payment: placed.payment,
     };
     Ok(created(&view, resp.replayed))
 }
 
+/// The checkout response: the order, and the payment to confirm.
+#[derive(serde::Serialize, ToSchema)]
+pub struct CheckoutView {
+    /// The order (with `order_token`).
+    #[serde(flatten)]
+    pub order: OrderView,
+    /// The payment to confirm (`null` only for orders placed before payments existed).
+    pub payment: Option<crate::domain::payments::PaymentRef>,
+}
+
 /// The `Idempotency-Key` header (a non-ASCII value is passed on as invalid).
-fn idempotency_key(req: &HttpRequest) -> Option<&str> {
+pub(super) fn idempotency_key(req: &HttpRequest) -> Option<&str> {
     req.headers()
         .get("idempotency-key")
         .map(|v| v.to_str().unwrap_or("\u{0}"))
@@ -104,7 +114,7 @@ fn idempotency_key(req: &HttpRequest) -> Option<&str> {
 
 /// 201 with the view of a keyed write's outcome, marked `Idempotent-Replayed` when an earlier
 /// request with the key produced it (the same outcome renders the same bytes).
-fn created(view: &OrderView, replayed: bool) -> HttpResponse {
+pub(super) fn created(view: &impl serde::Serialize, replayed: bool) -> HttpResponse {
     let mut b = HttpResponse::Created();
     if replayed {
         b.insert_header(("Idempotent-Replayed", "true"));
@@ -131,7 +141,8 @@ pub async fn my_orders(
     Ok(HttpResponse::Ok().json(page))
 }
 
-fn viewer(req: &HttpRequest) -> Result<Viewer> {
+/// Who asks about an order: a guest with `X-Order-Token`, else the signed-in customer.
+pub(super) fn viewer(req: &HttpRequest) -> Result<Viewer> {
     if let Some(t) = req.headers().get(ORDER_TOKEN_HEADER) {
         return Ok(Viewer::Token(t.to_str().unwrap_or_default().to_owned()));
     }
@@ -372,20 +383,6 @@ pub async fn add_note(
         .add_note(&id, who.principal.actor(), body.into_inner().text)
         .await?;
     Ok(HttpResponse::Created().json(view))
-}
-
-/// Records a payment received outside shopd (bank transfer, cash): the order becomes `paid`
-/// and its reserved stock is sold.
-#[utoipa::path(post, path = "/api/v1/admin/orders/{id}/mark-paid", tag = "orders-admin", security(("bearer" = [])),
-    params(("id" = String, Path, description = "ord_…")),
-    responses((status = 200, description = "The order", body = crate::domain::orders::OrderView),
-        (status = 409, description = "`invalid_transition`", body = Problem, content_type = "application/problem+json")))]
-pub async fn mark_paid(
-    state: web::Data<HttpState>,
-    who: Staff<scope::Orders>,
-    id: web::Path<String>,
-) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(state.orders.mark_paid(&id, who.principal.actor()).await?))
 }
 
 /// Closes a fulfilled order.

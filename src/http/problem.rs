@@ -39,6 +39,10 @@ pub struct Problem {
     /// Per-field validation errors (422 only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Why a card was refused (`card_declined` only): `generic_decline`, `insufficient_funds`,
+    /// `expired_card`, `incorrect_cvc`, `processing_error`, `authentication_failed`, …
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decline_code: Option<String>,
 }
 
 /// Every error a handler can return; rendered as [`Problem`]. Its status follows from the
@@ -53,6 +57,8 @@ pub struct ApiError {
     pub errors: Vec<FieldError>,
     /// Seconds for `Retry-After` (429/503).
     pub retry_after: Option<u64>,
+    /// The decline code of a refused card (boxed: keeps every `Result<_, ApiError>` small).
+    pub decline_code: Option<Box<str>>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -77,6 +83,7 @@ pub fn status_of(class: Class) -> StatusCode {
         Class::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         Class::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
         Class::Timeout => StatusCode::REQUEST_TIMEOUT,
+        Class::PaymentRequired => StatusCode::PAYMENT_REQUIRED,
         Class::Conflict => StatusCode::CONFLICT,
         Class::LengthRequired => StatusCode::LENGTH_REQUIRED,
         Class::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
@@ -99,6 +106,7 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             retry_after: None,
+            decline_code: None,
         }
     }
 
@@ -178,6 +186,7 @@ impl ApiError {
             detail: self.detail.clone(),
             code: self.code.name.to_owned(),
             errors: self.errors.clone(),
+            decline_code: self.decline_code.as_deref().map(str::to_owned),
         }
     }
 }
@@ -217,6 +226,7 @@ impl<E: ErrorCode> From<E> for ApiError {
             detail: e.message(),
             errors: e.fields().into_iter().map(FieldError::from).collect(),
             retry_after: e.retry_after(),
+            decline_code: e.decline_code().map(String::into_boxed_str),
         }
     }
 }

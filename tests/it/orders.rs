@@ -126,10 +126,7 @@ async fn an_order_lives_through_payment_fulfilment_and_completion() {
         .expect("get");
     assert_eq!(r.status(), 403);
 
-    // Confirmation mail and event.
-    let m = wait_mail(&app, &format!("Your shopd order {id}")).await;
-    assert!(m.contains("ada@example.com"));
-    assert!(m.contains("Total"), "{m}");
+    // The event is recorded at checkout; the confirmation mail waits for the payment.
     let ev = json_of(
         app.admin_get("/api/v1/admin/events?type=order.created")
             .await,
@@ -158,6 +155,9 @@ async fn an_order_lives_through_payment_fulfilment_and_completion() {
     .await;
     assert_eq!(paid["status"], "paid");
     assert_eq!(paid["totals"]["paid"], paid["totals"]["total"]);
+    let m = wait_mail(&app, &format!("Your shopd order {id}")).await;
+    assert!(m.contains("ada@example.com"));
+    assert!(m.contains("Total"), "{m}");
     let s = stock(&app, &v[0]).await;
     assert_eq!(
         (
@@ -328,7 +328,19 @@ async fn guests_use_the_order_token_and_unpaid_orders_release_stock() {
     .expect("order expired");
     assert_eq!(expired["history"][1]["actor"], "system");
     assert_eq!(stock(&app, &v[0]).await["available"], 5);
-    // Paying an expired order is refused.
+    // Money that arrives for an expired order whose stock is still there revives it: the
+    // stock is reserved again and sold, and the history says why.
+    let revived = json_of(
+        app.admin_post_json(&format!("/api/v1/admin/orders/{id2}/mark-paid"), &json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!(revived["status"], "paid");
+    let last = &revived["history"][2];
+    assert_eq!((last["from"].as_str(), last["event"].as_str()), (Some("expired"), Some("revive")));
+    assert!(last["reason"].as_str().expect("reason").contains("after the order was expired"));
+    assert_eq!(stock(&app, &v[0]).await["available"], 2);
+    // A paid order cannot be marked paid again.
     problem(
         app.admin_post_json(&format!("/api/v1/admin/orders/{id2}/mark-paid"), &json!({}))
             .await,

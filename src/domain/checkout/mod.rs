@@ -1,7 +1,8 @@
 //! Checkout: turns the caller's cart into an order in `pending_payment` in one transaction —
 //! prices re-checked, totals computed in minor units, stock reserved (pessimistically or
-//! optimistically), the order, its `order.created` event, confirmation mail and expiry job
-//! written, the cart removed, and the response stored under the request's idempotency key.
+//! optimistically), the order, its payment and its `order.created` event written, the cart
+//! removed, and the response stored under the request's idempotency key. The confirmation mail
+//! goes out when the payment settles, not here.
 
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use crate::domain::auth::Email;
 use crate::domain::cart::{self, CartError, CartOwner, CartSettings, PriceChange};
 use crate::domain::inventory::{self, InventoryError, Strategy};
 use crate::domain::orders::{self, Address, HistoryEntry, Order, OrderLine, Totals};
-use crate::domain::{catalog, events, idempotency};
+use crate::domain::{catalog, events, idempotency, payments};
 use crate::storage::{StorageError, Store, WriteTx};
 
 /// The one shipping method until the shipping issue: a flat rate.
@@ -191,9 +192,11 @@ pub struct Placed {
     pub order: Order,
     /// The guest's order token (`ot_…`).
     pub order_token: String,
+    /// The payment to confirm, as created (none for orders placed before payments existed).
+    pub payment: Option<payments::PaymentRef>,
 }
 impl crate::storage::Value for Placed {
-    const VERSION: u8 = 2;
+    const VERSION: u8 = 3;
 
     fn upgrade(version: u8, bytes: &[u8]) -> Result<Self, crate::storage::CodecError> {
         #[derive(Deserialize)]
@@ -201,10 +204,21 @@ impl crate::storage::Value for Placed {
             order: orders::model_v1::OrderV1,
             order_token: String,
         }
+        #[derive(Deserialize)]
+        struct PlacedV2 {
+            order: Order,
+            order_token: String,
+        }
         match version {
             1 => crate::storage::upgrade_from(bytes, |p: PlacedV1| Placed {
                 order: p.order.upgrade(),
                 order_token: p.order_token,
+                payment: None,
+            }),
+            2 => crate::storage::upgrade_from(bytes, |p: PlacedV2| Placed {
+                order: p.order,
+                order_token: p.order_token,
+                payment: None,
             }),
             found => Err(crate::storage::unknown_version::<Self>(found)),
         }
@@ -316,7 +330,7 @@ pub struct Checkout {
     store: Store,
     carts: CartSettings,
     settings: CheckoutSettings,
-    orders: orders::OrderSettings,
+    payments: payments::PaymentSettings,
 }
 
 enum Outcome {
@@ -330,13 +344,13 @@ impl Checkout {
         store: Store,
         carts: CartSettings,
         settings: CheckoutSettings,
-        orders: orders::OrderSettings,
+        payments: payments::PaymentSettings,
     ) -> Self {
         Checkout {
             store,
             carts,
             settings,
-            orders,
+            payments,
         }
     }
 
@@ -378,7 +392,7 @@ impl Checkout {
             valid,
             carts: self.carts.clone(),
             settings: self.settings.clone(),
-            orders: self.orders.clone(),
+            payments: self.payments.clone(),
         });
         for _ in 0..attempts {
             let snapshot = match strategy {
@@ -420,7 +434,7 @@ struct Ctx {
     valid: Valid,
     carts: CartSettings,
     settings: CheckoutSettings,
-    orders: orders::OrderSettings,
+    payments: payments::PaymentSettings,
 }
 
 enum PlaceError {
@@ -597,17 +611,12 @@ fn place(
         &events::ORDER_CREATED,
         &orders::OrderEventV2::of(&order),
     )?;
-    orders::mail(
-        tx,
-        &order,
-        "order_confirmation",
-        &c.orders,
-        serde_json::json!({}),
-    )?;
+    let payment = payments::create(tx, &order, &c.payments)?;
     cart::delete(tx, &cart)?;
     let placed = Placed {
         order,
         order_token: token,
+        payment: Some(payments::PaymentRef::of(&payment)),
     };
     c.keyed.store(tx, &placed)?;
     Ok(Outcome::Done(Box::new(CheckoutResponse {
@@ -681,6 +690,7 @@ pub fn migrate_idempotency_outcomes(tx: &mut WriteTx<'_>) -> Result<(), StorageE
                     let placed = Placed {
                         order,
                         order_token: token.to_owned(),
+                        payment: None,
                     };
                     idempotency::convert_legacy(tx, &id, rec, &placed)?
                 }

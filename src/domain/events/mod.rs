@@ -83,6 +83,11 @@ event_types! {
     ORDER_FULFILLED = "order.fulfilled", "OrderEventV2", 2, "Every unit of the order has shipped.";
     ORDER_COMPLETED = "order.completed", "OrderEventV2", 2, "Staff closed the order.";
     ORDER_REFUNDED = "order.refunded", "OrderEventV2", 2, "The order was refunded.";
+    PAYMENT_FAILED = "payment.failed", "PaymentEventV1", 1, "A payment attempt was refused (the order stays payable).";
+    PAYMENT_REFUNDED_UNFULFILLABLE = "payment.refunded_unfulfillable", "RefundEventV1", 1, "Money arrived for an order that could no longer be filled; it is being refunded.";
+    REFUND_CREATED = "refund.created", "RefundEventV1", 1, "A refund was recorded; the provider call is queued.";
+    REFUND_SUCCEEDED = "refund.succeeded", "RefundEventV1", 1, "The provider returned the money.";
+    REFUND_FAILED = "refund.failed", "RefundEventV1", 1, "The provider refused the refund.";
     INVENTORY_LOW_STOCK = "inventory.low_stock", "StockEventV1", 1, "A variant's available units fell to its low-stock threshold.";
 }
 

@@ -92,6 +92,8 @@ pub enum MovementKind {
     Sale,
     /// A CSV import set the count.
     Import,
+    /// Refunded units went back into stock.
+    Return,
 }
 
 /// One change of on hand.
@@ -651,6 +653,62 @@ pub fn sell(tx: &mut WriteTx<'_>, order: OrderId) -> Result<bool, StorageError> 
         store_level(tx, v, &before, after)?;
     }
     tx.remove(&RESERVATIONS, &order)?;
+    Ok(true)
+}
+
+/// Reserves an order's lines again (a payment that arrived after the order expired or was
+/// cancelled): only variants tracked now count, checked and reserved like a checkout's.
+pub fn reserve_again(
+    tx: &mut WriteTx<'_>,
+    order: OrderId,
+    lines: &[(VariantId, i64)],
+    expires_at: Timestamp,
+) -> Result<(), InventoryError> {
+    let mut tracked = Vec::with_capacity(lines.len());
+    for &(v, q) in lines {
+        let Some(p) = catalog::product_of_variant_in(tx, v)? else {
+            // The variant is gone: nothing can be shipped for it.
+            return Err(InventoryError::OutOfStock {
+                variant_id: v,
+                available: 0,
+                requested: q,
+            });
+        };
+        if p.variants.iter().any(|x| x.id == v && x.track_inventory) {
+            tracked.push((v, q));
+        }
+    }
+    reserve(tx, order, &tracked, expires_at)
+}
+
+/// Puts `units` of a sold variant back on hand (a refund with restock); untracked or deleted
+/// variants have no stock to return to, which is not an error.
+pub fn restock(
+    tx: &mut WriteTx<'_>,
+    v: VariantId,
+    units: i64,
+    reason: &str,
+    actor: &str,
+) -> Result<bool, StorageError> {
+    let tracked = catalog::product_of_variant_in(tx, v)?
+        .is_some_and(|p| p.variants.iter().any(|x| x.id == v && x.track_inventory));
+    if !tracked || units <= 0 {
+        return Ok(false);
+    }
+    let before = level(tx, v)?;
+    let mut after = before.clone();
+    after.on_hand += units;
+    after.sold = (after.sold - units).max(0);
+    movement(
+        tx,
+        v,
+        &mut after,
+        MovementKind::Return,
+        units,
+        reason,
+        actor,
+    )?;
+    store_level(tx, v, &before, after)?;
     Ok(true)
 }
 

@@ -95,6 +95,12 @@ pub enum Event {
         /// Minor units.
         amount: i64,
     },
+    /// A payment of `amount` succeeded after the order expired or was cancelled, and its
+    /// stock could be reserved again: the order is paid after all.
+    Revive {
+        /// Minor units (must settle the balance).
+        amount: i64,
+    },
 }
 
 /// Event names as they appear in [`TRANSITIONS`] and in order history.
@@ -113,6 +119,8 @@ pub enum EventKind {
     Expire,
     /// [`Event::Refund`].
     Refund,
+    /// [`Event::Revive`].
+    Revive,
 }
 
 impl EventKind {
@@ -125,6 +133,7 @@ impl EventKind {
             EventKind::Cancel => "cancel",
             EventKind::Expire => "expire",
             EventKind::Refund => "refund",
+            EventKind::Revive => "revive",
         }
     }
 }
@@ -139,6 +148,7 @@ impl Event {
             Event::Cancel => EventKind::Cancel,
             Event::Expire => EventKind::Expire,
             Event::Refund { .. } => EventKind::Refund,
+            Event::Revive { .. } => EventKind::Revive,
         }
     }
 }
@@ -158,8 +168,20 @@ pub const TRANSITIONS: &[(Status, EventKind, Status)] = &[
     (S::Fulfilled, K::Complete, S::Completed),
     (S::Paid, K::Refund, S::PartiallyRefunded),
     (S::Paid, K::Refund, S::Refunded),
+    (S::PartiallyFulfilled, K::Refund, S::PartiallyRefunded),
+    (S::PartiallyFulfilled, K::Refund, S::Refunded),
+    (S::Fulfilled, K::Refund, S::PartiallyRefunded),
+    (S::Fulfilled, K::Refund, S::Refunded),
+    (S::Completed, K::Refund, S::PartiallyRefunded),
+    (S::Completed, K::Refund, S::Refunded),
     (S::PartiallyRefunded, K::Refund, S::PartiallyRefunded),
     (S::PartiallyRefunded, K::Refund, S::Refunded),
+    // What is left of a partly refunded order still ships.
+    (S::PartiallyRefunded, K::Fulfil, S::PartiallyRefunded),
+    // Money that arrives after expiry or cancellation revives the order when its stock can
+    // be reserved again (otherwise the payment is refunded and the order stays as it is).
+    (S::Expired, K::Revive, S::Paid),
+    (S::Cancelled, K::Revive, S::Paid),
 ];
 
 /// The part of an order the machine reasons about.
@@ -209,7 +231,7 @@ pub fn apply(s: &State, event: &Event) -> Result<State, TransitionError> {
     }
     let mut next = s.clone();
     let to = match *event {
-        Event::Pay { amount } => {
+        Event::Pay { amount } | Event::Revive { amount } => {
             if amount <= 0 || s.paid.checked_add(amount) != Some(s.total) {
                 return Err(TransitionError::Invalid(format!(
                     "a payment must settle the balance of {}",
@@ -232,7 +254,9 @@ pub fn apply(s: &State, event: &Event) -> Result<State, TransitionError> {
                 )));
             }
             next.fulfilled[line] = done + quantity;
-            if next.fulfilled == next.ordered {
+            if s.status == S::PartiallyRefunded {
+                S::PartiallyRefunded
+            } else if next.fulfilled == next.ordered {
                 S::Fulfilled
             } else {
                 S::PartiallyFulfilled
@@ -291,6 +315,7 @@ mod tests {
             Just(Event::Cancel),
             Just(Event::Expire),
             (-5i64..12_000).prop_map(|amount| Event::Refund { amount }),
+            (0i64..20_000).prop_map(|amount| Event::Revive { amount }),
         ]
     }
 
@@ -335,6 +360,10 @@ mod tests {
                 if s.status == Status::Fulfilled {
                     prop_assert_eq!(&s.fulfilled, &s.ordered);
                 }
+                // Expired and cancelled orders hold no money; a revival settles in full.
+                if matches!(s.status, Status::Expired | Status::Cancelled) {
+                    prop_assert_eq!(s.paid, 0);
+                }
                 if s.status == Status::Refunded {
                     prop_assert_eq!(s.refunded, s.paid);
                 }
@@ -350,9 +379,11 @@ mod tests {
             e.to_string(),
             "cannot complete an order that is pending_payment"
         );
-        assert!(Status::Completed.is_terminal());
-        assert!(Status::Cancelled.is_terminal());
-        assert!(Status::Expired.is_terminal());
+        // A completed order can still be refunded (a return); a late payment can still revive
+        // a cancelled or expired one.
+        assert!(!Status::Completed.is_terminal());
+        assert!(!Status::Cancelled.is_terminal());
+        assert!(!Status::Expired.is_terminal());
         assert!(Status::Refunded.is_terminal());
         assert!(!Status::Paid.is_terminal());
     }

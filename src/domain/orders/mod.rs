@@ -38,7 +38,11 @@ pub const EXPIRE_DUE_JOB: &str = "order.expire_due";
 /// How often [`EXPIRE_DUE_JOB`] runs: an unpaid order expires at most this long after its TTL.
 pub const EXPIRE_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Payload of [`EXPIRE_JOB`].
+/// Job queued by an order's first fulfilment (payload [`ExpireJob`]'s shape: the order id).
+/// The payments module handles it: a payment only authorized is captured now.
+pub const FIRST_FULFILMENT_JOB: &str = "order.first_fulfilment";
+
+/// Payload of [`EXPIRE_JOB`] and [`FIRST_FULFILMENT_JOB`].
 #[derive(serde::Serialize, serde::Deserialize)]
 pub struct ExpireJob {
     /// The order.
@@ -307,7 +311,7 @@ pub fn transition(
     order.updated_at = now;
     order.version += 1;
     match event.kind() {
-        EventKind::Pay => {
+        EventKind::Pay | EventKind::Revive => {
             inventory::sell(tx, order.id)?;
             events::record(tx, &events::ORDER_PAID, &OrderEventV2::of(order))?;
         }
@@ -341,6 +345,24 @@ pub fn transition(
     Ok(())
 }
 
+/// Adds a note by `system` to `order` and stores it (the payments module explains an
+/// automatic refund to staff this way).
+pub fn add_system_note(
+    tx: &mut WriteTx<'_>,
+    order: &mut Order,
+    text: String,
+) -> Result<(), StorageError> {
+    let now = tx.now();
+    order.notes.push(Note {
+        author: "system".into(),
+        text,
+        created_at: now,
+    });
+    order.updated_at = now;
+    order.version += 1;
+    tx.insert(&ORDERS, &order.id, order)
+}
+
 /// The stored order `id`, if any (for modules that keep outcomes naming an order).
 pub fn find(r: &impl Reader, id: OrderId) -> Result<Option<Order>, StorageError> {
     r.get(&ORDERS, &id)
@@ -354,7 +376,8 @@ fn parse_id(id: &str) -> Result<OrderId, OrderError> {
     OrderId::parse(id).map_err(|_| OrderError::NotFound)
 }
 
-fn visible(o: &Order, who: &Viewer) -> bool {
+/// Whether `who` may see `o` (payments authorize through their order with it).
+pub fn visible(o: &Order, who: &Viewer) -> bool {
     match who {
         Viewer::Staff => true,
         Viewer::Customer(c) => o.customer_id == Some(*c),
@@ -538,28 +561,6 @@ impl Orders {
         Ok(view)
     }
 
-    /// Records a payment received outside shopd (bank transfer, cash) for the full balance:
-    /// the reservation becomes a sale.
-    pub async fn mark_paid(&self, id: &str, actor: String) -> Result<OrderView, OrderError> {
-        let oid = parse_id(id)?;
-        let s = self.settings.clone();
-        self.store
-            .write(move |tx| {
-                let mut o = load(tx, oid)?;
-                let amount = o.totals.total.amount - o.totals.paid.amount;
-                transition(
-                    tx,
-                    &mut o,
-                    Event::Pay { amount },
-                    &actor,
-                    Some("manual payment".into()),
-                    &s,
-                )?;
-                Ok(OrderView::staff(&o))
-            })
-            .await
-    }
-
     /// Closes a fulfilled order.
     pub async fn complete(&self, id: &str, actor: String) -> Result<OrderView, OrderError> {
         self.apply(id, Event::Complete, actor, None).await
@@ -648,6 +649,12 @@ impl Orders {
                     created_at: tx.now(),
                 };
                 let extra = json!({"carrier": f.carrier, "tracking_number": f.tracking_number});
+                if o.fulfilments.is_empty() {
+                    let job =
+                        jobs::NewJob::new(FIRST_FULFILMENT_JOB, &ExpireJob { order_id: o.id })?
+                            .dedupe(format!("first_fulfilment:{}", o.id));
+                    jobs::enqueue(tx, job)?;
+                }
                 o.fulfilments.push(f);
                 tx.insert(&ORDERS, &o.id, &o)?;
                 mail(tx, &o, "order_shipped", &s, extra)?;
