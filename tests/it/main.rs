@@ -22,6 +22,7 @@ mod mail;
 mod metrics;
 mod openapi;
 mod orders;
+mod payments;
 mod proxy;
 mod search;
 mod shopify;

@@ -337,8 +337,16 @@ async fn guests_use_the_order_token_and_unpaid_orders_release_stock() {
     .await;
     assert_eq!(revived["status"], "paid");
     let last = &revived["history"][2];
-    assert_eq!((last["from"].as_str(), last["event"].as_str()), (Some("expired"), Some("revive")));
-    assert!(last["reason"].as_str().expect("reason").contains("after the order was expired"));
+    assert_eq!(
+        (last["from"].as_str(), last["event"].as_str()),
+        (Some("expired"), Some("revive"))
+    );
+    assert!(
+        last["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("after the order was expired")
+    );
     assert_eq!(stock(&app, &v[0]).await["available"], 2);
     // A paid order cannot be marked paid again.
     problem(

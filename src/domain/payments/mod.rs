@@ -26,7 +26,7 @@ use crate::storage::{Order as ScanOrder, Reader, StorageError, Store, WriteTx};
 
 pub use model::{
     Attempt, Capture, MAX_ATTEMPTS, Payment, PaymentRef, PaymentView, Refund, RefundKind,
-    RefundStatus,
+    RefundStatus, Restocked,
 };
 use model::{BY_ORDER, PAYMENTS};
 pub use payload::{PaymentEventV1, RefundEventV1};
@@ -412,7 +412,10 @@ impl Payments {
             return Ok(Self::view(&p, who));
         }
         payable(&p)?;
-        if !matches!(order.status, Status::PendingPayment | Status::Expired | Status::Cancelled) {
+        if !matches!(
+            order.status,
+            Status::PendingPayment | Status::Expired | Status::Cancelled
+        ) {
             // Paid by another payment meanwhile: take no more money (if a charge still races
             // in, the settle path refunds it).
             return Err(PaymentError::NotPayable(format!(

@@ -85,6 +85,16 @@ pub enum RefundStatus {
     Failed,
 }
 
+/// Units of one order line put back into stock by a refund.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Restocked {
+    /// `line_…` of the order.
+    #[schema(value_type = String)]
+    pub line_id: LineId,
+    /// Units.
+    pub quantity: i64,
+}
+
 /// One refund of a payment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Refund {
@@ -101,9 +111,8 @@ pub struct Refund {
     pub status: RefundStatus,
     /// The charge refunded (a duplicate charge), when not the payment's own.
     pub charge: Option<String>,
-    /// Units put back into stock: (line, units).
-    #[schema(value_type = Vec<Vec<String>>)]
-    pub restock: Vec<(LineId, i64)>,
+    /// Units put back into stock.
+    pub restock: Vec<Restocked>,
     /// The provider's refund id once known.
     pub reference: Option<String>,
     /// Why the provider refused it.

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{MAX_REFUNDS, PAYMENTS, Payment, Refund, RefundKind, RefundStatus};
+use super::model::{MAX_REFUNDS, PAYMENTS, Payment, Refund, RefundKind, RefundStatus, Restocked};
 use super::payload::RefundEventV1;
 use super::settle::{queue_refund, store};
 use super::{PaymentError, Payments, RefundJob, invalid, load, of_order};
@@ -196,7 +196,10 @@ fn staff_refund(
         kind: RefundKind::Staff,
         status: RefundStatus::Pending,
         charge: None,
-        restock: restock.clone(),
+        restock: restock
+            .iter()
+            .map(|&(line_id, quantity)| Restocked { line_id, quantity })
+            .collect(),
         reference: None,
         failure: None,
         actor: actor.to_owned(),
@@ -242,10 +245,10 @@ fn check_restock(
             .refunds
             .iter()
             .filter(|r| r.status != RefundStatus::Failed)
-            .flat_map(|r| r.restock.iter())
-            .chain(restock[..i].iter())
+            .flat_map(|r| r.restock.iter().map(|x| (x.line_id, x.quantity)))
+            .chain(restock[..i].iter().copied())
             .filter(|(x, _)| x == line)
-            .map(|(_, u)| *u)
+            .map(|(_, u)| u)
             .sum();
         if earlier + units > l.quantity {
             return Err(invalid(
