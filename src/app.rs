@@ -166,6 +166,22 @@ impl App {
         }
         let (carts, checkout, orders, payments) =
             build_commerce(&config, store.clone(), &public_url)?;
+        let webhooks = crate::domain::webhooks::Webhooks::new(
+            store.clone(),
+            crate::domain::webhooks::WebhookSettings {
+                policy: crate::outbound::Policy {
+                    allow_private: config.webhooks.allow_private_targets,
+                },
+                shop_name: config.shop.name.clone(),
+                public_url: public_url.clone(),
+            },
+        )
+        .map_err(anyhow::Error::msg)?;
+        if config.webhooks.allow_private_targets {
+            tracing::warn!(
+                "webhooks.allow_private_targets is on: webhook endpoints may point at loopback and private addresses"
+            );
+        }
         // Every module's job handlers and recurring schedules, declared by the module.
         runner
             .install(vec![
@@ -175,6 +191,7 @@ impl App {
                 carts.work(),
                 orders.work(),
                 payments.work(),
+                webhooks.work(),
                 idempotency::work(store.clone()),
             ])
             .await
@@ -202,6 +219,7 @@ impl App {
             checkout: checkout.clone(),
             orders: orders.clone(),
             payments: payments.clone(),
+            webhooks: webhooks.clone(),
             jobs: crate::domain::jobs_admin::JobsAdmin::new(store.clone()),
             auth_limiter: Arc::new(RateLimiter::new(
                 config.auth.login_per_ip_per_minute,

@@ -107,6 +107,8 @@ sections! {
     checkout: CheckoutConfig,
     /// Payments.
     payments: PaymentsConfig,
+    /// Outgoing webhooks.
+    webhooks: WebhooksConfig,
     /// Logging.
     log: LogConfig,
     /// Diagnostics routes for operators and tests.
@@ -268,6 +270,14 @@ section! {
         provider: String = "test".into(), rules::one_of(&["test", "manual"]);
         /// automatic (take the money when the customer pays) or manual (authorize, capture on the first fulfilment or by staff)
         capture: String = "automatic".into(), rules::one_of(&["automatic", "manual"]);
+    }
+}
+
+section! {
+    /// Outgoing webhooks to merchants' endpoints (Standard Webhooks)
+    WebhooksConfig ["webhooks"] {
+        /// Allow endpoints on loopback, private and link-local addresses and plain http (tests, an internal network); keep off when staff are not fully trusted
+        allow_private_targets: bool = false;
     }
 }
 

@@ -12,4 +12,5 @@ pub mod http;
 pub mod jobs;
 pub mod mailer;
 pub mod observability;
+pub mod outbound;
 pub mod storage;

@@ -108,6 +108,7 @@ table! {
     URI_TOO_LONG = "uri_too_long", UriTooLong, "The URI is too long.";
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type", UnsupportedMedia, "The body's content type is not taken here.";
     VALIDATION_FAILED = "validation_failed", Invalid, "Well-formed but invalid values; `errors` lists each field.";
+    URL_NOT_ALLOWED = "url_not_allowed", Invalid, "The webhook URL is not https, or resolves to a loopback, private, link-local or metadata address.";
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", Invalid, "The Idempotency-Key was used with another body.";
     RATE_LIMITED = "rate_limited", RateLimited, "Too many requests; see Retry-After.";
     HEADERS_TOO_LARGE = "headers_too_large", HeadersTooLarge, "The request headers are too large.";

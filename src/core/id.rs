@@ -208,6 +208,8 @@ id_kinds! {
     EventKind, EventId, "evt";
     /// A webhook endpoint.
     WebhookEndpointKind, WebhookEndpointId, "whe";
+    /// One delivery of an event to a webhook endpoint.
+    WebhookDeliveryKind, WebhookDeliveryId, "whd";
     /// An API key.
     ApiKeyKind, ApiKeyId, "key";
     /// An A/B experiment.

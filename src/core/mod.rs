@@ -15,7 +15,7 @@ pub use errors::{Class, Code, ErrorCode, FieldIssue};
 pub use id::{
     ApiKeyId, CartId, CategoryId, CollectionId, CustomerId, EventId, ExperimentId, FulfilmentId,
     Id, IdError, IdKind, JobId, LineId, OrderId, PaymentId, ProductId, RefundId, VariantId,
-    WebhookEndpointId,
+    WebhookDeliveryId, WebhookEndpointId,
 };
 pub use money::{Currency, Money, MoneyError};
 pub use page::{BadCursor, Cursor, DEFAULT_PER_PAGE, MAX_PER_PAGE, Page};

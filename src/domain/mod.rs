@@ -13,3 +13,4 @@ pub mod jobs_admin;
 pub mod orders;
 pub mod payments;
 pub mod search;
+pub mod webhooks;

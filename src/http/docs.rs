@@ -58,6 +58,7 @@ impl Modify for BearerAuth {
         (name = "inventory", description = "Stock levels and movements (staff, `inventory` scope for API keys)"),
         (name = "cart", description = "Shopping carts (anonymous by X-Cart-Token, or the signed-in customer's)"),
         (name = "checkout", description = "Checkout (idempotent) and customers' orders"),
+        (name = "webhooks", description = "Outgoing webhooks (Standard Webhooks): endpoints, secrets, delivery log, replays (admins; API keys need the `orders` scope)"),
         (name = "payments", description = "Paying an order (the `test` provider's cards, 3-D Secure), and staff mark-paid, capture and refunds"),
         (name = "orders-admin", description = "Order management (staff, `orders` scope for API keys)"),
         (name = "events", description = "Business events (`order.paid`, …): listed by `GET /api/v1/admin/events`; each type's `data` has its own versioned payload schema")

@@ -21,6 +21,7 @@ pub mod paging;
 pub mod payments;
 pub mod problem;
 pub mod search;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -88,6 +89,8 @@ pub struct HttpState {
     pub orders: crate::domain::orders::Orders,
     /// Payments and refunds.
     pub payments: crate::domain::payments::Payments,
+    /// Outgoing webhooks.
+    pub webhooks: crate::domain::webhooks::Webhooks,
     /// Job administration.
     pub jobs: crate::domain::jobs_admin::JobsAdmin,
     /// Per-IP budget of login and token endpoints.
@@ -160,6 +163,7 @@ pub const MODULES: &[Module] = &[
     documented!(cart),
     documented!(orders),
     documented!(payments),
+    documented!(webhooks),
     documented!(diagnostics),
     documented!(jobs),
     Module {

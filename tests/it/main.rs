@@ -28,3 +28,4 @@ mod search;
 mod shopify;
 mod storage;
 mod systemd;
+mod webhooks;

@@ -118,6 +118,21 @@ impl Auth {
     }
 }
 
+/// The live admins' (email, name), at most `limit` (mails to the shop's admins: a webhook
+/// endpoint disabled, …).
+pub fn admin_contacts(
+    r: &impl Reader,
+    limit: usize,
+) -> Result<Vec<(String, String)>, StorageError> {
+    let mut out = Vec::new();
+    for (id, ()) in r.prefix(&ADMINS, &(), None, Order::Asc, limit)? {
+        if let Some(c) = r.get(&CUSTOMERS, &id)? {
+            out.push((c.email, c.name));
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

@@ -11,7 +11,7 @@ pub use crate::core::secret;
 use crate::core::secret::hex;
 
 mod admin;
-pub use admin::{MIGRATIONS, migrate_admin_index};
+pub use admin::{MIGRATIONS, admin_contacts, migrate_admin_index};
 mod api_keys;
 mod recovery;
 mod types;

@@ -13,6 +13,20 @@ use crate::storage::{Order, Reader, StorageError, Store, Table, Value, WriteTx};
 const EVENTS: Table<EventId, StoredEvent> = Table::new("events");
 /// Events by type, so a staff list of one type reads only that type.
 const BY_TYPE: Table<(String, EventId), ()> = Table::new("events_by_type");
+/// How many enabled webhook endpoints want each type (`*`: every type). An event of a type
+/// nobody wants queues no fan-out, so a shop without endpoints pays one lookup per event.
+const SUBSCRIBED: Table<String, u64> = Table::new("events_subscribed");
+
+/// Job kind queued with every event some endpoint wants (payload [`FanoutJob`]); the webhooks
+/// module handles it by creating one delivery per endpoint.
+pub const FANOUT_JOB: &str = "events.fanout";
+
+/// Payload of [`FANOUT_JOB`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FanoutJob {
+    /// The event.
+    pub event_id: EventId,
+}
 
 /// An event as stored: the data is kept as JSON text (postcard cannot hold arbitrary JSON).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -25,7 +39,7 @@ struct StoredEvent {
 impl Value for StoredEvent {}
 
 /// The public envelope: `{"id", "type", "created_at", "data"}`.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Event {
     /// `evt_…`; consumers deduplicate on it.
     #[schema(value_type = String)]
@@ -126,7 +140,54 @@ pub fn record<P: Payload>(
         },
     )?;
     tx.insert(&BY_TYPE, &(type_.to_owned(), id), &())?;
+    if wanted(tx, type_)? {
+        let job = crate::jobs::NewJob::new(FANOUT_JOB, &FanoutJob { event_id: id })?
+            .dedupe(format!("fanout:{id}"));
+        crate::jobs::enqueue(tx, job)?;
+    }
     Ok(id)
+}
+
+fn wanted(tx: &mut WriteTx<'_>, type_: &str) -> Result<bool, StorageError> {
+    for key in [type_, "*"] {
+        if tx.get(&SUBSCRIBED, &key.to_owned())?.unwrap_or(0) > 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Counts one more (`delta` 1) or one fewer (`delta` -1) enabled endpoint wanting `type_`
+/// (`*` for every type); the webhooks module keeps this in step with its endpoints.
+pub fn subscribe(tx: &mut WriteTx<'_>, type_: &str, delta: i64) -> Result<(), StorageError> {
+    let key = type_.to_owned();
+    let n = tx.get(&SUBSCRIBED, &key)?.unwrap_or(0);
+    let next = n.saturating_add_signed(delta);
+    if next == 0 {
+        tx.remove(&SUBSCRIBED, &key)?;
+    } else {
+        tx.insert(&SUBSCRIBED, &key, &next)?;
+    }
+    Ok(())
+}
+
+/// One event, in its envelope.
+pub fn get(r: &impl Reader, id: EventId) -> Result<Option<Event>, StorageError> {
+    Ok(r.get(&EVENTS, &id)?.map(|e| envelope(id, e)))
+}
+
+/// Whether `name` is an event type shopd emits.
+pub fn is_type(name: &str) -> bool {
+    TYPES.iter().any(|t| t.name == name)
+}
+
+fn envelope(id: EventId, e: StoredEvent) -> Event {
+    Event {
+        id,
+        type_: e.type_,
+        created_at: e.created_at,
+        data: serde_json::from_str(&e.data_json).unwrap_or(serde_json::Value::Null),
+    }
 }
 
 /// The id a list cursor names; `None` when it is not a cursor of this list.
@@ -159,15 +220,7 @@ pub fn list(
             rows
         }
     };
-    let out = rows
-        .into_iter()
-        .map(|(id, e)| Event {
-            id,
-            type_: e.type_,
-            created_at: e.created_at,
-            data: serde_json::from_str(&e.data_json).unwrap_or(serde_json::Value::Null),
-        })
-        .collect();
+    let out = rows.into_iter().map(|(id, e)| envelope(id, e)).collect();
     Ok(Page::from_overfetch(out, per_page, |e| e.id.to_cursor()))
 }
 
