@@ -453,22 +453,51 @@ pub fn build_commerce(
         settle: payments::SettleSettings {
             orders: order_settings.clone(),
         },
+        stripe_webhook_secrets: config.payments_stripe.webhook_secrets.expose().to_vec(),
     };
     tracing::info!(
         provider = %payment_settings.provider,
         capture = %config.payments.capture,
         "payments"
     );
+    let mut gateways = payments::Gateways::builtin();
+    let s = &config.payments_stripe;
+    if payment_settings.provider == "stripe" && s.secret_key.is_empty() {
+        anyhow::bail!(
+            "payments.provider is stripe: set payments.stripe.secret_key (SHOPD_PAYMENTS_STRIPE_SECRET_KEY_FILE)"
+        );
+    }
+    if !s.secret_key.is_empty() {
+        let mode = match s.mode.as_str() {
+            "checkout" => crate::gateway::stripe::Mode::Checkout,
+            _ => crate::gateway::stripe::Mode::PaymentIntents,
+        };
+        let g =
+            crate::gateway::stripe::StripeGateway::new(crate::gateway::stripe::StripeSettings {
+                secret_key: s.secret_key.expose().to_owned(),
+                api_base: s.api_base.clone(),
+                mode,
+                public_url: public_url.to_owned(),
+            })
+            .map_err(anyhow::Error::msg)?;
+        gateways.add(Arc::new(g));
+        if s.webhook_secrets.expose().is_empty() {
+            tracing::warn!(
+                "payments.stripe.webhook_secrets is empty: Stripe webhooks are refused, payments settle only by the return call and reconciliation"
+            );
+        }
+    }
+    let payments = payments::Payments::new(store.clone(), gateways, payment_settings);
     Ok((
         cart::Carts::new(store.clone(), cart_settings.clone()),
         checkout::Checkout::new(
             store.clone(),
             cart_settings,
             checkout_settings,
-            payment_settings.clone(),
+            payments.clone(),
         ),
-        orders::Orders::new(store.clone(), order_settings),
-        payments::Payments::new(store, payments::Gateways::builtin(), payment_settings),
+        orders::Orders::new(store, order_settings),
+        payments,
     ))
 }
 

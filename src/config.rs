@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::core::secret::Secret;
+pub use crate::core::secret::{Secret, SecretList};
 
 /// Declares one `[section]` of the configuration: every key once, with its doc line (shown by
 /// `config example`), its type, its default and the rule it must meet, so the struct, the
@@ -107,6 +107,8 @@ sections! {
     checkout: CheckoutConfig,
     /// Payments.
     payments: PaymentsConfig,
+    /// Stripe (`[payments.stripe]` in the file).
+    payments_stripe: StripeConfig,
     /// Outgoing webhooks.
     webhooks: WebhooksConfig,
     /// Logging.
@@ -267,9 +269,23 @@ section! {
     /// Payments
     PaymentsConfig ["payments"] {
         /// Provider of new payments: test (built in, offline, Stripe's test cards), stripe or manual (bank transfer, cash on delivery; staff mark orders paid)
-        provider: String = "test".into(), rules::one_of(&["test", "manual"]);
+        provider: String = "test".into(), rules::one_of(&["test", "stripe", "manual"]);
         /// automatic (take the money when the customer pays) or manual (authorize, capture on the first fulfilment or by staff)
         capture: String = "automatic".into(), rules::one_of(&["automatic", "manual"]);
+    }
+}
+
+section! {
+    /// Stripe, when payments.provider = "stripe"
+    StripeConfig ["payments.stripe"] {
+        /// Secret API key, sk_test_… or sk_live_… (prefer SHOPD_PAYMENTS_STRIPE_SECRET_KEY_FILE)
+        secret_key: Secret = Secret::default();
+        /// Signing secrets of the webhook endpoint (whsec_…), several during a rotation: a TOML list, comma-separated in the environment
+        webhook_secrets: SecretList = SecretList::default();
+        /// Stripe API base URL (tests point it at a local server)
+        api_base: String = "https://api.stripe.com/".into(), rules::http_url_or_empty;
+        /// payment_intents (Stripe's Payment Element confirms on the page) or checkout (redirect to Stripe Checkout)
+        mode: String = "payment_intents".into(), rules::one_of(&["payment_intents", "checkout"]);
     }
 }
 
@@ -469,7 +485,7 @@ impl Config {
                         origin: path.display().to_string(),
                         message: e.to_string(),
                     })?;
-            merge(&mut merged, table);
+            merge(&mut merged, nest_sections(table));
             // Deserialize now so unknown keys are reported against the file.
             Config::deserialize(toml::Value::Table(merged.clone())).map_err(|e| {
                 ConfigError::Parse {
@@ -560,9 +576,10 @@ impl Config {
              # Precedence: defaults < this file (--config) < SHOPD_<SECTION>_<KEY> environment\n\
              # variables (or SHOPD_<SECTION>_<KEY>_FILE naming a file) < command-line flags.\n",
         );
-        for (section, doc, docs) in SECTIONS {
-            out.push_str(&format!("\n# {}\n[{section}]\n", doc.trim()));
-            let Some(keys) = defaults.get(*section).and_then(|k| k.as_table()) else {
+        for (name, doc, docs) in SECTIONS {
+            out.push_str(&format!("\n# {}\n[{name}]\n", doc.trim()));
+            let section = name.replace('.', "_");
+            let Some(keys) = defaults.get(&section).and_then(|k| k.as_table()) else {
                 continue;
             };
             for (key, doc) in docs.iter() {
@@ -575,6 +592,19 @@ impl Config {
         }
         out
     }
+}
+
+/// The file writes `[payments.stripe]`; the struct keeps it as `payments_stripe` (one level,
+/// like every section, so environment names stay `SHOPD_PAYMENTS_STRIPE_<KEY>`).
+fn nest_sections(mut table: toml::Table) -> toml::Table {
+    let sub = table
+        .get_mut("payments")
+        .and_then(|p| p.as_table_mut())
+        .and_then(|p| p.remove("stripe"));
+    if let Some(sub) = sub {
+        table.insert("payments_stripe".into(), sub);
+    }
+    table
 }
 
 fn merge(into: &mut toml::Table, from: toml::Table) {
@@ -598,6 +628,14 @@ fn parse_like(default: &toml::Value, raw: &str) -> Option<toml::Value> {
             _ => None,
         },
         toml::Value::Float(_) => raw.trim().parse::<f64>().ok().map(toml::Value::Float),
+        // A list from the environment is comma-separated.
+        toml::Value::Array(_) => Some(toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_owned()))
+                .collect(),
+        )),
         _ => None,
     }
 }
@@ -610,7 +648,9 @@ mod tests {
     #[test]
     fn every_key_is_declared_once_with_a_doc_line() {
         let defaults = toml::Table::try_from(Config::default()).expect("defaults");
-        let declared: Vec<&str> = SECTIONS.iter().map(|(s, _, _)| *s).collect();
+        // `[payments.stripe]` is kept as `payments_stripe`.
+        let declared: Vec<String> = SECTIONS.iter().map(|(s, _, _)| s.replace('.', "_")).collect();
+        let declared: Vec<&str> = declared.iter().map(String::as_str).collect();
         let serialised: Vec<&str> = defaults.keys().map(String::as_str).collect();
         let mut a = declared.clone();
         let mut b = serialised.clone();
@@ -622,7 +662,7 @@ mod tests {
         );
         for (section, doc, keys) in SECTIONS {
             assert!(!doc.trim().is_empty(), "{section}");
-            let table = defaults[*section].as_table().expect("table");
+            let table = defaults[&section.replace('.', "_")].as_table().expect("table");
             let names: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
             let mut want: Vec<&str> = table.keys().map(String::as_str).collect();
             let mut got = names.clone();
@@ -667,7 +707,8 @@ mod tests {
     #[test]
     fn example_parses_back_to_defaults() {
         let text = Config::example();
-        let cfg: Config = toml::from_str(&text).expect("example parses");
+        let table: toml::Table = text.parse().expect("example parses");
+        let cfg = Config::deserialize(toml::Value::Table(nest_sections(table))).expect("config");
         assert_eq!(cfg, Config::default());
     }
 

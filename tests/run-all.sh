@@ -34,6 +34,7 @@ python3 -c "import aiosmtpd" >/dev/null 2>&1 || need_pip+=(aiosmtpd)   # real SM
 command -v openapi-spec-validator >/dev/null 2>&1 || need_pip+=(openapi-spec-validator)   # OpenAPI 3.1 validity
 command -v openapi-python-client >/dev/null 2>&1 || need_pip+=(openapi-python-client)     # a client generated from our document
 python3 -c "import standardwebhooks" >/dev/null 2>&1 || need_pip+=(standardwebhooks)      # verifies our outgoing webhooks
+python3 -c "import stripe" >/dev/null 2>&1 || need_pip+=(stripe)                          # signs Stripe webhook events in tests
 if ((${#need_pip[@]})); then
   echo "==> installing test tools: ${need_pip[*]} (PyPI)"
   python3 -m pip install --quiet --disable-pip-version-check "${need_pip[@]}"

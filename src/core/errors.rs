@@ -82,6 +82,7 @@ table! {
     MALFORMED_REQUEST = "malformed_request", Malformed, "The request cannot be read: syntax, unknown or repeated parameter, bad header.";
     IDEMPOTENCY_KEY_REQUIRED = "idempotency_key_required", Malformed, "The Idempotency-Key header is missing or invalid.";
     CART_REQUIRED = "cart_required", Malformed, "No X-Cart-Token and not signed in.";
+    WEBHOOK_SIGNATURE_INVALID = "webhook_signature_invalid", Malformed, "A provider webhook whose signature does not verify, or that cannot be read; nothing was done.";
     INVALID_TOKEN = "invalid_token", Malformed, "A mailed link's token is invalid, expired or used.";
     UNAUTHENTICATED = "unauthenticated", Unauthenticated, "Missing, expired or invalid credentials.";
     INVALID_CREDENTIALS = "invalid_credentials", Unauthenticated, "Email or password is incorrect (never says which).";

@@ -90,6 +90,54 @@ impl<'de> serde::Deserialize<'de> for Secret {
     }
 }
 
+/// Several secrets (webhook signing secrets during a rotation): never printed, like [`Secret`];
+/// written as a list of placeholders.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretList(Vec<String>);
+
+impl SecretList {
+    /// Wraps values.
+    pub fn new(values: Vec<String>) -> Self {
+        SecretList(values)
+    }
+
+    /// The values, for the one place that needs them.
+    pub fn expose(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretList({} set)", self.0.len())
+    }
+}
+
+impl serde::Serialize for SecretList {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for _ in &self.0 {
+            seq.serialize_element(Secret::SET)?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SecretList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let items = Vec::<String>::deserialize(d)?;
+        if items.iter().any(|s| s == Secret::SET) {
+            return Err(serde::de::Error::custom(
+                "`<set>` is the placeholder check-config prints; put the secret itself here",
+            ));
+        }
+        Ok(SecretList(
+            items.into_iter().filter(|s| !s.is_empty()).collect(),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

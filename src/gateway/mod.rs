@@ -8,6 +8,7 @@
 //! call at the provider and never charges twice.
 
 pub mod manual;
+pub mod stripe;
 pub mod test_cards;
 
 use std::future::Future;

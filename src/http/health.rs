@@ -64,6 +64,9 @@ pub async fn metrics(state: web::Data<HttpState>, req: actix_web::HttpRequest) -
     if let Ok(ms) = state.jobs.oldest_ready_age_ms() {
         state.metrics.set_oldest_ready_age(ms);
     }
+    if let Ok(n) = state.payments.flagged_count() {
+        state.metrics.set_payments_flagged(n);
+    }
     let wants_openmetrics = req
         .headers()
         .get(actix_web::http::header::ACCEPT)

@@ -19,8 +19,11 @@ use crate::domain::payments::{CardInput, PaymentView, RefundInput};
     get_payment,
     confirm,
     authenticate,
+    return_from_provider,
+    stripe_webhook,
     mark_paid,
     admin_payments,
+    flagged,
     capture,
     refund
 ))]
@@ -49,7 +52,16 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         "/api/v1/admin/payments/{id}/capture",
         web::post().to(capture),
     )
-    .route("/api/v1/admin/orders/{id}/refunds", web::post().to(refund));
+    .route("/api/v1/admin/orders/{id}/refunds", web::post().to(refund))
+    .route(
+        "/api/v1/payments/stripe/webhook",
+        web::post().to(stripe_webhook),
+    )
+    .route(
+        "/api/v1/payments/{id}/return",
+        web::post().to(return_from_provider),
+    )
+    .route("/api/v1/admin/payments/flagged", web::get().to(flagged));
 }
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -150,6 +162,63 @@ pub async fn authenticate(
     Ok(HttpResponse::Ok().json(state.payments.authenticate(&id, &who, approve).await?))
 }
 
+/// The customer is back from the provider (Stripe's Payment Element or Checkout): shopd asks
+/// the provider for the payment's state and settles it, the same way a webhook would, so the
+/// order is paid once whichever arrives first.
+#[utoipa::path(post, path = "/api/v1/payments/{id}/return", tag = "payments", security((), ("bearer" = [])),
+    params(("id" = String, Path, description = "pay_…"),
+        ("X-Order-Token" = Option<String>, Header, description = "The order_token from checkout")),
+    responses((status = 200, description = "The payment", body = PaymentView),
+        (status = 401, description = "Neither signed in nor an order token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such payment, or not yours", body = Problem, content_type = "application/problem+json")))]
+pub async fn return_from_provider(
+    req: HttpRequest,
+    state: web::Data<HttpState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    let who = viewer(&req)?;
+    Ok(HttpResponse::Ok().json(state.payments.refresh(&id, &who).await?))
+}
+
+/// The answer to Stripe.
+#[derive(serde::Serialize, ToSchema)]
+pub struct WebhookAnswer {
+    /// Always true: the event is taken.
+    pub received: bool,
+    /// `applied`, `duplicate` (seen before, nothing done) or `ignored` (not an event or object
+    /// shopd handles).
+    pub result: String,
+}
+
+/// Stripe's webhook endpoint. The `Stripe-Signature` header is verified on the raw body with
+/// the configured secrets (300 s tolerance) before anything is read: otherwise 400 and nothing
+/// happens. Each event id is applied once, in any order.
+#[utoipa::path(post, path = "/api/v1/payments/stripe/webhook", tag = "payments", security(()),
+    params(("Stripe-Signature" = String, Header, description = "t=…,v1=…")),
+    request_body(content = Object, content_type = "application/json", description = "A Stripe event"),
+    responses((status = 200, description = "Taken", body = WebhookAnswer),
+        (status = 400, description = "`webhook_signature_invalid`", body = Problem, content_type = "application/problem+json")))]
+pub async fn stripe_webhook(
+    req: HttpRequest,
+    state: web::Data<HttpState>,
+    body: web::Bytes,
+) -> Result<HttpResponse> {
+    let sig = req
+        .headers()
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok());
+    let ack = state.payments.stripe_webhook(&body, sig).await?;
+    let result = match ack {
+        crate::domain::payments::Ack::Applied => "applied",
+        crate::domain::payments::Ack::Duplicate => "duplicate",
+        crate::domain::payments::Ack::Ignored => "ignored",
+    };
+    Ok(HttpResponse::Ok().json(WebhookAnswer {
+        received: true,
+        result: result.into(),
+    }))
+}
+
 /// Records a payment received outside shopd (bank transfer, cash) through the same settle
 /// path as a card: the order becomes `paid` and its stock is sold (an order that had expired
 /// is revived if its stock is still there).
@@ -175,6 +244,17 @@ pub async fn admin_payments(
     id: web::Path<String>,
 ) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(state.payments.for_order(&id, &Viewer::Staff)?))
+}
+
+/// Payments held for staff review, oldest first (at most 100): a provider amount or currency
+/// that differs from the order's (never marked paid), an authorization about to lapse.
+#[utoipa::path(get, path = "/api/v1/admin/payments/flagged", tag = "payments", security(("bearer" = [])),
+    responses((status = 200, description = "The payments", body = Vec<PaymentView>)))]
+pub async fn flagged(
+    state: web::Data<HttpState>,
+    _who: Staff<scope::Orders>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(state.payments.flagged(100)?))
 }
 
 /// Captures an authorized payment (`payments.capture = "manual"`; the first fulfilment also

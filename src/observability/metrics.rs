@@ -75,6 +75,7 @@ pub struct Metrics {
     commit_failures: Counter,
     job_depth: Family<DepthLabels, Gauge>,
     job_oldest_ready: Gauge<f64, std::sync::atomic::AtomicU64>,
+    payments_flagged: Gauge,
     job_outcomes: Family<OutcomeLabels, Counter>,
     job_duration: Family<KindLabels, Histogram, fn() -> Histogram>,
 }
@@ -134,6 +135,12 @@ impl Metrics {
             "How long the oldest due job has waited (0 when none is due): the queue falling behind",
             job_oldest_ready.clone(),
         );
+        let payments_flagged = Gauge::default();
+        registry.register(
+            "payments_flagged",
+            "Payments held for staff review (an amount that differs from the order's, an authorization about to lapse)",
+            payments_flagged.clone(),
+        );
         let job_outcomes = Family::<OutcomeLabels, Counter>::default();
         registry.register(
             "jobs_outcomes",
@@ -164,6 +171,7 @@ impl Metrics {
             commit_failures,
             job_depth,
             job_oldest_ready,
+            payments_flagged,
             job_outcomes,
             job_duration,
         })
@@ -201,6 +209,12 @@ impl Metrics {
     /// Sets the age of the oldest due job, in milliseconds.
     pub fn set_oldest_ready_age(&self, ms: u64) {
         self.job_oldest_ready.set(ms as f64 / 1000.0);
+    }
+
+    /// Sets how many payments wait for staff review.
+    pub fn set_payments_flagged(&self, n: u64) {
+        self.payments_flagged
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// The OpenMetrics text exposition (for scrapers that ask for it).

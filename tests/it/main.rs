@@ -27,5 +27,6 @@ mod proxy;
 mod search;
 mod shopify;
 mod storage;
+mod stripe;
 mod systemd;
 mod webhooks;

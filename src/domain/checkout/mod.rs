@@ -116,6 +116,11 @@ pub enum CheckoutError {
     /// Optimistic reservation kept conflicting.
     #[error("stock is changing too fast; retry")]
     Contention,
+    /// The order is placed but the payment provider could not be reached; retry with the same key.
+    #[error(
+        "the order is placed but the payment provider could not be reached ({0}); send the same request again"
+    )]
+    Provider(String),
     /// A fault that is not storage's (an unexpected answer of another module).
     #[error("internal: {0}")]
     Internal(String),
@@ -133,6 +138,7 @@ impl ErrorCode for CheckoutError {
             CheckoutError::Key(k) => k.code(),
             CheckoutError::Invalid(_) => codes::VALIDATION_FAILED,
             CheckoutError::Contention => codes::STOCK_CONTENTION,
+            CheckoutError::Provider(_) => codes::PAYMENT_PROVIDER_UNAVAILABLE,
             CheckoutError::Internal(_) => codes::INTERNAL_ERROR,
             CheckoutError::Storage(s) => s.code(),
         }
@@ -177,6 +183,7 @@ impl ErrorCode for CheckoutError {
         match self {
             CheckoutError::Cart(c) => c.retry_after(),
             CheckoutError::Contention => Some(1),
+            CheckoutError::Provider(_) => Some(2),
             CheckoutError::Storage(s) => s.retry_after(),
             _ => None,
         }
@@ -330,7 +337,7 @@ pub struct Checkout {
     store: Store,
     carts: CartSettings,
     settings: CheckoutSettings,
-    payments: payments::PaymentSettings,
+    payments: payments::Payments,
 }
 
 enum Outcome {
@@ -344,7 +351,7 @@ impl Checkout {
         store: Store,
         carts: CartSettings,
         settings: CheckoutSettings,
-        payments: payments::PaymentSettings,
+        payments: payments::Payments,
     ) -> Self {
         Checkout {
             store,
@@ -375,10 +382,12 @@ impl Checkout {
         };
         let keyed = idempotency::Keyed::new(scope, key, &input)?;
         if let Some(outcome) = keyed.stored::<Placed, CheckoutError>(&self.store.read()?)? {
-            return Ok(CheckoutResponse {
-                outcome,
-                replayed: true,
-            });
+            return self
+                .with_payment(CheckoutResponse {
+                    outcome,
+                    replayed: true,
+                })
+                .await;
         }
         let valid = validate(&input)?;
         let strategy = strategy.unwrap_or(self.settings.strategy);
@@ -392,7 +401,7 @@ impl Checkout {
             valid,
             carts: self.carts.clone(),
             settings: self.settings.clone(),
-            payments: self.payments.clone(),
+            payments: self.payments.settings().clone(),
         });
         for _ in 0..attempts {
             let snapshot = match strategy {
@@ -405,13 +414,41 @@ impl Checkout {
                 .write(move |tx| place(tx, &c, snapshot.as_deref()))
                 .await;
             match r {
-                Ok(Outcome::Done(resp)) => return Ok(*resp),
+                Ok(Outcome::Done(resp)) => return self.with_payment(*resp).await,
                 Ok(Outcome::PriceChanged(ch)) => return Err(CheckoutError::PriceChanged(ch)),
                 Err(PlaceError::Conflict) => continue,
                 Err(PlaceError::Checkout(e)) => return Err(e),
             }
         }
         Err(CheckoutError::Contention)
+    }
+
+    /// Completes the response with a remote provider's payment (a Stripe PaymentIntent's
+    /// client secret, a Checkout redirect), creating it there if needed. When the provider
+    /// cannot be reached the order stays placed and the answer is 503: the same request again
+    /// (same key) replays the order and tries the provider again with the same key, so one
+    /// payment is created at the provider.
+    async fn with_payment(
+        &self,
+        mut resp: CheckoutResponse,
+    ) -> Result<CheckoutResponse, CheckoutError> {
+        let Some(p) = &resp.outcome.payment else {
+            return Ok(resp);
+        };
+        if p.client_secret.is_some()
+            || p.redirect_url.is_some()
+            || matches!(p.provider.as_str(), "test" | "manual")
+        {
+            return Ok(resp);
+        }
+        match self.payments.prepare(p.id).await {
+            Ok(r) => {
+                resp.outcome.payment = Some(r);
+                Ok(resp)
+            }
+            Err(payments::PaymentError::Provider(m)) => Err(CheckoutError::Provider(m)),
+            Err(e) => Err(CheckoutError::Internal(e.to_string())),
+        }
     }
 
     /// Stock levels of the cart's tracked variants, read before the write (optimistic).

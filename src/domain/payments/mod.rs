@@ -5,8 +5,10 @@
 
 pub mod model;
 mod payload;
+mod reconcile;
 mod refund;
 pub mod settle;
+mod stripe_events;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,8 +32,10 @@ pub use model::{
 };
 use model::{BY_ORDER, PAYMENTS};
 pub use payload::{PaymentEventV1, RefundEventV1};
+pub use reconcile::{RECONCILE_EVERY, RECONCILE_JOB, Reconciled};
 pub use refund::{RefundInput, RefundOutcome};
 pub use settle::{Effect, Observation, SettleSettings, Source};
+pub use stripe_events::Ack;
 
 /// Job kind of one refund's provider call.
 pub const REFUND_JOB: &str = "payment.refund";
@@ -69,6 +73,9 @@ pub enum PaymentError {
     /// The provider could not be reached; nothing changed.
     #[error("payment provider unavailable: {0}")]
     Provider(String),
+    /// A webhook whose signature does not verify (or that cannot be read): nothing done.
+    #[error("{0}")]
+    Signature(String),
     /// A fault that is not storage's.
     #[error("internal: {0}")]
     Internal(String),
@@ -87,6 +94,7 @@ impl ErrorCode for PaymentError {
             PaymentError::Order(o) => o.code(),
             PaymentError::Key(k) => k.code(),
             PaymentError::Provider(_) => codes::PAYMENT_PROVIDER_UNAVAILABLE,
+            PaymentError::Signature(_) => codes::WEBHOOK_SIGNATURE_INVALID,
             PaymentError::Internal(_) => codes::INTERNAL_ERROR,
             PaymentError::Storage(s) => s.code(),
         }
@@ -150,6 +158,8 @@ pub struct PaymentSettings {
     pub capture: Capture,
     /// What the settle path needs.
     pub settle: SettleSettings,
+    /// Stripe webhook signing secrets (several during a rotation).
+    pub stripe_webhook_secrets: Vec<String>,
 }
 
 impl Default for PaymentSettings {
@@ -158,6 +168,7 @@ impl Default for PaymentSettings {
             provider: "test".into(),
             capture: Capture::Automatic,
             settle: SettleSettings::default(),
+            stripe_webhook_secrets: Vec::new(),
         }
     }
 }
@@ -383,6 +394,75 @@ impl Payments {
             .collect())
     }
 
+    /// Makes sure a remote provider knows the payment: creates it there (key
+    /// `<payment>:create:1`, so a retry after a lost answer creates nothing new) and stores its
+    /// reference and client secret or redirect. Built-in providers need nothing.
+    pub async fn prepare(&self, id: PaymentId) -> Result<PaymentRef, PaymentError> {
+        let r = self.store.read()?;
+        let p = load(&r, id)?;
+        if p.reference.is_some() || matches!(p.provider.as_str(), "test" | "manual") {
+            return Ok(PaymentRef::of(&p));
+        }
+        let order = orders::find(&r, p.order_id)?.ok_or(PaymentError::NotFound)?;
+        drop(r);
+        let g = self.gateways.get(&p.provider)?;
+        let remote = g
+            .create(gateway::CreateRequest {
+                payment_id: p.id.to_string(),
+                order_id: p.order_id.to_string(),
+                amount: p.amount,
+                manual_capture: p.capture == Capture::Manual,
+                email: order.email.clone(),
+                key: OpKey::new(&p.id.to_string(), "create", 1),
+            })
+            .await
+            .map_err(provider_error)?;
+        self.store
+            .write(move |tx| {
+                let before = load(tx, id)?;
+                if before.reference.is_some() {
+                    return Ok(PaymentRef::of(&before));
+                }
+                let mut p = before.clone();
+                p.reference = Some(remote.reference);
+                p.client_secret = remote.client_secret;
+                p.redirect_url = remote.redirect_url;
+                settle::store(tx, &before, &mut p)?;
+                Ok(PaymentRef::of(&p))
+            })
+            .await
+    }
+
+    /// The customer's return from the provider (or a client's check): the provider's current
+    /// state of the payment goes through the settle path.
+    pub async fn refresh(&self, id: &str, who: &Viewer) -> Result<PaymentView, PaymentError> {
+        let (p, _) = self.visible(parse_id(id)?, who)?;
+        let Some(reference) = p.reference.clone() else {
+            return Ok(Self::view(&p, who));
+        };
+        if p.status.is_terminal() {
+            return Ok(Self::view(&p, who));
+        }
+        let g = self.gateways.get(&p.provider)?;
+        let Some(remote) = g
+            .fetch(&reference, p.amount)
+            .await
+            .map_err(provider_error)?
+        else {
+            return Ok(Self::view(&p, who));
+        };
+        let obs = Observation {
+            status: remote.status,
+            amount: remote.amount,
+            charge: remote.charge,
+            decline: remote.decline,
+            attempt: None,
+            source: Source::Client,
+        };
+        let (p, _) = self.apply(p.id, obs).await?;
+        Ok(Self::view(&p, who))
+    }
+
     /// Applies `obs` to payment `id` through the settle path, in one write.
     pub async fn apply(
         &self,
@@ -580,9 +660,10 @@ impl Payments {
         Ok(self.apply(p.id, obs).await?.0)
     }
 
-    /// The payment module's background work: refund calls, and captures on first fulfilment.
+    /// The payment module's background work: refund calls, captures on first fulfilment, and
+    /// the reconciliation pass every minute.
     pub fn work(&self) -> jobs::Work {
-        let (a, b) = (self.clone(), self.clone());
+        let (a, b, c) = (self.clone(), self.clone(), self.clone());
         jobs::Work::new()
             .handler(
                 REFUND_JOB,
@@ -594,6 +675,12 @@ impl Payments {
                 4,
                 jobs::handler_fn(move |ctx| b.clone().run_first_fulfilment(ctx)),
             )
+            .handler(
+                RECONCILE_JOB,
+                1,
+                jobs::handler_fn(move |ctx| c.clone().run_reconcile(ctx)),
+            )
+            .every(RECONCILE_JOB, RECONCILE_EVERY)
     }
 
     /// Job handler of [`orders::FIRST_FULFILMENT_JOB`]: captures the order's authorized payment.
@@ -639,7 +726,7 @@ fn attempt_number(p: &Payment) -> Result<u32, PaymentError> {
     Ok(u32::try_from(p.attempts.len()).unwrap_or(u32::MAX) + 1)
 }
 
-fn provider_error(e: GatewayError) -> PaymentError {
+pub(crate) fn provider_error(e: GatewayError) -> PaymentError {
     match e {
         GatewayError::Unavailable(m) => PaymentError::Provider(m),
         other => PaymentError::NotPayable(other.to_string()),

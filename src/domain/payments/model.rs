@@ -16,6 +16,9 @@ pub(super) const BY_REFERENCE: Table<(String, String), PaymentId> =
 /// Payments not yet in a terminal state, by when they last changed (reconciliation).
 pub(super) const OPEN: Table<(Timestamp, PaymentId), ()> = Table::new("payments_open");
 
+/// Payments flagged for staff review.
+pub(super) const REVIEW: Table<PaymentId, ()> = Table::new("payments_review");
+
 /// Most confirmation attempts one payment keeps (and accepts): card testing stops there.
 pub const MAX_ATTEMPTS: usize = 20;
 /// Most refunds of one payment.

@@ -265,7 +265,7 @@ fn check_restock(
 
 /// Records the provider's answer to refund `job` once: succeeded (a staff refund moves the
 /// order) or failed.
-fn finish_refund(
+pub(super) fn finish_refund(
     tx: &mut WriteTx<'_>,
     job: RefundJob,
     result: Result<String, String>,

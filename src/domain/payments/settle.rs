@@ -11,7 +11,7 @@
 use serde_json::json;
 
 use super::model::{
-    Attempt, BY_REFERENCE, OPEN, PAYMENTS, Payment, Refund, RefundKind, RefundStatus,
+    Attempt, BY_REFERENCE, OPEN, PAYMENTS, Payment, REVIEW, Refund, RefundKind, RefundStatus,
 };
 use super::payload::{PaymentEventV1, RefundEventV1};
 use super::{PaymentError, REFUND_JOB, RefundJob};
@@ -373,6 +373,11 @@ pub(super) fn store(
     }
     if !p.status.is_terminal() {
         tx.insert(&OPEN, &(p.updated_at, p.id), &())?;
+    }
+    if p.review.is_some() && before.review.is_none() {
+        tx.insert(&REVIEW, &p.id, &())?;
+    } else if p.review.is_none() && before.review.is_some() {
+        tx.remove(&REVIEW, &p.id)?;
     }
     if let Some(r) = &p.reference
         && before.reference.as_ref() != Some(r)
