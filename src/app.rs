@@ -454,6 +454,7 @@ pub fn build_commerce(
             orders: order_settings.clone(),
         },
         stripe_webhook_secrets: config.payments_stripe.webhook_secrets.expose().to_vec(),
+        reconcile_after: Duration::from_secs(config.payments.reconcile_after_secs),
     };
     tracing::info!(
         provider = %payment_settings.provider,

@@ -272,6 +272,8 @@ section! {
         provider: String = "test".into(), rules::one_of(&["test", "stripe", "manual"]);
         /// automatic (take the money when the customer pays) or manual (authorize, capture on the first fulfilment or by staff)
         capture: String = "automatic".into(), rules::one_of(&["automatic", "manual"]);
+        /// Seconds a payment may stay open before the reconciliation pass (every minute) asks its provider about it
+        reconcile_after_secs: u64 = 300, rules::between(1, 7 * 24 * 3600);
     }
 }
 
@@ -649,7 +651,10 @@ mod tests {
     fn every_key_is_declared_once_with_a_doc_line() {
         let defaults = toml::Table::try_from(Config::default()).expect("defaults");
         // `[payments.stripe]` is kept as `payments_stripe`.
-        let declared: Vec<String> = SECTIONS.iter().map(|(s, _, _)| s.replace('.', "_")).collect();
+        let declared: Vec<String> = SECTIONS
+            .iter()
+            .map(|(s, _, _)| s.replace('.', "_"))
+            .collect();
         let declared: Vec<&str> = declared.iter().map(String::as_str).collect();
         let serialised: Vec<&str> = defaults.keys().map(String::as_str).collect();
         let mut a = declared.clone();
@@ -662,7 +667,9 @@ mod tests {
         );
         for (section, doc, keys) in SECTIONS {
             assert!(!doc.trim().is_empty(), "{section}");
-            let table = defaults[&section.replace('.', "_")].as_table().expect("table");
+            let table = defaults[&section.replace('.', "_")]
+                .as_table()
+                .expect("table");
             let names: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
             let mut want: Vec<&str> = table.keys().map(String::as_str).collect();
             let mut got = names.clone();

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod commits;
+pub mod shop;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -146,8 +147,15 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_shopd"))
 }
 
+/// reqwest is built with the shop's TLS feature (rustls without a built-in crypto provider):
+/// every client needs a process-wide provider, installed once as the shop does at start.
+pub fn tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A tokio runtime for the driver.
 pub fn runtime() -> tokio::runtime::Runtime {
+    tls();
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -10,6 +10,7 @@ mod cli;
 mod common;
 mod crash;
 mod crash_checkout;
+mod crash_payments;
 mod csv;
 mod error_codes;
 mod events;
@@ -30,3 +31,15 @@ mod storage;
 mod stripe;
 mod systemd;
 mod webhooks;
+
+/// reqwest is built with the shop's TLS feature (rustls without a built-in crypto provider), so
+/// every client, even a plain-HTTP one in a test, needs a process-wide provider: installed once,
+/// before any test runs, as the shop itself does at start.
+#[used]
+#[unsafe(link_section = ".init_array")]
+static INSTALL_TLS_PROVIDER: extern "C" fn() = {
+    extern "C" fn install() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+    install
+};

@@ -507,3 +507,69 @@ async fn money_after_expiry_revives_the_order_or_is_refunded_when_the_stock_is_g
     set_stock(&app, &v[1], 0).await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn late_money_for_100_expired_orders_revives_while_stock_lasts_and_refunds_the_rest() {
+    let mut app = TestApp::spawn().await;
+    let (_, v) = product(&app, "LATE100", 1, 150).await;
+    let mut late = Vec::new();
+    for i in 0..100 {
+        late.push(place(&app, &v[0], 1, &format!("l100-{i}")).await);
+    }
+    app.clock.advance(Duration::from_secs(15 * 60 + 31));
+    let fresh = app
+        .auth
+        .login(common::ADMIN_EMAIL, common::ADMIN_PASSWORD, "127.0.0.1")
+        .await
+        .expect("login")
+        .access_token;
+    app.admin = common::bearer_client(&fresh);
+    for p in &late {
+        wait_status(&app, &p.order, "expired").await;
+    }
+    // Other shoppers buy 100 of the 150 units meanwhile.
+    for i in 0..2 {
+        let p = place(&app, &v[0], 50, &format!("l100-buyer-{i}")).await;
+        json_ok(pay(&app, &p, "confirm", &card("4242424242424242")).await).await;
+    }
+    // All hundred late payments at once: 50 units are left for them.
+    let visa = card("4242424242424242");
+    let answers =
+        futures_util::future::join_all(late.iter().map(|p| pay(&app, p, "confirm", &visa))).await;
+    assert!(answers.iter().all(|r| r.status() == 200));
+    let mut revived = 0;
+    let mut refunded = 0;
+    for p in &late {
+        let o = order(&app, &p.order).await;
+        match o["status"].as_str() {
+            Some("paid") => revived += 1,
+            Some("expired") => {
+                let r = common::eventually(Duration::from_secs(10), || async {
+                    let ps = payments(&app, &p.order).await;
+                    let r = ps[0]["refunds"][0].clone();
+                    (r["status"] == "succeeded").then_some(r)
+                })
+                .await
+                .expect("refunded");
+                assert_eq!(r["kind"], "unfulfillable");
+                refunded += 1;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((revived, refunded), (50, 50));
+    let s = stock(&app, &v[0]).await;
+    assert_eq!(
+        (
+            s["on_hand"].as_i64(),
+            s["sold"].as_i64(),
+            s["reserved"].as_i64()
+        ),
+        (Some(0), Some(150), Some(0))
+    );
+    assert_eq!(
+        events(&app, "payment.refunded_unfulfillable").await.len(),
+        50
+    );
+    app.stop().await;
+}

@@ -28,9 +28,6 @@ pub struct StripeApi {
 
 impl StripeApi {
     pub fn start() -> StripeApi {
-        // reqwest here is the shop's build (rustls without a default provider): install ring,
-        // as the shop does when it starts.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let port = common::free_port();
         let mut child = Command::new("python3")
             .args([SCRIPT, "serve", &port.to_string()])
@@ -616,5 +613,81 @@ async fn refunds_go_through_stripe_and_reconciliation_settles_what_no_webhook_re
     assert_eq!(p[0]["id"], gone_pay.as_str());
     assert_eq!(order(&app, &gone).await["status"], "expired");
     assert_eq!(api.state().await["violations"], json!([]));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_success_for_100_paid_orders_is_refunded_automatically() {
+    let api = StripeApi::start();
+    let temp = tempfile::tempdir().expect("tempdir");
+    let app = spawn(&api, temp.path()).await;
+    let (_, v) = product(&app, "DUP", 1, 1000).await;
+    let mut placed = Vec::new();
+    for i in 0..100 {
+        placed.push(place(&app, &v[0], &format!("dup-{i}")).await);
+    }
+    let ts = now_secs(&app);
+    let first: Vec<Value> = placed
+        .iter()
+        .enumerate()
+        .map(|(i, p)| succeeded(&format!("evt_a{i}"), &p.3, p.4, &format!("ch_a{i}")))
+        .collect();
+    let second: Vec<Value> = placed
+        .iter()
+        .enumerate()
+        .map(|(i, p)| succeeded(&format!("evt_b{i}"), &p.3, p.4, &format!("ch_b{i}")))
+        .collect();
+    let (first, second) = (signed(SECRET_A, ts, &first), signed(SECRET_A, ts, &second));
+    let both = first.iter().zip(&second).map(|(a, b)| {
+        let app = &app;
+        async move {
+            let (x, y) = tokio::join!(
+                deliver(app, &a.0, Some(&a.1)),
+                deliver(app, &b.0, Some(&b.1))
+            );
+            (x.status().as_u16(), y.status().as_u16())
+        }
+    });
+    assert!(
+        futures_util::future::join_all(both)
+            .await
+            .iter()
+            .all(|s| *s == (200, 200))
+    );
+    for (i, (id, ..)) in placed.iter().enumerate() {
+        let o = order(&app, id).await;
+        assert_eq!(o["status"], "paid");
+        assert_eq!(
+            o["history"]
+                .as_array()
+                .expect("h")
+                .iter()
+                .filter(|h| h["event"] == "pay")
+                .count(),
+            1
+        );
+        let r = common::eventually(Duration::from_secs(10), || async {
+            let ps = json_ok(
+                app.admin_get(&format!("/api/v1/admin/orders/{id}/payments"))
+                    .await,
+            )
+            .await;
+            let r = ps[0]["refunds"].clone();
+            (r.as_array().is_some_and(|r| r.len() == 1) && r[0]["status"] == "succeeded")
+                .then_some(r)
+        })
+        .await
+        .unwrap_or_else(|| panic!("order {i}: the second charge is refunded"));
+        assert_eq!(r[0]["kind"], "duplicate");
+        let charge = r[0]["charge"].as_str().expect("charge");
+        assert!(charge == format!("ch_a{i}") || charge == format!("ch_b{i}"));
+    }
+    let s = api.state().await;
+    assert_eq!(
+        s["refunds"].as_array().map(Vec::len),
+        Some(100),
+        "one refund per second charge at Stripe"
+    );
+    assert_eq!(s["violations"], json!([]));
     app.stop().await;
 }

@@ -160,6 +160,8 @@ pub struct PaymentSettings {
     pub settle: SettleSettings,
     /// Stripe webhook signing secrets (several during a rotation).
     pub stripe_webhook_secrets: Vec<String>,
+    /// How long a payment may stay open before reconciliation asks its provider.
+    pub reconcile_after: std::time::Duration,
 }
 
 impl Default for PaymentSettings {
@@ -169,6 +171,7 @@ impl Default for PaymentSettings {
             capture: Capture::Automatic,
             settle: SettleSettings::default(),
             stripe_webhook_secrets: Vec::new(),
+            reconcile_after: std::time::Duration::from_secs(300),
         }
     }
 }

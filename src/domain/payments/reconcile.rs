@@ -1,5 +1,5 @@
 //! The reconciliation worker: every minute, each payment still open after
-//! [`RECONCILE_AFTER`] is asked of its provider and settled through the same path as a
+//! `payments.reconcile_after_secs` (5 minutes by default) is asked of its provider and settled through the same path as a
 //! webhook; a payment whose order lapsed (expired, cancelled) and that took no money is
 //! cancelled (at the provider first), so nothing stays open forever; an authorization close to
 //! Stripe's 7-day limit is flagged for staff. At most [`BATCH`] payments per run.
@@ -20,8 +20,6 @@ use crate::storage::{Order as ScanOrder, Reader};
 pub const RECONCILE_JOB: &str = "payment.reconcile";
 /// How often it runs.
 pub const RECONCILE_EVERY: Duration = Duration::from_secs(60);
-/// How long a payment may stay open before it is checked.
-pub const RECONCILE_AFTER: Duration = Duration::from_secs(5 * 60);
 /// Payments checked per run.
 pub const BATCH: usize = 100;
 /// An authorization this old is flagged (Stripe releases card authorizations after 7 days).
@@ -39,10 +37,11 @@ pub struct Reconciled {
 }
 
 impl Payments {
-    /// One reconciliation pass over the payments open longer than [`RECONCILE_AFTER`].
+    /// One reconciliation pass over the payments open longer than the configured threshold.
     pub async fn reconcile(&self) -> Result<Reconciled, PaymentError> {
         let now = self.store.now();
-        let cutoff = Timestamp::from_millis(now.as_millis() - RECONCILE_AFTER.as_millis() as i64);
+        let after = i64::try_from(self.settings.reconcile_after.as_millis()).unwrap_or(i64::MAX);
+        let cutoff = Timestamp::from_millis(now.as_millis().saturating_sub(after));
         let due: Vec<PaymentId> = self
             .store
             .read()?
