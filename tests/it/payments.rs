@@ -573,3 +573,64 @@ async fn late_money_for_100_expired_orders_revives_while_stock_lasts_and_refunds
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_capture_authorizes_at_checkout_and_captures_on_the_first_fulfilment() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let mut cfg = common::test_config(temp.path());
+    cfg.payments.capture = "manual".into();
+    let app = TestApp::spawn_with(cfg, None).await;
+    let (_, v) = product(&app, "CAP", 1, 10).await;
+    let p = place(&app, &v[0], 2, "cap-1").await;
+    let held = json_ok(pay(&app, &p, "confirm", &card("4242424242424242")).await).await;
+    assert_eq!(held["status"], "requires_capture");
+    assert_eq!(held["captured"]["amount"], 0);
+    let o = order(&app, &p.order).await;
+    assert_eq!(
+        o["status"], "paid",
+        "the order is paid once the money is held"
+    );
+    // Nothing captured cannot be refunded yet.
+    let r = refund(&app, &p.order, "cap-r", &json!({"reason": "early"})).await;
+    problem(r, 409, "payment_not_payable").await;
+    // The first fulfilment captures.
+    let f = app
+        .admin
+        .post(app.url(&format!("/api/v1/admin/orders/{}/fulfilments", p.order)))
+        .header("Idempotency-Key", "cap-f")
+        .json(&json!({"carrier": "DHL", "tracking_number": "CAP1", "lines": [{"line_id": o["lines"][0]["id"], "quantity": 1}]}))
+        .send()
+        .await
+        .expect("fulfil");
+    assert_eq!(f.status(), 201);
+    let captured = common::eventually(Duration::from_secs(10), || async {
+        let ps = payments(&app, &p.order).await;
+        (ps[0]["status"] == "succeeded").then(|| ps[0].clone())
+    })
+    .await
+    .expect("captured on the first fulfilment");
+    assert_eq!(captured["captured"], captured["amount"]);
+    // A second order is captured by staff.
+    let q = place(&app, &v[0], 1, "cap-2").await;
+    json_ok(pay(&app, &q, "confirm", &card("4242424242424242")).await).await;
+    let c = json_ok(
+        app.admin_post_json(
+            &format!("/api/v1/admin/payments/{}/capture", q.payment),
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(c["status"], "succeeded");
+    // Capturing again answers the payment as it is.
+    let again = json_ok(
+        app.admin_post_json(
+            &format!("/api/v1/admin/payments/{}/capture", p.payment),
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(again["version"], captured["version"]);
+    app.stop().await;
+}

@@ -691,3 +691,55 @@ async fn a_second_success_for_100_paid_orders_is_refunded_automatically() {
     assert_eq!(s["violations"], json!([]));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkout_mode_redirects_to_stripe_and_the_completed_session_pays_the_order() {
+    let api = StripeApi::start();
+    let temp = tempfile::tempdir().expect("tempdir");
+    let mut cfg = common::test_config(temp.path());
+    cfg.payments.provider = "stripe".into();
+    cfg.payments_stripe.secret_key = shopd::config::Secret::new("sk_test_shopd");
+    cfg.payments_stripe.webhook_secrets = shopd::config::SecretList::new(vec![SECRET_A.into()]);
+    cfg.payments_stripe.api_base = api.base();
+    cfg.payments_stripe.mode = "checkout".into();
+    let app = TestApp::spawn_with(cfg, None).await;
+    let (_, v) = product(&app, "CS", 1, 10).await;
+    let cart = new_cart(&app).await;
+    add_to_cart(&app, &cart, &v[0], 1).await;
+    let o = json_ok(checkout(&app, &cart, "cs-1", &checkout_body("cs@example.com")).await).await;
+    let url = o["payment"]["redirect_url"].as_str().expect("redirect");
+    assert!(
+        url.starts_with("https://checkout.stripe.com/c/pay/cs_test_"),
+        "{url}"
+    );
+    assert_eq!(o["payment"]["client_secret"], Value::Null);
+    let session_id = url.rsplit('/').next().expect("id").to_owned();
+    let state = api.state().await;
+    let session = &state["sessions"][&session_id];
+    assert_eq!(session["amount_total"], o["totals"]["total"]["amount"]);
+    assert_eq!(session["client_reference_id"], o["payment"]["id"]);
+    let id = o["id"].as_str().expect("id");
+    let total = o["totals"]["total"]["amount"].as_i64().expect("t");
+    let ev = signed(
+        SECRET_A,
+        now_secs(&app),
+        &[
+            json!({"id": "evt_cs", "type": "checkout.session.completed", "object": {
+        "id": session_id, "client_reference_id": o["payment"]["id"], "payment_intent": "pi_from_checkout",
+        "payment_status": "paid", "status": "complete", "amount_total": total, "currency": "usd", "metadata": {}}}),
+        ],
+    );
+    let r = deliver(&app, &ev[0].0, Some(&ev[0].1)).await;
+    assert_eq!(r.json::<Value>().await.expect("json")["result"], "applied");
+    assert_eq!(order(&app, id).await["status"], "paid");
+    let pays = json_ok(
+        app.admin_get(&format!("/api/v1/admin/orders/{id}/payments"))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        pays[0]["reference"], "pi_from_checkout",
+        "refunds address the intent from now on"
+    );
+    app.stop().await;
+}

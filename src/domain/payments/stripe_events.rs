@@ -301,9 +301,10 @@ fn apply(
             };
             if let Some(pi) = link.filter(|pi| p.reference.as_deref() != Some(pi.as_str())) {
                 // A completed Checkout Session names its PaymentIntent: refunds and captures
-                // address the intent from now on.
-                tx.insert(&BY_REFERENCE, &("stripe".to_owned(), pi.clone()), &p.id)?;
+                // address the intent from now on (stored whatever the settle path decides).
+                let before = p.clone();
                 p.reference = Some(pi);
+                settle::store(tx, &before, &mut p)?;
             }
             let obs = Observation {
                 status,
