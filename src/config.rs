@@ -748,6 +748,52 @@ mod tests {
         assert!(cfg.diagnostics.enabled);
     }
 
+    /// `[payments.stripe]` in the file, its secrets as a TOML list; a comma-separated list and
+    /// a `_FILE` secret from the environment; secrets never print.
+    #[test]
+    fn stripe_settings_come_from_a_nested_section_and_the_environment() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("shopd.toml");
+        std::fs::write(
+            &file,
+            "[payments]\nprovider = \"stripe\"\n[payments.stripe]\nwebhook_secrets = [\"whsec_a\", \"whsec_b\"]\nmode = \"checkout\"\n",
+        )
+        .expect("write");
+        let key = dir.path().join("sk");
+        std::fs::write(&key, "sk_test_123\n").expect("write");
+        let env: HashMap<&str, String> = [(
+            "SHOPD_PAYMENTS_STRIPE_SECRET_KEY_FILE",
+            key.display().to_string(),
+        )]
+        .into();
+        let cfg = Config::load_from(Some(&file), &Overrides::default(), |k| env.get(k).cloned())
+            .expect("load");
+        assert_eq!(cfg.payments.provider, "stripe");
+        assert_eq!(cfg.payments_stripe.mode, "checkout");
+        assert_eq!(cfg.payments_stripe.secret_key.expose(), "sk_test_123");
+        assert_eq!(
+            cfg.payments_stripe.webhook_secrets.expose(),
+            ["whsec_a", "whsec_b"]
+        );
+        let env: HashMap<&str, String> = [(
+            "SHOPD_PAYMENTS_STRIPE_WEBHOOK_SECRETS",
+            "whsec_x, whsec_y".to_string(),
+        )]
+        .into();
+        let cfg =
+            Config::load_from(None, &Overrides::default(), |k| env.get(k).cloned()).expect("load");
+        assert_eq!(
+            cfg.payments_stripe.webhook_secrets.expose(),
+            ["whsec_x", "whsec_y"]
+        );
+        let shown = format!(
+            "{:?} {}",
+            cfg.payments_stripe,
+            toml::to_string(&cfg).expect("toml")
+        );
+        assert!(!shown.contains("whsec_x"), "{shown}");
+    }
+
     #[test]
     fn rejects_unknown_keys_and_bad_values() {
         let dir = tempfile::tempdir().expect("tempdir");

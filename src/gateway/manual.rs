@@ -12,15 +12,7 @@ use crate::core::Money;
 pub struct ManualGateway;
 
 fn state(reference: &str, status: PaymentStatus, amount: Money) -> Remote {
-    Remote {
-        reference: reference.to_owned(),
-        status,
-        amount,
-        charge: None,
-        decline: None,
-        client_secret: None,
-        redirect_url: None,
-    }
+    Remote::plain(reference, status, amount)
 }
 
 impl Gateway for ManualGateway {
@@ -77,13 +69,7 @@ impl Gateway for ManualGateway {
         _amount: Money,
         key: OpKey,
     ) -> BoxFuture<'a, Result<RemoteRefund, GatewayError>> {
-        Box::pin(async move {
-            Ok(RemoteRefund {
-                reference: format!("manual_{}", key.0.replace(':', "_")),
-                succeeded: true,
-                failure: None,
-            })
-        })
+        Box::pin(async move { Ok(super::local_refund("manual", &key)) })
     }
 
     fn fetch<'a>(

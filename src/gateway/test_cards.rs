@@ -100,13 +100,8 @@ fn decline(code: &str) -> Decline {
 
 fn remote(reference: &str, status: PaymentStatus, amount: Money, key: &OpKey) -> Remote {
     Remote {
-        reference: reference.to_owned(),
-        status,
-        amount,
         charge: status.is_secured().then(|| charge_of(key)),
-        decline: None,
-        client_secret: None,
-        redirect_url: None,
+        ..Remote::plain(reference, status, amount)
     }
 }
 
@@ -230,13 +225,7 @@ impl Gateway for TestGateway {
         _amount: Money,
         key: OpKey,
     ) -> BoxFuture<'a, Result<RemoteRefund, GatewayError>> {
-        Box::pin(async move {
-            Ok(RemoteRefund {
-                reference: format!("re_{}", key.0.replace(':', "_")),
-                succeeded: true,
-                failure: None,
-            })
-        })
+        Box::pin(async move { Ok(super::local_refund("re", &key)) })
     }
 
     fn fetch<'a>(

@@ -622,13 +622,40 @@ async fn manual_capture_authorizes_at_checkout_and_captures_on_the_first_fulfilm
     )
     .await;
     assert_eq!(c["status"], "succeeded");
+    // An authorization left uncaptured for six days is flagged for staff before Stripe's
+    // seven-day limit.
+    let held = place(&app, &v[0], 1, "cap-3").await;
+    json_ok(pay(&app, &held, "confirm", &card("4242424242424242")).await).await;
+    let key = crate::webhooks::admin_key(&app).await;
+    app.clock.advance(Duration::from_secs(6 * 24 * 3600 + 120));
+    let flagged = common::eventually(Duration::from_secs(10), || async {
+        let f: Value = key
+            .get(app.url("/api/v1/admin/payments/flagged"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        f.as_array()?
+            .iter()
+            .find(|p| p["id"] == held.payment.as_str())
+            .cloned()
+    })
+    .await
+    .expect("flagged before the authorization lapses");
+    assert!(
+        flagged["review"]
+            .as_str()
+            .expect("why")
+            .contains("authorization")
+    );
     // Capturing again answers the payment as it is.
     let again = json_ok(
-        app.admin_post_json(
-            &format!("/api/v1/admin/payments/{}/capture", p.payment),
-            &json!({}),
-        )
-        .await,
+        key.post(app.url(&format!("/api/v1/admin/payments/{}/capture", p.payment)))
+            .send()
+            .await
+            .expect("capture"),
     )
     .await;
     assert_eq!(again["version"], captured["version"]);

@@ -6,7 +6,7 @@
 use crate::common;
 use crate::payments::json_ok;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -29,16 +29,9 @@ pub struct StripeApi {
 impl StripeApi {
     pub fn start() -> StripeApi {
         let port = common::free_port();
-        let mut child = Command::new("python3")
-            .args([SCRIPT, "serve", &port.to_string()])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read");
-        assert_eq!(line.trim(), "READY");
+        let mut cmd = Command::new("python3");
+        cmd.args([SCRIPT, "serve", &port.to_string()]);
+        let child = common::start_ready(cmd, "the Stripe stand-in");
         StripeApi {
             child,
             port,
@@ -119,6 +112,29 @@ pub async fn spawn(api: &StripeApi, dir: &std::path::Path) -> TestApp {
     TestApp::spawn_with(cfg, None).await
 }
 
+/// A shop on the `stripe` provider with its stand-in for Stripe and its data dir (kept alive
+/// by the caller).
+pub async fn stripe_shop() -> (StripeApi, TestApp, tempfile::TempDir) {
+    let api = StripeApi::start();
+    let temp = tempfile::tempdir().expect("tempdir");
+    let app = spawn(&api, temp.path()).await;
+    (api, app, temp)
+}
+
+/// `n` orders of one unit of `variant`, keys `<prefix>-<i>`.
+pub async fn place_many(
+    app: &TestApp,
+    variant: &str,
+    prefix: &str,
+    n: usize,
+) -> Vec<(String, String, String, String, i64)> {
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        out.push(place(app, variant, &format!("{prefix}-{i}")).await);
+    }
+    out
+}
+
 pub fn now_secs(app: &TestApp) -> i64 {
     app.clock.now().as_millis() / 1000
 }
@@ -181,9 +197,7 @@ fn mails_about(app: &TestApp, order: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkout_creates_one_payment_intent_even_when_the_answer_is_lost() {
-    let api = StripeApi::start();
-    let temp = tempfile::tempdir().expect("tempdir");
-    let app = spawn(&api, temp.path()).await;
+    let (api, app, _temp) = stripe_shop().await;
     let (_, v) = product(&app, "STR", 1, 10).await;
     let cart = new_cart(&app).await;
     add_to_cart(&app, &cart, &v[0], 2).await;
@@ -235,9 +249,7 @@ async fn checkout_creates_one_payment_intent_even_when_the_answer_is_lost() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_event_applies_once_among_duplicates_in_any_order_and_bad_ones_do_nothing() {
-    let api = StripeApi::start();
-    let temp = tempfile::tempdir().expect("tempdir");
-    let app = spawn(&api, temp.path()).await;
+    let (_api, app, _temp) = stripe_shop().await;
     let (_, v) = product(&app, "EVT", 1, 10).await;
     let (id, _, _, pi, total) = place(&app, &v[0], "evt-1").await;
     let (other, _, _, other_pi, _) = place(&app, &v[0], "evt-2").await;
@@ -387,9 +399,7 @@ async fn a_signed_event_applies_once_among_duplicates_in_any_order_and_bad_ones_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_amount_that_differs_is_flagged_not_paid() {
-    let api = StripeApi::start();
-    let temp = tempfile::tempdir().expect("tempdir");
-    let app = spawn(&api, temp.path()).await;
+    let (_api, app, _temp) = stripe_shop().await;
     let (_, v) = product(&app, "MIS", 1, 10).await;
     let (id, _, pay, pi, total) = place(&app, &v[0], "mis-1").await;
     let ev = signed(
@@ -414,14 +424,9 @@ async fn an_amount_that_differs_is_flagged_not_paid() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_return_call_and_the_webhook_race_and_each_order_is_paid_once() {
-    let api = StripeApi::start();
-    let temp = tempfile::tempdir().expect("tempdir");
-    let app = spawn(&api, temp.path()).await;
+    let (api, app, _temp) = stripe_shop().await;
     let (_, v) = product(&app, "RAC", 1, 1000).await;
-    let mut placed = Vec::new();
-    for i in 0..100 {
-        placed.push(place(&app, &v[0], &format!("rac-{i}")).await);
-    }
+    let placed = place_many(&app, &v[0], "rac", 100).await;
     let ts = now_secs(&app);
     let specs: Vec<Value> = placed
         .iter()
@@ -495,9 +500,7 @@ async fn the_return_call_and_the_webhook_race_and_each_order_is_paid_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refunds_go_through_stripe_and_reconciliation_settles_what_no_webhook_reported() {
-    let api = StripeApi::start();
-    let temp = tempfile::tempdir().expect("tempdir");
-    let mut app = spawn(&api, temp.path()).await;
+    let (api, mut app, _temp) = stripe_shop().await;
     let key = crate::webhooks::admin_key(&app).await;
     app.admin = key;
     let (_, v) = product(&app, "REF", 1, 10).await;
@@ -618,14 +621,9 @@ async fn refunds_go_through_stripe_and_reconciliation_settles_what_no_webhook_re
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_success_for_100_paid_orders_is_refunded_automatically() {
-    let api = StripeApi::start();
-    let temp = tempfile::tempdir().expect("tempdir");
-    let app = spawn(&api, temp.path()).await;
+    let (api, app, _temp) = stripe_shop().await;
     let (_, v) = product(&app, "DUP", 1, 1000).await;
-    let mut placed = Vec::new();
-    for i in 0..100 {
-        placed.push(place(&app, &v[0], &format!("dup-{i}")).await);
-    }
+    let placed = place_many(&app, &v[0], "dup", 100).await;
     let ts = now_secs(&app);
     let first: Vec<Value> = placed
         .iter()
@@ -741,5 +739,46 @@ async fn checkout_mode_redirects_to_stripe_and_the_completed_session_pays_the_or
         pays[0]["reference"], "pi_from_checkout",
         "refunds address the intent from now on"
     );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_refusal_during_a_later_attempt_is_checked_with_stripe_not_applied() {
+    let (api, app, _temp) = stripe_shop().await;
+    let (_, v) = product(&app, "LATE", 1, 10).await;
+    let (id, _, _, pi, total) = place(&app, &v[0], "late-1").await;
+    let processing = json!({"id": "evt_l_processing", "type": "payment_intent.processing", "object": {
+        "id": pi, "status": "processing", "amount": total, "currency": "usd", "last_payment_error": null, "metadata": {}}});
+    let failed = json!({"id": "evt_l_failed", "type": "payment_intent.payment_failed", "object": {
+        "id": pi, "status": "requires_payment_method", "amount": total, "currency": "usd",
+        "last_payment_error": {"type": "card_error", "code": "card_declined", "decline_code": "generic_decline"}, "metadata": {}}});
+    // At Stripe the second attempt is processing; the first attempt's refusal arrives late.
+    api.control(&format!("intents/{pi}"), &json!({"status": "processing"}))
+        .await;
+    let before = api.state().await["requests"].as_u64().unwrap_or(0);
+    let ev = signed(SECRET_A, now_secs(&app), &[processing, failed]);
+    for (payload, sig) in &ev {
+        assert_eq!(deliver(&app, payload, Some(sig)).await.status(), 200);
+    }
+    // The refusal made shopd ask Stripe, which says processing: nothing regressed.
+    let asked = common::eventually(Duration::from_secs(10), || async {
+        (api.state().await["requests"].as_u64().unwrap_or(0) > before).then_some(())
+    })
+    .await;
+    assert!(asked.is_some(), "Stripe was asked");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pays = json_ok(
+        app.admin_get(&format!("/api/v1/admin/orders/{id}/payments"))
+            .await,
+    )
+    .await;
+    assert_eq!(pays[0]["status"], "processing", "{pays}");
+    let ok = signed(
+        SECRET_A,
+        now_secs(&app),
+        &[succeeded("evt_l_ok", &pi, total, "ch_l")],
+    );
+    deliver(&app, &ok[0].0, Some(&ok[0].1)).await;
+    assert_eq!(order(&app, &id).await["status"], "paid");
     app.stop().await;
 }

@@ -8,9 +8,8 @@
 use crate::common;
 use crate::payments::{card, json_ok, pay, place};
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use common::shop::product;
@@ -32,17 +31,9 @@ pub struct Receiver {
 
 impl Receiver {
     pub fn start(port: u16, dir: &Path) -> Receiver {
-        let mut child = Command::new("python3")
-            .args([SCRIPT, "serve", &port.to_string()])
-            .arg(dir)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read");
-        assert_eq!(line.trim(), "READY");
+        let mut cmd = Command::new("python3");
+        cmd.args([SCRIPT, "serve", &port.to_string()]).arg(dir);
+        let child = common::start_ready(cmd, "the webhook receiver");
         Receiver {
             child: Some(child),
             port,

@@ -40,6 +40,17 @@ pub use stripe_events::Ack;
 /// Job kind of one refund's provider call.
 pub const REFUND_JOB: &str = "payment.refund";
 
+/// Job kind that asks the provider for a payment's state and settles it (a webhook whose
+/// meaning depends on the order of events).
+pub const REFRESH_JOB: &str = "payment.refresh";
+
+/// Payload of [`REFRESH_JOB`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RefreshJob {
+    /// The payment.
+    pub payment_id: PaymentId,
+}
+
 /// Payload of [`REFUND_JOB`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RefundJob {
@@ -666,7 +677,7 @@ impl Payments {
     /// The payment module's background work: refund calls, captures on first fulfilment, and
     /// the reconciliation pass every minute.
     pub fn work(&self) -> jobs::Work {
-        let (a, b, c) = (self.clone(), self.clone(), self.clone());
+        let (a, b, c, d) = (self.clone(), self.clone(), self.clone(), self.clone());
         jobs::Work::new()
             .handler(
                 REFUND_JOB,
@@ -683,7 +694,42 @@ impl Payments {
                 1,
                 jobs::handler_fn(move |ctx| c.clone().run_reconcile(ctx)),
             )
+            .handler(
+                REFRESH_JOB,
+                4,
+                jobs::handler_fn(move |ctx| d.clone().run_refresh(ctx)),
+            )
             .every(RECONCILE_JOB, RECONCILE_EVERY)
+    }
+
+    /// Job handler of [`REFRESH_JOB`]: the provider's current state of the payment, settled.
+    pub async fn run_refresh(
+        self,
+        ctx: jobs::JobContext,
+    ) -> Result<jobs::JobOutcome, jobs::JobError> {
+        let job: RefreshJob = ctx.payload()?;
+        let p = match load(&self.store.read()?, job.payment_id) {
+            Ok(p) => p,
+            Err(PaymentError::NotFound) => return Ok(jobs::JobOutcome::Done),
+            Err(e) => return Err(jobs::JobError::retry(e.to_string())),
+        };
+        let (Some(reference), false) = (p.reference.clone(), p.status.is_terminal()) else {
+            return Ok(jobs::JobOutcome::Done);
+        };
+        let g = self
+            .gateways
+            .get(&p.provider)
+            .map_err(|e| jobs::JobError::permanent(e.to_string()))?;
+        let remote = g
+            .fetch(&reference, p.amount)
+            .await
+            .map_err(|e| jobs::JobError::retry(e.to_string()))?;
+        if let Some(r) = remote {
+            self.apply(p.id, reconcile::observe(r))
+                .await
+                .map_err(|e| jobs::JobError::retry(e.to_string()))?;
+        }
+        Ok(jobs::JobOutcome::Done)
     }
 
     /// Job handler of [`orders::FIRST_FULFILMENT_JOB`]: captures the order's authorized payment.

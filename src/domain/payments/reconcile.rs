@@ -192,7 +192,8 @@ impl Payments {
     }
 }
 
-fn observe(r: crate::gateway::Remote) -> Observation {
+/// What the provider answered, as the settle path takes it from a check (not a customer).
+pub(super) fn observe(r: crate::gateway::Remote) -> Observation {
     Observation {
         status: r.status,
         amount: r.amount,

@@ -11,9 +11,10 @@ use serde_json::Value as Json;
 use super::model::{BY_REFERENCE, PAYMENTS, Payment};
 use super::refund::finish_refund;
 use super::settle::{self, Observation, Source};
-use super::{PaymentError, Payments, RefundJob};
+use super::{PaymentError, Payments, REFRESH_JOB, RefreshJob, RefundJob};
 use crate::core::{Currency, Money, PaymentId, RefundId, Timestamp};
 use crate::gateway::{Decline, PaymentStatus};
+use crate::jobs;
 use crate::storage::{Reader, StorageError, Table, WriteTx};
 
 /// Stripe event ids already applied, with when they arrived.
@@ -305,6 +306,19 @@ fn apply(
                 let before = p.clone();
                 p.reference = Some(pi);
                 settle::store(tx, &before, &mut p)?;
+            }
+            if decline.is_some()
+                && matches!(
+                    p.status,
+                    PaymentStatus::Processing | PaymentStatus::RequiresAction
+                )
+            {
+                // A refusal while a later attempt is under way may be the older attempt's:
+                // here the order of events matters, so ask Stripe for the intent as it is now.
+                let job = jobs::NewJob::new(REFRESH_JOB, &RefreshJob { payment_id: p.id })?
+                    .dedupe(format!("refresh:{event}"));
+                jobs::enqueue(tx, job)?;
+                return Ok(Ack::Applied);
             }
             let obs = Observation {
                 status,

@@ -252,31 +252,11 @@ fn record(
             (200..300).contains(&a.status)
         }
         Outcome::Failed(m) => {
-            log(
-                &mut d,
-                DeliveryAttempt {
-                    number,
-                    at,
-                    status_code: None,
-                    duration_ms: 0,
-                    response: String::new(),
-                    error: Some(m.clone()),
-                },
-            );
+            log(&mut d, failed(number, at, m));
             false
         }
         Outcome::Abandon(m) => {
-            log(
-                &mut d,
-                DeliveryAttempt {
-                    number,
-                    at,
-                    status_code: None,
-                    duration_ms: 0,
-                    response: String::new(),
-                    error: Some(m.clone()),
-                },
-            );
+            log(&mut d, failed(number, at, m));
             d.state = DeliveryState::Dead;
             d.next_attempt_at = None;
             d.updated_at = now;
@@ -299,6 +279,18 @@ fn record(
     d.updated_at = now;
     tx.insert(&DELIVERIES, &d.id, &d)?;
     endpoint_health(tx, d.endpoint_id, ok, s)
+}
+
+/// An attempt that got no answer.
+fn failed(number: u32, at: Timestamp, error: &str) -> DeliveryAttempt {
+    DeliveryAttempt {
+        number,
+        at,
+        status_code: None,
+        duration_ms: 0,
+        response: String::new(),
+        error: Some(error.to_owned()),
+    }
 }
 
 fn log(d: &mut Delivery, a: DeliveryAttempt) {

@@ -478,6 +478,20 @@ pub struct SmtpSink {
     pub dir: PathBuf,
 }
 
+/// Starts a helper process (a Python server of `tests/support/`) that prints `READY` on stdout
+/// once it listens; `what` names it in the failure.
+pub fn start_ready(mut cmd: Command, what: &str) -> Child {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read");
+    assert_eq!(line.trim(), "READY", "{what} did not start");
+    child
+}
+
 /// A free loopback port (bound and released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -495,21 +509,11 @@ impl SmtpSink {
     /// Starts a sink on `port` (e.g. again after [`SmtpSink::stop`]).
     pub fn start_on(port: u16, dir: &Path) -> SmtpSink {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_sink.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .arg(port.to_string())
-            .arg(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 with aiosmtpd (pip install aiosmtpd; the README test command does)");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read");
-        assert_eq!(
-            line.trim(),
-            "READY",
-            "smtp sink did not start (is aiosmtpd installed?)"
+        let mut cmd = Command::new("python3");
+        cmd.arg(script).arg(port.to_string()).arg(dir);
+        let child = start_ready(
+            cmd,
+            "the SMTP sink (python3 with aiosmtpd; the README test command installs it)",
         );
         SmtpSink {
             child: Some(child),
