@@ -661,3 +661,52 @@ async fn manual_capture_authorizes_at_checkout_and_captures_on_the_first_fulfilm
     assert_eq!(again["version"], captured["version"]);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_payment_left_open_after_staff_record_a_transfer_is_cancelled_by_reconciliation() {
+    let app = TestApp::spawn().await;
+    let (_, v) = product(&app, "XFER", 1, 10).await;
+    let p = place(&app, &v[0], 1, "xfer-1").await;
+    let paid = json_ok(
+        app.admin_post_json(
+            &format!("/api/v1/admin/orders/{}/mark-paid", p.order),
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(paid["status"], "paid");
+    let ps = payments(&app, &p.order).await;
+    assert_eq!(
+        (ps[0]["provider"].as_str(), ps[0]["status"].as_str()),
+        (Some("test"), Some("requires_payment_method"))
+    );
+    assert_eq!(
+        (ps[1]["provider"].as_str(), ps[1]["status"].as_str()),
+        (Some("manual"), Some("succeeded"))
+    );
+    // The customer can no longer pay it, and reconciliation closes it.
+    problem(
+        pay(&app, &p, "confirm", &card("4242424242424242")).await,
+        409,
+        "payment_not_payable",
+    )
+    .await;
+    let key = crate::webhooks::admin_key(&app).await;
+    app.clock.advance(Duration::from_secs(6 * 60));
+    let closed = common::eventually(Duration::from_secs(10), || async {
+        let ps: Value = key
+            .get(app.url(&format!("/api/v1/admin/orders/{}/payments", p.order)))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (ps[0]["status"] == "canceled").then_some(ps)
+    })
+    .await
+    .expect("the open card payment is cancelled");
+    assert_eq!(closed[1]["status"], "succeeded");
+    app.stop().await;
+}

@@ -1,8 +1,9 @@
 //! The reconciliation worker: every minute, each payment still open after
 //! `payments.reconcile_after_secs` (5 minutes by default) is asked of its provider and settled through the same path as a
-//! webhook; a payment whose order lapsed (expired, cancelled) and that took no money is
-//! cancelled (at the provider first), so nothing stays open forever; an authorization close to
-//! Stripe's 7-day limit is flagged for staff. At most [`BATCH`] payments per run.
+//! webhook; a payment its order no longer waits for (the order lapsed, or another payment
+//! paid it) and that took no money is cancelled (at the provider first), so nothing stays open
+//! forever; an authorization close to
+//! Stripe's 7-day limit is flagged for staff. At most [`BATCH`] × [`PAGES`] payments per run.
 
 use std::ops::Bound;
 use std::time::Duration;
@@ -20,8 +21,10 @@ use crate::storage::{Order as ScanOrder, Reader};
 pub const RECONCILE_JOB: &str = "payment.reconcile";
 /// How often it runs.
 pub const RECONCILE_EVERY: Duration = Duration::from_secs(60);
-/// Payments checked per run.
+/// Payments read per page.
 pub const BATCH: usize = 100;
+/// Pages per run: at most `BATCH × PAGES` payments are checked each minute.
+pub const PAGES: usize = 10;
 /// An authorization this old is flagged (Stripe releases card authorizations after 7 days).
 pub const AUTHORIZATION_WARNING: Duration = Duration::from_secs(6 * 24 * 3600);
 
@@ -42,30 +45,42 @@ impl Payments {
         let now = self.store.now();
         let after = i64::try_from(self.settings.reconcile_after.as_millis()).unwrap_or(i64::MAX);
         let cutoff = Timestamp::from_millis(now.as_millis().saturating_sub(after));
-        let due: Vec<PaymentId> = self
-            .store
-            .read()?
-            .range(
-                &OPEN,
-                Bound::Unbounded,
-                Bound::Excluded(&(cutoff, PaymentId::from_bytes([0; 16]))),
-                ScanOrder::Asc,
-                BATCH,
-            )?
-            .into_iter()
-            .map(|((_, id), ())| id)
-            .collect();
         let mut out = Reconciled::default();
-        for id in due {
-            out.checked += 1;
-            match self.reconcile_one(id, now).await {
-                Ok(true) => out.changed += 1,
-                Ok(false) => {}
-                Err(e) => {
-                    out.failed += 1;
-                    tracing::warn!(payment = %id, error = %e, "reconciliation could not check a payment");
+        let mut after: Option<(Timestamp, PaymentId)> = None;
+        // Page through everything due (bounded): payments that stay open by design
+        // (authorizations awaiting capture) must not keep newer ones from being checked.
+        for _ in 0..PAGES {
+            let due: Vec<(Timestamp, PaymentId)> = self
+                .store
+                .read()?
+                .range(
+                    &OPEN,
+                    after.as_ref().map_or(Bound::Unbounded, Bound::Excluded),
+                    Bound::Excluded(&(cutoff, PaymentId::from_bytes([0; 16]))),
+                    ScanOrder::Asc,
+                    BATCH,
+                )?
+                .into_iter()
+                .map(|(k, ())| k)
+                .collect();
+            let Some(last) = due.last().copied() else {
+                break;
+            };
+            for (_, id) in &due {
+                out.checked += 1;
+                match self.reconcile_one(*id, now).await {
+                    Ok(true) => out.changed += 1,
+                    Ok(false) => {}
+                    Err(e) => {
+                        out.failed += 1;
+                        tracing::warn!(payment = %id, error = %e, "reconciliation could not check a payment");
+                    }
                 }
             }
+            if due.len() < BATCH {
+                break;
+            }
+            after = Some(last);
         }
         if out.changed + out.failed > 0 {
             tracing::info!(
@@ -100,9 +115,11 @@ impl Payments {
             changed |= effect != settle::Effect::Unchanged;
             p = after;
         }
+        // The order no longer waits for this payment: it lapsed, or another payment paid it
+        // (staff recorded a bank transfer while a card payment stayed open).
         let lapsed = order
             .as_ref()
-            .is_none_or(|o| matches!(o.status, Status::Expired | Status::Cancelled));
+            .is_none_or(|o| o.status != Status::PendingPayment);
         if lapsed && !p.status.is_secured() && !p.status.is_terminal() {
             let key = OpKey::new(&id.to_string(), "cancel", 1);
             let remote = match &p.reference {
