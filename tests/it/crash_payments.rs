@@ -273,12 +273,7 @@ async fn sigkill_while_payments_settle_pays_each_order_once() {
     let mut paid = 0;
     for (id, p) in &all {
         let o = admin_json(&client, &proc, &format!("/api/v1/admin/orders/{id}")).await;
-        let pays = o["history"]
-            .as_array()
-            .expect("h")
-            .iter()
-            .filter(|h| matches!(h["event"].as_str(), Some("pay" | "revive")))
-            .count();
+        let pays = crate::payments::times_paid(&o);
         let ps = admin_json(
             &client,
             &proc,

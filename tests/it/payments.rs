@@ -54,11 +54,20 @@ pub async fn pay(app: &TestApp, p: &Placed, action: &str, body: &Value) -> reqwe
         .expect("pay")
 }
 
-async fn order(app: &TestApp, id: &str) -> Value {
+pub async fn order(app: &TestApp, id: &str) -> Value {
     json_ok(app.admin_get(&format!("/api/v1/admin/orders/{id}")).await).await
 }
 
-async fn payments(app: &TestApp, order: &str) -> Vec<Value> {
+/// How often the order's history says it was paid (`pay` or `revive`).
+pub fn times_paid(order: &Value) -> usize {
+    order["history"].as_array().map_or(0, |h| {
+        h.iter()
+            .filter(|e| matches!(e["event"].as_str(), Some("pay" | "revive")))
+            .count()
+    })
+}
+
+pub async fn payments(app: &TestApp, order: &str) -> Vec<Value> {
     let v = json_ok(
         app.admin_get(&format!("/api/v1/admin/orders/{order}/payments"))
             .await,
@@ -395,12 +404,7 @@ async fn racing_confirmations_and_mark_paid_pay_each_order_once() {
     for (i, p) in placed.iter().enumerate() {
         let o = order(&app, &p.order).await;
         assert_eq!(o["status"], "paid", "{}", p.order);
-        let pays = o["history"]
-            .as_array()
-            .expect("h")
-            .iter()
-            .filter(|h| h["event"] == "pay")
-            .count();
+        let pays = times_paid(&o);
         assert_eq!(pays, 1, "paid once: {}", p.order);
         let ps = payments(&app, &p.order).await;
         let secured: Vec<&Value> = ps.iter().filter(|x| x["status"] == "succeeded").collect();

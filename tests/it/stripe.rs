@@ -4,7 +4,7 @@
 //! built from the same fixtures and signed with the official `stripe` Python library.
 
 use crate::common;
-use crate::payments::json_ok;
+use crate::payments::{json_ok, order, payments, times_paid};
 
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
@@ -180,10 +180,6 @@ fn succeeded(event: &str, pi: &str, amount: i64, charge: &str) -> Value {
         "last_payment_error": null, "metadata": {}}})
 }
 
-async fn order(app: &TestApp, id: &str) -> Value {
-    json_ok(app.admin_get(&format!("/api/v1/admin/orders/{id}")).await).await
-}
-
 fn mails_about(app: &TestApp, order: &str) -> usize {
     std::fs::read_dir(app.data_dir.join("mail").join("outbox"))
         .map(|d| {
@@ -303,20 +299,8 @@ async fn a_signed_event_applies_once_among_duplicates_in_any_order_and_bad_ones_
     );
     let o = order(&app, &id).await;
     assert_eq!(o["status"], "paid");
-    assert_eq!(
-        o["history"]
-            .as_array()
-            .expect("h")
-            .iter()
-            .filter(|h| h["event"] == "pay")
-            .count(),
-        1
-    );
-    let pays = json_ok(
-        app.admin_get(&format!("/api/v1/admin/orders/{id}/payments"))
-            .await,
-    )
-    .await;
+    assert_eq!(times_paid(&o), 1);
+    let pays = Value::Array(payments(&app, &id).await);
     assert_eq!(
         pays[0]["status"], "succeeded",
         "late processing and failure events change nothing"
@@ -466,20 +450,8 @@ async fn the_return_call_and_the_webhook_race_and_each_order_is_paid_once() {
     for (id, _, _, _, _) in &placed {
         let o = order(&app, id).await;
         assert_eq!(o["status"], "paid");
-        assert_eq!(
-            o["history"]
-                .as_array()
-                .expect("h")
-                .iter()
-                .filter(|h| h["event"] == "pay")
-                .count(),
-            1
-        );
-        let pays = json_ok(
-            app.admin_get(&format!("/api/v1/admin/orders/{id}/payments"))
-                .await,
-        )
-        .await;
+        assert_eq!(times_paid(&o), 1);
+        let pays = Value::Array(payments(&app, id).await);
         assert_eq!(pays[0]["refunds"], json!([]), "no refund: one charge");
     }
     let ids: Vec<&String> = placed.iter().map(|p| &p.0).collect();
@@ -604,11 +576,7 @@ async fn refunds_go_through_stripe_and_reconciliation_settles_what_no_webhook_re
     .await
     .expect("the abandoned intent was cancelled at Stripe");
     let p = common::eventually(Duration::from_secs(10), || async {
-        let p = json_ok(
-            app.admin_get(&format!("/api/v1/admin/orders/{gone}/payments"))
-                .await,
-        )
-        .await;
+        let p = Value::Array(payments(&app, &gone).await);
         (p[0]["status"] == "canceled").then_some(p)
     })
     .await
@@ -655,21 +623,9 @@ async fn a_second_success_for_100_paid_orders_is_refunded_automatically() {
     for (i, (id, ..)) in placed.iter().enumerate() {
         let o = order(&app, id).await;
         assert_eq!(o["status"], "paid");
-        assert_eq!(
-            o["history"]
-                .as_array()
-                .expect("h")
-                .iter()
-                .filter(|h| h["event"] == "pay")
-                .count(),
-            1
-        );
+        assert_eq!(times_paid(&o), 1);
         let r = common::eventually(Duration::from_secs(10), || async {
-            let ps = json_ok(
-                app.admin_get(&format!("/api/v1/admin/orders/{id}/payments"))
-                    .await,
-            )
-            .await;
+            let ps = Value::Array(payments(&app, id).await);
             let r = ps[0]["refunds"].clone();
             (r.as_array().is_some_and(|r| r.len() == 1) && r[0]["status"] == "succeeded")
                 .then_some(r)
@@ -730,11 +686,7 @@ async fn checkout_mode_redirects_to_stripe_and_the_completed_session_pays_the_or
     let r = deliver(&app, &ev[0].0, Some(&ev[0].1)).await;
     assert_eq!(r.json::<Value>().await.expect("json")["result"], "applied");
     assert_eq!(order(&app, id).await["status"], "paid");
-    let pays = json_ok(
-        app.admin_get(&format!("/api/v1/admin/orders/{id}/payments"))
-            .await,
-    )
-    .await;
+    let pays = Value::Array(payments(&app, id).await);
     assert_eq!(
         pays[0]["reference"], "pi_from_checkout",
         "refunds address the intent from now on"
@@ -767,11 +719,7 @@ async fn a_late_refusal_during_a_later_attempt_is_checked_with_stripe_not_applie
     .await;
     assert!(asked.is_some(), "Stripe was asked");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let pays = json_ok(
-        app.admin_get(&format!("/api/v1/admin/orders/{id}/payments"))
-            .await,
-    )
-    .await;
+    let pays = Value::Array(payments(&app, &id).await);
     assert_eq!(pays[0]["status"], "processing", "{pays}");
     let ok = signed(
         SECRET_A,

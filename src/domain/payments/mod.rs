@@ -236,7 +236,7 @@ pub fn create(
         order.totals.total.amount - order.totals.paid.amount,
         order.totals.total.currency,
     );
-    let mut p = Payment {
+    let p = Payment {
         id,
         order_id: order.id,
         provider: s.provider.clone(),
@@ -254,16 +254,10 @@ pub fn create(
         review: None,
         created_at: now,
         updated_at: now,
-        version: 0,
+        version: 1,
     };
     tx.insert(&BY_ORDER, &(order.id, id), &())?;
-    // Stored like any change, from a "before" that is neither open nor referenced.
-    let fresh = Payment {
-        reference: None,
-        status: PaymentStatus::Canceled,
-        ..p.clone()
-    };
-    settle::store(tx, &fresh, &mut p)?;
+    settle::insert(tx, &p)?;
     Ok(p)
 }
 

@@ -359,6 +359,15 @@ pub(super) fn queue_refund(
     Ok(())
 }
 
+/// Writes a new payment (open, version 1) with its indexes.
+pub(super) fn insert(tx: &mut WriteTx<'_>, p: &Payment) -> Result<(), StorageError> {
+    tx.insert(&OPEN, &(p.updated_at, p.id), &())?;
+    if let Some(r) = &p.reference {
+        tx.insert(&BY_REFERENCE, &(p.provider.clone(), r.clone()), &p.id)?;
+    }
+    tx.insert(&PAYMENTS, &p.id, p)
+}
+
 /// Writes a changed payment with its indexes: the version moves on, a terminal payment leaves
 /// the open index, an open one is indexed by its last change.
 pub(super) fn store(
