@@ -214,6 +214,18 @@ id_kinds! {
     ApiKeyKind, ApiKeyId, "key";
     /// An A/B experiment.
     ExperimentKind, ExperimentId, "exp";
+    /// A promotion (automatic, or reached by its codes).
+    PromotionKind, PromotionId, "promo";
+    /// A gift card.
+    GiftCardKind, GiftCardId, "gc";
+    /// A tax zone with its rates.
+    TaxZoneKind, TaxZoneId, "txz";
+    /// A shipping zone.
+    ShippingZoneKind, ShippingZoneId, "shz";
+    /// A shipping method of a zone.
+    ShippingMethodKind, ShippingMethodId, "shm";
+    /// An invoice.
+    InvoiceKind, InvoiceId, "inv";
 }
 
 #[cfg(test)]

@@ -14,7 +14,8 @@ pub use clock::{Clock, SystemClock, TestClock, Timestamp};
 pub use errors::{Class, Code, ErrorCode, FieldIssue};
 pub use id::{
     ApiKeyId, CartId, CategoryId, CollectionId, CustomerId, EventId, ExperimentId, FulfilmentId,
-    Id, IdError, IdKind, JobId, LineId, OrderId, PaymentId, ProductId, RefundId, VariantId,
+    GiftCardId, Id, IdError, IdKind, InvoiceId, JobId, LineId, OrderId, PaymentId, ProductId,
+    PromotionId, RefundId, ShippingMethodId, ShippingZoneId, TaxZoneId, VariantId,
     WebhookDeliveryId, WebhookEndpointId,
 };
 pub use money::{Currency, Money, MoneyError};

@@ -12,5 +12,6 @@ pub mod inventory;
 pub mod jobs_admin;
 pub mod orders;
 pub mod payments;
+pub mod pricing;
 pub mod search;
 pub mod webhooks;
