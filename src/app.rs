@@ -33,7 +33,7 @@ pub const DEMO_SEED: u64 = 42;
 /// Schema version this build writes; each module declares the steps that reach it (checked
 /// at open: every version from 2 up, once).
 pub const SCHEMA: Schema = Schema {
-    version: 10,
+    version: 11,
     migrations: &[
         jobs::queue::MIGRATIONS,
         orders::MIGRATIONS,
@@ -42,6 +42,7 @@ pub const SCHEMA: Schema = Schema {
         crate::domain::catalog::MIGRATIONS,
         crate::domain::events::MIGRATIONS,
         payments::MIGRATIONS,
+        crate::domain::rules::MIGRATIONS,
     ],
 };
 
@@ -164,8 +165,22 @@ impl App {
                 .await
                 .context("indexing the demo catalog")??;
         }
-        let (carts, checkout, orders, payments) =
-            build_commerce(&config, store.clone(), &public_url)?;
+        let Commerce {
+            carts,
+            checkout,
+            orders,
+            payments,
+            rules,
+        } = build_commerce(&config, store.clone(), &public_url)?;
+        if rules
+            .ensure_default_shipping(config.checkout.flat_rate_shipping)
+            .await?
+        {
+            tracing::info!(
+                "no shipping zones yet: created `Everywhere` with the flat `standard` method ({} minor units)",
+                config.checkout.flat_rate_shipping
+            );
+        }
         let webhooks = crate::domain::webhooks::Webhooks::new(
             store.clone(),
             crate::domain::webhooks::WebhookSettings {
@@ -220,6 +235,7 @@ impl App {
             orders: orders.clone(),
             payments: payments.clone(),
             webhooks: webhooks.clone(),
+            rules: rules.clone(),
             jobs: crate::domain::jobs_admin::JobsAdmin::new(store.clone()),
             auth_limiter: Arc::new(RateLimiter::new(
                 config.auth.login_per_ip_per_minute,
@@ -413,17 +429,22 @@ pub fn build_auth(
     Auth::new(store, clock, keys, settings).map_err(anyhow::Error::msg)
 }
 
-/// Carts, checkout, orders and payments from the configuration.
-pub fn build_commerce(
-    config: &Config,
-    store: Store,
-    public_url: &str,
-) -> anyhow::Result<(
-    cart::Carts,
-    checkout::Checkout,
-    orders::Orders,
-    payments::Payments,
-)> {
+/// The commerce services, wired to one another.
+pub struct Commerce {
+    /// Carts.
+    pub carts: cart::Carts,
+    /// Checkout.
+    pub checkout: checkout::Checkout,
+    /// Orders.
+    pub orders: orders::Orders,
+    /// Payments.
+    pub payments: payments::Payments,
+    /// Pricing rules.
+    pub rules: crate::domain::rules::PricingRules,
+}
+
+/// Builds the commerce services from the configuration.
+pub fn build_commerce(config: &Config, store: Store, public_url: &str) -> anyhow::Result<Commerce> {
     let currency = crate::core::Currency::parse(&config.shop.currency)
         .map_err(|e| anyhow::anyhow!("shop.currency: {e}"))?;
     let cart_settings = cart::CartSettings {
@@ -489,17 +510,20 @@ pub fn build_commerce(
         }
     }
     let payments = payments::Payments::new(store.clone(), gateways, payment_settings);
-    Ok((
-        cart::Carts::new(store.clone(), cart_settings.clone()),
-        checkout::Checkout::new(
+    let rules = crate::domain::rules::PricingRules::new(store.clone(), currency);
+    Ok(Commerce {
+        carts: cart::Carts::new(store.clone(), cart_settings.clone(), rules.clone()),
+        checkout: checkout::Checkout::new(
             store.clone(),
             cart_settings,
             checkout_settings,
             payments.clone(),
+            rules.clone(),
         ),
-        orders::Orders::new(store, order_settings),
+        orders: orders::Orders::new(store, order_settings),
         payments,
-    ))
+        rules,
+    })
 }
 
 /// Opens (and if needed rebuilds) the search index under `<data_dir>/search`.

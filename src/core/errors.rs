@@ -101,6 +101,15 @@ table! {
     PRICE_CHANGED = "price_changed", Conflict, "Prices changed since they were added to the cart.";
     PRODUCT_UNAVAILABLE = "product_unavailable", Conflict, "The product is not on sale.";
     INVALID_TRANSITION = "invalid_transition", Conflict, "The order's state does not allow this.";
+    CODE_TAKEN = "code_taken", Conflict, "A discount code (or tax category) with this name exists.";
+    PROMOTION_UNAVAILABLE = "promotion_unavailable", Conflict, "A code or promotion the cart was priced with no longer applies (used up, ended); the cart is re-priced.";
+    UNKNOWN = "unknown", Invalid, "A discount code that does not exist.";
+    EXPIRED = "expired", Invalid, "A discount code whose promotion has ended.";
+    NOT_STARTED = "not_started", Invalid, "A discount code whose promotion has not started yet.";
+    USAGE_LIMIT_REACHED = "usage_limit_reached", Invalid, "A discount code used up, in total or by this customer.";
+    MINIMUM_NOT_MET = "minimum_not_met", Invalid, "The cart is below the code's minimum subtotal or quantity.";
+    NOT_APPLICABLE = "not_applicable", Invalid, "Nothing in the cart, or about the buyer, qualifies for the code.";
+    NOT_COMBINABLE = "not_combinable", Invalid, "The code cannot be combined with a promotion that applies.";
     CARD_DECLINED = "card_declined", PaymentRequired, "The card was refused; `decline_code` says why, and the payment may be tried again.";
     PAYMENT_NOT_PAYABLE = "payment_not_payable", Conflict, "The payment cannot be confirmed or captured now (already settled, held for review, or out of attempts).";
     LENGTH_REQUIRED = "length_required", LengthRequired, "A Content-Length header is needed.";

@@ -13,5 +13,6 @@ pub mod jobs_admin;
 pub mod orders;
 pub mod payments;
 pub mod pricing;
+pub mod rules;
 pub mod search;
 pub mod webhooks;

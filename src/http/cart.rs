@@ -21,7 +21,16 @@ pub const CART_COOKIE: &str = "shopd_cart";
 
 /// This module's operations, merged into the API document by [`super::docs::openapi`].
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(create_cart, get_cart, add_item, update_item, remove_item))]
+#[openapi(paths(
+    create_cart,
+    get_cart,
+    add_item,
+    update_item,
+    remove_item,
+    add_discount,
+    remove_discount,
+    shipping_methods
+))]
 pub(super) struct Doc;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
@@ -35,6 +44,15 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/api/v1/cart/items/{line_id}")
             .route(web::patch().to(update_item))
             .route(web::delete().to(remove_item)),
+    )
+    .route("/api/v1/cart/discounts", web::post().to(add_discount))
+    .route(
+        "/api/v1/cart/discounts/{code}",
+        web::delete().to(remove_discount),
+    )
+    .route(
+        "/api/v1/cart/shipping-methods",
+        web::get().to(shipping_methods),
     );
 }
 
@@ -185,4 +203,91 @@ pub async fn remove_item(
     line: web::Path<String>,
 ) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(state.carts.remove(who.0, &line).await?))
+}
+
+/// Body of `POST /api/v1/cart/discounts`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddDiscount {
+    /// The code (case-insensitive).
+    pub code: String,
+}
+
+/// Applies a discount code. A code that would not apply to this cart now is refused with one
+/// reason as the problem's `code`: `unknown`, `expired`, `not_started`, `usage_limit_reached`,
+/// `minimum_not_met`, `not_applicable` or `not_combinable` (the cart's `explanation` names the
+/// same reason for a code that stops applying later).
+#[utoipa::path(post, path = "/api/v1/cart/discounts", tag = "cart", security((), ("bearer" = [])), request_body = AddDiscount,
+    params(("X-Cart-Token" = Option<String>, Header, description = "Anonymous cart token")),
+    responses((status = 200, description = "The cart with the code applied", body = crate::domain::cart::CartView),
+        (status = 404, description = "No such cart", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The code is refused (its reason is the `code`), or too many codes", body = Problem, content_type = "application/problem+json")))]
+pub async fn add_discount(
+    state: web::Data<HttpState>,
+    who: Shopper,
+    body: Json<AddDiscount>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(state.carts.add_code(who.0, &body.code).await?))
+}
+
+/// Removes a discount code from the cart.
+#[utoipa::path(delete, path = "/api/v1/cart/discounts/{code}", tag = "cart", security((), ("bearer" = [])),
+    params(("code" = String, Path, description = "The code"),
+        ("X-Cart-Token" = Option<String>, Header, description = "Anonymous cart token")),
+    responses((status = 200, description = "The cart", body = crate::domain::cart::CartView),
+        (status = 404, description = "No such cart, or the code is not on it", body = Problem, content_type = "application/problem+json")))]
+pub async fn remove_discount(
+    state: web::Data<HttpState>,
+    who: Shopper,
+    code: web::Path<String>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(state.carts.remove_code(who.0, &code).await?))
+}
+
+/// Where the cart's goods would go.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationQuery {
+    /// ISO 3166-1 alpha-2 country code.
+    pub country: String,
+    /// Region or state.
+    pub region: Option<String>,
+    /// Postal code.
+    pub postal_code: Option<String>,
+}
+
+/// The shipping methods offered for the cart at an address, cheapest first, each with its
+/// price before tax and discounts. Send a method's `code` as the checkout's
+/// `shipping_method`.
+#[utoipa::path(get, path = "/api/v1/cart/shipping-methods", tag = "cart", security((), ("bearer" = [])),
+    params(DestinationQuery, ("X-Cart-Token" = Option<String>, Header, description = "Anonymous cart token")),
+    responses((status = 200, description = "Methods offered", body = Vec<crate::domain::rules::MethodOffer>),
+        (status = 404, description = "No such cart", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a country code", body = Problem, content_type = "application/problem+json")))]
+pub async fn shipping_methods(
+    state: web::Data<HttpState>,
+    who: Shopper,
+    q: web::Query<DestinationQuery>,
+) -> Result<HttpResponse> {
+    let country = q.country.trim().to_ascii_uppercase();
+    if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(ApiError::validation(
+            "country",
+            "invalid",
+            "must be an ISO 3166-1 alpha-2 code",
+        ));
+    }
+    let bounded = |s: &Option<String>| {
+        s.as_deref()
+            .unwrap_or("")
+            .chars()
+            .take(50)
+            .collect::<String>()
+    };
+    let d = crate::domain::pricing::Destination::new(
+        &country,
+        &bounded(&q.region),
+        &bounded(&q.postal_code),
+    );
+    Ok(HttpResponse::Ok().json(state.carts.shipping_methods(who.0, d)?))
 }

@@ -40,10 +40,11 @@ impl Modify for BearerAuth {
         problem::Problem,
         problem::FieldError,
         crate::domain::events::Event,
-        crate::domain::orders::OrderEventV2,
+        crate::domain::orders::OrderEventV3,
         crate::domain::inventory::StockEventV1,
         crate::domain::payments::PaymentEventV1,
-        crate::domain::payments::RefundEventV1
+        crate::domain::payments::RefundEventV1,
+        crate::domain::rules::PromotionEventV1
     )),
     modifiers(&BearerAuth),
     tags(
@@ -58,6 +59,7 @@ impl Modify for BearerAuth {
         (name = "inventory", description = "Stock levels and movements (staff, `inventory` scope for API keys)"),
         (name = "cart", description = "Shopping carts (anonymous by X-Cart-Token, or the signed-in customer's)"),
         (name = "checkout", description = "Checkout (idempotent) and customers' orders"),
+        (name = "pricing", description = "Tax settings, categories and zones; shipping zones and methods; promotions and codes (staff, `pricing` scope)"),
         (name = "webhooks", description = "Outgoing webhooks (Standard Webhooks): endpoints, secrets, delivery log, replays (admins; API keys need the `orders` scope)"),
         (name = "payments", description = "Paying an order (the `test` provider's cards, 3-D Secure), and staff mark-paid, capture and refunds"),
         (name = "orders-admin", description = "Order management (staff, `orders` scope for API keys)"),

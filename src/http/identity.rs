@@ -83,6 +83,8 @@ pub mod scope {
         Inventory => Some(Scope::Inventory);
         /// `diagnostics`.
         Diagnostics => Some(Scope::Diagnostics);
+        /// `pricing`.
+        Pricing => Some(Scope::Pricing);
     }
 }
 

@@ -19,6 +19,7 @@ pub mod middleware;
 pub mod orders;
 pub mod paging;
 pub mod payments;
+pub mod pricing;
 pub mod problem;
 pub mod search;
 pub mod webhooks;
@@ -91,6 +92,8 @@ pub struct HttpState {
     pub payments: crate::domain::payments::Payments,
     /// Outgoing webhooks.
     pub webhooks: crate::domain::webhooks::Webhooks,
+    /// Tax, shipping and promotion rules.
+    pub rules: crate::domain::rules::PricingRules,
     /// Job administration.
     pub jobs: crate::domain::jobs_admin::JobsAdmin,
     /// Per-IP budget of login and token endpoints.
@@ -163,6 +166,7 @@ pub const MODULES: &[Module] = &[
     documented!(cart),
     documented!(orders),
     documented!(payments),
+    documented!(pricing),
     documented!(webhooks),
     documented!(diagnostics),
     documented!(jobs),

@@ -266,16 +266,19 @@ pub enum Scope {
     Inventory,
     /// The diagnostics routes.
     Diagnostics,
+    /// Tax, shipping, promotions and gift cards.
+    Pricing,
 }
 
 impl Scope {
     /// Every scope, in documentation order.
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 6] = [
         Scope::Catalog,
         Scope::Orders,
         Scope::Customers,
         Scope::Inventory,
         Scope::Diagnostics,
+        Scope::Pricing,
     ];
 
     /// The name stored on keys and sent by clients.
@@ -286,6 +289,7 @@ impl Scope {
             Scope::Customers => "customers",
             Scope::Inventory => "inventory",
             Scope::Diagnostics => "diagnostics",
+            Scope::Pricing => "pricing",
         }
     }
 

@@ -12,17 +12,20 @@ mod model;
 use crate::core::errors::{self as codes, Code, ErrorCode, FieldIssue};
 use std::time::Duration;
 
-pub use model::{Cart, CartLine, CartView, LineView, PriceChange};
+pub use model::{Cart, CartLine, CartView, LineView, PriceChange, line_keys, to_price};
 
 use crate::core::secret::{hash_token, hex, new_token};
 use crate::core::{CartId, Currency, CustomerId, LineId, Timestamp, VariantId};
-use crate::domain::{catalog, inventory};
+use crate::domain::{catalog, inventory, pricing, rules};
 use crate::jobs;
 use crate::storage::{Order, Reader, StorageError, Store, WriteTx};
 use model::{CART_EXPIRY, CART_TOKENS, CARTS, CUSTOMER_CARTS};
 
 /// Job kind of the idle-cart sweeper (re-enqueues itself).
 pub const SWEEP_JOB: &str = "cart.sweep";
+
+/// Most discount codes on one cart.
+pub const MAX_CODES: usize = 5;
 
 /// How often the sweeper runs.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(3600);
@@ -83,6 +86,14 @@ pub enum CartError {
     /// Bad input.
     #[error("{0}")]
     Invalid(FieldIssue),
+    /// A discount code that cannot be used, with the one reason.
+    #[error("the code {code} cannot be used: {}", reason.as_str())]
+    CodeRefused {
+        /// The code as normalised.
+        code: String,
+        /// Why.
+        reason: pricing::Refusal,
+    },
     /// A fault that is not storage's (an arithmetic bound the caps should rule out).
     #[error("internal: {0}")]
     Internal(String),
@@ -99,6 +110,7 @@ impl ErrorCode for CartError {
             CartError::Unavailable(_) => codes::PRODUCT_UNAVAILABLE,
             CartError::OutOfStock { .. } => codes::OUT_OF_STOCK,
             CartError::Invalid(_) => codes::VALIDATION_FAILED,
+            CartError::CodeRefused { reason, .. } => refusal_code(*reason),
             CartError::Internal(_) => codes::INTERNAL_ERROR,
             CartError::Storage(s) => s.code(),
         }
@@ -131,6 +143,20 @@ impl ErrorCode for CartError {
     }
 }
 
+/// The error-table code of a refused discount code (the 422's `code`).
+pub fn refusal_code(r: pricing::Refusal) -> Code {
+    use pricing::Refusal as R;
+    match r {
+        R::Unknown => codes::UNKNOWN,
+        R::Expired => codes::EXPIRED,
+        R::NotStarted => codes::NOT_STARTED,
+        R::UsageLimitReached => codes::USAGE_LIMIT_REACHED,
+        R::MinimumNotMet => codes::MINIMUM_NOT_MET,
+        R::NotApplicable => codes::NOT_APPLICABLE,
+        R::NotCombinable => codes::NOT_COMBINABLE,
+    }
+}
+
 fn invalid(field: &'static str, message: impl Into<String>) -> CartError {
     CartError::Invalid(FieldIssue::new(field, "invalid", message.into()))
 }
@@ -140,12 +166,23 @@ fn invalid(field: &'static str, message: impl Into<String>) -> CartError {
 pub struct Carts {
     store: Store,
     settings: CartSettings,
+    rules: rules::PricingRules,
 }
 
 impl Carts {
-    /// Wraps the store.
-    pub fn new(store: Store, settings: CartSettings) -> Self {
-        Carts { store, settings }
+    /// Wraps the store; carts are priced by `rules`.
+    pub fn new(store: Store, settings: CartSettings, rules: rules::PricingRules) -> Self {
+        Carts {
+            store,
+            settings,
+            rules,
+        }
+    }
+
+    /// The current rules snapshot (cached; reloaded after a rules change).
+    fn snapshot(&self) -> Result<std::sync::Arc<pricing::Rules>, CartError> {
+        let r = self.store.read()?;
+        self.rules.snapshot(&r).map_err(rules_err)
     }
 
     /// The limits in force.
@@ -156,6 +193,7 @@ impl Carts {
     /// Creates an empty anonymous cart; the token is returned once and never stored.
     pub async fn create(&self) -> Result<(CartView, String), CartError> {
         let s = self.settings.clone();
+        let pr = self.snapshot()?;
         self.store
             .write(move |tx| {
                 let now = tx.now();
@@ -165,7 +203,7 @@ impl Carts {
                 let token = new_token(&format!("{TOKEN_PREFIX}{}.", cart.id));
                 cart.token_hashes.push(hash_token(&token));
                 save(tx, None, &cart)?;
-                Ok((view(tx, &cart, &s)?, token))
+                Ok((view(tx, &cart, &s, &pr, now)?, token))
             })
             .await
     }
@@ -176,11 +214,12 @@ impl Carts {
         {
             let r = self.store.read()?;
             let now = self.store.now();
+            let pr = self.rules.snapshot(&r).map_err(rules_err)?;
             match find(&r, &who, now)? {
-                Found::Cart(c) => return view(&r, &c, &self.settings),
+                Found::Cart(c) => return view(&r, &c, &self.settings, &pr, now),
                 Found::Empty(customer) => {
                     let cart = Cart::new(CartId::new(now), Some(customer), now, &self.settings);
-                    return view(&r, &cart, &self.settings);
+                    return view(&r, &cart, &self.settings, &pr, now);
                 }
                 Found::Merge { .. } => {}
             }
@@ -313,16 +352,90 @@ impl Carts {
             + 'static,
     {
         let s = self.settings.clone();
+        let pr = self.snapshot()?;
         self.store
             .write(move |tx| {
                 let mut cart = resolve_for_write(tx, &who, &s)?;
                 let before = cart.customer_id;
                 f(tx, &mut cart, &s)?;
-                cart.touch(tx.now(), &s);
+                let now = tx.now();
+                cart.touch(now, &s);
                 save(tx, before, &cart)?;
-                view(tx, &cart, &s)
+                view(tx, &cart, &s, &pr, now)
             })
             .await
+    }
+
+    /// Applies a discount code (case-insensitive). A code that would not apply to this cart
+    /// now is refused with its one reason and not kept.
+    pub async fn add_code(&self, who: CartOwner, code: &str) -> Result<CartView, CartError> {
+        let Some(code) = rules::normalize_code(code) else {
+            return Err(CartError::CodeRefused {
+                code: code.chars().take(64).collect(),
+                reason: pricing::Refusal::Unknown,
+            });
+        };
+        let pr = self.snapshot()?;
+        self.modify(who, move |tx, cart, s| {
+            if cart.codes.contains(&code) {
+                return Ok(());
+            }
+            if cart.codes.len() >= MAX_CODES {
+                return Err(invalid(
+                    "code",
+                    format!("at most {MAX_CODES} codes per cart"),
+                ));
+            }
+            cart.codes.push(code.clone());
+            let keys = line_keys(cart);
+            let currency = cart.currency().unwrap_or(s.currency);
+            let quote = rules::price(&*tx, &pr, &to_price(cart, &keys, currency, tx.now()))
+                .map_err(rules_err)?;
+            match quote.refusal_of(&code) {
+                Some(reason) => Err(CartError::CodeRefused {
+                    code: code.clone(),
+                    reason,
+                }),
+                None => Ok(()),
+            }
+        })
+        .await
+    }
+
+    /// Removes a discount code from the cart.
+    pub async fn remove_code(&self, who: CartOwner, code: &str) -> Result<CartView, CartError> {
+        let code = code.trim().to_ascii_uppercase();
+        self.modify(who, move |_, cart, _| {
+            let before = cart.codes.len();
+            cart.codes.retain(|c| *c != code);
+            if cart.codes.len() == before {
+                return Err(CartError::NotFound("no such code on the cart"));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// The shipping methods offered for the caller's cart at `destination`, cheapest first.
+    pub fn shipping_methods(
+        &self,
+        who: CartOwner,
+        destination: pricing::Destination,
+    ) -> Result<Vec<rules::MethodOffer>, CartError> {
+        let r = self.store.read()?;
+        let now = self.store.now();
+        let pr = self.rules.snapshot(&r).map_err(rules_err)?;
+        let cart = match find(&r, &who, now)? {
+            Found::Cart(c) | Found::Merge { anon: c, .. } => c,
+            Found::Empty(customer) => {
+                Cart::new(CartId::new(now), Some(customer), now, &self.settings)
+            }
+        };
+        let keys = line_keys(&cart);
+        let currency = cart.currency().unwrap_or(self.settings.currency);
+        let mut ask = to_price(&cart, &keys, currency, now);
+        ask.destination = Some(destination);
+        rules::offers(&r, &pr, &ask).map_err(rules_err)
     }
 
     /// Deletes up to `limit` carts idle past their expiry; returns how many.
@@ -542,6 +655,11 @@ fn resolve_for_write(
                 None => Cart::new(CartId::new(now), Some(customer), now, s),
             };
             merge_lines(tx, &mut target, &anon, s)?;
+            for c in &anon.codes {
+                if !target.codes.contains(c) && target.codes.len() < MAX_CODES {
+                    target.codes.push(c.clone());
+                }
+            }
             // The anonymous cart goes; its token now leads to the customer's cart.
             delete(tx, &anon)?;
             for h in &anon.token_hashes {
@@ -614,9 +732,23 @@ fn save(
     tx.insert(&CARTS, &cart.id, cart)
 }
 
-/// Renders a cart with current prices, stock and the lines whose price changed.
-fn view(r: &impl Reader, cart: &Cart, s: &CartSettings) -> Result<CartView, CartError> {
-    model::render(r, cart, s.currency)
+/// Renders a cart with current prices, stock, the lines whose price changed, and its quote.
+fn view(
+    r: &impl Reader,
+    cart: &Cart,
+    s: &CartSettings,
+    pr: &pricing::Rules,
+    now: Timestamp,
+) -> Result<CartView, CartError> {
+    model::render(r, cart, s.currency, pr, now)
+}
+
+/// A rules failure while pricing a cart (storage, or an amount the caps should rule out).
+fn rules_err(e: rules::RulesError) -> CartError {
+    match e {
+        rules::RulesError::Storage(s) => CartError::Storage(s),
+        other => CartError::Internal(other.to_string()),
+    }
 }
 
 /// Loads the cart a checkout is for, inside the checkout's transaction.
@@ -717,7 +849,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = store(dir.path());
         let s = CartSettings::default();
-        let carts = Carts::new(store.clone(), s.clone());
+        let carts = Carts::new(
+            store.clone(),
+            s.clone(),
+            rules::PricingRules::new(store.clone(), s.currency),
+        );
 
         let (created, token) = carts.create().await.expect("create");
         assert_eq!(selector(&token), Some(created.id));

@@ -3,8 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::CartSettings;
-use crate::core::{CartId, Currency, CustomerId, LineId, Money, ProductId, Timestamp, VariantId};
-use crate::domain::{catalog, inventory};
+use crate::core::{
+    CartId, Currency, CustomerId, GiftCardId, LineId, Money, ProductId, Timestamp, VariantId,
+};
+use crate::domain::pricing::{DiscountView, ExplanationView, PricedView, TotalsView};
+use crate::domain::{catalog, inventory, pricing, rules};
 use crate::storage::{Reader, Table, Value};
 
 /// Carts by id.
@@ -33,8 +36,42 @@ pub struct Cart {
     pub updated_at: Timestamp,
     /// Deleted by the sweeper after this.
     pub expires_at: Timestamp,
+    /// Discount codes entered (upper case, at most [`super::MAX_CODES`]).
+    pub codes: Vec<String>,
+    /// Gift cards added as tenders.
+    pub gift_cards: Vec<GiftCardId>,
 }
-impl Value for Cart {}
+impl Value for Cart {
+    const VERSION: u8 = 2;
+
+    fn upgrade(version: u8, bytes: &[u8]) -> Result<Self, crate::storage::CodecError> {
+        /// Version 1: before codes and gift cards.
+        #[derive(Deserialize)]
+        struct CartV1 {
+            id: CartId,
+            customer_id: Option<CustomerId>,
+            token_hashes: Vec<Vec<u8>>,
+            lines: Vec<CartLine>,
+            created_at: Timestamp,
+            updated_at: Timestamp,
+            expires_at: Timestamp,
+        }
+        match version {
+            1 => crate::storage::upgrade_from(bytes, |c: CartV1| Cart {
+                id: c.id,
+                customer_id: c.customer_id,
+                token_hashes: c.token_hashes,
+                lines: c.lines,
+                created_at: c.created_at,
+                updated_at: c.updated_at,
+                expires_at: c.expires_at,
+                codes: Vec::new(),
+                gift_cards: Vec::new(),
+            }),
+            found => Err(crate::storage::unknown_version::<Self>(found)),
+        }
+    }
+}
 
 /// One variant in a cart.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -66,6 +103,8 @@ impl Cart {
             created_at: now,
             updated_at: now,
             expires_at: now.plus(s.idle),
+            codes: Vec::new(),
+            gift_cards: Vec::new(),
         }
     }
 
@@ -138,16 +177,57 @@ pub struct CartView {
     /// Lines priced differently from what the customer saw; checkout refuses (409
     /// `price_changed`) until the cart is viewed through checkout again.
     pub price_changes: Vec<PriceChange>,
+    /// Discount codes entered.
+    pub codes: Vec<String>,
+    /// Totals with promotions and tax (tax estimated for the home zone until an address is
+    /// known; shipping once a method is chosen at checkout).
+    pub totals: TotalsView,
+    /// Whether prices include tax.
+    pub tax_inclusive: bool,
+    /// Promotions that applied.
+    pub discounts: Vec<DiscountView>,
+    /// Every rule considered: what applied, what did not and why.
+    pub explanation: Vec<ExplanationView>,
     /// When the cart expires if untouched.
     #[schema(value_type = String)]
     pub expires_at: Timestamp,
 }
 
-/// Renders `cart` against the current catalog and stock.
+/// What a cart asks the pricing rules for (no address or method: the cart view estimates).
+pub fn to_price<'a>(
+    cart: &'a Cart,
+    lines: &'a [(LineId, VariantId, i64)],
+    currency: Currency,
+    now: Timestamp,
+) -> rules::CartToPrice<'a> {
+    rules::CartToPrice {
+        currency,
+        lines,
+        customer: cart.customer_id,
+        email: None,
+        destination: None,
+        shipping_method: None,
+        codes: &cart.codes,
+        gift_cards: Vec::new(),
+        now,
+    }
+}
+
+/// The (line, variant, units) of a cart, as pricing reads them.
+pub fn line_keys(cart: &Cart) -> Vec<(LineId, VariantId, i64)> {
+    cart.lines
+        .iter()
+        .map(|l| (l.id, l.variant_id, l.quantity))
+        .collect()
+}
+
+/// Renders `cart` against the current catalog, stock and pricing rules.
 pub(super) fn render(
     r: &impl Reader,
     cart: &Cart,
     default_currency: Currency,
+    pricing_rules: &pricing::Rules,
+    now: Timestamp,
 ) -> Result<CartView, super::CartError> {
     let currency = cart.currency().unwrap_or(default_currency);
     let mut subtotal = Money::zero(currency);
@@ -200,12 +280,21 @@ pub(super) fn render(
             available,
         });
     }
+    let keys = line_keys(cart);
+    let quote = rules::price(r, pricing_rules, &to_price(cart, &keys, currency, now))
+        .map_err(|e| super::CartError::Internal(format!("pricing: {e}")))?;
+    let priced = PricedView::of(&quote);
     Ok(CartView {
         id: cart.id,
         lines,
         item_count: items,
         subtotal,
         price_changes,
+        codes: cart.codes.clone(),
+        totals: priced.totals,
+        tax_inclusive: priced.tax_inclusive,
+        discounts: priced.discounts,
+        explanation: priced.explanation,
         expires_at: cart.expires_at,
     })
 }

@@ -59,6 +59,45 @@ pub fn product_of_variant_in(
     }
 }
 
+/// The product's categories and all their ancestors, so a promotion scoped to a category also
+/// covers the categories below it. The walk up stops at 32 levels (the tree has no cycles; the
+/// bound only keeps a damaged record from looping).
+pub fn categories_with_ancestors(
+    r: &impl Reader,
+    p: &Product,
+) -> Result<Vec<CategoryId>, StorageError> {
+    let mut out: Vec<CategoryId> = Vec::new();
+    for &start in &p.category_ids {
+        let mut next = Some(start);
+        for _ in 0..32 {
+            let Some(id) = next.filter(|id| !out.contains(id)) else {
+                break;
+            };
+            out.push(id);
+            next = r.get(&CATEGORIES, &id)?.and_then(|c| c.parent_id);
+        }
+    }
+    Ok(out)
+}
+
+/// Which of the collections `among` hold `product` (promotion scopes name a few collections;
+/// each is read once per lookup).
+pub fn collections_holding(
+    r: &impl Reader,
+    among: &[CollectionId],
+    product: ProductId,
+) -> Result<Vec<CollectionId>, StorageError> {
+    let mut out = Vec::new();
+    for id in among {
+        if r.get(&COLLECTIONS, id)?
+            .is_some_and(|c| c.product_ids.contains(&product))
+        {
+            out.push(*id);
+        }
+    }
+    Ok(out)
+}
+
 /// Every product of one snapshot, in id order, `batch` at a time (export, reindexing).
 fn products_in<R: std::borrow::Borrow<ReadTx>>(
     r: R,

@@ -15,11 +15,12 @@ use crate::domain::auth::Email;
 use crate::domain::cart::{self, CartError, CartOwner, CartSettings, PriceChange};
 use crate::domain::inventory::{self, InventoryError, Strategy};
 use crate::domain::orders::{self, Address, HistoryEntry, Order, OrderLine, Totals};
-use crate::domain::{catalog, events, idempotency, payments};
+use crate::domain::pricing::{self, Destination, Quote, Refusal};
+use crate::domain::{catalog, events, idempotency, payments, rules};
 use crate::storage::{StorageError, Store, WriteTx};
 
-/// The one shipping method until the shipping issue: a flat rate.
-pub const FLAT_RATE: &str = "standard";
+/// The method a checkout gets when it names none and the address's zone offers it.
+pub const DEFAULT_METHOD: &str = "standard";
 
 /// Checkout settings.
 #[derive(Clone, Debug)]
@@ -28,7 +29,7 @@ pub struct CheckoutSettings {
     pub reservation_ttl: Duration,
     /// Default reservation strategy.
     pub strategy: Strategy,
-    /// Flat shipping rate in the cart currency's minor units.
+    /// Price of the default `standard` method a new shop starts with (minor units).
     pub flat_rate: i64,
     /// Optimistic attempts before giving up with `stock_contention`.
     pub max_attempts: usize,
@@ -80,7 +81,8 @@ pub struct CheckoutInput {
     /// Where to bill (default: the shipping address; required when there is none).
     #[serde(default)]
     pub billing_address: Option<AddressInput>,
-    /// `standard` (the default, a flat rate; no shipping is charged when no line ships).
+    /// A method code offered for the address (`GET /api/v1/cart/shipping-methods`); default
+    /// `standard`, else the cheapest offered. Not used when no line ships.
     #[serde(default)]
     pub shipping_method: Option<String>,
 }
@@ -107,6 +109,9 @@ pub enum CheckoutError {
     /// Prices changed since the customer saw them; the cart now shows the new ones.
     #[error("prices changed")]
     PriceChanged(Vec<PriceChange>),
+    /// Codes on the cart no longer apply (used up, ended); they were taken off the cart.
+    #[error("promotions unavailable")]
+    PromotionUnavailable(Vec<(String, Refusal)>),
     /// The `Idempotency-Key` cannot be used.
     #[error(transparent)]
     Key(#[from] idempotency::KeyError),
@@ -135,6 +140,7 @@ impl ErrorCode for CheckoutError {
             CheckoutError::Cart(c) => c.code(),
             CheckoutError::OutOfStock { .. } => codes::OUT_OF_STOCK,
             CheckoutError::PriceChanged(_) => codes::PRICE_CHANGED,
+            CheckoutError::PromotionUnavailable(_) => codes::PROMOTION_UNAVAILABLE,
             CheckoutError::Key(k) => k.code(),
             CheckoutError::Invalid(_) => codes::VALIDATION_FAILED,
             CheckoutError::Contention => codes::STOCK_CONTENTION,
@@ -156,6 +162,16 @@ impl ErrorCode for CheckoutError {
                     "prices changed since they were added to the cart ({detail}); the cart now shows the new prices, review it and check out again"
                 )
             }
+            CheckoutError::PromotionUnavailable(refused) => {
+                let detail = refused
+                    .iter()
+                    .map(|(c, r)| format!("{c}: {}", r.as_str()))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                format!(
+                    "codes on the cart no longer apply ({detail}); they were removed and the cart is priced without them, review it and check out again"
+                )
+            }
             CheckoutError::Invalid(issues) => codes::joined(issues),
             CheckoutError::Internal(_) => codes::INTERNAL_MESSAGE.into(),
             CheckoutError::Storage(s) => s.message(),
@@ -174,6 +190,12 @@ impl ErrorCode for CheckoutError {
                         "price_changed",
                         format!("{} → {}", c.previous, c.current),
                     )
+                })
+                .collect(),
+            CheckoutError::PromotionUnavailable(refused) => refused
+                .iter()
+                .map(|(c, r)| {
+                    FieldIssue::new(format!("codes.{c}"), r.as_str(), "no longer applies")
                 })
                 .collect(),
             _ => Vec::new(),
@@ -203,7 +225,7 @@ pub struct Placed {
     pub payment: Option<payments::PaymentRef>,
 }
 impl crate::storage::Value for Placed {
-    const VERSION: u8 = 3;
+    const VERSION: u8 = 4;
 
     fn upgrade(version: u8, bytes: &[u8]) -> Result<Self, crate::storage::CodecError> {
         #[derive(Deserialize)]
@@ -213,8 +235,14 @@ impl crate::storage::Value for Placed {
         }
         #[derive(Deserialize)]
         struct PlacedV2 {
-            order: Order,
+            order: orders::model_v2::OrderV2,
             order_token: String,
+        }
+        #[derive(Deserialize)]
+        struct PlacedV3 {
+            order: orders::model_v2::OrderV2,
+            order_token: String,
+            payment: Option<payments::PaymentRef>,
         }
         match version {
             1 => crate::storage::upgrade_from(bytes, |p: PlacedV1| Placed {
@@ -223,9 +251,14 @@ impl crate::storage::Value for Placed {
                 payment: None,
             }),
             2 => crate::storage::upgrade_from(bytes, |p: PlacedV2| Placed {
-                order: p.order,
+                order: p.order.upgrade(),
                 order_token: p.order_token,
                 payment: None,
+            }),
+            3 => crate::storage::upgrade_from(bytes, |p: PlacedV3| Placed {
+                order: p.order.upgrade(),
+                order_token: p.order_token,
+                payment: p.payment,
             }),
             found => Err(crate::storage::unknown_version::<Self>(found)),
         }
@@ -239,7 +272,7 @@ struct Valid {
     email: String,
     shipping: Option<Address>,
     billing: Address,
-    method: String,
+    method: Option<String>,
 }
 
 fn validate(input: &CheckoutInput) -> Result<Valid, CheckoutError> {
@@ -273,13 +306,16 @@ fn validate(input: &CheckoutInput) -> Result<Valid, CheckoutError> {
     };
     let method = input
         .shipping_method
-        .clone()
-        .unwrap_or_else(|| FLAT_RATE.into());
-    if method != FLAT_RATE {
+        .as_deref()
+        .map(|m| m.trim().to_ascii_lowercase());
+    if method
+        .as_ref()
+        .is_some_and(|m| m.is_empty() || m.len() > 50)
+    {
         issues.push(FieldIssue {
             field: "shipping_method".into(),
             code: "invalid",
-            message: format!("must be `{FLAT_RATE}`"),
+            message: "must be a method code such as `standard`".into(),
         });
     }
     if issues.is_empty() {
@@ -338,11 +374,13 @@ pub struct Checkout {
     carts: CartSettings,
     settings: CheckoutSettings,
     payments: payments::Payments,
+    rules: rules::PricingRules,
 }
 
 enum Outcome {
     Done(Box<CheckoutResponse>),
     PriceChanged(Vec<PriceChange>),
+    PromotionUnavailable(Vec<(String, Refusal)>),
 }
 
 impl Checkout {
@@ -352,12 +390,14 @@ impl Checkout {
         carts: CartSettings,
         settings: CheckoutSettings,
         payments: payments::Payments,
+        rules: rules::PricingRules,
     ) -> Self {
         Checkout {
             store,
             carts,
             settings,
             payments,
+            rules,
         }
     }
 
@@ -395,6 +435,10 @@ impl Checkout {
             Strategy::Pessimistic => 1,
             Strategy::Optimistic => self.settings.max_attempts.max(1),
         };
+        let pricing_rules = self
+            .rules
+            .snapshot(&self.store.read()?)
+            .map_err(|e| CheckoutError::Internal(e.to_string()))?;
         let ctx = std::sync::Arc::new(Ctx {
             who,
             keyed,
@@ -402,6 +446,7 @@ impl Checkout {
             carts: self.carts.clone(),
             settings: self.settings.clone(),
             payments: self.payments.settings().clone(),
+            rules: pricing_rules,
         });
         for _ in 0..attempts {
             let snapshot = match strategy {
@@ -416,6 +461,9 @@ impl Checkout {
             match r {
                 Ok(Outcome::Done(resp)) => return self.with_payment(*resp).await,
                 Ok(Outcome::PriceChanged(ch)) => return Err(CheckoutError::PriceChanged(ch)),
+                Ok(Outcome::PromotionUnavailable(r)) => {
+                    return Err(CheckoutError::PromotionUnavailable(r));
+                }
                 Err(PlaceError::Conflict) => continue,
                 Err(PlaceError::Checkout(e)) => return Err(e),
             }
@@ -472,6 +520,7 @@ struct Ctx {
     carts: CartSettings,
     settings: CheckoutSettings,
     payments: payments::PaymentSettings,
+    rules: std::sync::Arc<pricing::Rules>,
 }
 
 enum PlaceError {
@@ -522,14 +571,6 @@ impl From<InventoryError> for PlaceError {
     }
 }
 
-fn money_err(e: crate::core::MoneyError) -> PlaceError {
-    PlaceError::Checkout(CheckoutError::Invalid(vec![FieldIssue {
-        field: "cart".into(),
-        code: "invalid",
-        message: format!("cannot total the cart: {e}"),
-    }]))
-}
-
 /// The whole checkout inside one write transaction.
 fn place(
     tx: &mut WriteTx<'_>,
@@ -571,37 +612,53 @@ fn place(
         .first()
         .map(|(l, _, _)| l.unit_price.currency)
         .unwrap_or(c.carts.currency);
-    let mut subtotal = Money::zero(currency);
+    let ships = priced.iter().any(|(_, _, v)| v.requires_shipping);
+    if ships && c.valid.shipping.is_none() {
+        return Err(invalid(
+            "shipping_address",
+            "required",
+            "is required: the cart has lines that ship",
+        ));
+    }
+    let quote = match quote(tx, c, &cart, currency, ships, now)? {
+        Ok(q) => q,
+        Err(refused) => {
+            // The customer saw these codes apply; take them off and show the new prices.
+            cart.codes
+                .retain(|code| !refused.iter().any(|(r, _)| r == code));
+            cart::store(tx, &cart, &c.carts)?;
+            return Ok(Outcome::PromotionUnavailable(refused));
+        }
+    };
     let mut lines = Vec::with_capacity(priced.len());
     let mut tracked = Vec::new();
     for (l, product, variant) in &priced {
-        let total = l.unit_price.checked_mul(l.quantity).map_err(money_err)?;
-        subtotal = subtotal.checked_add(total).map_err(money_err)?;
         if variant.track_inventory {
             tracked.push((l.variant_id, l.quantity));
         }
-        lines.push(line_of(l, product, variant, total, now));
+        let q = quote
+            .lines
+            .iter()
+            .find(|q| q.line_id == l.id)
+            .ok_or_else(|| {
+                PlaceError::Checkout(CheckoutError::Internal(format!(
+                    "line {} was not priced",
+                    l.id
+                )))
+            })?;
+        lines.push(line_of(l, product, variant, q, now));
     }
-    let ships = lines.iter().any(|l| l.requires_shipping);
-    if ships && c.valid.shipping.is_none() {
-        return Err(PlaceError::Checkout(CheckoutError::Invalid(vec![
-            FieldIssue {
-                field: "shipping_address".into(),
-                code: "required",
-                message: "is required: the cart has lines that ship".into(),
-            },
-        ])));
-    }
-    let shipping = if ships {
-        Money::new(c.settings.flat_rate, currency)
-    } else {
-        Money::zero(currency)
+    let t = &quote.totals;
+    let totals = Totals {
+        subtotal: t.subtotal,
+        discount: t.discount,
+        shipping: t.shipping,
+        tax: t.tax,
+        gift_cards: t.gift_cards,
+        total: t.total,
+        paid: Money::zero(currency),
+        refunded: Money::zero(currency),
     };
-    let tax = Money::zero(currency);
-    let total = subtotal
-        .checked_add(shipping)
-        .and_then(|t| t.checked_add(tax))
-        .map_err(money_err)?;
     let id = OrderId::new(now);
     let expires_at = now.plus(c.settings.reservation_ttl);
     match snapshot {
@@ -616,17 +673,11 @@ fn place(
         email: c.valid.email.clone(),
         token_hash: hash_token(&token),
         lines,
-        totals: Totals {
-            subtotal,
-            shipping,
-            tax,
-            total,
-            paid: Money::zero(currency),
-            refunded: Money::zero(currency),
-        },
+        totals,
+        tax_inclusive: quote.tax_inclusive,
         shipping_address: c.valid.shipping.clone().filter(|_| ships),
         billing_address: c.valid.billing.clone(),
-        shipping_method: ships.then(|| c.valid.method.clone()),
+        shipping_method: quote.shipping.as_ref().map(|s| s.code.clone()),
         fulfilments: Vec::new(),
         notes: Vec::new(),
         history: vec![HistoryEntry {
@@ -643,10 +694,12 @@ fn place(
         version: 1,
     };
     orders::insert(tx, &order)?;
+    orders::insert_quote(tx, order.id, &quote)?;
+    rules::record_uses(tx, &quote, subject(c, &cart).as_deref())?;
     events::record(
         tx,
         &events::ORDER_CREATED,
-        &orders::OrderEventV2::of(&order),
+        &orders::OrderEventV3::of(&order),
     )?;
     let payment = payments::create(tx, &order, &c.payments)?;
     cart::delete(tx, &cart)?;
@@ -662,11 +715,97 @@ fn place(
     })))
 }
 
+fn invalid(field: &str, code: &'static str, message: impl Into<String>) -> PlaceError {
+    PlaceError::Checkout(CheckoutError::Invalid(vec![FieldIssue {
+        field: field.into(),
+        code,
+        message: message.into(),
+    }]))
+}
+
+/// Whom per-customer promotion limits count.
+fn subject(c: &Ctx, cart: &cart::Cart) -> Option<String> {
+    match c.who.customer.or(cart.customer_id) {
+        Some(id) => Some(id.to_string()),
+        None => Some(format!("email:{}", c.valid.email.to_ascii_lowercase())),
+    }
+}
+
+/// Prices the cart inside the checkout's write (usage limits read here hold exactly): the
+/// quote, or the cart's codes that no longer apply.
+fn quote(
+    tx: &mut WriteTx<'_>,
+    c: &Ctx,
+    cart: &cart::Cart,
+    currency: crate::core::Currency,
+    ships: bool,
+    now: Timestamp,
+) -> Result<Result<Quote, Vec<(String, Refusal)>>, PlaceError> {
+    let keys = cart::line_keys(cart);
+    let to = c.valid.shipping.as_ref().unwrap_or(&c.valid.billing);
+    let mut ask = cart::to_price(cart, &keys, currency, now);
+    ask.customer = c.who.customer.or(cart.customer_id);
+    ask.email = Some(&c.valid.email);
+    ask.destination = Some(Destination::new(&to.country, &to.region, &to.postal_code));
+    let rules_err = |e: rules::RulesError| match e {
+        rules::RulesError::Storage(s) => PlaceError::from(s),
+        other => PlaceError::Checkout(CheckoutError::Internal(other.to_string())),
+    };
+    let method = match (&c.valid.method, ships) {
+        (_, false) => None,
+        (Some(m), true) => Some(m.clone()),
+        (None, true) => {
+            let offers = rules::offers(&*tx, &c.rules, &ask).map_err(rules_err)?;
+            let pick = offers
+                .iter()
+                .find(|o| o.code == DEFAULT_METHOD)
+                .or_else(|| offers.first());
+            match pick {
+                Some(o) => Some(o.code.clone()),
+                None => {
+                    return Err(invalid(
+                        "shipping_address",
+                        "not_served",
+                        "no shipping method delivers to this address",
+                    ));
+                }
+            }
+        }
+    };
+    ask.shipping_method = method.as_deref();
+    let quote = rules::price(&*tx, &c.rules, &ask).map_err(rules_err)?;
+    if ships && quote.shipping.is_none() {
+        let offered: Vec<String> = rules::offers(&*tx, &c.rules, &ask)
+            .map_err(rules_err)?
+            .into_iter()
+            .map(|o| o.code)
+            .collect();
+        return Err(invalid(
+            "shipping_method",
+            "not_offered",
+            format!(
+                "is not offered for this address and cart; offered: {}",
+                offered.join(", ")
+            ),
+        ));
+    }
+    let refused: Vec<(String, Refusal)> = cart
+        .codes
+        .iter()
+        .filter_map(|code| quote.refusal_of(code).map(|r| (code.clone(), r)))
+        .collect();
+    Ok(if refused.is_empty() {
+        Ok(quote)
+    } else {
+        Err(refused)
+    })
+}
+
 fn line_of(
     l: &cart::CartLine,
     product: &catalog::Product,
     variant: &catalog::Variant,
-    total: Money,
+    q: &pricing::QuoteLine,
     now: Timestamp,
 ) -> OrderLine {
     OrderLine {
@@ -679,8 +818,10 @@ fn line_of(
         requires_shipping: variant.requires_shipping,
         quantity: l.quantity,
         fulfilled_quantity: 0,
-        unit_price: l.unit_price,
-        total,
+        unit_price: q.unit_price,
+        discount: q.discount,
+        tax: q.tax,
+        total: q.total,
     }
 }
 
@@ -765,15 +906,18 @@ mod tests {
             lines: Vec::new(),
             totals: Totals {
                 subtotal: zero,
+                discount: zero,
                 shipping: zero,
                 tax: zero,
+                gift_cards: zero,
                 total: zero,
                 paid: zero,
                 refunded: zero,
             },
+            tax_inclusive: false,
             shipping_address: Some(addr.clone()),
             billing_address: addr,
-            shipping_method: Some(FLAT_RATE.into()),
+            shipping_method: Some(DEFAULT_METHOD.into()),
             fulfilments: Vec::new(),
             notes: Vec::new(),
             history: Vec::new(),

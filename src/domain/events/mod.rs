@@ -90,19 +90,22 @@ macro_rules! event_types {
 }
 
 event_types! {
-    ORDER_CREATED = "order.created", "OrderEventV2", 2, "A checkout placed the order (awaiting payment).";
-    ORDER_PAID = "order.paid", "OrderEventV2", 2, "The order was paid in full.";
-    ORDER_CANCELLED = "order.cancelled", "OrderEventV2", 2, "The customer or staff cancelled the order.";
-    ORDER_EXPIRED = "order.expired", "OrderEventV2", 2, "An unpaid order lapsed and released its stock.";
-    ORDER_FULFILLED = "order.fulfilled", "OrderEventV2", 2, "Every unit of the order has shipped.";
-    ORDER_COMPLETED = "order.completed", "OrderEventV2", 2, "Staff closed the order.";
-    ORDER_REFUNDED = "order.refunded", "OrderEventV2", 2, "The order was refunded.";
+    ORDER_CREATED = "order.created", "OrderEventV3", 3, "A checkout placed the order (awaiting payment).";
+    ORDER_PAID = "order.paid", "OrderEventV3", 3, "The order was paid in full.";
+    ORDER_CANCELLED = "order.cancelled", "OrderEventV3", 3, "The customer or staff cancelled the order.";
+    ORDER_EXPIRED = "order.expired", "OrderEventV3", 3, "An unpaid order lapsed and released its stock.";
+    ORDER_FULFILLED = "order.fulfilled", "OrderEventV3", 3, "Every unit of the order has shipped.";
+    ORDER_COMPLETED = "order.completed", "OrderEventV3", 3, "Staff closed the order.";
+    ORDER_REFUNDED = "order.refunded", "OrderEventV3", 3, "The order was refunded.";
     PAYMENT_FAILED = "payment.failed", "PaymentEventV1", 1, "A payment attempt was refused (the order stays payable).";
     PAYMENT_REFUNDED_UNFULFILLABLE = "payment.refunded_unfulfillable", "RefundEventV1", 1, "Money arrived for an order that could no longer be filled; it is being refunded.";
     REFUND_CREATED = "refund.created", "RefundEventV1", 1, "A refund was recorded; the provider call is queued.";
     REFUND_SUCCEEDED = "refund.succeeded", "RefundEventV1", 1, "The provider returned the money.";
     REFUND_FAILED = "refund.failed", "RefundEventV1", 1, "The provider refused the refund.";
     INVENTORY_LOW_STOCK = "inventory.low_stock", "StockEventV1", 1, "A variant's available units fell to its low-stock threshold.";
+    PROMOTION_CREATED = "promotion.created", "PromotionEventV1", 1, "Staff created a promotion (automatic or with a code).";
+    PROMOTION_UPDATED = "promotion.updated", "PromotionEventV1", 1, "Staff changed a promotion; quotes from now on use the change.";
+    PROMOTION_DELETED = "promotion.deleted", "PromotionEventV1", 1, "Staff deleted a promotion; its codes no longer apply.";
 }
 
 #[derive(Serialize)]

@@ -6,6 +6,7 @@
 pub mod machine;
 mod model;
 pub(crate) mod model_v1;
+pub(crate) mod model_v2;
 mod payload;
 
 use crate::core::errors::{self as codes, Code, ErrorCode, FieldIssue};
@@ -14,9 +15,12 @@ use std::ops::Bound;
 use serde_json::json;
 
 pub use machine::{Event, EventKind, Status, TransitionError};
-pub use model::{Address, Fulfilment, HistoryEntry, Note, Order, OrderLine, OrderView, Totals};
+pub use model::{
+    Address, Fulfilment, HistoryEntry, Note, Order, OrderLine, OrderTotalsView, OrderView, Totals,
+};
 pub use payload::{
-    OrderEventFulfilledLineV1, OrderEventFulfilmentV1, OrderEventLineV2, OrderEventV2,
+    OrderEventFulfilledLineV1, OrderEventFulfilmentV1, OrderEventLineV3, OrderEventTotalsV2,
+    OrderEventV3,
 };
 
 use crate::core::page::Cursor;
@@ -26,7 +30,7 @@ use crate::domain::{events, idempotency, inventory};
 use crate::jobs;
 use crate::mailer::{self, Mail};
 use crate::storage::{Order as ScanOrder, Reader, StorageError, Store, WriteTx};
-use model::{BY_CUSTOMER, BY_STATUS, ORDERS, PENDING_BY_EXPIRY};
+use model::{BY_CUSTOMER, BY_STATUS, ORDERS, PENDING_BY_EXPIRY, QUOTES};
 
 /// Job kind of one unpaid order's expiry, queued per order by earlier builds; still handled so
 /// such queued jobs finish.
@@ -180,15 +184,22 @@ pub struct Fulfilled {
     pub order: Order,
 }
 impl crate::storage::Value for Fulfilled {
-    const VERSION: u8 = 2;
+    const VERSION: u8 = 3;
 
     fn upgrade(version: u8, bytes: &[u8]) -> Result<Self, crate::storage::CodecError> {
         #[derive(serde::Deserialize)]
         struct FulfilledV1 {
             order: model_v1::OrderV1,
         }
+        #[derive(serde::Deserialize)]
+        struct FulfilledV2 {
+            order: model_v2::OrderV2,
+        }
         match version {
             1 => crate::storage::upgrade_from(bytes, |f: FulfilledV1| Fulfilled {
+                order: f.order.upgrade(),
+            }),
+            2 => crate::storage::upgrade_from(bytes, |f: FulfilledV2| Fulfilled {
                 order: f.order.upgrade(),
             }),
             found => Err(crate::storage::unknown_version::<Self>(found)),
@@ -313,27 +324,27 @@ pub fn transition(
     match event.kind() {
         EventKind::Pay | EventKind::Revive => {
             inventory::sell(tx, order.id)?;
-            events::record(tx, &events::ORDER_PAID, &OrderEventV2::of(order))?;
+            events::record(tx, &events::ORDER_PAID, &OrderEventV3::of(order))?;
         }
         EventKind::Cancel => {
             inventory::release(tx, order.id)?;
-            events::record(tx, &events::ORDER_CANCELLED, &OrderEventV2::of(order))?;
+            events::record(tx, &events::ORDER_CANCELLED, &OrderEventV3::of(order))?;
             mail(tx, order, "order_cancelled", s, json!({}))?;
         }
         EventKind::Expire => {
             inventory::release(tx, order.id)?;
-            events::record(tx, &events::ORDER_EXPIRED, &OrderEventV2::of(order))?;
+            events::record(tx, &events::ORDER_EXPIRED, &OrderEventV3::of(order))?;
         }
         EventKind::Fulfil => {
             if order.status == Status::Fulfilled {
-                events::record(tx, &events::ORDER_FULFILLED, &OrderEventV2::of(order))?;
+                events::record(tx, &events::ORDER_FULFILLED, &OrderEventV3::of(order))?;
             }
         }
         EventKind::Complete => {
-            events::record(tx, &events::ORDER_COMPLETED, &OrderEventV2::of(order))?;
+            events::record(tx, &events::ORDER_COMPLETED, &OrderEventV3::of(order))?;
         }
         EventKind::Refund => {
-            events::record(tx, &events::ORDER_REFUNDED, &OrderEventV2::of(order))?;
+            events::record(tx, &events::ORDER_REFUNDED, &OrderEventV3::of(order))?;
         }
     }
     tx.insert(
@@ -361,6 +372,30 @@ pub fn add_system_note(
     order.updated_at = now;
     order.version += 1;
     tx.insert(&ORDERS, &order.id, order)
+}
+
+/// Stores the quote an order was placed with, in the checkout's write.
+pub fn insert_quote(
+    tx: &mut WriteTx<'_>,
+    id: OrderId,
+    quote: &crate::domain::pricing::Quote,
+) -> Result<(), StorageError> {
+    tx.insert(&QUOTES, &id, quote)
+}
+
+/// The quote an order was placed with (none for orders placed before pricing existed).
+pub fn quote_of(
+    r: &impl Reader,
+    id: OrderId,
+) -> Result<Option<crate::domain::pricing::Quote>, StorageError> {
+    r.get(&QUOTES, &id)
+}
+
+/// Whether the customer has placed an order before (first-order promotions).
+pub fn has_orders(r: &impl Reader, customer: CustomerId) -> Result<bool, StorageError> {
+    Ok(!r
+        .prefix(&BY_CUSTOMER, &customer, None, ScanOrder::Asc, 1)?
+        .is_empty())
 }
 
 /// The stored order `id`, if any (for modules that keep outcomes naming an order).

@@ -15,6 +15,8 @@ pub(super) const BY_STATUS: Table<(String, OrderId), ()> = Table::new("orders_by
 /// Unpaid orders by when their reservation lapses, for the expiry sweep.
 pub(super) const PENDING_BY_EXPIRY: Table<(Timestamp, OrderId), ()> =
     Table::new("orders_pending_by_expiry");
+/// The quote each order was placed with (written once, read by invoices and refunds).
+pub(super) const QUOTES: Table<OrderId, crate::domain::pricing::Quote> = Table::new("order_quotes");
 /// Customer index: (customer, order).
 pub(super) const BY_CUSTOMER: Table<(CustomerId, OrderId), ()> = Table::new("orders_by_customer");
 
@@ -64,9 +66,13 @@ pub struct OrderLine {
     pub quantity: i64,
     /// Units shipped.
     pub fulfilled_quantity: i64,
-    /// Unit price paid.
+    /// Unit price before discounts.
     pub unit_price: Money,
-    /// Unit price × quantity.
+    /// Discounts on this line (its own and its share of order-level ones).
+    pub discount: Money,
+    /// Tax on this line (contained in `total` when prices include tax).
+    pub tax: Money,
+    /// What the line cost: unit price × quantity − discount, plus tax when prices exclude it.
     pub total: Money,
 }
 
@@ -132,21 +138,75 @@ pub struct HistoryEntry {
     pub at: Timestamp,
 }
 
-/// Money of an order.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+/// Money of an order (the quote's totals, plus what was paid and refunded since).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Totals {
-    /// Sum of lines.
+    /// Goods before discounts.
     pub subtotal: Money,
-    /// Shipping.
+    /// Every discount (shipping's included).
+    pub discount: Money,
+    /// Shipping before its discount.
     pub shipping: Money,
-    /// Tax (0 until taxes exist).
+    /// Tax (added to, or contained in, the total).
     pub tax: Money,
-    /// What the customer pays.
+    /// Paid with gift cards.
+    pub gift_cards: Money,
+    /// What the order costs.
     pub total: Money,
+    /// Paid so far (gift cards not included).
+    pub paid: Money,
+    /// Refunded so far.
+    pub refunded: Money,
+}
+
+impl Totals {
+    /// What the payment provider is asked for: the total less gift cards and payments so far.
+    pub fn amount_due(&self) -> Money {
+        Money::new(
+            (self.total.amount - self.gift_cards.amount - self.paid.amount).max(0),
+            self.total.currency,
+        )
+    }
+}
+
+/// Money of an order as shown.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct OrderTotalsView {
+    /// Goods before discounts.
+    pub subtotal: Money,
+    /// Every discount (shipping's included).
+    pub discount: Money,
+    /// Shipping before its discount.
+    pub shipping: Money,
+    /// Tax (added to the total for prices before tax; contained in it otherwise).
+    pub tax: Money,
+    /// Paid with gift cards.
+    pub gift_cards: Money,
+    /// What the order costs.
+    pub total: Money,
+    /// Left to pay.
+    pub amount_due: Money,
     /// Paid so far.
     pub paid: Money,
     /// Refunded so far.
     pub refunded: Money,
+}
+
+impl OrderTotalsView {
+    /// The view of an order's totals.
+    pub fn of(t: &Totals) -> OrderTotalsView {
+        OrderTotalsView {
+            subtotal: t.subtotal,
+            discount: t.discount,
+            shipping: t.shipping,
+            tax: t.tax,
+            gift_cards: t.gift_cards,
+            total: t.total,
+            amount_due: t.amount_due(),
+            paid: t.paid,
+            refunded: t.refunded,
+        }
+    }
 }
 
 /// A stored order.
@@ -166,6 +226,8 @@ pub struct Order {
     pub lines: Vec<OrderLine>,
     /// Money.
     pub totals: Totals,
+    /// Whether prices included tax.
+    pub tax_inclusive: bool,
     /// Ship to (none when no line requires shipping).
     pub shipping_address: Option<Address>,
     /// Bill to.
@@ -188,22 +250,28 @@ pub struct Order {
     pub version: u64,
 }
 impl Value for Order {
-    const VERSION: u8 = 2;
+    const VERSION: u8 = 3;
 
     fn upgrade(version: u8, bytes: &[u8]) -> Result<Self, CodecError> {
         match version {
             1 => crate::storage::upgrade_from(bytes, super::model_v1::OrderV1::upgrade),
+            2 => crate::storage::upgrade_from(bytes, super::model_v2::OrderV2::upgrade),
             found => Err(crate::storage::unknown_version::<Self>(found)),
         }
     }
 }
+
+/// The quote an order was placed with, as stored beside it (the engine's own type; its
+/// record version is this one).
+impl Value for crate::domain::pricing::Quote {}
 
 impl Order {
     /// The machine's view of the order.
     pub fn state(&self) -> machine::State {
         machine::State {
             status: self.status,
-            total: self.totals.total.amount,
+            // Gift cards paid their part at checkout; the machine follows what is left.
+            total: self.totals.total.amount - self.totals.gift_cards.amount,
             paid: self.totals.paid.amount,
             refunded: self.totals.refunded.amount,
             ordered: self.lines.iter().map(|l| l.quantity).collect(),
@@ -228,7 +296,9 @@ pub struct OrderView {
     /// Lines.
     pub lines: Vec<OrderLine>,
     /// Money.
-    pub totals: Totals,
+    pub totals: OrderTotalsView,
+    /// Whether prices included tax.
+    pub tax_inclusive: bool,
     /// Ship to (`null` when no line requires shipping).
     pub shipping_address: Option<Address>,
     /// Bill to.
@@ -268,7 +338,8 @@ impl OrderView {
             customer_id: o.customer_id,
             email: o.email.clone(),
             lines: o.lines.clone(),
-            totals: o.totals.clone(),
+            totals: OrderTotalsView::of(&o.totals),
+            tax_inclusive: o.tax_inclusive,
             shipping_address: o.shipping_address.clone(),
             billing_address: o.billing_address.clone(),
             shipping_method: o.shipping_method.clone(),

@@ -6,7 +6,8 @@
 use serde::Deserialize;
 
 use super::machine::Status;
-use super::model::{Address, Fulfilment, HistoryEntry, Note, Order, OrderLine, Totals};
+use super::model::{Address, Fulfilment, HistoryEntry, Note, Order};
+use super::model_v2::{OrderLineV2, OrderV2, TotalsV2};
 use crate::core::{CustomerId, LineId, Money, OrderId, ProductId, Timestamp, VariantId};
 
 #[derive(Deserialize)]
@@ -34,7 +35,7 @@ pub(crate) struct OrderV1 {
     email: String,
     token_hash: Vec<u8>,
     lines: Vec<OrderLineV1>,
-    totals: Totals,
+    totals: TotalsV2,
     shipping_address: Address,
     billing_address: Address,
     shipping_method: String,
@@ -50,7 +51,7 @@ pub(crate) struct OrderV1 {
 impl OrderV1 {
     /// The same order today: every version-1 line was shipped.
     pub(crate) fn upgrade(self) -> Order {
-        Order {
+        OrderV2 {
             id: self.id,
             status: self.status,
             customer_id: self.customer_id,
@@ -69,11 +70,12 @@ impl OrderV1 {
             updated_at: self.updated_at,
             version: self.version,
         }
+        .upgrade()
     }
 }
 
-fn line(l: OrderLineV1) -> OrderLine {
-    OrderLine {
+fn line(l: OrderLineV1) -> OrderLineV2 {
+    OrderLineV2 {
         id: l.id,
         variant_id: l.variant_id,
         product_id: l.product_id,
@@ -127,7 +129,7 @@ mod tests {
             email: "ada@example.com".into(),
             token_hash: vec![1, 2, 3],
             lines: vec![l("TEE-M"), l("")],
-            totals: Totals {
+            totals: TotalsV2 {
                 subtotal: usd(2000),
                 shipping: usd(500),
                 tax: usd(0),

@@ -5,13 +5,15 @@ use serde::Serialize;
 
 use super::machine::Status;
 use super::model::{Address, Order, Totals};
+use crate::core::Money;
 use crate::core::{CustomerId, FulfilmentId, LineId, OrderId, ProductId, Timestamp, VariantId};
 use crate::domain::events::Payload;
 
-/// `data` of every `order.*` event, version 2 (version 1 had a shipping address, a shipping
-/// method and a SKU string on every order; digital orders have none of them).
+/// `data` of every `order.*` event, version 3: totals carry `discount` and `gift_cards`, lines
+/// their `discount` and `tax` (version 2 had neither: total was subtotal + shipping + tax;
+/// version 1 had a shipping address, a shipping method and a SKU string on every order).
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct OrderEventV2 {
+pub struct OrderEventV3 {
     /// `ord_…`.
     #[schema(value_type = String)]
     pub id: OrderId,
@@ -23,9 +25,9 @@ pub struct OrderEventV2 {
     /// Contact email.
     pub email: String,
     /// Purchased lines.
-    pub lines: Vec<OrderEventLineV2>,
+    pub lines: Vec<OrderEventLineV3>,
     /// Money.
-    pub totals: Totals,
+    pub totals: OrderEventTotalsV2,
     /// Ship to (`null` when no line requires shipping).
     pub shipping_address: Option<Address>,
     /// Bill to.
@@ -44,9 +46,50 @@ pub struct OrderEventV2 {
     pub version: u64,
 }
 
-/// A line of [`OrderEventV2`].
+/// Money of an order in `order.*` payloads (version 3): subtotal − discount + shipping + tax
+/// = total when prices exclude tax; subtotal − discount + shipping = total (tax contained)
+/// when they include it.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct OrderEventLineV2 {
+pub struct OrderEventTotalsV2 {
+    /// Goods before discounts.
+    pub subtotal: Money,
+    /// Every discount (shipping's included).
+    pub discount: Money,
+    /// Shipping before its discount.
+    pub shipping: Money,
+    /// Tax.
+    pub tax: Money,
+    /// Whether prices include tax.
+    pub tax_inclusive: bool,
+    /// Paid with gift cards.
+    pub gift_cards: Money,
+    /// What the order costs.
+    pub total: Money,
+    /// Paid so far.
+    pub paid: Money,
+    /// Refunded so far.
+    pub refunded: Money,
+}
+
+impl OrderEventTotalsV2 {
+    fn of(t: &Totals, tax_inclusive: bool) -> Self {
+        OrderEventTotalsV2 {
+            subtotal: t.subtotal,
+            discount: t.discount,
+            shipping: t.shipping,
+            tax: t.tax,
+            tax_inclusive,
+            gift_cards: t.gift_cards,
+            total: t.total,
+            paid: t.paid,
+            refunded: t.refunded,
+        }
+    }
+}
+
+/// A line of [`OrderEventV3`].
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct OrderEventLineV3 {
     /// `line_…`.
     #[schema(value_type = String)]
     pub id: LineId,
@@ -68,13 +111,17 @@ pub struct OrderEventLineV2 {
     pub quantity: i64,
     /// Units shipped.
     pub fulfilled_quantity: i64,
-    /// Unit price paid.
+    /// Unit price before discounts.
     pub unit_price: crate::core::Money,
-    /// Unit price × quantity.
+    /// Discounts on the line.
+    pub discount: crate::core::Money,
+    /// Tax on the line.
+    pub tax: crate::core::Money,
+    /// What the line cost (unit price × quantity − discount, plus tax when prices exclude it).
     pub total: crate::core::Money,
 }
 
-/// A shipment of [`OrderEventV2`].
+/// A shipment of [`OrderEventV3`].
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct OrderEventFulfilmentV1 {
     /// `ful_…`.
@@ -101,14 +148,14 @@ pub struct OrderEventFulfilledLineV1 {
     pub quantity: i64,
 }
 
-impl Payload for OrderEventV2 {
-    const VERSION: u32 = 2;
+impl Payload for OrderEventV3 {
+    const VERSION: u32 = 3;
 }
 
-impl OrderEventV2 {
+impl OrderEventV3 {
     /// The payload of `o` as it is after the change.
-    pub fn of(o: &Order) -> OrderEventV2 {
-        OrderEventV2 {
+    pub fn of(o: &Order) -> OrderEventV3 {
+        OrderEventV3 {
             id: o.id,
             status: o.status,
             customer_id: o.customer_id,
@@ -116,7 +163,7 @@ impl OrderEventV2 {
             lines: o
                 .lines
                 .iter()
-                .map(|l| OrderEventLineV2 {
+                .map(|l| OrderEventLineV3 {
                     id: l.id,
                     variant_id: l.variant_id,
                     product_id: l.product_id,
@@ -127,10 +174,12 @@ impl OrderEventV2 {
                     quantity: l.quantity,
                     fulfilled_quantity: l.fulfilled_quantity,
                     unit_price: l.unit_price,
+                    discount: l.discount,
+                    tax: l.tax,
                     total: l.total,
                 })
                 .collect(),
-            totals: o.totals.clone(),
+            totals: OrderEventTotalsV2::of(&o.totals, o.tax_inclusive),
             shipping_address: o.shipping_address.clone(),
             billing_address: o.billing_address.clone(),
             shipping_method: o.shipping_method.clone(),

@@ -232,10 +232,7 @@ pub fn create(
         "manual" => (Some(format!("manual_{id}")), None),
         _ => (None, None),
     };
-    let amount = Money::new(
-        order.totals.total.amount - order.totals.paid.amount,
-        order.totals.total.currency,
-    );
+    let amount = order.totals.amount_due();
     let p = Payment {
         id,
         order_id: order.id,

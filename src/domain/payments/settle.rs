@@ -213,7 +213,7 @@ fn secured(
         )));
     };
     let actor = obs.source.actor();
-    let amount = order.totals.total.amount - order.totals.paid.amount;
+    let amount = order.totals.amount_due().amount;
     match order.status {
         Status::PendingPayment => {
             let reason = format!("payment {} {}", p.id, obs.status.as_str());
@@ -269,7 +269,7 @@ fn revive_or_refund(
     let was = order.status.as_str();
     match inventory::reserve_again(tx, order.id, &lines, tx.now()) {
         Ok(()) => {
-            let amount = order.totals.total.amount - order.totals.paid.amount;
+            let amount = order.totals.amount_due().amount;
             let reason = format!(
                 "payment {} succeeded after the order was {was}; stock reserved again",
                 p.id

@@ -188,7 +188,7 @@ fn select<'a>(
     refused: &mut Vec<Refused>,
 ) -> Vec<Candidate<'a>> {
     let mut selected: Vec<Candidate<'a>> = Vec::new();
-    for c in promotions::candidates(&rules.promotions, &input.codes, refused) {
+    for c in promotions::candidates(&rules.promotions, &input.codes, input.now, refused) {
         let rule = promotions::rule_of(c.promo, c.code.as_deref());
         if let Some(r) = promotions::ineligible(c.promo, input, lines) {
             refused.push((rule, c.code, r));

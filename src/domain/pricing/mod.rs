@@ -18,6 +18,7 @@ mod refunds;
 mod rules;
 mod shipping;
 mod tax;
+mod view;
 mod work;
 mod zones;
 
@@ -37,4 +38,5 @@ pub use rules::{
     REDUCED, RateKind, Rounding, Rules, STANDARD, Scope, ShippingMethod, ShippingTax, ShippingZone,
     SubtotalBracket, TaxRules, TaxZone, Tier, WeightBracket, ZERO,
 };
-pub use shipping::{Offer, offers};
+pub use shipping::{Offer, offers, zone_for as shipping_zone_for};
+pub use view::{DiscountView, ExplanationView, PricedView, TotalsView};

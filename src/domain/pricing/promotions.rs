@@ -1,7 +1,8 @@
 //! Promotions in the quote: which are eligible (and why not), which are selected under the
 //! stacking rules, and what each takes off. The documented order:
 //!
-//! 1. Candidates are automatic promotions and those reached by entered codes, sorted by
+//! 1. Candidates are automatic promotions inside their validity window and the promotions
+//!    reached by entered codes (whatever their window, so a code hears why), sorted by
 //!    priority (higher first), then entered codes before automatic ones, then id.
 //! 2. Each is checked: window, usage limits, buyer conditions, scope, minimums. A candidate
 //!    that fails gets its reason.
@@ -58,6 +59,7 @@ pub type Refused = (String, Option<String>, Refusal);
 pub fn candidates<'a>(
     promotions: &'a [Promotion],
     codes: &[CodeInput],
+    now: crate::core::Timestamp,
     refused: &mut Vec<Refused>,
 ) -> Vec<Candidate<'a>> {
     let mut out: Vec<Candidate<'a>> = Vec::new();
@@ -77,10 +79,15 @@ pub fn candidates<'a>(
             Some(p) => out.push(Candidate { promo: p, code }),
         }
     }
+    // Automatic promotions outside their window are not considered at all (not listed as
+    // refused): a long-ended sale is not news in every cart's explanation.
+    let in_window =
+        |p: &&Promotion| p.starts_at.is_none_or(|s| now >= s) && p.ends_at.is_none_or(|e| now < e);
     out.extend(
         promotions
             .iter()
             .filter(|p| !p.has_codes)
+            .filter(in_window)
             .map(|p| Candidate {
                 promo: p,
                 code: None,

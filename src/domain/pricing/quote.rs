@@ -144,7 +144,7 @@ pub struct Tender {
 
 /// Sums of a quote. Exclusive: subtotal − discount + shipping + tax = total; inclusive:
 /// subtotal − discount + shipping = total, which contains tax. amount_due = total − gift_cards.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {
     /// Goods before discounts.
     pub subtotal: Money,
@@ -163,7 +163,7 @@ pub struct Totals {
 }
 
 /// One rule considered for the quote.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Explanation {
     /// What was considered: `promotion promo_… "Summer"`, `code SAVE10`, `tax …`, `shipping …`,
     /// `gift card …1234`.
@@ -171,10 +171,8 @@ pub struct Explanation {
     /// Whether it applied.
     pub applied: bool,
     /// What it came to, when it applied.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<Money>,
     /// Why it did not apply (for codes, the same reason a refusal carries).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 

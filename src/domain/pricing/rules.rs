@@ -23,7 +23,7 @@ pub struct Rules {
 
 /// Where amounts are rounded: each line's tax (and percentage discount) on its own, or once per
 /// rate (per promotion) over the cart and then allocated back to the lines.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rounding {
     /// Round per line (the default; what most tax authorities and Shopify do).
@@ -49,20 +49,18 @@ pub struct TaxRules {
 }
 
 /// A country, optionally narrowed to regions and postal-code prefixes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Area {
     /// ISO 3166-1 alpha-2 code, upper case.
     pub country: String,
     /// Regions (states, provinces) inside it, upper case; empty for the whole country.
-    #[serde(default)]
     pub regions: Vec<String>,
     /// Postal-code prefixes, upper case without spaces; empty for any.
-    #[serde(default)]
     pub postal_prefixes: Vec<String>,
 }
 
 /// How shipping is taxed in a zone.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ShippingTax {
     /// Shipping is not taxed.
@@ -144,8 +142,7 @@ pub struct ShippingMethod {
 }
 
 /// A shipping price rule. Subtotals are the goods after discounts; weights in grams.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum RateKind {
     /// One price.
     Flat {
@@ -172,7 +169,7 @@ pub enum RateKind {
 }
 
 /// A weight bracket.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WeightBracket {
     /// Parcels up to this many grams.
     pub up_to_grams: u64,
@@ -181,7 +178,7 @@ pub struct WeightBracket {
 }
 
 /// A subtotal bracket.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubtotalBracket {
     /// From this goods subtotal.
     pub min_subtotal: Money,
@@ -190,16 +187,13 @@ pub struct SubtotalBracket {
 }
 
 /// When a method is offered.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MethodConditions {
     /// Heaviest parcel in grams.
-    #[serde(default)]
     pub max_weight_grams: Option<u64>,
     /// Smallest goods subtotal.
-    #[serde(default)]
     pub min_subtotal: Option<Money>,
     /// Largest goods subtotal.
-    #[serde(default)]
     pub max_subtotal: Option<Money>,
 }
 
@@ -233,13 +227,11 @@ pub struct Promotion {
 }
 
 /// What a promotion does.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Effect {
     /// A percentage off each line in scope.
     Percentage {
         /// Percent off.
-        #[schema(value_type = String, example = "10")]
         percent: Rate,
     },
     /// An amount off the order (spread over the lines in scope) or off each unit in scope.
@@ -258,10 +250,8 @@ pub enum Effect {
         /// Units discounted per application.
         get: u32,
         /// Percent off the discounted units (100: free).
-        #[schema(value_type = String, example = "100")]
         percent: Rate,
         /// Most applications per order.
-        #[serde(default)]
         max_applications: Option<u32>,
     },
     /// Spend thresholds: the highest tier the scoped subtotal reaches applies.
@@ -272,7 +262,7 @@ pub enum Effect {
 }
 
 /// Per order or per item.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Per {
     /// Once per order.
@@ -282,22 +272,18 @@ pub enum Per {
 }
 
 /// One spend tier.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Tier {
     /// From this subtotal of the lines in scope (before discounts).
     pub min_subtotal: Money,
     /// Percent off (exclusive with `amount`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
     pub percent: Option<Rate>,
     /// Amount off (exclusive with `percent`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<Money>,
 }
 
 /// Which lines a promotion looks at. Categories include their descendants.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Scope {
     /// Every line.
     #[default]
@@ -305,50 +291,38 @@ pub enum Scope {
     /// Lines of these products.
     Products {
         /// Products.
-        #[schema(value_type = Vec<String>)]
         ids: Vec<ProductId>,
     },
     /// Lines of these variants.
     Variants {
         /// Variants.
-        #[schema(value_type = Vec<String>)]
         ids: Vec<VariantId>,
     },
     /// Lines whose product is in these categories (or below them).
     Categories {
         /// Categories.
-        #[schema(value_type = Vec<String>)]
         ids: Vec<CategoryId>,
     },
     /// Lines whose product is in these collections.
     Collections {
         /// Collections.
-        #[schema(value_type = Vec<String>)]
         ids: Vec<CollectionId>,
     },
 }
 
 /// Who and what qualifies for a promotion.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conditions {
     /// Subtotal of the lines in scope, before discounts.
-    #[serde(default)]
     pub min_subtotal: Option<Money>,
     /// Units in scope.
-    #[serde(default)]
     pub min_quantity: Option<u32>,
     /// Only a customer (or email) without an earlier order.
-    #[serde(default)]
     pub first_order_only: bool,
     /// Only signed-in customers.
-    #[serde(default)]
     pub signed_in_only: bool,
     /// Only these customers (empty: anyone).
-    #[serde(default)]
-    #[schema(value_type = Vec<String>)]
     pub customers: Vec<CustomerId>,
     /// Only emails at these domains, lower case (empty: any).
-    #[serde(default)]
     pub email_domains: Vec<String>,
 }

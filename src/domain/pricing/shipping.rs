@@ -18,6 +18,11 @@ pub struct Offer<'a> {
     pub price: i128,
 }
 
+/// The zone whose methods `destination` is offered.
+pub fn zone_for<'a>(zones_: &'a [ShippingZone], d: &Destination) -> Option<&'a ShippingZone> {
+    zones::best(zones_, d, |z| &z.areas, |z| z.id)
+}
+
 /// The methods offered to `destination` for goods worth `subtotal` weighing `grams`.
 pub fn offers<'a>(
     zones_: &'a [ShippingZone],
@@ -26,7 +31,7 @@ pub fn offers<'a>(
     grams: u64,
     currency: Currency,
 ) -> Vec<Offer<'a>> {
-    let Some(zone) = zones::best(zones_, destination, |z| &z.areas, |z| z.id) else {
+    let Some(zone) = zone_for(zones_, destination) else {
         return Vec::new();
     };
     zone.methods
