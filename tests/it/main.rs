@@ -24,6 +24,7 @@ mod metrics;
 mod openapi;
 mod orders;
 mod payments;
+mod pricing;
 mod proxy;
 mod search;
 mod shopify;
