@@ -197,6 +197,14 @@ impl App {
                 "webhooks.allow_private_targets is on: webhook endpoints may point at loopback and private addresses"
             );
         }
+        let gift_cards = crate::domain::giftcards::GiftCards::new(
+            store.clone(),
+            crate::domain::giftcards::GiftCardSettings {
+                shop_name: config.shop.name.clone(),
+                public_url: public_url.clone(),
+                currency: rules.currency(),
+            },
+        );
         // Every module's job handlers and recurring schedules, declared by the module.
         runner
             .install(vec![
@@ -207,6 +215,7 @@ impl App {
                 orders.work(),
                 payments.work(),
                 webhooks.work(),
+                gift_cards.work(),
                 idempotency::work(store.clone()),
             ])
             .await
@@ -236,6 +245,7 @@ impl App {
             payments: payments.clone(),
             webhooks: webhooks.clone(),
             rules: rules.clone(),
+            gift_cards: gift_cards.clone(),
             jobs: crate::domain::jobs_admin::JobsAdmin::new(store.clone()),
             auth_limiter: Arc::new(RateLimiter::new(
                 config.auth.login_per_ip_per_minute,

@@ -101,8 +101,10 @@ table! {
     PRICE_CHANGED = "price_changed", Conflict, "Prices changed since they were added to the cart.";
     PRODUCT_UNAVAILABLE = "product_unavailable", Conflict, "The product is not on sale.";
     INVALID_TRANSITION = "invalid_transition", Conflict, "The order's state does not allow this.";
+    GIFT_CARD_BALANCE_CHANGED = "gift_card_balance_changed", Conflict, "A gift card on the cart has less left than when the cart was priced; the cart is re-priced.";
     CODE_TAKEN = "code_taken", Conflict, "A discount code (or tax category) with this name exists.";
     PROMOTION_UNAVAILABLE = "promotion_unavailable", Conflict, "A code or promotion the cart was priced with no longer applies (used up, ended); the cart is re-priced.";
+    GIFT_CARD_INVALID = "gift_card_invalid", Invalid, "The gift card code is mistyped or unknown, or the card is disabled, expired, empty or in another currency.";
     UNKNOWN = "unknown", Invalid, "A discount code that does not exist.";
     EXPIRED = "expired", Invalid, "A discount code whose promotion has ended.";
     NOT_STARTED = "not_started", Invalid, "A discount code whose promotion has not started yet.";

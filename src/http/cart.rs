@@ -29,6 +29,8 @@ pub const CART_COOKIE: &str = "shopd_cart";
     remove_item,
     add_discount,
     remove_discount,
+    add_gift_card,
+    remove_gift_card,
     shipping_methods
 ))]
 pub(super) struct Doc;
@@ -49,6 +51,11 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     .route(
         "/api/v1/cart/discounts/{code}",
         web::delete().to(remove_discount),
+    )
+    .route("/api/v1/cart/gift-cards", web::post().to(add_gift_card))
+    .route(
+        "/api/v1/cart/gift-cards/{id}",
+        web::delete().to(remove_gift_card),
     )
     .route(
         "/api/v1/cart/shipping-methods",
@@ -290,4 +297,34 @@ pub async fn shipping_methods(
         &bounded(&q.postal_code),
     );
     Ok(HttpResponse::Ok().json(state.carts.shipping_methods(who.0, d)?))
+}
+
+/// Adds a gift card as a tender: it pays what it can of the total, before the payment
+/// provider (an order it covers whole needs none). 422 `gift_card_invalid` for a mistyped,
+/// unknown, disabled, expired or empty card.
+#[utoipa::path(post, path = "/api/v1/cart/gift-cards", tag = "cart", security((), ("bearer" = [])), request_body = AddDiscount,
+    params(("X-Cart-Token" = Option<String>, Header, description = "Anonymous cart token")),
+    responses((status = 200, description = "The cart with the card tendered", body = crate::domain::cart::CartView),
+        (status = 404, description = "No such cart", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`gift_card_invalid`, or too many cards", body = Problem, content_type = "application/problem+json")))]
+pub async fn add_gift_card(
+    state: web::Data<HttpState>,
+    who: Shopper,
+    body: Json<AddDiscount>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(state.carts.add_gift_card(who.0, &body.code).await?))
+}
+
+/// Takes a gift card off the cart.
+#[utoipa::path(delete, path = "/api/v1/cart/gift-cards/{id}", tag = "cart", security((), ("bearer" = [])),
+    params(("id" = String, Path, description = "gc_…"),
+        ("X-Cart-Token" = Option<String>, Header, description = "Anonymous cart token")),
+    responses((status = 200, description = "The cart", body = crate::domain::cart::CartView),
+        (status = 404, description = "No such cart, or the card is not on it", body = Problem, content_type = "application/problem+json")))]
+pub async fn remove_gift_card(
+    state: web::Data<HttpState>,
+    who: Shopper,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(state.carts.remove_gift_card(who.0, &id).await?))
 }

@@ -44,7 +44,8 @@ impl Modify for BearerAuth {
         crate::domain::inventory::StockEventV1,
         crate::domain::payments::PaymentEventV1,
         crate::domain::payments::RefundEventV1,
-        crate::domain::rules::PromotionEventV1
+        crate::domain::rules::PromotionEventV1,
+        crate::domain::giftcards::GiftCardEventV1
     )),
     modifiers(&BearerAuth),
     tags(

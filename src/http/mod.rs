@@ -94,6 +94,8 @@ pub struct HttpState {
     pub webhooks: crate::domain::webhooks::Webhooks,
     /// Tax, shipping and promotion rules.
     pub rules: crate::domain::rules::PricingRules,
+    /// Gift cards.
+    pub gift_cards: crate::domain::giftcards::GiftCards,
     /// Job administration.
     pub jobs: crate::domain::jobs_admin::JobsAdmin,
     /// Per-IP budget of login and token endpoints.

@@ -11,6 +11,7 @@ use super::json::Json;
 use super::paging::{CursorQuery, per_page};
 use super::{ApiError, HttpState, Problem};
 use crate::core::Page;
+use crate::domain::giftcards::{GiftCardDetail, GiftCardView, IssueInput};
 use crate::domain::rules::{
     CodeView, GeneratedCodes, PromotionInput, PromotionView, ShippingZoneInput, ShippingZoneView,
     TaxCategoryInput, TaxCategoryView, TaxSettingsView, TaxZoneInput, TaxZoneView,
@@ -40,7 +41,10 @@ use crate::domain::rules::{
     delete_promotion,
     generate_codes,
     list_codes,
-    export_codes
+    export_codes,
+    issue_gift_card,
+    list_gift_cards,
+    get_gift_card
 ))]
 pub(super) struct Doc;
 
@@ -96,6 +100,15 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     .route(
         "/api/v1/admin/promotions/{id}/codes.csv",
         web::get().to(export_codes),
+    )
+    .service(
+        web::resource("/api/v1/admin/gift-cards")
+            .route(web::get().to(list_gift_cards))
+            .route(web::post().to(issue_gift_card)),
+    )
+    .route(
+        "/api/v1/admin/gift-cards/{id}",
+        web::get().to(get_gift_card),
     );
 }
 
@@ -402,4 +415,43 @@ pub async fn export_codes(
             format!("attachment; filename=\"{}-codes.csv\"", id.as_str()),
         ))
         .body(csv))
+}
+
+/// Issues a gift card in the shop's currency. The answer carries its `code`, shown only here;
+/// with `recipient_email` the code is also mailed. Records `gift_card.issued`.
+#[utoipa::path(post, path = "/api/v1/admin/gift-cards", tag = "pricing", security(("bearer" = [])), request_body = IssueInput,
+    responses((status = 201, description = "The card with its code", body = GiftCardView)))]
+pub async fn issue_gift_card(
+    state: web::Data<HttpState>,
+    who: Who,
+    body: Json<IssueInput>,
+) -> Result<HttpResponse> {
+    let actor = who.principal.actor();
+    Ok(HttpResponse::Created().json(state.gift_cards.issue(body.into_inner(), actor).await?))
+}
+
+/// Gift cards, newest first (never their codes).
+#[utoipa::path(get, path = "/api/v1/admin/gift-cards", tag = "pricing", security(("bearer" = [])),
+    params(CursorQuery),
+    responses((status = 200, description = "A page of cards", body = Page<GiftCardView>)))]
+pub async fn list_gift_cards(
+    state: web::Data<HttpState>,
+    _who: Who,
+    q: web::Query<CursorQuery>,
+) -> Result<HttpResponse> {
+    let n = per_page(q.per_page)?;
+    Ok(HttpResponse::Ok().json(state.gift_cards.list(n, q.cursor.as_deref())?))
+}
+
+/// One gift card with its ledger: issue, redemptions, refunds, each with the balance after.
+#[utoipa::path(get, path = "/api/v1/admin/gift-cards/{id}", tag = "pricing", security(("bearer" = [])),
+    params(("id" = String, Path, description = "gc_…")),
+    responses((status = 200, description = "The card and its ledger", body = GiftCardDetail),
+        (status = 404, description = "No such card", body = Problem, content_type = "application/problem+json")))]
+pub async fn get_gift_card(
+    state: web::Data<HttpState>,
+    _who: Who,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(state.gift_cards.get(&id)?))
 }

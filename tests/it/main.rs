@@ -15,6 +15,7 @@ mod csv;
 mod error_codes;
 mod events;
 mod fault;
+mod giftcards;
 mod http_errors;
 mod inventory;
 mod jobs;

@@ -167,6 +167,44 @@ async fn codes_apply_case_insensitively_and_each_refusal_has_one_reason() {
         (json!([]), usd(3000))
     );
     problem(del("SAVE10").await.expect("del"), 404, "not_found").await;
+
+    // A code that stops applying while on a cart: the cart's explanation names the same
+    // reason a 422 gives for it.
+    assert_eq!(add_code(&app, &t, "SAVE10").await.status(), 200);
+    let id = p["id"].as_str().expect("id");
+    let r = app
+        .admin_send(
+            Method::PUT,
+            &format!("/api/v1/admin/promotions/{id}"),
+            &json!({"name": "Ten percent", "code": "SAVE10", "ends_at": "2026-02-01T00:00:00Z",
+                    "effect": {"type": "percentage", "percent": "10"}}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let c = cart(&app, &t).await;
+    let e = c["explanation"]
+        .as_array()
+        .expect("explanation")
+        .iter()
+        .find(|e| e["rule"].as_str().expect("r").starts_with("code SAVE10"))
+        .cloned()
+        .expect("listed");
+    assert_eq!(
+        (e["applied"].clone(), e["reason"].clone()),
+        (json!(false), json!("expired"))
+    );
+    assert_eq!(c["totals"]["discount"], usd(0));
+    let t2 = cart_with(&app, &v[0], 1, None).await;
+    problem(add_code(&app, &t2, "save10").await, 422, "expired").await;
+    // Checking out the cart that still holds it: 409, the code taken off, the cart re-priced.
+    let p = problem(
+        checkout(&app, &t, "expired", &checkout_body("ada@example.com")).await,
+        409,
+        "promotion_unavailable",
+    )
+    .await;
+    assert_eq!(p["errors"][0]["code"], "expired");
+    assert_eq!(cart(&app, &t).await["codes"], json!([]));
     app.stop().await;
 }
 

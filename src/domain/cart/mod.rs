@@ -12,11 +12,14 @@ mod model;
 use crate::core::errors::{self as codes, Code, ErrorCode, FieldIssue};
 use std::time::Duration;
 
-pub use model::{Cart, CartLine, CartView, LineView, PriceChange, line_keys, to_price};
+pub use model::{
+    Cart, CartGiftCard, CartLine, CartView, LineView, PriceChange, TenderView, gift_card_ids,
+    line_keys, to_price,
+};
 
 use crate::core::secret::{hash_token, hex, new_token};
 use crate::core::{CartId, Currency, CustomerId, LineId, Timestamp, VariantId};
-use crate::domain::{catalog, inventory, pricing, rules};
+use crate::domain::{catalog, giftcards, inventory, pricing, rules};
 use crate::jobs;
 use crate::storage::{Order, Reader, StorageError, Store, WriteTx};
 use model::{CART_EXPIRY, CART_TOKENS, CARTS, CUSTOMER_CARTS};
@@ -26,6 +29,8 @@ pub const SWEEP_JOB: &str = "cart.sweep";
 
 /// Most discount codes on one cart.
 pub const MAX_CODES: usize = 5;
+/// Most gift cards on one cart.
+pub const MAX_GIFT_CARDS: usize = 5;
 
 /// How often the sweeper runs.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(3600);
@@ -86,6 +91,9 @@ pub enum CartError {
     /// Bad input.
     #[error("{0}")]
     Invalid(FieldIssue),
+    /// A gift card that cannot be used.
+    #[error(transparent)]
+    GiftCard(#[from] giftcards::GiftCardError),
     /// A discount code that cannot be used, with the one reason.
     #[error("the code {code} cannot be used: {}", reason.as_str())]
     CodeRefused {
@@ -111,6 +119,7 @@ impl ErrorCode for CartError {
             CartError::OutOfStock { .. } => codes::OUT_OF_STOCK,
             CartError::Invalid(_) => codes::VALIDATION_FAILED,
             CartError::CodeRefused { reason, .. } => refusal_code(*reason),
+            CartError::GiftCard(g) => g.code(),
             CartError::Internal(_) => codes::INTERNAL_ERROR,
             CartError::Storage(s) => s.code(),
         }
@@ -126,6 +135,7 @@ impl ErrorCode for CartError {
             } => format!("only {available} of {variant_id} can be added"),
             CartError::Internal(_) => codes::INTERNAL_MESSAGE.into(),
             CartError::Storage(s) => s.message(),
+            CartError::GiftCard(g) => g.message(),
             other => other.to_string(),
         }
     }
@@ -398,6 +408,47 @@ impl Carts {
                 }),
                 None => Ok(()),
             }
+        })
+        .await
+    }
+
+    /// Adds a gift card as a tender (its code, typed as printed). Its balance now is what the
+    /// customer saw; checkout refuses when it fell since.
+    pub async fn add_gift_card(&self, who: CartOwner, code: &str) -> Result<CartView, CartError> {
+        let code = code.to_owned();
+        self.modify(who, move |tx, cart, s| {
+            let currency = cart.currency().unwrap_or(s.currency);
+            let card = giftcards::find_usable(&*tx, &code, currency, tx.now())?;
+            if let Some(g) = cart.gift_cards.iter_mut().find(|g| g.id == card.id) {
+                g.seen = card.balance;
+                return Ok(());
+            }
+            if cart.gift_cards.len() >= MAX_GIFT_CARDS {
+                return Err(invalid(
+                    "code",
+                    format!("at most {MAX_GIFT_CARDS} gift cards per cart"),
+                ));
+            }
+            cart.gift_cards.push(CartGiftCard {
+                id: card.id,
+                seen: card.balance,
+            });
+            Ok(())
+        })
+        .await
+    }
+
+    /// Takes a gift card off the cart.
+    pub async fn remove_gift_card(&self, who: CartOwner, id: &str) -> Result<CartView, CartError> {
+        let id = crate::core::GiftCardId::parse(id)
+            .map_err(|_| CartError::NotFound("no such gift card on the cart"))?;
+        self.modify(who, move |_, cart, _| {
+            let before = cart.gift_cards.len();
+            cart.gift_cards.retain(|g| g.id != id);
+            if cart.gift_cards.len() == before {
+                return Err(CartError::NotFound("no such gift card on the cart"));
+            }
+            Ok(())
         })
         .await
     }

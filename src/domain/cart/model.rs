@@ -7,7 +7,7 @@ use crate::core::{
     CartId, Currency, CustomerId, GiftCardId, LineId, Money, ProductId, Timestamp, VariantId,
 };
 use crate::domain::pricing::{DiscountView, ExplanationView, PricedView, TotalsView};
-use crate::domain::{catalog, inventory, pricing, rules};
+use crate::domain::{catalog, giftcards, inventory, pricing, rules};
 use crate::storage::{Reader, Table, Value};
 
 /// Carts by id.
@@ -38,9 +38,20 @@ pub struct Cart {
     pub expires_at: Timestamp,
     /// Discount codes entered (upper case, at most [`super::MAX_CODES`]).
     pub codes: Vec<String>,
-    /// Gift cards added as tenders.
-    pub gift_cards: Vec<GiftCardId>,
+    /// Gift cards added as tenders, with the balance the customer last saw.
+    pub gift_cards: Vec<CartGiftCard>,
 }
+
+/// A gift card on a cart.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartGiftCard {
+    /// The card.
+    pub id: GiftCardId,
+    /// Its balance when the customer last saw the cart priced (checkout refuses with
+    /// `gift_card_balance_changed` when it fell since).
+    pub seen: Money,
+}
+
 impl Value for Cart {
     const VERSION: u8 = 2;
 
@@ -188,9 +199,25 @@ pub struct CartView {
     pub discounts: Vec<DiscountView>,
     /// Every rule considered: what applied, what did not and why.
     pub explanation: Vec<ExplanationView>,
+    /// Gift cards tendered, with what each pays.
+    pub gift_cards: Vec<TenderView>,
     /// When the cart expires if untouched.
     #[schema(value_type = String)]
     pub expires_at: Timestamp,
+}
+
+/// A gift card tendered on a cart.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct TenderView {
+    /// `gc_…` (for `DELETE /api/v1/cart/gift-cards/{id}`).
+    #[schema(value_type = String)]
+    pub id: GiftCardId,
+    /// Last four characters of its code.
+    pub last4: String,
+    /// What it pays of this cart.
+    pub amount: Money,
+    /// Its balance now.
+    pub balance: Money,
 }
 
 /// What a cart asks the pricing rules for (no address or method: the cart view estimates).
@@ -211,6 +238,11 @@ pub fn to_price<'a>(
         gift_cards: Vec::new(),
         now,
     }
+}
+
+/// The ids of a cart's gift cards.
+pub fn gift_card_ids(cart: &Cart) -> Vec<GiftCardId> {
+    cart.gift_cards.iter().map(|g| g.id).collect()
 }
 
 /// The (line, variant, units) of a cart, as pricing reads them.
@@ -281,9 +313,25 @@ pub(super) fn render(
         });
     }
     let keys = line_keys(cart);
-    let quote = rules::price(r, pricing_rules, &to_price(cart, &keys, currency, now))
+    let mut ask = to_price(cart, &keys, currency, now);
+    ask.gift_cards = giftcards::tenders(r, &gift_card_ids(cart), currency, now)?;
+    let balances = ask.gift_cards.clone();
+    let quote = rules::price(r, pricing_rules, &ask)
         .map_err(|e| super::CartError::Internal(format!("pricing: {e}")))?;
     let priced = PricedView::of(&quote);
+    let gift_cards = quote
+        .gift_cards
+        .iter()
+        .map(|t| TenderView {
+            id: t.gift_card_id,
+            last4: t.last4.clone(),
+            amount: t.amount,
+            balance: balances
+                .iter()
+                .find(|b| b.id == t.gift_card_id)
+                .map_or(t.amount, |b| b.balance),
+        })
+        .collect();
     Ok(CartView {
         id: cart.id,
         lines,
@@ -295,6 +343,7 @@ pub(super) fn render(
         tax_inclusive: priced.tax_inclusive,
         discounts: priced.discounts,
         explanation: priced.explanation,
+        gift_cards,
         expires_at: cart.expires_at,
     })
 }

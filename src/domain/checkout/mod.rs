@@ -16,7 +16,7 @@ use crate::domain::cart::{self, CartError, CartOwner, CartSettings, PriceChange}
 use crate::domain::inventory::{self, InventoryError, Strategy};
 use crate::domain::orders::{self, Address, HistoryEntry, Order, OrderLine, Totals};
 use crate::domain::pricing::{self, Destination, Quote, Refusal};
-use crate::domain::{catalog, events, idempotency, payments, rules};
+use crate::domain::{catalog, events, giftcards, idempotency, payments, rules};
 use crate::storage::{StorageError, Store, WriteTx};
 
 /// The method a checkout gets when it names none and the address's zone offers it.
@@ -112,6 +112,11 @@ pub enum CheckoutError {
     /// Codes on the cart no longer apply (used up, ended); they were taken off the cart.
     #[error("promotions unavailable")]
     PromotionUnavailable(Vec<(String, Refusal)>),
+    /// A gift card on the cart has less left than the customer saw; the cart shows it now.
+    #[error(
+        "a gift card on the cart has less left than when the cart was priced (…{0}); the cart now shows its balance, review it and check out again"
+    )]
+    GiftCardBalanceChanged(String),
     /// The `Idempotency-Key` cannot be used.
     #[error(transparent)]
     Key(#[from] idempotency::KeyError),
@@ -141,6 +146,7 @@ impl ErrorCode for CheckoutError {
             CheckoutError::OutOfStock { .. } => codes::OUT_OF_STOCK,
             CheckoutError::PriceChanged(_) => codes::PRICE_CHANGED,
             CheckoutError::PromotionUnavailable(_) => codes::PROMOTION_UNAVAILABLE,
+            CheckoutError::GiftCardBalanceChanged(_) => codes::GIFT_CARD_BALANCE_CHANGED,
             CheckoutError::Key(k) => k.code(),
             CheckoutError::Invalid(_) => codes::VALIDATION_FAILED,
             CheckoutError::Contention => codes::STOCK_CONTENTION,
@@ -381,6 +387,7 @@ enum Outcome {
     Done(Box<CheckoutResponse>),
     PriceChanged(Vec<PriceChange>),
     PromotionUnavailable(Vec<(String, Refusal)>),
+    GiftCardBalanceChanged(String),
 }
 
 impl Checkout {
@@ -463,6 +470,9 @@ impl Checkout {
                 Ok(Outcome::PriceChanged(ch)) => return Err(CheckoutError::PriceChanged(ch)),
                 Ok(Outcome::PromotionUnavailable(r)) => {
                     return Err(CheckoutError::PromotionUnavailable(r));
+                }
+                Ok(Outcome::GiftCardBalanceChanged(last4)) => {
+                    return Err(CheckoutError::GiftCardBalanceChanged(last4));
                 }
                 Err(PlaceError::Conflict) => continue,
                 Err(PlaceError::Checkout(e)) => return Err(e),
@@ -621,13 +631,18 @@ fn place(
         ));
     }
     let quote = match quote(tx, c, &cart, currency, ships, now)? {
-        Ok(q) => q,
-        Err(refused) => {
+        Priced::Quote(q) => *q,
+        Priced::CodesRefused(refused) => {
             // The customer saw these codes apply; take them off and show the new prices.
             cart.codes
                 .retain(|code| !refused.iter().any(|(r, _)| r == code));
             cart::store(tx, &cart, &c.carts)?;
             return Ok(Outcome::PromotionUnavailable(refused));
+        }
+        Priced::BalanceChanged { last4, now_seen } => {
+            cart.gift_cards = now_seen;
+            cart::store(tx, &cart, &c.carts)?;
+            return Ok(Outcome::GiftCardBalanceChanged(last4));
         }
     };
     let mut lines = Vec::with_capacity(priced.len());
@@ -696,17 +711,40 @@ fn place(
     orders::insert(tx, &order)?;
     orders::insert_quote(tx, order.id, &quote)?;
     rules::record_uses(tx, &quote, subject(c, &cart).as_deref())?;
+    for t in &quote.gift_cards {
+        giftcards::redeem(tx, t.gift_card_id, t.amount, order.id)
+            .map_err(|e| PlaceError::Checkout(CheckoutError::Internal(e.to_string())))?;
+    }
     events::record(
         tx,
         &events::ORDER_CREATED,
         &orders::OrderEventV3::of(&order),
     )?;
-    let payment = payments::create(tx, &order, &c.payments)?;
+    let mut order = order;
+    let payment = if order.totals.amount_due().amount == 0 {
+        // Gift cards and discounts covered everything: paid now, no provider involved.
+        let s = &c.payments.settle.orders;
+        let reason = Some("nothing left to pay after gift cards and discounts".to_owned());
+        orders::transition(
+            tx,
+            &mut order,
+            orders::Event::Pay { amount: 0 },
+            "system",
+            reason,
+            s,
+        )
+        .map_err(|e| PlaceError::Checkout(CheckoutError::Internal(e.to_string())))?;
+        orders::mail(tx, &order, "order_confirmation", s, serde_json::json!({}))
+            .map_err(|e| PlaceError::Checkout(CheckoutError::Internal(e.to_string())))?;
+        None
+    } else {
+        Some(payments::create(tx, &order, &c.payments)?)
+    };
     cart::delete(tx, &cart)?;
     let placed = Placed {
         order,
         order_token: token,
-        payment: Some(payments::PaymentRef::of(&payment)),
+        payment: payment.as_ref().map(payments::PaymentRef::of),
     };
     c.keyed.store(tx, &placed)?;
     Ok(Outcome::Done(Box::new(CheckoutResponse {
@@ -731,8 +769,21 @@ fn subject(c: &Ctx, cart: &cart::Cart) -> Option<String> {
     }
 }
 
-/// Prices the cart inside the checkout's write (usage limits read here hold exactly): the
-/// quote, or the cart's codes that no longer apply.
+/// What pricing inside the write found.
+enum Priced {
+    /// The quote to place the order with.
+    Quote(Box<Quote>),
+    /// The cart's codes that no longer apply.
+    CodesRefused(Vec<(String, Refusal)>),
+    /// A gift card has less left than the customer saw: the cart's cards as they are now.
+    BalanceChanged {
+        last4: String,
+        now_seen: Vec<cart::CartGiftCard>,
+    },
+}
+
+/// Prices the cart inside the checkout's write, so usage limits and gift-card balances read
+/// here hold exactly.
 fn quote(
     tx: &mut WriteTx<'_>,
     c: &Ctx,
@@ -740,10 +791,33 @@ fn quote(
     currency: crate::core::Currency,
     ships: bool,
     now: Timestamp,
-) -> Result<Result<Quote, Vec<(String, Refusal)>>, PlaceError> {
+) -> Result<Priced, PlaceError> {
     let keys = cart::line_keys(cart);
     let to = c.valid.shipping.as_ref().unwrap_or(&c.valid.billing);
+    let tenders = giftcards::tenders(&*tx, &cart::gift_card_ids(cart), currency, now)?;
+    let mut fell: Option<String> = None;
+    let mut now_seen = Vec::new();
+    for g in &cart.gift_cards {
+        match tenders.iter().find(|t| t.id == g.id) {
+            Some(t) => {
+                if t.balance.amount < g.seen.amount {
+                    fell.get_or_insert_with(|| t.last4.clone());
+                }
+                now_seen.push(cart::CartGiftCard {
+                    id: g.id,
+                    seen: t.balance,
+                });
+            }
+            None => {
+                fell.get_or_insert_with(|| g.id.to_string());
+            }
+        }
+    }
+    if let Some(last4) = fell {
+        return Ok(Priced::BalanceChanged { last4, now_seen });
+    }
     let mut ask = cart::to_price(cart, &keys, currency, now);
+    ask.gift_cards = tenders;
     ask.customer = c.who.customer.or(cart.customer_id);
     ask.email = Some(&c.valid.email);
     ask.destination = Some(Destination::new(&to.country, &to.region, &to.postal_code));
@@ -795,9 +869,9 @@ fn quote(
         .filter_map(|code| quote.refusal_of(code).map(|r| (code.clone(), r)))
         .collect();
     Ok(if refused.is_empty() {
-        Ok(quote)
+        Priced::Quote(Box::new(quote))
     } else {
-        Err(refused)
+        Priced::CodesRefused(refused)
     })
 }
 
@@ -816,6 +890,7 @@ fn line_of(
         variant_title: variant.option_values.join(" / "),
         sku: variant.sku.clone(),
         requires_shipping: variant.requires_shipping,
+        gift_card: product.gift_card,
         quantity: l.quantity,
         fulfilled_quantity: 0,
         unit_price: q.unit_price,

@@ -103,6 +103,7 @@ event_types! {
     REFUND_SUCCEEDED = "refund.succeeded", "RefundEventV1", 1, "The provider returned the money.";
     REFUND_FAILED = "refund.failed", "RefundEventV1", 1, "The provider refused the refund.";
     INVENTORY_LOW_STOCK = "inventory.low_stock", "StockEventV1", 1, "A variant's available units fell to its low-stock threshold.";
+    GIFT_CARD_ISSUED = "gift_card.issued", "GiftCardEventV1", 1, "A gift card was issued by staff or for a gift-card product sold.";
     PROMOTION_CREATED = "promotion.created", "PromotionEventV1", 1, "Staff created a promotion (automatic or with a code).";
     PROMOTION_UPDATED = "promotion.updated", "PromotionEventV1", 1, "Staff changed a promotion; quotes from now on use the change.";
     PROMOTION_DELETED = "promotion.deleted", "PromotionEventV1", 1, "Staff deleted a promotion; its codes no longer apply.";

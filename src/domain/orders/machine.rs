@@ -72,7 +72,8 @@ impl Status {
 /// What can happen to an order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
-    /// A payment of `amount` minor units succeeded (must settle the balance).
+    /// A payment of `amount` minor units succeeded (must settle the balance; 0 when nothing
+    /// was left to pay).
     Pay {
         /// Minor units.
         amount: i64,
@@ -232,7 +233,9 @@ pub fn apply(s: &State, event: &Event) -> Result<State, TransitionError> {
     let mut next = s.clone();
     let to = match *event {
         Event::Pay { amount } | Event::Revive { amount } => {
-            if amount <= 0 || s.paid.checked_add(amount) != Some(s.total) {
+            // A payment settles the balance exactly; nothing is due (gift cards and discounts
+            // covered the order) only settles a balance of zero.
+            if amount < 0 || s.paid.checked_add(amount) != Some(s.total) {
                 return Err(TransitionError::Invalid(format!(
                     "a payment must settle the balance of {}",
                     s.total - s.paid

@@ -46,7 +46,11 @@ pub const EXPIRE_EVERY: std::time::Duration = std::time::Duration::from_secs(30)
 /// The payments module handles it: a payment only authorized is captured now.
 pub const FIRST_FULFILMENT_JOB: &str = "order.first_fulfilment";
 
-/// Payload of [`EXPIRE_JOB`] and [`FIRST_FULFILMENT_JOB`].
+/// Job queued when an order with gift-card products is paid (payload [`ExpireJob`]'s shape).
+/// The gift-card module handles it: each unit becomes a card, mailed to the buyer.
+pub const GIFT_CARDS_SOLD_JOB: &str = "order.gift_cards_sold";
+
+/// Payload of [`EXPIRE_JOB`], [`FIRST_FULFILMENT_JOB`] and [`GIFT_CARDS_SOLD_JOB`].
 #[derive(serde::Serialize, serde::Deserialize)]
 pub struct ExpireJob {
     /// The order.
@@ -325,6 +329,12 @@ pub fn transition(
         EventKind::Pay | EventKind::Revive => {
             inventory::sell(tx, order.id)?;
             events::record(tx, &events::ORDER_PAID, &OrderEventV3::of(order))?;
+            if order.lines.iter().any(|l| l.gift_card) {
+                let job =
+                    jobs::NewJob::new(GIFT_CARDS_SOLD_JOB, &ExpireJob { order_id: order.id })?
+                        .dedupe(format!("gift_cards_sold:{}", order.id));
+                jobs::enqueue(tx, job)?;
+            }
         }
         EventKind::Cancel => {
             inventory::release(tx, order.id)?;

@@ -62,6 +62,8 @@ pub struct OrderLine {
     pub sku: Option<String>,
     /// Whether the line is shipped (false for digital goods and services).
     pub requires_shipping: bool,
+    /// A gift-card product: each unit becomes a card when the order is paid.
+    pub gift_card: bool,
     /// Units ordered.
     pub quantity: i64,
     /// Units shipped.

@@ -61,6 +61,7 @@ impl OrderLineV2 {
             variant_title: self.variant_title,
             sku: self.sku,
             requires_shipping: self.requires_shipping,
+            gift_card: false,
             quantity: self.quantity,
             fulfilled_quantity: self.fulfilled_quantity,
             unit_price: self.unit_price,

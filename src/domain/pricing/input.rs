@@ -51,6 +51,8 @@ pub struct LineInput {
     pub grams: u64,
     /// Whether it ships.
     pub requires_shipping: bool,
+    /// Whether promotions may discount it (gift cards are money: never discounted).
+    pub discountable: bool,
     /// The product's categories and all their ancestors.
     pub category_ids: Vec<CategoryId>,
     /// The collections the product is in.

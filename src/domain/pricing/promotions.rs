@@ -33,6 +33,9 @@ pub struct Candidate<'a> {
 /// Whether `line` is in `scope`.
 pub fn in_scope(scope: &Scope, line: &WorkLine<'_>) -> bool {
     let l = &line.input;
+    if !l.discountable {
+        return false;
+    }
     match scope {
         Scope::All => true,
         Scope::Products { ids } => ids.contains(&l.product_id),

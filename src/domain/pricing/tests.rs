@@ -25,6 +25,7 @@ fn line(price: i64, currency: &str, qty: i64, category: &str) -> LineInput {
         tax_category: category.into(),
         grams: 500,
         requires_shipping: true,
+        discountable: true,
         category_ids: Vec::new(),
         collection_ids: Vec::new(),
     }

@@ -264,7 +264,8 @@ fn input(
             product_id: product.id,
             quantity,
             unit_price: v.price,
-            tax_category: if v.taxable {
+            // A gift card is money, not a supply: sold without tax and never discounted.
+            tax_category: if v.taxable && !product.gift_card {
                 pricing::STANDARD
             } else {
                 pricing::EXEMPT
@@ -272,6 +273,7 @@ fn input(
             .to_owned(),
             grams: v.weight.map_or(0, |w| w.grams()),
             requires_shipping: v.requires_shipping,
+            discountable: !product.gift_card,
             category_ids: catalog::categories_with_ancestors(r, &product)?,
             collection_ids: catalog::collections_holding(r, &scoped_collections, product.id)?,
         });
