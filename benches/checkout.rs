@@ -6,7 +6,11 @@
 //! checkout committed alone (`storage.group_commit_max_batch = 1`), and replaying the same
 //! checkouts (idempotent replays write nothing: the HTTP path and load driver's own ceiling).
 //!
-//! `cargo bench --bench checkout -- [--seconds 10] [--concurrency 64] [--strategy both|pessimistic|optimistic]`
+//! With `--code`, it compares instead (three rounds each, alternating, medians): checkouts of
+//! carts holding a 10 % discount code with a usage limit (priced in the write, its use
+//! counted there) against the same checkouts without one.
+//!
+//! `cargo bench --bench checkout -- [--seconds 10] [--concurrency 64] [--strategy both|pessimistic|optimistic] [--code]`
 
 #[path = "driver/mod.rs"]
 mod driver;
@@ -14,7 +18,7 @@ mod driver;
 use std::sync::Arc;
 use std::time::Duration;
 
-use driver::shop::{carts, catalog};
+use driver::shop::{apply_code, carts, catalog};
 use driver::{Load, MakeRequest, Server, admin_token, arg, create_admin, drive, runtime};
 use serde_json::json;
 
@@ -24,6 +28,17 @@ fn run(
     concurrency: usize,
     seconds: u64,
     smoke: bool,
+) -> (driver::Report, driver::Report) {
+    run_with(strategy, max_batch, concurrency, seconds, smoke, false)
+}
+
+fn run_with(
+    strategy: &str,
+    max_batch: usize,
+    concurrency: usize,
+    seconds: u64,
+    smoke: bool,
+    code: bool,
 ) -> (driver::Report, driver::Report) {
     let dir = tempfile::Builder::new()
         .prefix("shopd-bench-")
@@ -56,12 +71,32 @@ fn run(
         let c = reqwest::Client::new();
         let token = admin_token(&c, &server.base).await;
         let variants = catalog(&c, &server.base, &token).await;
-        carts(&c, &server.base, &variants, n).await
+        let carts = carts(&c, &server.base, &variants, n).await;
+        if code {
+            let r = c
+                .post(format!("{}/api/v1/admin/promotions", server.base))
+                .bearer_auth(&token)
+                .json(
+                    &json!({"name": "Bench ten", "code": "BENCH10", "usage_limit": 1_000_000_000u64,
+                              "effect": {"type": "percentage", "percent": 10}}),
+                )
+                .send()
+                .await
+                .expect("promotion");
+            assert_eq!(r.status(), 201);
+            apply_code(&c, &server.base, &carts, "BENCH10").await;
+        }
+        carts
     });
     drop(rt);
     println!(
-        "{} carts ready; {strategy} checkouts at {concurrency} clients",
-        carts.len()
+        "{} carts ready{}; {strategy} checkouts at {concurrency} clients",
+        carts.len(),
+        if code {
+            " (each with a discount code)"
+        } else {
+            ""
+        }
     );
     let carts = Arc::new(carts);
     let body = json!({"email": "bench@example.com", "shipping_address": {
@@ -87,7 +122,7 @@ fn run(
         },
     };
     let r = drive(
-        &format!("checkout ({strategy})"),
+        &format!("checkout ({strategy}{})", if code { ", code" } else { "" }),
         &server.base,
         &load,
         make.clone(),
@@ -118,8 +153,43 @@ fn run(
     (r, ceiling)
 }
 
+/// Checkouts with a discount code against the same without, three alternating rounds each.
+fn compare_code(concurrency: usize, seconds: u64, smoke: bool) {
+    let rounds = if smoke { 1 } else { 3 };
+    let (mut plain, mut coded) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        plain.push(run_with("pessimistic", 512, concurrency, seconds, smoke, false).0);
+        coded.push(run_with("pessimistic", 512, concurrency, seconds, smoke, true).0);
+    }
+    let median = |v: &[driver::Report], f: fn(&driver::Report) -> f64| {
+        let mut x: Vec<f64> = v.iter().map(f).collect();
+        x.sort_by(|a, b| a.total_cmp(b));
+        x[x.len() / 2]
+    };
+    let (p, c) = (median(&plain, |r| r.rps), median(&coded, |r| r.rps));
+    println!(
+        "without a code: {p:.0} durable checkouts/s, p95 {:.2} ms; with a code: {c:.0}/s, p95 {:.2} ms (medians of {rounds}); with a code = {:.1}% of without",
+        median(&plain, |r| r.p95),
+        median(&coded, |r| r.p95),
+        100.0 * c / p.max(1e-9)
+    );
+}
+
 fn main() {
     let smoke = !std::env::args().any(|a| a == "--bench");
+    if std::env::args().any(|a| a == "--code") || smoke {
+        let seconds: u64 = arg("--seconds")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(if smoke { 1 } else { 5 });
+        let concurrency: usize = arg("--concurrency")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(64);
+        compare_code(concurrency, seconds, smoke);
+        if !smoke {
+            driver::finish();
+            return;
+        }
+    }
     let seconds: u64 = arg("--seconds")
         .and_then(|v| v.parse().ok())
         .unwrap_or(if smoke { 1 } else { 10 });

@@ -99,3 +99,36 @@ pub async fn carts(c: &reqwest::Client, base: &str, variants: &[String], n: usiz
 
 /// Carts created this close together check out in any order among themselves.
 const SPREAD: usize = 512;
+
+/// Applies discount `code` to every cart (64 clients at once).
+pub async fn apply_code(c: &reqwest::Client, base: &str, carts: &[String], code: &str) {
+    let carts = Arc::new(carts.to_vec());
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let (c, base, next, carts, code) = (
+            c.clone(),
+            base.to_owned(),
+            next.clone(),
+            carts.clone(),
+            code.to_owned(),
+        );
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(t) = carts.get(i) else { return };
+                let r = c
+                    .post(format!("{base}/api/v1/cart/discounts"))
+                    .header("X-Cart-Token", t)
+                    .json(&json!({"code": code}))
+                    .send()
+                    .await
+                    .expect("code");
+                assert_eq!(r.status(), 200, "the code applies");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("join");
+    }
+}

@@ -272,14 +272,16 @@ pub async fn capture(
 }
 
 /// Refunds (part of) what the order paid. Requires `Idempotency-Key` (a retry replays the
-/// refund instead of refunding twice). `amount` omitted refunds everything not yet refunded;
-/// more than that is 422 `validation_failed` (`over_refund`). The refund is `pending` until the
-/// provider answers; the order then becomes `partially_refunded` or `refunded`. `restock`
-/// puts units back on hand now.
+/// refund instead of refunding twice). Give an `amount`, or `lines` (units) and `shipping`:
+/// each unit returns its share of what its line was charged, discount and tax included, read
+/// from the order's quote. With neither, everything not yet refunded; more than that is 422
+/// `validation_failed` (`over_refund`). Gift cards that paid get theirs back first, at once;
+/// the provider's part is `pending` until the provider answers. The order then becomes
+/// `partially_refunded` or `refunded`. `restock` puts units back on hand now.
 #[utoipa::path(post, path = "/api/v1/admin/orders/{id}/refunds", tag = "payments", security(("bearer" = [])),
     params(("id" = String, Path, description = "ord_…"),
         ("Idempotency-Key" = String, Header, description = "Unique per refund, up to 255 characters")), request_body = RefundInput,
-    responses((status = 201, description = "The refund", body = crate::domain::payments::Refund),
+    responses((status = 201, description = "The refund", body = crate::domain::payments::RefundView),
         (status = 409, description = "`payment_not_payable`: nothing captured to refund", body = Problem, content_type = "application/problem+json")))]
 pub async fn refund(
     req: HttpRequest,
@@ -297,5 +299,8 @@ pub async fn refund(
             idempotency_key(&req),
         )
         .await?;
-    Ok(created(&resp.outcome.refund, resp.replayed))
+    Ok(created(
+        &crate::domain::payments::RefundView::of(&resp.outcome),
+        resp.replayed,
+    ))
 }

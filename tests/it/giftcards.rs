@@ -152,9 +152,10 @@ async fn a_card_pays_all_or_part_of_an_order_before_the_provider() {
             .await;
     assert_eq!(paid["amount"], usd(1500));
     let o = crate::payments::order(&app, &placed.order).await;
+    // Paid counts the card's part too.
     assert_eq!(
         (o["status"].as_str(), o["totals"]["paid"].clone()),
-        (Some("paid"), usd(1500))
+        (Some("paid"), usd(2500))
     );
     app.stop().await;
 }
@@ -349,5 +350,160 @@ async fn a_gift_card_product_sold_becomes_cards_mailed_to_the_buyer() {
         (o2["status"].as_str(), o2["totals"]["gift_cards"].clone()),
         (Some("paid"), usd(1400))
     );
+    app.stop().await;
+}
+
+/// Refunds by line read the stored quote: 2 × 30.00 and 1 × 15.00 with 10 % off, NY tax
+/// 8.875 %, 5.00 shipping, 20.00 of it on a gift card. Refunding one unit of the first line
+/// returns its share (27.00 + 2.40 tax = 29.40), the gift card first; the rest of the lines and
+/// shipping return exactly what is left of the total, and nothing more can be refunded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refunds_by_line_return_what_the_lines_cost_gift_cards_first() {
+    let app = TestApp::spawn().await;
+    let create = |title: &str, price: i64| json!({"title": title, "status": "active", "variants": [{"price": usd(price)}]});
+    let mut vs = Vec::new();
+    for (t, price) in [("Coat", 3000), ("Hat", 1500)] {
+        let p = json_ok(
+            app.admin_post_json("/api/v1/admin/products", &create(t, price))
+                .await,
+        )
+        .await;
+        let v = p["variants"][0]["id"].as_str().expect("v").to_owned();
+        set_stock(&app, &v, 10).await;
+        vs.push(v);
+    }
+    json_ok(
+        app.admin_post_json(
+            "/api/v1/admin/tax-zones",
+            &json!({"name": "New York", "areas": [{"country": "US", "regions": ["NY"]}],
+                    "rates": [{"category": "standard", "rate": "8.875"}]}),
+        )
+        .await,
+    )
+    .await;
+    json_ok(
+        app.admin_post_json(
+            "/api/v1/admin/promotions",
+            &json!({"name": "Ten", "effect": {"type": "percentage", "percent": 10}}),
+        )
+        .await,
+    )
+    .await;
+    let g = issue(&app, 2000, None).await;
+    let t = new_cart(&app).await;
+    add_to_cart(&app, &t, &vs[0], 2).await;
+    add_to_cart(&app, &t, &vs[1], 1).await;
+    json_ok(tender(&app, &t, g["code"].as_str().expect("code")).await).await;
+    let body = json!({"email": "r@example.com", "shipping_address": {"name": "R", "line1": "1 Main",
+                      "city": "NYC", "region": "NY", "postal_code": "10001", "country": "US"}});
+    let o = json_ok(checkout(&app, &t, "refund-me", &body).await).await;
+    // Lines: coat 6000 − 600 = 5400, tax 479.25 → 479; hat 1500 − 150 = 1350, tax 119.81 →
+    // 120; shipping 500 + 44.38 → 44. Total 5400 + 479 + 1350 + 120 + 500 + 44 = 7893.
+    assert_eq!(o["totals"]["total"], usd(7893), "{o}");
+    assert_eq!(o["lines"][0]["total"], usd(5879));
+    let placed = crate::payments::Placed {
+        order: o["id"].as_str().expect("id").to_owned(),
+        token: o["order_token"].as_str().expect("t").to_owned(),
+        payment: o["payment"]["id"].as_str().expect("p").to_owned(),
+    };
+    json_ok(crate::payments::pay(&app, &placed, "confirm", &card("4242 4242 4242 4242")).await)
+        .await;
+    let id = placed.order.clone();
+    let refund = |key: &str, body: Value| {
+        app.admin
+            .post(app.url(&format!("/api/v1/admin/orders/{id}/refunds")))
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+    };
+    let coat = o["lines"][0]["id"].as_str().expect("l").to_owned();
+    let hat = o["lines"][1]["id"].as_str().expect("l").to_owned();
+    // One coat: half of 5879, the larger half first (2940), all of it to the gift card.
+    let r1 = json_ok(
+        refund(
+            "r1",
+            json!({"reason": "too big", "lines": [{"line_id": coat, "quantity": 1}],
+                                          "restock": [{"line_id": coat, "quantity": 1}]}),
+        )
+        .await
+        .expect("r1"),
+    )
+    .await;
+    assert_eq!(
+        (
+            r1["amount"].clone(),
+            r1["to_gift_cards"].clone(),
+            r1["to_provider"].clone()
+        ),
+        (usd(2940), usd(2000), usd(940)),
+        "{r1}"
+    );
+    assert_eq!(
+        ledger_balances(&card_detail(&app, g["id"].as_str().expect("id")).await),
+        2000
+    );
+    // Both an amount and lines: refused.
+    let p = problem(
+        refund(
+            "bad",
+            json!({"reason": "x", "amount": 100, "lines": [{"line_id": hat, "quantity": 1}]}),
+        )
+        .await
+        .expect("bad"),
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(p["errors"][0]["field"], "amount");
+    // Two coats when one is left: refused with what is left.
+    problem(
+        refund(
+            "too-many",
+            json!({"reason": "x", "lines": [{"line_id": coat, "quantity": 2}]}),
+        )
+        .await
+        .expect("tm"),
+        422,
+        "validation_failed",
+    )
+    .await;
+    // The rest: the other coat, the hat and shipping return exactly what is left.
+    let r2 = json_ok(
+        refund(
+            "r2",
+            json!({"reason": "returned", "shipping": true,
+        "lines": [{"line_id": coat, "quantity": 1}, {"line_id": hat, "quantity": 1}]}),
+        )
+        .await
+        .expect("r2"),
+    )
+    .await;
+    assert_eq!(r2["amount"], usd(7893 - 2940), "{r2}");
+    assert_eq!(
+        r2["to_gift_cards"],
+        usd(0),
+        "the card got all it paid back already"
+    );
+    let done = common::eventually(Duration::from_secs(10), || async {
+        let o = crate::payments::order(&app, &id).await;
+        (o["status"] == "refunded").then_some(o)
+    })
+    .await
+    .expect("refunded");
+    assert_eq!(done["totals"]["refunded"], usd(7893));
+    problem(
+        refund("r3", json!({"reason": "again", "shipping": true}))
+            .await
+            .expect("r3"),
+        422,
+        "validation_failed",
+    )
+    .await;
+    problem(
+        refund("r4", json!({"reason": "again"})).await.expect("r4"),
+        422,
+        "validation_failed",
+    )
+    .await;
     app.stop().await;
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::errors::{self as codes, Code, ErrorCode};
 use crate::core::secret::{hash_token, new_token};
-use crate::core::{CustomerId, LineId, Money, OrderId, Timestamp};
+use crate::core::{CustomerId, Money, OrderId, Timestamp};
 use crate::domain::auth::Email;
 use crate::domain::cart::{self, CartError, CartOwner, CartSettings, PriceChange};
 use crate::domain::inventory::{self, InventoryError, Strategy};
@@ -661,7 +661,7 @@ fn place(
                     l.id
                 )))
             })?;
-        lines.push(line_of(l, product, variant, q, now));
+        lines.push(line_of(l, product, variant, q));
     }
     let t = &quote.totals;
     let totals = Totals {
@@ -671,7 +671,8 @@ fn place(
         tax: t.tax,
         gift_cards: t.gift_cards,
         total: t.total,
-        paid: Money::zero(currency),
+        // Gift cards pay their part now, in this write.
+        paid: t.gift_cards,
         refunded: Money::zero(currency),
     };
     let id = OrderId::new(now);
@@ -825,29 +826,27 @@ fn quote(
         rules::RulesError::Storage(s) => PlaceError::from(s),
         other => PlaceError::Checkout(CheckoutError::Internal(other.to_string())),
     };
-    let method = match (&c.valid.method, ships) {
+    // No method named: `standard` when the address's zone offers it (one quote, the common
+    // case), else the cheapest method offered.
+    ask.shipping_method = match (&c.valid.method, ships) {
         (_, false) => None,
-        (Some(m), true) => Some(m.clone()),
-        (None, true) => {
-            let offers = rules::offers(&*tx, &c.rules, &ask).map_err(rules_err)?;
-            let pick = offers
-                .iter()
-                .find(|o| o.code == DEFAULT_METHOD)
-                .or_else(|| offers.first());
-            match pick {
-                Some(o) => Some(o.code.clone()),
-                None => {
-                    return Err(invalid(
-                        "shipping_address",
-                        "not_served",
-                        "no shipping method delivers to this address",
-                    ));
-                }
-            }
-        }
+        (Some(m), true) => Some(m.as_str()),
+        (None, true) => Some(DEFAULT_METHOD),
     };
-    ask.shipping_method = method.as_deref();
-    let quote = rules::price(&*tx, &c.rules, &ask).map_err(rules_err)?;
+    let mut quote = rules::price(&*tx, &c.rules, &ask).map_err(rules_err)?;
+    let offers;
+    if ships && quote.shipping.is_none() && c.valid.method.is_none() {
+        offers = rules::offers(&*tx, &c.rules, &ask).map_err(rules_err)?;
+        let Some(cheapest) = offers.first() else {
+            return Err(invalid(
+                "shipping_address",
+                "not_served",
+                "no shipping method delivers to this address",
+            ));
+        };
+        ask.shipping_method = Some(cheapest.code.as_str());
+        quote = rules::price(&*tx, &c.rules, &ask).map_err(rules_err)?;
+    }
     if ships && quote.shipping.is_none() {
         let offered: Vec<String> = rules::offers(&*tx, &c.rules, &ask)
             .map_err(rules_err)?
@@ -880,10 +879,10 @@ fn line_of(
     product: &catalog::Product,
     variant: &catalog::Variant,
     q: &pricing::QuoteLine,
-    now: Timestamp,
 ) -> OrderLine {
     OrderLine {
-        id: LineId::new(now),
+        // The cart line's id: the stored quote names lines by it.
+        id: l.id,
         variant_id: l.variant_id,
         product_id: product.id,
         title: product.title.clone(),

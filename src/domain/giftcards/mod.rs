@@ -21,7 +21,7 @@ use crate::mailer::{self, Mail};
 use crate::storage::{Order, Reader, StorageError, Store, WriteTx};
 
 pub use code::{display as display_code, parse as parse_code};
-use model::{BY_CODE, CARDS, ISSUED_FOR, LEDGER};
+use model::{BY_CODE, CARDS, ISSUED_FOR, LEDGER, RELEASED};
 pub use model::{
     EntryKind, GiftCard, GiftCardDetail, GiftCardView, IssueInput, LedgerEntry, LedgerView,
     MAX_LEDGER, Source,
@@ -198,11 +198,42 @@ impl GiftCards {
     /// The module's background work: issuing the cards an order bought.
     pub fn work(&self) -> jobs::Work {
         let g = self.clone();
-        jobs::Work::new().handler(
-            orders::GIFT_CARDS_SOLD_JOB,
-            2,
-            jobs::handler_fn(move |ctx| g.clone().run_sold(ctx)),
-        )
+        let h = self.clone();
+        jobs::Work::new()
+            .handler(
+                orders::GIFT_CARDS_SOLD_JOB,
+                2,
+                jobs::handler_fn(move |ctx| g.clone().run_sold(ctx)),
+            )
+            .handler(
+                orders::GIFT_CARDS_RELEASE_JOB,
+                2,
+                jobs::handler_fn(move |ctx| h.clone().run_release(ctx)),
+            )
+    }
+
+    /// Job handler of [`orders::GIFT_CARDS_RELEASE_JOB`]: an order gift cards paid part of
+    /// will not be paid (cancelled, lapsed): each card gets back what it paid, once (a marker
+    /// row is written with the refills and the job's ack).
+    pub async fn run_release(
+        self,
+        ctx: jobs::JobContext,
+    ) -> Result<jobs::JobOutcome, jobs::JobError> {
+        let job: orders::ExpireJob = ctx.payload()?;
+        let Some(quote) = orders::quote_of(&self.store.read()?, job.order_id)? else {
+            return Ok(jobs::JobOutcome::Done);
+        };
+        Ok(jobs::JobOutcome::DoneWith(Box::new(move |tx| {
+            if tx.contains(&RELEASED, &job.order_id)? {
+                return Ok(());
+            }
+            for t in &quote.gift_cards {
+                if let Some(card) = tx.get(&CARDS, &t.gift_card_id)? {
+                    post(tx, card, EntryKind::Refund, t.amount, Some(job.order_id))?;
+                }
+            }
+            tx.insert(&RELEASED, &job.order_id, &())
+        })))
     }
 
     /// Job handler of [`orders::GIFT_CARDS_SOLD_JOB`]: one card per gift-card unit of the

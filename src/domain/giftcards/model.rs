@@ -16,6 +16,9 @@ pub(super) const LEDGER: Table<(GiftCardId, u32), LedgerEntry> = Table::new("gif
 pub(super) const ISSUED_FOR: Table<(OrderId, String), GiftCardId> =
     Table::new("gift_cards_by_order_unit");
 
+/// Orders whose gift-card payments went back to the cards (cancelled or lapsed unpaid).
+pub(super) const RELEASED: Table<OrderId, ()> = Table::new("gift_cards_released_orders");
+
 /// Most ledger entries of one card (each redemption is one; a card used 1,000 times is
 /// refused further redemptions rather than growing its ledger without bound).
 pub const MAX_LEDGER: u32 = 1000;

@@ -50,7 +50,12 @@ pub const FIRST_FULFILMENT_JOB: &str = "order.first_fulfilment";
 /// The gift-card module handles it: each unit becomes a card, mailed to the buyer.
 pub const GIFT_CARDS_SOLD_JOB: &str = "order.gift_cards_sold";
 
-/// Payload of [`EXPIRE_JOB`], [`FIRST_FULFILMENT_JOB`] and [`GIFT_CARDS_SOLD_JOB`].
+/// Job queued when an order that gift cards paid part of is cancelled or lapses unpaid
+/// (payload [`ExpireJob`]'s shape). The gift-card module puts the money back on the cards.
+pub const GIFT_CARDS_RELEASE_JOB: &str = "order.gift_cards_released";
+
+/// Payload of [`EXPIRE_JOB`], [`FIRST_FULFILMENT_JOB`], [`GIFT_CARDS_SOLD_JOB`] and
+/// [`GIFT_CARDS_RELEASE_JOB`].
 #[derive(serde::Serialize, serde::Deserialize)]
 pub struct ExpireJob {
     /// The order.
@@ -325,6 +330,10 @@ pub fn transition(
     });
     order.updated_at = now;
     order.version += 1;
+    let unpaid_ends = matches!(event.kind(), EventKind::Cancel | EventKind::Expire);
+    if unpaid_ends && from == Status::PendingPayment && order.totals.gift_cards.amount > 0 {
+        release_gift_cards(tx, order)?;
+    }
     match event.kind() {
         EventKind::Pay | EventKind::Revive => {
             inventory::sell(tx, order.id)?;
@@ -363,6 +372,14 @@ pub fn transition(
         &(),
     )?;
     tx.insert(&ORDERS, &order.id, order)?;
+    Ok(())
+}
+
+/// Queues the return of what gift cards paid for an order that will not be paid.
+fn release_gift_cards(tx: &mut WriteTx<'_>, order: &Order) -> Result<(), StorageError> {
+    let job = jobs::NewJob::new(GIFT_CARDS_RELEASE_JOB, &ExpireJob { order_id: order.id })?
+        .dedupe(format!("gift_cards_released:{}", order.id));
+    jobs::enqueue(tx, job)?;
     Ok(())
 }
 

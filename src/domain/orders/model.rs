@@ -155,17 +155,18 @@ pub struct Totals {
     pub gift_cards: Money,
     /// What the order costs.
     pub total: Money,
-    /// Paid so far (gift cards not included).
+    /// Paid so far, gift cards included (they pay their part at checkout).
     pub paid: Money,
-    /// Refunded so far.
+    /// Refunded so far (to gift cards and to the provider).
     pub refunded: Money,
 }
 
 impl Totals {
-    /// What the payment provider is asked for: the total less gift cards and payments so far.
+    /// What the payment provider is asked for: the total less what is paid (gift cards paid
+    /// their part at checkout).
     pub fn amount_due(&self) -> Money {
         Money::new(
-            (self.total.amount - self.gift_cards.amount - self.paid.amount).max(0),
+            (self.total.amount - self.paid.amount).max(0),
             self.total.currency,
         )
     }
@@ -188,9 +189,9 @@ pub struct OrderTotalsView {
     pub total: Money,
     /// Left to pay.
     pub amount_due: Money,
-    /// Paid so far.
+    /// Paid so far, gift cards included.
     pub paid: Money,
-    /// Refunded so far.
+    /// Refunded so far (to gift cards and to the provider).
     pub refunded: Money,
 }
 
@@ -272,8 +273,7 @@ impl Order {
     pub fn state(&self) -> machine::State {
         machine::State {
             status: self.status,
-            // Gift cards paid their part at checkout; the machine follows what is left.
-            total: self.totals.total.amount - self.totals.gift_cards.amount,
+            total: self.totals.total.amount,
             paid: self.totals.paid.amount,
             refunded: self.totals.refunded.amount,
             ordered: self.lines.iter().map(|l| l.quantity).collect(),

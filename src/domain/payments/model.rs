@@ -130,6 +130,28 @@ pub struct Refund {
     pub updated_at: Timestamp,
 }
 
+/// By-line bookkeeping of each staff refund of an order, keyed (order, refund): which units
+/// and whether shipping were refunded (so the quote's shares are taken once), what went back
+/// to gift cards, and the restock of refunds without a provider part.
+pub(super) const REFUND_LINES: crate::storage::Table<
+    (OrderId, crate::core::RefundId),
+    RefundLines,
+> = crate::storage::Table::new("payment_refund_lines");
+
+/// One staff refund's by-line bookkeeping.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundLines {
+    /// Units refunded by line.
+    pub lines: Vec<Restocked>,
+    /// Whether shipping was refunded.
+    pub shipping: bool,
+    /// Put back on gift cards.
+    pub to_gift_cards: Money,
+    /// Units restocked by a refund with no provider part (a provider refund keeps its own).
+    pub restock: Vec<Restocked>,
+}
+impl Value for RefundLines {}
+
 /// A stored payment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payment {

@@ -267,46 +267,52 @@ fn revive_or_refund(
         .map(|l| (l.variant_id, l.quantity))
         .collect();
     let was = order.status.as_str();
-    match inventory::reserve_again(tx, order.id, &lines, tx.now()) {
-        Ok(()) => {
-            let amount = order.totals.amount_due().amount;
-            let reason = format!(
-                "payment {} succeeded after the order was {was}; stock reserved again",
-                p.id
-            );
-            orders::transition(
-                tx,
-                &mut order,
-                Event::Revive { amount },
-                actor,
-                Some(reason),
-                &s.orders,
-            )?;
-            paid(tx, p, &order, s)?;
-            Ok(Effect::Revived)
+    // Gift cards that paid part of it got their money back when it lapsed: the order cannot be
+    // revived as it was, so late money goes back like money for stock that is gone.
+    let gone = if order.totals.gift_cards.amount > 0 {
+        Some("its gift cards were given back")
+    } else {
+        match inventory::reserve_again(tx, order.id, &lines, tx.now()) {
+            Ok(()) => None,
+            Err(inventory::InventoryError::OutOfStock { .. }) => Some("its stock is gone"),
+            Err(e) => return Err(e.into()),
         }
-        Err(inventory::InventoryError::OutOfStock { .. }) => {
-            let reason = format!("the order was {was} and its stock is gone");
-            let id = auto_refund(tx, p, RefundKind::Unfulfillable, p.charge.clone(), &reason)?;
-            if let Some(r) = p.refunds.iter().find(|r| r.id == id) {
-                events::record(
-                    tx,
-                    &events::PAYMENT_REFUNDED_UNFULFILLABLE,
-                    &RefundEventV1::of(p, r),
-                )?;
-            }
-            orders::add_system_note(
-                tx,
-                &mut order,
-                format!(
-                    "Payment {} arrived after the order was {was}; its stock is gone, so the payment is refunded automatically ({id}).",
-                    p.id
-                ),
-            )?;
-            Ok(Effect::RefundedUnfulfillable)
-        }
-        Err(e) => Err(e.into()),
+    };
+    let Some(gone) = gone else {
+        let amount = order.totals.amount_due().amount;
+        let reason = format!(
+            "payment {} succeeded after the order was {was}; stock reserved again",
+            p.id
+        );
+        orders::transition(
+            tx,
+            &mut order,
+            Event::Revive { amount },
+            actor,
+            Some(reason),
+            &s.orders,
+        )?;
+        paid(tx, p, &order, s)?;
+        return Ok(Effect::Revived);
+    };
+    let reason = format!("the order was {was} and {gone}");
+    let id = auto_refund(tx, p, RefundKind::Unfulfillable, p.charge.clone(), &reason)?;
+    if let Some(r) = p.refunds.iter().find(|r| r.id == id) {
+        events::record(
+            tx,
+            &events::PAYMENT_REFUNDED_UNFULFILLABLE,
+            &RefundEventV1::of(p, r),
+        )?;
     }
+    orders::add_system_note(
+        tx,
+        &mut order,
+        format!(
+            "Payment {} arrived after the order was {was}; {gone}, so the payment is refunded automatically ({id}).",
+            p.id
+        ),
+    )?;
+    Ok(Effect::RefundedUnfulfillable)
 }
 
 /// Records an automatic refund of the whole payment (or of one duplicate charge) and queues
