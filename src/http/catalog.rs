@@ -228,7 +228,7 @@ fn product_id(s: &str) -> Result<ProductId> {
 
 /// Creates a product (staff).
 #[utoipa::path(post, path = "/api/v1/admin/products", tag = "catalog-admin", security(("bearer" = [])),
-    request_body(content = Object, description = "title, slug?, description, status (draft|active|archived|unlisted), vendor, product_type, tags, images [{url, alt}], seo {title, description}, attributes {k: v}, options [{name, values}], variants [{sku?, option_values, price {amount, currency} (0 allowed), compare_at_price?, weight_grams? or weight {milligrams, unit}?, barcode?, track_inventory?, requires_shipping?, taxable?, cost?, image_url?}] (1 to 2048), category_ids, gift_card?, product_category?"),
+    request_body(content = Object, description = "title, slug?, description, status (draft|active|archived|unlisted), vendor, product_type, tags, images [{url, alt}], seo {title, description}, attributes {k: v}, options [{name, values}], variants [{sku?, option_values, price {amount, currency} (0 allowed), compare_at_price?, weight_grams? or weight {milligrams, unit}?, barcode?, track_inventory?, requires_shipping?, taxable?, tax_category?, cost?, image_url?}] (1 to 2048), category_ids, gift_card?, product_category?, tax_category? (standard, reduced, zero, exempt or the shop's own)"),
     responses(
         (status = 201, description = "Created (with ETag)", body = ProductView),
         (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json"),

@@ -558,6 +558,20 @@ async fn inclusive_prices_contain_their_tax() {
         (usd(2000), usd(319))
     );
     assert_eq!(c["tax_inclusive"], true);
+    // A book in the reduced category: 10.70 contains 0.70 at 7 %.
+    let book = created(
+        app.admin_post_json(
+            "/api/v1/admin/products",
+            &json!({"title": "Book", "status": "active", "tax_category": "reduced",
+                    "variants": [{"price": usd(1070)}]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(book["tax_category"], "reduced");
+    let bv = book["variants"][0]["id"].as_str().expect("v").to_owned();
+    common::shop::set_stock(&app, &bv, 10).await;
+    assert_eq!(add_to_cart(&app, &t, &bv, 1).await.status(), 201);
     let mut body = checkout_body("ada@example.com");
     body["shipping_address"]["country"] = json!("DE");
     let o: Value = checkout(&app, &t, "de", &body)
@@ -565,8 +579,10 @@ async fn inclusive_prices_contain_their_tax() {
         .json()
         .await
         .expect("json");
-    assert_eq!(o["totals"]["total"], usd(2500), "{o}");
-    assert_eq!(o["totals"]["tax"], usd(319 + 80));
+    assert_eq!(o["totals"]["total"], usd(2000 + 1070 + 500), "{o}");
+    assert_eq!(o["lines"][1]["tax"], usd(70), "{o}");
+    // Shipping at the standard rate: 500 × 19/119 = 79.8 → 80.
+    assert_eq!(o["totals"]["tax"], usd(319 + 70 + 80));
     assert_eq!(o["tax_inclusive"], true);
     app.stop().await;
 }

@@ -39,6 +39,9 @@ pub struct VariantInput {
     pub requires_shipping: Option<bool>,
     /// Tax applies (default true).
     pub taxable: Option<bool>,
+    /// Tax category (`standard`, `reduced`, `zero`, `exempt` or the shop's own key); omitted
+    /// keeps the current one (none: the product's).
+    pub tax_category: Option<String>,
     /// Cost per item (staff only).
     pub cost: Option<Money>,
     /// URL of the image showing this variant (one of the product's images).
@@ -121,6 +124,8 @@ pub struct ProductInput {
     pub gift_card: Option<bool>,
     /// Shopify's taxonomy path.
     pub product_category: Option<String>,
+    /// Tax category of variants that name none; omitted keeps the current one.
+    pub tax_category: Option<String>,
     /// Unmodelled import columns; `None` keeps the product's current ones.
     #[serde(skip)]
     pub extra: Option<Vec<(String, String)>>,
@@ -149,6 +154,8 @@ pub struct ValidVariant {
     pub requires_shipping: bool,
     /// Tax applies.
     pub taxable: bool,
+    /// Tax category (`None`: keep / none).
+    pub tax_category: Option<String>,
     /// Cost per item.
     pub cost: Option<Money>,
     /// Variant image.
@@ -192,6 +199,8 @@ pub struct ValidProduct {
     pub gift_card: bool,
     /// Taxonomy path.
     pub product_category: Option<String>,
+    /// Tax category (`None`: keep / none).
+    pub tax_category: Option<String>,
     /// Unmodelled columns (`None`: keep).
     pub extra: Option<Vec<(String, String)>>,
     /// What was accepted but deserves the merchant's eye (duplicate SKUs, a compare-at price
@@ -296,6 +305,7 @@ pub fn validate(input: &ProductInput) -> Result<ValidProduct, Vec<FieldIssue>> {
     let vendor = is.opt_text("vendor", &input.vendor, limits::SHORT_TEXT);
     let product_type = is.opt_text("product_type", &input.product_type, limits::SHORT_TEXT);
     let product_category = is.opt_text("product_category", &input.product_category, 1000);
+    let product_tax = tax_category(&mut is, "tax_category", input.tax_category.as_deref());
     let tags = tags(&mut is, &input.tags);
     let images = images(&mut is, &input.images);
     let seo = Seo {
@@ -333,6 +343,7 @@ pub fn validate(input: &ProductInput) -> Result<ValidProduct, Vec<FieldIssue>> {
         category_ids,
         gift_card: input.gift_card.unwrap_or(false),
         product_category,
+        tax_category: product_tax,
         extra: input.extra.clone(),
         warnings,
     })
@@ -548,6 +559,11 @@ fn variants(
             track_inventory: v.track_inventory.unwrap_or(true),
             requires_shipping: v.requires_shipping.unwrap_or(true),
             taxable: v.taxable.unwrap_or(true),
+            tax_category: tax_category(
+                is,
+                &format!("variants[{i}].tax_category"),
+                v.tax_category.as_deref(),
+            ),
             cost: v.cost,
             image_url: image_url.filter(|u| !u.is_empty()),
             extra: v.extra.clone(),
@@ -683,4 +699,19 @@ fn category_ids(is: &mut Issues, input: &[String]) -> Vec<CategoryId> {
         }
     }
     out
+}
+
+/// A tax category key as sent: `[a-z0-9_]`, 1–50 (whether the shop defines it is the
+/// pricing rules' business: an unknown key is taxed at its zone's standard rate).
+fn tax_category(is: &mut Issues, field: &str, v: Option<&str>) -> Option<String> {
+    let k = v?.trim().to_ascii_lowercase();
+    if k.is_empty() || k.len() > 50 || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        is.add(
+            field,
+            "invalid",
+            "must be a tax category key: 1 to 50 of a-z, 0-9 and _",
+        );
+        return None;
+    }
+    Some(k)
 }

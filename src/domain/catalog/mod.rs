@@ -8,6 +8,7 @@ mod import;
 pub mod input;
 pub mod model;
 mod model_v1;
+mod model_v2;
 pub mod shopify_csv;
 pub mod sku;
 pub mod slug;
@@ -356,6 +357,9 @@ fn assemble(
             track_inventory: x.track_inventory,
             requires_shipping: x.requires_shipping,
             taxable: x.taxable,
+            tax_category: x
+                .tax_category
+                .or_else(|| old.and_then(|o| o.tax_category.clone())),
             cost: x.cost,
             image_url: x.image_url,
             extra: x
@@ -381,6 +385,9 @@ fn assemble(
         category_ids: v.category_ids,
         gift_card: v.gift_card,
         product_category: v.product_category,
+        tax_category: v
+            .tax_category
+            .or_else(|| existing.and_then(|p| p.tax_category.clone())),
         extra: v
             .extra
             .or_else(|| existing.map(|p| p.extra.clone()))

@@ -145,8 +145,11 @@ pub struct Variant {
     pub track_inventory: bool,
     /// Whether it ships (false for digital goods and services).
     pub requires_shipping: bool,
-    /// Whether tax applies (the pricing module maps it to a tax category).
+    /// Whether tax applies (false: the `exempt` category, whatever else is set).
     pub taxable: bool,
+    /// Tax category (`standard`, `reduced`, `zero`, `exempt` or the shop's own); none: the
+    /// product's, else `standard`.
+    pub tax_category: Option<String>,
     /// Cost per item, for margins; staff only.
     pub cost: Option<Money>,
     /// URL of the product image that shows this variant.
@@ -200,6 +203,8 @@ pub struct Product {
     pub gift_card: bool,
     /// Shopify's standard product taxonomy path (`Apparel & Accessories > Clothing`).
     pub product_category: Option<String>,
+    /// Tax category of its variants that name none (none: `standard`).
+    pub tax_category: Option<String>,
     /// Import columns shopd does not model (metafields, Google Shopping, …), kept in file
     /// order and written back on export.
     pub extra: Vec<(String, String)>,
@@ -211,13 +216,29 @@ pub struct Product {
     pub version: u64,
 }
 impl Value for Product {
-    const VERSION: u8 = 2;
+    const VERSION: u8 = 3;
 
     fn upgrade(version: u8, bytes: &[u8]) -> Result<Self, CodecError> {
         match version {
             1 => super::model_v1::read(bytes),
+            2 => super::model_v2::read(bytes),
             found => Err(crate::storage::unknown_version::<Self>(found)),
         }
+    }
+}
+
+impl Product {
+    /// The tax category `variant` is sold under: exempt when not taxable (a gift card is money,
+    /// not a supply), else its own, the product's, or `standard`.
+    pub fn tax_category_of(&self, variant: &Variant) -> String {
+        if !variant.taxable || self.gift_card {
+            return "exempt".to_owned();
+        }
+        variant
+            .tax_category
+            .clone()
+            .or_else(|| self.tax_category.clone())
+            .unwrap_or_else(|| "standard".to_owned())
     }
 }
 

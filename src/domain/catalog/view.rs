@@ -50,6 +50,8 @@ pub struct ProductView {
     pub gift_card: bool,
     /// Shopify's taxonomy path (`Apparel & Accessories > Clothing`).
     pub product_category: Option<String>,
+    /// Tax category of variants that name none (`null`: `standard`).
+    pub tax_category: Option<String>,
     /// Creation time.
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
@@ -87,6 +89,8 @@ pub struct VariantView {
     pub requires_shipping: bool,
     /// Whether tax applies.
     pub taxable: bool,
+    /// Tax category (`null`: the product's).
+    pub tax_category: Option<String>,
     /// Cost per item; only in staff views.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<Money>,
@@ -108,6 +112,7 @@ impl VariantView {
             track_inventory: v.track_inventory,
             requires_shipping: v.requires_shipping,
             taxable: v.taxable,
+            tax_category: v.tax_category,
             cost: v.cost.filter(|_| staff),
             image_url: v.image_url,
         }
@@ -142,6 +147,7 @@ impl ProductView {
             category_ids: p.category_ids,
             gift_card: p.gift_card,
             product_category: p.product_category,
+            tax_category: p.tax_category,
             created_at: p.created_at,
             updated_at: p.updated_at,
             version: p.version,

@@ -265,12 +265,7 @@ fn input(
             quantity,
             unit_price: v.price,
             // A gift card is money, not a supply: sold without tax and never discounted.
-            tax_category: if v.taxable && !product.gift_card {
-                pricing::STANDARD
-            } else {
-                pricing::EXEMPT
-            }
-            .to_owned(),
+            tax_category: product.tax_category_of(v),
             grams: v.weight.map_or(0, |w| w.grams()),
             requires_shipping: v.requires_shipping,
             discountable: !product.gift_card,
@@ -421,12 +416,13 @@ pub fn record_uses(
     Ok(())
 }
 
-/// The pricing module's schema steps: 11 added the rules tables, carts with codes (v2),
-/// orders with discounts, tax per line and their stored quote (v3). Records are upgraded as
+/// The pricing module's schema steps: 11 added the rules, gift-card and refund-line tables,
+/// carts with codes and gift cards (v2), orders with discounts, tax per line and their stored
+/// quote (v3), products with tax categories (v3), refund outcomes with gift-card parts (v2). Records are upgraded as
 /// they are read; the step makes an older build refuse the data dir instead of misreading it.
 pub const MIGRATIONS: &[crate::storage::Migration] = &[crate::storage::Migration {
     to: 11,
-    description: "pricing: tax and shipping zones, promotions, carts with codes, orders with quotes",
+    description: "pricing: tax and shipping zones, promotions, gift cards, carts with codes, orders with quotes, products with tax categories",
     run: |_| Ok(()),
 }];
 

@@ -167,6 +167,7 @@ fn empty_input(handle: &str) -> ProductInput {
         variants: Vec::new(),
         category_ids: Vec::new(),
         gift_card: None,
+        tax_category: None,
         product_category: None,
         extra: Some(Vec::new()),
     }
@@ -417,6 +418,7 @@ fn variant_row(a: &mut Acc, row: &Row<'_>, line: u64, currency: Currency) {
         track_inventory: Some(tracked),
         requires_shipping: Some(requires_shipping),
         taxable: Some(taxable),
+        tax_category: None,
         cost,
         image_url: Some(row.get("Variant Image")).filter(|s| !s.is_empty()),
         extra: Some(extra),
