@@ -14,7 +14,8 @@ use crate::core::Page;
 use crate::domain::giftcards::{GiftCardDetail, GiftCardView, IssueInput};
 use crate::domain::rules::{
     CodeView, GeneratedCodes, PromotionInput, PromotionView, ShippingZoneInput, ShippingZoneView,
-    TaxCategoryInput, TaxCategoryView, TaxSettingsView, TaxZoneInput, TaxZoneView,
+    TaxCategoryInput, TaxCategoryView, TaxExemptionView, TaxSettingsView, TaxZoneInput,
+    TaxZoneView,
 };
 
 /// This module's operations, merged into the API document by [`super::docs::openapi`].
@@ -44,7 +45,10 @@ use crate::domain::rules::{
     export_codes,
     issue_gift_card,
     list_gift_cards,
-    get_gift_card
+    get_gift_card,
+    get_tax_exemption,
+    put_tax_exemption,
+    delete_tax_exemption
 ))]
 pub(super) struct Doc;
 
@@ -109,6 +113,12 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     .route(
         "/api/v1/admin/gift-cards/{id}",
         web::get().to(get_gift_card),
+    )
+    .service(
+        web::resource("/api/v1/admin/customers/{id}/tax-exemption")
+            .route(web::get().to(get_tax_exemption))
+            .route(web::put().to(put_tax_exemption))
+            .route(web::delete().to(delete_tax_exemption)),
     );
 }
 
@@ -454,4 +464,54 @@ pub async fn get_gift_card(
     id: web::Path<String>,
 ) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(state.gift_cards.get(&id)?))
+}
+
+/// A customer's tax exemption.
+#[utoipa::path(get, path = "/api/v1/admin/customers/{id}/tax-exemption", tag = "pricing", security(("bearer" = [])),
+    params(("id" = String, Path, description = "cus_…")),
+    responses((status = 200, description = "The exemption", body = TaxExemptionView),
+        (status = 404, description = "No such customer, or not exempt", body = Problem, content_type = "application/problem+json")))]
+pub async fn get_tax_exemption(
+    state: web::Data<HttpState>,
+    _who: Who,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(state.rules.tax_exemption(&id)?))
+}
+
+/// Makes a customer tax exempt (a business buying with its tax id): their carts and orders
+/// carry no tax from now on, and prices entered with tax lose the home zone's.
+#[utoipa::path(put, path = "/api/v1/admin/customers/{id}/tax-exemption", tag = "pricing", security(("bearer" = [])), request_body = TaxExemptionView,
+    params(("id" = String, Path, description = "cus_…")),
+    responses((status = 200, description = "The exemption", body = TaxExemptionView),
+        (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json")))]
+pub async fn put_tax_exemption(
+    state: web::Data<HttpState>,
+    who: Who,
+    id: web::Path<String>,
+    body: Json<TaxExemptionView>,
+) -> Result<HttpResponse> {
+    let exists = crate::core::CustomerId::parse(&id)
+        .ok()
+        .is_some_and(|c| state.auth.get_customer(&who.principal, c).is_ok());
+    Ok(HttpResponse::Ok().json(
+        state
+            .rules
+            .set_tax_exemption(&id, body.into_inner(), exists)
+            .await?,
+    ))
+}
+
+/// Ends a customer's tax exemption.
+#[utoipa::path(delete, path = "/api/v1/admin/customers/{id}/tax-exemption", tag = "pricing", security(("bearer" = [])),
+    params(("id" = String, Path, description = "cus_…")),
+    responses((status = 204, description = "Removed"),
+        (status = 404, description = "Not exempt", body = Problem, content_type = "application/problem+json")))]
+pub async fn delete_tax_exemption(
+    state: web::Data<HttpState>,
+    _who: Who,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    state.rules.remove_tax_exemption(&id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -783,3 +783,91 @@ async fn staff_rules_are_validated_and_need_the_pricing_scope() {
     assert_eq!(r.status(), 403);
     app.stop().await;
 }
+
+/// A business customer with a tax id buys without tax; others in the same zone pay it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tax_exempt_customers_pay_no_tax() {
+    let app = TestApp::spawn().await;
+    let (_, v) = product(&app, "B2B", 1, 100).await;
+    created(
+        app.admin_post_json(
+            "/api/v1/admin/tax-zones",
+            &json!({"name": "UK", "areas": [{"country": "GB"}], "rates": [{"category": "standard", "rate": 20}]}),
+        )
+        .await,
+    )
+    .await;
+    let token = app.customer_token("buyer@business.example").await;
+    let me: Value = common::bearer_client(&token)
+        .get(app.url("/api/v1/me"))
+        .send()
+        .await
+        .expect("me")
+        .json()
+        .await
+        .expect("json");
+    let id = me["id"].as_str().expect("id").to_owned();
+    let buy = |key: &'static str| {
+        let token = token.clone();
+        let app = &app;
+        let v = v[0].clone();
+        async move {
+            let c = common::bearer_client(&token);
+            let r = c
+                .post(app.url("/api/v1/cart/items"))
+                .json(&json!({"variant_id": v, "quantity": 1}))
+                .send()
+                .await
+                .expect("add");
+            assert_eq!(r.status(), 201);
+            let r = c
+                .post(app.url("/api/v1/checkout"))
+                .header("Idempotency-Key", key)
+                .json(&checkout_body("buyer@business.example"))
+                .send()
+                .await
+                .expect("checkout");
+            r.json::<Value>().await.expect("json")
+        }
+    };
+    let taxed = buy("before").await;
+    assert_eq!(taxed["totals"]["tax"], usd(300), "{taxed}");
+    let path = format!("/api/v1/admin/customers/{id}/tax-exemption");
+    problem(app.admin_get(&path).await, 404, "not_found").await;
+    let r = app
+        .admin_send(Method::PUT, &path, &json!({"tax_id": "GB123456789"}))
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    assert_eq!(
+        app.admin_get(&path)
+            .await
+            .json::<Value>()
+            .await
+            .expect("json")["tax_id"],
+        "GB123456789"
+    );
+    let exempt = buy("after").await;
+    assert_eq!(
+        (
+            exempt["totals"]["tax"].clone(),
+            exempt["totals"]["total"].clone()
+        ),
+        (usd(0), usd(1500)),
+        "{exempt}"
+    );
+    let unknown = app
+        .admin_send(
+            Method::PUT,
+            "/api/v1/admin/customers/cus_01JZZZZZZZZZZZZZZZZZZZZZZZ/tax-exemption",
+            &json!({"tax_id": "X"}),
+        )
+        .await;
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(
+        app.admin_send(Method::DELETE, &path, &json!({}))
+            .await
+            .status(),
+        204
+    );
+    app.stop().await;
+}

@@ -20,13 +20,13 @@ use crate::domain::{catalog, orders};
 use crate::storage::{Reader, StorageError, Store, WriteTx};
 
 use model::{
-    CATEGORIES, CODES, PROMOTIONS, RULES_VERSION, SETTINGS, SHIPPING_ZONES, SUBJECT_USES,
-    TAX_ZONES, USES,
+    CATEGORIES, CODES, EXEMPTIONS, PROMOTIONS, RULES_VERSION, SETTINGS, SHIPPING_ZONES,
+    SUBJECT_USES, TAX_ZONES, USES,
 };
 pub use model::{
     CodeView, MAX_PROMOTIONS, MAX_ZONES, MethodInput, MethodView, PromotionInput, PromotionView,
-    RateWire, ShippingZoneInput, ShippingZoneView, TaxCategoryView, TaxSettingsView, TaxZoneInput,
-    TaxZoneView,
+    RateWire, ShippingZoneInput, ShippingZoneView, TaxCategoryView, TaxExemptionView,
+    TaxSettingsView, TaxZoneInput, TaxZoneView,
 };
 pub use payload::PromotionEventV1;
 pub use promotions::{GeneratedCodes, normalize_code};
@@ -298,7 +298,10 @@ fn input(
         buyer: pricing::Buyer {
             customer_id: cart.customer,
             email: cart.email.map(str::to_ascii_lowercase),
-            tax_exempt: false,
+            tax_exempt: match cart.customer {
+                Some(c) => r.contains(&EXEMPTIONS, &c)?,
+                None => false,
+            },
             previous_orders,
             uses,
         },
@@ -425,6 +428,11 @@ pub const MIGRATIONS: &[crate::storage::Migration] = &[crate::storage::Migration
     description: "pricing: tax and shipping zones, promotions, gift cards, carts with codes, orders with quotes, products with tax categories",
     run: |_| Ok(()),
 }];
+
+/// A customer's tax id when they buy tax exempt (invoices show it).
+pub fn tax_id_of(r: &impl Reader, customer: CustomerId) -> Result<Option<String>, StorageError> {
+    Ok(r.get(&EXEMPTIONS, &customer)?.map(|e| e.tax_id))
+}
 
 /// Whether a tax category key exists (built-in or merchant-defined).
 pub fn category_exists(r: &impl Reader, key: &str) -> Result<bool, StorageError> {

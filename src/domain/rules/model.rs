@@ -8,7 +8,9 @@ use super::wire::{
     AreaWire, ConditionsWire, EffectWire, MethodConditionsWire, RateKindWire, RoundingWire,
     ScopeWire, ShippingTaxWire,
 };
-use crate::core::{PromotionId, ShippingMethodId, ShippingZoneId, TaxZoneId, Timestamp};
+use crate::core::{
+    CustomerId, PromotionId, ShippingMethodId, ShippingZoneId, TaxZoneId, Timestamp,
+};
 use crate::domain::pricing::{self as p, Rate};
 use crate::storage::{Table, Value};
 
@@ -37,6 +39,9 @@ pub(super) const USES: Table<PromotionId, u32> = Table::new("promotion_uses");
 /// Uses per (promotion, customer id or `email:…`).
 pub(super) const SUBJECT_USES: Table<(PromotionId, String), u32> =
     Table::new("promotion_subject_uses");
+
+/// B2B customers exempt from tax, with their tax id.
+pub(super) const EXEMPTIONS: Table<CustomerId, TaxExemption> = Table::new("tax_exemptions");
 
 /// Most tax zones, shipping zones and promotions a shop keeps (each list is read whole into
 /// the rules snapshot, so it is bounded where it is created).
@@ -442,4 +447,22 @@ pub struct CodeView {
     pub single_use: bool,
     /// Uses so far.
     pub used: u32,
+}
+
+/// A customer's tax exemption (a business buying with its tax id).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaxExemption {
+    /// The customer's tax id (VAT number, resale certificate …), shown on invoices.
+    pub tax_id: String,
+    /// When staff recorded it.
+    pub created_at: Timestamp,
+}
+impl Value for TaxExemption {}
+
+/// A tax exemption as sent and shown.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaxExemptionView {
+    /// The customer's tax id (1–64 characters).
+    pub tax_id: String,
 }

@@ -3,12 +3,13 @@
 use serde::{Deserialize, Serialize};
 
 use super::model::{
-    CATEGORIES, MAX_CATEGORIES, MAX_ZONES, SETTINGS, TAX_ZONES, TaxCategory, TaxCategoryView,
-    TaxSettings, TaxSettingsView, TaxZoneInput, TaxZoneRecord, TaxZoneView,
+    CATEGORIES, EXEMPTIONS, MAX_CATEGORIES, MAX_ZONES, SETTINGS, TAX_ZONES, TaxCategory,
+    TaxCategoryView, TaxExemption, TaxExemptionView, TaxSettings, TaxSettingsView, TaxZoneInput,
+    TaxZoneRecord, TaxZoneView,
 };
 use super::wire::{self, Issues};
 use super::{PricingRules, RulesError, bump, category_exists, invalid_if};
-use crate::core::{Page, TaxZoneId};
+use crate::core::{CustomerId, Page, TaxZoneId};
 use crate::domain::pricing as p;
 use crate::storage::{Order, Reader, WriteTx};
 
@@ -26,6 +27,63 @@ pub struct TaxCategoryInput {
 }
 
 impl PricingRules {
+    /// A customer's tax exemption, if any.
+    pub fn tax_exemption(&self, customer: &str) -> Result<TaxExemptionView, RulesError> {
+        let id = CustomerId::parse(customer).map_err(|_| RulesError::NotFound)?;
+        let e = self
+            .store
+            .read()?
+            .get(&EXEMPTIONS, &id)?
+            .ok_or(RulesError::NotFound)?;
+        Ok(TaxExemptionView { tax_id: e.tax_id })
+    }
+
+    /// Marks a customer tax exempt (a business with a tax id): its quotes carry no tax, and
+    /// prices entered with tax lose the home zone's. `exists` says whether the account exists
+    /// (the caller asks the accounts module).
+    pub async fn set_tax_exemption(
+        &self,
+        customer: &str,
+        input: TaxExemptionView,
+        exists: bool,
+    ) -> Result<TaxExemptionView, RulesError> {
+        let id = CustomerId::parse(customer).map_err(|_| RulesError::NotFound)?;
+        if !exists {
+            return Err(RulesError::NotFound);
+        }
+        let tax_id = input.tax_id.trim().to_owned();
+        if tax_id.is_empty() || tax_id.chars().count() > 64 || tax_id.chars().any(char::is_control)
+        {
+            let mut i = Issues::default();
+            i.add("tax_id", "invalid", "must be 1 to 64 characters");
+            invalid_if(i)?;
+        }
+        self.store
+            .write(move |tx| {
+                let e = TaxExemption {
+                    tax_id: tax_id.clone(),
+                    created_at: tx.now(),
+                };
+                tx.insert(&EXEMPTIONS, &id, &e)?;
+                Ok(TaxExemptionView { tax_id })
+            })
+            .await
+    }
+
+    /// Ends a customer's tax exemption.
+    pub async fn remove_tax_exemption(&self, customer: &str) -> Result<(), RulesError> {
+        let id = CustomerId::parse(customer).map_err(|_| RulesError::NotFound)?;
+        self.store
+            .write(move |tx| {
+                if !tx.contains(&EXEMPTIONS, &id)? {
+                    return Err(RulesError::NotFound);
+                }
+                tx.remove(&EXEMPTIONS, &id)?;
+                Ok(())
+            })
+            .await
+    }
+
     /// The tax settings.
     pub fn tax_settings(&self) -> Result<TaxSettingsView, RulesError> {
         let s = self
