@@ -13,6 +13,7 @@ pub mod error_page;
 pub mod health;
 pub mod identity;
 pub mod inventory;
+pub mod invoice;
 pub mod jobs;
 pub mod json;
 pub mod middleware;

@@ -22,6 +22,8 @@ pub const ORDER_TOKEN_HEADER: &str = "x-order-token";
 /// This module's operations, merged into the API document by [`super::docs::openapi`].
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
+    get_invoice,
+    admin_invoice,
     checkout,
     my_orders,
     get_order,
@@ -39,6 +41,11 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/checkout", web::post().to(checkout))
         .route("/api/v1/orders", web::get().to(my_orders))
         .route("/api/v1/orders/{id}", web::get().to(get_order))
+        .route("/api/v1/orders/{id}/invoice", web::get().to(get_invoice))
+        .route(
+            "/api/v1/admin/orders/{id}/invoice",
+            web::get().to(admin_invoice),
+        )
         .route("/api/v1/orders/{id}/cancel", web::post().to(cancel_own))
         .route("/api/v1/admin/orders", web::get().to(admin_list))
         .route("/api/v1/admin/orders/{id}", web::get().to(admin_get))
@@ -168,6 +175,44 @@ pub async fn get_order(
 ) -> Result<HttpResponse> {
     let who = viewer(&req)?;
     Ok(HttpResponse::Ok().json(state.orders.get(&id, &who)?))
+}
+
+/// The printable invoice (HTML) of a paid order, for its customer or guest; 404 until paid.
+#[utoipa::path(get, path = "/api/v1/orders/{id}/invoice", tag = "checkout", security((), ("bearer" = [])),
+    params(("id" = String, Path, description = "ord_…"),
+        ("X-Order-Token" = Option<String>, Header, description = "The order_token from checkout")),
+    responses((status = 200, description = "The invoice", content_type = "text/html", body = String),
+        (status = 401, description = "Neither signed in nor an order token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such paid order, or not yours", body = Problem, content_type = "application/problem+json")))]
+pub async fn get_invoice(
+    req: HttpRequest,
+    state: web::Data<HttpState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    let who = viewer(&req)?;
+    invoice(&state, &id, &who)
+}
+
+/// The printable invoice (HTML) of a paid order.
+#[utoipa::path(get, path = "/api/v1/admin/orders/{id}/invoice", tag = "orders-admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "ord_…")),
+    responses((status = 200, description = "The invoice", content_type = "text/html", body = String),
+        (status = 404, description = "No such paid order", body = Problem, content_type = "application/problem+json")))]
+pub async fn admin_invoice(
+    state: web::Data<HttpState>,
+    _who: Staff<scope::Orders>,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    invoice(&state, &id, &Viewer::Staff)
+}
+
+fn invoice(state: &HttpState, id: &str, who: &Viewer) -> Result<HttpResponse> {
+    let inv = state.orders.invoice(id, who)?;
+    let tax_id = match inv.order.customer_id {
+        Some(c) => state.rules.tax_id(c)?,
+        None => None,
+    };
+    super::invoice::render(&inv, &state.orders.settings().shop_name, tax_id)
 }
 
 /// Body of cancellations.

@@ -413,7 +413,7 @@ async fn checkout_charges_the_states_tax_and_the_zones_shipping_and_keeps_the_qu
     );
 
     let body = |region: &str| {
-        json!({"email": "ada@example.com", "shipping_address": {"name": "Ada", "line1": "1 Main St",
+        json!({"email": "ada@example.com", "shipping_address": {"name": "Ada <b>L</b>", "line1": "1 Main St",
                "city": "Town", "region": region, "postal_code": "10001", "country": "US"}})
     };
     let ny: Value = checkout(&app, &t, "ny", &body("NY"))
@@ -467,6 +467,50 @@ async fn checkout_charges_the_states_tax_and_the_zones_shipping_and_keeps_the_qu
         (order["status"].as_str(), order["totals"]["paid"].clone()),
         (Some("paid"), usd(2722))
     );
+    assert_eq!(order["invoice_number"], "INV-000001");
+    let names: Vec<&str> = order["tax_lines"]
+        .as_array()
+        .expect("tax lines")
+        .iter()
+        .map(|t| t["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(
+        names,
+        vec!["New York shipping 8.875%", "New York standard 8.875%"]
+    );
+    assert_eq!(order["tax_lines"][1]["amount"], usd(178));
+    // The printable invoice: the guest's token opens it; the tax lines are on it.
+    let inv = app
+        .client
+        .get(app.url(&format!(
+            "/api/v1/orders/{}/invoice",
+            ny["id"].as_str().expect("id")
+        )))
+        .header("X-Order-Token", ny["order_token"].as_str().expect("token"))
+        .send()
+        .await
+        .expect("invoice");
+    assert_eq!(inv.status(), 200);
+    assert_eq!(inv.headers()["content-type"], "text/html; charset=utf-8");
+    let html = inv.text().await.expect("html");
+    for needle in [
+        "Invoice INV-000001",
+        "New York standard 8.875%",
+        "1.78 USD",
+        "27.22 USD",
+        "Product TX",
+        "Ada &lt;b&gt;L&lt;&#x2f;b&gt;",
+    ] {
+        assert!(html.contains(needle), "{needle} in\n{html}");
+    }
+    // Without the token it is someone else's: 404; an unpaid order has no invoice yet.
+    let r = app
+        .get(&format!(
+            "/api/v1/orders/{}/invoice",
+            ny["id"].as_str().expect("id")
+        ))
+        .await;
+    assert_eq!(r.status(), 401);
 
     let t = cart_with(&app, &v[0], 2, None).await;
     let mut b = body("CA");
@@ -479,6 +523,15 @@ async fn checkout_charges_the_states_tax_and_the_zones_shipping_and_keeps_the_qu
     assert_eq!(ca["totals"]["shipping"], usd(1500), "{ca}");
     assert_eq!(ca["totals"]["tax"], usd(145));
     assert_eq!(ca["totals"]["total"], usd(2000 + 1500 + 145));
+    // Not paid yet: no invoice number, no invoice.
+    assert_eq!(ca["invoice_number"], Value::Null);
+    let r = app
+        .admin_get(&format!(
+            "/api/v1/admin/orders/{}/invoice",
+            ca["id"].as_str().expect("id")
+        ))
+        .await;
+    assert_eq!(r.status(), 404);
     // A method the zone does not offer is refused, naming the ones it does.
     let t = cart_with(&app, &v[0], 2, None).await;
     let mut b = body("CA");

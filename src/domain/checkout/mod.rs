@@ -691,6 +691,17 @@ fn place(
         lines,
         totals,
         tax_inclusive: quote.tax_inclusive,
+        tax_lines: quote
+            .tax_lines
+            .iter()
+            .map(|t| orders::OrderTaxLine {
+                name: t.name.clone(),
+                rate: t.rate,
+                base: t.base,
+                amount: t.amount,
+            })
+            .collect(),
+        invoice: None,
         shipping_address: c.valid.shipping.clone().filter(|_| ships),
         billing_address: c.valid.billing.clone(),
         shipping_method: quote.shipping.as_ref().map(|s| s.code.clone()),
@@ -989,6 +1000,8 @@ mod tests {
                 refunded: zero,
             },
             tax_inclusive: false,
+            tax_lines: Vec::new(),
+            invoice: None,
             shipping_address: Some(addr.clone()),
             billing_address: addr,
             shipping_method: Some(DEFAULT_METHOD.into()),

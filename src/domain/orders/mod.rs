@@ -16,7 +16,8 @@ use serde_json::json;
 
 pub use machine::{Event, EventKind, Status, TransitionError};
 pub use model::{
-    Address, Fulfilment, HistoryEntry, Note, Order, OrderLine, OrderTotalsView, OrderView, Totals,
+    Address, Fulfilment, HistoryEntry, InvoiceRef, Note, Order, OrderLine, OrderTaxLine,
+    OrderTaxLineView, OrderTotalsView, OrderView, Totals,
 };
 pub use payload::{
     OrderEventFulfilledLineV1, OrderEventFulfilmentV1, OrderEventLineV3, OrderEventTotalsV2,
@@ -30,7 +31,7 @@ use crate::domain::{events, idempotency, inventory};
 use crate::jobs;
 use crate::mailer::{self, Mail};
 use crate::storage::{Order as ScanOrder, Reader, StorageError, Store, WriteTx};
-use model::{BY_CUSTOMER, BY_STATUS, ORDERS, PENDING_BY_EXPIRY, QUOTES};
+use model::{BY_CUSTOMER, BY_STATUS, INVOICE_SEQ, ORDERS, PENDING_BY_EXPIRY, QUOTES};
 
 /// Job kind of one unpaid order's expiry, queued per order by earlier builds; still handled so
 /// such queued jobs finish.
@@ -178,6 +179,15 @@ pub struct FulfilInput {
     pub tracking_number: String,
 }
 
+/// What an invoice is printed from.
+#[derive(Clone, Debug)]
+pub struct Invoice {
+    /// The paid order (with its invoice number).
+    pub order: Order,
+    /// The quote it was placed with (none for orders placed before quotes were kept).
+    pub quote: Option<crate::domain::pricing::Quote>,
+}
+
 /// The order service.
 #[derive(Clone, Debug)]
 pub struct Orders {
@@ -277,11 +287,21 @@ pub fn mail(
                    "unit_price": l.unit_price.to_string(), "total": l.total.to_string()})
         })
         .collect();
+    let tax_lines: Vec<_> = order
+        .tax_lines
+        .iter()
+        .map(|t| json!({"name": t.name, "amount": t.amount.to_string()}))
+        .collect();
+    let t = &order.totals;
     let vars = json!({
         "shop_name": s.shop_name, "shop_url": s.public_url, "order_id": order.id.to_string(),
-        "lines": lines, "subtotal": order.totals.subtotal.to_string(),
-        "shipping": order.totals.shipping.to_string(), "tax": order.totals.tax.to_string(),
-        "total": order.totals.total.to_string(), "name": order.customer_name(),
+        "lines": lines, "subtotal": t.subtotal.to_string(),
+        "discount": (t.discount.amount > 0).then(|| t.discount.to_string()),
+        "shipping": t.shipping.to_string(), "tax": t.tax.to_string(),
+        "tax_lines": tax_lines, "tax_inclusive": order.tax_inclusive,
+        "gift_cards": (t.gift_cards.amount > 0).then(|| t.gift_cards.to_string()),
+        "total": t.total.to_string(), "name": order.customer_name(),
+        "invoice_number": order.invoice.as_ref().map(model::InvoiceRef::label),
         "extra": extra,
     });
     mailer::enqueue(
@@ -336,6 +356,16 @@ pub fn transition(
     }
     match event.kind() {
         EventKind::Pay | EventKind::Revive => {
+            // The invoice number comes from a counter in the paying write: the single writer
+            // makes the sequence gap-free and in payment order.
+            if order.invoice.is_none() {
+                let number = tx.get(&INVOICE_SEQ, &())?.unwrap_or(0) + 1;
+                tx.insert(&INVOICE_SEQ, &(), &number)?;
+                order.invoice = Some(model::InvoiceRef {
+                    number,
+                    issued_at: now,
+                });
+            }
             inventory::sell(tx, order.id)?;
             events::record(tx, &events::ORDER_PAID, &OrderEventV3::of(order))?;
             if order.lines.iter().any(|l| l.gift_card) {
@@ -472,6 +502,21 @@ impl Orders {
         Ok(match who {
             Viewer::Staff => OrderView::staff(&o),
             _ => OrderView::of(&o),
+        })
+    }
+
+    /// A paid order with what its invoice shows: the order, the quote it was placed with and
+    /// the buyer's tax id when exempt (404 until paid, and for anyone who may not see it).
+    pub fn invoice(&self, id: &str, who: &Viewer) -> Result<Invoice, OrderError> {
+        let id = parse_id(id)?;
+        let r = self.store.read()?;
+        let o = load(&r, id)?;
+        if !visible(&o, who) || o.invoice.is_none() {
+            return Err(OrderError::NotFound);
+        }
+        Ok(Invoice {
+            quote: r.get(&QUOTES, &id)?,
+            order: o,
         })
     }
 

@@ -17,6 +17,8 @@ pub(super) const PENDING_BY_EXPIRY: Table<(Timestamp, OrderId), ()> =
     Table::new("orders_pending_by_expiry");
 /// The quote each order was placed with (written once, read by invoices and refunds).
 pub(super) const QUOTES: Table<OrderId, crate::domain::pricing::Quote> = Table::new("order_quotes");
+/// The last invoice number given.
+pub(super) const INVOICE_SEQ: Table<(), u64> = Table::new("invoice_sequence");
 /// Customer index: (customer, order).
 pub(super) const BY_CUSTOMER: Table<(CustomerId, OrderId), ()> = Table::new("orders_by_customer");
 
@@ -172,6 +174,48 @@ impl Totals {
     }
 }
 
+/// Tax of one rate on an order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OrderTaxLine {
+    /// Zone, category and rate, e.g. "Germany standard 19%".
+    pub name: String,
+    /// Rate.
+    pub rate: crate::domain::pricing::Rate,
+    /// Amount taxed.
+    pub base: Money,
+    /// Tax.
+    pub amount: Money,
+}
+
+/// Tax of one rate as shown.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct OrderTaxLineView {
+    /// Zone, category and rate.
+    pub name: String,
+    /// Percent (`"19"`, `"8.875"`).
+    pub rate: String,
+    /// Amount taxed (before tax for exclusive prices, with it for inclusive ones).
+    pub base: Money,
+    /// Tax.
+    pub amount: Money,
+}
+
+/// The invoice of a paid order: numbers are sequential per shop, given in the paying write.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceRef {
+    /// 1, 2, 3 … (shown as `INV-000001`).
+    pub number: u64,
+    /// When the order was paid.
+    pub issued_at: Timestamp,
+}
+
+impl InvoiceRef {
+    /// The number as printed.
+    pub fn label(&self) -> String {
+        format!("INV-{:06}", self.number)
+    }
+}
+
 /// Money of an order as shown.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct OrderTotalsView {
@@ -231,6 +275,10 @@ pub struct Order {
     pub totals: Totals,
     /// Whether prices included tax.
     pub tax_inclusive: bool,
+    /// Tax by zone, category and rate, as charged.
+    pub tax_lines: Vec<OrderTaxLine>,
+    /// The invoice, once the order is paid.
+    pub invoice: Option<InvoiceRef>,
     /// Ship to (none when no line requires shipping).
     pub shipping_address: Option<Address>,
     /// Bill to.
@@ -301,6 +349,10 @@ pub struct OrderView {
     pub totals: OrderTotalsView,
     /// Whether prices included tax.
     pub tax_inclusive: bool,
+    /// Tax by rate.
+    pub tax_lines: Vec<OrderTaxLineView>,
+    /// Invoice number (`INV-000001`) once paid.
+    pub invoice_number: Option<String>,
     /// Ship to (`null` when no line requires shipping).
     pub shipping_address: Option<Address>,
     /// Bill to.
@@ -342,6 +394,17 @@ impl OrderView {
             lines: o.lines.clone(),
             totals: OrderTotalsView::of(&o.totals),
             tax_inclusive: o.tax_inclusive,
+            tax_lines: o
+                .tax_lines
+                .iter()
+                .map(|t| OrderTaxLineView {
+                    name: t.name.clone(),
+                    rate: t.rate.to_string(),
+                    base: t.base,
+                    amount: t.amount,
+                })
+                .collect(),
+            invoice_number: o.invoice.as_ref().map(InvoiceRef::label),
             shipping_address: o.shipping_address.clone(),
             billing_address: o.billing_address.clone(),
             shipping_method: o.shipping_method.clone(),

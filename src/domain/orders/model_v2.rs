@@ -107,6 +107,8 @@ impl OrderV2 {
             lines: self.lines.into_iter().map(OrderLineV2::upgrade).collect(),
             totals: self.totals.upgrade(),
             tax_inclusive: false,
+            tax_lines: Vec::new(),
+            invoice: None,
             shipping_address: self.shipping_address,
             billing_address: self.billing_address,
             shipping_method: self.shipping_method,

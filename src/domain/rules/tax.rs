@@ -27,6 +27,11 @@ pub struct TaxCategoryInput {
 }
 
 impl PricingRules {
+    /// The tax id a customer buys exempt with, if any (invoices print it).
+    pub fn tax_id(&self, customer: CustomerId) -> Result<Option<String>, RulesError> {
+        Ok(super::tax_id_of(&self.store.read()?, customer)?)
+    }
+
     /// A customer's tax exemption, if any.
     pub fn tax_exemption(&self, customer: &str) -> Result<TaxExemptionView, RulesError> {
         let id = CustomerId::parse(customer).map_err(|_| RulesError::NotFound)?;
