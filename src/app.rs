@@ -205,6 +205,23 @@ impl App {
                 currency: rules.currency(),
             },
         );
+        if demo && rules.seed_demo().await? {
+            let card = gift_cards
+                .issue(
+                    crate::domain::giftcards::IssueInput {
+                        amount: crate::core::Money::new(5000, rules.currency()),
+                        recipient_email: None,
+                        note: Some("demo".into()),
+                        expires_at: None,
+                    },
+                    "system".into(),
+                )
+                .await?;
+            tracing::info!(
+                gift_card = card.code.as_deref().unwrap_or_default(),
+                "demo pricing created: US sales tax (NY, CA, TX), EU VAT (DE, FR, NL), US and EU shipping (standard, express, pickup), two automatic promotions, the code WELCOME10 and this demo gift card worth 50.00"
+            );
+        }
         // Every module's job handlers and recurring schedules, declared by the module.
         runner
             .install(vec![

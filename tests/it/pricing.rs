@@ -924,3 +924,131 @@ async fn tax_exempt_customers_pay_no_tax() {
     );
     app.stop().await;
 }
+
+/// `shopd serve --demo` sets up the whole pricing story: US and EU tax zones, three shipping
+/// methods, two automatic promotions, a code and a gift card whose code the log names.
+#[test]
+fn serve_demo_sets_up_tax_shipping_promotions_a_code_and_a_gift_card() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    common::create_admin(dir.path());
+    let mut cmd = std::process::Command::new(common::bin());
+    cmd.args([
+        "serve",
+        "--demo",
+        "--bind",
+        "127.0.0.1:0",
+        "--log-format",
+        "json",
+        "--data-dir",
+    ])
+    .arg(dir.path())
+    .env("SHOPD_SERVER_WORKERS", "2")
+    .env_remove("RUST_LOG")
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::piped());
+    let mut p = common::Proc::start(cmd);
+    p.admin_token = common::login_blocking(&p.base, common::ADMIN_EMAIL, common::ADMIN_PASSWORD);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let admin = common::bearer_client(&p.admin_token);
+        let get = |path: &str| {
+            let url = p.url(path);
+            let admin = admin.clone();
+            async move {
+                admin
+                    .get(url)
+                    .send()
+                    .await
+                    .expect("get")
+                    .json::<Value>()
+                    .await
+                    .expect("json")
+            }
+        };
+        assert_eq!(
+            get("/api/v1/admin/tax-zones").await["data"]
+                .as_array()
+                .map(Vec::len),
+            Some(6)
+        );
+        assert_eq!(
+            get("/api/v1/admin/shipping-zones").await["data"]
+                .as_array()
+                .map(Vec::len),
+            Some(3)
+        );
+        let promos = get("/api/v1/admin/promotions").await;
+        assert_eq!(promos["data"].as_array().map(Vec::len), Some(3));
+        assert!(promos.to_string().contains("WELCOME10"));
+        let log = p.log_text();
+        let line = log
+            .lines()
+            .find(|l| l.contains("demo pricing created"))
+            .expect("demo line");
+        let v: Value = serde_json::from_str(line).expect("json log");
+        let code = v["gift_card"]
+            .as_str()
+            .expect("gift card code")
+            .to_owned();
+        // A demo product to a New York address: three methods, the code and the card apply.
+        let products = get("/api/v1/products?per_page=1").await;
+        let variant = products["data"][0]["variants"][0]["id"]
+            .as_str()
+            .expect("variant")
+            .to_owned();
+        let c = reqwest::Client::new();
+        let cart: Value = c
+            .post(p.url("/api/v1/cart"))
+            .send()
+            .await
+            .expect("cart")
+            .json()
+            .await
+            .expect("json");
+        let t = cart["cart_token"].as_str().expect("token").to_owned();
+        let r = c
+            .post(p.url("/api/v1/cart/items"))
+            .header("X-Cart-Token", &t)
+            .json(&json!({"variant_id": variant, "quantity": 1}))
+            .send()
+            .await
+            .expect("add");
+        assert_eq!(r.status(), 201);
+        let offers: Value = c
+            .get(p.url("/api/v1/cart/shipping-methods?country=US&region=NY"))
+            .header("X-Cart-Token", &t)
+            .send()
+            .await
+            .expect("offers")
+            .json()
+            .await
+            .expect("json");
+        let mut codes: Vec<&str> = offers
+            .as_array()
+            .expect("offers")
+            .iter()
+            .map(|o| o["code"].as_str().expect("c"))
+            .collect();
+        codes.sort_unstable();
+        assert_eq!(codes, vec!["express", "pickup", "standard"]);
+        for (path, body) in [
+            ("/api/v1/cart/discounts", json!({"code": "welcome10"})),
+            ("/api/v1/cart/gift-cards", json!({"code": code})),
+        ] {
+            let r = c
+                .post(p.url(path))
+                .header("X-Cart-Token", &t)
+                .json(&body)
+                .send()
+                .await
+                .expect("post");
+            assert_eq!(
+                r.status(),
+                200,
+                "{path}: {}",
+                r.text().await.unwrap_or_default()
+            );
+        }
+    });
+    p.terminate();
+}

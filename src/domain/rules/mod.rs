@@ -4,6 +4,7 @@
 //! the pure [`pricing::quote`]. Every rules write bumps a version row, so the in-memory
 //! snapshot is reloaded exactly when something changed (on any node sharing the store).
 
+mod demo;
 mod model;
 mod payload;
 mod promotions;
