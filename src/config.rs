@@ -260,7 +260,7 @@ section! {
         reservation_ttl_minutes: u64 = 15, rules::between(1, 7 * 24 * 60);
         /// pessimistic (check and reserve inside the serialised write) or optimistic (snapshot, then commit if stock is unchanged)
         reservation_strategy: String = "pessimistic".into(), rules::one_of(&["pessimistic", "optimistic"]);
-        /// Flat shipping rate in minor units of the order's currency (500 = 5.00)
+        /// Price of the `standard` method in the shipping zone a new shop starts with (minor units; 500 = 5.00); zones and methods are then edited through the admin API
         flat_rate_shipping: i64 = 500, rules::between(0, 100_000_000);
     }
 }
