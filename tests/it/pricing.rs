@@ -986,10 +986,7 @@ fn serve_demo_sets_up_tax_shipping_promotions_a_code_and_a_gift_card() {
             .find(|l| l.contains("demo pricing created"))
             .expect("demo line");
         let v: Value = serde_json::from_str(line).expect("json log");
-        let code = v["gift_card"]
-            .as_str()
-            .expect("gift card code")
-            .to_owned();
+        let code = v["gift_card"].as_str().expect("gift card code").to_owned();
         // A demo product to a New York address: three methods, the code and the card apply.
         let products = get("/api/v1/products?per_page=1").await;
         let variant = products["data"][0]["variants"][0]["id"]
