@@ -351,3 +351,46 @@ pub(super) fn render(
 fn overflow(e: crate::core::MoneyError) -> super::CartError {
     super::CartError::Internal(format!("cart total: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Value;
+
+    /// A cart written before codes and gift cards reads with none of either.
+    #[test]
+    fn version_1_carts_read_without_codes_or_gift_cards() {
+        #[derive(Serialize)]
+        struct CartV1 {
+            id: CartId,
+            customer_id: Option<CustomerId>,
+            token_hashes: Vec<Vec<u8>>,
+            lines: Vec<CartLine>,
+            created_at: Timestamp,
+            updated_at: Timestamp,
+            expires_at: Timestamp,
+        }
+        let now = Timestamp::from_millis(1_795_000_000_000);
+        let line = CartLine {
+            id: LineId::new(now),
+            variant_id: VariantId::new(now),
+            product_id: ProductId::new(now),
+            quantity: 2,
+            unit_price: Money::new(1000, Currency::USD),
+        };
+        let v1 = CartV1 {
+            id: CartId::new(now),
+            customer_id: None,
+            token_hashes: vec![vec![1, 2]],
+            lines: vec![line.clone()],
+            created_at: now,
+            updated_at: now,
+            expires_at: now,
+        };
+        let mut bytes = vec![1u8];
+        bytes.extend(postcard::to_stdvec(&v1).expect("encode"));
+        let c = Cart::decode_value(&bytes).expect("decode");
+        assert_eq!((c.id, c.lines.clone()), (v1.id, vec![line]));
+        assert!(c.codes.is_empty() && c.gift_cards.is_empty());
+    }
+}

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::errors::{self as codes, Code, ErrorCode};
 use crate::core::secret::{hash_token, new_token};
-use crate::core::{CustomerId, Money, OrderId, Timestamp};
+use crate::core::{CustomerId, OrderId, Timestamp};
 use crate::domain::auth::Email;
 use crate::domain::cart::{self, CartError, CartOwner, CartSettings, PriceChange};
 use crate::domain::inventory::{self, InventoryError, Strategy};
@@ -663,18 +663,7 @@ fn place(
             })?;
         lines.push(line_of(l, product, variant, q));
     }
-    let t = &quote.totals;
-    let totals = Totals {
-        subtotal: t.subtotal,
-        discount: t.discount,
-        shipping: t.shipping,
-        tax: t.tax,
-        gift_cards: t.gift_cards,
-        total: t.total,
-        // Gift cards pay their part now, in this write.
-        paid: t.gift_cards,
-        refunded: Money::zero(currency),
-    };
+    let totals = Totals::placed(&quote.totals);
     let id = OrderId::new(now);
     let expires_at = now.plus(c.settings.reservation_ttl);
     match snapshot {
@@ -968,7 +957,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::core::{Currency, TestClock};
+    use crate::core::{Currency, Money, TestClock};
     use crate::storage::StoreOptions;
 
     fn order(now: Timestamp) -> Order {

@@ -164,6 +164,21 @@ pub struct Totals {
 }
 
 impl Totals {
+    /// An order's totals as placed, from its quote: gift cards pay their part in the
+    /// checkout's write, so they count as paid from the start.
+    pub fn placed(t: &crate::domain::pricing::Totals) -> Totals {
+        Totals {
+            subtotal: t.subtotal,
+            discount: t.discount,
+            shipping: t.shipping,
+            tax: t.tax,
+            gift_cards: t.gift_cards,
+            total: t.total,
+            paid: t.gift_cards,
+            refunded: Money::zero(t.total.currency),
+        }
+    }
+
     /// What the payment provider is asked for: the total less what is paid (gift cards paid
     /// their part at checkout).
     pub fn amount_due(&self) -> Money {
