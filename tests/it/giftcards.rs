@@ -8,13 +8,9 @@ use std::time::Duration;
 use crate::common;
 use crate::payments::{card, json_ok};
 
-use common::shop::{add_to_cart, checkout, checkout_body, new_cart, product, set_stock};
+use common::shop::{add_to_cart, checkout, checkout_body, new_cart, product, set_stock, usd};
 use common::{SmtpSink, TestApp, problem};
 use serde_json::{Value, json};
-
-fn usd(a: i64) -> Value {
-    json!({"amount": a, "currency": "USD"})
-}
 
 async fn issue(app: &TestApp, amount: i64, recipient: Option<&str>) -> Value {
     let mut body = json!({"amount": usd(amount)});
@@ -142,11 +138,7 @@ async fn a_card_pays_all_or_part_of_an_order_before_the_provider() {
         (o["status"].as_str(), o["totals"]["amount_due"].clone()),
         (Some("pending_payment"), usd(1500))
     );
-    let placed = crate::payments::Placed {
-        order: o["id"].as_str().expect("id").to_owned(),
-        token: o["order_token"].as_str().expect("t").to_owned(),
-        payment: o["payment"]["id"].as_str().expect("p").to_owned(),
-    };
+    let placed = crate::payments::Placed::of(&o);
     let paid =
         json_ok(crate::payments::pay(&app, &placed, "confirm", &card("4242 4242 4242 4242")).await)
             .await;
@@ -312,11 +304,7 @@ async fn a_gift_card_product_sold_becomes_cards_mailed_to_the_buyer() {
         usd(10_000),
         "no discount, no tax, no shipping: {o}"
     );
-    let placed = crate::payments::Placed {
-        order: o["id"].as_str().expect("id").to_owned(),
-        token: o["order_token"].as_str().expect("t").to_owned(),
-        payment: o["payment"]["id"].as_str().expect("p").to_owned(),
-    };
+    let placed = crate::payments::Placed::of(&o);
     json_ok(crate::payments::pay(&app, &placed, "confirm", &card("4242 4242 4242 4242")).await)
         .await;
     let codes = common::eventually(Duration::from_secs(15), || async {
@@ -401,11 +389,7 @@ async fn refunds_by_line_return_what_the_lines_cost_gift_cards_first() {
     // 120; shipping 500 + 44.38 → 44. Total 5400 + 479 + 1350 + 120 + 500 + 44 = 7893.
     assert_eq!(o["totals"]["total"], usd(7893), "{o}");
     assert_eq!(o["lines"][0]["total"], usd(5879));
-    let placed = crate::payments::Placed {
-        order: o["id"].as_str().expect("id").to_owned(),
-        token: o["order_token"].as_str().expect("t").to_owned(),
-        payment: o["payment"]["id"].as_str().expect("p").to_owned(),
-    };
+    let placed = crate::payments::Placed::of(&o);
     json_ok(crate::payments::pay(&app, &placed, "confirm", &card("4242 4242 4242 4242")).await)
         .await;
     let id = placed.order.clone();

@@ -25,6 +25,20 @@ pub struct Placed {
     pub payment: String,
 }
 
+impl Placed {
+    /// The ids a checkout answer names.
+    pub fn of(checkout: &Value) -> Placed {
+        Placed {
+            order: checkout["id"].as_str().expect("id").to_owned(),
+            token: checkout["order_token"].as_str().expect("token").to_owned(),
+            payment: checkout["payment"]["id"]
+                .as_str()
+                .expect("payment")
+                .to_owned(),
+        }
+    }
+}
+
 /// Checks out `units` of `variant` as a guest.
 pub async fn place(app: &TestApp, variant: &str, units: i64, key: &str) -> Placed {
     let cart = new_cart(app).await;

@@ -4,14 +4,10 @@
 
 use crate::common;
 
-use common::shop::{add_to_cart, checkout, checkout_body, new_cart, product};
+use common::shop::{add_to_cart, checkout, checkout_body, new_cart, product, usd};
 use common::{TestApp, problem};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-fn usd(a: i64) -> Value {
-    json!({"amount": a, "currency": "USD"})
-}
 
 async fn created(r: reqwest::Response) -> Value {
     let status = r.status();
@@ -503,7 +499,7 @@ async fn checkout_charges_the_states_tax_and_the_zones_shipping_and_keeps_the_qu
     ] {
         assert!(html.contains(needle), "{needle} in\n{html}");
     }
-    // Without the token it is someone else's: 404; an unpaid order has no invoice yet.
+    // Without the token (and not signed in): 401.
     let r = app
         .get(&format!(
             "/api/v1/orders/{}/invoice",

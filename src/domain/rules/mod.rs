@@ -282,7 +282,16 @@ fn input(
     let subject = cart.subject();
     let mut promotion_uses = std::collections::BTreeMap::new();
     let mut uses = std::collections::BTreeMap::new();
-    for p in rules.promotions.iter().filter(|p| limited(p)) {
+    // Only promotions that can apply here: automatic ones and those the cart's codes reach
+    // (inside checkout's write, a shop with many code-only promotions pays nothing for them).
+    let reachable =
+        |p: &&pricing::Promotion| !p.has_codes || codes.iter().any(|c| c.promotion == Some(p.id));
+    for p in rules
+        .promotions
+        .iter()
+        .filter(|p| limited(p))
+        .filter(reachable)
+    {
         promotion_uses.insert(p.id, r.get(&USES, &p.id)?.unwrap_or(0));
         if let Some(s) = &subject {
             uses.insert(p.id, r.get(&SUBJECT_USES, &(p.id, s.clone()))?.unwrap_or(0));
@@ -364,7 +373,8 @@ pub fn offers(
     };
     let mut priced = cart.clone();
     priced.shipping_method = None;
-    let q = price(r, rules, &priced)?;
+    let asked = input(r, rules, &priced)?;
+    let q = pricing::quote(rules, &asked)?;
     if !q.lines.iter().any(|l| l.requires_shipping) {
         return Ok(Vec::new());
     }
@@ -373,7 +383,7 @@ pub fn offers(
         .iter()
         .map(|l| i128::from(l.subtotal.amount - l.discount.amount))
         .sum();
-    let grams: u64 = input(r, rules, &priced)?
+    let grams: u64 = asked
         .lines
         .iter()
         .filter(|l| l.requires_shipping)

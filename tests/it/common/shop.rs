@@ -5,6 +5,11 @@ use serde_json::{Value, json};
 
 use super::TestApp;
 
+/// An amount in US dollars as the API writes it.
+pub fn usd(amount: i64) -> Value {
+    json!({"amount": amount, "currency": "USD"})
+}
+
 /// Creates an active product with `n` variants priced 1000, 1100, … and `stock` units each.
 pub async fn product(app: &TestApp, sku: &str, n: usize, stock: i64) -> (String, Vec<String>) {
     let values: Vec<String> = (0..n).map(|i| format!("V{i}")).collect();
