@@ -278,11 +278,24 @@ impl App {
             import: config.server.import_body_limit,
         };
         let trusted = trusted_proxies(&config, &public_url)?;
+        let pages = Arc::new(
+            crate::pages::Pages::load(
+                Some(&config.data_dir().join("theme")),
+                &config.shop.name,
+                &config.server.public_url,
+                config.auth.cookie_secure,
+            )
+            .map_err(|e| anyhow::anyhow!("the theme could not be loaded: {e}"))?,
+        );
         let m = metrics.clone();
         let mut server = HttpServer::new(move || {
             ActixApp::new()
                 .wrap(Observe::new(m.clone(), tap.clone(), trusted.clone()))
+                .wrap(actix_web::middleware::from_fn(
+                    crate::pages::error::themed_errors,
+                ))
                 .configure(|c| http::configure(c, state.clone(), limits))
+                .configure(|c| crate::pages::configure(c, pages.clone()))
                 .default_service(web::to(http::not_found))
         })
         .listen(listener)?

@@ -13,4 +13,5 @@ pub mod jobs;
 pub mod mailer;
 pub mod observability;
 pub mod outbound;
+pub mod pages;
 pub mod storage;

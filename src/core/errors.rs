@@ -88,7 +88,7 @@ table! {
     INVALID_CREDENTIALS = "invalid_credentials", Unauthenticated, "Email or password is incorrect (never says which).";
     REFRESH_TOKEN_REUSED = "refresh_token_reused", Unauthenticated, "A used refresh token came back; the session is revoked.";
     FORBIDDEN = "forbidden", Forbidden, "The role or API-key scope does not allow this.";
-    CSRF_FAILED = "csrf_failed", Forbidden, "A cookie-authenticated write without the matching X-CSRF-Token.";
+    CSRF_FAILED = "csrf_failed", Forbidden, "A cookie-authenticated write without the matching CSRF token (`X-CSRF-Token` on the API, `_csrf` in a page form), or a form posted from another site.";
     NOT_FOUND = "not_found", NotFound, "No such object, or not the caller's.";
     METHOD_NOT_ALLOWED = "method_not_allowed", MethodNotAllowed, "The method does not apply to this resource.";
     NOT_ACCEPTABLE = "not_acceptable", NotAcceptable, "No representation matches Accept.";

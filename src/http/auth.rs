@@ -166,6 +166,25 @@ fn token_response(state: &HttpState, pair: &TokenPair, cookies: bool) -> HttpRes
     resp.json(pair)
 }
 
+/// The one sign-in: the per-IP budget, the password check, and the merge of the anonymous cart
+/// the visitor brought into the account's cart. The API's login and the sign-in page use it.
+pub async fn sign_in(
+    req: &HttpRequest,
+    state: &HttpState,
+    email: &str,
+    password: &str,
+    cart_token: Option<String>,
+) -> Result<TokenPair> {
+    limit_ip(req, state)?;
+    let pair = state.auth.login(email, password, &client_ip(req)).await?;
+    if let Some(token) = cart_token
+        && let Some(customer) = state.auth.authenticate(&pair.access_token)?.customer_id()
+    {
+        state.carts.merge_on_login(customer, token).await?;
+    }
+    Ok(pair)
+}
+
 /// Signs in with email and password.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginBody,
     responses(
@@ -177,11 +196,6 @@ pub async fn login(
     state: web::Data<HttpState>,
     body: Json<LoginBody>,
 ) -> Result<HttpResponse> {
-    limit_ip(&req, &state)?;
-    let pair = state
-        .auth
-        .login(&body.email, &body.password, &client_ip(&req))
-        .await?;
     // An anonymous cart brought to sign-in (header or cookie) merges into the account's cart.
     let cart_token = req
         .headers()
@@ -192,11 +206,7 @@ pub async fn login(
             req.cookie(super::cart::CART_COOKIE)
                 .map(|c| c.value().to_owned())
         });
-    if let Some(token) = cart_token
-        && let Some(customer) = state.auth.authenticate(&pair.access_token)?.customer_id()
-    {
-        state.carts.merge_on_login(customer, token).await?;
-    }
+    let pair = sign_in(&req, &state, &body.email, &body.password, cart_token).await?;
     Ok(token_response(&state, &pair, body.cookies))
 }
 

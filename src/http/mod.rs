@@ -1,7 +1,6 @@
 //! The HTTP layer: parse, authorize, call one domain function, render. It never opens a
 //! storage transaction.
 
-pub mod assets;
 pub mod auth;
 pub mod cart;
 pub mod catalog;
@@ -154,8 +153,8 @@ macro_rules! documented {
     };
 }
 
-/// Every route module, in registration order. The document itself and the embedded assets are
-/// not API operations.
+/// Every route module, in registration order. The document itself is not an API operation;
+/// pages and assets are mounted by [`crate::pages`].
 pub const MODULES: &[Module] = &[
     documented!(health),
     Module {
@@ -173,10 +172,6 @@ pub const MODULES: &[Module] = &[
     documented!(webhooks),
     documented!(diagnostics),
     documented!(jobs),
-    Module {
-        routes: assets::routes,
-        doc: undocumented,
-    },
 ];
 
 fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {

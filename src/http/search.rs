@@ -25,9 +25,11 @@ fn parse_u64(field: &'static str, v: &str) -> Result<u64, ApiError> {
 }
 
 /// Parses the query string by hand: `option.<Name>=<Value>` keys are open-ended.
-fn parse(req: &HttpRequest) -> Result<SearchQuery, ApiError> {
+/// A search query from a query string: the API's parameters, shared with the storefront's
+/// search and category pages so both accept and refuse the same input.
+pub fn parse_query(query_string: &str) -> Result<SearchQuery, ApiError> {
     let pairs: Vec<(String, String)> =
-        web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        web::Query::<Vec<(String, String)>>::from_query(query_string)
             .map(|q| q.into_inner())
             .map_err(|e| ApiError::bad_request(format!("invalid query string: {e}")))?;
     let mut q = SearchQuery {
@@ -153,7 +155,7 @@ pub async fn search(
     req: HttpRequest,
     state: web::Data<HttpState>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = parse(&req)?;
+    let q = parse_query(req.query_string())?;
     let res = state.search.search(q).await?;
     Ok(HttpResponse::Ok().json(res))
 }

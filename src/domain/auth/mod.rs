@@ -570,6 +570,33 @@ impl Auth {
         })
     }
 
+    /// The principal of a server-rendered page session, whose cookie holds the refresh token of
+    /// the sign-in. Pages never rotate it (a browser loading several pages at once would trip
+    /// reuse detection); the session still ends when the refresh token would (its TTL from
+    /// sign-in), on logout, on a password change or reset, and once the token is exchanged
+    /// elsewhere.
+    pub fn session_principal(&self, refresh_token: &str) -> Result<Principal, AuthError> {
+        let h = secret::hash_token(refresh_token);
+        let now = self.now();
+        let r = self.inner.store.read()?;
+        let rec = r
+            .get(&REFRESH, &h)?
+            .filter(|rec| !rec.used && rec.expires_at > now)
+            .ok_or(AuthError::Unauthenticated)?;
+        let live = r
+            .get(&FAMILIES, &(rec.customer, rec.family.clone()))?
+            .is_some_and(|f| f.revoked_at.is_none());
+        if !live {
+            return Err(AuthError::Unauthenticated);
+        }
+        let c = live_customer(&r, rec.customer)?.ok_or(AuthError::Unauthenticated)?;
+        Ok(Principal {
+            kind: PrincipalKind::Customer(c.id),
+            role: c.role,
+            scopes: vec!["*".into()],
+        })
+    }
+
     /// The caller's own account.
     pub fn me(&self, p: &Principal) -> Result<CustomerView, AuthError> {
         let id = p.customer_id().ok_or(AuthError::NotFound)?;

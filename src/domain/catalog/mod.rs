@@ -951,6 +951,71 @@ impl Catalog {
         Ok((c, products))
     }
 
+    /// A category by id or slug.
+    pub fn get_category(&self, id_or_slug: &str) -> Result<Category, CatalogError> {
+        let r = self.store.read()?;
+        let id = match CategoryId::parse(id_or_slug) {
+            Ok(id) => Some(id),
+            Err(_) => r.get(&CATEGORY_SLUGS, &id_or_slug.to_owned())?,
+        };
+        match id {
+            Some(id) => r.get(&CATEGORIES, &id)?,
+            None => None,
+        }
+        .ok_or(CatalogError::NotFound)
+    }
+
+    /// The sellable products among `ids`, in their order, read in one transaction (listing
+    /// pages show a page of search hits as cards). At most [`crate::core::MAX_PER_PAGE`].
+    pub fn sellable_products(&self, ids: &[ProductId]) -> Result<Vec<Product>, CatalogError> {
+        let r = self.store.read()?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids.iter().take(crate::core::MAX_PER_PAGE) {
+            if let Some(p) = r.get(&PRODUCTS, id)?.filter(|p| p.status.sellable()) {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Active products in id order after `after`, at most `limit` (a sitemap file each).
+    pub fn active_after(
+        &self,
+        after: Option<ProductId>,
+        limit: usize,
+    ) -> Result<Vec<Product>, CatalogError> {
+        let r = self.store.read()?;
+        let ids = scan_ids(&r, &ACTIVE, after, Order::Asc, limit)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in &ids {
+            if let Some(p) = r.get(&PRODUCTS, id)? {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Where each run of `per` active products starts (`None` for the first), at most
+    /// `max_runs` runs: the sitemap index's files. Reads ids only.
+    pub fn active_runs(
+        &self,
+        per: usize,
+        max_runs: usize,
+    ) -> Result<Vec<Option<ProductId>>, CatalogError> {
+        let r = self.store.read()?;
+        let mut runs = vec![None];
+        let mut after = None;
+        while runs.len() < max_runs {
+            let ids = scan_ids(&r, &ACTIVE, after, Order::Asc, per + 1)?;
+            if ids.len() <= per {
+                break;
+            }
+            after = ids.get(per - 1).copied();
+            runs.push(after);
+        }
+        Ok(runs)
+    }
+
     /// Every collection.
     pub fn collections(&self) -> Result<Vec<Collection>, CatalogError> {
         let r = self.store.read()?;

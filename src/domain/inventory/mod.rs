@@ -803,6 +803,16 @@ impl Inventory {
         product_in_stock(&self.store.read()?, p)
     }
 
+    /// Whether each variant of `p` can be ordered now, in variant order (the product page's
+    /// picker), read in one transaction.
+    pub fn variants_available(&self, p: &catalog::Product) -> Result<Vec<bool>, StorageError> {
+        let r = self.store.read()?;
+        p.variants
+            .iter()
+            .map(|v| Ok(!v.track_inventory || level(&r, v.id)?.sellable()))
+            .collect()
+    }
+
     /// Sets on hand of many variants (CSV import, demo data), 500 per transaction. Without
     /// `notify` no re-indexing is queued (the caller rebuilds the index).
     /// Returns how many levels changed.
