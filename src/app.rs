@@ -283,7 +283,6 @@ impl App {
                 Some(&config.data_dir().join("theme")),
                 &config.shop.name,
                 &config.server.public_url,
-                config.auth.cookie_secure,
             )
             .map_err(|e| anyhow::anyhow!("the theme could not be loaded: {e}"))?,
         );

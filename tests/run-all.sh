@@ -10,6 +10,8 @@ command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)   # verify + s
 /usr/bin/python3 -c "import seccomp" >/dev/null 2>&1 || need_apt+=(python3-seccomp)   # the unit's seccomp filter
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)   # the reverse proxy in front
 command -v caddy >/dev/null 2>&1 || need_apt+=(caddy)   # the other documented reverse proxy
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)   # the browser suite drives Debian's Chromium headless
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)   # runs playwright-core and axe-core
 if ((${#need_apt[@]})); then
   echo "==> installing test tools: ${need_apt[*]}"
   SUDO=""
@@ -38,6 +40,12 @@ python3 -c "import stripe" >/dev/null 2>&1 || need_pip+=(stripe)                
 if ((${#need_pip[@]})); then
   echo "==> installing test tools: ${need_pip[*]} (PyPI)"
   python3 -m pip install --quiet --disable-pip-version-check "${need_pip[@]}"
+fi
+
+if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/axe-core ]; then
+  echo "==> installing test tools: playwright-core, axe-core (npm, pinned by tests/browser/package-lock.json)"
+  # playwright-core never downloads a browser: the suite uses Debian's /usr/bin/chromium.
+  npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 fi
 
 echo "==> cargo fmt --check"

@@ -206,7 +206,8 @@ pub async fn admin_invoice(
     invoice(&state, &id, &Viewer::Staff)
 }
 
-fn invoice(state: &HttpState, id: &str, who: &Viewer) -> Result<HttpResponse> {
+/// The invoice page of order `id` as `who` sees it (the API's route and the storefront's).
+pub fn invoice(state: &HttpState, id: &str, who: &Viewer) -> Result<HttpResponse> {
     let inv = state.orders.invoice(id, who)?;
     let tax_id = match inv.order.customer_id {
         Some(c) => state.rules.tax_id(c)?,

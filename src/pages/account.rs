@@ -61,7 +61,7 @@ fn form_page(
     } else {
         HttpResponse::Ok()
     };
-    v.set_cookies(&mut r, pages);
+    v.set_cookies(&mut r);
     Ok(super::html_response(r, html))
 }
 
@@ -89,7 +89,7 @@ struct Next {
 
 async fn sign_in_page(pages: PageState, v: Visitor, q: web::Query<Next>) -> PageResult {
     if v.principal.is_some() {
-        return Ok(see_other(&v, &pages, &next_path(q.next.as_deref())));
+        return Ok(see_other(&v, &next_path(q.next.as_deref())));
     }
     let notice = match q.notice.as_deref() {
         Some("reset") => Some("Your password was changed. Sign in with the new one.".to_owned()),
@@ -128,7 +128,7 @@ async fn sign_in(
     match crate::http::auth::sign_in(&req, &state, f.email.trim(), &f.password, cart).await {
         Ok(pair) => {
             v.start_session(pair.refresh_token, state.refresh_cookie_secs);
-            Ok(see_other(&v, &pages, &next_path(f.next.as_deref())))
+            Ok(see_other(&v, &next_path(f.next.as_deref())))
         }
         Err(e) if e.status().as_u16() == 401 => {
             let values = context! { email => f.email, next => next_path(f.next.as_deref()) };
@@ -152,11 +152,11 @@ async fn sign_in(
 #[derive(Deserialize)]
 struct Empty {}
 
-async fn sign_out(state: State, pages: PageState, mut v: Visitor, _f: Posted<Empty>) -> PageResult {
+async fn sign_out(state: State, mut v: Visitor, _f: Posted<Empty>) -> PageResult {
     if let Some(token) = v.end_session() {
         state.auth.logout(&token).await?;
     }
-    Ok(see_other(&v, &pages, "/"))
+    Ok(see_other(&v, "/"))
 }
 
 async fn register_page(pages: PageState, v: Visitor) -> PageResult {
@@ -218,7 +218,7 @@ async fn register(
     let cart = v.cart_owner().token;
     let pair = crate::http::auth::sign_in(&req, &state, f.email.trim(), &f.password, cart).await?;
     v.start_session(pair.refresh_token, state.refresh_cookie_secs);
-    Ok(see_other(&v, &pages, "/account?welcome=1"))
+    Ok(see_other(&v, "/account?welcome=1"))
 }
 
 #[derive(Deserialize)]
@@ -345,7 +345,7 @@ async fn reset(
     limit_ip(&req, &state)?;
     let f = form.0;
     match state.auth.reset_password(f.token.trim(), &f.password).await {
-        Ok(()) => Ok(see_other(&v, &pages, "/account/sign-in?notice=reset")),
+        Ok(()) => Ok(see_other(&v, "/account/sign-in?notice=reset")),
         Err(e) => {
             let e = ApiError::from(e);
             form_page(
@@ -374,7 +374,7 @@ async fn account(
     q: web::Query<AccountQuery>,
 ) -> PageResult {
     let Some(p) = &v.principal else {
-        return Ok(see_other(&v, &pages, "/account/sign-in?next=/account"));
+        return Ok(see_other(&v, "/account/sign-in?next=/account"));
     };
     let me = state.auth.me(p)?;
     let orders = match p.customer_id() {

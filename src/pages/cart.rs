@@ -83,7 +83,7 @@ async fn render(
     } else {
         HttpResponse::Ok()
     };
-    v.set_cookies(&mut r, pages);
+    v.set_cookies(&mut r);
     Ok(super::html_response(r, html))
 }
 
@@ -127,7 +127,7 @@ async fn ensure_cart(state: &HttpState, v: &mut Visitor) -> Result<(), PageError
     Ok(())
 }
 
-async fn add(state: State, pages: PageState, mut v: Visitor, form: Posted<AddForm>) -> PageResult {
+async fn add(state: State, mut v: Visitor, form: Posted<AddForm>) -> PageResult {
     let f = form.0;
     let qty = quantity(&f.quantity)?.max(1);
     ensure_cart(&state, &mut v).await?;
@@ -143,7 +143,7 @@ async fn add(state: State, pages: PageState, mut v: Visitor, form: Posted<AddFor
         r => r,
     };
     match r {
-        Ok(_) => Ok(see_other(&v, &pages, "/cart")),
+        Ok(_) => Ok(see_other(&v, "/cart")),
         Err(e) => Err(e.into()),
     }
 }
@@ -179,7 +179,7 @@ async fn update(
         state.carts.update(v.cart_owner(), &line, qty).await
     };
     match r {
-        Ok(_) => Ok(see_other(&v, &pages, "/cart")),
+        Ok(_) => Ok(see_other(&v, "/cart")),
         Err(e @ CartError::OutOfStock { .. }) => {
             let msg = e.to_string();
             render(
@@ -200,13 +200,12 @@ struct Empty {}
 
 async fn remove(
     state: State,
-    pages: PageState,
     v: Visitor,
     line: web::Path<String>,
     _form: Posted<Empty>,
 ) -> PageResult {
     state.carts.remove(v.cart_owner(), &line).await?;
-    Ok(see_other(&v, &pages, "/cart"))
+    Ok(see_other(&v, "/cart"))
 }
 
 #[derive(Deserialize)]
@@ -229,14 +228,14 @@ async fn add_code(
     form: Posted<CodeForm>,
 ) -> PageResult {
     if !v.has_cart() {
-        return Ok(see_other(&v, &pages, "/cart"));
+        return Ok(see_other(&v, "/cart"));
     }
     match state
         .carts
         .add_code(v.cart_owner(), form.0.code.trim())
         .await
     {
-        Ok(_) => Ok(see_other(&v, &pages, "/cart")),
+        Ok(_) => Ok(see_other(&v, "/cart")),
         Err(e) if shown_at_form(&e) => {
             let msg = crate::http::ApiError::from(e).detail;
             render(
@@ -252,17 +251,12 @@ async fn add_code(
     }
 }
 
-async fn remove_code(
-    state: State,
-    pages: PageState,
-    v: Visitor,
-    form: Posted<CodeForm>,
-) -> PageResult {
+async fn remove_code(state: State, v: Visitor, form: Posted<CodeForm>) -> PageResult {
     state
         .carts
         .remove_code(v.cart_owner(), form.0.code.trim())
         .await?;
-    Ok(see_other(&v, &pages, "/cart"))
+    Ok(see_other(&v, "/cart"))
 }
 
 async fn add_gift_card(
@@ -272,14 +266,14 @@ async fn add_gift_card(
     form: Posted<CodeForm>,
 ) -> PageResult {
     if !v.has_cart() {
-        return Ok(see_other(&v, &pages, "/cart"));
+        return Ok(see_other(&v, "/cart"));
     }
     match state
         .carts
         .add_gift_card(v.cart_owner(), form.0.code.trim())
         .await
     {
-        Ok(_) => Ok(see_other(&v, &pages, "/cart")),
+        Ok(_) => Ok(see_other(&v, "/cart")),
         Err(e) if shown_at_form(&e) => {
             let msg = crate::http::ApiError::from(e).detail;
             render(
@@ -297,11 +291,10 @@ async fn add_gift_card(
 
 async fn remove_gift_card(
     state: State,
-    pages: PageState,
     v: Visitor,
     id: web::Path<String>,
     _form: Posted<Empty>,
 ) -> PageResult {
     state.carts.remove_gift_card(v.cart_owner(), &id).await?;
-    Ok(see_other(&v, &pages, "/cart"))
+    Ok(see_other(&v, "/cart"))
 }

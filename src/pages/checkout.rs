@@ -29,7 +29,8 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(pay)),
     )
     .route("/orders/{id}/authenticate", web::post().to(authenticate))
-    .route("/orders/{id}", web::get().to(order_page));
+    .route("/orders/{id}", web::get().to(order_page))
+    .route("/orders/{id}/invoice", web::get().to(invoice));
 }
 
 type State = web::Data<HttpState>;
@@ -72,7 +73,7 @@ async fn render(
 ) -> PageResult {
     let cart = match state.carts.get(v.cart_owner()).await {
         Ok(c) if !c.lines.is_empty() => c,
-        Ok(_) | Err(_) => return Ok(see_other(v, pages, "/cart")),
+        Ok(_) | Err(_) => return Ok(see_other(v, "/cart")),
     };
     if form.email.is_empty()
         && let Some(p) = &v.principal
@@ -119,13 +120,13 @@ async fn render(
     let html = pages.render("checkout.html", v, ctx)?;
     let mut r =
         HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default());
-    v.set_cookies(&mut r, pages);
+    v.set_cookies(&mut r);
     Ok(super::html_response(r, html))
 }
 
 async fn show(state: State, pages: PageState, v: Visitor) -> PageResult {
     if !v.has_cart() {
-        return Ok(see_other(&v, &pages, "/cart"));
+        return Ok(see_other(&v, "/cart"));
     }
     render(
         &state,
@@ -219,7 +220,7 @@ async fn place(
         Some(p) if needs_paying(p.status) => format!("/orders/{id}/pay"),
         _ => format!("/orders/{id}"),
     };
-    Ok(see_other(&v, &pages, &to))
+    Ok(see_other(&v, &to))
 }
 
 fn needs_paying(s: PaymentStatus) -> bool {
@@ -259,7 +260,7 @@ async fn render_pay(
     let html = pages.render("pay.html", v, ctx)?;
     let mut r =
         HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default());
-    v.set_cookies(&mut r, pages);
+    v.set_cookies(&mut r);
     Ok(super::html_response(r, html))
 }
 
@@ -267,7 +268,7 @@ async fn pay_page(state: State, pages: PageState, v: Visitor, id: web::Path<Stri
     let (_, order, payment) = order_and_payment(&state, &v, &id)?;
     match payment {
         Some(p) if needs_paying(p.status) => render_pay(&pages, &v, order, p, None, 200).await,
-        _ => Ok(see_other(&v, &pages, &format!("/orders/{id}"))),
+        _ => Ok(see_other(&v, &format!("/orders/{id}"))),
     }
 }
 
@@ -296,7 +297,7 @@ async fn pay(
 ) -> PageResult {
     let (who, order, payment) = order_and_payment(&state, &v, &id)?;
     let Some(payment) = payment.filter(|p| needs_paying(p.status)) else {
-        return Ok(see_other(&v, &pages, &format!("/orders/{id}")));
+        return Ok(see_other(&v, &format!("/orders/{id}")));
     };
     let f = form.0;
     let Some((exp_month, exp_year)) = expiry(&f.expiry) else {
@@ -324,7 +325,7 @@ async fn pay(
         Ok(p) if p.status == PaymentStatus::RequiresAction => {
             render_pay(&pages, &v, order, p, None, 200).await
         }
-        Ok(_) => Ok(see_other(&v, &pages, &format!("/orders/{id}"))),
+        Ok(_) => Ok(see_other(&v, &format!("/orders/{id}"))),
         Err(e) => declined(&state, &pages, &v, &who, &id, e).await,
     }
 }
@@ -380,9 +381,16 @@ async fn authenticate(
         .authenticate(&payment.id.to_string(), &who, approve)
         .await
     {
-        Ok(_) => Ok(see_other(&v, &pages, &format!("/orders/{id}"))),
+        Ok(_) => Ok(see_other(&v, &format!("/orders/{id}"))),
         Err(e) => declined(&state, &pages, &v, &who, &id, e).await,
     }
+}
+
+async fn invoice(state: State, v: Visitor, id: web::Path<String>) -> PageResult {
+    let who = v
+        .order_viewer(&id)
+        .ok_or_else(|| PageError::not_found("no such order"))?;
+    Ok(crate::http::orders::invoice(&state, &id, &who)?)
 }
 
 #[derive(Deserialize)]
@@ -413,7 +421,7 @@ async fn order_page(
             return Err(PageError::not_found("no such order"));
         }
         v.remember_order(&id, key);
-        return Ok(see_other(&v, &pages, &format!("/orders/{id}")));
+        return Ok(see_other(&v, &format!("/orders/{id}")));
     }
     let (_, order, payment) = order_and_payment(&state, &v, &id)?;
     let ctx = context! {

@@ -38,8 +38,6 @@ pub struct Pages {
     pub shop_name: String,
     /// Absolute base of canonical URLs and sitemaps (no trailing `/`).
     pub public_url: String,
-    /// Whether cookies are `Secure`.
-    pub cookie_secure: bool,
 }
 
 impl std::fmt::Debug for Pages {
@@ -60,7 +58,6 @@ impl Pages {
         theme_dir: Option<&Path>,
         shop_name: &str,
         public_url: &str,
-        cookie_secure: bool,
     ) -> Result<Pages, String> {
         let theme_dir = theme_dir.filter(|d| d.is_dir());
         let assets = Arc::new(theme::load_assets(theme_dir));
@@ -73,7 +70,6 @@ impl Pages {
             assets,
             shop_name: shop_name.to_owned(),
             public_url: public_url.trim_end_matches('/').to_owned(),
-            cookie_secure,
         })
     }
 
@@ -100,7 +96,7 @@ impl Pages {
     pub fn page(&self, name: &str, v: &Visitor, ctx: Value) -> Result<HttpResponse, PageError> {
         let html = self.render(name, v, ctx)?;
         let mut r = HttpResponse::Ok();
-        v.set_cookies(&mut r, self);
+        v.set_cookies(&mut r);
         Ok(html_response(r, html))
     }
 
@@ -115,9 +111,9 @@ impl Pages {
 }
 
 /// A `303 See Other` to `to` (after a form post), with the visitor's cookies.
-pub fn see_other(v: &Visitor, pages: &Pages, to: &str) -> HttpResponse {
+pub fn see_other(v: &Visitor, to: &str) -> HttpResponse {
     let mut r = HttpResponse::SeeOther();
-    v.set_cookies(&mut r, pages);
+    v.set_cookies(&mut r);
     r.insert_header((header::LOCATION, to.to_owned()));
     r.insert_header((header::CACHE_CONTROL, "no-store"));
     r.finish()

@@ -13,12 +13,12 @@ use std::future::{Ready, ready};
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, HttpResponseBuilder, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponseBuilder, web};
 use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::{PageError, Pages};
+use super::PageError;
 use crate::core::errors as codes;
 use crate::domain::auth::{Principal, Role};
 use crate::domain::cart::CartOwner;
@@ -52,7 +52,22 @@ pub struct Visitor {
     csrf: String,
     cart: Option<String>,
     order: Option<(String, String)>,
+    secure: bool,
     pending: Pending,
+}
+
+/// Whether cookies get `Secure`: when configured, except for a browser on this machine talking
+/// plain HTTP (`shopd serve --temp --demo` on 127.0.0.1), which would drop them and lose its
+/// cart. Behind a proxy the client is the remote one, so the cookies stay `Secure`.
+fn secure_cookies(req: &HttpRequest, configured: bool) -> bool {
+    let ext = req.extensions();
+    let client = ext.get::<crate::http::client::ClientInfo>();
+    let https = client.and_then(|c| c.scheme.as_deref()) == Some("https");
+    let local = client
+        .and_then(|c| c.addr)
+        .or_else(|| req.peer_addr().map(|a| a.ip()))
+        .is_some_and(|ip| ip.is_loopback());
+    configured && (https || !local)
 }
 
 fn cookie(req: &HttpRequest, name: &str) -> Option<String> {
@@ -91,6 +106,7 @@ impl Visitor {
             csrf,
             cart: cookie(req, CART_COOKIE),
             order,
+            secure: secure_cookies(req, state.is_none_or(|s| s.cookie_secure)),
             pending,
         }
     }
@@ -103,6 +119,7 @@ impl Visitor {
             csrf: String::new(),
             cart: None,
             order: None,
+            secure: true,
             pending: Pending::default(),
         }
     }
@@ -175,8 +192,8 @@ impl Visitor {
     }
 
     /// Writes the cookies this request changed.
-    pub fn set_cookies(&self, r: &mut HttpResponseBuilder, pages: &Pages) {
-        let secure = pages.cookie_secure;
+    pub fn set_cookies(&self, r: &mut HttpResponseBuilder) {
+        let secure = self.secure;
         if let Some(t) = &self.pending.csrf {
             r.cookie(
                 Cookie::build(CSRF_COOKIE, t.clone())
@@ -234,13 +251,26 @@ struct CsrfField {
     csrf: String,
 }
 
+/// Whether the browser says the form came from this site: `Sec-Fetch-Site` (Fetch Metadata)
+/// must not be `cross-site`, and an `Origin` naming a host must name ours. Browsers send
+/// `Origin: null` in some same-site cases (privacy modes), so that alone proves nothing; the
+/// token still has to match.
 fn same_origin(req: &HttpRequest) -> bool {
-    let Some(origin) = req.headers().get(header::ORIGIN) else {
+    let h = req.headers();
+    if h.get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"cross-site")
+    {
+        return false;
+    }
+    let Some(origin) = h.get(header::ORIGIN) else {
         return true;
     };
     let Ok(origin) = origin.to_str() else {
         return false;
     };
+    if origin == "null" {
+        return true;
+    }
     let host = origin.split_once("://").map_or("", |(_, h)| h);
     host.eq_ignore_ascii_case(req.connection_info().host())
 }

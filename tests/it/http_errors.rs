@@ -267,9 +267,15 @@ async fn openapi_and_embedded_docs() {
         .await
         .expect("js");
     assert!(init.contains("/api/openapi.json"));
+    // `/` is the storefront (the start-up log names the docs' URL).
     let r = app.get("/").await;
     assert_eq!(r.status(), 200);
-    assert!(r.text().await.expect("html").contains("/api/docs/"));
+    assert!(
+        r.text()
+            .await
+            .expect("html")
+            .contains("<link rel=\"canonical\"")
+    );
     app.stop().await;
 }
 

@@ -3,6 +3,7 @@
 
 mod architecture;
 mod auth;
+mod browser;
 mod cart;
 mod catalog;
 mod checkout;
@@ -24,6 +25,7 @@ mod mail;
 mod metrics;
 mod openapi;
 mod orders;
+mod pages;
 mod payments;
 mod pricing;
 mod proxy;

@@ -601,7 +601,43 @@ impl Catalog {
             start = end;
             progress(created);
         }
+        if created > 0 && self.collections()?.is_empty() {
+            self.seed_demo_collections().await?;
+        }
         Ok(created)
+    }
+
+    /// The demo shop's collections: "Featured" (the home page shows it) and "Gifts under $30".
+    async fn seed_demo_collections(&self) -> Result<(), CatalogError> {
+        let some = self
+            .list_products(true, &ListFilter::default(), 200, None)?
+            .data;
+        let featured: Vec<ProductId> = some.iter().take(12).map(|p| p.id).collect();
+        let gifts: Vec<ProductId> = some
+            .iter()
+            .filter(|p| p.variants.iter().any(|v| v.price.amount < 3000))
+            .take(36)
+            .map(|p| p.id)
+            .collect();
+        self.save_collection(
+            None,
+            "Featured",
+            Some("featured"),
+            "<p>Hand-picked favourites.</p>",
+            featured,
+            None,
+        )
+        .await?;
+        self.save_collection(
+            None,
+            "Gifts under $30",
+            Some("gifts-under-30"),
+            "<p>Small things that make a day.</p>",
+            gifts,
+            None,
+        )
+        .await?;
+        Ok(())
     }
 
     /// Writes every product as Shopify CSV; `stock` gives a variant's stock facts, read from

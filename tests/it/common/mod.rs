@@ -70,6 +70,23 @@ impl TestApp {
 
     /// Starts with an explicit configuration.
     pub async fn spawn_with(cfg: Config, fault: Option<FaultSwitch>) -> TestApp {
+        Self::spawn_opts(cfg, fault, false).await
+    }
+
+    /// Starts on a fresh temporary data dir with the demo shop (catalog, stock, rules).
+    pub async fn spawn_demo() -> TestApp {
+        let temp = tempfile::tempdir().expect("tempdir");
+        let mut app = Self::spawn_opts(test_config(temp.path()), None, true).await;
+        app._temp = Some(temp);
+        app
+    }
+
+    /// Starts the demo shop with `cfg` (its data dir kept by the caller).
+    pub async fn spawn_demo_with(cfg: Config) -> TestApp {
+        Self::spawn_opts(cfg, None, true).await
+    }
+
+    async fn spawn_opts(cfg: Config, fault: Option<FaultSwitch>, demo: bool) -> TestApp {
         let clock = TestClock::new(Timestamp::from_millis(1_795_000_000_000));
         let data_dir = cfg.data_dir();
         let (contract, tap) = contract::Contract::new();
@@ -77,7 +94,7 @@ impl TestApp {
             config: cfg,
             clock: Arc::new(clock.clone()),
             fault,
-            demo: false,
+            demo,
             tap: Some(tap),
         })
         .await
