@@ -83,6 +83,7 @@ pub async fn themed_errors(
         code => info.code,
         detail => info.detail,
         fields => info.fields,
+        path => res.request().path(),
     };
     let Ok(html) = pages.render("error.html", &visitor, ctx) else {
         return Ok(res.map_into_boxed_body());

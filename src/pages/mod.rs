@@ -6,6 +6,7 @@
 //! images.
 
 pub mod account;
+pub mod admin;
 pub mod cart;
 pub mod checkout;
 pub mod error;
@@ -144,6 +145,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, pages: Arc<Pages>) {
     checkout::routes(cfg);
     account::routes(cfg);
     seo::routes(cfg);
+    admin::routes(cfg);
     cfg.route("/assets/{path:.*}", web::get().to(asset));
 }
 

@@ -8,84 +8,10 @@ use std::collections::{BTreeSet, HashSet, VecDeque};
 use serde_json::{Value, json};
 
 use crate::common::TestApp;
+use crate::common::pages::{
+    attrs, browser, csrf, input, location, page, post, post_forms, unescape,
+};
 use crate::common::shop::{product, usd};
-
-/// A cookie-keeping client that does not follow redirects (tests look at each answer).
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
-/// Every value of `attr="…"` in `html`, entities decoded the way the templates write them.
-fn attrs(html: &str, attr: &str) -> Vec<String> {
-    let needle = format!(" {attr}=\"");
-    html.match_indices(&needle)
-        .filter_map(|(i, _)| {
-            let rest = &html[i + needle.len()..];
-            rest.find('"').map(|end| unescape(&rest[..end]))
-        })
-        .collect()
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-/// The `_csrf` value of the page's forms.
-fn csrf(html: &str) -> String {
-    let k = "name=\"_csrf\" value=\"";
-    let i = html.find(k).expect("a form with _csrf") + k.len();
-    html[i..i + html[i..].find('"').expect("end")].to_owned()
-}
-
-/// The value of the input named `name`.
-fn input(html: &str, name: &str) -> String {
-    let k = format!("name=\"{name}\" value=\"");
-    let i = html.find(&k).unwrap_or_else(|| panic!("no input {name}")) + k.len();
-    unescape(&html[i..i + html[i..].find('"').expect("end")])
-}
-
-/// The action of every POST form on the page.
-fn post_forms(html: &str) -> Vec<String> {
-    html.match_indices("<form")
-        .filter_map(|(i, _)| {
-            let tag = &html[i..i + html[i..].find('>')?];
-            tag.contains("method=\"post\"")
-                .then(|| attrs(&format!("{tag} "), "action").into_iter().next())
-                .flatten()
-        })
-        .collect()
-}
-
-async fn page(c: &reqwest::Client, app: &TestApp, path: &str) -> (u16, String) {
-    let r = c.get(app.url(path)).send().await.expect("GET");
-    let s = r.status().as_u16();
-    (s, r.text().await.expect("body"))
-}
-
-async fn post(
-    c: &reqwest::Client,
-    app: &TestApp,
-    path: &str,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    c.post(app.url(path)).form(form).send().await.expect("POST")
-}
-
-fn location(r: &reqwest::Response) -> String {
-    r.headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
-}
 
 /// Every active product's slug, through the API.
 async fn active_slugs(app: &TestApp) -> BTreeSet<String> {

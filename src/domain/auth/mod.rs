@@ -597,6 +597,14 @@ impl Auth {
         })
     }
 
+    /// The account using `email`, if any (the admin filters orders by a customer's address).
+    pub fn customer_id_by_email(&self, email: &str) -> Result<Option<CustomerId>, AuthError> {
+        let Some(e) = Email::parse(email) else {
+            return Ok(None);
+        };
+        Ok(customer_by_email(&self.inner.store.read()?, e.as_str())?.map(|c| c.id))
+    }
+
     /// The caller's own account.
     pub fn me(&self, p: &Principal) -> Result<CustomerView, AuthError> {
         let id = p.customer_id().ok_or(AuthError::NotFound)?;

@@ -715,3 +715,69 @@ fn tax_category(is: &mut Issues, field: &str, v: Option<&str>) -> Option<String>
     }
     Some(k)
 }
+
+impl ProductInput {
+    /// The input that would store `p` as it is: an edit form starts from it and changes only
+    /// what was edited, so every other field (variant ids, extra Shopify columns) survives.
+    pub fn of(p: &super::model::Product) -> ProductInput {
+        ProductInput {
+            title: p.title.clone(),
+            slug: Some(p.slug.clone()),
+            description: p.description.clone(),
+            status: Some(p.status.as_str().to_owned()),
+            vendor: p.vendor.clone(),
+            product_type: p.product_type.clone(),
+            tags: p.tags.clone(),
+            images: p
+                .images
+                .iter()
+                .map(|i| ImageInput {
+                    url: i.url.clone(),
+                    alt: i.alt.clone(),
+                })
+                .collect(),
+            seo: SeoInput {
+                title: p.seo.title.clone(),
+                description: p.seo.description.clone(),
+            },
+            attributes: p.attributes.clone(),
+            options: p
+                .options
+                .iter()
+                .map(|o| OptionInput {
+                    name: o.name.clone(),
+                    values: o.values.clone(),
+                })
+                .collect(),
+            variants: p.variants.iter().map(VariantInput::of).collect(),
+            category_ids: p.category_ids.iter().map(ToString::to_string).collect(),
+            gift_card: Some(p.gift_card),
+            product_category: p.product_category.clone(),
+            tax_category: p.tax_category.clone(),
+            extra: Some(p.extra.clone()),
+        }
+    }
+}
+
+impl VariantInput {
+    /// The input that would store `v` as it is.
+    pub fn of(v: &super::model::Variant) -> VariantInput {
+        VariantInput {
+            id: Some(v.id.to_string()),
+            sku: v.sku.clone(),
+            option_values: v.option_values.clone(),
+            price: v.price,
+            compare_at_price: v.compare_at_price,
+            weight_grams: None,
+            weight: v.weight,
+            barcode: v.barcode.clone(),
+            track_inventory: Some(v.track_inventory),
+            requires_shipping: Some(v.requires_shipping),
+            taxable: Some(v.taxable),
+            tax_category: v.tax_category.clone(),
+            cost: v.cost,
+            image_url: v.image_url.clone(),
+            extra: Some(v.extra.clone()),
+        }
+    }
+}

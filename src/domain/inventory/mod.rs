@@ -724,6 +724,23 @@ fn exists(r: &impl Reader, v: VariantId) -> Result<(), InventoryError> {
     }
 }
 
+/// A variant running low, for the admin's dashboard.
+#[derive(Clone, Debug, Serialize)]
+pub struct LowStock {
+    /// The variant.
+    pub variant_id: VariantId,
+    /// Its product (`prod_…`).
+    pub product_id: String,
+    /// The product's title.
+    pub title: String,
+    /// The variant's SKU.
+    pub sku: Option<String>,
+    /// Units available now.
+    pub available: i64,
+    /// Its threshold.
+    pub threshold: i64,
+}
+
 /// Whether a product can be ordered now: one of its variants is untracked or can reserve a
 /// unit (search's `in_stock`).
 pub fn product_in_stock(r: &impl Reader, p: &catalog::Product) -> Result<bool, StorageError> {
@@ -801,6 +818,50 @@ impl Inventory {
     /// Whether `p` can be ordered now.
     pub fn in_stock(&self, p: &catalog::Product) -> Result<bool, StorageError> {
         product_in_stock(&self.store.read()?, p)
+    }
+
+    /// Variants at or below their low-stock threshold now, from the latest `inventory.low_stock`
+    /// events (at most `scan` of them, newest first), each variant once, with its product.
+    pub fn low_stock(&self, scan: usize) -> Result<Vec<LowStock>, StorageError> {
+        let recent = events::list(
+            &self.store,
+            Some(events::INVENTORY_LOW_STOCK.name),
+            scan,
+            None,
+        )?;
+        let r = self.store.read()?;
+        let mut out: Vec<LowStock> = Vec::new();
+        for e in recent.data {
+            let Some(v) = e.data["variant_id"]
+                .as_str()
+                .and_then(|v| VariantId::parse(v).ok())
+            else {
+                continue;
+            };
+            if out.iter().any(|x| x.variant_id == v) {
+                continue;
+            }
+            let l = level(&r, v)?;
+            let Some(threshold) = l.low_stock_threshold.filter(|t| l.available() <= *t) else {
+                continue;
+            };
+            if let Some(p) = catalog::product_of_variant_in(&r, v)? {
+                let sku = p
+                    .variants
+                    .iter()
+                    .find(|x| x.id == v)
+                    .and_then(|x| x.sku.clone());
+                out.push(LowStock {
+                    variant_id: v,
+                    product_id: p.id.to_string(),
+                    title: p.title,
+                    sku,
+                    available: l.available(),
+                    threshold,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Whether each variant of `p` can be ordered now, in variant order (the product page's

@@ -8,6 +8,7 @@ mod model;
 pub(crate) mod model_v1;
 pub(crate) mod model_v2;
 mod payload;
+mod stats;
 
 use crate::core::errors::{self as codes, Code, ErrorCode, FieldIssue};
 use std::ops::Bound;
@@ -23,6 +24,7 @@ pub use payload::{
     OrderEventFulfilledLineV1, OrderEventFulfilmentV1, OrderEventLineV3, OrderEventTotalsV2,
     OrderEventV3,
 };
+pub use stats::{DaySales, Sales};
 
 use crate::core::page::Cursor;
 use crate::core::secret::hash_token;
@@ -914,7 +916,7 @@ fn decode_cursor(cursor: Option<&str>) -> Result<Option<OrderId>, OrderError> {
 }
 
 /// The smallest id minted at `t` (ULIDs start with the 48-bit millisecond time).
-fn id_floor(t: Timestamp) -> [u8; 16] {
+pub(super) fn id_floor(t: Timestamp) -> [u8; 16] {
     let ms = u64::try_from(t.as_millis()).unwrap_or(0);
     let mut b = [0u8; 16];
     b[..6].copy_from_slice(&ms.to_be_bytes()[2..]);

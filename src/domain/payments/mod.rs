@@ -33,7 +33,7 @@ pub use model::{
 use model::{BY_ORDER, PAYMENTS};
 pub use payload::{PaymentEventV1, RefundEventV1};
 pub use reconcile::{RECONCILE_EVERY, RECONCILE_JOB, Reconciled};
-pub use refund::{RefundInput, RefundOutcome, RefundView};
+pub use refund::{RefundInput, RefundOutcome, RefundView, RestockLine};
 pub use settle::{Effect, Observation, SettleSettings, Source};
 pub use stripe_events::Ack;
 

@@ -1,0 +1,139 @@
+//! The admin at `/admin`, for staff and admins: the same domain calls as the admin API,
+//! rendered as pages. Every page needs a staff session ([`Staff`]); actions only admins may
+//! take are neither shown to staff nor accepted from them. Destructive actions ask again on a
+//! confirmation page before they run. Admin pages are `noindex` and never framed.
+
+mod chart;
+pub mod dashboard;
+pub mod jobs;
+pub mod orders;
+pub mod people;
+pub mod products;
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use minijinja::{Value, context};
+
+use super::{PageError, Pages, Visitor};
+use crate::core::errors as codes;
+use crate::domain::auth::{Principal, Role};
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    dashboard::routes(cfg);
+    orders::routes(cfg);
+    products::routes(cfg);
+    people::routes(cfg);
+    jobs::routes(cfg);
+}
+
+/// A visitor signed in as staff or admin; anyone else gets 401 (with a sign-in link) or 403.
+pub struct Staff {
+    /// The visitor.
+    pub v: Visitor,
+    principal: Principal,
+}
+
+impl Staff {
+    /// The signed-in person.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// The name written into histories and notes.
+    pub fn actor(&self) -> String {
+        self.principal().actor()
+    }
+
+    /// Whether the visitor is an admin (role changes, settings).
+    pub fn is_admin(&self) -> bool {
+        self.principal().role >= Role::Admin
+    }
+
+    /// Refuses the action unless the visitor is an admin.
+    pub fn require_admin(&self) -> Result<(), PageError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(PageError::new(codes::FORBIDDEN, "only admins may do this"))
+        }
+    }
+}
+
+impl FromRequest for Staff {
+    type Error = PageError;
+    type Future = Ready<Result<Self, PageError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let v = match Visitor::from_request(req, payload).into_inner() {
+            Ok(v) => v,
+            Err(e) => return ready(Err(e)),
+        };
+        ready(match v.principal.clone() {
+            None => Err(PageError::new(
+                codes::UNAUTHENTICATED,
+                "sign in with a staff account to use the admin",
+            )),
+            Some(p) if p.role < Role::Staff => Err(PageError::new(
+                codes::FORBIDDEN,
+                "your account is not a staff account",
+            )),
+            Some(principal) => Ok(Staff { v, principal }),
+        })
+    }
+}
+
+/// Renders an admin page (`admin/<name>`) with the navigation's current section.
+pub fn page(
+    pages: &Pages,
+    s: &Staff,
+    name: &str,
+    section: &str,
+    ctx: Value,
+) -> Result<HttpResponse, PageError> {
+    page_with_status(pages, s, name, section, ctx, 200)
+}
+
+/// [`page`] with another status (a form shown again with its errors).
+pub fn page_with_status(
+    pages: &Pages,
+    s: &Staff,
+    name: &str,
+    section: &str,
+    ctx: Value,
+    status: u16,
+) -> Result<HttpResponse, PageError> {
+    let ctx = context! { ..ctx, ..context! {
+        section, noindex => true, is_admin => s.is_admin(),
+    }};
+    let html = pages.render(&format!("admin/{name}"), &s.v, ctx)?;
+    let mut r =
+        HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default());
+    s.v.set_cookies(&mut r);
+    r.insert_header(("X-Robots-Tag", "noindex, nofollow"));
+    Ok(super::html_response(r, html))
+}
+
+/// The confirmation page of a destructive action: the same form posted again with
+/// `confirm=yes`.
+pub fn confirm(
+    pages: &Pages,
+    s: &Staff,
+    section: &str,
+    what: &str,
+    action: &str,
+    fields: Vec<(String, String)>,
+) -> Result<HttpResponse, PageError> {
+    let fields: Vec<Value> = fields
+        .into_iter()
+        .map(|(name, value)| context! { name, value })
+        .collect();
+    page(
+        pages,
+        s,
+        "confirm.html",
+        section,
+        context! { title => "Please confirm", what, action, fields },
+    )
+}

@@ -1,0 +1,442 @@
+//! The admin's pages over real HTTP: who may enter, the dashboard's figures, an order found
+//! and shipped with a tracking number (and the guest's page showing it), confirmation before
+//! destructive actions, product edits that keep what was not edited, roles only for admins,
+//! and the CSRF token on every admin form.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::common::pages::{browser, buy, csrf, input, location, page, post, post_forms, sign_in};
+use crate::common::shop::product;
+use crate::common::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_staff_enter_the_admin() {
+    let app = TestApp::spawn().await;
+    let c = browser();
+    let (s, html) = page(&c, &app, "/admin/orders").await;
+    assert_eq!(s, 401);
+    assert!(
+        html.contains("href=\"/account/sign-in?next=/admin/orders\""),
+        "{html}"
+    );
+    let (_, html) = page(&c, &app, "/account/register").await;
+    let token = csrf(&html);
+    let r = post(
+        &c,
+        &app,
+        "/account/register",
+        &[
+            ("_csrf", &token),
+            ("name", "Cus"),
+            ("email", "cus@example.com"),
+            ("password", "correct horse battery staple"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let (s, html) = page(&c, &app, "/admin").await;
+    assert_eq!(s, 403);
+    assert!(html.contains("data-code=\"forbidden\""));
+    let (_, html) = page(&c, &app, "/").await;
+    assert!(
+        !html.contains("href=\"/admin\""),
+        "customers are not shown the admin link"
+    );
+    let staff = browser();
+    sign_in(&staff, &app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let r = staff.get(app.url("/admin")).send().await.expect("GET");
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()
+            .get("x-robots-tag")
+            .and_then(|v| v.to_str().ok()),
+        Some("noindex, nofollow")
+    );
+    assert_eq!(
+        r.headers()
+            .get("x-frame-options")
+            .and_then(|v| v.to_str().ok()),
+        Some("DENY")
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_find_an_order_and_ship_it_and_the_guest_sees_the_tracking_number() {
+    let app = TestApp::spawn().await;
+    let (_, variants) = product(&app, "SHIP", 1, 5).await;
+    let guest = browser();
+    let order_path = buy(&guest, &app, "/products/product-ship", &variants[0]).await;
+    let order_id = order_path.trim_start_matches("/orders/").to_owned();
+    let staff = browser();
+    sign_in(&staff, &app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let (_, dash) = page(&staff, &app, "/admin").await;
+    assert!(
+        dash.contains("<span class=\"value\" id=\"orders-today\">1</span>"),
+        "{dash}"
+    );
+    assert!(dash.contains("<svg class=\"chart\"") && dash.matches("<rect").count() == 30);
+    let (_, list) = page(&staff, &app, "/admin/orders?status=paid").await;
+    assert!(list.contains(&format!("href=\"/admin/orders/{order_id}\"")));
+    let (_, none) = page(&staff, &app, "/admin/orders?status=fulfilled").await;
+    assert!(!none.contains(&order_id));
+    let (s, detail) = page(&staff, &app, &format!("/admin/orders/{order_id}")).await;
+    assert_eq!(s, 200);
+    let token = csrf(&detail);
+    let key = input(&detail, "key");
+    let form = [
+        ("_csrf", token.as_str()),
+        ("key", key.as_str()),
+        ("carrier", "DHL"),
+        ("tracking_number", "JD0146000012345"),
+    ];
+    let r = post(
+        &staff,
+        &app,
+        &format!("/admin/orders/{order_id}/fulfil"),
+        &form,
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    // The same form again (a double click) records no second shipment.
+    let r = post(
+        &staff,
+        &app,
+        &format!("/admin/orders/{order_id}/fulfil"),
+        &form,
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let (_, detail) = page(&staff, &app, &location(&r)).await;
+    assert!(detail.contains("data-status=\"fulfilled\""), "{detail}");
+    assert_eq!(detail.matches("JD0146000012345").count(), 1);
+    let (_, mine) = page(&guest, &app, &order_path).await;
+    assert!(
+        mine.contains("data-status=\"fulfilled\"")
+            && mine.contains("<b class=\"tracking\">JD0146000012345</b>"),
+        "{mine}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destructive_actions_ask_first_and_roles_are_for_admins_only() {
+    let app = TestApp::spawn().await;
+    let (_, variants) = product(&app, "CANCEL", 1, 5).await;
+    let guest = browser();
+    let (_, html) = page(&guest, &app, "/products/product-cancel").await;
+    let token = csrf(&html);
+    post(
+        &guest,
+        &app,
+        "/cart/items",
+        &[("_csrf", &token), ("variant_id", &variants[0])],
+    )
+    .await;
+    let (_, html) = page(&guest, &app, "/checkout").await;
+    let key = input(&html, "key");
+    let r = post(
+        &guest,
+        &app,
+        "/checkout",
+        &[
+            ("_csrf", &token),
+            ("key", &key),
+            ("email", "c@example.com"),
+            ("name", "C"),
+            ("line1", "1 St"),
+            ("city", "X"),
+            ("postal_code", "1"),
+            ("country", "US"),
+        ],
+    )
+    .await;
+    let order_id = location(&r)
+        .trim_start_matches("/orders/")
+        .trim_end_matches("/pay")
+        .to_owned();
+    let staff = browser();
+    sign_in(&staff, &app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let (_, detail) = page(&staff, &app, &format!("/admin/orders/{order_id}")).await;
+    let token = csrf(&detail);
+    let r = post(
+        &staff,
+        &app,
+        &format!("/admin/orders/{order_id}/cancel"),
+        &[("_csrf", &token), ("reason", "customer asked")],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let confirm = r.text().await.expect("body");
+    assert!(
+        confirm.contains("Please confirm")
+            && confirm.contains("name=\"confirm\" value=\"yes\"")
+            && confirm.contains("value=\"customer asked\"")
+    );
+    let (_, still) = page(&staff, &app, &format!("/admin/orders/{order_id}")).await;
+    assert!(
+        still.contains("data-status=\"pending_payment\""),
+        "nothing happened before confirming"
+    );
+    let r = post(
+        &staff,
+        &app,
+        &format!("/admin/orders/{order_id}/cancel"),
+        &[
+            ("_csrf", &token),
+            ("reason", "customer asked"),
+            ("confirm", "yes"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let (_, done) = page(&staff, &app, &location(&r)).await;
+    assert!(done.contains("data-status=\"cancelled\"") && done.contains("customer asked"));
+    // A staff member: no role form, and a posted one is refused.
+    let cus: Value = app
+        .admin
+        .get(app.url("/api/v1/admin/customers"))
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    let admin_id = cus["data"][0]["id"].as_str().expect("id").to_owned();
+    let r = post(
+        &guest,
+        &app,
+        "/account/register",
+        &[
+            ("_csrf", &token),
+            ("name", "Sam Staff"),
+            ("email", "sam@example.com"),
+            ("password", "correct horse battery staple"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 403, "another browser's token is refused");
+    let sam = browser();
+    let (_, html) = page(&sam, &app, "/account/register").await;
+    let t = csrf(&html);
+    post(
+        &sam,
+        &app,
+        "/account/register",
+        &[
+            ("_csrf", &t),
+            ("name", "Sam Staff"),
+            ("email", "sam@example.com"),
+            ("password", "correct horse battery staple"),
+        ],
+    )
+    .await;
+    let sam_id = app
+        .auth
+        .customer_id_by_email("sam@example.com")
+        .expect("read")
+        .expect("sam")
+        .to_string();
+    let (_, html) = page(&staff, &app, &format!("/admin/customers/{sam_id}")).await;
+    let r = post(
+        &staff,
+        &app,
+        &format!("/admin/customers/{sam_id}/role"),
+        &[
+            ("_csrf", &csrf(&html)),
+            ("role", "staff"),
+            ("confirm", "yes"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let (s, html) = page(&sam, &app, &format!("/admin/customers/{admin_id}")).await;
+    assert_eq!(s, 200, "staff see customers");
+    assert!(!html.contains("/role\""), "but no role form");
+    let r = post(
+        &sam,
+        &app,
+        &format!("/admin/customers/{admin_id}/role"),
+        &[
+            ("_csrf", &csrf(&html)),
+            ("role", "customer"),
+            ("confirm", "yes"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_product_edit_changes_what_was_edited_and_keeps_the_rest() {
+    let app = TestApp::spawn().await;
+    let (pid, variants) = product(&app, "EDIT", 2, 7).await;
+    let before: Value = app
+        .admin
+        .get(app.url(&format!("/api/v1/admin/products/{pid}")))
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    let staff = browser();
+    sign_in(&staff, &app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let (_, html) = page(&staff, &app, &format!("/admin/products/{pid}")).await;
+    let token = csrf(&html);
+    let version = input(&html, "version");
+    let price = format!("price:{}", variants[1]);
+    let stock = format!("on_hand:{}", variants[1]);
+    let form = [
+        ("_csrf", token.as_str()),
+        ("version", version.as_str()),
+        ("title", "Edited title"),
+        (price.as_str(), "12.34"),
+        (stock.as_str(), "3"),
+    ];
+    let r = post(&staff, &app, &format!("/admin/products/{pid}"), &form).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap_or_default());
+    let after: Value = app
+        .admin
+        .get(app.url(&format!("/api/v1/admin/products/{pid}")))
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(after["title"], "Edited title");
+    assert_eq!(after["variants"][1]["price"]["amount"], 1234);
+    for same in ["slug", "options", "status", "tags"] {
+        assert_eq!(after[same], before[same], "{same} kept");
+    }
+    assert_eq!(
+        after["variants"][0], before["variants"][0],
+        "the other variant is untouched"
+    );
+    assert_eq!(
+        after["variants"][1]["id"], before["variants"][1]["id"],
+        "variant ids are kept"
+    );
+    let s: Value = app
+        .admin
+        .get(app.url(&format!("/api/v1/admin/variants/{}/stock", variants[1])))
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(s["on_hand"], 3);
+    // The same form again carries the old version: refused, not silently overwritten.
+    let r = post(&staff, &app, &format!("/admin/products/{pid}"), &form).await;
+    assert_eq!(r.status(), 412);
+    // A bad price is shown at its field and nothing is saved.
+    let (_, html) = page(&staff, &app, &format!("/admin/products/{pid}")).await;
+    let v2 = input(&html, "version");
+    let r = post(
+        &staff,
+        &app,
+        &format!("/admin/products/{pid}"),
+        &[
+            ("_csrf", token.as_str()),
+            ("version", v2.as_str()),
+            (price.as_str(), "twelve"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    assert!(
+        r.text()
+            .await
+            .expect("body")
+            .contains("enter a price such as 19.99")
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_admin_form_refuses_a_post_without_its_token() {
+    let app = TestApp::spawn_demo().await;
+    let (_, variants) = product(&app, "FORMS", 1, 5).await;
+    let paid = buy(&browser(), &app, "/products/product-forms", &variants[0]).await;
+    let paid_id = paid.trim_start_matches("/orders/");
+    let staff = browser();
+    sign_in(&staff, &app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let (_, list) = page(&staff, &app, "/admin/products?q=FORMS-0").await;
+    assert!(list.contains("Product FORMS"), "a SKU finds its product");
+    let (_, customers) = page(&staff, &app, "/admin/customers").await;
+    let first_customer = customers
+        .split("href=\"/admin/customers/")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("a customer")
+        .to_owned();
+    let (_, jobs) = page(&staff, &app, "/admin/jobs?state=done").await;
+    let a_job = jobs
+        .split("href=\"/admin/jobs/")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("a job")
+        .to_owned();
+    let pid = list
+        .split("href=\"/admin/products/prod_")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("product");
+    let mut actions = BTreeSet::new();
+    for path in [
+        "/admin".to_owned(),
+        "/admin/orders".into(),
+        format!("/admin/orders/{paid_id}"),
+        "/admin/products".into(),
+        "/admin/products/new".into(),
+        format!("/admin/products/prod_{pid}"),
+        "/admin/customers".into(),
+        format!("/admin/customers/{first_customer}"),
+        "/admin/jobs".into(),
+        format!("/admin/jobs/{a_job}"),
+    ] {
+        let (s, html) = page(&staff, &app, &path).await;
+        assert_eq!(s, 200, "{path}");
+        actions.extend(post_forms(&html));
+    }
+    for expected in [
+        "/account/sign-out",
+        "/admin/products/bulk-status",
+        "/admin/products/new",
+        &format!("/admin/orders/{paid_id}/fulfil"),
+        &format!("/admin/orders/{paid_id}/refund"),
+        &format!("/admin/customers/{first_customer}/role"),
+    ] {
+        assert!(actions.contains(expected), "{expected} in {actions:?}");
+    }
+    let token = csrf(&page(&staff, &app, "/admin").await.1);
+    for action in &actions {
+        let r = post(
+            &staff,
+            &app,
+            action,
+            &[("confirm", "yes"), ("status", "archived"), ("id", "x")],
+        )
+        .await;
+        assert_eq!(r.status(), 403, "{action} without a token");
+        let r = staff
+            .post(app.url(action))
+            .header("Origin", "https://evil.example")
+            .form(&[("_csrf", token.as_str()), ("confirm", "yes")])
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(r.status(), 403, "{action} from another site");
+    }
+    let (_, detail) = page(&staff, &app, &paid).await;
+    assert!(
+        detail.contains("data-status=\"paid\""),
+        "nothing those posts tried happened"
+    );
+    app.stop().await;
+}
