@@ -6,7 +6,9 @@
 //   node storefront.mjs <scenario> <base URL> <artifact dir> [key=value ...]
 //
 // Scenarios: purchase (search with a typo, variant, cart, discount code, checkout, declined
-// card then a good one), order (the order page of a placed order), axe (accessibility).
+// card then a good one), staff (sign in to the admin, find the order, ship it with a tracking
+// number), order (the order page of a placed order), axe (accessibility of the given pages,
+// signed in as `login` when given).
 
 import { chromium } from "playwright-core";
 import { createRequire } from "node:module";
@@ -121,6 +123,30 @@ async function purchase(page) {
   return { order_id: await page.locator("#order-id").innerText(), order_url: page.url() };
 }
 
+async function signIn(page) {
+  await page.goto(base + "/account/sign-in?next=/admin");
+  await page.fill("#f-email", args.login);
+  await page.fill("#f-password", args.password);
+  await Promise.all([page.waitForURL(/\/admin$/), page.click("form[action='/account/sign-in'] button[type=submit]")]);
+}
+
+async function staff(page) {
+  await signIn(page);
+  await shot(page, "dashboard");
+  await Promise.all([page.waitForURL(/\/admin\/orders$/), page.click("nav a[href='/admin/orders']")]);
+  const link = page.locator(`a[href='/admin/orders/${args.order}']`);
+  expect(await link.count() === 1, "the order is in the list");
+  await shot(page, "orders");
+  await Promise.all([page.waitForURL(/\/admin\/orders\/ord_/), link.click()]);
+  await page.fill("#f-carrier", "UPS");
+  await page.fill("#f-tracking", args.tracking);
+  await shot(page, "order");
+  await Promise.all([page.waitForURL(/done=fulfilled/), page.click("#fulfil")]);
+  expect(await page.locator("#order-status").getAttribute("data-status") === "fulfilled", "the order is fulfilled");
+  await shot(page, "fulfilled");
+  return { status: "fulfilled" };
+}
+
 async function orderPage(page) {
   await page.goto(args.url);
   const status = await page.locator("#order-status").getAttribute("data-status");
@@ -143,18 +169,24 @@ async function runAxe(page, label, report) {
 
 async function axe(page) {
   const report = [];
-  // A line in the cart, so the cart and checkout pages show their forms.
-  await page.goto(base + args.product);
-  await Promise.all([page.waitForURL(/\/cart$/), page.click("#add-to-cart")]);
+  if (args.login) {
+    await signIn(page);
+  } else {
+    // A line in the cart, so the cart and checkout pages show their forms.
+    await page.goto(base + args.product);
+    await Promise.all([page.waitForURL(/\/cart$/), page.click("#add-to-cart")]);
+  }
   for (const p of args.paths.split(",")) {
     await page.goto(base + p);
     await runAxe(page, p, report);
   }
-  // Forms as they look with their errors: each message tied to its field.
-  await page.goto(base + "/checkout");
-  await Promise.all([page.waitForLoadState("load"), page.click("#place-order")]);
-  expect(await page.locator("[aria-invalid=true]").count() > 0, "checkout shows its field errors");
-  await runAxe(page, "/checkout (errors)", report);
+  if (!args.login) {
+    // Forms as they look with their errors: each message tied to its field.
+    await page.goto(base + "/checkout");
+    await Promise.all([page.waitForLoadState("load"), page.click("#place-order")]);
+    expect(await page.locator("[aria-invalid=true]").count() > 0, "checkout shows its field errors");
+    await runAxe(page, "/checkout (errors)", report);
+  }
   const bad = report.flatMap((r) => r.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${r.path}: ${v.id} (${v.impact}, ${v.nodes} nodes): ${v.help}`));
   expect(bad.length === 0, "no serious or critical axe violations:\n" + bad.join("\n"));
   return { pages: report.length, minor: report.reduce((n, r) => n + r.violations.length, 0) };
@@ -173,7 +205,7 @@ try {
   current = page;
   const errors = [];
   watchConsole(page, errors);
-  const facts = await { purchase, order: orderPage, axe }[scenario](page);
+  const facts = await { purchase, staff, order: orderPage, axe }[scenario](page);
   expect(errors.length === 0, "no console errors: " + errors.join(" | "));
   if (args.state_out) await context.storageState({ path: args.state_out });
   console.log(JSON.stringify({ ok: true, ...facts }));

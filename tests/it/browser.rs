@@ -1,7 +1,8 @@
 //! Headless Chromium (Debian's, driven by playwright-core from `tests/browser/`) through the
 //! storefront of a real server with a real SMTP server: a guest's purchase with a typo search,
-//! a variant, a discount code and the test card; a declined card retried; the guest's order
-//! page after the shop ships it; and axe-core on the storefront's page types. Screenshots of
+//! a variant, a discount code and the test card; a declined card retried; a staff member
+//! shipping the order in the admin and the guest's order page showing it; and axe-core on the
+//! storefront's and the admin's page types. Screenshots of
 //! every step are kept in `target/browser-artifacts/`.
 
 use std::path::{Path, PathBuf};
@@ -9,7 +10,9 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::common::{SmtpSink, TestApp, eventually, free_port, header, smtp_config};
+use crate::common::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, SmtpSink, TestApp, eventually, free_port, header, smtp_config,
+};
 
 fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
@@ -19,8 +22,9 @@ fn artifacts() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-artifacts")
 }
 
-/// Runs one scenario of `storefront.mjs`; its JSON facts on success, a failure otherwise.
-fn scenario(name: &str, base: &str, args: &[(&str, &str)]) -> Value {
+/// Runs one scenario of `storefront.mjs` (screenshots under `target/browser-artifacts/<run>/`);
+/// its JSON facts on success, a failure otherwise.
+fn scenario(run: &str, name: &str, base: &str, args: &[(&str, &str)]) -> Value {
     let dir = browser_dir();
     assert!(
         dir.join("node_modules/playwright-core").is_dir(),
@@ -34,7 +38,7 @@ fn scenario(name: &str, base: &str, args: &[(&str, &str)]) -> Value {
     cmd.arg(dir.join("storefront.mjs"))
         .arg(name)
         .arg(base)
-        .arg(artifacts());
+        .arg(artifacts().join(run));
     for (k, v) in args {
         cmd.arg(format!("{k}={v}"));
     }
@@ -63,9 +67,11 @@ async fn a_guest_buys_in_chromium_and_sees_the_order_shipped() {
     let base = app.base.clone();
     let email = "gus@example.com";
     let state = artifacts().join("guest-state.json");
+    std::fs::create_dir_all(artifacts()).expect("artifact dir");
     let state_out = state.display().to_string();
     let facts = tokio::task::spawn_blocking(move || {
         scenario(
+            "guest",
             "purchase",
             &base,
             &[("email", email), ("state_out", &state_out)],
@@ -99,27 +105,35 @@ async fn a_guest_buys_in_chromium_and_sees_the_order_shipped() {
             > 0,
         "the code applied"
     );
-    // The shop ships it; the guest's order page (their cookie, same browser profile) shows it.
-    let lines: Vec<Value> = order["lines"]
-        .as_array()
-        .expect("lines")
-        .iter()
-        .map(|l| json!({"line_id": l["id"], "quantity": l["quantity"]}))
-        .collect();
-    let r = app
-        .admin
-        .post(app.url(&format!("/api/v1/admin/orders/{order_id}/fulfilments")))
-        .header("Idempotency-Key", "ship-1")
-        .json(&json!({"lines": lines, "carrier": "UPS", "tracking_number": "1Z999AA10123456784"}))
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+    // A staff member signs in to the admin, finds the order and ships it with a tracking
+    // number; the guest's order page (their cookies, kept from the purchase) shows it.
+    let base = app.base.clone();
+    let id = facts["order_id"].as_str().expect("id").to_owned();
+    tokio::task::spawn_blocking(move || {
+        scenario(
+            "guest",
+            "staff",
+            &base,
+            &[
+                ("login", ADMIN_EMAIL),
+                ("password", ADMIN_PASSWORD),
+                ("order", &id),
+                ("tracking", "1Z999AA10123456784"),
+            ],
+        )
+    })
+    .await
+    .expect("join");
     let url = facts["order_url"].as_str().expect("url").to_owned();
     let base = app.base.clone();
     let state_in = state.display().to_string();
     let seen = tokio::task::spawn_blocking(move || {
-        scenario("order", &base, &[("url", &url), ("state_in", &state_in)])
+        scenario(
+            "guest",
+            "order",
+            &base,
+            &[("url", &url), ("state_in", &state_in)],
+        )
     })
     .await
     .expect("join");
@@ -134,6 +148,7 @@ async fn a_declined_card_is_retried_and_the_pages_pass_axe() {
     let base = app.base.clone();
     let facts = tokio::task::spawn_blocking(move || {
         scenario(
+            "declined",
             "purchase",
             &base,
             &[("email", "dee@example.com"), ("decline", "1")],
@@ -150,6 +165,7 @@ async fn a_declined_card_is_retried_and_the_pages_pass_axe() {
     let paths = "/,/categories/clothing,/search?q=mug,/collections/featured,/products/coastal-bamboo-zip-hoodie,/cart,/checkout,/account/sign-in,/account/register,/reset-password";
     let report = tokio::task::spawn_blocking(move || {
         scenario(
+            "axe-shop",
             "axe",
             &base,
             &[
@@ -161,5 +177,26 @@ async fn a_declined_card_is_retried_and_the_pages_pass_axe() {
     .await
     .expect("join");
     assert_eq!(report["pages"], 11);
+    // Five admin page types, signed in as staff.
+    let order = facts["order_id"].as_str().expect("id").to_owned();
+    let base = app.base.clone();
+    let paths = format!(
+        "/admin,/admin/orders,/admin/orders/{order},/admin/products,/admin/products/new,/admin/customers,/admin/jobs"
+    );
+    let report = tokio::task::spawn_blocking(move || {
+        scenario(
+            "axe-admin",
+            "axe",
+            &base,
+            &[
+                ("paths", &paths),
+                ("login", ADMIN_EMAIL),
+                ("password", ADMIN_PASSWORD),
+            ],
+        )
+    })
+    .await
+    .expect("join");
+    assert_eq!(report["pages"], 7);
     app.stop().await;
 }
