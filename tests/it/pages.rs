@@ -111,6 +111,43 @@ async fn a_crawl_without_javascript_reaches_every_demo_page() {
         "every category page"
     );
     assert_eq!(collections, 2, "both demo collections");
+    // A category page lists what its subcategories hold.
+    let count = |html: &str| {
+        html.split("role=\"status\">")
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .expect("a product count")
+    };
+    let all = cats["data"].as_array().expect("data");
+    let root = all
+        .iter()
+        .find(|c| c["parent_id"].is_null())
+        .expect("a root");
+    let mut below = 0;
+    for child in all.iter().filter(|c| c["parent_id"] == root["id"]) {
+        below += count(
+            &page(
+                &c,
+                &app,
+                &format!("/categories/{}", child["slug"].as_str().expect("slug")),
+            )
+            .await
+            .1,
+        );
+    }
+    let (_, html) = page(
+        &c,
+        &app,
+        &format!("/categories/{}", root["slug"].as_str().expect("slug")),
+    )
+    .await;
+    assert!(below > 0);
+    assert_eq!(
+        count(&html),
+        below,
+        "the root category holds its children's products"
+    );
     app.stop().await;
 }
 

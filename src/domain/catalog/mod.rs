@@ -987,6 +987,12 @@ impl Catalog {
         Ok((c, products))
     }
 
+    /// `p`'s categories with all their ancestors (search indexes a product under each, so a
+    /// category page lists what its subcategories hold).
+    pub fn categories_with_ancestors(&self, p: &Product) -> Result<Vec<CategoryId>, CatalogError> {
+        Ok(categories_with_ancestors(&self.store.read()?, p)?)
+    }
+
     /// A category by id or slug.
     pub fn get_category(&self, id_or_slug: &str) -> Result<Category, CatalogError> {
         let r = self.store.read()?;

@@ -26,7 +26,8 @@ pub use query::{Hit, SearchQuery, SearchResult, Sort};
 
 /// Version of the index schema and settings; bump it when either changes and the index is
 /// rebuilt. v2: uncompressed document store, one `body` field for description, vendor and tags.
-pub const INDEX_VERSION: u32 = 2;
+/// v3: a product is indexed under its categories and their ancestors.
+pub const INDEX_VERSION: u32 = 3;
 
 /// Why search failed.
 #[derive(Debug, thiserror::Error)]
@@ -441,7 +442,8 @@ impl Search {
             .catalog
             .all_products(1000)
             .map(|r| {
-                let p = r?;
+                let mut p = r?;
+                p.category_ids = self.catalog.categories_with_ancestors(&p)?;
                 let in_stock = self.inventory.in_stock(&p)?;
                 Ok::<_, crate::domain::catalog::CatalogError>((p, in_stock))
             })
@@ -500,7 +502,11 @@ impl Search {
     ) -> Result<crate::jobs::JobOutcome, crate::jobs::JobError> {
         let c: crate::domain::catalog::ProductChanged = ctx.payload()?;
         let product = match self.catalog.get_product(&c.product_id.to_string(), false) {
-            Ok(p) => {
+            Ok(mut p) => {
+                p.category_ids = self
+                    .catalog
+                    .categories_with_ancestors(&p)
+                    .map_err(|e| crate::jobs::JobError::retry(e.to_string()))?;
                 let in_stock = self
                     .inventory
                     .in_stock(&p)
