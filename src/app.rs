@@ -239,7 +239,7 @@ impl App {
             .context("installing job handlers")?;
         if let Some(token) = auth.issue_setup_token().await? {
             tracing::warn!(
-                "no admin account yet: run `shopd admin create --email you@example.com` (with the server stopped), or POST {public_url}/api/v1/auth/setup with {{\"token\": \"{token}\", \"email\", \"password\", \"name\"}}; the token works once and only until an admin exists"
+                "no admin account yet: open {public_url}/admin/setup?token={token} to create it, or run `shopd admin create --email you@example.com` (with the server stopped), or POST {public_url}/api/v1/auth/setup with {{\"token\", \"email\", \"password\", \"name\"}}; the token works once and only until an admin exists"
             );
         }
 

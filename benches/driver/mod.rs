@@ -227,6 +227,20 @@ pub struct Report {
     pub max: f64,
     /// Concurrency used.
     pub concurrency: usize,
+    /// The server's own time (its `Server-Timing` header): p50, p95, p99 in milliseconds,
+    /// without the time a request waited for a busy CPU before the server read it.
+    pub server: Option<[f64; 3]>,
+}
+
+/// The `app;dur=…` of a `Server-Timing` header, in milliseconds.
+fn server_timing(h: &reqwest::header::HeaderMap) -> Option<f64> {
+    h.get("server-timing")?
+        .to_str()
+        .ok()?
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("dur="))?
+        .parse()
+        .ok()
 }
 
 impl Report {
@@ -248,7 +262,15 @@ impl Report {
             } else {
                 format!(" by status {:?}", self.statuses)
             }
-        )
+        ) + &self
+            .server
+            .map(|[a, b, c]| {
+                format!(
+                    "\n{:<28}       server time p50 {a:>7.2} ms  p95 {b:>7.2} ms  p99 {c:>7.2} ms",
+                    ""
+                )
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -286,6 +308,7 @@ pub fn drive(name: &str, base: &str, load: &Load, make: MakeRequest) -> Report {
             let max = load.max_requests;
             tasks.push(tokio::spawn(async move {
                 let mut lat = Vec::with_capacity(4096);
+                let mut server = Vec::with_capacity(4096);
                 let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
                 while !stop.load(Ordering::Relaxed) {
                     let n = counter.fetch_add(1, Ordering::Relaxed);
@@ -293,9 +316,11 @@ pub fn drive(name: &str, base: &str, load: &Load, make: MakeRequest) -> Report {
                         break;
                     }
                     let t = Instant::now();
+                    let mut app_ms = None;
                     let status = match make(&client, &base, n).send().await {
                         Ok(r) => {
                             let s = r.status().as_u16();
+                            app_ms = server_timing(r.headers());
                             match r.bytes().await {
                                 Ok(_) => s,
                                 Err(_) => 0,
@@ -309,12 +334,13 @@ pub fn drive(name: &str, base: &str, load: &Load, make: MakeRequest) -> Report {
                     }
                     if measuring.load(Ordering::Relaxed) {
                         lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                        server.extend(app_ms);
                         if !ok {
                             errors.fetch_add(1, Ordering::Relaxed);
                         }
                     }
                 }
-                (lat, statuses)
+                (lat, server, statuses)
             }));
         }
         tokio::time::sleep(load.warmup).await;
@@ -326,10 +352,12 @@ pub fn drive(name: &str, base: &str, load: &Load, make: MakeRequest) -> Report {
         }
         stop.store(true, Ordering::SeqCst);
         let mut all = Vec::new();
+        let mut app = Vec::new();
         let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
         for t in tasks {
-            let (lat, st) = t.await.unwrap_or_default();
+            let (lat, srv, st) = t.await.unwrap_or_default();
             all.extend(lat);
+            app.extend(srv);
             for (s, n) in st {
                 *statuses.entry(s).or_default() += n;
             }
@@ -342,7 +370,10 @@ pub fn drive(name: &str, base: &str, load: &Load, make: MakeRequest) -> Report {
         unexpected(name, bad);
         let elapsed = started.elapsed().as_secs_f64();
         all.sort_by(|a, b| a.total_cmp(b));
+        app.sort_by(|a, b| a.total_cmp(b));
+        let server = (!app.is_empty()).then(|| [50.0, 95.0, 99.0].map(|p| percentile(&app, p)));
         Report {
+            server,
             name: name.to_owned(),
             requests: all.len() as u64,
             errors: errors.load(Ordering::SeqCst),

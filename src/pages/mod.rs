@@ -128,12 +128,11 @@ pub fn html_response(mut r: actix_web::HttpResponseBuilder, html: String) -> Htt
     r.body(html)
 }
 
-/// CSP, no sniffing, no framing, no referrer to other sites beyond the origin.
+/// CSP and no framing (the observe middleware adds `nosniff` and `Referrer-Policy:
+/// no-referrer` to every answer).
 pub fn security_headers(r: &mut actix_web::HttpResponseBuilder) {
     r.insert_header(("Content-Security-Policy", CSP))
-        .insert_header(("X-Content-Type-Options", "nosniff"))
-        .insert_header(("X-Frame-Options", "DENY"))
-        .insert_header(("Referrer-Policy", "strict-origin-when-cross-origin"));
+        .insert_header(("X-Frame-Options", "DENY"));
 }
 
 /// Registers every page route. Mounted after the API's routes; the paths do not overlap.

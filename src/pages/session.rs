@@ -252,9 +252,9 @@ struct CsrfField {
 }
 
 /// Whether the browser says the form came from this site: `Sec-Fetch-Site` (Fetch Metadata)
-/// must not be `cross-site`, and an `Origin` naming a host must name ours. Browsers send
-/// `Origin: null` in some same-site cases (privacy modes), so that alone proves nothing; the
-/// token still has to match.
+/// must not be `cross-site`, and an `Origin` naming a host must name ours. Our pages are sent
+/// with `Referrer-Policy: no-referrer`, under which browsers post `Origin: null`, so null alone
+/// proves nothing either way; the token still has to match.
 fn same_origin(req: &HttpRequest) -> bool {
     let h = req.headers();
     if h.get("sec-fetch-site")

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::{PageError, PageState, Visitor, filters::format_money};
 use crate::core::{CategoryId, Money, ProductId};
 use crate::domain::catalog::{Category, Product, ProductView};
-use crate::domain::search::{SearchResult, Sort};
+use crate::domain::search::SearchResult;
 use crate::http::HttpState;
 use crate::http::search::parse_query;
 
@@ -93,16 +93,25 @@ async fn home(req: HttpRequest, state: State, pages: PageState, v: Visitor) -> P
         }
         None => None,
     };
-    let mut q = parse_query("")?;
-    q.sort = Sort::Newest;
-    q.per_page = 8;
-    let newest = state.search.search(q).await?;
+    // Newest first is the catalog's own order of active products: no search needed.
+    let newest: Vec<Card> = state
+        .catalog
+        .list_products(
+            true,
+            &crate::domain::catalog::ListFilter::default(),
+            8,
+            None,
+        )?
+        .data
+        .iter()
+        .map(card)
+        .collect();
     let ctx = context! {
         title => &pages.shop_name,
         canonical => pages.absolute(&req, "/"),
         categories, featured,
         collections => collections.iter().map(|c| context!{ title => c.title, url => format!("/collections/{}", c.slug)}).collect::<Vec<_>>(),
-        newest => cards_of(&state, &newest)?,
+        newest,
     };
     pages.page("home.html", &v, ctx)
 }

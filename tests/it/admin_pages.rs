@@ -440,3 +440,89 @@ async fn every_admin_form_refuses_a_post_without_its_token() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_admin_is_created_from_the_setup_link_printed_at_start() {
+    use crate::common::{Proc, bin};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args([
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--log-format",
+        "json",
+        "--data-dir",
+    ])
+    .arg(dir.path())
+    .stderr(std::process::Stdio::piped())
+    .stdout(std::process::Stdio::null());
+    let p = tokio::task::spawn_blocking(move || Proc::start(cmd))
+        .await
+        .expect("start");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let log = p.log_text();
+    let token = log
+        .split("/admin/setup?token=")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .expect("the log prints the setup link")
+        .to_owned();
+    let c = browser();
+    let url = |path: &str| format!("{}{path}", p.base);
+    let html = c
+        .get(url(&format!("/admin/setup?token={token}")))
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("html");
+    let csrf_token = csrf(&html);
+    let form = |t: &str| {
+        vec![
+            ("_csrf", csrf_token.clone()),
+            ("token", t.to_owned()),
+            ("name", "Boss".into()),
+            ("email", "boss@example.com".into()),
+            ("password", "Sup3r-secret-pass".into()),
+        ]
+    };
+    let r = c
+        .post(url("/admin/setup"))
+        .form(&form("setup_wrong"))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), 422, "a wrong token is refused at the form");
+    let r = c
+        .post(url("/admin/setup"))
+        .form(&form(&token))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/admin");
+    let r = c.get(url("/admin")).send().await.expect("GET");
+    assert_eq!(r.status(), 200, "signed in as the new admin");
+    // Once an admin exists the link leads to sign-in, and the token is spent.
+    let r = browser()
+        .get(url(&format!("/admin/setup?token={token}")))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status(), 303);
+    let r = c
+        .post(url("/admin/setup"))
+        .form(&form(&token))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), 422);
+    assert_eq!(
+        tokio::task::spawn_blocking(move || p.terminate().code())
+            .await
+            .expect("stop"),
+        Some(0)
+    );
+}

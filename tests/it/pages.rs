@@ -388,6 +388,38 @@ async fn hostile_data_is_shown_as_text_on_every_page() {
         shown >= 7,
         "the hostile text is shown, escaped, on the pages that carry it ({shown})"
     );
+    // The admin shows the same data, escaped too.
+    let staff = browser();
+    crate::common::pages::sign_in(
+        &staff,
+        &app,
+        crate::common::ADMIN_EMAIL,
+        crate::common::ADMIN_PASSWORD,
+    )
+    .await;
+    let pid = p["id"].as_str().expect("id");
+    let eve = app
+        .auth
+        .customer_id_by_email("eve@example.com")
+        .expect("read")
+        .expect("eve");
+    let mut shown = 0;
+    for path in [
+        "/admin/customers".to_owned(),
+        format!("/admin/customers/{eve}"),
+        "/admin/products".into(),
+        format!("/admin/products/{pid}"),
+        "/admin/products?q=XSS-1".into(),
+    ] {
+        let (s, html) = page(&staff, &app, &path).await;
+        assert_eq!(s, 200, "{path}");
+        // The edit form shows the description's source as text; markup must not get through.
+        for bad in [XSS, "<p onmouseover", "<img src=x"] {
+            assert!(!html.contains(bad), "{path} shows {bad} as markup");
+        }
+        shown += usize::from(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    }
+    assert_eq!(shown, 5, "every admin page shows the hostile text as text");
     app.stop().await;
 }
 

@@ -1,5 +1,6 @@
-//! A per-node cache of facet counts and totals, keyed by the filter set (text and filters, not
-//! sort or page) and valid for one searcher generation.
+//! Per-node caches valid for one searcher generation: facet counts and totals keyed by the
+//! filter set (text and filters, not sort or page), and each page's hits (their addresses in the
+//! index) keyed by the filter set, sort and page.
 //!
 //! A storefront asks for the same filter set again and again: every page of a category, every
 //! sort order of a search, every shopper on the same landing page. Counting facets is the part
@@ -59,22 +60,53 @@ impl FilterSet {
     }
 }
 
-/// Recently counted filter sets of the current generation: an approximate LRU in two halves
-/// (a hit in the older half moves the entry to the newer; when the newer fills, the older is
-/// dropped), so memory stays bounded without per-entry bookkeeping.
-#[derive(Debug, Default)]
-pub(crate) struct CountCache {
-    inner: Mutex<Halves>,
+/// A page of one query: which hits, in order. Category pages and repeated searches ask for the
+/// same pages over and over; finding the top hits again costs a pass over every match.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct PageKey {
+    /// The matches.
+    pub(crate) filters: FilterSet,
+    /// Their order.
+    pub(crate) sort: super::query::Sort,
+    /// 1-based page.
+    pub(crate) page: usize,
+    /// Hits per page.
+    pub(crate) per_page: usize,
 }
 
-#[derive(Debug, Default)]
-struct Halves {
+/// Facet counts and totals by filter set.
+pub(crate) type CountCache = GenerationCache<FilterSet, Counted>;
+/// Hit addresses by page (valid only for the generation they were found in).
+pub(crate) type PageCache = GenerationCache<PageKey, Vec<tantivy::DocAddress>>;
+
+/// Recent entries of the current generation: an approximate LRU in two halves (a hit in the
+/// older half moves the entry to the newer; when the newer fills, the older is dropped), so
+/// memory stays bounded without per-entry bookkeeping.
+#[derive(Debug)]
+pub(crate) struct GenerationCache<K, V> {
+    inner: Mutex<Halves<K, V>>,
+}
+
+impl<K, V> Default for GenerationCache<K, V> {
+    fn default() -> Self {
+        GenerationCache {
+            inner: Mutex::new(Halves {
+                generation: 0,
+                newer: HashMap::new(),
+                older: HashMap::new(),
+            }),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Halves<K, V> {
     generation: u64,
-    newer: HashMap<FilterSet, Arc<Counted>>,
-    older: HashMap<FilterSet, Arc<Counted>>,
+    newer: HashMap<K, Arc<V>>,
+    older: HashMap<K, Arc<V>>,
 }
 
-impl Halves {
+impl<K: std::hash::Hash + Eq, V> Halves<K, V> {
     fn for_generation(&mut self, generation: u64) -> &mut Self {
         if self.generation != generation {
             self.generation = generation;
@@ -84,7 +116,7 @@ impl Halves {
         self
     }
 
-    fn put(&mut self, key: FilterSet, value: Arc<Counted>) {
+    fn put(&mut self, key: K, value: Arc<V>) {
         if self.newer.len() >= HALF {
             self.older = std::mem::take(&mut self.newer);
         }
@@ -92,9 +124,9 @@ impl Halves {
     }
 }
 
-impl CountCache {
-    /// The counts of `key` in `generation`, if counted.
-    pub(crate) fn get(&self, generation: u64, key: &FilterSet) -> Option<Arc<Counted>> {
+impl<K: std::hash::Hash + Eq, V> GenerationCache<K, V> {
+    /// The value of `key` in `generation`, if remembered.
+    pub(crate) fn get(&self, generation: u64, key: &K) -> Option<Arc<V>> {
         let mut h = crate::core::sync::lock(&self.inner);
         let h = h.for_generation(generation);
         if let Some(c) = h.newer.get(key) {
@@ -105,13 +137,13 @@ impl CountCache {
         Some(c)
     }
 
-    /// Remembers the counts of `key` in `generation`.
-    pub(crate) fn put(&self, generation: u64, key: FilterSet, counted: Arc<Counted>) {
+    /// Remembers `value` for `key` in `generation`.
+    pub(crate) fn put(&self, generation: u64, key: K, counted: Arc<V>) {
         let mut h = crate::core::sync::lock(&self.inner);
         h.for_generation(generation).put(key, counted);
     }
 
-    /// Filter sets held, for tests and diagnostics.
+    /// Entries held, for tests and diagnostics.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         let h = crate::core::sync::lock(&self.inner);
@@ -151,6 +183,27 @@ mod tests {
             total,
             facets: Facets::default(),
         })
+    }
+
+    #[test]
+    fn pages_are_remembered_per_sort_and_page_within_a_generation() {
+        let cache = PageCache::default();
+        let page = |sort, page| PageKey {
+            filters: key(1),
+            sort,
+            page,
+            per_page: 24,
+        };
+        let hits = Arc::new(vec![tantivy::DocAddress::new(0, 7)]);
+        cache.put(3, page(Sort::Newest, 1), hits.clone());
+        assert_eq!(cache.get(3, &page(Sort::Newest, 1)), Some(hits));
+        assert_eq!(cache.get(3, &page(Sort::Newest, 2)), None);
+        assert_eq!(cache.get(3, &page(Sort::PriceAsc, 1)), None);
+        assert_eq!(
+            cache.get(4, &page(Sort::Newest, 1)),
+            None,
+            "a new generation forgets"
+        );
     }
 
     #[test]

@@ -169,6 +169,8 @@ pub struct SearchIndex {
     pub(crate) facets: std::sync::Arc<facets::FacetCache>,
     /// Facet counts and totals of recent filter sets, for the current searcher generation.
     pub(crate) counts: counts::CountCache,
+    /// Hits per page, by filter set, sort and page, for the current generation.
+    pub(crate) pages: counts::PageCache,
     dir: PathBuf,
 }
 
@@ -239,6 +241,7 @@ impl SearchIndex {
                 f,
                 facets,
                 counts: counts::CountCache::default(),
+                pages: counts::PageCache::default(),
                 dir,
             },
             rebuild,

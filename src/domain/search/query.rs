@@ -15,14 +15,14 @@ use tantivy::query::{
 use tantivy::schema::{Facet, Field, IndexRecordOption};
 use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
 
-use super::counts::{Counted, FilterSet};
+use super::counts::{Counted, FilterSet, PageKey};
 use super::facets::{FacetCounter, FacetKey, PRICE_EDGES};
 use super::snippets;
 use super::{SearchError, SearchIndex, facet_part, option_facet};
 use crate::core::CategoryId;
 
 /// Result order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Sort {
     /// Best match first.
     Relevance,
@@ -368,8 +368,8 @@ impl SearchIndex {
     }
 
     /// Runs a search. Facet counts and the total come from the count cache when this filter set
-    /// was counted on the same index state; otherwise they are counted in the same pass as the
-    /// hits and remembered.
+    /// was counted on the same index state, and the page's hits from the page cache when this
+    /// page was asked for on it; otherwise they are found in one pass and remembered.
     pub fn search(&self, q: &SearchQuery) -> Result<SearchResult, SearchError> {
         let searcher = self.reader.searcher();
         let words = words(&q.q);
@@ -377,13 +377,25 @@ impl SearchIndex {
         let query = self.combined(q, &text, false);
         let generation = searcher.generation().generation_id();
         let key = FilterSet::of(q, &words);
-        let (addrs, counted) = match self.counts.get(generation, &key) {
-            Some(counted) => {
+        let page_key = PageKey {
+            filters: key.clone(),
+            sort: q.sort,
+            page: q.page.max(1),
+            per_page: q.per_page,
+        };
+        let (addrs, counted) = match (
+            self.counts.get(generation, &key),
+            self.pages.get(generation, &page_key),
+        ) {
+            (Some(counted), Some(addrs)) => (addrs.as_ref().clone(), counted),
+            (Some(counted), None) => {
                 let (addrs, _) =
                     self.collect(&searcher, &*query, q, text.is_some(), None::<Count>)?;
+                self.pages
+                    .put(generation, page_key, Arc::new(addrs.clone()));
                 (addrs, counted)
             }
-            None => {
+            (None, _) => {
                 let extras = Some(self.extras());
                 let (addrs, fruit) = self.collect(&searcher, &*query, q, text.is_some(), extras)?;
                 let (total, counts) = fruit.unwrap_or_default();
@@ -392,6 +404,8 @@ impl SearchIndex {
                     facets: facets_of(counts),
                 });
                 self.counts.put(generation, key, counted.clone());
+                self.pages
+                    .put(generation, page_key, Arc::new(addrs.clone()));
                 (addrs, counted)
             }
         };

@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod orders;
 pub mod people;
 pub mod products;
+pub mod setup;
 
 use std::future::{Ready, ready};
 
@@ -26,6 +27,7 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     products::routes(cfg);
     people::routes(cfg);
     jobs::routes(cfg);
+    setup::routes(cfg);
 }
 
 /// A visitor signed in as staff or admin; anyone else gets 401 (with a sign-in link) or 403.
