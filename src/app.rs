@@ -139,7 +139,8 @@ impl App {
         let public_url = public_url(&config, addr);
 
         let mailer = build_mailer(&config)?;
-        tracing::info!("mail goes to {}", mailer.describe());
+        let mailer_label = mailer.describe();
+        tracing::info!("mail goes to {mailer_label}");
         let auth = build_auth(&config, store.clone(), clock.clone(), &public_url)?;
         let catalog = Catalog::new(store.clone());
         let inventory = Inventory::new(store.clone());
@@ -278,14 +279,14 @@ impl App {
             import: config.server.import_body_limit,
         };
         let trusted = trusted_proxies(&config, &public_url)?;
-        let pages = Arc::new(
-            crate::pages::Pages::load(
-                Some(&config.data_dir().join("theme")),
-                &config.shop.name,
-                &config.server.public_url,
-            )
-            .map_err(|e| anyhow::anyhow!("the theme could not be loaded: {e}"))?,
-        );
+        let mut pages = crate::pages::Pages::load(
+            Some(&config.data_dir().join("theme")),
+            &config.shop.name,
+            &config.server.public_url,
+        )
+        .map_err(|e| anyhow::anyhow!("the theme could not be loaded: {e}"))?;
+        pages.settings = shown_settings(&config, &public_url, &mailer_label);
+        let pages = Arc::new(pages);
         let m = metrics.clone();
         let mut server = HttpServer::new(move || {
             ActixApp::new()
@@ -373,6 +374,47 @@ impl App {
             _ => Ok(()),
         }
     }
+}
+
+/// The admin's settings page: what is in force and where each is set. Secrets show only
+/// whether they are set.
+fn shown_settings(config: &Config, public_url: &str, mail: &str) -> Vec<(String, String, String)> {
+    let set = |on: bool| if on { "set" } else { "not set" }.to_owned();
+    let row = |a: &str, b: String, c: &str| (a.to_owned(), b, c.to_owned());
+    let stripe = &config.payments_stripe;
+    vec![
+        row("Shop name", config.shop.name.clone(), "shop.name"),
+        row("Currency", config.shop.currency.clone(), "shop.currency"),
+        row("Public URL", public_url.to_owned(), "server.public_url"),
+        row(
+            "Logo and look",
+            "theme files".into(),
+            "<data_dir>/theme/assets/, /templates/",
+        ),
+        row("Mail", mail.to_owned(), "mail.smtp_host, mail.from"),
+        row("Mail sender", config.mail.from.clone(), "mail.from"),
+        row(
+            "Payment provider",
+            config.payments.provider.clone(),
+            "payments.provider",
+        ),
+        row(
+            "Stripe secret key",
+            set(!stripe.secret_key.is_empty()),
+            "payments.stripe.secret_key",
+        ),
+        row(
+            "Stripe webhook secrets",
+            set(!stripe.webhook_secrets.expose().is_empty()),
+            "payments.stripe.webhook_secrets",
+        ),
+        row(
+            "Data directory",
+            config.data_dir().display().to_string(),
+            "storage.data_dir",
+        ),
+        row("Version", env!("CARGO_PKG_VERSION").into(), ""),
+    ]
 }
 
 fn public_url(config: &Config, addr: SocketAddr) -> String {

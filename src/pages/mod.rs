@@ -39,6 +39,13 @@ pub struct Pages {
     pub shop_name: String,
     /// Absolute base of canonical URLs and sitemaps (no trailing `/`).
     pub public_url: String,
+    /// What the admin's settings page shows: (setting, value, where it is set), secrets only as
+    /// set or unset.
+    pub settings: Vec<(String, String, String)>,
+    /// Theme files that replace built-in ones.
+    pub overrides: Vec<String>,
+    /// Product imports started from the admin on this node, with their progress.
+    pub imports: Arc<admin::imports::Imports>,
 }
 
 impl std::fmt::Debug for Pages {
@@ -65,12 +72,17 @@ impl Pages {
         let mut env = Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
         filters::register(&mut env, assets.clone());
-        theme::add_templates(&mut env, theme::template_sources(theme_dir)?)?;
+        let sources = theme::template_sources(theme_dir)?;
+        let overrides = theme::overridden(theme_dir);
+        theme::add_templates(&mut env, sources)?;
         Ok(Pages {
             env,
             assets,
             shop_name: shop_name.to_owned(),
             public_url: public_url.trim_end_matches('/').to_owned(),
+            settings: Vec::new(),
+            overrides,
+            imports: Arc::default(),
         })
     }
 

@@ -275,6 +275,36 @@ fn same_origin(req: &HttpRequest) -> bool {
     host.eq_ignore_ascii_case(req.connection_info().host())
 }
 
+/// Refuses a form the browser says came from another site.
+pub fn check_origin(req: &HttpRequest) -> Result<(), PageError> {
+    if same_origin(req) {
+        Ok(())
+    } else {
+        Err(PageError::new(
+            codes::CSRF_FAILED,
+            "this form came from another site; reload the page and try again",
+        ))
+    }
+}
+
+/// Refuses a form whose CSRF token is not the visitor's or that came from another site (forms
+/// that [`Posted`] cannot read, such as file uploads, call it with the token they carry).
+pub fn check_token(req: &HttpRequest, sent: &str) -> Result<(), PageError> {
+    let cookie = cookie(req, CSRF_COOKIE).unwrap_or_default();
+    let matches = !cookie.is_empty()
+        && bool::from(subtle::ConstantTimeEq::ct_eq(
+            cookie.as_bytes(),
+            sent.as_bytes(),
+        ));
+    if !matches || !same_origin(req) {
+        return Err(PageError::new(
+            codes::CSRF_FAILED,
+            "this form has expired or came from another site; reload the page and try again",
+        ));
+    }
+    Ok(())
+}
+
 fn check_form<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<T, PageError> {
     let form_type = req
         .headers()
@@ -289,18 +319,7 @@ fn check_form<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<T, 
     }
     let sent: CsrfField = serde_urlencoded::from_bytes(body)
         .map_err(|_| PageError::bad_request("the form could not be read"))?;
-    let cookie = cookie(req, CSRF_COOKIE).unwrap_or_default();
-    let matches = !cookie.is_empty()
-        && bool::from(subtle::ConstantTimeEq::ct_eq(
-            cookie.as_bytes(),
-            sent.csrf.as_bytes(),
-        ));
-    if !matches || !same_origin(req) {
-        return Err(PageError::new(
-            codes::CSRF_FAILED,
-            "this form has expired or came from another site; reload the page and try again",
-        ));
-    }
+    check_token(req, &sent.csrf)?;
     serde_urlencoded::from_bytes(body)
         .map_err(|e| PageError::bad_request(format!("the form could not be read: {e}")))
 }

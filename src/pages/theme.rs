@@ -165,6 +165,23 @@ pub fn template_sources(theme: Option<&Path>) -> Result<Vec<(String, String)>, S
     Ok(v)
 }
 
+/// The theme's files (templates and assets) as `templates/…` and `assets/…`, for the admin.
+pub fn overridden(theme: Option<&Path>) -> Vec<String> {
+    let Some(t) = theme else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = ["templates", "assets"]
+        .iter()
+        .flat_map(|d| {
+            theme_files(&t.join(d))
+                .into_iter()
+                .map(move |(rel, _)| format!("{d}/{rel}"))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 /// Adds every template to `env`, failing with the file and line of the first syntax error so a
 /// broken theme stops start-up instead of breaking pages later.
 pub fn add_templates(

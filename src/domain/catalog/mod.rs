@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::errors::{self as codes, Code, ErrorCode};
 use crate::core::page::Cursor;
-use crate::core::{CategoryId, CollectionId, Page, ProductId, VariantId, page};
+use crate::core::{CategoryId, CollectionId, Money, Page, ProductId, VariantId, page};
 use crate::jobs::{self, NewJob};
 use crate::storage::{Order, ReadTx, Reader, StorageError, Store, WriteTx};
 
@@ -434,6 +434,41 @@ impl Catalog {
                 index(tx, &p)?;
                 changed(tx, p.id)?;
                 Ok(p)
+            })
+            .await
+    }
+
+    /// Sets variant prices of several products in one transaction, all or nothing: each
+    /// product must still be at the version the editor saw (the admin's bulk grid). At most
+    /// [`crate::core::MAX_PER_PAGE`] products.
+    pub async fn set_prices(&self, edits: Vec<PriceEdit>) -> Result<usize, CatalogError> {
+        if edits.len() > crate::core::MAX_PER_PAGE {
+            return Err(issue("edits", "too_many", "at most 100 products at once"));
+        }
+        self.store
+            .write(move |tx| {
+                for e in &edits {
+                    let old = tx
+                        .get(&PRODUCTS, &e.product)?
+                        .ok_or(CatalogError::NotFound)?;
+                    check_version(Some(e.version), old.version)?;
+                    let mut input = ProductInput::of(&old);
+                    for v in &mut input.variants {
+                        if let Some((_, price)) = e
+                            .prices
+                            .iter()
+                            .find(|(id, _)| v.id.as_deref() == Some(id.to_string().as_str()))
+                        {
+                            v.price = *price;
+                        }
+                    }
+                    let valid = validate(&input).map_err(CatalogError::Invalid)?;
+                    unindex(tx, &old)?;
+                    let p = assemble(tx, valid, Some(&old))?;
+                    index(tx, &p)?;
+                    changed(tx, p.id)?;
+                }
+                Ok(edits.len())
             })
             .await
     }
@@ -1092,6 +1127,17 @@ impl Catalog {
         });
         Ok(all)
     }
+}
+
+/// New prices for some variants of one product, at the version the editor saw.
+#[derive(Clone, Debug)]
+pub struct PriceEdit {
+    /// The product.
+    pub product: ProductId,
+    /// Its version when the edit was prepared.
+    pub version: u64,
+    /// (variant, new price).
+    pub prices: Vec<(VariantId, Money)>,
 }
 
 /// Most categories a shop may have: every list of them is whole, never silently cut.

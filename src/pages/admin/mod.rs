@@ -5,11 +5,17 @@
 
 mod chart;
 pub mod dashboard;
+pub mod grid;
+pub mod imports;
 pub mod jobs;
+pub mod marketing;
 pub mod orders;
 pub mod people;
 pub mod products;
+pub mod settings;
 pub mod setup;
+pub mod taxonomy;
+pub mod webhooks;
 
 use std::future::{Ready, ready};
 
@@ -23,11 +29,17 @@ use crate::domain::auth::{Principal, Role};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     dashboard::routes(cfg);
+    grid::routes(cfg);
+    imports::routes(cfg);
     orders::routes(cfg);
     products::routes(cfg);
     people::routes(cfg);
     jobs::routes(cfg);
     setup::routes(cfg);
+    taxonomy::routes(cfg);
+    marketing::routes(cfg);
+    webhooks::routes(cfg);
+    settings::routes(cfg);
 }
 
 /// A visitor signed in as staff or admin; anyone else gets 401 (with a sign-in link) or 403.

@@ -273,7 +273,7 @@ async fn edit_page(
 }
 
 /// `1999 USD` → `19.99` for an input field.
-fn decimal(m: Money) -> String {
+pub(super) fn decimal(m: Money) -> String {
     let exp = m.currency.exponent();
     if exp == 0 {
         return m.amount.to_string();
