@@ -286,6 +286,9 @@ impl App {
         )
         .map_err(|e| anyhow::anyhow!("the theme could not be loaded: {e}"))?;
         pages.settings = shown_settings(&config, &public_url, &mailer_label);
+        pages.stripe_key = (config.payments.provider == "stripe"
+            && !config.payments_stripe.publishable_key.is_empty())
+        .then(|| config.payments_stripe.publishable_key.clone());
         let pages = Arc::new(pages);
         let m = metrics.clone();
         let mut server = HttpServer::new(move || {
@@ -398,10 +401,16 @@ fn shown_settings(config: &Config, public_url: &str, mail: &str) -> Vec<(String,
             config.payments.provider.clone(),
             "payments.provider",
         ),
+        row("Stripe mode", stripe.mode.clone(), "payments.stripe.mode"),
         row(
             "Stripe secret key",
             set(!stripe.secret_key.is_empty()),
             "payments.stripe.secret_key",
+        ),
+        row(
+            "Stripe publishable key",
+            set(!stripe.publishable_key.is_empty()),
+            "payments.stripe.publishable_key",
         ),
         row(
             "Stripe webhook secrets",

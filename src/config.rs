@@ -288,6 +288,8 @@ section! {
         api_base: String = "https://api.stripe.com/".into(), rules::http_url_or_empty;
         /// payment_intents (Stripe's Payment Element confirms on the page) or checkout (redirect to Stripe Checkout)
         mode: String = "payment_intents".into(), rules::one_of(&["payment_intents", "checkout"]);
+        /// Publishable key, pk_test_… or pk_live_…: the payment page's Payment Element needs it in payment_intents mode
+        publishable_key: String = String::new();
     }
 }
 

@@ -252,16 +252,31 @@ async fn render_pay(
     error: Option<String>,
     status: u16,
 ) -> PageResult {
+    // Stripe's Payment Element: Stripe's script, on this page only, with the policy widened
+    // for it and nothing else.
+    let element = payment.provider == "stripe"
+        && payment.redirect_url.is_none()
+        && payment.client_secret.is_some()
+        && pages.stripe_key.is_some();
     let ctx = context! {
         title => "Payment", noindex => true,
-        order, payment, error,
         action_required => payment.status == PaymentStatus::RequiresAction,
+        stripe_key => element.then_some(pages.stripe_key.as_deref()).flatten(),
+        return_url => format!("{}/orders/{}", pages.public_url, order.id),
+        order, payment, error,
     };
     let html = pages.render("pay.html", v, ctx)?;
     let mut r =
         HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default());
     v.set_cookies(&mut r);
-    Ok(super::html_response(r, html))
+    let mut resp = super::html_response(r, html);
+    if element {
+        resp.headers_mut().insert(
+            actix_web::http::header::CONTENT_SECURITY_POLICY,
+            actix_web::http::header::HeaderValue::from_static(super::CSP_STRIPE),
+        );
+    }
+    Ok(resp)
 }
 
 async fn pay_page(state: State, pages: PageState, v: Visitor, id: web::Path<String>) -> PageResult {
@@ -396,6 +411,12 @@ async fn invoice(state: State, v: Visitor, id: web::Path<String>) -> PageResult 
 #[derive(Deserialize)]
 struct OrderQuery {
     key: Option<String>,
+    paid: Option<String>,
+    redirect_status: Option<String>,
+    #[serde(rename = "payment_intent")]
+    _payment_intent: Option<String>,
+    #[serde(rename = "payment_intent_client_secret")]
+    _client_secret: Option<String>,
 }
 
 async fn order_page(
@@ -421,6 +442,18 @@ async fn order_page(
             return Err(PageError::not_found("no such order"));
         }
         v.remember_order(&id, key);
+        return Ok(see_other(&v, &format!("/orders/{id}")));
+    }
+    // Back from the provider's page (Stripe Checkout's `paid=1`, the Payment Element's
+    // `redirect_status`): ask the provider now rather than wait for its webhook, then show the
+    // order at its own address.
+    if q.paid.is_some() || q.redirect_status.is_some() {
+        let (who, _, payment) = order_and_payment(&state, &v, &id)?;
+        if let Some(p) = payment.filter(|p| p.provider == "stripe") {
+            if let Err(e) = state.payments.refresh(&p.id.to_string(), &who).await {
+                tracing::warn!(order = %id, error = %e, "refreshing a payment on the customer's return");
+            }
+        }
         return Ok(see_other(&v, &format!("/orders/{id}")));
     }
     let (_, order, payment) = order_and_payment(&state, &v, &id)?;

@@ -30,6 +30,10 @@ pub use session::Visitor;
 /// https (catalog images on a CDN); forms post only here; no framing, plugins or `<base>`.
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 
+/// The payment page's policy when Stripe's Payment Element is on it: Stripe's script, its
+/// frames and its API, nothing else beyond [`CSP`].
+pub const CSP_STRIPE: &str = "default-src 'self'; script-src 'self' https://js.stripe.com; style-src 'self'; img-src 'self' https: data:; font-src 'self'; connect-src 'self' https://api.stripe.com; frame-src https://js.stripe.com https://hooks.stripe.com; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
 /// What the page layer needs besides the domain services of [`crate::http::HttpState`].
 pub struct Pages {
     env: Environment<'static>,
@@ -46,6 +50,8 @@ pub struct Pages {
     pub overrides: Vec<String>,
     /// Product imports started from the admin on this node, with their progress.
     pub imports: Arc<admin::imports::Imports>,
+    /// Stripe's publishable key, when the Payment Element is to be shown.
+    pub stripe_key: Option<String>,
 }
 
 impl std::fmt::Debug for Pages {
@@ -83,6 +89,7 @@ impl Pages {
             settings: Vec::new(),
             overrides,
             imports: Arc::default(),
+            stripe_key: None,
         })
     }
 

@@ -710,3 +710,140 @@ async fn a_guest_buys_with_javascript_off_and_retries_a_declined_card() {
     assert_eq!(s, 404);
     app.stop().await;
 }
+
+/// A guest's order placed through the pages of a Stripe shop; the payment page's answer.
+async fn stripe_pay_page(
+    mode: &str,
+    key: &str,
+) -> (
+    TestApp,
+    reqwest::Response,
+    String,
+    crate::stripe::StripeApi,
+    tempfile::TempDir,
+) {
+    let api = crate::stripe::StripeApi::start();
+    let temp = tempfile::tempdir().expect("tempdir");
+    let mut cfg = crate::common::test_config(temp.path());
+    cfg.payments.provider = "stripe".into();
+    cfg.payments_stripe.secret_key = shopd::config::Secret::new("sk_test_shopd");
+    cfg.payments_stripe.api_base = api.base();
+    cfg.payments_stripe.mode = mode.into();
+    cfg.payments_stripe.publishable_key = key.into();
+    let app = TestApp::spawn_with(cfg, None).await;
+    let (_, variants) = product(&app, "STRIPE", 1, 5).await;
+    let c = browser();
+    let (_, html) = page(&c, &app, "/products/product-stripe").await;
+    let token = csrf(&html);
+    post(
+        &c,
+        &app,
+        "/cart/items",
+        &[
+            ("_csrf", token.as_str()),
+            ("variant_id", variants[0].as_str()),
+        ],
+    )
+    .await;
+    let (_, html) = page(&c, &app, "/checkout").await;
+    let key_field = input(&html, "key");
+    let r = post(
+        &c,
+        &app,
+        "/checkout",
+        &[
+            ("_csrf", token.as_str()),
+            ("key", key_field.as_str()),
+            ("email", "s@example.com"),
+            ("name", "S"),
+            ("line1", "1 St"),
+            ("city", "X"),
+            ("postal_code", "1"),
+            ("country", "US"),
+        ],
+    )
+    .await;
+    let pay = location(&r);
+    assert!(pay.ends_with("/pay"), "{pay}");
+    let order = pay.trim_end_matches("/pay").to_owned();
+    let r = c.get(app.url(&pay)).send().await.expect("GET");
+    // Coming back from Stripe refreshes the payment and lands on the order's own address.
+    let back = c
+        .get(app.url(&format!("{order}?paid=1")))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(back.status(), 303);
+    assert_eq!(location(&back), order);
+    (app, r, order, api, temp)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stripe_checkout_is_a_link_and_the_payment_element_the_only_third_party_script() {
+    let (app, r, _, _api, _t) = stripe_pay_page("checkout", "").await;
+    assert_eq!(
+        r.headers()
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok()),
+        Some(shopd::pages::CSP)
+    );
+    let html = r.text().await.expect("body");
+    let link = html
+        .split("id=\"stripe-checkout\" href=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("a link to Stripe Checkout");
+    assert!(
+        link.starts_with("https://checkout.stripe.com/c/pay/cs_test_"),
+        "{link}"
+    );
+    assert!(
+        !html.contains("js.stripe.com"),
+        "no Stripe script for a redirect"
+    );
+    app.stop().await;
+
+    let (app, r, _, _api, _t) = stripe_pay_page("payment_intents", "pk_test_shopd").await;
+    let csp = r
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(csp, shopd::pages::CSP_STRIPE);
+    let html = r.text().await.expect("body");
+    assert!(
+        html.contains("<script src=\"https://js.stripe.com/v3/\"></script>")
+            && html.contains("data-key=\"pk_test_shopd\"")
+            && html.contains("data-client-secret=\"pi_"),
+        "{html}"
+    );
+    let scripts: Vec<&str> = html
+        .match_indices("<script")
+        .map(|(i, _)| &html[i..i + html[i..].find('>').unwrap_or(0)])
+        .collect();
+    assert!(
+        scripts.iter().all(
+            |s| s.contains("src=\"/assets/") || s.contains("src=\"https://js.stripe.com/v3/\"")
+        ),
+        "{scripts:?}"
+    );
+    // Every other page keeps the strict policy.
+    let home = app.get("/").await;
+    assert_eq!(
+        home.headers()
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok()),
+        Some(shopd::pages::CSP)
+    );
+    app.stop().await;
+
+    let (app, r, _, _api, _t) = stripe_pay_page("payment_intents", "").await;
+    assert!(
+        r.text()
+            .await
+            .expect("body")
+            .contains("Card payments are not set up yet")
+    );
+    app.stop().await;
+}
