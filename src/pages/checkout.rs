@@ -449,10 +449,10 @@ async fn order_page(
     // order at its own address.
     if q.paid.is_some() || q.redirect_status.is_some() {
         let (who, _, payment) = order_and_payment(&state, &v, &id)?;
-        if let Some(p) = payment.filter(|p| p.provider == "stripe") {
-            if let Err(e) = state.payments.refresh(&p.id.to_string(), &who).await {
-                tracing::warn!(order = %id, error = %e, "refreshing a payment on the customer's return");
-            }
+        if let Some(p) = payment.filter(|p| p.provider == "stripe")
+            && let Err(e) = state.payments.refresh(&p.id.to_string(), &who).await
+        {
+            tracing::warn!(order = %id, error = %e, "refreshing a payment on the customer's return");
         }
         return Ok(see_other(&v, &format!("/orders/{id}")));
     }
