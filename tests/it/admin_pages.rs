@@ -82,6 +82,22 @@ async fn staff_find_an_order_and_ship_it_and_the_guest_sees_the_tracking_number(
     assert!(list.contains(&format!("href=\"/admin/orders/{order_id}\"")));
     let (_, none) = page(&staff, &app, "/admin/orders?status=fulfilled").await;
     assert!(!none.contains(&order_id));
+    // Date and total filters (the test clock's day is 2026-11-18; the order is $10.00 + shipping).
+    for (q, listed) in [
+        ("from=2026-11-18&to=2026-11-18", true),
+        ("from=2026-11-19", false),
+        ("to=2026-11-17", false),
+        ("min_total=10.00&max_total=100.00", true),
+        ("min_total=500.00", false),
+    ] {
+        let (s, html) = page(&staff, &app, &format!("/admin/orders?{q}")).await;
+        assert_eq!(s, 200, "{q}");
+        assert_eq!(html.contains(&order_id), listed, "{q}");
+    }
+    assert_eq!(
+        page(&staff, &app, "/admin/orders?from=yesterday").await.0,
+        422
+    );
     let (s, detail) = page(&staff, &app, &format!("/admin/orders/{order_id}")).await;
     assert_eq!(s, 200);
     let token = csrf(&detail);

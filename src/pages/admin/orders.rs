@@ -31,6 +31,53 @@ struct ListQuery {
     status: Option<String>,
     cursor: Option<String>,
     email: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    min_total: Option<String>,
+    max_total: Option<String>,
+}
+
+/// A `YYYY-MM-DD` day's start (UTC); `next` gives the next day's, so "to" includes its day.
+fn day_start(
+    v: Option<&str>,
+    field: &str,
+    next: bool,
+) -> Result<Option<crate::core::Timestamp>, PageError> {
+    let Some(v) = v.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let t = crate::core::Timestamp::parse_rfc3339(&format!("{v}T00:00:00Z")).ok_or_else(|| {
+        PageError(ApiError::validation(
+            field,
+            "invalid",
+            "enter a date as YYYY-MM-DD",
+        ))
+    })?;
+    Ok(Some(if next {
+        t.plus(std::time::Duration::from_secs(24 * 3600))
+    } else {
+        t
+    }))
+}
+
+/// An amount such as `19.99` in minor units of `currency`.
+fn amount(
+    v: Option<&str>,
+    field: &str,
+    currency: crate::core::Currency,
+) -> Result<Option<i64>, PageError> {
+    match v.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => crate::domain::catalog::shopify_csv::parse_price(v, currency)
+            .map(Some)
+            .ok_or_else(|| {
+                PageError(ApiError::validation(
+                    field,
+                    "invalid",
+                    "enter an amount such as 19.99",
+                ))
+            }),
+    }
 }
 
 async fn list(state: State, pages: PageState, s: Staff, q: web::Query<ListQuery>) -> PageResult {
@@ -47,16 +94,22 @@ async fn list(state: State, pages: PageState, s: Staff, q: web::Query<ListQuery>
         ),
         None => None,
     };
+    let currency = state.carts.settings().currency;
     let filter = OrderFilter {
         status,
         customer,
-        ..OrderFilter::default()
+        created_from: day_start(q.from.as_deref(), "from", false)?,
+        created_to: day_start(q.to.as_deref(), "to", true)?,
+        min_total: amount(q.min_total.as_deref(), "min_total", currency)?,
+        max_total: amount(q.max_total.as_deref(), "max_total", currency)?,
     };
     let orders = state.orders.list(&filter, 25, q.cursor.as_deref())?;
+    let keep = |v: &Option<String>| v.clone().unwrap_or_default();
     let ctx = context! {
         title => "Orders", orders,
-        status => q.status.clone().unwrap_or_default(),
-        email => q.email.clone().unwrap_or_default(),
+        status => keep(&q.status), email => keep(&q.email),
+        from => keep(&q.from), to => keep(&q.to),
+        min_total => keep(&q.min_total), max_total => keep(&q.max_total),
         statuses => Status::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
     };
     page(&pages, &s, "orders.html", "orders", ctx)
