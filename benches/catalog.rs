@@ -8,11 +8,10 @@
 #[path = "driver/mod.rs"]
 mod driver;
 
-use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use driver::{Load, MakeRequest, Server, arg, bin, drive, runtime};
+use driver::{Load, MakeRequest, Server, arg, drive, runtime};
 
 const QUERIES: &[&str] = &[
     "q=mug",
@@ -57,28 +56,10 @@ fn main() {
     let concurrency: usize = arg("--concurrency")
         .and_then(|v| v.parse().ok())
         .unwrap_or(16);
-    let dir = tempfile::Builder::new()
-        .prefix("shopd-bench-")
-        .tempdir_in(
-            std::env::var("SHOPD_BENCH_DIR")
-                .unwrap_or_else(|_| std::env::temp_dir().display().to_string()),
-        )
-        .expect("tempdir");
-    let started = Instant::now();
-    let out = Command::new(bin())
-        .args(["demo", "--products", &products.to_string(), "--data-dir"])
-        .arg(dir.path())
-        .output()
-        .expect("shopd demo");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (dir, took, printed) = driver::demo_catalog(products);
     println!(
-        "generate + index {products} products: {:.1} s ({})",
-        started.elapsed().as_secs_f64(),
-        String::from_utf8_lossy(&out.stdout).trim()
+        "generate + index {products} products: {:.1} s ({printed})",
+        took.as_secs_f64()
     );
     let server = Server::start_in(dir.path(), &[]);
     println!(

@@ -388,6 +388,36 @@ pub fn drive(name: &str, base: &str, load: &Load, make: MakeRequest) -> Report {
     })
 }
 
+/// A data dir under `SHOPD_BENCH_DIR` (or the system's temp dir) holding `shopd demo`'s
+/// deterministic catalog of `products` products; returns it with the time generating and
+/// indexing took and what `shopd demo` printed.
+pub fn demo_catalog(products: usize) -> (tempfile::TempDir, Duration, String) {
+    let dir = tempfile::Builder::new()
+        .prefix("shopd-bench-")
+        .tempdir_in(
+            std::env::var("SHOPD_BENCH_DIR")
+                .unwrap_or_else(|_| std::env::temp_dir().display().to_string()),
+        )
+        .expect("tempdir");
+    let started = Instant::now();
+    let out = Command::new(bin())
+        .args(["demo", "--products", &products.to_string(), "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("shopd demo");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let took = started.elapsed();
+    (
+        dir,
+        took,
+        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+    )
+}
+
 /// Reads `--name value` from the bench's command line (after `--`).
 pub fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::session::Posted;
 use super::{PageError, PageState, Visitor, see_other};
-use crate::domain::cart::CartError;
+use crate::domain::cart::{CartError, CartView};
 use crate::domain::pricing::Destination;
 use crate::http::HttpState;
 
@@ -221,6 +221,25 @@ fn shown_at_form(e: &CartError) -> bool {
     )
 }
 
+/// The cart after a code or card was tried: back to the cart, or the cart with the refusal at
+/// the form's `field`.
+async fn after_tender(
+    state: &HttpState,
+    pages: &super::Pages,
+    v: &Visitor,
+    field: &str,
+    r: Result<CartView, CartError>,
+) -> PageResult {
+    match r {
+        Ok(_) => Ok(see_other(v, "/cart")),
+        Err(e) if shown_at_form(&e) => {
+            let msg = crate::http::ApiError::from(e).detail;
+            render(state, pages, v, &Estimate::default(), Some((field, msg))).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 async fn add_code(
     state: State,
     pages: PageState,
@@ -230,25 +249,11 @@ async fn add_code(
     if !v.has_cart() {
         return Ok(see_other(&v, "/cart"));
     }
-    match state
+    let r = state
         .carts
         .add_code(v.cart_owner(), form.0.code.trim())
-        .await
-    {
-        Ok(_) => Ok(see_other(&v, "/cart")),
-        Err(e) if shown_at_form(&e) => {
-            let msg = crate::http::ApiError::from(e).detail;
-            render(
-                &state,
-                &pages,
-                &v,
-                &Estimate::default(),
-                Some(("code", msg)),
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
-    }
+        .await;
+    after_tender(&state, &pages, &v, "code", r).await
 }
 
 async fn remove_code(state: State, v: Visitor, form: Posted<CodeForm>) -> PageResult {
@@ -268,25 +273,11 @@ async fn add_gift_card(
     if !v.has_cart() {
         return Ok(see_other(&v, "/cart"));
     }
-    match state
+    let r = state
         .carts
         .add_gift_card(v.cart_owner(), form.0.code.trim())
-        .await
-    {
-        Ok(_) => Ok(see_other(&v, "/cart")),
-        Err(e) if shown_at_form(&e) => {
-            let msg = crate::http::ApiError::from(e).detail;
-            render(
-                &state,
-                &pages,
-                &v,
-                &Estimate::default(),
-                Some(("gift_card", msg)),
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
-    }
+        .await;
+    after_tender(&state, &pages, &v, "gift_card", r).await
 }
 
 async fn remove_gift_card(

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use minijinja::context;
 use serde::Deserialize;
 
-use super::{Staff, confirm, page};
+use super::{ConfirmForm, Staff, confirm, page};
 use crate::core::JobId;
 use crate::http::HttpState;
 use crate::jobs::JobState;
@@ -64,12 +64,6 @@ async fn detail(state: State, pages: PageState, s: Staff, id: web::Path<String>)
     )
 }
 
-#[derive(Deserialize)]
-struct ConfirmForm {
-    #[serde(default)]
-    confirm: String,
-}
-
 async fn retry(
     state: State,
     s: Staff,
@@ -88,7 +82,7 @@ async fn discard(
     f: Posted<ConfirmForm>,
 ) -> PageResult {
     let jid = job_id(&id)?;
-    if f.0.confirm != "yes" {
+    if !f.0.confirmed() {
         let what = format!("Discard job {id}? Its work will not be done.");
         return confirm(
             &pages,

@@ -7,7 +7,7 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Staff, confirm, page_with_status};
+use super::{ConfirmForm, Staff, confirm, page_with_status, problems};
 use crate::core::Money;
 use crate::domain::catalog::shopify_csv::parse_price;
 use crate::domain::giftcards::IssueInput;
@@ -41,13 +41,6 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
 
 type State = web::Data<HttpState>;
 type PageResult = Result<HttpResponse, PageError>;
-
-fn problems(e: ApiError) -> Vec<(String, String)> {
-    if e.errors.is_empty() {
-        return vec![("form".into(), e.detail)];
-    }
-    e.errors.into_iter().map(|f| (f.field, f.message)).collect()
-}
 
 #[derive(Deserialize, Default)]
 struct ListQuery {
@@ -278,12 +271,6 @@ async fn codes_csv(state: State, _s: Staff, id: web::Path<String>) -> PageResult
         .body(csv))
 }
 
-#[derive(Deserialize)]
-struct ConfirmForm {
-    #[serde(default)]
-    confirm: String,
-}
-
 async fn delete_promotion(
     state: State,
     pages: PageState,
@@ -291,7 +278,7 @@ async fn delete_promotion(
     id: web::Path<String>,
     form: Posted<ConfirmForm>,
 ) -> PageResult {
-    if form.0.confirm != "yes" {
+    if !form.0.confirmed() {
         let what = format!("Delete promotion {id}? Its codes stop working at once.");
         return confirm(
             &pages,

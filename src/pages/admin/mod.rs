@@ -26,6 +26,7 @@ use minijinja::{Value, context};
 use super::{PageError, Pages, Visitor};
 use crate::core::errors as codes;
 use crate::domain::auth::{Principal, Role};
+use crate::http::ApiError;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     dashboard::routes(cfg);
@@ -95,6 +96,30 @@ impl FromRequest for Staff {
             )),
             Some(principal) => Ok(Staff { v, principal }),
         })
+    }
+}
+
+/// A failure's problems as (field, message): the fields it names, or one for the whole form.
+pub fn problems(e: ApiError) -> Vec<(String, String)> {
+    if e.errors.is_empty() {
+        return vec![("form".into(), e.detail)];
+    }
+    e.errors.into_iter().map(|f| (f.field, f.message)).collect()
+}
+
+/// The form of a destructive action, which runs only once `confirm=yes` comes back from the
+/// confirmation page.
+#[derive(Debug, serde::Deserialize)]
+pub struct ConfirmForm {
+    /// `yes` when confirmed.
+    #[serde(default)]
+    pub confirm: String,
+}
+
+impl ConfirmForm {
+    /// Whether the visitor confirmed.
+    pub fn confirmed(&self) -> bool {
+        self.confirm == "yes"
     }
 }
 

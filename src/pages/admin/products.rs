@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, web};
 use minijinja::{Value, context};
 use serde::Deserialize;
 
-use super::{Staff, confirm, page, page_with_status};
+use super::{Staff, confirm, page, page_with_status, problems};
 use crate::core::{Money, ProductId, VariantId};
 use crate::domain::catalog::shopify_csv::parse_price;
 use crate::domain::catalog::{ListFilter, ProductInput, ProductView, Status, VariantInput};
@@ -172,14 +172,6 @@ struct NewForm {
     stock: String,
 }
 
-/// Field problems as (form field, message).
-fn issues(e: ApiError) -> Vec<(String, String)> {
-    if e.errors.is_empty() {
-        return vec![("form".into(), e.detail)];
-    }
-    e.errors.into_iter().map(|f| (f.field, f.message)).collect()
-}
-
 async fn create(state: State, pages: PageState, s: Staff, form: Posted<NewForm>) -> PageResult {
     let f = form.0;
     let currency = state.carts.settings().currency;
@@ -229,7 +221,7 @@ async fn create(state: State, pages: PageState, s: Staff, form: Posted<NewForm>)
         }
         Err(e) => {
             if errors.is_empty() {
-                errors = issues(e);
+                errors = problems(e);
             }
             let values = context! { title => f.title, price => f.price, sku => f.sku, status => f.status, stock => f.stock };
             let ctx = context! { title => "New product", values, errors => errors.into_iter().collect::<std::collections::BTreeMap<_, _>>() };
@@ -429,7 +421,7 @@ async fn save(
             if notice.is_some() {
                 Vec::new()
             } else {
-                issues(e)
+                problems(e)
             },
             notice,
             status,

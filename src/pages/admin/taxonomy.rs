@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use minijinja::{Value, context};
 use serde::Deserialize;
 
-use super::{Staff, confirm, page, page_with_status};
+use super::{ConfirmForm, Staff, confirm, page, page_with_status, problems};
 use crate::core::{CategoryId, CollectionId, ProductId};
 use crate::domain::catalog::Category;
 use crate::http::{ApiError, HttpState};
@@ -139,13 +139,6 @@ fn placement(f: &CategoryForm) -> Result<(Option<CategoryId>, u32, Option<String
     ))
 }
 
-fn problems(e: ApiError) -> Vec<(String, String)> {
-    if e.errors.is_empty() {
-        return vec![("form".into(), e.detail)];
-    }
-    e.errors.into_iter().map(|f| (f.field, f.message)).collect()
-}
-
 async fn create_category(
     state: State,
     pages: PageState,
@@ -205,12 +198,6 @@ async fn save_category(
     }
 }
 
-#[derive(Deserialize)]
-struct ConfirmForm {
-    #[serde(default)]
-    confirm: String,
-}
-
 async fn delete_category(
     state: State,
     pages: PageState,
@@ -219,7 +206,7 @@ async fn delete_category(
     form: Posted<ConfirmForm>,
 ) -> PageResult {
     let cid = category_id(&id)?;
-    if form.0.confirm != "yes" {
+    if !form.0.confirmed() {
         let c = state.catalog.get_category(&id)?;
         let what = format!(
             "Delete the category {}? Its products stay, without it.",
@@ -419,7 +406,7 @@ async fn delete_collection(
     form: Posted<ConfirmForm>,
 ) -> PageResult {
     let cid = CollectionId::parse(&id).map_err(|_| PageError::not_found("no such collection"))?;
-    if form.0.confirm != "yes" {
+    if !form.0.confirmed() {
         let (c, _) = state.catalog.get_collection(&id, false)?;
         let what = format!("Delete the collection {}? Its products stay.", c.title);
         return confirm(

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use minijinja::{Value, context};
 use serde::Deserialize;
 
-use super::{Staff, confirm, page_with_status};
+use super::{ConfirmForm, Staff, confirm, page_with_status};
 use crate::domain::events::TYPES;
 use crate::domain::webhooks::EndpointInput;
 use crate::http::{ApiError, HttpState};
@@ -170,12 +170,6 @@ async fn replay(
     ))
 }
 
-#[derive(Deserialize)]
-struct ConfirmForm {
-    #[serde(default)]
-    confirm: String,
-}
-
 async fn delete(
     state: State,
     pages: PageState,
@@ -184,7 +178,7 @@ async fn delete(
     form: Posted<ConfirmForm>,
 ) -> PageResult {
     s.require_admin()?;
-    if form.0.confirm != "yes" {
+    if !form.0.confirmed() {
         let e = state.webhooks.get(&id)?;
         let what = format!(
             "Delete the webhook endpoint {}? It stops receiving events at once.",
