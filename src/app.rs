@@ -379,6 +379,29 @@ impl App {
     }
 }
 
+/// `<dir>/order-links.key`: the key of the order links in mails, made (random, mode 0600) on
+/// first start. Replacing the file invalidates the links already mailed.
+fn order_link_key(dir: &std::path::Path) -> anyhow::Result<crate::core::secret::Secret> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join("order-links.key");
+    if !path.exists() {
+        let key: [u8; 32] = rand::random();
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(&path)?;
+        std::io::Write::write_all(&mut f, crate::core::secret::hex(&key).as_bytes())?;
+        f.sync_all()?;
+    }
+    let text = std::fs::read_to_string(&path)?;
+    anyhow::ensure!(text.trim().len() >= 32, "{} is too short", path.display());
+    Ok(crate::core::secret::Secret::new(text.trim()))
+}
+
 /// The admin's settings page: what is in force and where each is set. Secrets show only
 /// whether they are set.
 fn shown_settings(config: &Config, public_url: &str, mail: &str) -> Vec<(String, String, String)> {
@@ -546,6 +569,8 @@ pub fn build_commerce(config: &Config, store: Store, public_url: &str) -> anyhow
     let order_settings = orders::OrderSettings {
         shop_name: config.shop.name.clone(),
         public_url: public_url.to_owned(),
+        link_key: order_link_key(&config.data_dir().join("secrets"))
+            .context("the order-link key")?,
     };
     let strategy = crate::domain::inventory::Strategy::parse(&config.checkout.reservation_strategy)
         .ok_or_else(|| {

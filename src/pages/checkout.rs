@@ -236,9 +236,7 @@ fn order_and_payment(
     v: &Visitor,
     id: &str,
 ) -> Result<(Viewer, OrderView, Option<PaymentView>), PageError> {
-    let who = v
-        .order_viewer(id)
-        .ok_or_else(|| PageError::not_found("no such order"))?;
+    let who = viewer(state, v, id)?;
     let order = state.orders.get(id, &who)?;
     let payment = state.payments.for_order(id, &who)?.into_iter().last();
     Ok((who, order, payment))
@@ -401,10 +399,21 @@ async fn authenticate(
     }
 }
 
+/// Who the visitor is for order `id`: its customer, staff, or the holder of its order token
+/// or of its mail's link (kept in the order cookie).
+fn viewer(state: &HttpState, v: &Visitor, id: &str) -> Result<Viewer, PageError> {
+    match v.order_viewer(id) {
+        Some(Viewer::Token(t)) if t.starts_with(crate::domain::orders::LINK_PREFIX) => state
+            .orders
+            .link_viewer(id, &t)
+            .ok_or_else(|| PageError::not_found("no such order")),
+        Some(who) => Ok(who),
+        None => Err(PageError::not_found("no such order")),
+    }
+}
+
 async fn invoice(state: State, v: Visitor, id: web::Path<String>) -> PageResult {
-    let who = v
-        .order_viewer(&id)
-        .ok_or_else(|| PageError::not_found("no such order"))?;
+    let who = viewer(&state, &v, &id)?;
     Ok(crate::http::orders::invoice(&state, &id, &who)?)
 }
 
@@ -429,16 +438,13 @@ async fn order_page(
 ) -> PageResult {
     // A link from a mail carries the order's token once; it moves into a cookie and out of
     // the address bar (and out of any Referer).
-    if let Some(key) = q
-        .key
-        .as_deref()
-        .filter(|k| k.starts_with("ot_") && k.len() < 200)
-    {
-        if state
-            .orders
-            .get(&id, &Viewer::Token(key.to_owned()))
-            .is_err()
-        {
+    if let Some(key) = q.key.as_deref().filter(|k| k.len() < 200) {
+        let who = if key.starts_with(crate::domain::orders::LINK_PREFIX) {
+            state.orders.link_viewer(&id, key)
+        } else {
+            Some(Viewer::Token(key.to_owned()))
+        };
+        if who.is_none_or(|w| state.orders.get(&id, &w).is_err()) {
             return Err(PageError::not_found("no such order"));
         }
         v.remember_order(&id, key);

@@ -7,8 +7,8 @@
 //
 // Scenarios: purchase (search with a typo, variant, cart, discount code, checkout, declined
 // card then a good one), staff (sign in to the admin, find the order, ship it with a tracking
-// number), order (the order page of a placed order), axe (accessibility of the given pages,
-// signed in as `login` when given).
+// number), order (an order page opened from its mail's link), axe (accessibility of the given
+// pages, signed in as `login` when given).
 
 import { chromium } from "playwright-core";
 import { createRequire } from "node:module";
@@ -196,18 +196,14 @@ const browser = await launch();
 let code = 0;
 let current = null;
 try {
-  // A phone-sized window; `state_in`/`state_out` carry one shopper's cookies between runs.
-  const context = await browser.newContext({
-    javaScriptEnabled: args.js !== "0", viewport: { width: 390, height: 844 },
-    storageState: args.state_in || undefined,
-  });
+  // A phone-sized window, a new profile each run (no cookies from an earlier one).
+  const context = await browser.newContext({ javaScriptEnabled: args.js !== "0", viewport: { width: 390, height: 844 } });
   const page = await context.newPage();
   current = page;
   const errors = [];
   watchConsole(page, errors);
   const facts = await { purchase, staff, order: orderPage, axe }[scenario](page);
   expect(errors.length === 0, "no console errors: " + errors.join(" | "));
-  if (args.state_out) await context.storageState({ path: args.state_out });
   console.log(JSON.stringify({ ok: true, ...facts }));
 } catch (e) {
   console.error(String(e && e.stack || e));

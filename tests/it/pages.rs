@@ -705,9 +705,39 @@ async fn a_guest_buys_with_javascript_off_and_retries_a_declined_card() {
     let (s, html) = page(&c, &app, &order).await;
     assert_eq!(s, 200);
     assert!(html.contains("data-status=\"paid\""), "{html}");
-    // Another visitor cannot see it; a mail link with the order's token can.
+    // Another visitor cannot see it; the link in the order's mails can.
     let (s, _) = page(&browser(), &app, &order).await;
     assert_eq!(s, 404);
+    let key = std::fs::read_to_string(app.data_dir.join("secrets/order-links.key")).expect("key");
+    let id = shopd::core::OrderId::parse(order.trim_start_matches("/orders/")).expect("id");
+    let link = format!(
+        "{order}?key={}",
+        shopd::domain::orders::link_token(key.trim().as_bytes(), id)
+    );
+    let other = browser();
+    let r = other.get(app.url(&link)).send().await.expect("GET");
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), order, "the link leaves the address bar");
+    let (s, html) = page(&other, &app, &order).await;
+    assert_eq!(s, 200);
+    assert!(html.contains("data-status=\"paid\""));
+    let mut forged = link.clone();
+    forged.pop();
+    forged.push(if link.ends_with('0') { '1' } else { '0' });
+    assert_eq!(
+        page(&browser(), &app, &forged).await.0,
+        404,
+        "an altered link opens nothing"
+    );
+    let elsewhere = format!(
+        "/orders/ord_01M7Q5CQG0ZZZZZZZZZZZZZZZZ?{}",
+        link.split_once('?').expect("query").1
+    );
+    assert_eq!(
+        page(&browser(), &app, &elsewhere).await.0,
+        404,
+        "a link opens its own order only"
+    );
     app.stop().await;
 }
 
