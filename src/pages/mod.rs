@@ -125,9 +125,29 @@ impl Pages {
         if !self.public_url.is_empty() {
             return format!("{}{path}", self.public_url);
         }
-        let ci = req.connection_info();
-        format!("{}://{}{path}", ci.scheme(), ci.host())
+        let (scheme, host) = origin(req);
+        format!("{scheme}://{host}{path}")
     }
+}
+
+/// The scheme and host the browser used: what a trusted proxy forwarded (see
+/// [`crate::http::client`]), else this connection's own and its `Host` header. Forwarding
+/// headers from anyone else are ignored, so nobody can make a page or a cached sitemap name
+/// another site.
+pub fn origin(req: &HttpRequest) -> (String, String) {
+    use actix_web::HttpMessage;
+    let ext = req.extensions();
+    let client = ext.get::<crate::http::client::ClientInfo>();
+    let scheme = client
+        .and_then(|c| c.scheme.clone())
+        .unwrap_or_else(|| "http".to_owned());
+    let host = client.and_then(|c| c.host.clone()).unwrap_or_else(|| {
+        req.headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map_or_else(|| "localhost".to_owned(), str::to_owned)
+    });
+    (scheme, host)
 }
 
 /// A `303 See Other` to `to` (after a form post), with the visitor's cookies.

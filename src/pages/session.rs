@@ -272,7 +272,7 @@ fn same_origin(req: &HttpRequest) -> bool {
         return true;
     }
     let host = origin.split_once("://").map_or("", |(_, h)| h);
-    host.eq_ignore_ascii_case(req.connection_info().host())
+    host.eq_ignore_ascii_case(&super::origin(req).1)
 }
 
 /// Refuses a form the browser says came from another site.

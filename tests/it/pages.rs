@@ -478,6 +478,24 @@ async fn pages_carry_a_strict_policy_and_no_inline_script_or_style() {
             );
         }
     }
+    // Forwarding headers from a client that is no trusted proxy cannot rename the site.
+    for path in ["/", "/sitemap.xml", "/robots.txt"] {
+        let body = c
+            .get(app.url(path))
+            .header("X-Forwarded-Host", "evil.example")
+            .header("X-Forwarded-Proto", "https")
+            .header("Forwarded", "host=evil.example;proto=https")
+            .send()
+            .await
+            .expect("GET")
+            .text()
+            .await
+            .expect("body");
+        assert!(
+            !body.contains("evil.example") && body.contains("http://127.0.0.1:"),
+            "{path}: {body}"
+        );
+    }
     // Assets: content-hashed names cached for a year; the name changes with the content.
     let (_, html) = page(&c, &app, "/").await;
     let css = attrs(&html, "href")
