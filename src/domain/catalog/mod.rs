@@ -647,7 +647,14 @@ impl Catalog {
         let some = self
             .list_products(true, &ListFilter::default(), 200, None)?
             .data;
-        let featured: Vec<ProductId> = some.iter().take(12).map(|p| p.id).collect();
+        // Spread over the catalog, so the home page's featured row differs from its newest row.
+        let featured: Vec<ProductId> = some
+            .iter()
+            .skip(8)
+            .step_by(13)
+            .take(12)
+            .map(|p| p.id)
+            .collect();
         let gifts: Vec<ProductId> = some
             .iter()
             .filter(|p| p.variants.iter().any(|v| v.price.amount < 3000))
