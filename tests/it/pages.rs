@@ -769,6 +769,7 @@ async fn stripe_pay_page(
     String,
     crate::stripe::StripeApi,
     tempfile::TempDir,
+    reqwest::Client,
 ) {
     let api = crate::stripe::StripeApi::start();
     let temp = tempfile::tempdir().expect("tempdir");
@@ -823,12 +824,12 @@ async fn stripe_pay_page(
         .expect("GET");
     assert_eq!(back.status(), 303);
     assert_eq!(location(&back), order);
-    (app, r, order, api, temp)
+    (app, r, order, api, temp, c)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stripe_checkout_is_a_link_and_the_payment_element_the_only_third_party_script() {
-    let (app, r, _, _api, _t) = stripe_pay_page("checkout", "").await;
+    let (app, r, _, _api, _t, _) = stripe_pay_page("checkout", "").await;
     assert_eq!(
         r.headers()
             .get("content-security-policy")
@@ -851,7 +852,7 @@ async fn stripe_checkout_is_a_link_and_the_payment_element_the_only_third_party_
     );
     app.stop().await;
 
-    let (app, r, _, _api, _t) = stripe_pay_page("payment_intents", "pk_test_shopd").await;
+    let (app, r, order, api, _t, c) = stripe_pay_page("payment_intents", "pk_test_shopd").await;
     let csp = r
         .headers()
         .get("content-security-policy")
@@ -876,6 +877,44 @@ async fn stripe_checkout_is_a_link_and_the_payment_element_the_only_third_party_
         ),
         "{scripts:?}"
     );
+    // The customer pays in Stripe's element and Stripe sends them back: the order page asks
+    // Stripe at once and shows the order paid, before any webhook.
+    let secret = html
+        .split("data-client-secret=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("secret");
+    let pi = secret.split("_secret").next().expect("intent id");
+    let o: Value = app
+        .admin
+        .get(app.url(&format!("/api/v1/admin{order}")))
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    let total = o["totals"]["total"]["amount"].as_i64().expect("total");
+    api.control(
+        &format!("intents/{pi}"),
+        &json!({"status": "succeeded", "amount_received": total, "latest_charge": "ch_page"}),
+    )
+    .await;
+    let (_, before) = page(&c, &app, &order).await;
+    assert!(
+        before.contains("data-status=\"pending_payment\""),
+        "not paid before the return"
+    );
+    let r = c
+        .get(app.url(&format!(
+            "{order}?payment_intent={pi}&redirect_status=succeeded"
+        )))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status(), 303);
+    let (_, after) = page(&c, &app, &order).await;
+    assert!(after.contains("data-status=\"paid\""), "{after}");
     // Every other page keeps the strict policy.
     let home = app.get("/").await;
     assert_eq!(
@@ -886,7 +925,7 @@ async fn stripe_checkout_is_a_link_and_the_payment_element_the_only_third_party_
     );
     app.stop().await;
 
-    let (app, r, _, _api, _t) = stripe_pay_page("payment_intents", "").await;
+    let (app, r, _, _api, _t, _) = stripe_pay_page("payment_intents", "").await;
     assert!(
         r.text()
             .await
