@@ -371,6 +371,42 @@ async fn a_product_edit_changes_what_was_edited_and_keeps_the_rest() {
             .expect("body")
             .contains("enter a price such as 19.99")
     );
+    // Images: one per line with an optional description; a script address is refused.
+    let img = |text: &'static str| {
+        let (t, v) = (token.clone(), v2.clone());
+        let staff = staff.clone();
+        let url = app.url(&format!("/admin/products/{pid}"));
+        async move {
+            staff
+                .post(url)
+                .form(&[
+                    ("_csrf", t.as_str()),
+                    ("version", v.as_str()),
+                    ("images", text),
+                ])
+                .send()
+                .await
+                .expect("POST")
+        }
+    };
+    let r = img("javascript:alert(1) | x").await;
+    assert_eq!(r.status(), 422);
+    let r = img("https://cdn.example/mug.jpg | A blue mug\n/assets/demo/mug.svg").await;
+    assert_eq!(r.status(), 303);
+    let after: Value = app
+        .get(&format!("/api/v1/products/{pid}"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(after["images"][0]["url"], "https://cdn.example/mug.jpg");
+    assert_eq!(after["images"][0]["alt"], "A blue mug");
+    assert_eq!(after["images"][1]["url"], "/assets/demo/mug.svg");
+    let (_, shop) = page(&browser(), &app, "/products/product-edit").await;
+    assert!(
+        shop.contains("src=\"https://cdn.example/mug.jpg\" alt=\"A blue mug\""),
+        "{shop}"
+    );
     app.stop().await;
 }
 

@@ -258,6 +258,7 @@ async fn edit_page(
         title => format!("Edit {}", p.title),
         product => ProductView::staff(p.clone()), variants, notice,
         tags => p.tags.join(", "),
+        images => p.images.iter().map(|i| if i.alt.is_empty() { i.url.clone() } else { format!("{} | {}", i.url, i.alt) }).collect::<Vec<_>>().join("\n"),
         errors => errors.into_iter().collect::<std::collections::BTreeMap<_, _>>(),
         statuses => ["active", "draft", "unlisted", "archived"],
     };
@@ -344,6 +345,9 @@ fn apply(
             .map(str::to_owned)
             .collect();
     }
+    if let Some(t) = field(f, "images") {
+        input.images = images(t);
+    }
     let mut stock = Vec::new();
     for v in &mut input.variants {
         let Some(id) = v.id.clone() else { continue };
@@ -361,6 +365,22 @@ fn apply(
     } else {
         Err(errors)
     }
+}
+
+/// Images from the form's text: one per line, `URL` or `URL | alt text`, in order.
+fn images(text: &str) -> Vec<crate::domain::catalog::input::ImageInput> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .take(250)
+        .map(|l| {
+            let (url, alt) = l.split_once('|').unwrap_or((l, ""));
+            crate::domain::catalog::input::ImageInput {
+                url: url.trim().to_owned(),
+                alt: alt.trim().to_owned(),
+            }
+        })
+        .collect()
 }
 
 fn set_variant(
