@@ -80,6 +80,22 @@ pub fn format_money(m: Money) -> String {
     }
 }
 
+/// `1999 USD` → `19.99`: a plain decimal for form fields and schema.org prices.
+pub fn decimal(m: Money) -> String {
+    let exp = m.currency.exponent();
+    if exp == 0 {
+        return m.amount.to_string();
+    }
+    let d = 10i64.pow(exp);
+    let sign = if m.amount < 0 { "-" } else { "" };
+    format!(
+        "{sign}{}.{:0w$}",
+        (m.amount / d).abs(),
+        (m.amount % d).abs(),
+        w = exp as usize
+    )
+}
+
 fn group(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
@@ -126,6 +142,8 @@ mod tests {
         assert_eq!(format_money(Money::new(-500, usd)), "−$5.00");
         assert_eq!(format_money(Money::new(1500, jpy)), "¥1,500");
         assert_eq!(format_money(Money::new(1000, chf)), "10.00 CHF");
+        assert_eq!(decimal(Money::new(-50, usd)), "-0.50");
+        assert_eq!(decimal(Money::new(1500, jpy)), "1500");
     }
 
     #[test]

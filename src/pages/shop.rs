@@ -7,8 +7,9 @@ use minijinja::{Value, context};
 use serde::Serialize;
 use serde_json::json;
 
-use super::{PageError, PageState, Visitor, filters::format_money};
-use crate::core::{CategoryId, Money, ProductId};
+use super::filters::{decimal, format_money};
+use super::{PageError, PageState, Visitor};
+use crate::core::{CategoryId, ProductId};
 use crate::domain::catalog::{Category, Product, ProductView};
 use crate::domain::search::SearchResult;
 use crate::http::HttpState;
@@ -429,21 +430,6 @@ fn product_ld(
         "description": crate::domain::search::strip_html(&p.description),
         "image": images, "brand": p.vendor.as_ref().map(|b| json!({"@type": "Brand", "name": b})),
         "sku": p.variants.first().and_then(|v| v.sku.clone()), "offers": offers})
-}
-
-/// `1999 USD` → `"19.99"` (schema.org prices are decimal strings).
-fn decimal(m: Money) -> String {
-    let exp = m.currency.exponent();
-    if exp == 0 {
-        return m.amount.to_string();
-    }
-    let d = 10i64.pow(exp);
-    format!(
-        "{}.{:0w$}",
-        m.amount / d,
-        (m.amount % d).abs(),
-        w = exp as usize
-    )
 }
 
 #[derive(serde::Deserialize)]

@@ -53,7 +53,7 @@ async fn grid(state: State, pages: PageState, s: Staff, q: web::Query<GridQuery>
             rows.push(context! {
                 product_id => p.id.to_string(), title => p.title, version => p.version,
                 id => v.id.to_string(), label => v.option_values.join(" / "), sku => v.sku,
-                price => super::products::decimal(v.price), on_hand => stock.on_hand, tracked => v.track_inventory,
+                price => crate::pages::filters::decimal(v.price), on_hand => stock.on_hand, tracked => v.track_inventory,
             });
         }
     }
@@ -85,7 +85,7 @@ fn changes(
     f: &[(String, String)],
     currency: crate::core::Currency,
 ) -> Result<Vec<Change>, Vec<(String, String)>> {
-    let get = |k: &str| f.iter().rev().find(|(a, _)| a == k).map(|(_, v)| v.trim());
+    let get = |k: &str| super::field(f, k).map(str::trim);
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for (k, _) in f.iter().filter(|(k, _)| k.starts_with("row:")) {

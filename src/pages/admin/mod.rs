@@ -107,6 +107,15 @@ pub fn problems(e: ApiError) -> Vec<(String, String)> {
     e.errors.into_iter().map(|f| (f.field, f.message)).collect()
 }
 
+/// The last value of field `name` in a posted form read as pairs (forms whose field names
+/// carry ids, such as `price:var_…`).
+pub fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
 /// The form of a destructive action, which runs only once `confirm=yes` comes back from the
 /// confirmation page.
 #[derive(Debug, serde::Deserialize)]

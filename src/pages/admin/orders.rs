@@ -8,6 +8,11 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::{Staff, confirm, page, page_with_status};
+
+/// A field of a posted form, empty when absent.
+fn form_field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
+    super::field(form, name).unwrap_or("")
+}
 use crate::domain::orders::{FulfilInput, OrderFilter, Status, Viewer};
 use crate::domain::payments::{RefundInput, RestockLine};
 use crate::http::{ApiError, HttpState};
@@ -187,13 +192,6 @@ fn line_quantities(form: &[(String, String)]) -> Result<Vec<(String, i64)>, ApiE
     Ok(out)
 }
 
-fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
-    form.iter()
-        .rev()
-        .find(|(k, _)| k == name)
-        .map_or("", |(_, v)| v.as_str())
-}
-
 async fn fulfil(
     state: State,
     pages: PageState,
@@ -208,10 +206,10 @@ async fn fulfil(
     };
     let input = FulfilInput {
         lines,
-        carrier: field(&f, "carrier").trim().to_owned(),
-        tracking_number: field(&f, "tracking_number").trim().to_owned(),
+        carrier: form_field(&f, "carrier").trim().to_owned(),
+        tracking_number: form_field(&f, "tracking_number").trim().to_owned(),
     };
-    let key = field(&f, "key").to_owned();
+    let key = form_field(&f, "key").to_owned();
     match state.orders.fulfil(&id, input, s.actor(), Some(&key)).await {
         Ok(_) => Ok(see_other(
             &s.v,
@@ -228,7 +226,7 @@ async fn mark_paid(
     id: web::Path<String>,
     form: Posted<Vec<(String, String)>>,
 ) -> PageResult {
-    if field(&form.0, "confirm") != "yes" {
+    if form_field(&form.0, "confirm") != "yes" {
         let what = format!("Mark order {id} as paid outside the shop (cash, bank transfer)?");
         return confirm(
             &pages,
@@ -252,8 +250,8 @@ async fn cancel(
     id: web::Path<String>,
     form: Posted<Vec<(String, String)>>,
 ) -> PageResult {
-    let reason = field(&form.0, "reason").trim().to_owned();
-    if field(&form.0, "confirm") != "yes" {
+    let reason = form_field(&form.0, "reason").trim().to_owned();
+    if form_field(&form.0, "confirm") != "yes" {
         let what = format!("Cancel order {id}? Its stock is released and the customer is told.");
         return confirm(
             &pages,
@@ -290,16 +288,16 @@ async fn refund(
         Ok(l) => l,
         Err(e) => return render(&state, &pages, &s, &id, None, Some(e)).await,
     };
-    if field(&f, "confirm") != "yes" {
+    if form_field(&f, "confirm") != "yes" {
         let what = format!(
             "Refund {} item(s){} of order {id}{}? The money goes back to the customer.",
             lines.iter().map(|(_, q)| q).sum::<i64>(),
-            if field(&f, "shipping") == "on" {
+            if form_field(&f, "shipping") == "on" {
                 " and shipping"
             } else {
                 ""
             },
-            if field(&f, "restock") == "on" {
+            if form_field(&f, "restock") == "on" {
                 ", putting the units back in stock"
             } else {
                 ""
@@ -318,7 +316,7 @@ async fn refund(
             keep,
         );
     }
-    let restock = if field(&f, "restock") == "on" {
+    let restock = if form_field(&f, "restock") == "on" {
         lines
             .iter()
             .map(|(l, q)| RestockLine {
@@ -335,11 +333,11 @@ async fn refund(
             .into_iter()
             .map(|(line_id, quantity)| RestockLine { line_id, quantity })
             .collect(),
-        shipping: field(&f, "shipping") == "on",
-        reason: field(&f, "reason").trim().to_owned(),
+        shipping: form_field(&f, "shipping") == "on",
+        reason: form_field(&f, "reason").trim().to_owned(),
         restock,
     };
-    let key = field(&f, "key").to_owned();
+    let key = form_field(&f, "key").to_owned();
     match state
         .payments
         .refund(&id, input, s.actor(), Some(&key))

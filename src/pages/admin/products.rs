@@ -7,13 +7,13 @@ use actix_web::{HttpResponse, web};
 use minijinja::{Value, context};
 use serde::Deserialize;
 
-use super::{Staff, confirm, page, page_with_status, problems};
+use super::{Staff, confirm, field, page, page_with_status, problems};
 use crate::core::{Money, ProductId, VariantId};
 use crate::domain::catalog::shopify_csv::parse_price;
 use crate::domain::catalog::{ListFilter, ProductInput, ProductView, Status, VariantInput};
 use crate::domain::inventory::Policy;
 use crate::http::{ApiError, HttpState};
-use crate::pages::filters::format_money;
+use crate::pages::filters::{decimal, format_money};
 use crate::pages::session::Posted;
 use crate::pages::{PageError, PageState, see_other};
 
@@ -265,22 +265,6 @@ async fn edit_page(
     page_with_status(pages, s, "product.html", "products", ctx, status)
 }
 
-/// `1999 USD` → `19.99` for an input field.
-pub(super) fn decimal(m: Money) -> String {
-    let exp = m.currency.exponent();
-    if exp == 0 {
-        return m.amount.to_string();
-    }
-    let d = 10i64.pow(exp);
-    let sign = if m.amount < 0 { "-" } else { "" };
-    format!(
-        "{sign}{}.{:0w$}",
-        (m.amount / d).abs(),
-        (m.amount % d).abs(),
-        w = exp as usize
-    )
-}
-
 async fn edit_form(
     state: State,
     pages: PageState,
@@ -294,13 +278,6 @@ async fn edit_form(
         _ => None,
     };
     edit_page(&state, &pages, &s, &id, Vec::new(), notice, 200).await
-}
-
-fn field<'a>(f: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    f.iter()
-        .rev()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
 }
 
 /// Problems of a form as (field, message).

@@ -70,12 +70,7 @@ async fn create(
 ) -> PageResult {
     s.require_admin()?;
     let f = form.0;
-    let get = |k: &str| {
-        f.iter()
-            .rev()
-            .find(|(a, _)| a == k)
-            .map(|(_, v)| v.trim().to_owned())
-    };
+    let get = |k: &str| super::field(&f, k).map(|v| v.trim().to_owned());
     let events: Vec<String> = f
         .iter()
         .filter(|(k, _)| k == "event")
