@@ -228,6 +228,7 @@ async fn listing(
     req: &HttpRequest,
     path: &str,
     category: Option<CategoryId>,
+    categories: &[Category],
 ) -> Result<(Value, SearchResult), PageError> {
     let pairs = pairs(req)?;
     if category.is_some() && pairs.iter().any(|(k, _)| k == "category") {
@@ -242,7 +243,6 @@ async fn listing(
     }
     let sort = q.sort;
     let res = state.search.search(q).await?;
-    let categories = state.catalog.categories()?;
     let pages_total = res.total.div_ceil(res.per_page as u64).max(1) as usize;
     let ctx = context! {
         cards => cards_of(state, &res)?,
@@ -251,7 +251,7 @@ async fn listing(
         pages_total,
         prev => (res.page > 1).then(|| page_link(path, &pairs, res.page - 1)),
         next => (res.page < pages_total.min(1000)).then(|| page_link(path, &pairs, res.page + 1)),
-        facets => facets(path, &pairs, &res, &categories, category.is_none()),
+        facets => facets(path, &pairs, &res, categories, category.is_none()),
         sort => sort.as_str(),
         hidden => pairs.iter().filter(|(k, _)| k != "sort" && k != "page").map(|(k, v)| context!{name => k, value => v}).collect::<Vec<_>>(),
         clear => pairs.iter().any(|(k, _)| k.starts_with("option.") || k == "tag" || k == "category").then(|| path.to_owned()),
@@ -260,7 +260,8 @@ async fn listing(
 }
 
 async fn search(req: HttpRequest, state: State, pages: PageState, v: Visitor) -> PageResult {
-    let (list, _) = listing(&state, &req, "/search", None).await?;
+    let all = state.catalog.categories()?;
+    let (list, _) = listing(&state, &req, "/search", None, &all).await?;
     let q = pairs(&req)?
         .into_iter()
         .find(|(k, _)| k == "q")
@@ -304,10 +305,15 @@ async fn category(
     v: Visitor,
     slug: web::Path<String>,
 ) -> PageResult {
-    let c = state.catalog.get_category(&slug)?;
-    let path = format!("/categories/{}", c.slug);
-    let (list, res) = listing(&state, &req, &path, Some(c.id)).await?;
+    // One read of the (bounded) category list serves the lookup, the trail and the children.
     let all = state.catalog.categories()?;
+    let c = all
+        .iter()
+        .find(|x| x.slug == *slug || x.id.to_string() == *slug)
+        .cloned()
+        .ok_or_else(|| PageError::not_found("no such category"))?;
+    let path = format!("/categories/{}", c.slug);
+    let (list, res) = listing(&state, &req, &path, Some(c.id), &all).await?;
     let children: Vec<Value> = all
         .iter()
         .filter(|x| x.parent_id == Some(c.id))
