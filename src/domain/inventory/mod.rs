@@ -785,6 +785,16 @@ impl Inventory {
         Ok(StockView::of(v, &level(&r, v)?))
     }
 
+    /// The stock of every variant of `p`, in variant order, read in one transaction (the
+    /// admin's product and grid pages).
+    pub fn stock_of(&self, p: &catalog::Product) -> Result<Vec<StockView>, StorageError> {
+        let r = self.store.read()?;
+        p.variants
+            .iter()
+            .map(|v| Ok(StockView::of(v.id, &level(&r, v.id)?)))
+            .collect()
+    }
+
     /// Movements of a variant, newest first.
     pub fn movements(
         &self,

@@ -48,8 +48,7 @@ async fn grid(state: State, pages: PageState, s: Staff, q: web::Query<GridQuery>
     )?;
     let mut rows = Vec::new();
     for p in &page_of.data {
-        for v in &p.variants {
-            let stock = state.inventory.get(v.id)?;
+        for (v, stock) in p.variants.iter().zip(state.inventory.stock_of(p)?) {
             rows.push(context! {
                 product_id => p.id.to_string(), title => p.title, version => p.version,
                 id => v.id.to_string(), label => v.option_values.join(" / "), sku => v.sku,
@@ -180,12 +179,19 @@ fn preview(
     list: &[Change],
 ) -> PageResult {
     let mut rows = Vec::new();
+    let mut titles: BTreeMap<ProductId, String> = BTreeMap::new();
     for c in list {
-        let title = state
-            .catalog
-            .get_product(&c.product.to_string(), false)
-            .map(|p| p.title)
-            .unwrap_or_default();
+        // One read per product, however many of its cells changed.
+        let title = titles
+            .entry(c.product)
+            .or_insert_with(|| {
+                state
+                    .catalog
+                    .get_product(&c.product.to_string(), false)
+                    .map(|p| p.title)
+                    .unwrap_or_default()
+            })
+            .clone();
         let (what, from, to) = match c.what {
             Cell::Price { from, to } => ("price", format_money(from), format_money(to)),
             Cell::Stock { from, to } => ("on hand", from.to_string(), to.to_string()),

@@ -246,8 +246,7 @@ async fn edit_page(
 ) -> PageResult {
     let p = state.catalog.get_product(id, false)?;
     let mut variants = Vec::new();
-    for v in &p.variants {
-        let stock = state.inventory.get(v.id)?;
+    for (v, stock) in p.variants.iter().zip(state.inventory.stock_of(&p)?) {
         variants.push(context! {
             id => v.id.to_string(), label => if v.option_values.is_empty() { "Default".to_owned() } else { v.option_values.join(" / ") },
             sku => v.sku, price => decimal(v.price), compare_at => v.compare_at_price.map(decimal),
