@@ -96,6 +96,7 @@ table! {
     CONFLICT = "conflict", Conflict, "Conflicts with the current state (concurrent change, dependants).";
     EMAIL_TAKEN = "email_taken", Conflict, "An account with this email exists.";
     LAST_ADMIN = "last_admin", Conflict, "The last active admin cannot be demoted or deleted.";
+    ADDRESS_BOOK_FULL = "address_book_full", Conflict, "An account keeps at most 20 saved addresses; remove one first.";
     SLUG_TAKEN = "slug_taken", Conflict, "The slug is used by another object.";
     OUT_OF_STOCK = "out_of_stock", Conflict, "Not enough units available.";
     PRICE_CHANGED = "price_changed", Conflict, "Prices changed since they were added to the cart.";

@@ -226,6 +226,8 @@ id_kinds! {
     ShippingMethodKind, ShippingMethodId, "shm";
     /// An invoice.
     InvoiceKind, InvoiceId, "inv";
+    /// A saved address in a customer's address book.
+    AddressKind, AddressId, "adr";
 }
 
 #[cfg(test)]

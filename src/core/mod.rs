@@ -13,9 +13,9 @@ pub mod sync;
 pub use clock::{Clock, SystemClock, TestClock, Timestamp};
 pub use errors::{Class, Code, ErrorCode, FieldIssue};
 pub use id::{
-    ApiKeyId, CartId, CategoryId, CollectionId, CustomerId, EventId, ExperimentId, FulfilmentId,
-    GiftCardId, Id, IdError, IdKind, InvoiceId, JobId, LineId, OrderId, PaymentId, ProductId,
-    PromotionId, RefundId, ShippingMethodId, ShippingZoneId, TaxZoneId, VariantId,
+    AddressId, ApiKeyId, CartId, CategoryId, CollectionId, CustomerId, EventId, ExperimentId,
+    FulfilmentId, GiftCardId, Id, IdError, IdKind, InvoiceId, JobId, LineId, OrderId, PaymentId,
+    ProductId, PromotionId, RefundId, ShippingMethodId, ShippingZoneId, TaxZoneId, VariantId,
     WebhookDeliveryId, WebhookEndpointId,
 };
 pub use money::{Currency, Money, MoneyError};

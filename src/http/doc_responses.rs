@@ -45,7 +45,7 @@ impl Op<'_> {
     }
     fn rate_limited(&self) -> bool {
         self.path.starts_with("/api/v1/auth/")
-            || (self.path.starts_with("/api/v1/me") && self.method != "get")
+            || (matches!(self.path, "/api/v1/me" | "/api/v1/me/password") && self.method != "get")
     }
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP layer: parse, authorize, call one domain function, render. It never opens a
 //! storage transaction.
 
+pub mod addresses;
 pub mod auth;
 pub mod cart;
 pub mod catalog;
@@ -162,6 +163,7 @@ pub const MODULES: &[Module] = &[
         doc: undocumented,
     },
     documented!(auth),
+    documented!(addresses),
     documented!(catalog),
     documented!(search),
     documented!(inventory),

@@ -365,6 +365,7 @@ async fn reset(
 struct AccountQuery {
     after: Option<String>,
     welcome: Option<String>,
+    notice: Option<String>,
 }
 
 async fn account(
@@ -381,9 +382,16 @@ async fn account(
         Some(c) => Some(state.orders.list_for_customer(c, 20, q.after.as_deref())?),
         None => None,
     };
+    let addresses = state.auth.addresses(p)?;
+    let notice = match q.notice.as_deref() {
+        Some("address_saved") => Some("Address saved."),
+        Some("address_removed") => Some("Address removed."),
+        _ => None,
+    };
     let ctx = context! {
         title => "Your account", noindex => true,
-        me, orders, welcome => q.welcome.is_some(),
+        me, orders, welcome => q.welcome.is_some(), addresses, notice,
+        max_addresses => crate::domain::auth::addresses::MAX_ADDRESSES,
     };
     pages.page("account.html", &v, ctx)
 }

@@ -61,6 +61,8 @@ struct CheckoutForm {
     key: String,
     #[serde(default)]
     action: String,
+    #[serde(default)]
+    save_address: Option<String>,
 }
 
 async fn render(
@@ -113,7 +115,7 @@ async fn render(
         422
     };
     let ctx = context! {
-        title => "Checkout", noindex => true,
+        title => "Checkout", noindex => true, signed_in => v.principal.is_some(),
         cart, form, methods, notice,
         errors => errors.into_iter().collect::<std::collections::BTreeMap<_, _>>(),
     };
@@ -128,15 +130,19 @@ async fn show(state: State, pages: PageState, v: Visitor) -> PageResult {
     if !v.has_cart() {
         return Ok(see_other(&v, "/cart"));
     }
-    render(
-        &state,
-        &pages,
-        &v,
-        CheckoutForm::default(),
-        Vec::new(),
-        None,
-    )
-    .await
+    let mut form = CheckoutForm::default();
+    if let Some(p) = &v.principal
+        && let Some(a) = state.auth.default_address(p)?
+    {
+        form.name = a.name;
+        form.line1 = a.line1;
+        form.line2 = a.line2;
+        form.city = a.city;
+        form.region = a.region;
+        form.postal_code = a.postal_code;
+        form.country = a.country;
+    }
+    render(&state, &pages, &v, form, Vec::new(), None).await
 }
 
 fn input_of(f: &CheckoutForm) -> CheckoutInput {
@@ -214,6 +220,13 @@ async fn place(
             return render(&state, &pages, &v, f, field_errors(&api), None).await;
         }
     };
+    if f.save_address.is_some()
+        && let (Some(p), Some(a)) = (&v.principal, input_of(&f).shipping_address)
+        && let Err(e) = state.auth.add_address(p, &a, false).await
+    {
+        // The order is placed either way; a full book only means the address is not kept.
+        tracing::info!(error = %e, "the checkout's address was not saved to the account");
+    }
     let id = placed.order.id.to_string();
     v.remember_order(&id, &placed.order_token);
     let to = match &placed.payment {

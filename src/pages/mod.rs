@@ -6,6 +6,7 @@
 //! images.
 
 pub mod account;
+pub mod addresses;
 pub mod admin;
 pub mod cart;
 pub mod checkout;
@@ -182,6 +183,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, pages: Arc<Pages>) {
     cart::routes(cfg);
     checkout::routes(cfg);
     account::routes(cfg);
+    addresses::routes(cfg);
     seo::routes(cfg);
     admin::routes(cfg);
     cfg.route("/assets/{path:.*}", web::get().to(asset));

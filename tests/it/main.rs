@@ -1,6 +1,7 @@
 //! The integration suite as one test binary (linking the crate once instead of once per file):
 //! the real server on port 0 with a temporary data dir, the real binary for CLI and crash tests.
 
+mod addresses;
 mod admin_pages;
 mod architecture;
 mod auth;

@@ -27,11 +27,18 @@ pub(super) fn keep_an_admin(tx: &mut WriteTx<'_>, id: CustomerId) -> Result<(), 
 }
 
 /// The auth module's own schema steps.
-pub const MIGRATIONS: &[crate::storage::Migration] = &[crate::storage::Migration {
-    to: 4,
-    description: "index live admin accounts",
-    run: migrate_admin_index,
-}];
+pub const MIGRATIONS: &[crate::storage::Migration] = &[
+    crate::storage::Migration {
+        to: 4,
+        description: "index live admin accounts",
+        run: migrate_admin_index,
+    },
+    crate::storage::Migration {
+        to: 12,
+        description: "customers' address books",
+        run: super::addresses::migrate_address_book,
+    },
+];
 
 /// Migration to schema 4: lists the live admins of an older data dir in [`ADMINS`].
 pub fn migrate_admin_index(tx: &mut WriteTx<'_>) -> Result<(), StorageError> {

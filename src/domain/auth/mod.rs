@@ -10,6 +10,7 @@ use crate::core::page::Cursor;
 pub use crate::core::secret;
 use crate::core::secret::hex;
 
+pub mod addresses;
 mod admin;
 pub use admin::{MIGRATIONS, admin_contacts, migrate_admin_index};
 mod api_keys;
@@ -742,6 +743,7 @@ impl Auth {
                 c.updated_at = now;
                 tx.insert(&CUSTOMERS, &id, &c)?;
                 admin::index_admin(tx, &c)?;
+                addresses::erase(tx, id)?;
                 revoke_all_sessions(tx, id)?;
                 Ok(())
             })

@@ -37,6 +37,12 @@ pub enum AuthError {
     /// Authenticated but not allowed.
     #[error("not allowed")]
     Forbidden,
+    /// Bad input on several fields (an address).
+    #[error("invalid")]
+    Fields(Vec<FieldIssue>),
+    /// The account already keeps [`super::addresses::MAX_ADDRESSES`] addresses.
+    #[error("the address book is full")]
+    AddressBookFull,
     /// The change would leave the shop without an active admin.
     #[error("the last active admin cannot be demoted or deleted")]
     LastAdmin,
@@ -64,6 +70,8 @@ impl ErrorCode for AuthError {
             AuthError::NotFound => codes::NOT_FOUND,
             AuthError::Forbidden => codes::FORBIDDEN,
             AuthError::LastAdmin => codes::LAST_ADMIN,
+            AuthError::Fields(_) => codes::VALIDATION_FAILED,
+            AuthError::AddressBookFull => codes::ADDRESS_BOOK_FULL,
             AuthError::Storage(s) => s.code(),
             AuthError::Busy => codes::BUSY,
             AuthError::Internal(_) => codes::INTERNAL_ERROR,
@@ -86,6 +94,11 @@ impl ErrorCode for AuthError {
             AuthError::LastAdmin => {
                 "this is the last active admin; make another account admin first".into()
             }
+            AuthError::Fields(i) => codes::joined(i),
+            AuthError::AddressBookFull => format!(
+                "an account keeps at most {} addresses; remove one first",
+                super::addresses::MAX_ADDRESSES
+            ),
             AuthError::Storage(s) => s.message(),
             AuthError::Busy => "too many sign-ins are being processed; retry in a moment".into(),
             AuthError::Internal(_) => codes::INTERNAL_MESSAGE.into(),
@@ -94,6 +107,7 @@ impl ErrorCode for AuthError {
     fn fields(&self) -> Vec<FieldIssue> {
         match self {
             AuthError::Invalid(i) => vec![i.clone()],
+            AuthError::Fields(i) => i.clone(),
             _ => Vec::new(),
         }
     }

@@ -14,6 +14,7 @@ use crate::core::{CustomerId, OrderId, Timestamp};
 use crate::domain::auth::Email;
 use crate::domain::cart::{self, CartError, CartOwner, CartSettings, PriceChange};
 use crate::domain::inventory::{self, InventoryError, Strategy};
+pub use crate::domain::orders::AddressInput;
 use crate::domain::orders::{self, Address, HistoryEntry, Order, OrderLine, Totals};
 use crate::domain::pricing::{self, Destination, Quote, Refusal};
 use crate::domain::{catalog, events, giftcards, idempotency, payments, rules};
@@ -44,29 +45,6 @@ impl Default for CheckoutSettings {
             max_attempts: 32,
         }
     }
-}
-
-/// An address as sent.
-#[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AddressInput {
-    /// Recipient.
-    pub name: String,
-    /// Street and number.
-    pub line1: String,
-    /// Apartment, suite, …
-    #[serde(default)]
-    pub line2: String,
-    /// City.
-    pub city: String,
-    /// Region.
-    #[serde(default)]
-    pub region: String,
-    /// Postal code.
-    #[serde(default)]
-    pub postal_code: String,
-    /// ISO 3166-1 alpha-2 country code.
-    pub country: String,
 }
 
 /// The body of `POST /api/v1/checkout`.
@@ -297,9 +275,9 @@ fn validate(input: &CheckoutInput) -> Result<Valid, CheckoutError> {
     let shipping = input
         .shipping_address
         .as_ref()
-        .map(|a| address("shipping_address", a, &mut issues));
+        .map(|a| orders::parse_address("shipping_address", a, &mut issues));
     let billing = match (&input.billing_address, &shipping) {
-        (Some(b), _) => address("billing_address", b, &mut issues),
+        (Some(b), _) => orders::parse_address("billing_address", b, &mut issues),
         (None, Some(s)) => s.clone(),
         (None, None) => {
             issues.push(FieldIssue {
@@ -334,43 +312,6 @@ fn validate(input: &CheckoutInput) -> Result<Valid, CheckoutError> {
     } else {
         Err(CheckoutError::Invalid(issues))
     }
-}
-
-fn address(prefix: &str, a: &AddressInput, issues: &mut Vec<FieldIssue>) -> Address {
-    let mut field = |name: &str, v: &str, required: bool| -> String {
-        let v = v.trim();
-        if required && v.is_empty() {
-            issues.push(FieldIssue {
-                field: format!("{prefix}.{name}"),
-                code: "required",
-                message: "must not be empty".into(),
-            });
-        } else if v.chars().count() > 200 || v.chars().any(char::is_control) {
-            issues.push(FieldIssue {
-                field: format!("{prefix}.{name}"),
-                code: "invalid",
-                message: "must be at most 200 characters without control characters".into(),
-            });
-        }
-        v.to_owned()
-    };
-    let out = Address {
-        name: field("name", &a.name, true),
-        line1: field("line1", &a.line1, true),
-        line2: field("line2", &a.line2, false),
-        city: field("city", &a.city, true),
-        region: field("region", &a.region, false),
-        postal_code: field("postal_code", &a.postal_code, false),
-        country: a.country.trim().to_ascii_uppercase(),
-    };
-    if out.country.len() != 2 || !out.country.bytes().all(|b| b.is_ascii_uppercase()) {
-        issues.push(FieldIssue {
-            field: format!("{prefix}.country"),
-            code: "invalid",
-            message: "must be an ISO 3166-1 alpha-2 code such as US or DE".into(),
-        });
-    }
-    out
 }
 
 /// The checkout service.

@@ -3,6 +3,7 @@
 //! transaction: payment sells the reserved stock, cancellation and expiry release it, and the
 //! matching event and mail are queued.
 
+mod address;
 mod links;
 pub mod machine;
 mod model;
@@ -16,6 +17,7 @@ use std::ops::Bound;
 
 use serde_json::json;
 
+pub use address::{AddressInput, parse_address};
 pub use links::{LINK_PREFIX, LinkProof, link_token};
 pub use machine::{Event, EventKind, Status, TransitionError};
 pub use model::{

@@ -38,11 +38,16 @@ pub fn csrf(html: &str) -> String {
     html[i..i + html[i..].find('"').expect("end")].to_owned()
 }
 
-/// The value of the input named `name`.
+/// The value of the input named `name` (attributes in any order).
 pub fn input(html: &str, name: &str) -> String {
-    let k = format!("name=\"{name}\" value=\"");
-    let i = html.find(&k).unwrap_or_else(|| panic!("no input {name}")) + k.len();
-    unescape(&html[i..i + html[i..].find('"').expect("end")])
+    let k = format!(" name=\"{name}\"");
+    let at = html.find(&k).unwrap_or_else(|| panic!("no input {name}"));
+    let start = html[..at].rfind('<').expect("tag start");
+    let end = at + html[at..].find('>').expect("tag end");
+    attrs(&format!("{} ", &html[start..end]), "value")
+        .into_iter()
+        .next()
+        .unwrap_or_default()
 }
 
 /// The action of every POST form on the page.
