@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use super::session::Posted;
 use super::{PageError, PageState, Pages, Visitor, see_other};
 use crate::core::AddressId;
-use crate::domain::auth::Principal;
 use crate::domain::orders::{Address, AddressInput};
 use crate::http::{ApiError, HttpState};
 
@@ -77,12 +76,9 @@ impl AddressForm {
     }
 }
 
-/// The signed-in customer, or a redirect to sign in first.
-fn customer(v: &Visitor, back: &str) -> Result<Principal, HttpResponse> {
-    match &v.principal {
-        Some(p) => Ok(p.clone()),
-        None => Err(see_other(v, &format!("/account/sign-in?next={back}"))),
-    }
+/// Where a visitor who is not signed in goes: the sign-in form, then back to `back`.
+fn sign_in_first(v: &Visitor, back: &str) -> PageResult {
+    Ok(see_other(v, &format!("/account/sign-in?next={back}")))
 }
 
 fn parse_id(s: &str) -> Result<AddressId, PageError> {
@@ -134,8 +130,8 @@ fn refused(e: ApiError) -> Result<Vec<(String, String)>, PageError> {
 }
 
 async fn new_page(pages: PageState, v: Visitor) -> PageResult {
-    if let Err(r) = customer(&v, "/account/addresses/new") {
-        return Ok(r);
+    if v.principal.is_none() {
+        return sign_in_first(&v, "/account/addresses/new");
     }
     let action = "/account/addresses/new";
     form_page(&pages, &v, action, &AddressForm::default(), Vec::new())
@@ -147,9 +143,8 @@ async fn create(
     v: Visitor,
     form: Posted<AddressForm>,
 ) -> PageResult {
-    let p = match customer(&v, "/account/addresses/new") {
-        Ok(p) => p,
-        Err(r) => return Ok(r),
+    let Some(p) = v.principal.clone() else {
+        return sign_in_first(&v, "/account/addresses/new");
     };
     let f = form.0;
     let saved = state
@@ -172,9 +167,8 @@ async fn edit_page(
     id: web::Path<String>,
 ) -> PageResult {
     let action = format!("/account/addresses/{id}");
-    let p = match customer(&v, &action) {
-        Ok(p) => p,
-        Err(r) => return Ok(r),
+    let Some(p) = v.principal.clone() else {
+        return sign_in_first(&v, &action);
     };
     let id = parse_id(&id)?;
     let a = state
@@ -195,9 +189,8 @@ async fn update(
     form: Posted<AddressForm>,
 ) -> PageResult {
     let action = format!("/account/addresses/{id}");
-    let p = match customer(&v, &action) {
-        Ok(p) => p,
-        Err(r) => return Ok(r),
+    let Some(p) = v.principal.clone() else {
+        return sign_in_first(&v, &action);
     };
     let id = parse_id(&id)?;
     let f = form.0;
@@ -223,9 +216,8 @@ async fn remove(
     id: web::Path<String>,
     _form: Posted<Empty>,
 ) -> PageResult {
-    let p = match customer(&v, "/account") {
-        Ok(p) => p,
-        Err(r) => return Ok(r),
+    let Some(p) = v.principal.clone() else {
+        return sign_in_first(&v, "/account");
     };
     state.auth.remove_address(&p, parse_id(&id)?).await?;
     Ok(see_other(&v, "/account?notice=address_removed#addresses"))
