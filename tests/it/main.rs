@@ -3,6 +3,7 @@
 
 mod addresses;
 mod admin_pages;
+mod admin_products;
 mod architecture;
 mod auth;
 mod browser;

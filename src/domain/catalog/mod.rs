@@ -140,7 +140,7 @@ fn changed(tx: &mut WriteTx<'_>, id: ProductId) -> Result<(), StorageError> {
 }
 
 pub use import::{ImportReport, ImportResult, ImportedProduct, ImportedStock};
-pub use input::{FieldIssue, ProductInput, ValidProduct, VariantInput, validate};
+pub use input::{FieldIssue, OptionInput, ProductInput, ValidProduct, VariantInput, validate};
 pub use model::{Category, Collection, Image, Product, ProductOption, Seo, Status, Variant};
 pub use sku::SkuHolder;
 pub use view::{CategoryView, CollectionView, ProductView, VariantView};

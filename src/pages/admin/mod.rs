@@ -11,6 +11,8 @@ pub mod jobs;
 pub mod marketing;
 pub mod orders;
 pub mod people;
+pub mod product_edit;
+pub mod product_variants;
 pub mod products;
 pub mod settings;
 pub mod setup;
@@ -34,6 +36,7 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     imports::routes(cfg);
     orders::routes(cfg);
     products::routes(cfg);
+    product_edit::routes(cfg);
     people::routes(cfg);
     jobs::routes(cfg);
     setup::routes(cfg);

@@ -1,19 +1,17 @@
-//! Products in the admin: the list (newest first, or a search by title or SKU), bulk status,
-//! a new product, and the edit form for a product's text, status, SEO and each variant's price
-//! and stock. An edit starts from the stored product ([`ProductInput::of`]) and sends it back
-//! with the product's version, so a concurrent change is refused rather than overwritten.
+//! Products in the admin: the list (newest first, or a search by title or SKU), bulk status and
+//! a new product; the edit form is [`super::product_edit`].
 
 use actix_web::{HttpResponse, web};
 use minijinja::{Value, context};
 use serde::Deserialize;
 
-use super::{Staff, confirm, field, page, page_with_status, problems};
-use crate::core::{Money, ProductId, VariantId};
+use super::{Staff, confirm, page, page_with_status, problems};
+use crate::core::{Money, ProductId};
 use crate::domain::catalog::shopify_csv::parse_price;
-use crate::domain::catalog::{ListFilter, ProductInput, ProductView, Status, VariantInput};
+use crate::domain::catalog::{ListFilter, ProductInput, ProductView, Status};
 use crate::domain::inventory::Policy;
 use crate::http::{ApiError, HttpState};
-use crate::pages::filters::{decimal, format_money};
+use crate::pages::filters::format_money;
 use crate::pages::session::Posted;
 use crate::pages::{PageError, PageState, see_other};
 
@@ -24,11 +22,6 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
             web::resource("/admin/products/new")
                 .route(web::get().to(new_form))
                 .route(web::post().to(create)),
-        )
-        .service(
-            web::resource("/admin/products/{id}")
-                .route(web::get().to(edit_form))
-                .route(web::post().to(save)),
         );
 }
 
@@ -228,212 +221,4 @@ async fn create(state: State, pages: PageState, s: Staff, form: Posted<NewForm>)
             page_with_status(&pages, &s, "product_new.html", "products", ctx, 422)
         }
     }
-}
-
-#[derive(Deserialize, Default)]
-struct EditQuery {
-    done: Option<String>,
-}
-
-async fn edit_page(
-    state: &HttpState,
-    pages: &crate::pages::Pages,
-    s: &Staff,
-    id: &str,
-    errors: Vec<(String, String)>,
-    notice: Option<&str>,
-    status: u16,
-) -> PageResult {
-    let p = state.catalog.get_product(id, false)?;
-    let mut variants = Vec::new();
-    for (v, stock) in p.variants.iter().zip(state.inventory.stock_of(&p)?) {
-        variants.push(context! {
-            id => v.id.to_string(), label => if v.option_values.is_empty() { "Default".to_owned() } else { v.option_values.join(" / ") },
-            sku => v.sku, price => decimal(v.price), compare_at => v.compare_at_price.map(decimal),
-            on_hand => stock.on_hand, available => stock.available, tracked => v.track_inventory,
-        });
-    }
-    let ctx = context! {
-        title => format!("Edit {}", p.title),
-        product => ProductView::staff(p.clone()), variants, notice,
-        tags => p.tags.join(", "),
-        images => p.images.iter().map(|i| if i.alt.is_empty() { i.url.clone() } else { format!("{} | {}", i.url, i.alt) }).collect::<Vec<_>>().join("\n"),
-        errors => errors.into_iter().collect::<std::collections::BTreeMap<_, _>>(),
-        statuses => ["active", "draft", "unlisted", "archived"],
-    };
-    page_with_status(pages, s, "product.html", "products", ctx, status)
-}
-
-async fn edit_form(
-    state: State,
-    pages: PageState,
-    s: Staff,
-    id: web::Path<String>,
-    q: web::Query<EditQuery>,
-) -> PageResult {
-    let notice = match q.done.as_deref() {
-        Some("created") => Some("The product was created."),
-        Some("saved") => Some("Saved."),
-        _ => None,
-    };
-    edit_page(&state, &pages, &s, &id, Vec::new(), notice, 200).await
-}
-
-/// Problems of a form as (field, message).
-type FormErrors = Vec<(String, String)>;
-/// A product input with the form's changes, and the stock counts the form set.
-type Edited = (ProductInput, Vec<(VariantId, i64)>);
-
-/// The stored product with the form's changes; stock changes come back separately.
-fn apply(
-    mut input: ProductInput,
-    f: &[(String, String)],
-    currency: crate::core::Currency,
-) -> Result<Edited, FormErrors> {
-    let text = |name: &str| field(f, name).map(|v| v.trim().to_owned());
-    let mut errors = Vec::new();
-    if let Some(t) = text("title") {
-        input.title = t;
-    }
-    if let Some(t) = text("slug") {
-        input.slug = Some(t).filter(|x| !x.is_empty());
-    }
-    if let Some(t) = field(f, "description") {
-        input.description = t.to_owned();
-    }
-    if let Some(t) = text("status") {
-        input.status = Some(t);
-    }
-    if let Some(t) = text("vendor") {
-        input.vendor = Some(t).filter(|x| !x.is_empty());
-    }
-    if let Some(t) = text("seo_title") {
-        input.seo.title = Some(t).filter(|x| !x.is_empty());
-    }
-    if let Some(t) = text("seo_description") {
-        input.seo.description = Some(t).filter(|x| !x.is_empty());
-    }
-    if let Some(t) = text("tags") {
-        input.tags = t
-            .split(',')
-            .map(str::trim)
-            .filter(|x| !x.is_empty())
-            .map(str::to_owned)
-            .collect();
-    }
-    if let Some(t) = field(f, "images") {
-        input.images = images(t);
-    }
-    let mut stock = Vec::new();
-    for v in &mut input.variants {
-        let Some(id) = v.id.clone() else { continue };
-        let key = |what: &str| format!("{what}:{id}");
-        set_variant(v, &id, f, currency, &mut errors);
-        if let Some(n) = text(&key("on_hand")).filter(|x| !x.is_empty()) {
-            match (n.parse::<i64>(), VariantId::parse(&id)) {
-                (Ok(n), Ok(vid)) if (0..=1_000_000_000).contains(&n) => stock.push((vid, n)),
-                _ => errors.push((key("on_hand"), "enter a whole number of units".into())),
-            }
-        }
-    }
-    if errors.is_empty() {
-        Ok((input, stock))
-    } else {
-        Err(errors)
-    }
-}
-
-/// Images from the form's text: one per line, `URL` or `URL | alt text`, in order.
-fn images(text: &str) -> Vec<crate::domain::catalog::input::ImageInput> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .take(250)
-        .map(|l| {
-            let (url, alt) = l.split_once('|').unwrap_or((l, ""));
-            crate::domain::catalog::input::ImageInput {
-                url: url.trim().to_owned(),
-                alt: alt.trim().to_owned(),
-            }
-        })
-        .collect()
-}
-
-fn set_variant(
-    v: &mut VariantInput,
-    id: &str,
-    f: &[(String, String)],
-    currency: crate::core::Currency,
-    errors: &mut Vec<(String, String)>,
-) {
-    let get = |what: &str| field(f, &format!("{what}:{id}")).map(str::trim);
-    if let Some(p) = get("price") {
-        match parse_price(p, currency) {
-            Some(a) if a >= 0 => v.price = Money::new(a, currency),
-            _ => errors.push((format!("price:{id}"), "enter a price such as 19.99".into())),
-        }
-    }
-    if let Some(p) = get("compare_at") {
-        if p.is_empty() {
-            v.compare_at_price = None;
-        } else {
-            match parse_price(p, currency) {
-                Some(a) if a >= 0 => v.compare_at_price = Some(Money::new(a, currency)),
-                _ => errors.push((
-                    format!("compare_at:{id}"),
-                    "enter a price such as 24.99, or leave it empty".into(),
-                )),
-            }
-        }
-    }
-    if let Some(x) = get("sku") {
-        v.sku = Some(x.to_owned()).filter(|x| !x.is_empty());
-    }
-}
-
-async fn save(
-    state: State,
-    pages: PageState,
-    s: Staff,
-    id: web::Path<String>,
-    form: Posted<Vec<(String, String)>>,
-) -> PageResult {
-    let f = form.0;
-    let p = state.catalog.get_product(&id, false)?;
-    let version = field(&f, "version").and_then(|v| v.parse::<u64>().ok());
-    let (input, stock) = match apply(ProductInput::of(&p), &f, state.carts.settings().currency) {
-        Ok(x) => x,
-        Err(errors) => return edit_page(&state, &pages, &s, &id, errors, None, 422).await,
-    };
-    if let Err(e) = state.catalog.update_product(p.id, input, version).await {
-        let e = ApiError::from(e);
-        let status = e.status().as_u16();
-        let notice = (status == 412).then_some("Someone saved this product after you opened it: this is the current version. Make your change again.");
-        return edit_page(
-            &state,
-            &pages,
-            &s,
-            &id,
-            if notice.is_some() {
-                Vec::new()
-            } else {
-                problems(e)
-            },
-            notice,
-            status,
-        )
-        .await;
-    }
-    for (v, n) in stock {
-        if state.inventory.get(v)?.on_hand != n {
-            state
-                .inventory
-                .set(v, n, Policy::default(), "admin edit".into(), s.actor())
-                .await?;
-        }
-    }
-    Ok(see_other(
-        &s.v,
-        &format!("/admin/products/{}?done=saved", p.id),
-    ))
 }
