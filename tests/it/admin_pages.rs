@@ -329,9 +329,30 @@ async fn every_admin_form_refuses_a_post_without_its_token() {
         .and_then(|s| s.split('"').next())
         .expect("a demo collection")
         .to_owned();
+    let first_link = |html: &str, prefix: &str| {
+        html.split(&format!("href=\"{prefix}"))
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .map(|id| format!("{prefix}{id}"))
+            .expect("a demo zone")
+    };
+    let tax_zone = first_link(
+        &page(&staff, &app, "/admin/tax").await.1,
+        "/admin/tax/zones/txz_",
+    );
+    let ship_zone = first_link(
+        &page(&staff, &app, "/admin/shipping").await.1,
+        "/admin/shipping/zones/shz_",
+    );
     let mut actions = BTreeSet::new();
     for path in [
         "/admin".to_owned(),
+        "/admin/tax".into(),
+        "/admin/tax/zones/new".into(),
+        tax_zone.clone(),
+        "/admin/shipping".into(),
+        "/admin/shipping/zones/new".into(),
+        ship_zone.clone(),
         "/admin/orders".into(),
         format!("/admin/orders/{paid_id}"),
         "/admin/products".into(),
@@ -373,6 +394,14 @@ async fn every_admin_form_refuses_a_post_without_its_token() {
         &format!("/admin/promotions/{a_promo}/codes"),
         &format!("/admin/promotions/{a_promo}/delete"),
         &format!("/admin/collections/{a_coll}/delete"),
+        "/admin/tax/settings",
+        "/admin/tax/categories",
+        "/admin/tax/zones/new",
+        &tax_zone,
+        &format!("{tax_zone}/delete"),
+        "/admin/shipping/zones/new",
+        &ship_zone,
+        &format!("{ship_zone}/delete"),
     ] {
         assert!(actions.contains(expected), "{expected} in {actions:?}");
     }

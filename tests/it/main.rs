@@ -4,6 +4,7 @@
 mod addresses;
 mod admin_pages;
 mod admin_products;
+mod admin_rules;
 mod architecture;
 mod auth;
 mod browser;

@@ -16,8 +16,11 @@ pub mod product_variants;
 pub mod products;
 pub mod settings;
 pub mod setup;
+pub mod shipping;
+pub mod tax;
 pub mod taxonomy;
 pub mod webhooks;
+pub mod zones;
 
 use std::future::{Ready, ready};
 
@@ -41,6 +44,8 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     jobs::routes(cfg);
     setup::routes(cfg);
     taxonomy::routes(cfg);
+    tax::routes(cfg);
+    shipping::routes(cfg);
     marketing::routes(cfg);
     webhooks::routes(cfg);
     settings::routes(cfg);
