@@ -143,7 +143,7 @@ fn zone_values(
     if let Some(z) = zone {
         m.insert("name".into(), z.name.clone());
         m.insert("areas".into(), areas_text(&z.areas));
-        let shipping = serde_json::to_value(&z.shipping_tax).ok();
+        let shipping = serde_json::to_value(z.shipping_tax).ok();
         let shipping = shipping
             .as_ref()
             .and_then(|v| v.as_str())
