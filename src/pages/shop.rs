@@ -11,7 +11,7 @@ use super::filters::{decimal, format_money};
 use super::{PageError, PageState, Visitor};
 use crate::core::{CategoryId, ProductId};
 use crate::domain::catalog::{Category, Product, ProductView};
-use crate::domain::search::SearchResult;
+use crate::domain::search::{Facets, SearchResult};
 use crate::http::HttpState;
 use crate::http::search::parse_query;
 
@@ -175,11 +175,10 @@ fn page_link(path: &str, pairs: &[(String, String)], page: usize) -> String {
 fn facets(
     path: &str,
     pairs: &[(String, String)],
-    res: &SearchResult,
+    f: &Facets,
     categories: &[Category],
     show_categories: bool,
 ) -> Vec<Value> {
-    let f = &res.facets;
     let active = |k: &str, v: &str| pairs.iter().any(|(a, b)| a == k && b == v);
     let mut groups = Vec::new();
     if show_categories && !f.categories.is_empty() {
@@ -222,6 +221,26 @@ fn facets(
     groups
 }
 
+/// Option filters (name, value) and tag filters.
+type Filters = (Vec<(String, String)>, Vec<String>);
+
+/// The option (`option.<name>`) and tag filters of a listing's address; at most 20 of them.
+fn listing_filters(pairs: &[(String, String)]) -> Result<Filters, PageError> {
+    let mut options = Vec::new();
+    let mut tags = Vec::new();
+    for (k, v) in pairs {
+        if let Some(name) = k.strip_prefix("option.") {
+            options.push((name.to_owned(), v.clone()));
+        } else if k == "tag" {
+            tags.push(v.clone());
+        }
+    }
+    if options.len() + tags.len() > 20 {
+        return Err(PageError::bad_request("at most 20 filters"));
+    }
+    Ok((options, tags))
+}
+
 /// One page of a search, with what a listing template shows.
 async fn listing(
     state: &HttpState,
@@ -251,7 +270,7 @@ async fn listing(
         pages_total,
         prev => (res.page > 1).then(|| page_link(path, &pairs, res.page - 1)),
         next => (res.page < pages_total.min(1000)).then(|| page_link(path, &pairs, res.page + 1)),
-        facets => facets(path, &pairs, &res, categories, category.is_none()),
+        facets => facets(path, &pairs, &res.facets, categories, category.is_none()),
         sort => sort.as_str(),
         hidden => pairs.iter().filter(|(k, _)| k != "sort" && k != "page").map(|(k, v)| context!{name => k, value => v}).collect::<Vec<_>>(),
         clear => pairs.iter().any(|(k, _)| k.starts_with("option.") || k == "tag" || k == "category").then(|| path.to_owned()),
@@ -365,25 +384,30 @@ async fn collection(
             .filter(|p| *p >= 1)
             .ok_or_else(|| PageError::bad_request("page must be a positive number"))?,
     };
+    let (options, tags) = listing_filters(&pairs)?;
+    let (kept, found) = crate::domain::search::filter_listed(&products, &options, &tags);
     let path = format!("/collections/{}", c.slug);
-    let pages_total = products.len().div_ceil(PER_PAGE).max(1);
-    let cards: Vec<Card> = products
+    let pages_total = kept.len().div_ceil(PER_PAGE).max(1);
+    let cards: Vec<Card> = kept
         .iter()
         .skip((page - 1) * PER_PAGE)
         .take(PER_PAGE)
-        .map(card)
+        .map(|p| card(p))
         .collect();
+    let filtered = !options.is_empty() || !tags.is_empty();
     let ctx = context! {
         title => &c.title,
         description => if c.description.is_empty() { format!("{} at {}", c.title, pages.shop_name) } else { crate::domain::search::strip_html(&c.description) },
         canonical => pages.absolute(&req, &page_link(&path, &[], page)),
         intro => &c.description, path => &path,
         list => context! {
-            cards, total => products.len(), page, pages_total,
+            cards, total => kept.len(), page, pages_total,
             prev => (page > 1).then(|| page_link(&path, &pairs, page - 1)),
             next => (page < pages_total).then(|| page_link(&path, &pairs, page + 1)),
             sort, sorts => ["manual", "price_asc", "price_desc"],
-            hidden => Vec::<Value>::new(),
+            facets => facets(&path, &pairs, &found, &[], false),
+            clear => filtered.then(|| path.clone()),
+            hidden => pairs.iter().filter(|(k, _)| k != "sort" && k != "page").map(|(k, v)| context!{name => k, value => v}).collect::<Vec<_>>(),
         },
     };
     pages.page("collection.html", &v, ctx)

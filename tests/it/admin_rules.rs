@@ -123,7 +123,10 @@ async fn staff_keep_tax_zones_categories_and_settings() {
     )
     .await;
     assert_eq!(r.status(), 422, "the home zone stays");
-    assert!(r.text().await.expect("body").contains("home"), "the reason is shown");
+    assert!(
+        r.text().await.expect("body").contains("home"),
+        "the reason is shown"
+    );
     let r = post(
         &staff,
         &app,

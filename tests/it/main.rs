@@ -25,6 +25,7 @@ mod http_errors;
 mod inventory;
 mod jobs;
 mod jobs_admin;
+mod listings;
 mod mail;
 mod metrics;
 mod openapi;

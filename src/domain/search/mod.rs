@@ -5,6 +5,7 @@
 
 mod counts;
 mod facets;
+mod listed;
 pub mod query;
 mod snippets;
 
@@ -22,7 +23,8 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Te
 use crate::core::ProductId;
 use crate::domain::catalog::{Product, Status};
 
-pub use query::{Hit, SearchQuery, SearchResult, Sort};
+pub use listed::filter_listed;
+pub use query::{Facets, Hit, SearchQuery, SearchResult, Sort};
 
 /// Version of the index schema and settings; bump it when either changes and the index is
 /// rebuilt. v2: uncompressed document store, one `body` field for description, vendor and tags.
@@ -154,6 +156,30 @@ pub(crate) fn option_facet(name: &str, value: &str) -> String {
     format!("{}\u{1f}{}", facet_part(name), facet_part(value))
 }
 
+/// The tag and option facets a product is filed under: the one definition the index and
+/// in-memory lists ([`filter_listed`]) share. Tags are lower-cased; an option value counts once
+/// however many variants carry it.
+pub(crate) fn facet_keys(p: &Product) -> Vec<facets::FacetKey> {
+    let mut out: Vec<facets::FacetKey> = p
+        .tags
+        .iter()
+        .map(|t| facets::FacetKey::Tag(facet_part(&t.to_lowercase())))
+        .collect();
+    for (i, o) in p.options.iter().enumerate() {
+        let mut seen = std::collections::HashSet::new();
+        for v in &p.variants {
+            if let Some(val) = v.option_values.get(i)
+                && seen.insert(val.as_str())
+            {
+                out.push(facets::FacetKey::Option(option_facet(&o.name, val)));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// Facet path segments may not contain `/`.
 pub(crate) fn facet_part(s: &str) -> String {
     s.replace('/', " ")
@@ -263,19 +289,15 @@ impl SearchIndex {
         }
         for t in &p.tags {
             d.add_text(f.body, t);
-            d.add_facet(f.tag, Facet::from_path([facet_part(&t.to_lowercase())]));
         }
         for c in &p.category_ids {
             d.add_facet(f.category, Facet::from_path([c.to_string()]));
         }
-        for (i, o) in p.options.iter().enumerate() {
-            let mut seen = std::collections::HashSet::new();
-            for v in &p.variants {
-                if let Some(val) = v.option_values.get(i)
-                    && seen.insert(val.clone())
-                {
-                    d.add_facet(f.option, Facet::from_path([option_facet(&o.name, val)]));
-                }
+        for k in facet_keys(p) {
+            match k {
+                facets::FacetKey::Tag(t) => d.add_facet(f.tag, Facet::from_path([t])),
+                facets::FacetKey::Option(o) => d.add_facet(f.option, Facet::from_path([o])),
+                facets::FacetKey::Category(_) | facets::FacetKey::Price(_) => {}
             }
         }
         let min = p.variants.iter().map(|v| v.price).min_by_key(|m| m.amount);

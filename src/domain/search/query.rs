@@ -538,7 +538,7 @@ fn words(q: &str) -> Vec<String> {
 }
 
 /// Facet counts by kind, each most frequent first.
-fn facets_of(counts: BTreeMap<FacetKey, u64>) -> Facets {
+pub(crate) fn facets_of(counts: BTreeMap<FacetKey, u64>) -> Facets {
     let mut categories = Vec::new();
     let mut tags = Vec::new();
     let mut options: BTreeMap<String, Vec<FacetCount>> = BTreeMap::new();
