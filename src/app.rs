@@ -216,8 +216,10 @@ impl App {
                         expires_at: None,
                     },
                     "system".into(),
+                    None,
                 )
-                .await?;
+                .await?
+                .outcome;
             tracing::info!(
                 gift_card = card.code.as_deref().unwrap_or_default(),
                 "demo pricing created: US sales tax (NY, CA, TX), EU VAT (DE, FR, NL), US and EU shipping (standard, express, pickup), two automatic promotions, the code WELCOME10 and this demo gift card worth 50.00"

@@ -85,6 +85,14 @@ impl Value for Record {
     }
 }
 
+/// What a keyed creation whose first answer shows a secret (a gift card's code, a webhook
+/// endpoint's signing secret) keeps under its key: only the created object's id. A replay
+/// answers that object without the secret, so no secret is ever copied into a record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Created<I>(pub I);
+
+impl<I: Serialize + serde::de::DeserializeOwned> Value for Created<I> {}
+
 /// Why a request's `Idempotency-Key` cannot be used; every keyed endpoint answers these alike.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {

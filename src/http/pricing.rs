@@ -2,7 +2,7 @@
 //! categories and zones; shipping zones with methods; promotions and their codes. Every change
 //! applies to new quotes only: placed orders keep the quote they were placed with.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -428,16 +428,33 @@ pub async fn export_codes(
 }
 
 /// Issues a gift card in the shop's currency. The answer carries its `code`, shown only here;
-/// with `recipient_email` the code is also mailed. Records `gift_card.issued`.
+/// with `recipient_email` the code is also mailed. Records `gift_card.issued`. With an
+/// `Idempotency-Key`, a repeat of the request answers 200 with the card issued the first
+/// time, without its code (the code is never stored).
 #[utoipa::path(post, path = "/api/v1/admin/gift-cards", tag = "pricing", security(("bearer" = [])), request_body = IssueInput,
-    responses((status = 201, description = "The card with its code", body = GiftCardView)))]
+    params(("Idempotency-Key" = Option<String>, Header, description = "Optional; up to 255 characters")),
+    responses((status = 201, description = "The card with its code", body = GiftCardView),
+        (status = 200, description = "A repeat with the same Idempotency-Key: the card, without its code", body = GiftCardView)))]
 pub async fn issue_gift_card(
+    req: HttpRequest,
     state: web::Data<HttpState>,
     who: Who,
     body: Json<IssueInput>,
 ) -> Result<HttpResponse> {
     let actor = who.principal.actor();
-    Ok(HttpResponse::Created().json(state.gift_cards.issue(body.into_inner(), actor).await?))
+    let key = super::orders::idempotency_key(&req);
+    let r = state
+        .gift_cards
+        .issue(body.into_inner(), actor, key)
+        .await?;
+    let mut answer = if r.replayed {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::Created()
+    };
+    Ok(answer
+        .insert_header(("Cache-Control", "no-store"))
+        .json(r.outcome))
 }
 
 /// Gift cards, newest first (never their codes).

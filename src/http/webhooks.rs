@@ -1,7 +1,7 @@
 //! Outgoing webhook routes (admins; API keys need the `orders` scope): endpoints with their
 //! secret shown once and rotation, the delivery log, and replays.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -63,17 +63,34 @@ type Result<T> = std::result::Result<T, ApiError>;
 /// to public addresses (422 `url_not_allowed` otherwise; `webhooks.allow_private_targets` lifts
 /// this). The answer carries the signing secret (`whsec_…`), shown only here: deliveries are
 /// signed per the Standard Webhooks specification, so any Standard Webhooks library verifies
-/// them.
+/// them. With an `Idempotency-Key`, a repeat of the request answers 200 with the endpoint
+/// created the first time, without its secret.
 #[utoipa::path(post, path = "/api/v1/admin/webhook-endpoints", tag = "webhooks", security(("bearer" = [])), request_body = EndpointInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Optional; up to 255 characters")),
     responses((status = 201, description = "The endpoint with `secret`", body = EndpointView),
+        (status = 200, description = "A repeat with the same Idempotency-Key: the endpoint, without its secret", body = EndpointView),
         (status = 409, description = "`conflict`: too many endpoints", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`url_not_allowed` or `validation_failed`", body = Problem, content_type = "application/problem+json")))]
 pub async fn create(
+    req: HttpRequest,
     state: web::Data<HttpState>,
-    _who: Admin<scope::Orders>,
+    who: Admin<scope::Orders>,
     body: Json<EndpointInput>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Created().json(state.webhooks.create(body.into_inner()).await?))
+    let key = super::orders::idempotency_key(&req);
+    let actor = who.principal.actor();
+    let r = state
+        .webhooks
+        .create(body.into_inner(), &actor, key)
+        .await?;
+    let mut answer = if r.replayed {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::Created()
+    };
+    Ok(answer
+        .insert_header(("Cache-Control", "no-store"))
+        .json(r.outcome))
 }
 
 /// Every endpoint (without secrets), oldest first.

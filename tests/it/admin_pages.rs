@@ -757,17 +757,15 @@ async fn a_promotion_and_a_gift_card_made_in_the_admin_work_in_the_cart() {
         .await
         .expect("csv");
     assert!(generated.lines().all(|code| csv.contains(code)), "{csv}");
-    let r = post(
-        &c,
-        &app,
-        "/admin/gift-cards",
-        &[
-            ("_csrf", t.as_str()),
-            ("amount", "25.00"),
-            ("note", "for Ann"),
-        ],
-    )
-    .await;
+    let (_, form) = page(&c, &app, "/admin/gift-cards").await;
+    let key = input(&form, "key");
+    let issue = [
+        ("_csrf", t.as_str()),
+        ("key", key.as_str()),
+        ("amount", "25.00"),
+        ("note", "for Ann"),
+    ];
+    let r = post(&c, &app, "/admin/gift-cards", &issue).await;
     assert_eq!(r.status(), 200);
     let html = r.text().await.expect("body");
     let code = html
@@ -776,11 +774,21 @@ async fn a_promotion_and_a_gift_card_made_in_the_admin_work_in_the_cart() {
         .and_then(|s| s.split('<').next())
         .expect("code shown once")
         .to_owned();
+    assert_ne!(input(&html, "key"), key, "the next form has a new key");
     let (_, again) = page(&c, &app, "/admin/gift-cards").await;
     assert!(
         !again.contains(&code) && again.contains("for Ann"),
         "the code is not shown again"
     );
+    // The same form sent again (a refresh, a double click) issues no second card.
+    let r = post(&c, &app, "/admin/gift-cards", &issue).await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.expect("body");
+    assert!(
+        html.contains("Already issued") && !html.contains(&code),
+        "{html}"
+    );
+    assert_eq!(html.matches("for Ann").count(), 1, "one card for Ann");
     // A shopper uses both.
     let shopper = browser();
     let (_, html) = page(&shopper, &app, "/products/product-promo").await;
@@ -1011,18 +1019,36 @@ async fn webhooks_and_settings_are_for_admins_and_show_no_secret_twice() {
     let (_, html) = page(&c, &app, "/admin/webhooks").await;
     let t = csrf(&html);
     let url = receiver.url();
-    let r = post(
-        &c,
-        &app,
-        "/admin/webhooks",
-        &[
-            ("_csrf", t.as_str()),
-            ("url", url.as_str()),
-            ("event", "order.created"),
-        ],
-    )
-    .await;
+    let key = input(&html, "key");
+    let form = [
+        ("_csrf", t.as_str()),
+        ("key", key.as_str()),
+        ("url", url.as_str()),
+        ("event", "order.created"),
+    ];
+    let r = post(&c, &app, "/admin/webhooks", &form).await;
     assert_eq!(r.status(), 200);
+    // Sent again, the same form adds no second endpoint and shows no secret.
+    let again = post(&c, &app, "/admin/webhooks", &form).await;
+    let again = again.text().await.expect("body");
+    assert!(
+        again.contains("Already added") && !again.contains("whsec_"),
+        "{again}"
+    );
+    assert_eq!(
+        app.admin
+            .get(app.url("/api/v1/admin/webhook-endpoints"))
+            .send()
+            .await
+            .expect("GET")
+            .json::<Value>()
+            .await
+            .expect("json")
+            .as_array()
+            .expect("list")
+            .len(),
+        1
+    );
     let html = r.text().await.expect("body");
     let secret = html
         .split("<code id=\"secret\">")

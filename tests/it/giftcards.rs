@@ -491,3 +491,41 @@ async fn refunds_by_line_return_what_the_lines_cost_gift_cards_first() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_issue_makes_one_card_and_never_repeats_its_code() {
+    let app = TestApp::spawn().await;
+    let send = |body: Value, key: &'static str| {
+        let (c, url) = (app.admin.clone(), app.url("/api/v1/admin/gift-cards"));
+        async move {
+            c.post(url)
+                .header("Idempotency-Key", key)
+                .json(&body)
+                .send()
+                .await
+                .expect("POST")
+        }
+    };
+    let body = json!({"amount": usd(3000), "note": "keyed"});
+    let first = send(body.clone(), "issue-1").await;
+    assert_eq!(first.status(), 201);
+    assert_eq!(first.headers()["cache-control"], "no-store");
+    let first: Value = first.json().await.expect("json");
+    assert!(first["code"].is_string(), "the first answer shows the code");
+    let again = send(body.clone(), "issue-1").await;
+    assert_eq!(again.status(), 200, "a replay");
+    let again: Value = again.json().await.expect("json");
+    assert_eq!(again["id"], first["id"]);
+    assert!(again["code"].is_null(), "the code is not kept: {again}");
+    let other = json!({"amount": usd(4000), "note": "keyed"});
+    problem(send(other, "issue-1").await, 422, "idempotency_key_reused").await;
+    let list = json_ok(app.admin_get("/api/v1/admin/gift-cards").await).await;
+    let keyed = list["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter(|c| c["note"] == "keyed")
+        .count();
+    assert_eq!(keyed, 1);
+    app.stop().await;
+}

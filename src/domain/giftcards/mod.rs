@@ -14,6 +14,7 @@ use crate::core::errors::{self as codes, Code, ErrorCode, FieldIssue};
 use crate::core::page::Cursor;
 use crate::core::secret::hash_token;
 use crate::core::{Currency, GiftCardId, Money, OrderId, Page, Timestamp};
+use crate::domain::idempotency::{self, Created, Keyed, Replayable};
 use crate::domain::pricing::GiftCardInput;
 use crate::domain::{events, orders};
 use crate::jobs;
@@ -43,6 +44,9 @@ pub enum GiftCardError {
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The `Idempotency-Key` is malformed or was used with another body.
+    #[error(transparent)]
+    Key(#[from] idempotency::KeyError),
 }
 
 impl ErrorCode for GiftCardError {
@@ -52,6 +56,7 @@ impl ErrorCode for GiftCardError {
             GiftCardError::Unusable(_) => codes::GIFT_CARD_INVALID,
             GiftCardError::Invalid(_) => codes::VALIDATION_FAILED,
             GiftCardError::Storage(s) => s.code(),
+            GiftCardError::Key(k) => k.code(),
         }
     }
     fn message(&self) -> String {
@@ -101,11 +106,19 @@ impl GiftCards {
 
     /// Issues a card (staff). The answer carries the code, shown only here; a recipient gets
     /// it by mail.
+    ///
+    /// With an idempotency `key`, a repeat of the same request answers the card issued the
+    /// first time, without its code (`replayed`): a form posted twice issues one card.
     pub async fn issue(
         &self,
         input: IssueInput,
         actor: String,
-    ) -> Result<GiftCardView, GiftCardError> {
+        key: Option<&str>,
+    ) -> Result<Replayable<GiftCardView>, GiftCardError> {
+        let keyed = match key {
+            Some(k) => Some(Keyed::new(format!("gift_card:{actor}"), Some(k), &input)?),
+            None => None,
+        };
         let mut issues = Vec::new();
         if input.amount.currency != self.settings.currency {
             issues.push(FieldIssue::new(
@@ -154,6 +167,15 @@ impl GiftCards {
         let s = self.settings.clone();
         self.store
             .write(move |tx| {
+                if let Some(k) = &keyed
+                    && let Some(Created(id)) = k.stored::<Created<GiftCardId>, GiftCardError>(tx)?
+                {
+                    let card = tx.get(&CARDS, &id)?.ok_or(GiftCardError::NotFound)?;
+                    return Ok(Replayable {
+                        outcome: GiftCardView::of(&card),
+                        replayed: true,
+                    });
+                }
                 let (card, code) = create(
                     tx,
                     input.amount,
@@ -163,9 +185,15 @@ impl GiftCards {
                     Source::Staff(actor),
                     &s,
                 )?;
+                if let Some(k) = &keyed {
+                    k.store(tx, &Created(card.id))?;
+                }
                 let mut v = GiftCardView::of(&card);
                 v.code = Some(code::display(&code));
-                Ok(v)
+                Ok(Replayable {
+                    outcome: v,
+                    replayed: false,
+                })
             })
             .await
     }

@@ -16,6 +16,7 @@ use crate::core::errors::{self as codes, Code, ErrorCode, FieldIssue};
 use crate::core::page::Cursor;
 use crate::core::{EventId, Page, Timestamp, WebhookDeliveryId, WebhookEndpointId, page};
 use crate::domain::events;
+use crate::domain::idempotency::{self, Created, Keyed, Replayable};
 use crate::jobs;
 use crate::outbound::{self, Policy, Sender};
 use crate::storage::{Order as ScanOrder, Reader, StorageError, Store, WriteTx};
@@ -61,6 +62,9 @@ pub enum WebhookError {
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The `Idempotency-Key` is malformed or was used with another body.
+    #[error(transparent)]
+    Key(#[from] idempotency::KeyError),
 }
 
 impl ErrorCode for WebhookError {
@@ -71,6 +75,7 @@ impl ErrorCode for WebhookError {
             WebhookError::Invalid(_) => codes::VALIDATION_FAILED,
             WebhookError::TooMany => codes::CONFLICT,
             WebhookError::Storage(s) => s.code(),
+            WebhookError::Key(k) => k.code(),
         }
     }
     fn message(&self) -> String {
@@ -210,7 +215,23 @@ impl Webhooks {
     }
 
     /// Registers an endpoint; the answer carries its secret, shown only this once.
-    pub async fn create(&self, input: EndpointInput) -> Result<EndpointView, WebhookError> {
+    ///
+    /// With an idempotency `key` (scoped to `actor`), a repeat of the same request answers the
+    /// endpoint created the first time, without its secret (`replayed`).
+    pub async fn create(
+        &self,
+        input: EndpointInput,
+        actor: &str,
+        key: Option<&str>,
+    ) -> Result<Replayable<EndpointView>, WebhookError> {
+        let keyed = match key {
+            Some(k) => Some(Keyed::new(
+                format!("webhook_endpoint:{actor}"),
+                Some(k),
+                &input,
+            )?),
+            None => None,
+        };
         let events = check_events(input.events.as_deref().unwrap_or_default())?;
         let url = input
             .url
@@ -224,6 +245,18 @@ impl Webhooks {
         let enabled = input.enabled.unwrap_or(true);
         self.store
             .write(move |tx| {
+                if let Some(k) = &keyed
+                    && let Some(Created(id)) =
+                        k.stored::<Created<WebhookEndpointId>, WebhookError>(tx)?
+                {
+                    let e = tx
+                        .get(&ENDPOINTS, &id)?
+                        .ok_or(WebhookError::NotFound("endpoint"))?;
+                    return Ok(Replayable {
+                        outcome: EndpointView::of(&e),
+                        replayed: true,
+                    });
+                }
                 if tx
                     .prefix(&ENDPOINTS, &(), None, ScanOrder::Asc, MAX_ENDPOINTS)?
                     .len()
@@ -250,7 +283,13 @@ impl Webhooks {
                     version: 1,
                 };
                 store(tx, None, &mut e)?;
-                Ok(EndpointView::with_secret(&e))
+                if let Some(k) = &keyed {
+                    k.store(tx, &Created(e.id))?;
+                }
+                Ok(Replayable {
+                    outcome: EndpointView::with_secret(&e),
+                    replayed: false,
+                })
             })
             .await
     }

@@ -305,6 +305,7 @@ fn gift_cards_page(
     let status = if errors.is_empty() { 200 } else { 422 };
     let ctx = context! {
         title => "Gift cards", cards, issued,
+        key => crate::core::secret::new_token(""),
         errors => errors.into_iter().collect::<std::collections::BTreeMap<_, _>>(),
     };
     page_with_status(pages, s, "gift_cards.html", "gift-cards", ctx, status)
@@ -327,6 +328,8 @@ struct IssueForm {
     recipient_email: String,
     #[serde(default)]
     note: String,
+    #[serde(default)]
+    key: String,
 }
 
 async fn issue_gift_card(
@@ -353,16 +356,15 @@ async fn issue_gift_card(
         note: Some(f.note.trim().to_owned()).filter(|n| !n.is_empty()),
         expires_at: None,
     };
-    match state.gift_cards.issue(input, s.actor()).await {
+    // The form's key makes a second post of the same form (a refresh, a double click) answer
+    // the card issued by the first, without issuing another.
+    let key = Some(f.key.as_str()).filter(|k| !k.is_empty());
+    match state.gift_cards.issue(input, s.actor(), key).await {
         // The code is shown in this answer only; no redirect could show it again.
-        Ok(card) => gift_cards_page(
-            &state,
-            &pages,
-            &s,
-            None,
-            Some(Value::from_serialize(&card)),
-            Vec::new(),
-        ),
+        Ok(card) => {
+            let issued = context! { card => card.outcome, replayed => card.replayed };
+            gift_cards_page(&state, &pages, &s, None, Some(issued), Vec::new())
+        }
         Err(e) => gift_cards_page(&state, &pages, &s, None, None, problems(e.into())),
     }
 }

@@ -39,6 +39,7 @@ fn list_page(
     let status = if errors.is_empty() { 200 } else { 422 };
     let ctx = context! {
         title => "Webhooks", endpoints, created, notice,
+        key => crate::core::secret::new_token(""),
         types => TYPES.iter().map(|t| context! { name => t.name, meaning => t.meaning }).collect::<Vec<_>>(),
         errors => errors.into_iter().collect::<std::collections::BTreeMap<_, _>>(),
     };
@@ -82,16 +83,19 @@ async fn create(
         description: get("description").filter(|d| !d.is_empty()),
         enabled: Some(true),
     };
-    match state.webhooks.create(input).await {
+    // The form's key makes a second post of the same form answer the endpoint the first
+    // created, without creating another.
+    let key = get("key").filter(|k| !k.is_empty());
+    match state
+        .webhooks
+        .create(input, &s.actor(), key.as_deref())
+        .await
+    {
         // The secret is shown in this answer only.
-        Ok(e) => list_page(
-            &state,
-            &pages,
-            &s,
-            Some(Value::from_serialize(&e)),
-            Vec::new(),
-            None,
-        ),
+        Ok(e) => {
+            let created = context! { endpoint => e.outcome, replayed => e.replayed };
+            list_page(&state, &pages, &s, Some(created), Vec::new(), None)
+        }
         Err(e) => {
             let e = ApiError::from(e);
             let errors = if e.errors.is_empty() {
