@@ -134,3 +134,60 @@ async fn a_collections_filters_count_and_keep_what_a_categorys_do() {
     assert_eq!(s, 400);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_category_moved_takes_its_products_to_its_new_parents_page() {
+    let app = TestApp::spawn().await;
+    let mut ids: Vec<String> = Vec::new();
+    for (name, parent) in [("Kitchen", None), ("Garden", None), ("Pots", Some(0))] {
+        let parent: Option<String> = parent.map(|i: usize| ids[i].clone());
+        let c: Value = app
+            .admin_post_json(
+                "/api/v1/admin/categories",
+                &json!({"name": name, "parent_id": parent}),
+            )
+            .await
+            .json()
+            .await
+            .expect("json");
+        ids.push(c["id"].as_str().expect("id").to_owned());
+    }
+    let r = app
+        .admin_post_json(
+            "/api/v1/admin/products",
+            &json!({"title": "Clay pot", "status": "active", "category_ids": [ids[2]],
+                    "variants": [{"price": usd(900)}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let c = browser();
+    let listed = |path: &'static str| {
+        let (c, app) = (c.clone(), &app);
+        async move { page(&c, app, path).await.1.contains("Clay pot") }
+    };
+    let ok = eventually(std::time::Duration::from_secs(10), || async {
+        listed("/categories/kitchen").await.then_some(())
+    })
+    .await;
+    assert!(ok.is_some(), "a parent lists its subcategory's product");
+    assert!(!listed("/categories/garden").await);
+
+    let r = app
+        .admin
+        .put(app.url(&format!("/api/v1/admin/categories/{}", ids[2])))
+        .json(&json!({"name": "Pots", "parent_id": ids[1]}))
+        .send()
+        .await
+        .expect("PUT");
+    assert_eq!(r.status(), 200);
+    let moved = eventually(std::time::Duration::from_secs(10), || async {
+        (listed("/categories/garden").await && !listed("/categories/kitchen").await).then_some(())
+    })
+    .await;
+    assert!(
+        moved.is_some(),
+        "the product follows its category to the new parent"
+    );
+    assert!(listed("/categories/pots").await);
+    app.stop().await;
+}

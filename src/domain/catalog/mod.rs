@@ -36,6 +36,17 @@ pub struct ProductChanged {
     pub product_id: ProductId,
 }
 
+/// Job kind enqueued when a category moves under another parent: the products filed under it
+/// (and so under its old ancestors) are indexed again with the new ones.
+pub const CATEGORY_MOVED_JOB: &str = "catalog.category_moved";
+
+/// Payload of [`CATEGORY_MOVED_JOB`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CategoryMoved {
+    /// The category that moved.
+    pub category_id: CategoryId,
+}
+
 /// Queues re-indexing of a product whose derived data changed elsewhere (stock levels), in the
 /// caller's transaction.
 pub fn notify_changed(tx: &mut WriteTx<'_>, id: ProductId) -> Result<(), StorageError> {

@@ -87,6 +87,13 @@ impl Catalog {
                     tx.remove(&CATEGORY_SLUGS, &c.slug)?;
                     tx.insert(&CATEGORY_SLUGS, &slug, &id)?;
                 }
+                if c.parent_id != parent_id {
+                    let moved = super::CategoryMoved { category_id: id };
+                    crate::jobs::enqueue(
+                        tx,
+                        crate::jobs::NewJob::new(super::CATEGORY_MOVED_JOB, &moved)?,
+                    )?;
+                }
                 c.name = name;
                 c.slug = slug;
                 c.parent_id = parent_id;

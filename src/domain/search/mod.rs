@@ -20,7 +20,7 @@ use tantivy::schema::{
 };
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
-use crate::core::ProductId;
+use crate::core::{CategoryId, ProductId};
 use crate::domain::catalog::{Product, Status};
 
 pub use listed::filter_listed;
@@ -335,6 +335,44 @@ impl SearchIndex {
         Ok(())
     }
 
+    /// The products filed under category `c` (directly or through a subcategory).
+    pub fn ids_in_category(&self, c: CategoryId) -> Result<Vec<ProductId>, SearchError> {
+        let searcher = self.reader.searcher();
+        let term = Term::from_facet(self.f.category, &Facet::from_path([c.to_string()]));
+        let q = tantivy::query::TermQuery::new(term, IndexRecordOption::Basic);
+        let addrs = searcher.search(&q, &tantivy::collector::DocSetCollector)?;
+        let mut out = Vec::with_capacity(addrs.len());
+        for a in addrs {
+            let doc: TantivyDocument = searcher.doc(a)?;
+            if let Ok(id) = ProductId::parse(&Self::stored_str(&doc, self.f.id)) {
+                out.push(id);
+            }
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// Makes the index reflect several products at once (one commit), as [`Self::apply`] does
+    /// one.
+    pub fn apply_many(
+        &self,
+        products: &[(ProductId, Option<(Product, bool)>)],
+    ) -> Result<(), SearchError> {
+        let mut w = self.lock();
+        for (id, product) in products {
+            w.delete_term(Term::from_field_text(self.f.id, &id.to_string()));
+            if let Some((p, in_stock)) =
+                product.as_ref().filter(|(p, _)| p.status == Status::Active)
+            {
+                w.add_document(self.doc(p, *in_stock))?;
+            }
+        }
+        w.commit()?;
+        drop(w);
+        self.reader.reload()?;
+        Ok(())
+    }
+
     /// Replaces the whole index with `products` and whether each is in stock (reindex,
     /// rebuild at start).
     pub fn rebuild(
@@ -513,11 +551,65 @@ impl Search {
     /// index has one writer).
     pub fn work(&self) -> crate::jobs::Work {
         let s = self.clone();
-        crate::jobs::Work::new().handler(
-            crate::domain::catalog::PRODUCT_CHANGED_JOB,
-            1,
-            crate::jobs::handler_fn(move |ctx| s.clone().on_product_changed(ctx)),
-        )
+        let m = self.clone();
+        crate::jobs::Work::new()
+            .handler(
+                crate::domain::catalog::PRODUCT_CHANGED_JOB,
+                1,
+                crate::jobs::handler_fn(move |ctx| s.clone().on_product_changed(ctx)),
+            )
+            .handler(
+                crate::domain::catalog::CATEGORY_MOVED_JOB,
+                1,
+                crate::jobs::handler_fn(move |ctx| m.clone().on_category_moved(ctx)),
+            )
+    }
+
+    /// The product as the index files it (categories with their ancestors, in stock or not),
+    /// or `None` once it is gone.
+    fn indexable(&self, id: ProductId) -> Result<Option<(Product, bool)>, crate::jobs::JobError> {
+        let retry = |e: String| crate::jobs::JobError::retry(e);
+        match self.catalog.get_product(&id.to_string(), false) {
+            Ok(mut p) => {
+                p.category_ids = self
+                    .catalog
+                    .categories_with_ancestors(&p)
+                    .map_err(|e| retry(e.to_string()))?;
+                let in_stock = self
+                    .inventory
+                    .in_stock(&p)
+                    .map_err(|e| retry(e.to_string()))?;
+                Ok(Some((p, in_stock)))
+            }
+            Err(crate::domain::catalog::CatalogError::NotFound) => Ok(None),
+            Err(e) => Err(retry(e.to_string())),
+        }
+    }
+
+    /// Job handler of `catalog.category_moved`: indexes again, 500 at a time, every product
+    /// filed under the moved category, so its old ancestors no longer list them and its new
+    /// ones do. Run again after a crash, it does the same work again: indexing is idempotent.
+    pub async fn on_category_moved(
+        self,
+        ctx: crate::jobs::JobContext,
+    ) -> Result<crate::jobs::JobOutcome, crate::jobs::JobError> {
+        let m: crate::domain::catalog::CategoryMoved = ctx.payload()?;
+        let ids = self
+            .index
+            .ids_in_category(m.category_id)
+            .map_err(|e| crate::jobs::JobError::retry(e.to_string()))?;
+        for chunk in ids.chunks(500) {
+            let mut batch = Vec::with_capacity(chunk.len());
+            for id in chunk {
+                batch.push((*id, self.indexable(*id)?));
+            }
+            let index = self.index.clone();
+            tokio::task::spawn_blocking(move || index.apply_many(&batch))
+                .await
+                .map_err(|e| crate::jobs::JobError::retry(e.to_string()))?
+                .map_err(|e| crate::jobs::JobError::retry(e.to_string()))?;
+        }
+        Ok(crate::jobs::JobOutcome::Done)
     }
 
     /// Job handler of `catalog.product_changed`: re-reads the product and updates the index.
@@ -526,21 +618,7 @@ impl Search {
         ctx: crate::jobs::JobContext,
     ) -> Result<crate::jobs::JobOutcome, crate::jobs::JobError> {
         let c: crate::domain::catalog::ProductChanged = ctx.payload()?;
-        let product = match self.catalog.get_product(&c.product_id.to_string(), false) {
-            Ok(mut p) => {
-                p.category_ids = self
-                    .catalog
-                    .categories_with_ancestors(&p)
-                    .map_err(|e| crate::jobs::JobError::retry(e.to_string()))?;
-                let in_stock = self
-                    .inventory
-                    .in_stock(&p)
-                    .map_err(|e| crate::jobs::JobError::retry(e.to_string()))?;
-                Some((p, in_stock))
-            }
-            Err(crate::domain::catalog::CatalogError::NotFound) => None,
-            Err(e) => return Err(crate::jobs::JobError::retry(e.to_string())),
-        };
+        let product = self.indexable(c.product_id)?;
         let index = self.index.clone();
         tokio::task::spawn_blocking(move || {
             index.apply(c.product_id, product.as_ref().map(|(p, s)| (p, *s)))
