@@ -368,6 +368,49 @@ impl fmt::Display for Money {
     }
 }
 
+/// Parses a decimal (`19.99`, `20`, `1,299.50`) into an integer with `exp` decimals; `None`
+/// when it is not a number or has more precision than `exp` (non-zero digits beyond it).
+pub fn parse_decimal(s: &str, exp: usize) -> Option<i64> {
+    let s = s.trim().replace(',', "");
+    if s.is_empty() {
+        return None;
+    }
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(r) => (true, r.to_owned()),
+        None => (false, s),
+    };
+    let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
+    if int.is_empty() && frac.is_empty()
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    if frac.len() > exp && frac[exp..].bytes().any(|b| b != b'0') {
+        return None;
+    }
+    let mut frac_digits: String = frac.chars().take(exp).collect();
+    while frac_digits.len() < exp {
+        frac_digits.push('0');
+    }
+    let int_v: i64 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    let frac_v: i64 = if exp == 0 {
+        0
+    } else {
+        frac_digits.parse().ok()?
+    };
+    let v = int_v
+        .checked_mul(10i64.checked_pow(u32::try_from(exp).ok()?)?)?
+        .checked_add(frac_v)?;
+    Some(if neg { -v } else { v })
+}
+
+/// Parses an amount typed as a decimal (`19.99`, `20`, `1,299.50`) into minor units of
+/// `currency`: the one reader of typed money, for forms and imports alike.
+pub fn parse_amount(s: &str, currency: Currency) -> Option<i64> {
+    parse_decimal(s, currency.exponent() as usize)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

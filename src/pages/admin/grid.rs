@@ -10,8 +10,8 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 
 use super::{Staff, page, page_with_status};
+use crate::core::money::parse_amount;
 use crate::core::{Money, ProductId, VariantId};
-use crate::domain::catalog::shopify_csv::parse_price;
 use crate::domain::catalog::{ListFilter, PriceEdit};
 use crate::domain::inventory::MovementKind;
 use crate::http::{ApiError, HttpState};
@@ -106,7 +106,7 @@ fn changes(
         if let (Some(now), Some(was)) = cell("price")
             && now != was
         {
-            match (parse_price(now, currency), parse_price(was, currency)) {
+            match (parse_amount(now, currency), parse_amount(was, currency)) {
                 (Some(to), Some(from)) if to >= 0 => out.push(Change {
                     product,
                     version,

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{ConfirmForm, Staff, confirm, page_with_status, problems};
 use crate::core::Money;
-use crate::domain::catalog::shopify_csv::parse_price;
+use crate::core::money::parse_amount;
 use crate::domain::giftcards::IssueInput;
 use crate::domain::rules::PromotionInput;
 use crate::http::{ApiError, HttpState};
@@ -129,7 +129,7 @@ fn input_of(
     currency: crate::core::Currency,
 ) -> Result<PromotionInput, ApiError> {
     let money = |v: &str, field: &str| -> Result<Money, ApiError> {
-        parse_price(v, currency)
+        parse_amount(v, currency)
             .filter(|a| *a >= 0)
             .map(|a| Money::new(a, currency))
             .ok_or_else(|| ApiError::validation(field, "invalid", "enter an amount such as 10.00"))
@@ -340,7 +340,7 @@ async fn issue_gift_card(
 ) -> PageResult {
     let f = form.0;
     let currency = state.carts.settings().currency;
-    let Some(amount) = parse_price(&f.amount, currency).filter(|a| *a > 0) else {
+    let Some(amount) = parse_amount(&f.amount, currency).filter(|a| *a > 0) else {
         return gift_cards_page(
             &state,
             &pages,

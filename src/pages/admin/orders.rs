@@ -73,7 +73,7 @@ fn amount(
 ) -> Result<Option<i64>, PageError> {
     match v.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) => crate::domain::catalog::shopify_csv::parse_price(v, currency)
+        Some(v) => crate::core::money::parse_amount(v, currency)
             .map(Some)
             .ok_or_else(|| {
                 PageError(ApiError::validation(

@@ -11,8 +11,8 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::{Staff, field, page_with_status, problems, product_variants};
+use crate::core::money::parse_amount;
 use crate::core::{Money, VariantId};
-use crate::domain::catalog::shopify_csv::parse_price;
 use crate::domain::catalog::{ProductInput, ProductView, VariantInput};
 use crate::domain::inventory::Policy;
 use crate::http::{ApiError, HttpState};
@@ -267,7 +267,7 @@ fn set_variant(
 ) {
     let get = |what: &str| field(f, &format!("{what}:{id}")).map(str::trim);
     if let Some(p) = get("price") {
-        match parse_price(p, currency) {
+        match parse_amount(p, currency) {
             Some(a) if a >= 0 => v.price = Money::new(a, currency),
             _ => errors.push((format!("price:{id}"), "enter a price such as 19.99".into())),
         }
@@ -276,7 +276,7 @@ fn set_variant(
         if p.is_empty() {
             v.compare_at_price = None;
         } else {
-            match parse_price(p, currency) {
+            match parse_amount(p, currency) {
                 Some(a) if a >= 0 => v.compare_at_price = Some(Money::new(a, currency)),
                 _ => errors.push((
                     format!("compare_at:{id}"),

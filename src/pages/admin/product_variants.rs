@@ -7,7 +7,7 @@ use minijinja::{Value, context};
 
 use super::field;
 use crate::core::Money;
-use crate::domain::catalog::shopify_csv::parse_price;
+use crate::core::money::parse_amount;
 use crate::domain::catalog::{OptionInput, ProductInput, VariantInput};
 
 /// Option rows the form offers (the catalog allows three options).
@@ -106,7 +106,7 @@ pub fn new_variant(
     if get("new_price").is_empty() {
         return None;
     }
-    let Some(price) = parse_price(get("new_price"), currency).filter(|a| *a >= 0) else {
+    let Some(price) = parse_amount(get("new_price"), currency).filter(|a| *a >= 0) else {
         errors.push(("new_price".into(), "enter a price such as 19.99".into()));
         return None;
     };

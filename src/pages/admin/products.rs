@@ -6,8 +6,8 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 
 use super::{Staff, confirm, page, page_with_status, problems};
+use crate::core::money::parse_amount;
 use crate::core::{Money, ProductId};
-use crate::domain::catalog::shopify_csv::parse_price;
 use crate::domain::catalog::{ListFilter, ProductInput, ProductView, Status};
 use crate::domain::inventory::Policy;
 use crate::http::{ApiError, HttpState};
@@ -168,7 +168,7 @@ struct NewForm {
 async fn create(state: State, pages: PageState, s: Staff, form: Posted<NewForm>) -> PageResult {
     let f = form.0;
     let currency = state.carts.settings().currency;
-    let price = parse_price(&f.price, currency);
+    let price = parse_amount(&f.price, currency);
     let stock = f
         .stock
         .trim()

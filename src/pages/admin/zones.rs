@@ -5,8 +5,8 @@
 
 use serde_json::{Value, json};
 
+use crate::core::money::parse_amount;
 use crate::core::{Currency, Money};
-use crate::domain::catalog::shopify_csv::parse_price;
 use crate::domain::rules::wire::AreaWire;
 
 /// At most this many area lines are read (the rules module bounds a zone's areas again).
@@ -61,7 +61,7 @@ pub fn parse_areas(text: &str) -> Value {
 /// An amount typed as a decimal (`5`, `4.95`), as the API's money JSON; `None` when it cannot
 /// be read or is negative.
 pub fn money(s: &str, currency: Currency) -> Option<Value> {
-    let a = parse_price(s.trim(), currency).filter(|a| *a >= 0)?;
+    let a = parse_amount(s.trim(), currency).filter(|a| *a >= 0)?;
     serde_json::to_value(Money::new(a, currency)).ok()
 }
 

@@ -11,7 +11,7 @@ mod write;
 pub use read::{ParsedProduct, StockLine, parse};
 pub use write::{ExtraColumns, StockOut, write};
 
-use crate::core::{Currency, Money};
+use crate::core::Money;
 
 /// Columns shopd models, in Shopify's order; the export writes these (plus the kept ones).
 pub const HEADER: &[&str] = &[
@@ -96,47 +96,8 @@ pub fn with_apostrophe(s: &str) -> String {
     }
 }
 
-/// Parses a decimal (`19.99`, `20`, `1,299.50`) into an integer with `exp` decimals; `None`
-/// when it is not a number or has more precision than `exp` (non-zero digits beyond it).
-fn parse_decimal(s: &str, exp: usize) -> Option<i64> {
-    let s = s.trim().replace(',', "");
-    if s.is_empty() {
-        return None;
-    }
-    let (neg, s) = match s.strip_prefix('-') {
-        Some(r) => (true, r.to_owned()),
-        None => (false, s),
-    };
-    let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
-    if int.is_empty() && frac.is_empty()
-        || !int.bytes().all(|b| b.is_ascii_digit())
-        || !frac.bytes().all(|b| b.is_ascii_digit())
-    {
-        return None;
-    }
-    if frac.len() > exp && frac[exp..].bytes().any(|b| b != b'0') {
-        return None;
-    }
-    let mut frac_digits: String = frac.chars().take(exp).collect();
-    while frac_digits.len() < exp {
-        frac_digits.push('0');
-    }
-    let int_v: i64 = if int.is_empty() { 0 } else { int.parse().ok()? };
-    let frac_v: i64 = if exp == 0 {
-        0
-    } else {
-        frac_digits.parse().ok()?
-    };
-    let v = int_v
-        .checked_mul(10i64.checked_pow(u32::try_from(exp).ok()?)?)?
-        .checked_add(frac_v)?;
-    Some(if neg { -v } else { v })
-}
-
-/// Parses a decimal price into minor units of `currency`.
-pub fn parse_price(s: &str, currency: Currency) -> Option<i64> {
-    parse_decimal(s, currency.exponent() as usize)
-}
+/// Parses a decimal price into minor units of `currency` (Shopify's price columns).
+pub use crate::core::money::parse_amount as parse_price;
 
 /// Parses Shopify's `Variant Grams` (`500`, `0.5`, `453.592`) into milligrams; finer digits
 /// than a milligram are rounded away (no scale weighs them).
@@ -148,7 +109,7 @@ pub fn parse_grams(s: &str) -> Option<u64> {
         .split_once('.')
         .and_then(|(_, f)| f.as_bytes().get(3))
         .is_some_and(|d| (b'5'..=b'9').contains(d));
-    let mg = parse_decimal(&format!("{int}.{frac}"), 3)?;
+    let mg = crate::core::money::parse_decimal(&format!("{int}.{frac}"), 3)?;
     u64::try_from(mg).ok().map(|m| m + u64::from(round_up))
 }
 
@@ -186,6 +147,7 @@ pub fn format_grams(mg: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::Currency;
 
     #[test]
     fn prices_without_floats() {
