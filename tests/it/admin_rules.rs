@@ -221,11 +221,16 @@ async fn staff_keep_shipping_zones_and_their_methods() {
     // A bracket that cannot be read is shown with what was typed.
     let mut bad = form.to_vec();
     bad[11] = ("brackets:1", "heavy: lots");
+    bad.retain(|(k, _)| *k != "pickup:2");
     let r = post(&staff, &app, &path, &bad).await;
     assert_eq!(r.status(), 422);
     let html = r.text().await.expect("body");
     assert!(html.contains("limit: price"));
     assert!(html.contains("heavy: lots"));
+    assert!(
+        html.contains("name=\"pickup:2\" value=\"1\" aria-label"),
+        "a box unticked in the refused form stays unticked"
+    );
 
     // The overview lists the zone's methods in order.
     let (_, overview) = page(&staff, &app, "/admin/shipping").await;

@@ -124,6 +124,20 @@ pub fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// A form's values shown again after a refused save: `stored`, with every posted field (but the
+/// CSRF token and the version) over it.
+pub fn overlay(
+    mut stored: std::collections::BTreeMap<String, String>,
+    posted: &[(String, String)],
+) -> std::collections::BTreeMap<String, String> {
+    for (k, v) in posted {
+        if k != "_csrf" && k != "version" {
+            stored.insert(k.clone(), v.clone());
+        }
+    }
+    stored
+}
+
 /// The form of a destructive action, which runs only once `confirm=yes` comes back from the
 /// confirmation page.
 #[derive(Debug, serde::Deserialize)]

@@ -83,12 +83,7 @@ fn form_values(
             put(format!("opt{j}:{id}"), val.clone());
         }
     }
-    for (k, v) in posted {
-        if k != "_csrf" && k != "version" {
-            m.insert(k.clone(), v.clone());
-        }
-    }
-    m
+    super::overlay(m, posted)
 }
 
 /// How the form is shown: over what was posted, with its problems and a notice, at a status.

@@ -140,6 +140,8 @@ fn zone_values(
     posted: &[(String, String)],
 ) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
+    // A posted zone form is complete (an unticked box is simply absent), so it is shown alone.
+    let zone = zone.filter(|_| posted.is_empty());
     if let Some(z) = zone {
         m.insert("name".into(), z.name.clone());
         m.insert("areas".into(), areas_text(&z.areas));
@@ -153,12 +155,7 @@ fn zone_values(
             m.insert(format!("rate:{}", r.category), r.rate.to_string());
         }
     }
-    for (k, v) in posted {
-        if k != "_csrf" {
-            m.insert(k.clone(), v.clone());
-        }
-    }
-    m
+    super::overlay(m, posted)
 }
 
 fn zone_page(
