@@ -37,6 +37,7 @@ command -v openapi-spec-validator >/dev/null 2>&1 || need_pip+=(openapi-spec-val
 command -v openapi-python-client >/dev/null 2>&1 || need_pip+=(openapi-python-client)     # a client generated from our document
 python3 -c "import standardwebhooks" >/dev/null 2>&1 || need_pip+=(standardwebhooks)      # verifies our outgoing webhooks
 python3 -c "import stripe" >/dev/null 2>&1 || need_pip+=(stripe)                          # signs Stripe webhook events in tests
+python3 -c "import scipy, statsmodels" >/dev/null 2>&1 || need_pip+=(scipy statsmodels)  # independent checks of the experiment statistics
 if ((${#need_pip[@]})); then
   echo "==> installing test tools: ${need_pip[*]} (PyPI)"
   python3 -m pip install --quiet --disable-pip-version-check "${need_pip[@]}"

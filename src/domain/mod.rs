@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod checkout;
 pub mod diagnostics;
 pub mod events;
+pub mod experiments;
 pub mod giftcards;
 pub mod idempotency;
 pub mod inventory;
