@@ -1,5 +1,6 @@
 //! Mail delivery through a real SMTP server (aiosmtpd): outages are ridden out with retries and
-//! every queued mail arrives exactly once; without SMTP configuration mail lands as .eml files.
+//! every queued mail arrives exactly once; without SMTP configuration mail lands as .eml files;
+//! a hostile product title is text in the HTML part of the order mail.
 
 use crate::common;
 
@@ -154,5 +155,62 @@ async fn data_dir_templates_override_the_embedded_ones() {
     let m = got.first().expect("mail");
     assert_eq!(header(m, "Subject").as_deref(), Some("Hej Sven!"));
     assert!(m.contains("Klicka:"));
+    app.stop().await;
+}
+
+/// The text/html parts of a raw message, decoded by Python's `email` package (an independent
+/// MIME reader: transfer encodings and charsets undone).
+fn html_parts(raw: &str) -> String {
+    use std::io::Write;
+    let script = "import email, sys\nfrom email import policy\nm = email.message_from_bytes(sys.stdin.buffer.read(), policy=policy.default)\nprint('\\n'.join(p.get_content() for p in m.walk() if p.get_content_type() == 'text/html'))";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(raw.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("decode");
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_product_titles_are_text_in_the_order_mail() {
+    const XSS: &str = "<script>alert(1)</script>";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mails = tempfile::tempdir().expect("tempdir");
+    let sink = SmtpSink::start(mails.path());
+    let app = TestApp::spawn_with(common::smtp_config(dir.path(), sink.port), None).await;
+    let r = app
+        .admin_post_json(
+            "/api/v1/admin/products",
+            &json!({"title": format!("Mug {XSS}"), "slug": "hostile-mug", "status": "active",
+                    "variants": [{"sku": "XSS-MAIL", "price": {"amount": 1200, "currency": "USD"}}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let p: serde_json::Value = r.json().await.expect("json");
+    let variant = p["variants"][0]["id"].as_str().expect("id").to_owned();
+    common::shop::set_stock(&app, &variant, 5).await;
+    let c = common::pages::browser();
+    common::pages::buy(&c, &app, "/products/hostile-mug", &variant).await;
+    let mail = common::eventually(Duration::from_secs(20), || async {
+        sink.to("guest@example.com")
+            .into_iter()
+            .find(|m| html_parts(m).contains("Mug"))
+    })
+    .await
+    .expect("the order confirmation arrives");
+    let html = html_parts(&mail);
+    assert!(!html.contains(XSS), "the title is not markup: {html}");
+    assert!(
+        html.contains("Mug &lt;script&gt;alert(1)&lt;"),
+        "the title is shown as text: {html}"
+    );
     app.stop().await;
 }
