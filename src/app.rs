@@ -266,6 +266,7 @@ impl App {
             webhooks: webhooks.clone(),
             rules: rules.clone(),
             gift_cards: gift_cards.clone(),
+            experiments: crate::domain::experiments::Experiments::new(store.clone()),
             jobs: crate::domain::jobs_admin::JobsAdmin::new(store.clone()),
             auth_limiter: Arc::new(RateLimiter::new(
                 config.auth.login_per_ip_per_minute,

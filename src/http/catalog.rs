@@ -95,7 +95,7 @@ fn etag(p: &Product) -> String {
 }
 
 /// The version named by `If-Match` (`"prod_….N"`), if any; `*` means "any version".
-fn if_match(req: &HttpRequest) -> Result<Option<u64>> {
+pub(super) fn if_match(req: &HttpRequest) -> Result<Option<u64>> {
     let Some(v) = req.headers().get(header::IF_MATCH) else {
         return Ok(None);
     };

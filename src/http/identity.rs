@@ -85,6 +85,8 @@ pub mod scope {
         Diagnostics => Some(Scope::Diagnostics);
         /// `pricing`.
         Pricing => Some(Scope::Pricing);
+        /// `experiments`.
+        Experiments => Some(Scope::Experiments);
     }
 }
 

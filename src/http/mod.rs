@@ -10,6 +10,7 @@ pub mod diagnostics;
 mod doc_responses;
 pub mod docs;
 pub mod error_page;
+pub mod experiments;
 pub mod health;
 pub mod identity;
 pub mod inventory;
@@ -97,6 +98,8 @@ pub struct HttpState {
     pub rules: crate::domain::rules::PricingRules,
     /// Gift cards.
     pub gift_cards: crate::domain::giftcards::GiftCards,
+    /// Experiments.
+    pub experiments: crate::domain::experiments::Experiments,
     /// Job administration.
     pub jobs: crate::domain::jobs_admin::JobsAdmin,
     /// Per-IP budget of login and token endpoints.
@@ -173,6 +176,7 @@ pub const MODULES: &[Module] = &[
     documented!(pricing),
     documented!(webhooks),
     documented!(diagnostics),
+    documented!(experiments),
     documented!(jobs),
 ];
 

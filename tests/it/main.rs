@@ -19,6 +19,7 @@ mod crash_payments;
 mod csv;
 mod error_codes;
 mod events;
+mod experiments;
 mod experiments_stats;
 mod fault;
 mod giftcards;

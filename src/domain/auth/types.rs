@@ -282,17 +282,20 @@ pub enum Scope {
     Diagnostics,
     /// Tax, shipping, promotions and gift cards.
     Pricing,
+    /// Experiments and their results.
+    Experiments,
 }
 
 impl Scope {
     /// Every scope, in documentation order.
-    pub const ALL: [Scope; 6] = [
+    pub const ALL: [Scope; 7] = [
         Scope::Catalog,
         Scope::Orders,
         Scope::Customers,
         Scope::Inventory,
         Scope::Diagnostics,
         Scope::Pricing,
+        Scope::Experiments,
     ];
 
     /// The name stored on keys and sent by clients.
@@ -304,6 +307,7 @@ impl Scope {
             Scope::Inventory => "inventory",
             Scope::Diagnostics => "diagnostics",
             Scope::Pricing => "pricing",
+            Scope::Experiments => "experiments",
         }
     }
 
@@ -321,4 +325,6 @@ pub const SCOPES: &[&str] = &[
     Scope::Customers.as_str(),
     Scope::Inventory.as_str(),
     Scope::Diagnostics.as_str(),
+    Scope::Pricing.as_str(),
+    Scope::Experiments.as_str(),
 ];

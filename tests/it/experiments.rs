@@ -1,0 +1,238 @@
+//! Experiments over real HTTP: staff define and run them, refusals name their fields, and a
+//! subject's arm is the same on every call, for the cookie visitor, the signed-in customer and
+//! a server-side subject — and after a restart.
+
+use serde_json::{Value, json};
+
+use crate::common::{TestApp, bearer_client, problem};
+
+async fn patch(app: &TestApp, key: &str, body: Value) -> reqwest::Response {
+    app.admin
+        .patch(app.url(&format!("/api/v1/admin/experiments/{key}")))
+        .json(&body)
+        .send()
+        .await
+        .expect("PATCH")
+}
+
+async fn arm_of(app: &TestApp, key: &str, subject: &str) -> Value {
+    app.admin
+        .get(app.url(&format!(
+            "/api/v1/experiments/{key}/assignment?subject={subject}"
+        )))
+        .send()
+        .await
+        .expect("GET")
+        .json::<Value>()
+        .await
+        .expect("json")["variant"]
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_define_and_run_experiments() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .admin_post_json(
+            "/api/v1/admin/experiments",
+            &json!({"key": "big-button", "description": "A bigger add-to-cart button"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    assert!(r.headers().contains_key("etag"));
+    let e: Value = r.json().await.expect("json");
+    assert_eq!(e["status"], "draft");
+    assert_eq!(
+        e["variants"],
+        json!([{"key": "control", "weight": 1}, {"key": "treatment", "weight": 1}])
+    );
+    assert_eq!(e["metrics"]["primary"], "order_paid");
+
+    let again = app
+        .admin_post_json("/api/v1/admin/experiments", &json!({"key": "big-button"}))
+        .await;
+    problem(again, 409, "conflict").await;
+    let bad = app
+        .admin_post_json(
+            "/api/v1/admin/experiments",
+            &json!({"key": "Bad Key", "variants": [{"key": "a", "weight": 0}],
+                    "metrics": {"primary": "happiness"}}),
+        )
+        .await;
+    let p = problem(bad, 422, "validation_failed").await;
+    let fields: Vec<&str> = p["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e["field"].as_str().expect("field"))
+        .collect();
+    assert_eq!(
+        fields,
+        ["key", "variants", "variants[0].weight", "metrics.primary"]
+    );
+
+    // Customers neither see nor change experiments.
+    let shopper = bearer_client(&app.customer_token("shopper@example.com").await);
+    let r = shopper
+        .get(app.url("/api/v1/admin/experiments"))
+        .send()
+        .await
+        .expect("GET");
+    problem(r, 403, "forbidden").await;
+
+    // A draft assigns nobody; running assigns; arms are fixed once it runs.
+    assert_eq!(arm_of(&app, "big-button", "s-1").await, Value::Null);
+    let r = patch(&app, "big-button", json!({"status": "running"})).await;
+    assert_eq!(r.status(), 200);
+    let running: Value = r.json().await.expect("json");
+    assert!(running["started_at"].is_string());
+    assert!(arm_of(&app, "big-button", "s-1").await.is_string());
+    let r = patch(
+        &app,
+        "big-button",
+        json!({"variants": [{"key": "a", "weight": 1}, {"key": "b", "weight": 1}]}),
+    )
+    .await;
+    problem(r, 409, "conflict").await;
+    let r = app
+        .admin
+        .patch(app.url("/api/v1/admin/experiments/big-button"))
+        .header("If-Match", "\"exp_x.1\"")
+        .json(&json!({"description": "stale"}))
+        .send()
+        .await
+        .expect("PATCH");
+    problem(r, 412, "precondition_failed").await;
+    let r = patch(&app, "big-button", json!({"status": "paused"})).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        arm_of(&app, "big-button", "s-1").await,
+        Value::Null,
+        "paused"
+    );
+    let r = patch(&app, "big-button", json!({"status": "stopped"})).await;
+    assert_eq!(r.status(), 200);
+    let r = patch(&app, "big-button", json!({"status": "running"})).await;
+    problem(r, 409, "conflict").await;
+    let list: Value = app
+        .admin
+        .get(app.url("/api/v1/admin/experiments"))
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(list["data"][0]["status"], "stopped");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subject_keeps_its_arm_across_calls_audiences_and_restarts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = TestApp::spawn_in(dir.path(), None).await;
+    let r = app
+        .admin_post_json(
+            "/api/v1/admin/experiments",
+            &json!({"key": "layout", "status": "running",
+                    "variants": [{"key": "grid", "weight": 1}, {"key": "list", "weight": 1}, {"key": "cards", "weight": 2}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let mut before = Vec::new();
+    for i in 0..60 {
+        before.push(arm_of(&app, "layout", &format!("subject-{i}")).await);
+    }
+    let arms: std::collections::BTreeSet<String> = before
+        .iter()
+        .map(|v| v.as_str().expect("an arm").to_owned())
+        .collect();
+    assert_eq!(arms.len(), 3, "60 subjects reach every arm: {arms:?}");
+
+    // An anonymous visitor gets a cookie on the first call and keeps its arm with it.
+    let visitor = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client");
+    let url = app.url("/api/v1/experiments/layout/assignment");
+    let first = visitor.get(&url).send().await.expect("GET");
+    let cookie = first
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("a visitor cookie")
+        .to_owned();
+    assert!(cookie.starts_with("shopd_vid=") && cookie.contains("HttpOnly"));
+    let first: Value = first.json().await.expect("json");
+    for _ in 0..5 {
+        let again = visitor.get(&url).send().await.expect("GET");
+        assert!(
+            again.headers().get("set-cookie").is_none(),
+            "the cookie is kept"
+        );
+        let again: Value = again.json().await.expect("json");
+        assert_eq!(again["subject"], first["subject"]);
+        assert_eq!(again["variant"], first["variant"]);
+    }
+    // A signed-in customer by account; naming a subject is for staff and keys only.
+    let customer = bearer_client(&app.customer_token("c@example.com").await);
+    let a: Value = customer
+        .get(&url)
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        a["subject"]
+            .as_str()
+            .expect("subject")
+            .starts_with("c:cus_")
+    );
+    let r = customer
+        .get(format!("{url}?subject=someone-else"))
+        .send()
+        .await
+        .expect("GET");
+    problem(r, 403, "forbidden").await;
+    // A signed-in-only experiment leaves anonymous visitors out.
+    let r = app
+        .admin_post_json(
+            "/api/v1/admin/experiments",
+            &json!({"key": "members", "status": "running", "audience": "signed_in"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let members = app.url("/api/v1/experiments/members/assignment");
+    let anon: Value = visitor
+        .get(&members)
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(anon["variant"], Value::Null);
+    let signed: Value = customer
+        .get(&members)
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    assert!(signed["variant"].is_string());
+
+    // After a restart on the same data dir, every subject has the arm it had.
+    app.stop().await;
+    let app = TestApp::spawn_in(dir.path(), None).await;
+    for (i, was) in before.iter().enumerate() {
+        assert_eq!(
+            &arm_of(&app, "layout", &format!("subject-{i}")).await,
+            was,
+            "subject-{i}"
+        );
+    }
+    app.stop().await;
+}
