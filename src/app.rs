@@ -247,6 +247,9 @@ impl App {
         }
 
         let health = Arc::new(Health::default());
+        // Experiment events are batched: the flusher writes them every 500 ms.
+        let (experiments, flusher) = crate::domain::experiments::Experiments::new(store.clone());
+        tokio::spawn(flusher);
         let state = HttpState {
             health: health.clone(),
             metrics: metrics.clone(),
@@ -266,7 +269,7 @@ impl App {
             webhooks: webhooks.clone(),
             rules: rules.clone(),
             gift_cards: gift_cards.clone(),
-            experiments: crate::domain::experiments::Experiments::new(store.clone()),
+            experiments: experiments.clone(),
             jobs: crate::domain::jobs_admin::JobsAdmin::new(store.clone()),
             auth_limiter: Arc::new(RateLimiter::new(
                 config.auth.login_per_ip_per_minute,

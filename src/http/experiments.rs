@@ -6,13 +6,14 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use super::identity::{Staff, principal, scope};
 use super::json::Json;
 use super::{ApiError, HttpState, Problem};
 use crate::core::Page;
 use crate::domain::auth::Role;
+use crate::domain::experiments::results::{Method, Results};
 use crate::domain::experiments::{
     Assignment, ExperimentInput, ExperimentPatch, ExperimentView, Subject,
 };
@@ -25,7 +26,15 @@ pub const VISITOR_COOKIE: &str = "shopd_vid";
 
 /// This module's operations, merged into the API document by [`super::docs::openapi`].
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(create_experiment, list_experiments, get_experiment, update_experiment, assignment))]
+#[openapi(paths(
+    create_experiment,
+    list_experiments,
+    get_experiment,
+    update_experiment,
+    results,
+    assignment,
+    record_event
+))]
 pub(super) struct Doc;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
@@ -40,9 +49,14 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(update_experiment)),
     )
     .route(
+        "/api/v1/admin/experiments/{key}/results",
+        web::get().to(results),
+    )
+    .route(
         "/api/v1/experiments/{key}/assignment",
         web::get().to(assignment),
-    );
+    )
+    .route("/api/v1/experiments/events", web::post().to(record_event));
 }
 
 fn with_etag(status: actix_web::http::StatusCode, e: ExperimentView) -> HttpResponse {
@@ -125,17 +139,12 @@ pub struct AssignmentQuery {
 
 /// The subject of the request: `?subject=` from staff and API keys, the signed-in customer,
 /// else the visitor cookie (a new visitor id when there is none; `true` when it is new).
-fn subject_of(req: &HttpRequest, q: &AssignmentQuery) -> Result<(Subject, bool)> {
+fn subject_of(req: &HttpRequest, named: Option<&str>) -> Result<(Subject, bool)> {
     let has_credentials = req.headers().contains_key("authorization")
         || req.cookie(super::identity::ACCESS_COOKIE).is_some();
     if has_credentials {
         let p = principal(req)?;
-        if let Some(s) = q
-            .subject
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
+        if let Some(s) = named.map(str::trim).filter(|s| !s.is_empty()) {
             if p.role < Role::Staff {
                 return Err(ApiError::new(
                     crate::core::errors::FORBIDDEN,
@@ -185,13 +194,24 @@ pub async fn assignment(
     key: web::Path<String>,
     q: web::Query<AssignmentQuery>,
 ) -> Result<HttpResponse> {
-    let (subject, new) = subject_of(&req, &q)?;
+    let (subject, new) = subject_of(&req, q.subject.as_deref())?;
     let a = state
         .experiments
         .assignment(&key, &subject, state.clock.now())?;
     let mut r = HttpResponse::Ok();
+    visitor_cookie(&mut r, &state, new, &subject);
+    Ok(r.json(a))
+}
+
+/// Sets the visitor cookie when the subject is a new visitor; answers are never cached.
+fn visitor_cookie(
+    r: &mut actix_web::HttpResponseBuilder,
+    state: &HttpState,
+    new: bool,
+    subject: &Subject,
+) {
     r.insert_header((header::CACHE_CONTROL, "no-store"));
-    if let (true, Subject::Visitor(v)) = (new, &subject) {
+    if let (true, Subject::Visitor(v)) = (new, subject) {
         r.cookie(
             Cookie::build(VISITOR_COOKIE, v.clone())
                 .path("/")
@@ -202,5 +222,117 @@ pub async fn assignment(
                 .finish(),
         );
     }
-    Ok(r.json(a))
+}
+
+/// Query of [`results`].
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ResultsQuery {
+    /// `sequential` (default: read at any time) or `fixed` (read once, at the planned size).
+    pub method: Option<String>,
+}
+
+/// The experiment's results: per variant the subjects, the primary and guardrail metrics'
+/// rate or mean with a 95 % interval, the lift against the control (absolute and relative,
+/// delta-method) with its interval and p-value, Holm-adjusted over the variants, and the
+/// sample-ratio check (results are untrustworthy when `srm.mismatch`).
+#[utoipa::path(get, path = "/api/v1/admin/experiments/{key}/results", tag = "experiments", security(("bearer" = [])),
+    params(("key" = String, Path, description = "The experiment's key"), ResultsQuery),
+    responses((status = 200, description = "The results", body = Results),
+        (status = 404, description = "No such experiment", body = Problem, content_type = "application/problem+json")))]
+pub async fn results(
+    state: web::Data<HttpState>,
+    _who: Who,
+    key: web::Path<String>,
+    q: web::Query<ResultsQuery>,
+) -> Result<HttpResponse> {
+    let method = match q.method.as_deref() {
+        None | Some("sequential") => Method::Sequential,
+        Some("fixed") => Method::Fixed,
+        Some(_) => {
+            return Err(ApiError::validation(
+                "method",
+                "invalid",
+                "must be sequential or fixed",
+            ));
+        }
+    };
+    Ok(HttpResponse::Ok().json(state.experiments.results(&key, method)?))
+}
+
+/// The body of [`record_event`].
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventBody {
+    /// `exposure` (the subject was shown its variant of `experiment`), `add_to_cart`,
+    /// `checkout_started` or `custom:<name>`. Paid orders and revenue are recorded by the shop
+    /// itself.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The experiment, for an exposure.
+    pub experiment: Option<String>,
+    /// For staff and API keys: the subject (as with the assignment's `?subject=`).
+    pub subject: Option<String>,
+}
+
+/// Records an exposure or a conversion of the caller (or of `subject`). Events are written in
+/// batches within 500 ms; a crash loses at most that window. Only a subject's first exposure
+/// counts, only while the experiment runs and the subject takes part; a conversion counts in
+/// every experiment the subject was exposed to before it.
+#[utoipa::path(post, path = "/api/v1/experiments/events", tag = "experiments", security((), ("bearer" = [])), request_body = EventBody,
+    responses((status = 202, description = "Queued", body = EventQueued),
+        (status = 403, description = "`forbidden`: `subject` named by a customer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such experiment", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown type, or an exposure without `experiment`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`busy`: too many events waiting; retry", body = Problem, content_type = "application/problem+json")))]
+pub async fn record_event(
+    req: HttpRequest,
+    state: web::Data<HttpState>,
+    body: Json<EventBody>,
+) -> Result<HttpResponse> {
+    let b = body.into_inner();
+    let (subject, new) = subject_of(&req, b.subject.as_deref())?;
+    let now = state.clock.now();
+    match b.kind.as_str() {
+        "exposure" => {
+            let key = b.experiment.as_deref().ok_or_else(|| {
+                ApiError::validation("experiment", "required", "an exposure names its experiment")
+            })?;
+            state.experiments.expose(key, subject.clone(), now)?;
+        }
+        "add_to_cart" | "checkout_started" => {
+            state
+                .experiments
+                .convert(subject.clone(), &b.kind, 1, now)?;
+        }
+        k if k.strip_prefix("custom:").is_some_and(|c| {
+            !c.is_empty()
+                && c.len() <= 64
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        }) =>
+        {
+            state.experiments.convert(subject.clone(), k, 1, now)?;
+        }
+        _ => {
+            return Err(ApiError::validation(
+                "type",
+                "invalid",
+                "must be exposure, add_to_cart, checkout_started or custom:<name>",
+            ));
+        }
+    }
+    let mut r = HttpResponse::Accepted();
+    visitor_cookie(&mut r, &state, new, &subject);
+    let within = crate::domain::experiments::exposures::FLUSH_EVERY.as_millis();
+    Ok(r.json(EventQueued {
+        written_within_ms: u64::try_from(within).unwrap_or(u64::MAX),
+    }))
+}
+
+/// The answer of [`record_event`]: queued, written within this many milliseconds.
+#[derive(serde::Serialize, ToSchema)]
+pub struct EventQueued {
+    /// The flush interval: the event is durable after at most this long.
+    pub written_within_ms: u64,
 }

@@ -236,3 +236,153 @@ async fn a_subject_keeps_its_arm_across_calls_audiences_and_restarts() {
     }
     app.stop().await;
 }
+
+async fn event(app: &TestApp, body: Value) -> reqwest::Response {
+    app.admin
+        .post(app.url("/api/v1/experiments/events"))
+        .json(&body)
+        .send()
+        .await
+        .expect("POST")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exposures_and_conversions_become_results() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .admin_post_json(
+            "/api/v1/admin/experiments",
+            &json!({"key": "signup", "status": "running",
+                    "metrics": {"primary": "custom:signup", "guardrails": ["add_to_cart"]}}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    // A conversion before the exposure is not the arm's doing.
+    assert_eq!(
+        event(&app, json!({"type": "custom:signup", "subject": "early"}))
+            .await
+            .status(),
+        202
+    );
+    let mut expected = std::collections::BTreeMap::new();
+    for i in 0..400 {
+        let s = format!("u{i}");
+        let arm = arm_of(&app, "signup", &s).await;
+        let arm = arm.as_str().expect("an arm").to_owned();
+        let r = event(
+            &app,
+            json!({"type": "exposure", "experiment": "signup", "subject": s}),
+        )
+        .await;
+        assert_eq!(r.status(), 202);
+        // Exposed twice, counted once.
+        event(
+            &app,
+            json!({"type": "exposure", "experiment": "signup", "subject": s}),
+        )
+        .await;
+        let converts = if arm == "treatment" {
+            i % 10 < 3
+        } else {
+            i % 10 < 2
+        };
+        if converts {
+            event(&app, json!({"type": "custom:signup", "subject": s})).await;
+            event(&app, json!({"type": "custom:signup", "subject": s})).await;
+        }
+        let e = expected.entry(arm).or_insert((0u64, 0u64));
+        e.0 += 1;
+        e.1 += u64::from(converts);
+    }
+    event(
+        &app,
+        json!({"type": "exposure", "experiment": "signup", "subject": "early"}),
+    )
+    .await;
+    let control = expected.get("control").copied().unwrap_or_default();
+    let treatment = expected.get("treatment").copied().unwrap_or_default();
+    let results = |method: &'static str| {
+        let (c, url) = (
+            app.admin.clone(),
+            app.url(&format!(
+                "/api/v1/admin/experiments/signup/results?method={method}"
+            )),
+        );
+        async move {
+            c.get(url)
+                .send()
+                .await
+                .expect("GET")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let fixed = crate::common::eventually(std::time::Duration::from_secs(10), || async {
+        let r = results("fixed").await;
+        let n: u64 = r["metrics"][0]["variants"]
+            .as_array()?
+            .iter()
+            .map(|v| v["subjects"].as_u64().unwrap_or(0))
+            .sum();
+        (n == 401).then_some(r)
+    })
+    .await
+    .expect("the batched events are written within a flush");
+    let primary = &fixed["metrics"][0];
+    assert_eq!(primary["metric"], "custom:signup");
+    assert_eq!(primary["test"], "two_proportion_z");
+    let c = &primary["variants"][0];
+    let t = &primary["variants"][1];
+    assert_eq!(c["variant"], "control");
+    // "early" converted before its exposure: its arm has one more subject, no more conversions.
+    let early_arm = arm_of(&app, "signup", "early").await;
+    let extra = |arm: &str| u64::from(early_arm == arm);
+    assert_eq!(c["subjects"], control.0 + extra("control"));
+    assert_eq!(c["total"].as_f64(), Some(control.1 as f64));
+    assert_eq!(t["subjects"], treatment.0 + extra("treatment"));
+    assert_eq!(
+        t["total"].as_f64(),
+        Some(treatment.1 as f64),
+        "a subject converts once"
+    );
+    let z = shopd::domain::experiments::stats::two_proportion_z(
+        (control.0 + extra("control"), control.1),
+        (treatment.0 + extra("treatment"), treatment.1),
+    );
+    let p = t["p_value"].as_f64().expect("p");
+    assert!((p - z.p_value).abs() < 1e-12, "{p} against {}", z.p_value);
+    assert_eq!(fixed["srm"]["mismatch"], false);
+    assert_eq!(fixed["metrics"][1]["metric"], "add_to_cart");
+    // The sequential answer is the default and never less cautious.
+    let seq = results("sequential").await;
+    let sp = seq["metrics"][0]["variants"][1]["p_value"]
+        .as_f64()
+        .expect("p");
+    assert!(sp >= p, "sequential {sp} against fixed {p}");
+    let (lo, hi) = (
+        seq["metrics"][0]["variants"][1]["absolute_lift"]["low"]
+            .as_f64()
+            .expect("low"),
+        t["absolute_lift"]["low"].as_f64().expect("low"),
+    );
+    assert!(lo < hi, "the sequence is wider");
+
+    // Refusals.
+    let r = event(&app, json!({"type": "exposure"})).await;
+    problem(r, 422, "validation_failed").await;
+    let r = event(&app, json!({"type": "exposure", "experiment": "nope"})).await;
+    problem(r, 404, "not_found").await;
+    let r = event(&app, json!({"type": "order_paid"})).await;
+    problem(r, 422, "validation_failed").await;
+    // An anonymous visitor gets its cookie with the first event.
+    let r = reqwest::Client::new()
+        .post(app.url("/api/v1/experiments/events"))
+        .json(&json!({"type": "exposure", "experiment": "signup"}))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), 202);
+    assert!(r.headers().get("set-cookie").is_some());
+    app.stop().await;
+}

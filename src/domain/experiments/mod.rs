@@ -2,7 +2,9 @@
 //! assigned deterministically ([`assign`]); the statistics that judge them are [`stats`].
 
 pub mod assign;
+pub mod exposures;
 mod model;
+pub mod results;
 pub mod stats;
 
 use std::collections::HashSet;
@@ -46,6 +48,9 @@ pub enum ExperimentError {
     /// `If-Match` names an older version.
     #[error("the experiment changed since version {0}")]
     Stale(u64),
+    /// Too many events are waiting to be written.
+    #[error(transparent)]
+    Busy(#[from] exposures::RecordError),
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -58,6 +63,7 @@ impl ErrorCode for ExperimentError {
             ExperimentError::Invalid(_) => codes::VALIDATION_FAILED,
             ExperimentError::Conflict(_) => codes::CONFLICT,
             ExperimentError::Stale(_) => codes::PRECONDITION_FAILED,
+            ExperimentError::Busy(_) => codes::BUSY,
             ExperimentError::Storage(s) => s.code(),
         }
     }
@@ -77,6 +83,7 @@ impl ErrorCode for ExperimentError {
     fn retry_after(&self) -> Option<u64> {
         match self {
             ExperimentError::Storage(s) => s.retry_after(),
+            ExperimentError::Busy(_) => Some(1),
             _ => None,
         }
     }
@@ -204,12 +211,69 @@ fn may_move(from: Status, to: Status) -> bool {
 #[derive(Clone, Debug)]
 pub struct Experiments {
     store: Store,
+    recorder: exposures::Recorder,
 }
 
 impl Experiments {
-    /// The service over `store`.
-    pub fn new(store: Store) -> Self {
-        Experiments { store }
+    /// The service over `store`, and the flusher that writes its queued events (the
+    /// composition root runs it for the life of the process).
+    pub fn new(store: Store) -> (Self, impl std::future::Future<Output = ()> + Send + 'static) {
+        let (recorder, flusher) = exposures::recorder(store.clone());
+        (Experiments { store, recorder }, flusher)
+    }
+
+    /// Queues an exposure of `subject` to experiment `key` at `at` (written within
+    /// [`exposures::FLUSH_EVERY`]; only the first exposure counts, and only when the subject
+    /// takes part).
+    pub fn expose(
+        &self,
+        key: &str,
+        subject: Subject,
+        at: Timestamp,
+    ) -> Result<(), ExperimentError> {
+        self.load(key)?;
+        self.recorder.record(exposures::Recorded {
+            subject,
+            event: exposures::Event::Exposure {
+                key: key.to_owned(),
+            },
+            at,
+        })?;
+        Ok(())
+    }
+
+    /// Queues a conversion of `subject` on `metric` (counted in every experiment the subject
+    /// was exposed to before `at`).
+    pub fn convert(
+        &self,
+        subject: Subject,
+        metric: &str,
+        value: i64,
+        at: Timestamp,
+    ) -> Result<(), ExperimentError> {
+        self.recorder.record(exposures::Recorded {
+            subject,
+            event: exposures::Event::Conversion {
+                metric: metric.to_owned(),
+                value,
+                binary: results::is_binary(metric),
+            },
+            at,
+        })?;
+        Ok(())
+    }
+
+    /// The results of experiment `key` by `method`.
+    pub fn results(
+        &self,
+        key: &str,
+        method: results::Method,
+    ) -> Result<results::Results, ExperimentError> {
+        let r = self.store.read()?;
+        let x = r
+            .get(&EXPERIMENTS, &key.to_owned())?
+            .ok_or(ExperimentError::NotFound)?;
+        Ok(results::results(&r, &x, method)?)
     }
 
     /// Defines an experiment (draft unless `status` is `running`).

@@ -299,6 +299,33 @@ pub fn sequential(i: Interval, n: f64, n_tuning: f64, alpha: f64) -> Interval {
     }
 }
 
+/// The always-valid p-value of `estimate`: the smallest α at which the confidence sequence
+/// excludes 0 (found by bisection; the half-width falls as α grows).
+pub fn sequential_p(estimate: f64, std_error: f64, n: f64, n_tuning: f64) -> f64 {
+    if std_error <= 0.0 || n < 1.0 || estimate == 0.0 {
+        return 1.0;
+    }
+    let excludes =
+        |alpha: f64| estimate.abs() > sequential_halfwidth(std_error, n, n_tuning, alpha);
+    if !excludes(1.0 - 1e-12) {
+        return 1.0;
+    }
+    // Bisection on ln α: 100 halvings of [ln 1e-300, 0) leave a relative error below 1e-27.
+    let (mut lo, mut hi) = (1e-300_f64.ln(), (1.0 - 1e-12_f64).ln());
+    if excludes(lo.exp()) {
+        return 0.0;
+    }
+    for _ in 0..100 {
+        let mid = (lo + hi) / 2.0;
+        if excludes(mid.exp()) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    hi.exp()
+}
+
 /// A sample-ratio check.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Srm {

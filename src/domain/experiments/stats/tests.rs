@@ -123,3 +123,15 @@ fn looking_twenty_times_keeps_the_sequential_false_positive_rate_within_five_per
         "fixed: {fixed}, sequential: {seq}"
     );
 }
+
+#[test]
+fn the_sequential_p_value_is_the_level_at_which_the_sequence_reaches_zero() {
+    let (se, n) = (0.004, 20_000.0);
+    let h = sequential_halfwidth(se, n, DEFAULT_TUNING, 0.05);
+    let p = sequential_p(h * 1.000_001, se, n, DEFAULT_TUNING);
+    assert!((p - 0.05).abs() < 1e-4, "{p}");
+    assert_eq!(sequential_p(0.0, se, n, DEFAULT_TUNING), 1.0);
+    // Never below the fixed-horizon p-value of the same estimate.
+    let fixed = normal_p(h / se);
+    assert!(p >= fixed, "{p} < {fixed}");
+}

@@ -1,0 +1,270 @@
+//! Exposures and conversion events, batched. They are many (every page view can expose), so
+//! they do not take the write path one by one: [`Recorder::record`] puts an event in a bounded
+//! in-memory queue and a flusher writes the queue in one transaction every
+//! [`FLUSH_EVERY`] or [`FLUSH_AT`] events, whichever comes first. A crash loses at most the
+//! events of the last flush interval that were not yet written — the documented window; a full
+//! queue refuses events (503 `busy`) rather than growing.
+//!
+//! What is written is what the statistics need: per (experiment, subject) the arm and first
+//! exposure and the subject's value of each metric; per (experiment, arm, metric) the exact sums
+//! Σy and Σy² over subjects, updated by the change of one subject's value, so results read
+//! O(arms) rows however many events there were.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use super::assign::{self, Subject};
+use super::model::{EXPERIMENTS, Experiment, Status};
+use crate::core::Timestamp;
+use crate::storage::{Reader, StorageError, Store, Table, Value, WriteTx};
+
+/// Most time an accepted event waits before it is written (the crash-loss window).
+pub const FLUSH_EVERY: Duration = Duration::from_millis(500);
+
+/// A flush happens at once when this many events are waiting.
+pub const FLUSH_AT: usize = 2_000;
+
+/// Events waiting at most; beyond it new events are refused.
+pub const QUEUE: usize = 50_000;
+
+/// The metric name under which arm exposure counts are kept.
+pub const EXPOSED: &str = "exposed";
+
+/// What happened to a subject.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// The subject was shown experiment `key`'s arm.
+    Exposure {
+        /// Experiment key.
+        key: String,
+    },
+    /// The subject converted on `metric`, worth `value` (1 for a conversion).
+    Conversion {
+        /// Metric name (`add_to_cart`, `custom:signup`, `revenue`, …).
+        metric: String,
+        /// Value added to the subject's metric.
+        value: i64,
+        /// Counted as reached-or-not (conversion metrics) rather than summed.
+        binary: bool,
+    },
+}
+
+/// An event of a subject at a time.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    /// Who.
+    pub subject: Subject,
+    /// What.
+    pub event: Event,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// A subject's state in one experiment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SubjectRecord {
+    /// The arm's index.
+    pub arm: u16,
+    /// First exposure.
+    pub exposed_at: Timestamp,
+    /// The subject's value of each metric it converted on.
+    pub values: BTreeMap<String, i64>,
+}
+impl Value for SubjectRecord {}
+
+/// Σy and Σy² over an arm's subjects for one metric (n is the arm's [`EXPOSED`] count).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ArmSums {
+    /// Σy (for [`EXPOSED`]: the number of subjects).
+    pub sum: i128,
+    /// Σy².
+    pub sum_sq: i128,
+}
+impl Value for ArmSums {}
+
+/// (experiment key, subject) → state.
+pub(super) const SUBJECTS: Table<(String, String), SubjectRecord> =
+    Table::new("experiment_subjects");
+/// (experiment key, arm, metric) → sums.
+pub(super) const ARM_SUMS: Table<(String, u16, String), ArmSums> = Table::new("experiment_sums");
+
+/// Why an event was not taken.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    /// The queue is full; retry shortly.
+    #[error("too many experiment events are waiting; retry shortly")]
+    Busy,
+}
+
+/// The sending side of the queue (cheap to clone).
+#[derive(Clone, Debug)]
+pub struct Recorder {
+    tx: mpsc::Sender<Recorded>,
+}
+
+impl Recorder {
+    /// Queues an event; it is written within [`FLUSH_EVERY`].
+    pub fn record(&self, e: Recorded) -> Result<(), RecordError> {
+        self.tx.try_send(e).map_err(|_| RecordError::Busy)
+    }
+}
+
+/// A recorder and the flusher that drains it into `store` (run by the composition root until
+/// the queue closes; at shutdown the last events are written).
+pub fn recorder(store: Store) -> (Recorder, impl std::future::Future<Output = ()>) {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    (Recorder { tx }, flusher(store, rx))
+}
+
+async fn flusher(store: Store, mut rx: mpsc::Receiver<Recorded>) {
+    let mut batch = Vec::with_capacity(FLUSH_AT);
+    loop {
+        let first = rx.recv().await;
+        let Some(first) = first else { break };
+        batch.push(first);
+        let deadline = tokio::time::sleep(FLUSH_EVERY);
+        tokio::pin!(deadline);
+        while batch.len() < FLUSH_AT {
+            tokio::select! {
+                e = rx.recv() => match e {
+                    Some(e) => batch.push(e),
+                    None => break,
+                },
+                () = &mut deadline => break,
+            }
+        }
+        let events = std::mem::take(&mut batch);
+        let n = events.len();
+        if let Err(e) = store.write(move |tx| apply_all(tx, &events)).await {
+            tracing::warn!(error = %e, events = n, "experiment events were not written");
+        }
+    }
+}
+
+/// Writes a batch: at most [`FLUSH_AT`] events, each touching a bounded number of rows.
+fn apply_all(tx: &mut WriteTx<'_>, events: &[Recorded]) -> Result<(), StorageError> {
+    let mut experiments: Option<Vec<Experiment>> = None;
+    for e in events {
+        match &e.event {
+            Event::Exposure { key } => {
+                if let Some(x) = tx.get(&EXPERIMENTS, key)? {
+                    expose(tx, &x, &e.subject, e.at)?;
+                }
+            }
+            Event::Conversion {
+                metric,
+                value,
+                binary,
+            } => {
+                // Read once per batch: at most MAX_EXPERIMENTS, a short list.
+                if experiments.is_none() {
+                    let all = tx.range(
+                        &EXPERIMENTS,
+                        std::ops::Bound::Unbounded,
+                        std::ops::Bound::Unbounded,
+                        crate::storage::Order::Asc,
+                        super::MAX_EXPERIMENTS,
+                    )?;
+                    experiments = Some(all.into_iter().map(|(_, x)| x).collect());
+                }
+                for x in experiments.iter().flatten() {
+                    if x.status != Status::Stopped {
+                        convert(tx, x, &e.subject, (metric, *value, *binary), e.at)?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Records the subject's first exposure to `x` (later ones change nothing).
+fn expose(
+    tx: &mut WriteTx<'_>,
+    x: &Experiment,
+    subject: &Subject,
+    at: Timestamp,
+) -> Result<(), StorageError> {
+    let Some(arm) = assign::assign(x, subject, at) else {
+        return Ok(());
+    };
+    let id = (x.key.clone(), subject.key());
+    if tx.contains(&SUBJECTS, &id)? {
+        return Ok(());
+    }
+    let index = x.arms.iter().position(|a| a.key == arm.key).unwrap_or(0);
+    let index = u16::try_from(index).unwrap_or(0);
+    let rec = SubjectRecord {
+        arm: index,
+        exposed_at: at,
+        values: BTreeMap::new(),
+    };
+    tx.insert(&SUBJECTS, &id, &rec)?;
+    bump(tx, &x.key, index, EXPOSED, 0, 1)
+}
+
+/// Adds a conversion (metric, value, binary) to an exposed subject's metric and moves its
+/// arm's sums by the change; what happened before the first exposure is not the arm's doing.
+fn convert(
+    tx: &mut WriteTx<'_>,
+    x: &Experiment,
+    subject: &Subject,
+    (metric, value, binary): (&str, i64, bool),
+    at: Timestamp,
+) -> Result<(), StorageError> {
+    let id = (x.key.clone(), subject.key());
+    let Some(mut rec) = tx.get(&SUBJECTS, &id)? else {
+        return Ok(());
+    };
+    if at < rec.exposed_at {
+        return Ok(());
+    }
+    let old = rec.values.get(metric).copied().unwrap_or(0);
+    let new = if binary { 1 } else { old.saturating_add(value) };
+    if new == old {
+        return Ok(());
+    }
+    rec.values.insert(metric.to_owned(), new);
+    tx.insert(&SUBJECTS, &id, &rec)?;
+    bump(tx, &x.key, rec.arm, metric, old, new)
+}
+
+/// Moves an arm's sums for `metric` from a subject's `old` value to its `new` one.
+fn bump(
+    tx: &mut WriteTx<'_>,
+    key: &str,
+    arm: u16,
+    metric: &str,
+    old: i64,
+    new: i64,
+) -> Result<(), StorageError> {
+    let id = (key.to_owned(), arm, metric.to_owned());
+    let mut s = tx.get(&ARM_SUMS, &id)?.unwrap_or_default();
+    let (o, n) = (i128::from(old), i128::from(new));
+    s.sum += n - o;
+    s.sum_sq += n * n - o * o;
+    tx.insert(&ARM_SUMS, &id, &s)
+}
+
+/// The sums of every arm of `x` for `metric`, in arm order, with each arm's subjects.
+pub fn arm_sums(
+    r: &impl Reader,
+    x: &Experiment,
+    metric: &str,
+) -> Result<Vec<(u64, ArmSums)>, StorageError> {
+    let mut out = Vec::with_capacity(x.arms.len());
+    for i in 0..x.arms.len() {
+        let i = u16::try_from(i).unwrap_or(u16::MAX);
+        let n = r
+            .get(&ARM_SUMS, &(x.key.clone(), i, EXPOSED.to_owned()))?
+            .map_or(0, |s| u64::try_from(s.sum).unwrap_or(0));
+        let s = r
+            .get(&ARM_SUMS, &(x.key.clone(), i, metric.to_owned()))?
+            .unwrap_or_default();
+        out.push((n, s));
+    }
+    Ok(out)
+}
