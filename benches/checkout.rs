@@ -10,13 +10,19 @@
 //! carts holding a 10 % discount code with a usage limit (priced in the write, its use
 //! counted there) against the same checkouts without one.
 //!
-//! `cargo bench --bench checkout -- [--seconds 10] [--concurrency 64] [--strategy both|pessimistic|optimistic] [--code]`
+//! With `--exposures`, it compares checkouts alone against the same checkouts while another
+//! client sends 1,000 experiment exposures per second (each a distinct subject, so each is
+//! written), three alternating rounds each: exposures are batched, so they should cost
+//! checkouts less than 10 %.
+//!
+//! `cargo bench --bench checkout -- [--seconds 10] [--concurrency 64] [--strategy both|pessimistic|optimistic] [--code] [--exposures]`
 
 #[path = "driver/mod.rs"]
 mod driver;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use driver::shop::{apply_code, carts, catalog};
 use driver::{Load, MakeRequest, Server, admin_token, arg, create_admin, drive, runtime};
@@ -29,7 +35,62 @@ fn run(
     seconds: u64,
     smoke: bool,
 ) -> (driver::Report, driver::Report) {
-    run_with(strategy, max_batch, concurrency, seconds, smoke, false)
+    run_with(
+        strategy,
+        max_batch,
+        concurrency,
+        seconds,
+        smoke,
+        Extra::default(),
+    )
+}
+
+/// What a run adds to plain checkouts.
+#[derive(Clone, Copy, Default)]
+struct Extra {
+    /// Every cart carries a discount code.
+    code: bool,
+    /// Experiment exposures per second sent alongside (0: none).
+    exposures: u64,
+}
+
+/// Exposures sent alongside a run, and how they went.
+struct ExposureLoad {
+    stop: Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<(u64, u64, f64)>,
+}
+
+/// Sends `rate` exposures per second, in ticks of 10 ms, each for a new subject, until stopped.
+fn exposures(base: String, token: String, rate: u64) -> ExposureLoad {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let handle = std::thread::spawn(move || {
+        runtime().block_on(async move {
+            let c = reqwest::Client::new();
+            let per_tick = (rate / 100).max(1);
+            let mut tick = tokio::time::interval(Duration::from_millis(10));
+            let (mut sent, mut bad) = (0u64, 0u64);
+            let start = Instant::now();
+            // Bounded: stops with the run it accompanies, and after 10 minutes at the most.
+            while !flag.load(Ordering::Relaxed) && start.elapsed() < Duration::from_secs(600) {
+                tick.tick().await;
+                let batch = (0..per_tick).map(|k| {
+                    c.post(format!("{base}/api/v1/experiments/events"))
+                        .bearer_auth(&token)
+                        .json(&json!({"type": "exposure", "experiment": "bench", "subject": format!("s{}", sent + k)}))
+                        .send()
+                });
+                for r in futures_util::future::join_all(batch).await {
+                    if !r.is_ok_and(|r| r.status().as_u16() == 202) {
+                        bad += 1;
+                    }
+                }
+                sent += per_tick;
+            }
+            (sent, bad, start.elapsed().as_secs_f64())
+        })
+    });
+    ExposureLoad { stop, handle }
 }
 
 fn run_with(
@@ -38,8 +99,9 @@ fn run_with(
     concurrency: usize,
     seconds: u64,
     smoke: bool,
-    code: bool,
+    extra: Extra,
 ) -> (driver::Report, driver::Report) {
+    let code = extra.code;
     let dir = tempfile::Builder::new()
         .prefix("shopd-bench-")
         .tempdir_in(
@@ -67,9 +129,19 @@ fn run_with(
         per_second * seconds as usize
     };
     let rt = runtime();
-    let carts = rt.block_on(async {
+    let (carts, token) = rt.block_on(async {
         let c = reqwest::Client::new();
         let token = admin_token(&c, &server.base).await;
+        if extra.exposures > 0 {
+            let r = c
+                .post(format!("{}/api/v1/admin/experiments", server.base))
+                .bearer_auth(&token)
+                .json(&json!({"key": "bench", "status": "running"}))
+                .send()
+                .await
+                .expect("experiment");
+            assert_eq!(r.status(), 201);
+        }
         let variants = catalog(&c, &server.base, &token).await;
         let carts = carts(&c, &server.base, &variants, n).await;
         if code {
@@ -86,7 +158,7 @@ fn run_with(
             assert_eq!(r.status(), 201);
             apply_code(&c, &server.base, &carts, "BENCH10").await;
         }
-        carts
+        (carts, token)
     });
     drop(rt);
     println!(
@@ -121,13 +193,32 @@ fn run_with(
             &[]
         },
     };
+    let side =
+        (extra.exposures > 0).then(|| exposures(server.base.clone(), token, extra.exposures));
     let r = drive(
-        &format!("checkout ({strategy}{})", if code { ", code" } else { "" }),
+        &format!(
+            "checkout ({strategy}{}{})",
+            if code { ", code" } else { "" },
+            if extra.exposures > 0 {
+                ", exposures"
+            } else {
+                ""
+            }
+        ),
         &server.base,
         &load,
         make.clone(),
     );
     println!("{}", r.line());
+    if let Some(side) = side {
+        side.stop.store(true, Ordering::Relaxed);
+        let (sent, bad, secs) = side.handle.join().expect("exposure load");
+        println!(
+            "  alongside: {sent} exposures in {secs:.1} s = {:.0}/s, {bad} not accepted",
+            sent as f64 / secs.max(1e-9)
+        );
+        assert_eq!(bad, 0, "every exposure is accepted (202)");
+    }
     println!(
         "server RSS {:.1} MiB (peak {:.1} MiB)",
         server.rss_mib(),
@@ -158,8 +249,22 @@ fn compare_code(concurrency: usize, seconds: u64, smoke: bool) {
     let rounds = if smoke { 1 } else { 3 };
     let (mut plain, mut coded) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        plain.push(run_with("pessimistic", 512, concurrency, seconds, smoke, false).0);
-        coded.push(run_with("pessimistic", 512, concurrency, seconds, smoke, true).0);
+        plain.push(
+            run_with(
+                "pessimistic",
+                512,
+                concurrency,
+                seconds,
+                smoke,
+                Extra::default(),
+            )
+            .0,
+        );
+        let with_code = Extra {
+            code: true,
+            ..Extra::default()
+        };
+        coded.push(run_with("pessimistic", 512, concurrency, seconds, smoke, with_code).0);
     }
     let median = |v: &[driver::Report], f: fn(&driver::Report) -> f64| {
         let mut x: Vec<f64> = v.iter().map(f).collect();
@@ -175,8 +280,57 @@ fn compare_code(concurrency: usize, seconds: u64, smoke: bool) {
     );
 }
 
+/// Checkouts alone against checkouts with 1,000 exposures/s alongside, alternating rounds.
+fn compare_exposures(concurrency: usize, seconds: u64, smoke: bool) {
+    let rounds = if smoke { 1 } else { 3 };
+    let (mut alone, mut busy) = (Vec::new(), Vec::new());
+    let with = Extra {
+        exposures: 1_000,
+        ..Extra::default()
+    };
+    for _ in 0..rounds {
+        alone.push(
+            run_with(
+                "pessimistic",
+                512,
+                concurrency,
+                seconds,
+                smoke,
+                Extra::default(),
+            )
+            .0,
+        );
+        busy.push(run_with("pessimistic", 512, concurrency, seconds, smoke, with).0);
+    }
+    let median = |v: &[driver::Report], f: fn(&driver::Report) -> f64| {
+        let mut x: Vec<f64> = v.iter().map(f).collect();
+        x.sort_by(|a, b| a.total_cmp(b));
+        x[x.len() / 2]
+    };
+    let (a, b) = (median(&alone, |r| r.rps), median(&busy, |r| r.rps));
+    println!(
+        "checkouts alone: {a:.0}/s, p95 {:.2} ms; with 1,000 exposures/s: {b:.0}/s, p95 {:.2} ms (medians of {rounds}); with exposures = {:.1}% of alone",
+        median(&alone, |r| r.p95),
+        median(&busy, |r| r.p95),
+        100.0 * b / a.max(1e-9)
+    );
+}
+
 fn main() {
     let smoke = !std::env::args().any(|a| a == "--bench");
+    if std::env::args().any(|a| a == "--exposures") || smoke {
+        let seconds: u64 = arg("--seconds")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(if smoke { 1 } else { 5 });
+        let concurrency: usize = arg("--concurrency")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(64);
+        compare_exposures(concurrency, seconds, smoke);
+        if !smoke {
+            driver::finish();
+            return;
+        }
+    }
     if std::env::args().any(|a| a == "--code") || smoke {
         let seconds: u64 = arg("--seconds")
             .and_then(|v| v.parse().ok())
