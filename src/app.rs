@@ -225,6 +225,9 @@ impl App {
                 "demo pricing created: US sales tax (NY, CA, TX), EU VAT (DE, FR, NL), US and EU shipping (standard, express, pickup), two automatic promotions, the code WELCOME10 and this demo gift card worth 50.00"
             );
         }
+        // Experiment events are batched: the flusher writes them every 500 ms.
+        let (experiments, flusher) = crate::domain::experiments::Experiments::new(store.clone());
+        tokio::spawn(flusher);
         // Every module's job handlers and recurring schedules, declared by the module.
         runner
             .install(vec![
@@ -236,6 +239,7 @@ impl App {
                 payments.work(),
                 webhooks.work(),
                 gift_cards.work(),
+                experiments.work(),
                 idempotency::work(store.clone()),
             ])
             .await
@@ -247,9 +251,6 @@ impl App {
         }
 
         let health = Arc::new(Health::default());
-        // Experiment events are batched: the flusher writes them every 500 ms.
-        let (experiments, flusher) = crate::domain::experiments::Experiments::new(store.clone());
-        tokio::spawn(flusher);
         let state = HttpState {
             health: health.clone(),
             metrics: metrics.clone(),

@@ -386,3 +386,105 @@ async fn exposures_and_conversions_become_results() {
     assert!(r.headers().get("set-cookie").is_some());
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paid_order_counts_for_the_arm_its_customer_saw_once() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .admin_post_json(
+            "/api/v1/admin/experiments",
+            &json!({"key": "banner", "status": "running",
+                    "metrics": {"primary": "order_paid", "guardrails": ["revenue", "orders"]}}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let (_, variants) = crate::common::shop::product(&app, "EXP", 1, 10).await;
+    let alice = bearer_client(&app.customer_token("alice@example.com").await);
+    let buy = |key: &'static str| {
+        let (alice, app, v) = (alice.clone(), &app, variants[0].clone());
+        async move {
+            let r = alice
+                .post(app.url("/api/v1/cart/items"))
+                .json(&json!({"variant_id": v, "quantity": 2}))
+                .send()
+                .await
+                .expect("add");
+            assert_eq!(r.status(), 201);
+            let o: Value = alice
+                .post(app.url("/api/v1/checkout"))
+                .header("Idempotency-Key", key)
+                .json(&crate::common::shop::checkout_body("alice@example.com"))
+                .send()
+                .await
+                .expect("checkout")
+                .json()
+                .await
+                .expect("json");
+            let pay = o["payment"]["id"].as_str().expect("payment");
+            let r = alice
+                .post(app.url(&format!("/api/v1/payments/{pay}/confirm")))
+                .json(&crate::payments::card("4242424242424242"))
+                .send()
+                .await
+                .expect("pay");
+            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+            o["totals"]["total"]["amount"].as_i64().expect("total")
+        }
+    };
+    // Paid before the exposure: not the arm's doing.
+    buy("before").await;
+    let r = alice
+        .post(app.url("/api/v1/experiments/events"))
+        .json(&json!({"type": "exposure", "experiment": "banner"}))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), 202);
+    // Let the exposure be written, and the clock move past it, before the next order.
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    app.clock.advance(std::time::Duration::from_secs(1));
+    let total = buy("after").await;
+    let arm: Value = alice
+        .get(app.url("/api/v1/experiments/banner/assignment"))
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    let arm = arm["variant"].as_str().expect("an arm").to_owned();
+    let results = crate::common::eventually(std::time::Duration::from_secs(15), || async {
+        let r: Value = app
+            .admin
+            .get(app.url("/api/v1/admin/experiments/banner/results?method=fixed"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let row = |m: usize| {
+            r["metrics"][m]["variants"]
+                .as_array()
+                .and_then(|v| v.iter().find(|x| x["variant"] == arm.as_str()).cloned())
+        };
+        (row(0)?["total"].as_f64()? >= 1.0).then(|| (row(0), row(1), row(2)))
+    })
+    .await
+    .expect("the paid order is counted");
+    let (paid, revenue, orders) = results;
+    let (paid, revenue, orders) = (
+        paid.expect("paid"),
+        revenue.expect("revenue"),
+        orders.expect("orders"),
+    );
+    assert_eq!(paid["subjects"], 1);
+    assert_eq!(paid["total"].as_f64(), Some(1.0));
+    assert_eq!(
+        revenue["total"].as_f64(),
+        Some(total as f64),
+        "only the order after the exposure"
+    );
+    assert_eq!(orders["total"].as_f64(), Some(1.0));
+    app.stop().await;
+}

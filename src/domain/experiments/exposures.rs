@@ -206,6 +206,30 @@ fn expose(
     bump(tx, &x.key, index, EXPOSED, 0, 1)
 }
 
+/// Counts a paid order of `subject` at `at` in every experiment it was exposed to before:
+/// `order_paid` (reached), `orders` (+1) and `revenue` (+`revenue` minor units). Runs in the
+/// ack of the order's job, so an order counts once. Bounded: at most MAX_EXPERIMENTS × 3 rows.
+pub fn count_paid_order(
+    tx: &mut WriteTx<'_>,
+    subject: &Subject,
+    revenue: i64,
+    at: Timestamp,
+) -> Result<(), StorageError> {
+    let all = tx.range(
+        &EXPERIMENTS,
+        std::ops::Bound::Unbounded,
+        std::ops::Bound::Unbounded,
+        crate::storage::Order::Asc,
+        super::MAX_EXPERIMENTS,
+    )?;
+    for (_, x) in all.iter().filter(|(_, x)| x.status != Status::Stopped) {
+        convert(tx, x, subject, ("order_paid", 1, true), at)?;
+        convert(tx, x, subject, ("orders", 1, false), at)?;
+        convert(tx, x, subject, ("revenue", revenue, false), at)?;
+    }
+    Ok(())
+}
+
 /// Adds a conversion (metric, value, binary) to an exposed subject's metric and moves its
 /// arm's sums by the change; what happened before the first exposure is not the arm's doing.
 fn convert(

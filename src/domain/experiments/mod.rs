@@ -263,6 +263,45 @@ impl Experiments {
         Ok(())
     }
 
+    /// The module's background work: counting paid orders for the arms their customers saw.
+    pub fn work(&self) -> crate::jobs::Work {
+        let s = self.clone();
+        crate::jobs::Work::new().handler(
+            crate::domain::orders::PAID_FOR_EXPERIMENTS_JOB,
+            1,
+            crate::jobs::handler_fn(move |ctx| s.clone().on_order_paid(ctx)),
+        )
+    }
+
+    /// Job handler of [`crate::domain::orders::PAID_FOR_EXPERIMENTS_JOB`]: the order counts,
+    /// at the time it was paid, in the ack's transaction (once).
+    pub async fn on_order_paid(
+        self,
+        ctx: crate::jobs::JobContext,
+    ) -> Result<crate::jobs::JobOutcome, crate::jobs::JobError> {
+        let job: crate::domain::orders::ExpireJob = ctx.payload()?;
+        let r = self
+            .store
+            .read()
+            .map_err(|e| crate::jobs::JobError::retry(e.to_string()))?;
+        let order = crate::domain::orders::find(&r, job.order_id)
+            .map_err(|e| crate::jobs::JobError::retry(e.to_string()))?;
+        let Some(order) = order else {
+            return Ok(crate::jobs::JobOutcome::Done);
+        };
+        let Some(customer) = order.customer_id else {
+            return Ok(crate::jobs::JobOutcome::Done);
+        };
+        let paid_at = order
+            .invoice
+            .as_ref()
+            .map_or(order.updated_at, |i| i.issued_at);
+        let revenue = order.totals.total.amount;
+        Ok(crate::jobs::JobOutcome::DoneWith(Box::new(move |tx| {
+            exposures::count_paid_order(tx, &Subject::Customer(customer), revenue, paid_at)
+        })))
+    }
+
     /// The results of experiment `key` by `method`.
     pub fn results(
         &self,

@@ -61,6 +61,10 @@ pub const GIFT_CARDS_SOLD_JOB: &str = "order.gift_cards_sold";
 /// (payload [`ExpireJob`]'s shape). The gift-card module puts the money back on the cards.
 pub const GIFT_CARDS_RELEASE_JOB: &str = "order.gift_cards_released";
 
+/// Job kind queued in the paying write of a signed-in customer's order: the experiments
+/// module counts the order (paid, revenue, orders) for the arms the customer was exposed to.
+pub const PAID_FOR_EXPERIMENTS_JOB: &str = "order.paid_for_experiments";
+
 /// Payload of [`EXPIRE_JOB`], [`FIRST_FULFILMENT_JOB`], [`GIFT_CARDS_SOLD_JOB`] and
 /// [`GIFT_CARDS_RELEASE_JOB`].
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -388,6 +392,12 @@ pub fn transition(
             }
             inventory::sell(tx, order.id)?;
             events::record(tx, &events::ORDER_PAID, &OrderEventV3::of(order))?;
+            if order.customer_id.is_some() {
+                let job =
+                    jobs::NewJob::new(PAID_FOR_EXPERIMENTS_JOB, &ExpireJob { order_id: order.id })?
+                        .dedupe(format!("paid_for_experiments:{}", order.id));
+                jobs::enqueue(tx, job)?;
+            }
             if order.lines.iter().any(|l| l.gift_card) {
                 let job =
                     jobs::NewJob::new(GIFT_CARDS_SOLD_JOB, &ExpireJob { order_id: order.id })?
