@@ -352,6 +352,7 @@ async fn every_admin_form_refuses_a_post_without_its_token() {
         tax_zone.clone(),
         "/admin/shipping".into(),
         "/admin/shipping/zones/new".into(),
+        "/admin/experiments".into(),
         ship_zone.clone(),
         "/admin/orders".into(),
         format!("/admin/orders/{paid_id}"),
@@ -400,6 +401,7 @@ async fn every_admin_form_refuses_a_post_without_its_token() {
         &tax_zone,
         &format!("{tax_zone}/delete"),
         "/admin/shipping/zones/new",
+        "/admin/experiments",
         &ship_zone,
         &format!("{ship_zone}/delete"),
     ] {

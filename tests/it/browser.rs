@@ -181,7 +181,7 @@ async fn a_declined_card_is_retried_and_the_pages_pass_axe() {
     let order = facts["order_id"].as_str().expect("id").to_owned();
     let base = app.base.clone();
     let paths = format!(
-        "/admin,/admin/orders,/admin/orders/{order},/admin/products,/admin/products/new,/admin/customers,/admin/jobs,/admin/tax,/admin/tax/zones/new,/admin/shipping/zones/new,/account,/account/addresses/new"
+        "/admin,/admin/orders,/admin/orders/{order},/admin/products,/admin/products/new,/admin/customers,/admin/jobs,/admin/tax,/admin/tax/zones/new,/admin/shipping/zones/new,/account,/account/addresses/new,/admin/experiments"
     );
     let report = tokio::task::spawn_blocking(move || {
         scenario(
@@ -197,6 +197,6 @@ async fn a_declined_card_is_retried_and_the_pages_pass_axe() {
     })
     .await
     .expect("join");
-    assert_eq!(report["pages"], 12);
+    assert_eq!(report["pages"], 13);
     app.stop().await;
 }

@@ -488,3 +488,90 @@ async fn a_paid_order_counts_for_the_arm_its_customer_saw_once() {
     assert_eq!(orders["total"].as_f64(), Some(1.0));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_run_an_experiment_from_the_admin_and_read_its_results() {
+    use crate::common::pages::{browser, csrf, location, page, post, sign_in};
+    let app = TestApp::spawn().await;
+    let staff = browser();
+    sign_in(
+        &staff,
+        &app,
+        crate::common::ADMIN_EMAIL,
+        crate::common::ADMIN_PASSWORD,
+    )
+    .await;
+    let (s, html) = page(&staff, &app, "/admin/experiments").await;
+    assert_eq!(s, 200);
+    let token = csrf(&html);
+    let mut form = vec![
+        ("_csrf", token.as_str()),
+        ("key", "hero"),
+        ("description", "A calmer hero image"),
+        ("variants", "control:1, calm:lots"),
+        ("audience", "everyone"),
+        ("primary", "custom:signup"),
+        ("guardrails", "add_to_cart"),
+    ];
+    let r = post(&staff, &app, "/admin/experiments", &form).await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.expect("body").contains("key:weight"));
+    form[3] = ("variants", "control:1, calm:1");
+    let r = post(&staff, &app, "/admin/experiments", &form).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/admin/experiments/hero");
+    let (_, html) = page(&staff, &app, "/admin/experiments/hero").await;
+    assert!(html.contains(">Start</button>"), "{html}");
+    let r = post(
+        &staff,
+        &app,
+        "/admin/experiments/hero/status",
+        &[("_csrf", &token), ("status", "running")],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    for i in 0..60 {
+        let s = format!("p{i}");
+        event(
+            &app,
+            json!({"type": "exposure", "experiment": "hero", "subject": s}),
+        )
+        .await;
+        if i % 3 == 0 {
+            event(&app, json!({"type": "custom:signup", "subject": s})).await;
+        }
+    }
+    let html = crate::common::eventually(std::time::Duration::from_secs(10), || async {
+        let (_, html) = page(&staff, &app, "/admin/experiments/hero").await;
+        html.contains("<svg class=\"chart\"")
+            .then_some(html)
+            .filter(|h| !h.contains(">0</td>"))
+    })
+    .await
+    .expect("results with subjects");
+    assert!(html.contains("role=\"img\"") && html.contains("Relative lift of custom:signup"));
+    assert!(html.contains("Always-valid intervals"));
+    let (_, fixed) = page(&staff, &app, "/admin/experiments/hero?method=fixed").await;
+    assert!(fixed.contains("two proportion z"));
+    // Stopping asks first.
+    let r = post(
+        &staff,
+        &app,
+        "/admin/experiments/hero/status",
+        &[("_csrf", &token), ("status", "stopped")],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.expect("body").contains("Please confirm"));
+    let r = post(
+        &staff,
+        &app,
+        "/admin/experiments/hero/status",
+        &[("_csrf", &token), ("status", "stopped"), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let (_, html) = page(&staff, &app, "/admin/experiments").await;
+    assert!(html.contains("<td>stopped</td>"));
+    app.stop().await;
+}

@@ -5,8 +5,10 @@
 
 mod chart;
 pub mod dashboard;
+pub mod experiments;
 pub mod grid;
 pub mod imports;
+pub mod intervals;
 pub mod jobs;
 pub mod marketing;
 pub mod orders;
@@ -46,6 +48,7 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     taxonomy::routes(cfg);
     tax::routes(cfg);
     shipping::routes(cfg);
+    experiments::routes(cfg);
     marketing::routes(cfg);
     webhooks::routes(cfg);
     settings::routes(cfg);
