@@ -230,6 +230,9 @@ fn visitor_cookie(
 pub struct ResultsQuery {
     /// `sequential` (default: read at any time) or `fixed` (read once, at the planned size).
     pub method: Option<String>,
+    /// `false` to leave out CUPED (default `true`: metrics with pre-period values are
+    /// adjusted by them).
+    pub cuped: Option<bool>,
 }
 
 /// The experiment's results: per variant the subjects, the primary and guardrail metrics'
@@ -257,7 +260,8 @@ pub async fn results(
             ));
         }
     };
-    Ok(HttpResponse::Ok().json(state.experiments.results(&key, method)?))
+    let cuped = q.cuped.unwrap_or(true);
+    Ok(HttpResponse::Ok().json(state.experiments.results(&key, method, cuped)?))
 }
 
 /// The body of [`record_event`].

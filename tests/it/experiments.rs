@@ -575,3 +575,124 @@ async fn staff_run_an_experiment_from_the_admin_and_read_its_results() {
     assert!(html.contains("<td>stopped</td>"));
     app.stop().await;
 }
+
+/// One paid order of one unit of `variant` by the bearer `client`; returns its total.
+async fn customer_buys(app: &TestApp, client: &reqwest::Client, variant: &str, key: &str) -> i64 {
+    let r = client
+        .post(app.url("/api/v1/cart/items"))
+        .json(&json!({"variant_id": variant, "quantity": 1}))
+        .send()
+        .await
+        .expect("add");
+    assert_eq!(r.status(), 201);
+    let o: Value = client
+        .post(app.url("/api/v1/checkout"))
+        .header("Idempotency-Key", key)
+        .json(&crate::common::shop::checkout_body("buyer@example.com"))
+        .send()
+        .await
+        .expect("checkout")
+        .json()
+        .await
+        .expect("json");
+    let pay = o["payment"]["id"].as_str().expect("payment");
+    let r = client
+        .post(app.url(&format!("/api/v1/payments/{pay}/confirm")))
+        .json(&crate::payments::card("4242424242424242"))
+        .send()
+        .await
+        .expect("pay");
+    assert_eq!(r.status(), 200);
+    o["totals"]["total"]["amount"].as_i64().expect("total")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cuped_uses_customers_orders_before_the_start() {
+    let app = TestApp::spawn().await;
+    let (_, variants) = crate::common::shop::product(&app, "CUP", 1, 100).await;
+    let mut customers = Vec::new();
+    // Customers who bought more before buy more after: revenue before explains revenue after.
+    for i in 0..8usize {
+        // Registrations are rate limited per address: let the test clock move on.
+        app.clock.advance(std::time::Duration::from_secs(61));
+        let c = bearer_client(&app.customer_token(&format!("c{i}@example.com")).await);
+        for k in 0..(i % 4) {
+            customer_buys(&app, &c, &variants[0], &format!("pre-{i}-{k}")).await;
+        }
+        customers.push(c);
+    }
+    app.clock.advance(std::time::Duration::from_secs(60));
+    let r = app
+        .admin_post_json(
+            "/api/v1/admin/experiments",
+            &json!({"key": "loyal", "status": "running",
+                    "metrics": {"primary": "revenue", "guardrails": ["orders"]}}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    for c in &customers {
+        let r = c
+            .post(app.url("/api/v1/experiments/events"))
+            .json(&json!({"type": "exposure", "experiment": "loyal"}))
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(r.status(), 202);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    app.clock.advance(std::time::Duration::from_secs(60));
+    for (i, c) in customers.iter().enumerate() {
+        for k in 0..(i % 4) {
+            customer_buys(&app, c, &variants[0], &format!("post-{i}-{k}")).await;
+        }
+    }
+    let get = |cuped: bool| {
+        let (c, url) = (
+            app.admin.clone(),
+            app.url(&format!(
+                "/api/v1/admin/experiments/loyal/results?method=fixed&cuped={cuped}"
+            )),
+        );
+        async move {
+            c.get(url)
+                .send()
+                .await
+                .expect("GET")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let with = crate::common::eventually(std::time::Duration::from_secs(15), || async {
+        let r = get(true).await;
+        let total: f64 = r["metrics"][1]["variants"]
+            .as_array()?
+            .iter()
+            .filter_map(|v| v["total"].as_f64())
+            .sum();
+        // 0+1+2+3 twice over the eight customers: 12 orders after the start.
+        (total == 12.0).then_some(r)
+    })
+    .await
+    .expect("every order after the start is counted");
+    let revenue = &with["metrics"][0];
+    assert_eq!(revenue["metric"], "revenue");
+    let c = &revenue["cuped"];
+    assert!(
+        c["variance_reduction"].as_f64().expect("reduction") > 0.9,
+        "the pre-period explains the revenue: {c}"
+    );
+    assert!(
+        (c["theta"].as_f64().expect("theta") - 1.0).abs() < 0.05,
+        "{c}"
+    );
+    assert_eq!(revenue["test"], "welch_t");
+    let without = get(false).await;
+    assert!(without["metrics"][0]["cuped"].is_null());
+    // The values shown are the metric as measured either way.
+    assert_eq!(
+        without["metrics"][0]["variants"][0]["total"],
+        revenue["variants"][0]["total"]
+    );
+    app.stop().await;
+}

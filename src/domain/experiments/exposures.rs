@@ -72,8 +72,42 @@ pub struct SubjectRecord {
     pub exposed_at: Timestamp,
     /// The subject's value of each metric it converted on.
     pub values: BTreeMap<String, i64>,
+    /// The subject's value of each metric before the experiment started (CUPED's covariate):
+    /// for customers from their paid orders; nothing for visitors.
+    pub pre: BTreeMap<String, i64>,
 }
-impl Value for SubjectRecord {}
+
+/// The record as version 1 wrote it (before pre-period values).
+#[derive(Deserialize)]
+struct SubjectRecordV1 {
+    arm: u16,
+    exposed_at: Timestamp,
+    values: BTreeMap<String, i64>,
+}
+
+impl Value for SubjectRecord {
+    const VERSION: u8 = 2;
+
+    fn upgrade(version: u8, bytes: &[u8]) -> Result<Self, crate::storage::CodecError> {
+        if version != 1 {
+            return Err(crate::storage::CodecError::UnknownVersion {
+                found: version,
+                current: Self::VERSION,
+            });
+        }
+        let v1: SubjectRecordV1 = postcard::from_bytes(bytes)
+            .map_err(|e| crate::storage::CodecError::Postcard(e.to_string()))?;
+        Ok(SubjectRecord {
+            arm: v1.arm,
+            exposed_at: v1.exposed_at,
+            values: v1.values,
+            pre: BTreeMap::new(),
+        })
+    }
+}
+
+/// Metrics whose pre-period value is known for customers.
+const PRE_METRICS: [&str; 3] = ["order_paid", "orders", "revenue"];
 
 /// Σy and Σy² over an arm's subjects for one metric (n is the arm's [`EXPOSED`] count).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -197,13 +231,37 @@ fn expose(
     }
     let index = x.arms.iter().position(|a| a.key == arm.key).unwrap_or(0);
     let index = u16::try_from(index).unwrap_or(0);
+    let pre = pre_period(tx, subject, x.started_at.unwrap_or(at))?;
+    for (metric, value) in &pre {
+        bump(tx, &x.key, index, &format!("pre:{metric}"), 0, *value)?;
+    }
     let rec = SubjectRecord {
         arm: index,
         exposed_at: at,
         values: BTreeMap::new(),
+        pre,
     };
     tx.insert(&SUBJECTS, &id, &rec)?;
     bump(tx, &x.key, index, EXPOSED, 0, 1)
+}
+
+/// A customer's values before `start` from their paid orders (at most
+/// [`orders::MAX_HISTORY`] read); zeros are left out.
+fn pre_period(
+    tx: &WriteTx<'_>,
+    subject: &Subject,
+    start: Timestamp,
+) -> Result<BTreeMap<String, i64>, StorageError> {
+    let Subject::Customer(c) = subject else {
+        return Ok(BTreeMap::new());
+    };
+    let (count, revenue) = crate::domain::orders::paid_before(tx, *c, start)?;
+    Ok(PRE_METRICS
+        .iter()
+        .zip([i64::from(count > 0), count, revenue])
+        .filter(|(_, v)| *v != 0)
+        .map(|(m, v)| ((*m).to_owned(), v))
+        .collect())
 }
 
 /// Counts a paid order of `subject` at `at` in every experiment it was exposed to before:
@@ -253,6 +311,13 @@ fn convert(
     }
     rec.values.insert(metric.to_owned(), new);
     tx.insert(&SUBJECTS, &id, &rec)?;
+    // Σxy moves by x·(new − old): kept in the `sum` of the `xy:` row.
+    if let Some(&pre) = rec.pre.get(metric) {
+        let key = (x.key.clone(), rec.arm, format!("xy:{metric}"));
+        let mut s = tx.get(&ARM_SUMS, &key)?.unwrap_or_default();
+        s.sum += i128::from(pre) * (i128::from(new) - i128::from(old));
+        tx.insert(&ARM_SUMS, &key, &s)?;
+    }
     bump(tx, &x.key, rec.arm, metric, old, new)
 }
 
@@ -271,6 +336,26 @@ fn bump(
     s.sum += n - o;
     s.sum_sq += n * n - o * o;
     tx.insert(&ARM_SUMS, &id, &s)
+}
+
+/// CUPED's sums of every arm of `x` for `metric`, in arm order: (Σx, Σx², Σxy).
+pub fn arm_covariates(
+    r: &impl Reader,
+    x: &Experiment,
+    metric: &str,
+) -> Result<Vec<(i128, i128, i128)>, StorageError> {
+    let mut out = Vec::with_capacity(x.arms.len());
+    for i in 0..x.arms.len() {
+        let i = u16::try_from(i).unwrap_or(u16::MAX);
+        let pre = r
+            .get(&ARM_SUMS, &(x.key.clone(), i, format!("pre:{metric}")))?
+            .unwrap_or_default();
+        let xy = r
+            .get(&ARM_SUMS, &(x.key.clone(), i, format!("xy:{metric}")))?
+            .unwrap_or_default();
+        out.push((pre.sum, pre.sum_sq, xy.sum));
+    }
+    Ok(out)
 }
 
 /// The sums of every arm of `x` for `metric`, in arm order, with each arm's subjects.

@@ -302,17 +302,19 @@ impl Experiments {
         })))
     }
 
-    /// The results of experiment `key` by `method`.
+    /// The results of experiment `key` by `method`, with CUPED when `cuped` and the metric
+    /// has pre-period values.
     pub fn results(
         &self,
         key: &str,
         method: results::Method,
+        cuped: bool,
     ) -> Result<results::Results, ExperimentError> {
         let r = self.store.read()?;
         let x = r
             .get(&EXPERIMENTS, &key.to_owned())?
             .ok_or(ExperimentError::NotFound)?;
-        Ok(results::results(&r, &x, method)?)
+        Ok(results::results(&r, &x, method, cuped)?)
     }
 
     /// Defines an experiment (draft unless `status` is `running`).

@@ -6,7 +6,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::exposures::{ArmSums, arm_sums};
+use super::exposures::{ArmSums, arm_covariates, arm_sums};
 use super::model::Experiment;
 use super::stats::{self, Moments};
 use crate::storage::{Reader, StorageError};
@@ -71,9 +71,22 @@ pub struct ArmResult {
     pub p_value_adjusted: Option<f64>,
 }
 
+/// What CUPED did to a metric.
+#[derive(Clone, Copy, Debug, Serialize, ToSchema)]
+pub struct CupedResult {
+    /// θ = cov(Y, X) / var(X), pooled over the arms.
+    pub theta: f64,
+    /// Share of the metric's variance removed by the pre-period covariate.
+    pub variance_reduction: f64,
+}
+
 /// One metric's results.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct MetricResult {
+    /// CUPED's adjustment, when the metric has pre-period values (customers' paid orders
+    /// before the start) and it was asked for; lifts and p-values are then of the adjusted
+    /// metric.
+    pub cuped: Option<CupedResult>,
     /// The metric.
     pub metric: String,
     /// `primary` or `guardrail`.
@@ -120,8 +133,14 @@ fn moments(n: u64, s: ArmSums) -> Moments {
     }
 }
 
-/// The results of `x` from the stored sums.
-pub fn results(r: &impl Reader, x: &Experiment, method: Method) -> Result<Results, StorageError> {
+/// The results of `x` from the stored sums, with CUPED where the metric has pre-period values
+/// and `cuped` is asked for.
+pub fn results(
+    r: &impl Reader,
+    x: &Experiment,
+    method: Method,
+    cuped: bool,
+) -> Result<Results, StorageError> {
     let mut names = vec![(x.metrics.primary.clone(), "primary")];
     names.extend(
         x.metrics
@@ -134,7 +153,12 @@ pub fn results(r: &impl Reader, x: &Experiment, method: Method) -> Result<Result
     for (metric, role) in names {
         let sums = arm_sums(r, x, &metric)?;
         subjects = sums.iter().map(|(n, _)| *n).collect();
-        metrics.push(metric_result(x, &metric, role, &sums, method));
+        let covariates = if cuped {
+            arm_covariates(r, x, &metric)?
+        } else {
+            Vec::new()
+        };
+        metrics.push(metric_result(x, &metric, role, &sums, &covariates, method));
     }
     let weights: Vec<f64> = x.arms.iter().map(|a| f64::from(a.weight)).collect();
     let s = stats::srm(&subjects, &weights);
@@ -151,34 +175,84 @@ pub fn results(r: &impl Reader, x: &Experiment, method: Method) -> Result<Result
     })
 }
 
+/// The arms' moments adjusted by CUPED, and what it did; `None` without pre-period values.
+fn adjusted(
+    raw: &[Moments],
+    covariates: &[(i128, i128, i128)],
+) -> Option<(Vec<Moments>, CupedResult)> {
+    if covariates.len() != raw.len() || covariates.iter().all(|c| c.1 == 0) {
+        return None;
+    }
+    let with_x: Vec<Moments> = raw
+        .iter()
+        .zip(covariates)
+        .map(|(m, c)| Moments {
+            x_sum: c.0 as f64,
+            x_sum_sq: c.1 as f64,
+            xy_sum: c.2 as f64,
+            ..*m
+        })
+        .collect();
+    let theta = stats::cuped_theta(&with_x);
+    let x_bar = stats::pooled_x_mean(&with_x);
+    let pooled = with_x.iter().fold(Moments::default(), |a, m| Moments {
+        n: a.n + m.n,
+        sum: a.sum + m.sum,
+        sum_sq: a.sum_sq + m.sum_sq,
+        x_sum: a.x_sum + m.x_sum,
+        x_sum_sq: a.x_sum_sq + m.x_sum_sq,
+        xy_sum: a.xy_sum + m.xy_sum,
+    });
+    let reduction = stats::cuped(&pooled, theta, x_bar).variance_reduction;
+    let arms = with_x
+        .iter()
+        .map(|m| stats::cuped(m, theta, x_bar).adjusted)
+        .collect();
+    Some((
+        arms,
+        CupedResult {
+            theta,
+            variance_reduction: reduction,
+        },
+    ))
+}
+
 fn metric_result(
     x: &Experiment,
     metric: &str,
     role: &str,
     sums: &[(u64, ArmSums)],
+    covariates: &[(i128, i128, i128)],
     method: Method,
 ) -> MetricResult {
-    let binary = is_binary(metric);
-    let all: Vec<Moments> = sums.iter().map(|(n, s)| moments(*n, *s)).collect();
+    let raw: Vec<Moments> = sums.iter().map(|(n, s)| moments(*n, *s)).collect();
+    let cuped = adjusted(&raw, covariates);
+    // With CUPED the adjusted metric is no longer 0/1: it is tested as a mean.
+    let binary = is_binary(metric) && cuped.is_none();
+    let all: Vec<Moments> = cuped
+        .as_ref()
+        .map_or_else(|| raw.clone(), |(a, _)| a.clone());
     let control = all.first().copied().unwrap_or_default();
     let z = stats::z_critical(ALPHA);
     let mut rows: Vec<ArmResult> = Vec::with_capacity(all.len());
     for (i, m) in all.iter().enumerate() {
-        let se = if m.n > 0.0 {
-            (m.variance() / m.n).sqrt()
+        // The value shown is the metric as measured; lifts use the adjusted one.
+        let shown = raw[i];
+        let se = if shown.n > 0.0 {
+            (shown.variance() / shown.n).sqrt()
         } else {
             0.0
         };
         let value = stats::Interval {
-            estimate: m.mean(),
-            low: m.mean() - z * se,
-            high: m.mean() + z * se,
+            estimate: shown.mean(),
+            low: shown.mean() - z * se,
+            high: shown.mean() + z * se,
             std_error: se,
         };
         let mut row = ArmResult {
             variant: x.arms.get(i).map(|a| a.key.clone()).unwrap_or_default(),
             subjects: sums[i].0,
-            total: m.sum,
+            total: shown.sum,
             value: value.into(),
             absolute_lift: None,
             relative_lift: None,
@@ -225,6 +299,7 @@ fn metric_result(
         row.p_value_adjusted = Some(adj);
     }
     MetricResult {
+        cuped: cuped.map(|(_, c)| c),
         metric: metric.to_owned(),
         role: role.to_owned(),
         test: match (method, binary) {

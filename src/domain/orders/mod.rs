@@ -485,6 +485,38 @@ pub fn has_orders(r: &impl Reader, customer: CustomerId) -> Result<bool, Storage
         .is_empty())
 }
 
+/// Most orders of one customer [`paid_before`] reads.
+pub const MAX_HISTORY: usize = 1_000;
+
+/// A customer's paid orders placed before `before`: how many, and their totals in minor
+/// units (experiments' pre-period covariate for CUPED). Reads the newest [`MAX_HISTORY`]
+/// orders placed before `before` at most.
+pub fn paid_before(
+    r: &impl Reader,
+    customer: CustomerId,
+    before: Timestamp,
+) -> Result<(i64, i64), StorageError> {
+    let below = (customer, OrderId::from_bytes(id_floor(before)));
+    let ids = r.prefix(
+        &BY_CUSTOMER,
+        &customer,
+        Some(&below),
+        ScanOrder::Desc,
+        MAX_HISTORY,
+    )?;
+    let (mut count, mut revenue) = (0i64, 0i64);
+    for ((_, id), ()) in ids {
+        if let Some(o) = r.get(&ORDERS, &id)?
+            && o.invoice.is_some()
+            && o.created_at < before
+        {
+            count += 1;
+            revenue = revenue.saturating_add(o.totals.total.amount);
+        }
+    }
+    Ok((count, revenue))
+}
+
 /// The stored order `id`, if any (for modules that keep outcomes naming an order).
 pub fn find(r: &impl Reader, id: OrderId) -> Result<Option<Order>, StorageError> {
     r.get(&ORDERS, &id)

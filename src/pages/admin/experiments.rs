@@ -154,7 +154,7 @@ async fn detail(
         Some("fixed") => Method::Fixed,
         _ => Method::Sequential,
     };
-    let results = state.experiments.results(&key, method)?;
+    let results = state.experiments.results(&key, method, true)?;
     let charts: Vec<Value> = results
         .metrics
         .iter()
