@@ -82,6 +82,11 @@ pub struct App {
     health: Arc<Health>,
     auth: Auth,
     public_url: String,
+    /// The experiment-event flusher and the switch for its last write at shutdown.
+    experiment_events: (
+        crate::domain::experiments::exposures::FlushStop,
+        tokio::task::JoinHandle<()>,
+    ),
 }
 
 impl App {
@@ -226,8 +231,9 @@ impl App {
             );
         }
         // Experiment events are batched: the flusher writes them every 500 ms.
-        let (experiments, flusher) = crate::domain::experiments::Experiments::new(store.clone());
-        tokio::spawn(flusher);
+        let (experiments, flusher, flush_stop) =
+            crate::domain::experiments::Experiments::new(store.clone());
+        let experiment_events = (flush_stop, tokio::spawn(flusher));
         // Every module's job handlers and recurring schedules, declared by the module.
         runner
             .install(vec![
@@ -325,6 +331,7 @@ impl App {
             health,
             auth,
             public_url,
+            experiment_events,
         })
     }
 
@@ -357,6 +364,7 @@ impl App {
             jobs,
             health,
             auth,
+            experiment_events,
             ..
         } = self;
         let handle = server.handle();
@@ -372,6 +380,15 @@ impl App {
             let _ = task.await;
         }
         jobs.shutdown().await;
+        // The requests are over: write the experiment events still queued, then close.
+        let (flush_stop, flusher) = experiment_events;
+        flush_stop.stop();
+        if tokio::time::timeout(Duration::from_secs(10), flusher)
+            .await
+            .is_err()
+        {
+            tracing::warn!("shutdown: experiment events were still being written after 10 s");
+        }
         drop(auth);
         store.shutdown().await;
         if !store.wait_released(Duration::from_secs(5)).await {

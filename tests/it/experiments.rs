@@ -696,3 +696,47 @@ async fn cuped_uses_customers_orders_before_the_start() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_shutdown_writes_the_queued_events() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = TestApp::spawn_in(dir.path(), None).await;
+    let r = app
+        .admin_post_json(
+            "/api/v1/admin/experiments",
+            &json!({"key": "quick", "status": "running"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    for i in 0..25 {
+        let r = event(
+            &app,
+            json!({"type": "exposure", "experiment": "quick", "subject": format!("q{i}")}),
+        )
+        .await;
+        assert_eq!(r.status(), 202);
+    }
+    // Stopped at once, well inside the 500 ms flush interval.
+    app.stop().await;
+    let app = TestApp::spawn_in(dir.path(), None).await;
+    let r: Value = app
+        .admin
+        .get(app.url("/api/v1/admin/experiments/quick/results"))
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    let subjects: u64 = r["metrics"][0]["variants"]
+        .as_array()
+        .expect("variants")
+        .iter()
+        .map(|v| v["subjects"].as_u64().expect("subjects"))
+        .sum();
+    assert_eq!(
+        subjects, 25,
+        "every accepted event was written before the store closed"
+    );
+    app.stop().await;
+}

@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use std::sync::Arc;
+
+use tokio::sync::{Notify, mpsc};
 
 use super::assign::{self, Subject};
 use super::model::{EXPERIMENTS, Experiment, Status};
@@ -146,34 +148,73 @@ impl Recorder {
     }
 }
 
-/// A recorder and the flusher that drains it into `store` (run by the composition root until
-/// the queue closes; at shutdown the last events are written).
-pub fn recorder(store: Store) -> (Recorder, impl std::future::Future<Output = ()>) {
-    let (tx, rx) = mpsc::channel(QUEUE);
-    (Recorder { tx }, flusher(store, rx))
+/// Tells the flusher to write what is queued and end (the composition root calls it at
+/// shutdown, after the last request, before the store closes).
+#[derive(Clone, Debug)]
+pub struct FlushStop(Arc<Notify>);
+
+impl FlushStop {
+    /// Asks for the last flush; the flusher's future then completes.
+    pub fn stop(&self) {
+        self.0.notify_one();
+    }
 }
 
-async fn flusher(store: Store, mut rx: mpsc::Receiver<Recorded>) {
+/// A recorder, the flusher that drains it into `store` (run by the composition root), and the
+/// switch that ends the flusher after a last write.
+pub fn recorder(
+    store: Store,
+) -> (
+    Recorder,
+    impl std::future::Future<Output = ()> + Send + 'static,
+    FlushStop,
+) {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let stop = Arc::new(Notify::new());
+    (
+        Recorder { tx },
+        flusher(store, rx, stop.clone()),
+        FlushStop(stop),
+    )
+}
+
+async fn flusher(store: Store, mut rx: mpsc::Receiver<Recorded>, stop: Arc<Notify>) {
     let mut batch = Vec::with_capacity(FLUSH_AT);
-    loop {
-        let first = rx.recv().await;
-        let Some(first) = first else { break };
-        batch.push(first);
+    let mut stopping = false;
+    while !stopping {
+        tokio::select! {
+            e = rx.recv() => match e {
+                Some(e) => batch.push(e),
+                None => stopping = true,
+            },
+            () = stop.notified() => stopping = true,
+        }
         let deadline = tokio::time::sleep(FLUSH_EVERY);
         tokio::pin!(deadline);
-        while batch.len() < FLUSH_AT {
+        while !stopping && batch.len() < FLUSH_AT {
             tokio::select! {
                 e = rx.recv() => match e {
                     Some(e) => batch.push(e),
-                    None => break,
+                    None => stopping = true,
                 },
                 () = &mut deadline => break,
+                () = stop.notified() => stopping = true,
             }
         }
-        let events = std::mem::take(&mut batch);
-        let n = events.len();
-        if let Err(e) = store.write(move |tx| apply_all(tx, &events)).await {
-            tracing::warn!(error = %e, events = n, "experiment events were not written");
+        if stopping {
+            // The last flush: everything still queued (bounded by QUEUE).
+            while let Ok(e) = rx.try_recv() {
+                batch.push(e);
+            }
+        }
+        // Written in chunks of FLUSH_AT, so no write grows beyond the usual batch.
+        while !batch.is_empty() {
+            let rest = batch.split_off(batch.len().min(FLUSH_AT));
+            let events = std::mem::replace(&mut batch, rest);
+            let n = events.len();
+            if let Err(e) = store.write(move |tx| apply_all(tx, &events)).await {
+                tracing::warn!(error = %e, events = n, "experiment events were not written");
+            }
         }
     }
 }

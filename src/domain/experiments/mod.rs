@@ -215,11 +215,17 @@ pub struct Experiments {
 }
 
 impl Experiments {
-    /// The service over `store`, and the flusher that writes its queued events (the
-    /// composition root runs it for the life of the process).
-    pub fn new(store: Store) -> (Self, impl std::future::Future<Output = ()> + Send + 'static) {
-        let (recorder, flusher) = exposures::recorder(store.clone());
-        (Experiments { store, recorder }, flusher)
+    /// The service over `store`, the flusher that writes its queued events (the composition
+    /// root runs it for the life of the process) and the switch for its last flush.
+    pub fn new(
+        store: Store,
+    ) -> (
+        Self,
+        impl std::future::Future<Output = ()> + Send + 'static,
+        exposures::FlushStop,
+    ) {
+        let (recorder, flusher, stop) = exposures::recorder(store.clone());
+        (Experiments { store, recorder }, flusher, stop)
     }
 
     /// Queues an exposure of `subject` to experiment `key` at `at` (written within
