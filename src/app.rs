@@ -234,6 +234,11 @@ impl App {
         let (experiments, flusher, flush_stop) =
             crate::domain::experiments::Experiments::new(store.clone());
         let experiment_events = (flush_stop, tokio::spawn(flusher));
+        let recommender = crate::domain::recommend::Recommender::new(
+            store.clone(),
+            catalog.clone(),
+            inventory.clone(),
+        );
         // Every module's job handlers and recurring schedules, declared by the module.
         runner
             .install(vec![
@@ -246,6 +251,7 @@ impl App {
                 webhooks.work(),
                 gift_cards.work(),
                 experiments.work(),
+                recommender.work(),
                 idempotency::work(store.clone()),
             ])
             .await
@@ -277,6 +283,7 @@ impl App {
             rules: rules.clone(),
             gift_cards: gift_cards.clone(),
             experiments: experiments.clone(),
+            recommender: recommender.clone(),
             jobs: crate::domain::jobs_admin::JobsAdmin::new(store.clone()),
             auth_limiter: Arc::new(RateLimiter::new(
                 config.auth.login_per_ip_per_minute,

@@ -15,6 +15,7 @@ pub mod jobs_admin;
 pub mod orders;
 pub mod payments;
 pub mod pricing;
+pub mod recommend;
 pub mod rules;
 pub mod search;
 pub mod webhooks;

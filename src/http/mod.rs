@@ -23,6 +23,7 @@ pub mod paging;
 pub mod payments;
 pub mod pricing;
 pub mod problem;
+pub mod recommend;
 pub mod search;
 pub mod webhooks;
 
@@ -100,6 +101,8 @@ pub struct HttpState {
     pub gift_cards: crate::domain::giftcards::GiftCards,
     /// Experiments.
     pub experiments: crate::domain::experiments::Experiments,
+    /// Recommendations.
+    pub recommender: crate::domain::recommend::Recommender,
     /// Job administration.
     pub jobs: crate::domain::jobs_admin::JobsAdmin,
     /// Per-IP budget of login and token endpoints.
@@ -177,6 +180,7 @@ pub const MODULES: &[Module] = &[
     documented!(webhooks),
     documented!(diagnostics),
     documented!(experiments),
+    documented!(recommend),
     documented!(jobs),
 ];
 

@@ -36,6 +36,7 @@ mod pages;
 mod payments;
 mod pricing;
 mod proxy;
+mod recommend;
 mod search;
 mod shopify;
 mod storage;

@@ -65,6 +65,10 @@ pub const GIFT_CARDS_RELEASE_JOB: &str = "order.gift_cards_released";
 /// module counts the order (paid, revenue, orders) for the arms the customer was exposed to.
 pub const PAID_FOR_EXPERIMENTS_JOB: &str = "order.paid_for_experiments";
 
+/// Job kind queued in the paying write of every order: the recommendations module counts its
+/// products (orders per product, pairs bought together).
+pub const PAID_FOR_RECOMMENDATIONS_JOB: &str = "order.paid_for_recommendations";
+
 /// Payload of [`EXPIRE_JOB`], [`FIRST_FULFILMENT_JOB`], [`GIFT_CARDS_SOLD_JOB`] and
 /// [`GIFT_CARDS_RELEASE_JOB`].
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -392,6 +396,12 @@ pub fn transition(
             }
             inventory::sell(tx, order.id)?;
             events::record(tx, &events::ORDER_PAID, &OrderEventV3::of(order))?;
+            let job = jobs::NewJob::new(
+                PAID_FOR_RECOMMENDATIONS_JOB,
+                &ExpireJob { order_id: order.id },
+            )?
+            .dedupe(format!("paid_for_recommendations:{}", order.id));
+            jobs::enqueue(tx, job)?;
             if order.customer_id.is_some() {
                 let job =
                     jobs::NewJob::new(PAID_FOR_EXPERIMENTS_JOB, &ExpireJob { order_id: order.id })?
