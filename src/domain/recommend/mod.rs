@@ -154,7 +154,10 @@ pub fn count_order(tx: &mut WriteTx<'_>, products: &[ProductId]) -> Result<(), S
             tx.insert(&PAIRS, &(*a, *b), &(n + 1))?;
         }
     }
-    jobs::enqueue(tx, jobs::NewJob::new(REFRESH_JOB, &Refresh { products: ps })?)?;
+    jobs::enqueue(
+        tx,
+        jobs::NewJob::new(REFRESH_JOB, &Refresh { products: ps })?,
+    )?;
     Ok(())
 }
 
@@ -284,22 +287,27 @@ impl Recommender {
 
     /// Job handler of [`REFRESH_JOB`]: ranks, from a snapshot, the lists of the changed
     /// products and of their best [`PARTNERS_REFRESHED`] partners, and writes them in the ack.
-    pub async fn on_refresh(self, ctx: jobs::JobContext) -> Result<jobs::JobOutcome, jobs::JobError> {
+    pub async fn on_refresh(
+        self,
+        ctx: jobs::JobContext,
+    ) -> Result<jobs::JobOutcome, jobs::JobError> {
         let job: Refresh = ctx.payload()?;
         let store = self.store.clone();
-        let lists = tokio::task::spawn_blocking(move || -> Result<Vec<(ProductId, Ranked)>, StorageError> {
-            let r = store.read()?;
-            let mut todo: Vec<ProductId> = job.products.clone();
-            for p in &job.products {
-                let own = rank_partners(&r, *p)?;
-                todo.extend(own.items.iter().take(PARTNERS_REFRESHED).map(|(q, _)| *q));
-            }
-            todo.sort_unstable();
-            todo.dedup();
-            todo.into_iter()
-                .map(|p| Ok((p, rank_partners(&r, p)?)))
-                .collect()
-        })
+        let lists = tokio::task::spawn_blocking(
+            move || -> Result<Vec<(ProductId, Ranked)>, StorageError> {
+                let r = store.read()?;
+                let mut todo: Vec<ProductId> = job.products.clone();
+                for p in &job.products {
+                    let own = rank_partners(&r, *p)?;
+                    todo.extend(own.items.iter().take(PARTNERS_REFRESHED).map(|(q, _)| *q));
+                }
+                todo.sort_unstable();
+                todo.dedup();
+                todo.into_iter()
+                    .map(|p| Ok((p, rank_partners(&r, p)?)))
+                    .collect()
+            },
+        )
         .await
         .map_err(|e| jobs::JobError::retry(e.to_string()))?
         .map_err(|e| jobs::JobError::retry(e.to_string()))?;
