@@ -499,21 +499,15 @@ pub fn has_orders(r: &impl Reader, customer: CustomerId) -> Result<bool, Storage
 pub const MAX_HISTORY: usize = 1_000;
 
 /// A customer's paid orders placed before `before`: how many, and their totals in minor
-/// units (experiments' pre-period covariate for CUPED). Reads the newest [`MAX_HISTORY`]
-/// orders placed before `before` at most.
+/// units (experiments' pre-period covariate for CUPED). Reads the customer's newest
+/// [`MAX_HISTORY`] orders at most and judges each by its creation time (ids only roughly
+/// follow the clock: they stay increasing when it steps back).
 pub fn paid_before(
     r: &impl Reader,
     customer: CustomerId,
     before: Timestamp,
 ) -> Result<(i64, i64), StorageError> {
-    let below = (customer, OrderId::from_bytes(id_floor(before)));
-    let ids = r.prefix(
-        &BY_CUSTOMER,
-        &customer,
-        Some(&below),
-        ScanOrder::Desc,
-        MAX_HISTORY,
-    )?;
+    let ids = r.prefix(&BY_CUSTOMER, &customer, None, ScanOrder::Desc, MAX_HISTORY)?;
     let (mut count, mut revenue) = (0i64, 0i64);
     for ((_, id), ()) in ids {
         if let Some(o) = r.get(&ORDERS, &id)?
