@@ -7,6 +7,7 @@ mod admin_products;
 mod admin_rules;
 mod architecture;
 mod auth;
+mod auth_roles;
 mod browser;
 mod cart;
 mod catalog;
