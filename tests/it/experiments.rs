@@ -400,39 +400,8 @@ async fn a_paid_order_counts_for_the_arm_its_customer_saw_once() {
     assert_eq!(r.status(), 201);
     let (_, variants) = crate::common::shop::product(&app, "EXP", 1, 10).await;
     let alice = bearer_client(&app.customer_token("alice@example.com").await);
-    let buy = |key: &'static str| {
-        let (alice, app, v) = (alice.clone(), &app, variants[0].clone());
-        async move {
-            let r = alice
-                .post(app.url("/api/v1/cart/items"))
-                .json(&json!({"variant_id": v, "quantity": 2}))
-                .send()
-                .await
-                .expect("add");
-            assert_eq!(r.status(), 201);
-            let o: Value = alice
-                .post(app.url("/api/v1/checkout"))
-                .header("Idempotency-Key", key)
-                .json(&crate::common::shop::checkout_body("alice@example.com"))
-                .send()
-                .await
-                .expect("checkout")
-                .json()
-                .await
-                .expect("json");
-            let pay = o["payment"]["id"].as_str().expect("payment");
-            let r = alice
-                .post(app.url(&format!("/api/v1/payments/{pay}/confirm")))
-                .json(&crate::payments::card("4242424242424242"))
-                .send()
-                .await
-                .expect("pay");
-            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
-            o["totals"]["total"]["amount"].as_i64().expect("total")
-        }
-    };
     // Paid before the exposure: not the arm's doing.
-    buy("before").await;
+    customer_buys(&app, &alice, &variants[0], "before").await;
     let r = alice
         .post(app.url("/api/v1/experiments/events"))
         .json(&json!({"type": "exposure", "experiment": "banner"}))
@@ -443,7 +412,7 @@ async fn a_paid_order_counts_for_the_arm_its_customer_saw_once() {
     // Let the exposure be written, and the clock move past it, before the next order.
     tokio::time::sleep(std::time::Duration::from_millis(700)).await;
     app.clock.advance(std::time::Duration::from_secs(1));
-    let total = buy("after").await;
+    let total = customer_buys(&app, &alice, &variants[0], "after").await;
     let arm: Value = alice
         .get(app.url("/api/v1/experiments/banner/assignment"))
         .send()
