@@ -60,10 +60,29 @@ async fn concurrent_writes_share_commits_and_failures_leave_nothing() {
     o.observer = Some(obs.clone());
     let store = Store::open(o).expect("open");
 
+    // A gate holds the writer until every request is queued, so batching does not depend on
+    // how the scheduler of a loaded machine interleaves the senders with the writer.
+    let queued = Arc::new(AtomicUsize::new(0));
+    let seen = queued.clone();
+    let gate_store = store.clone();
+    let gate = tokio::spawn(async move {
+        gate_store
+            .write(move |_tx| {
+                let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                while seen.load(Ordering::SeqCst) < 400 && std::time::Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+                Ok::<_, StorageError>(())
+            })
+            .await
+    });
     let mut tasks = Vec::new();
     for i in 0..400u64 {
         let s = store.clone();
+        let queued = queued.clone();
         tasks.push(tokio::spawn(async move {
+            queued.fetch_add(1, Ordering::SeqCst);
             s.write(move |tx| {
                 tx.insert(&KV, &format!("k{i:04}"), &i)?;
                 if i % 3 == 0 {
@@ -79,6 +98,7 @@ async fn concurrent_writes_share_commits_and_failures_leave_nothing() {
             .await
         }));
     }
+    gate.await.expect("join").expect("gate");
     let mut ok = 0;
     for (i, t) in tasks.into_iter().enumerate() {
         match t.await.expect("join") {
@@ -88,22 +108,35 @@ async fn concurrent_writes_share_commits_and_failures_leave_nothing() {
             }
             Err(TestErr::Rejected) => assert_eq!(i % 3, 0),
             Err(TestErr::Storage(StorageError::Panicked)) => assert_eq!(i % 7, 1),
-            Err(e) => panic!("unexpected {e:?}"),
+            Err(e) => panic!("request {i}: unexpected {e:?}"),
         }
     }
     let r = store.read().expect("read");
     let all = r
         .range(&KV, Bound::Unbounded, Bound::Unbounded, Order::Asc, 10_000)
         .expect("scan");
-    assert_eq!(all.len(), ok);
+    assert_eq!(all.len(), ok, "stored rows against acknowledged writes");
     assert!(all.iter().all(|(k, _)| k.starts_with('k')), "poison leaked");
     for (k, v) in &all {
         assert_eq!(k, &format!("k{v:04}"));
-        assert!(v % 3 != 0 && v % 7 != 1);
+        assert!(
+            v % 3 != 0 && v % 7 != 1,
+            "a refused or panicked write stored {k}"
+        );
     }
     // Group commit actually grouped: fewer commits than requests.
-    assert!(obs.max.load(Ordering::SeqCst) > 1, "no batching observed");
-    assert!(obs.commits.load(Ordering::SeqCst) < 400);
+    let (max, commits) = (
+        obs.max.load(Ordering::SeqCst),
+        obs.commits.load(Ordering::SeqCst),
+    );
+    assert!(
+        max > 1,
+        "no batching observed: {commits} commits, largest batch {max}"
+    );
+    assert!(
+        commits < 400,
+        "{commits} commits for 401 requests, largest batch {max}"
+    );
     store.shutdown().await;
 }
 
