@@ -238,6 +238,7 @@ impl App {
             store.clone(),
             catalog.clone(),
             inventory.clone(),
+            search.clone(),
         );
         // Every module's job handlers and recurring schedules, declared by the module.
         runner

@@ -139,7 +139,7 @@ pub struct AssignmentQuery {
 
 /// The subject of the request: `?subject=` from staff and API keys, the signed-in customer,
 /// else the visitor cookie (a new visitor id when there is none; `true` when it is new).
-fn subject_of(req: &HttpRequest, named: Option<&str>) -> Result<(Subject, bool)> {
+pub(super) fn subject_of(req: &HttpRequest, named: Option<&str>) -> Result<(Subject, bool)> {
     let has_credentials = req.headers().contains_key("authorization")
         || req.cookie(super::identity::ACCESS_COOKIE).is_some();
     if has_credentials {
@@ -204,7 +204,7 @@ pub async fn assignment(
 }
 
 /// Sets the visitor cookie when the subject is a new visitor; answers are never cached.
-fn visitor_cookie(
+pub(super) fn visitor_cookie(
     r: &mut actix_web::HttpResponseBuilder,
     state: &HttpState,
     new: bool,

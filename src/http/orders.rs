@@ -13,6 +13,7 @@ use super::{ApiError, HttpState, Problem};
 use crate::core::Page;
 use crate::core::{CustomerId, Timestamp};
 use crate::domain::checkout::CheckoutInput;
+use crate::domain::experiments::{RESERVATION_EXPERIMENT, Subject};
 use crate::domain::orders::OrderView;
 use crate::domain::orders::{FulfilInput, OrderFilter, Status, Viewer};
 
@@ -87,10 +88,29 @@ pub async fn checkout(
     who: Shopper,
     body: Json<CheckoutInput>,
 ) -> Result<HttpResponse> {
+    let arm = reservation_arm(&req, &state)?;
     let resp = state
         .checkout
-        .checkout(who.0, idempotency_key(&req), body.into_inner(), None)
+        .checkout(
+            who.0,
+            idempotency_key(&req),
+            body.into_inner(),
+            arm.as_ref().map(|a| a.0),
+        )
         .await?;
+    if let Some((_, subject, _)) = &arm
+        && !resp.replayed
+    {
+        // The arm's outcome: an order placed (paid orders follow for customers). The order
+        // stands either way: a full event queue costs the experiment one conversion.
+        let now = state.clock.now();
+        if let Err(e) = state
+            .experiments
+            .convert(subject.clone(), ORDER_PLACED_METRIC, 1, now)
+        {
+            tracing::warn!(error = %e, "reservation experiment: conversion not recorded");
+        }
+    }
     let placed = resp.outcome;
     let view = CheckoutView {
         order: OrderView {
@@ -99,7 +119,49 @@ pub async fn checkout(
         },
         payment: placed.payment,
     };
-    Ok(created(&view, resp.replayed))
+    let mut b = HttpResponse::Created();
+    if resp.replayed {
+        b.insert_header(("Idempotent-Replayed", "true"));
+    }
+    if let Some((_, subject, new)) = &arm {
+        super::experiments::visitor_cookie(&mut b, &state, *new, subject);
+    }
+    Ok(b.json(view))
+}
+
+/// The metric a checkout under the `reservation_strategy` experiment converts on.
+pub const ORDER_PLACED_METRIC: &str = "custom:order_placed";
+
+/// The reservation strategy the running `reservation_strategy` experiment gives the caller
+/// (its exposure recorded), with the subject and whether it is a new visitor.
+fn reservation_arm(
+    req: &HttpRequest,
+    state: &HttpState,
+) -> Result<Option<(crate::domain::inventory::Strategy, Subject, bool)>> {
+    if state.experiments.running(RESERVATION_EXPERIMENT).is_none() {
+        return Ok(None);
+    }
+    let now = state.clock.now();
+    let (subject, new) = super::experiments::subject_of(req, None)?;
+    let a = state
+        .experiments
+        .assignment(RESERVATION_EXPERIMENT, &subject, now)?;
+    let Some(strategy) = a
+        .variant
+        .as_deref()
+        .and_then(crate::domain::inventory::Strategy::parse)
+    else {
+        return Ok(None);
+    };
+    // Not exposed (the event queue is full): not in the experiment, the default applies.
+    if state
+        .experiments
+        .expose(RESERVATION_EXPERIMENT, subject.clone(), now)
+        .is_err()
+    {
+        return Ok(None);
+    }
+    Ok(Some((strategy, subject, new)))
 }
 
 /// The checkout response: the order, and the payment to confirm.

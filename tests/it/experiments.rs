@@ -2,6 +2,7 @@
 //! subject's arm is the same on every call, for the cookie visitor, the signed-in customer and
 //! a server-side subject — and after a restart.
 
+use crate::common::shop::customer_buys;
 use serde_json::{Value, json};
 
 use crate::common::{TestApp, bearer_client, problem};
@@ -401,7 +402,7 @@ async fn a_paid_order_counts_for_the_arm_its_customer_saw_once() {
     let (_, variants) = crate::common::shop::product(&app, "EXP", 1, 10).await;
     let alice = bearer_client(&app.customer_token("alice@example.com").await);
     // Paid before the exposure: not the arm's doing.
-    customer_buys(&app, &alice, &variants[0], "before").await;
+    customer_buys(&app, &alice, &[(&variants[0], 1)], "before").await;
     let r = alice
         .post(app.url("/api/v1/experiments/events"))
         .json(&json!({"type": "exposure", "experiment": "banner"}))
@@ -412,7 +413,7 @@ async fn a_paid_order_counts_for_the_arm_its_customer_saw_once() {
     // Let the exposure be written, and the clock move past it, before the next order.
     tokio::time::sleep(std::time::Duration::from_millis(700)).await;
     app.clock.advance(std::time::Duration::from_secs(1));
-    let total = customer_buys(&app, &alice, &variants[0], "after").await;
+    let total = customer_buys(&app, &alice, &[(&variants[0], 1)], "after").await;
     let arm: Value = alice
         .get(app.url("/api/v1/experiments/banner/assignment"))
         .send()
@@ -545,36 +546,6 @@ async fn staff_run_an_experiment_from_the_admin_and_read_its_results() {
     app.stop().await;
 }
 
-/// One paid order of one unit of `variant` by the bearer `client`; returns its total.
-async fn customer_buys(app: &TestApp, client: &reqwest::Client, variant: &str, key: &str) -> i64 {
-    let r = client
-        .post(app.url("/api/v1/cart/items"))
-        .json(&json!({"variant_id": variant, "quantity": 1}))
-        .send()
-        .await
-        .expect("add");
-    assert_eq!(r.status(), 201);
-    let o: Value = client
-        .post(app.url("/api/v1/checkout"))
-        .header("Idempotency-Key", key)
-        .json(&crate::common::shop::checkout_body("buyer@example.com"))
-        .send()
-        .await
-        .expect("checkout")
-        .json()
-        .await
-        .expect("json");
-    let pay = o["payment"]["id"].as_str().expect("payment");
-    let r = client
-        .post(app.url(&format!("/api/v1/payments/{pay}/confirm")))
-        .json(&crate::payments::card("4242424242424242"))
-        .send()
-        .await
-        .expect("pay");
-    assert_eq!(r.status(), 200);
-    o["totals"]["total"]["amount"].as_i64().expect("total")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cuped_uses_customers_orders_before_the_start() {
     let app = TestApp::spawn().await;
@@ -586,7 +557,7 @@ async fn cuped_uses_customers_orders_before_the_start() {
         app.clock.advance(std::time::Duration::from_secs(61));
         let c = bearer_client(&app.customer_token(&format!("c{i}@example.com")).await);
         for k in 0..(i % 4) {
-            customer_buys(&app, &c, &variants[0], &format!("pre-{i}-{k}")).await;
+            customer_buys(&app, &c, &[(&variants[0], 1)], &format!("pre-{i}-{k}")).await;
         }
         customers.push(c);
     }
@@ -627,7 +598,7 @@ async fn cuped_uses_customers_orders_before_the_start() {
     app.clock.advance(std::time::Duration::from_secs(60));
     for (i, c) in customers.iter().enumerate() {
         for k in 0..(i % 4) {
-            customer_buys(&app, c, &variants[0], &format!("post-{i}-{k}")).await;
+            customer_buys(&app, c, &[(&variants[0], 1)], &format!("post-{i}-{k}")).await;
         }
     }
     let get = |cuped: bool| {

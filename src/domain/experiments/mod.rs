@@ -21,6 +21,13 @@ pub use model::{
     Metrics, Status,
 };
 
+/// Key of the built-in experiment whose arms, named after recommendation strategies
+/// (`popular`, `for_you`…), choose the strategy of requests that name none.
+pub const RECOMMENDATION_EXPERIMENT: &str = "recommendation_strategy";
+/// Key of the built-in experiment whose arms `pessimistic` and `optimistic` choose how a
+/// checkout reserves stock.
+pub const RESERVATION_EXPERIMENT: &str = "reservation_strategy";
+
 /// Most experiments a shop keeps (every list and lookup stays short).
 pub const MAX_EXPERIMENTS: usize = 200;
 
@@ -438,6 +445,15 @@ impl Experiments {
             .read()?
             .get(&EXPERIMENTS, &key.to_owned())?
             .ok_or(ExperimentError::NotFound)
+    }
+
+    /// Whether experiment `key` exists and is running (a built-in experiment's switch: one
+    /// read, no error when there is none).
+    pub fn running(&self, key: &str) -> Option<ExperimentView> {
+        self.load(key)
+            .ok()
+            .filter(|e| e.status == Status::Running)
+            .map(|e| ExperimentView::from(&e))
     }
 
     /// Every experiment (at most [`MAX_EXPERIMENTS`]), by key.

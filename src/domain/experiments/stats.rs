@@ -347,7 +347,7 @@ pub fn srm(observed: &[u64], weights: &[f64]) -> Srm {
     let chi: f64 = observed
         .iter()
         .zip(weights)
-        .filter(|(_, w)| **w > 0.0)
+        .filter(|(_, w)| **w > 0.0 && total > 0.0)
         .map(|(&o, w)| {
             let e = total * w / wsum;
             (o as f64 - e).powi(2) / e

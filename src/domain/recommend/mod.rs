@@ -1,29 +1,36 @@
-//! Recommendations learnt from paid orders. Every paid order is counted once (a job queued in
-//! the paying write, applied in its ack): how many orders hold each product and how many hold
-//! each pair. The ack also queues a refresh: a second job ranks, from a read snapshot outside
-//! the single writer, the "bought together" lists of the order's products and of their best
-//! partners (whose scores moved with the counts), and writes only the new lists in its ack. A
-//! request reads one cached row and drops what is not on sale; nothing is computed from the
-//! order history on the request path.
+//! Recommendations learnt from paid orders and the catalog. Every paid order is counted once
+//! (a job queued in the paying write, applied in its ack, [`history`]). Lists that depend on
+//! many orders are ranked by jobs from a read snapshot outside the single writer and cached:
+//! each product's `bought_together` and `similar` lists, and the shop's `popular` and
+//! `trending` lists. A request reads cached rows and drops what is not on sale; `buy_again`
+//! and `for_you` combine one customer's purchases (at most 1,000 rows) with cached lists.
+//! Nothing is computed from the whole order history or catalog on the request path.
 //!
-//! Strategies so far: `popular` (the products in most paid orders) and `bought_together`
-//! (item-to-item co-occurrence normalised by cosine, count(a, b) / √(count(a)·count(b)), so
-//! best-sellers do not top every list).
+//! Strategies: `popular` (units sold in the last 30 days, then all-time orders), `trending`
+//! (units sold, halved every 3 days), `similar` (content: categories, tags, options, words,
+//! from the search index), `bought_together` (co-occurrence normalised by cosine, so
+//! best-sellers do not top every list), `buy_again` (the customer's repeat purchases) and
+//! `for_you` (the customer's history through co-occurrence blended with buy-again, falling
+//! back to popular). The scoring rules are in [`rank`], shared with the offline evaluation.
 
+pub mod history;
+pub mod rank;
+mod refresh;
+
+use std::collections::HashSet;
 use std::ops::Bound;
 
 use serde::{Deserialize, Serialize};
 
 use crate::core::errors::{self as codes, Code, ErrorCode};
-use crate::core::{Money, ProductId};
+use crate::core::{Money, ProductId, Timestamp};
 use crate::domain::catalog::{self, Catalog, Status};
 use crate::domain::inventory::Inventory;
-use crate::domain::orders;
-use crate::jobs;
-use crate::storage::{Order, Reader, StorageError, Store, Table, Value, WriteTx};
+use crate::domain::search::Search;
+use crate::storage::{Order, Reader, StorageError, Store, Table, Value};
 
-/// Distinct products of one order that are counted (pairs grow with the square).
-pub const MAX_ORDER_PRODUCTS: usize = 50;
+pub use history::{Basket, GLOBAL_JOB, REFRESH_JOB};
+
 /// Pair rows read to rank one product's partners.
 pub const MAX_PAIRS_SCANNED: usize = 5_000;
 /// Entries kept in each cached list.
@@ -31,14 +38,12 @@ pub const CACHED: usize = 50;
 /// Most products one answer lists.
 pub const MAX_LIMIT: usize = 50;
 
-/// Paid orders holding each product.
-const ORDERS_WITH: Table<ProductId, u64> = Table::new("rec_orders_with");
-/// Products by how many paid orders hold them, most first: (u64::MAX − count, product).
-const BY_COUNT: Table<(u64, ProductId), ()> = Table::new("rec_by_count");
-/// Paid orders holding both products, each pair both ways.
-const PAIRS: Table<(ProductId, ProductId), u64> = Table::new("rec_pairs");
 /// Each product's partners, best first (refreshed when an order holding it is counted).
 const TOGETHER: Table<ProductId, Ranked> = Table::new("rec_bought_together");
+/// Each product's most similar products, best first (refreshed when it is indexed).
+const SIMILAR: Table<ProductId, Ranked> = Table::new("rec_similar");
+/// Shop-wide lists by name (`popular`, `trending`), with when they were ranked.
+const LISTS: Table<String, Ranked> = Table::new("rec_lists");
 
 /// A cached ranking.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -48,24 +53,86 @@ pub struct Ranked {
 }
 impl Value for Ranked {}
 
+impl Ranked {
+    /// From scores, best first, at most [`CACHED`].
+    pub fn of(scored: &[(ProductId, f64)]) -> Ranked {
+        Ranked {
+            items: scored
+                .iter()
+                .take(CACHED)
+                .map(|(p, s)| {
+                    (
+                        *p,
+                        (s * 1_000_000.0).round().clamp(0.0, u32::MAX as f64) as u32,
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// As scores.
+    pub fn scores(&self) -> Vec<(ProductId, f64)> {
+        self.items
+            .iter()
+            .map(|(p, s)| (*p, f64::from(*s) / 1_000_000.0))
+            .collect()
+    }
+}
+
 /// A strategy's name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Strategy {
-    /// Products in the most paid orders.
+    /// Units sold lately.
     Popular,
+    /// Units sold, recent sales weighing most.
+    Trending,
+    /// Products like this one by content.
+    Similar,
     /// Products most often bought with this one.
     BoughtTogether,
+    /// The customer's own repeat purchases.
+    BuyAgain,
+    /// The customer's history through co-occurrence and buy-again.
+    ForYou,
 }
 
 impl Strategy {
+    /// Every strategy, in the order reports list them.
+    pub const ALL: [Strategy; 6] = [
+        Strategy::Popular,
+        Strategy::Trending,
+        Strategy::Similar,
+        Strategy::BoughtTogether,
+        Strategy::BuyAgain,
+        Strategy::ForYou,
+    ];
+
     /// Parses a wire name.
     pub fn parse(s: &str) -> Option<Strategy> {
-        match s {
-            "popular" => Some(Strategy::Popular),
-            "bought_together" => Some(Strategy::BoughtTogether),
-            _ => None,
+        Strategy::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Popular => "popular",
+            Strategy::Trending => "trending",
+            Strategy::Similar => "similar",
+            Strategy::BoughtTogether => "bought_together",
+            Strategy::BuyAgain => "buy_again",
+            Strategy::ForYou => "for_you",
         }
     }
+}
+
+/// What a recommendation is asked for.
+#[derive(Clone, Debug, Default)]
+pub struct Context {
+    /// The products being looked at (a product page: one; a cart: its products). They are
+    /// never recommended.
+    pub products: Vec<ProductId>,
+    /// The signed-in customer, for `buy_again` and `for_you`.
+    pub customer: Option<String>,
 }
 
 /// A recommended product as shown.
@@ -80,7 +147,7 @@ pub struct Recommended {
     pub title: String,
     /// Lowest variant price.
     pub price: Money,
-    /// Why it ranks where it does (orders, or cosine score), higher first.
+    /// The strategy's score (units, cosine, similarity…), higher first.
     pub score: f64,
 }
 
@@ -122,121 +189,51 @@ impl ErrorCode for RecommendError {
     }
 }
 
-/// Job kind of a refresh of bought-together lists (queued by the counting of an order).
-pub const REFRESH_JOB: &str = "recommend.refresh";
-
-/// Payload of [`REFRESH_JOB`].
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Refresh {
-    /// The products whose counts changed.
-    pub products: Vec<ProductId>,
-}
-
-/// Partners of a changed product whose lists are refreshed with it (their score of it moved).
-pub const PARTNERS_REFRESHED: usize = 20;
-
-/// Counts one paid order: its distinct products (at most [`MAX_ORDER_PRODUCTS`]) and their
-/// pairs, and queues the refresh of the lists that changed.
-pub fn count_order(tx: &mut WriteTx<'_>, products: &[ProductId]) -> Result<(), StorageError> {
-    let mut ps: Vec<ProductId> = products.to_vec();
-    ps.sort_unstable();
-    ps.dedup();
-    ps.truncate(MAX_ORDER_PRODUCTS);
-    for p in &ps {
-        let n = tx.get(&ORDERS_WITH, p)?.unwrap_or(0);
-        tx.remove(&BY_COUNT, &(u64::MAX - n, *p))?;
-        tx.insert(&ORDERS_WITH, p, &(n + 1))?;
-        tx.insert(&BY_COUNT, &(u64::MAX - (n + 1), *p), &())?;
-    }
-    for a in &ps {
-        for b in ps.iter().filter(|b| *b != a) {
-            let n = tx.get(&PAIRS, &(*a, *b))?.unwrap_or(0);
-            tx.insert(&PAIRS, &(*a, *b), &(n + 1))?;
-        }
-    }
-    jobs::enqueue(
-        tx,
-        jobs::NewJob::new(REFRESH_JOB, &Refresh { products: ps })?,
-    )?;
-    Ok(())
-}
-
-/// `p`'s partners by cosine, from at most [`MAX_PAIRS_SCANNED`] pair rows.
-fn rank_partners(r: &impl Reader, p: ProductId) -> Result<Ranked, StorageError> {
-    let own = r.get(&ORDERS_WITH, &p)?.unwrap_or(0).max(1) as f64;
-    let pairs = r.prefix(&PAIRS, &p, None, Order::Asc, MAX_PAIRS_SCANNED)?;
-    let mut scored: Vec<(ProductId, f64)> = Vec::with_capacity(pairs.len());
-    for ((_, q), both) in pairs {
-        let theirs = r.get(&ORDERS_WITH, &q)?.unwrap_or(0).max(1) as f64;
-        scored.push((q, both as f64 / (own * theirs).sqrt()));
-    }
-    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    scored.truncate(CACHED);
-    Ok(Ranked {
-        items: scored
-            .into_iter()
-            .map(|(q, s)| (q, (s * 1_000_000.0).round() as u32))
-            .collect(),
-    })
-}
-
 /// The recommendations service.
 #[derive(Clone, Debug)]
 pub struct Recommender {
     store: Store,
     catalog: Catalog,
     inventory: Inventory,
+    search: Search,
 }
 
 impl Recommender {
     /// The service.
-    pub fn new(store: Store, catalog: Catalog, inventory: Inventory) -> Self {
+    pub fn new(store: Store, catalog: Catalog, inventory: Inventory, search: Search) -> Self {
         Recommender {
             store,
             catalog,
             inventory,
+            search,
         }
     }
 
-    /// Up to `limit` products by `strategy` for `product` (ignored by `popular`), only
-    /// products on sale and in stock, never `product` itself.
+    /// Up to `limit` products by `strategy` for `ctx`, only products on sale and in stock,
+    /// never the products of `ctx`. `similar` and `bought_together` without products, and
+    /// `buy_again` without a customer, are empty; `for_you` without history is `popular`.
     pub fn recommend(
         &self,
         strategy: Strategy,
-        product: Option<ProductId>,
+        ctx: &Context,
+        now: Timestamp,
         limit: usize,
     ) -> Result<Vec<Recommended>, RecommendError> {
         let limit = limit.clamp(1, MAX_LIMIT);
         let r = self.store.read()?;
-        let candidates: Vec<(ProductId, f64)> = match strategy {
-            Strategy::Popular => r
-                .range(
-                    &BY_COUNT,
-                    Bound::Unbounded,
-                    Bound::Unbounded,
-                    Order::Asc,
-                    CACHED + limit,
-                )?
-                .into_iter()
-                .map(|((inv, p), ())| (p, (u64::MAX - inv) as f64))
-                .collect(),
-            Strategy::BoughtTogether => {
-                let p = product.ok_or(RecommendError::NotFound)?;
-                r.get(&TOGETHER, &p)?
-                    .unwrap_or_default()
-                    .items
-                    .into_iter()
-                    .map(|(q, s)| (q, f64::from(s) / 1_000_000.0))
-                    .collect()
-            }
-        };
+        let mut candidates = self.candidates(&r, strategy, ctx, now)?;
+        if strategy == Strategy::ForYou {
+            candidates.extend(self.candidates(&r, Strategy::Popular, ctx, now)?);
+        }
         drop(r);
+        let exclude: HashSet<ProductId> = ctx.products.iter().copied().collect();
+        let mut seen = HashSet::new();
         let mut out = Vec::with_capacity(limit);
         for (id, score) in candidates {
             if out.len() >= limit {
                 break;
             }
-            if Some(id) == product {
+            if exclude.contains(&id) || !seen.insert(id) {
                 continue;
             }
             if let Some(rec) = self.available(id, score)? {
@@ -244,6 +241,77 @@ impl Recommender {
             }
         }
         Ok(out)
+    }
+
+    /// The strategy's ranked products, from cached lists and the customer's purchases.
+    fn candidates(
+        &self,
+        r: &impl Reader,
+        strategy: Strategy,
+        ctx: &Context,
+        now: Timestamp,
+    ) -> Result<Vec<(ProductId, f64)>, RecommendError> {
+        let failed: std::cell::Cell<Option<StorageError>> = std::cell::Cell::new(None);
+        let together = |p: ProductId| -> Vec<(ProductId, f64)> {
+            match r.get(&TOGETHER, &p) {
+                Ok(list) => list.unwrap_or_default().scores(),
+                Err(e) => {
+                    failed.set(Some(e));
+                    Vec::new()
+                }
+            }
+        };
+        let ranked = match strategy {
+            Strategy::Popular => {
+                let mut v = r
+                    .get(&LISTS, &"popular".to_owned())?
+                    .unwrap_or_default()
+                    .scores();
+                // Then all-time orders, for a shop whose last month was quiet.
+                v.extend(
+                    r.range(
+                        &history::BY_COUNT,
+                        Bound::Unbounded,
+                        Bound::Unbounded,
+                        Order::Asc,
+                        CACHED,
+                    )?
+                    .into_iter()
+                    .map(|((inv, p), ())| (p, (u64::MAX - inv) as f64)),
+                );
+                v
+            }
+            Strategy::Trending => r
+                .get(&LISTS, &"trending".to_owned())?
+                .unwrap_or_default()
+                .scores(),
+            Strategy::Similar => {
+                let mut v = Vec::new();
+                for p in &ctx.products {
+                    v.extend(r.get(&SIMILAR, p)?.unwrap_or_default().scores());
+                }
+                if ctx.products.len() > 1 {
+                    v.sort_by(|a, b| b.1.total_cmp(&a.1));
+                }
+                v
+            }
+            Strategy::BoughtTogether => rank::together_of_many(&ctx.products, together, CACHED * 2),
+            Strategy::BuyAgain => match &ctx.customer {
+                Some(c) => rank::buy_again(&history::bought(r, c)?, now.as_millis(), CACHED),
+                None => Vec::new(),
+            },
+            Strategy::ForYou => match &ctx.customer {
+                Some(c) => {
+                    let bought = history::bought(r, c)?;
+                    rank::for_you(&bought, together, now.as_millis(), CACHED)
+                }
+                None => Vec::new(),
+            },
+        };
+        match failed.into_inner() {
+            Some(e) => Err(e.into()),
+            None => Ok(ranked),
+        }
     }
 
     /// The product as recommended, when it is active and in stock.
@@ -266,78 +334,5 @@ impl Recommender {
             price,
             score,
         }))
-    }
-
-    /// The module's background work: counting each paid order once, and refreshing lists.
-    pub fn work(&self) -> jobs::Work {
-        let s = self.clone();
-        let f = self.clone();
-        jobs::Work::new()
-            .handler(
-                orders::PAID_FOR_RECOMMENDATIONS_JOB,
-                1,
-                jobs::handler_fn(move |ctx| s.clone().on_order_paid(ctx)),
-            )
-            .handler(
-                REFRESH_JOB,
-                1,
-                jobs::handler_fn(move |ctx| f.clone().on_refresh(ctx)),
-            )
-    }
-
-    /// Job handler of [`REFRESH_JOB`]: ranks, from a snapshot, the lists of the changed
-    /// products and of their best [`PARTNERS_REFRESHED`] partners, and writes them in the ack.
-    pub async fn on_refresh(
-        self,
-        ctx: jobs::JobContext,
-    ) -> Result<jobs::JobOutcome, jobs::JobError> {
-        let job: Refresh = ctx.payload()?;
-        let store = self.store.clone();
-        let lists = tokio::task::spawn_blocking(
-            move || -> Result<Vec<(ProductId, Ranked)>, StorageError> {
-                let r = store.read()?;
-                let mut todo: Vec<ProductId> = job.products.clone();
-                for p in &job.products {
-                    let own = rank_partners(&r, *p)?;
-                    todo.extend(own.items.iter().take(PARTNERS_REFRESHED).map(|(q, _)| *q));
-                }
-                todo.sort_unstable();
-                todo.dedup();
-                todo.into_iter()
-                    .map(|p| Ok((p, rank_partners(&r, p)?)))
-                    .collect()
-            },
-        )
-        .await
-        .map_err(|e| jobs::JobError::retry(e.to_string()))?
-        .map_err(|e| jobs::JobError::retry(e.to_string()))?;
-        Ok(jobs::JobOutcome::DoneWith(Box::new(move |tx| {
-            for (p, ranked) in &lists {
-                tx.insert(&TOGETHER, p, ranked)?;
-            }
-            Ok(())
-        })))
-    }
-
-    /// Job handler of [`orders::PAID_FOR_RECOMMENDATIONS_JOB`]: the order's products counted in
-    /// the job's ack (so once).
-    pub async fn on_order_paid(
-        self,
-        ctx: jobs::JobContext,
-    ) -> Result<jobs::JobOutcome, jobs::JobError> {
-        let job: orders::ExpireJob = ctx.payload()?;
-        let r = self
-            .store
-            .read()
-            .map_err(|e| jobs::JobError::retry(e.to_string()))?;
-        let order =
-            orders::find(&r, job.order_id).map_err(|e| jobs::JobError::retry(e.to_string()))?;
-        let Some(order) = order else {
-            return Ok(jobs::JobOutcome::Done);
-        };
-        let products: Vec<ProductId> = order.lines.iter().map(|l| l.product_id).collect();
-        Ok(jobs::JobOutcome::DoneWith(Box::new(move |tx| {
-            count_order(tx, &products)
-        })))
     }
 }

@@ -7,6 +7,7 @@ mod counts;
 mod facets;
 mod listed;
 pub mod query;
+mod similar;
 mod snippets;
 
 use crate::core::errors::{self as codes, Code, ErrorCode, FieldIssue};
@@ -542,6 +543,25 @@ impl Search {
             .map_err(pool_error)?
     }
 
+    /// Up to `n` in-stock products most like product `id` by content (categories, tags,
+    /// option values, words), best first; empty when the product is gone. On the search pool.
+    pub async fn similar(
+        &self,
+        id: ProductId,
+        n: usize,
+    ) -> Result<Vec<(ProductId, f32)>, SearchError> {
+        let product = match self.catalog.get_product(&id.to_string(), false) {
+            Ok(p) => p,
+            Err(crate::domain::catalog::CatalogError::NotFound) => return Ok(Vec::new()),
+            Err(e) => return Err(SearchError::Index(e.to_string())),
+        };
+        let index = self.index.clone();
+        self.pool
+            .run(move || index.similar(&product, n))
+            .await
+            .map_err(pool_error)?
+    }
+
     /// Number of products in the index.
     pub fn indexed(&self) -> u64 {
         self.index.len()
@@ -626,6 +646,18 @@ impl Search {
         .await
         .map_err(|e| crate::jobs::JobError::retry(e.to_string()))?
         .map_err(|e| crate::jobs::JobError::retry(e.to_string()))?;
-        Ok(crate::jobs::JobOutcome::Done)
+        // What follows the index (the `similar` lists) learns of the change once it is in.
+        Ok(crate::jobs::JobOutcome::DoneWith(Box::new(move |tx| {
+            let job = crate::jobs::NewJob::new(
+                PRODUCT_INDEXED_JOB,
+                &IndexJob {
+                    product_id: c.product_id,
+                },
+            )?;
+            crate::jobs::enqueue(tx, job).map(|_| ())
+        })))
     }
 }
+
+/// Job kind queued when a product's change reached the index (payload [`IndexJob`]).
+pub const PRODUCT_INDEXED_JOB: &str = "search.product_indexed";

@@ -138,3 +138,41 @@ pub async fn export_csv(app: &TestApp) -> String {
     );
     r.text().await.expect("text")
 }
+
+/// One paid order by the bearer `client` of `lines` (variant, quantity), paid with the test
+/// card; returns its total in minor units.
+pub async fn customer_buys(
+    app: &TestApp,
+    client: &reqwest::Client,
+    lines: &[(&str, i64)],
+    key: &str,
+) -> i64 {
+    for (variant, quantity) in lines {
+        let r = client
+            .post(app.url("/api/v1/cart/items"))
+            .json(&json!({"variant_id": variant, "quantity": quantity}))
+            .send()
+            .await
+            .expect("add");
+        assert_eq!(r.status(), 201);
+    }
+    let o: Value = client
+        .post(app.url("/api/v1/checkout"))
+        .header("Idempotency-Key", key)
+        .json(&checkout_body("buyer@example.com"))
+        .send()
+        .await
+        .expect("checkout")
+        .json()
+        .await
+        .expect("json");
+    let pay = o["payment"]["id"].as_str().expect("payment");
+    let r = client
+        .post(app.url(&format!("/api/v1/payments/{pay}/confirm")))
+        .json(&crate::payments::card("4242424242424242"))
+        .send()
+        .await
+        .expect("pay");
+    assert_eq!(r.status(), 200);
+    o["totals"]["total"]["amount"].as_i64().expect("total")
+}

@@ -24,6 +24,12 @@ fn the_issues_worked_examples() {
     assert!(!s.mismatch, "p = 0.0017 is above the 0.001 alert");
     assert!(srm(&[50_000, 51_500], &[1.0, 1.0]).mismatch);
     assert!(!srm(&[50_000, 50_200], &[1.0, 1.0]).mismatch);
+    // Nobody exposed yet: no evidence of a mismatch, and numbers (not NaN) to show.
+    let none = srm(&[0, 0], &[1.0, 1.0]);
+    assert_eq!(
+        (none.chi_square, none.p_value, none.mismatch),
+        (0.0, 1.0, false)
+    );
 }
 
 #[test]

@@ -1,0 +1,143 @@
+//! The built-in experiments over real HTTP: a running `recommendation_strategy` experiment
+//! picks the recommendation strategy per visitor, a running `reservation_strategy` experiment
+//! the checkout's stock reservation; both record exposures and outcomes.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::common::shop::{add_to_cart, checkout, checkout_body, new_cart, product};
+use crate::common::{TestApp, eventually};
+use crate::payments::{Placed, card, json_ok, pay};
+
+/// A paid guest order of one unit of `variant`.
+async fn paid(app: &TestApp, variant: &str, key: &str) {
+    let cart = new_cart(app).await;
+    assert_eq!(add_to_cart(app, &cart, variant, 1).await.status(), 201);
+    let o = json_ok(checkout(app, &cart, key, &checkout_body("buyer@example.com")).await).await;
+    let r = pay(app, &Placed::of(&o), "confirm", &card("4242424242424242")).await;
+    assert_eq!(r.status(), 200);
+}
+
+async fn get(client: &reqwest::Client, app: &TestApp, path: &str) -> Value {
+    let r = client.get(app.url(path)).send().await.expect("GET");
+    assert_eq!(r.status(), 200, "{path}");
+    r.json().await.expect("json")
+}
+
+/// The experiment's results once `n` subjects are counted over its variants.
+async fn results_with(app: &TestApp, key: &str, n: u64) -> Option<Value> {
+    eventually(Duration::from_secs(10), || async {
+        let r: Value = app
+            .admin
+            .get(app.url(&format!("/api/v1/admin/experiments/{key}/results")))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let total: u64 = r["metrics"][0]["variants"]
+            .as_array()?
+            .iter()
+            .map(|v| v["subjects"].as_u64().unwrap_or(0))
+            .sum();
+        (total == n).then_some(r)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_experiment_picks_the_strategy_per_visitor_and_records_exposures() {
+    let app = TestApp::spawn().await;
+    let (a, va) = product(&app, "A", 1, 100).await;
+    paid(&app, &va[0], "a").await;
+    let r = app
+        .admin_post_json(
+            "/api/v1/admin/experiments",
+            &json!({"key": "recommendation_strategy", "status": "running",
+                    "variants": [{"key": "popular", "weight": 50}, {"key": "trending", "weight": 50}],
+                    "metrics": {"primary": "add_to_cart"}}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..12 {
+        // A fresh visitor each time (a client without cookies), twice with its own cookie.
+        let r = app
+            .client
+            .get(app.url("/api/v1/recommendations/for-me"))
+            .send()
+            .await
+            .expect("GET");
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .and_then(|c| c.to_str().ok())
+            .and_then(|c| c.split(';').next())
+            .expect("a visitor cookie")
+            .to_owned();
+        let first: Value = r.json().await.expect("json");
+        let strategy = first["strategy"].as_str().expect("strategy").to_owned();
+        assert_eq!(first["experiment"]["variant"], strategy.as_str());
+        let again: Value = app
+            .client
+            .get(app.url("/api/v1/recommendations/for-me"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .expect("GET")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(again["strategy"], strategy.as_str(), "sticky");
+        seen.insert(strategy);
+    }
+    assert_eq!(seen.len(), 2, "12 visitors reach both arms: {seen:?}");
+    // A named strategy is not the experiment's.
+    let named = get(
+        &app.client,
+        &app,
+        &format!("/api/v1/products/{a}/recommendations?strategy=similar"),
+    )
+    .await;
+    assert!(named["experiment"].is_null());
+    let r = results_with(&app, "recommendation_strategy", 12).await;
+    assert!(r.is_some(), "each visitor exposed once");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_experiment_picks_the_reservation_strategy_and_records_placed_orders() {
+    let app = TestApp::spawn().await;
+    let (_, v) = product(&app, "A", 1, 1000).await;
+    let r = app
+        .admin_post_json(
+            "/api/v1/admin/experiments",
+            &json!({"key": "reservation_strategy", "status": "running",
+                    "variants": [{"key": "pessimistic", "weight": 50}, {"key": "optimistic", "weight": 50}],
+                    "metrics": {"primary": "custom:order_placed"}}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    // Twelve guests, each a new visitor: each checkout is exposed and converts once.
+    for i in 0..12 {
+        paid(&app, &v[0], &format!("guest-{i}")).await;
+    }
+    let r = results_with(&app, "reservation_strategy", 12)
+        .await
+        .expect("twelve checkouts exposed");
+    let variants = r["metrics"][0]["variants"].as_array().expect("variants");
+    for arm in variants {
+        assert_eq!(
+            arm["total"],
+            arm["subjects"].as_f64().expect("n"),
+            "every checkout placed: {arm}"
+        );
+    }
+    assert!(
+        variants.iter().all(|a| a["subjects"].as_u64() > Some(0)),
+        "both strategies ran: {variants:?}"
+    );
+    app.stop().await;
+}
