@@ -240,6 +240,13 @@ impl App {
             inventory.clone(),
             search.clone(),
         );
+        if seeded > 0 {
+            let orders = recommender.seed_demo(DEMO_SEED).await?;
+            tracing::info!(
+                orders,
+                "demo order history counted; recommendations ranked (see `shopd recommend evaluate`)"
+            );
+        }
         // Every module's job handlers and recurring schedules, declared by the module.
         runner
             .install(vec![

@@ -1,4 +1,5 @@
-//! Command line: `serve`, `check-config`, `config example`, `backup`, `restore`, `version`.
+//! Command line: `serve`, `check-config`, `config example`, `backup`, `restore`, `admin`,
+//! `reindex`, `import`, `export`, `demo`, `recommend`, `version`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,6 +14,8 @@ use crate::domain::inventory::Inventory;
 use crate::domain::search::Search;
 use crate::observability::logging;
 use crate::storage::{self, DataDirLock, backup};
+
+mod recommend;
 
 /// shopd — a complete online shop in one binary.
 ///
@@ -89,8 +92,40 @@ enum Command {
         #[command(flatten)]
         dir: DataDirArg,
     },
+    /// Recommendations: measure the strategies on the shop's order history, or import
+    /// historical orders (offline: stop the server first).
+    Recommend {
+        #[command(subcommand)]
+        command: RecommendCommand,
+    },
     /// Print the version and the data schema version.
     Version,
+}
+
+#[derive(Subcommand, Debug)]
+enum RecommendCommand {
+    /// Replay the paid order history and print hit rate, recall, NDCG at k and catalog
+    /// coverage of every strategy: each repeat customer's last order held out, and a time
+    /// split (the last 20 % of orders tested against the first 80 %).
+    Evaluate {
+        /// Recommendations per test order (1–50).
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
+    /// Count historical orders from a CSV of order lines (columns
+    /// `order_id,customer,product,quantity,time`, or Shopify's order export); a product is a
+    /// handle, id or SKU; an order already imported is not counted twice.
+    ImportOrders {
+        /// The CSV file.
+        file: PathBuf,
+        #[command(flatten)]
+        dir: DataDirArg,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -245,6 +280,18 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let cfg = load(&cli.config, &cli.log_format, dir.data_dir, None)?;
             export_products(cfg, out)
+        }
+        Command::Recommend {
+            command: RecommendCommand::Evaluate { k, json, dir },
+        } => {
+            let cfg = load(&cli.config, &cli.log_format, dir.data_dir, None)?;
+            recommend::evaluate(cfg, k, json)
+        }
+        Command::Recommend {
+            command: RecommendCommand::ImportOrders { file, dir },
+        } => {
+            let cfg = load(&cli.config, &cli.log_format, dir.data_dir, None)?;
+            recommend::import_orders(cfg, &file)
         }
         Command::Reindex(dir) => {
             let cfg = load(&cli.config, &cli.log_format, dir.data_dir, None)?;
@@ -513,23 +560,37 @@ fn demo(cfg: Config, products: usize, seed: u64) -> anyhow::Result<ExitCode> {
     bar.finish_and_clear();
     let inventory = Inventory::new(store.clone());
     runtime.block_on(inventory.seed_demo(&catalog))?;
-    let search = Search::open(&cfg.data_dir().join("search"), catalog, inventory, 1)?;
+    let search = Search::open(
+        &cfg.data_dir().join("search"),
+        catalog.clone(),
+        inventory.clone(),
+        1,
+    )?;
     let spinner = ProgressBar::new_spinner();
     spinner.enable_steady_tick(Duration::from_millis(200));
     spinner.set_message("indexing");
     search.reindex(&mut |n| spinner.set_message(format!("indexing: {n} products")))?;
+    spinner.set_message("order history and recommendations");
+    let rec = crate::domain::recommend::Recommender::new(
+        store.clone(),
+        catalog,
+        inventory,
+        search.clone(),
+    );
+    let orders = runtime.block_on(rec.seed_demo(seed))?;
     spinner.finish_and_clear();
     println!(
-        "demo catalog: {created} products created, {} indexed, in {:.1} s",
+        "demo catalog: {created} products created, {} indexed, {orders} historical orders counted, in {:.1} s",
         search.indexed(),
         started.elapsed().as_secs_f64()
     );
+    drop(rec);
     drop(search);
     store.shutdown_blocking();
     Ok(ExitCode::SUCCESS)
 }
 
-fn offline_store(cfg: &Config) -> anyhow::Result<storage::Store> {
+pub(crate) fn offline_store(cfg: &Config) -> anyhow::Result<storage::Store> {
     use std::sync::Arc;
     Ok(storage::Store::open(storage::StoreOptions {
         cache_mib: cfg.storage.cache_mib,

@@ -71,9 +71,21 @@ async fn render(
         _ => None,
     };
     let failed = error.is_some();
+    let together = match &cart {
+        Some(c) if !c.lines.is_empty() => super::shop::recommended_cards(
+            state,
+            crate::domain::recommend::Strategy::BoughtTogether,
+            &crate::domain::recommend::Context {
+                products: c.lines.iter().map(|l| l.product_id).collect(),
+                customer: None,
+            },
+            4,
+        ),
+        _ => Vec::new(),
+    };
     let ctx = context! {
         title => "Your cart", noindex => true,
-        cart, shipping,
+        cart, shipping, together,
         estimate => context! { country => est.country, region => est.region, postal_code => est.postal_code },
         error => error.map(|(field, message)| context! { field, message }),
     };

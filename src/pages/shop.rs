@@ -107,17 +107,55 @@ async fn home(req: HttpRequest, state: State, pages: PageState, v: Visitor) -> P
         .iter()
         .map(card)
         .collect();
+    // A signed-in customer sees what their history suggests.
+    let customer = v
+        .principal
+        .as_ref()
+        .and_then(|p| p.customer_id())
+        .map(|c| c.to_string());
+    let for_you = match customer {
+        Some(c) => recommended_cards(
+            &state,
+            crate::domain::recommend::Strategy::ForYou,
+            &crate::domain::recommend::Context {
+                products: Vec::new(),
+                customer: Some(c),
+            },
+            8,
+        ),
+        None => Vec::new(),
+    };
     let ctx = context! {
         title => &pages.shop_name,
         canonical => pages.absolute(&req, "/"),
         categories, featured,
         collections => collections.iter().map(|c| context!{ title => c.title, url => format!("/collections/{}", c.slug)}).collect::<Vec<_>>(),
-        newest,
+        newest, for_you,
     };
     pages.page("home.html", &v, ctx)
 }
 
 type PageResult = Result<HttpResponse, PageError>;
+
+/// Cards of up to `n` recommended products. Recommendations are an extra on a page: when
+/// they fail the page shows without them (and the failure is logged).
+pub fn recommended_cards(
+    state: &HttpState,
+    strategy: crate::domain::recommend::Strategy,
+    ctx: &crate::domain::recommend::Context,
+    n: usize,
+) -> Vec<Card> {
+    match state
+        .recommender
+        .recommend_products(strategy, ctx, state.clock.now(), n)
+    {
+        Ok(ps) => ps.iter().map(|(p, _)| card(p)).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, strategy = strategy.as_str(), "recommendations left out of a page");
+            Vec::new()
+        }
+    }
+}
 
 /// The query pairs of a listing URL.
 fn pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, PageError> {
@@ -530,13 +568,29 @@ async fn product(
         }
     });
     let view = ProductView::from(p.clone());
+    let here = crate::domain::recommend::Context {
+        products: vec![p.id],
+        customer: None,
+    };
+    let together = recommended_cards(
+        &state,
+        crate::domain::recommend::Strategy::BoughtTogether,
+        &here,
+        4,
+    );
+    let similar = recommended_cards(
+        &state,
+        crate::domain::recommend::Strategy::Similar,
+        &here,
+        4,
+    );
     let ctx = context! {
         title => p.seo.title.clone().unwrap_or_else(|| p.title.clone()),
         description => p.seo.description.clone().unwrap_or_else(|| truncate(&crate::domain::search::strip_html(&p.description), 160)),
         canonical => url, og_type => "product", og_image,
         product => view, variants, selected, image,
         selected_variant => variants_get(&p, selected),
-        crumbs, json_ld => ld,
+        crumbs, json_ld => ld, together, similar,
     };
     pages.page("product.html", &v, ctx)
 }

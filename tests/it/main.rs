@@ -39,6 +39,7 @@ mod payments;
 mod pricing;
 mod proxy;
 mod recommend;
+mod recommend_cli;
 mod recommend_strategies;
 mod search;
 mod shopify;

@@ -241,3 +241,67 @@ async fn similar_follows_tags_and_words_and_skips_what_is_not_on_sale() {
     );
     app.stop().await;
 }
+
+/// The section of `html` with `id`, up to its end.
+fn section<'a>(html: &'a str, id: &str) -> Option<&'a str> {
+    let start = html.find(&format!("<section id=\"{id}\""))?;
+    let end = html[start..].find("</section>")?;
+    Some(&html[start..start + end])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_storefront_shows_recommendations_on_product_cart_and_home_pages() {
+    use crate::common::pages::{browser, csrf, page, post, sign_in};
+    let app = TestApp::spawn().await;
+    let mut v = Vec::new();
+    for sku in ["A", "B", "C"] {
+        v.push(product(&app, sku, 1, 100).await.1[0].clone());
+    }
+    paid(&app, &[(&v[0], 1), (&v[1], 1)], "ab1").await;
+    paid(&app, &[(&v[0], 1), (&v[1], 1)], "ab2").await;
+    let token = app.customer_token("fan@example.com").await;
+    customer_buys(&app, &bearer_client(&token), &[(&v[0], 1)], "fan-a").await;
+    let c = browser();
+    let together = eventually(Duration::from_secs(15), || async {
+        let (_, html) = page(&c, &app, "/products/product-a").await;
+        section(&html, "bought-together").map(str::to_owned)
+    })
+    .await
+    .expect("the product page shows what is bought with it");
+    assert!(
+        together.contains("Product B") && !together.contains("Product A"),
+        "{together}"
+    );
+    // The cart: what goes with its lines.
+    let (_, html) = page(&c, &app, "/products/product-a").await;
+    let r = post(
+        &c,
+        &app,
+        "/cart/items",
+        &[
+            ("_csrf", &csrf(&html)),
+            ("variant_id", &v[0]),
+            ("quantity", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let (_, cart) = page(&c, &app, "/cart").await;
+    let slot = section(&cart, "bought-together").expect("a cart slot");
+    assert!(slot.contains("Product B"), "{slot}");
+    // Home: a visitor sees no personal slot; the customer sees their partners.
+    let (_, home) = page(&c, &app, "/").await;
+    assert!(section(&home, "for-you").is_none());
+    sign_in(&c, &app, "fan@example.com", "Tr0ub4dor&3-horse").await;
+    let mine = eventually(Duration::from_secs(15), || async {
+        let (_, html) = page(&c, &app, "/").await;
+        section(&html, "for-you").map(str::to_owned)
+    })
+    .await
+    .expect("a signed-in customer with history sees for_you");
+    assert!(
+        mine.contains("Recommended for you") && mine.contains("Product B"),
+        "{mine}"
+    );
+    app.stop().await;
+}

@@ -13,7 +13,10 @@
 //! `for_you` (the customer's history through co-occurrence blended with buy-again, falling
 //! back to popular). The scoring rules are in [`rank`], shared with the offline evaluation.
 
+pub mod demo;
+pub mod evaluate;
 pub mod history;
+pub mod import;
 pub mod rank;
 mod refresh;
 
@@ -219,6 +222,34 @@ impl Recommender {
         now: Timestamp,
         limit: usize,
     ) -> Result<Vec<Recommended>, RecommendError> {
+        Ok(self
+            .recommend_products(strategy, ctx, now, limit)?
+            .into_iter()
+            .filter_map(|(p, score)| {
+                let price = p
+                    .variants
+                    .iter()
+                    .map(|v| v.price)
+                    .min_by_key(|m| m.amount)?;
+                Some(Recommended {
+                    id: p.id,
+                    slug: p.slug,
+                    title: p.title,
+                    price,
+                    score,
+                })
+            })
+            .collect())
+    }
+
+    /// [`Recommender::recommend`] as whole products (the pages show them as cards).
+    pub fn recommend_products(
+        &self,
+        strategy: Strategy,
+        ctx: &Context,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(catalog::Product, f64)>, RecommendError> {
         let limit = limit.clamp(1, MAX_LIMIT);
         let r = self.store.read()?;
         let mut candidates = self.candidates(&r, strategy, ctx, now)?;
@@ -236,8 +267,8 @@ impl Recommender {
             if exclude.contains(&id) || !seen.insert(id) {
                 continue;
             }
-            if let Some(rec) = self.available(id, score)? {
-                out.push(rec);
+            if let Some(p) = self.available(id)? {
+                out.push((p, score));
             }
         }
         Ok(out)
@@ -314,25 +345,16 @@ impl Recommender {
         }
     }
 
-    /// The product as recommended, when it is active and in stock.
-    fn available(&self, id: ProductId, score: f64) -> Result<Option<Recommended>, RecommendError> {
+    /// The product, when it is active, has a variant and is in stock.
+    fn available(&self, id: ProductId) -> Result<Option<catalog::Product>, RecommendError> {
         let p = match self.catalog.get_product(&id.to_string(), true) {
             Ok(p) => p,
             Err(catalog::CatalogError::NotFound) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        if p.status != Status::Active || !self.inventory.in_stock(&p)? {
+        if p.status != Status::Active || p.variants.is_empty() || !self.inventory.in_stock(&p)? {
             return Ok(None);
         }
-        let Some(price) = p.variants.iter().map(|v| v.price).min_by_key(|m| m.amount) else {
-            return Ok(None);
-        };
-        Ok(Some(Recommended {
-            id: p.id,
-            slug: p.slug,
-            title: p.title,
-            price,
-            score,
-        }))
+        Ok(Some(p))
     }
 }
