@@ -241,7 +241,13 @@ impl App {
             search.clone(),
         );
         if seeded > 0 {
-            let orders = recommender.seed_demo(DEMO_SEED).await?;
+            let orders = recommender
+                .seed_demo(
+                    DEMO_SEED,
+                    crate::domain::recommend::demo::DEFAULT_LINES,
+                    &mut |_, _, _| {},
+                )
+                .await?;
             tracing::info!(
                 orders,
                 "demo order history counted; recommendations ranked (see `shopd recommend evaluate`)"

@@ -89,6 +89,9 @@ enum Command {
         /// Seed (the same seed gives the same catalog).
         #[arg(long, default_value_t = crate::app::DEMO_SEED)]
         seed: u64,
+        /// Order lines of the generated order history the recommendations learn from.
+        #[arg(long, default_value_t = crate::domain::recommend::demo::DEFAULT_LINES)]
+        order_lines: usize,
         #[command(flatten)]
         dir: DataDirArg,
     },
@@ -257,10 +260,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo {
             products,
             seed,
+            order_lines,
             dir,
         } => {
             let cfg = load(&cli.config, &cli.log_format, dir.data_dir, None)?;
-            demo(cfg, products, seed)
+            demo(cfg, products, seed, order_lines)
         }
         Command::Import {
             what:
@@ -540,7 +544,7 @@ fn reindex(cfg: Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn demo(cfg: Config, products: usize, seed: u64) -> anyhow::Result<ExitCode> {
+fn demo(cfg: Config, products: usize, seed: u64, order_lines: usize) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -577,7 +581,13 @@ fn demo(cfg: Config, products: usize, seed: u64) -> anyhow::Result<ExitCode> {
         inventory,
         search.clone(),
     );
-    let orders = runtime.block_on(rec.seed_demo(seed))?;
+    let sp = spinner.clone();
+    let orders =
+        runtime.block_on(
+            rec.seed_demo(seed, order_lines, &mut move |stage, done, total| {
+                sp.set_message(format!("{stage}: {done}/{total}"));
+            }),
+        )?;
     spinner.finish_and_clear();
     println!(
         "demo catalog: {created} products created, {} indexed, {orders} historical orders counted, in {:.1} s",

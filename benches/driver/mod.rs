@@ -392,6 +392,11 @@ pub fn drive(name: &str, base: &str, load: &Load, make: MakeRequest) -> Report {
 /// deterministic catalog of `products` products; returns it with the time generating and
 /// indexing took and what `shopd demo` printed.
 pub fn demo_catalog(products: usize) -> (tempfile::TempDir, Duration, String) {
+    demo_catalog_with(products, &[])
+}
+
+/// [`demo_catalog`] with more `shopd demo` arguments (e.g. `--order-lines`).
+pub fn demo_catalog_with(products: usize, extra: &[&str]) -> (tempfile::TempDir, Duration, String) {
     let dir = tempfile::Builder::new()
         .prefix("shopd-bench-")
         .tempdir_in(
@@ -403,6 +408,7 @@ pub fn demo_catalog(products: usize) -> (tempfile::TempDir, Duration, String) {
     let out = Command::new(bin())
         .args(["demo", "--products", &products.to_string(), "--data-dir"])
         .arg(dir.path())
+        .args(extra)
         .output()
         .expect("shopd demo");
     assert!(

@@ -12,10 +12,14 @@ use super::history::{self, Basket};
 use super::{RecommendError, Recommender};
 use crate::core::{ProductId, Timestamp};
 
-/// Customers with an order history.
+/// Customers with an order history (at the default size).
 pub const CUSTOMERS: usize = 400;
-/// Guest orders.
+/// Guest orders (at the default size).
 pub const GUEST_ORDERS: usize = 600;
+/// Order lines of the default history (about 2.2 lines an order).
+pub const DEFAULT_LINES: usize = 3_900;
+/// Products whose `similar` list the demo ranks at once (the rest are ranked as they change).
+pub const MAX_SIMILAR_RANKED: usize = 10_000;
 /// The history spans this many days before now.
 pub const DAYS: i64 = 180;
 
@@ -66,8 +70,16 @@ fn basket_of(
     lines
 }
 
-/// The demo history over `products` (id, category), ending at `now`.
-pub fn baskets(products: &[(ProductId, String)], seed: u64, now: Timestamp) -> Vec<Basket> {
+/// The demo history over `products` (id, category), ending at `now`, of about `lines` order
+/// lines (customers and guests scaled from the default 400 and 600).
+pub fn baskets(
+    products: &[(ProductId, String)],
+    seed: u64,
+    now: Timestamp,
+    lines: usize,
+) -> Vec<Basket> {
+    let scale = |n: usize| (n as u64 * lines as u64 / DEFAULT_LINES as u64).max(1) as usize;
+    let (customers, guests) = (scale(CUSTOMERS), scale(GUEST_ORDERS));
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x7265_636f_6d6d_656e);
     let bundles = bundles(products, &mut rng);
     if bundles.is_empty() {
@@ -88,7 +100,7 @@ pub fn baskets(products: &[(ProductId, String)], seed: u64, now: Timestamp) -> V
             b[rng.random_range(0..b.len())]
         })
     };
-    for c in 0..CUSTOMERS {
+    for c in 0..customers {
         let favourites = [
             rng.random_range(0..bundles.len()),
             rng.random_range(0..bundles.len()),
@@ -114,7 +126,7 @@ pub fn baskets(products: &[(ProductId, String)], seed: u64, now: Timestamp) -> V
             });
         }
     }
-    for g in 0..GUEST_ORDERS {
+    for g in 0..guests {
         let b = zipf(&mut rng, &cumulative);
         let s = stray(&mut rng);
         out.push(Basket {
@@ -129,9 +141,16 @@ pub fn baskets(products: &[(ProductId, String)], seed: u64, now: Timestamp) -> V
 }
 
 impl Recommender {
-    /// Counts the demo history over the catalog's products (once: a second run counts
-    /// nothing new) and ranks every list. Returns the orders counted.
-    pub async fn seed_demo(&self, seed: u64) -> Result<u64, RecommendError> {
+    /// Counts a demo history of about `lines` order lines over the catalog's products (once: a
+    /// second run counts nothing new) and ranks every list (`similar` for the first
+    /// [`MAX_SIMILAR_RANKED`] products). Returns the orders counted; `progress(stage, done,
+    /// total)` follows the work.
+    pub async fn seed_demo(
+        &self,
+        seed: u64,
+        lines: usize,
+        progress: &mut (dyn FnMut(&str, u64, u64) + Send),
+    ) -> Result<u64, RecommendError> {
         let mut products = Vec::new();
         for p in self.catalog.all_products(500) {
             let p = p?;
@@ -142,9 +161,12 @@ impl Recommender {
                 .unwrap_or_default();
             products.push((p.id, category));
         }
-        let all = baskets(&products, seed, self.store.now());
+        let all = baskets(&products, seed, self.store.now(), lines);
+        let total = all.len() as u64;
         let mut counted = 0u64;
+        let mut done = 0u64;
         for chunk in all.chunks(super::import::BASKETS_PER_WRITE) {
+            done += chunk.len() as u64;
             let chunk = chunk.to_vec();
             counted += self
                 .store
@@ -156,9 +178,14 @@ impl Recommender {
                     Ok::<_, crate::storage::StorageError>(n)
                 })
                 .await?;
+            progress("orders", done, total);
         }
-        self.rank_all_together(&mut |_| {}).await?;
-        self.rank_all_similar(&mut |_| {}).await?;
+        let ranked = products.len() as u64;
+        self.rank_all_together(&mut |n| progress("bought together", n, ranked))
+            .await?;
+        let similar = ranked.min(MAX_SIMILAR_RANKED as u64);
+        self.rank_all_similar(MAX_SIMILAR_RANKED, &mut |n| progress("similar", n, similar))
+            .await?;
         Ok(counted)
     }
 }
@@ -178,8 +205,18 @@ mod tests {
             })
             .collect();
         let now = Timestamp::from_millis(1_800_000_000_000);
-        let a = baskets(&products, 42, now);
-        assert_eq!(a, baskets(&products, 42, now));
+        let a = baskets(&products, 42, now, DEFAULT_LINES);
+        assert_eq!(a, baskets(&products, 42, now, DEFAULT_LINES));
+        let lines: usize = a.iter().map(|b| b.lines.len()).sum();
+        assert!(
+            (3_000..5_000).contains(&lines),
+            "about the default size: {lines}"
+        );
+        let big: usize = baskets(&products, 42, now, DEFAULT_LINES * 10)
+            .iter()
+            .map(|b| b.lines.len())
+            .sum();
+        assert!((30_000..50_000).contains(&big), "scaled: {big}");
         assert!(a.len() > CUSTOMERS + GUEST_ORDERS);
         let multi = a.iter().filter(|b| b.lines.len() >= 2).count();
         assert!(multi * 2 > a.len(), "most baskets hold several items");

@@ -200,15 +200,16 @@ impl Recommender {
         Ok(lists)
     }
 
-    /// Ranks every product's `similar` list, `chunk` products per write (after a bulk load:
-    /// the demo, an import), reporting progress.
+    /// Ranks the `similar` lists of the first `max` products, 500 per write (after a bulk
+    /// load: the demo), reporting progress.
     pub async fn rank_all_similar(
         &self,
+        max: usize,
         progress: &mut (dyn FnMut(u64) + Send),
     ) -> Result<u64, super::RecommendError> {
         let mut done = 0u64;
         let mut batch: Vec<(ProductId, Ranked)> = Vec::with_capacity(500);
-        for p in self.catalog.all_products(500) {
+        for p in self.catalog.all_products(500).take(max) {
             let p = p?;
             let list = self
                 .search
