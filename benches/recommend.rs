@@ -21,12 +21,13 @@ fn median(v: &[Report], f: fn(&Report) -> f64) -> f64 {
     x[x.len() / 2]
 }
 
-/// Product ids from the public list (the first `n`).
+/// Product ids from the public list, oldest first (the demo ranks `similar` lists for the
+/// oldest 10,000).
 fn product_ids(base: &str, n: usize) -> Vec<String> {
     runtime().block_on(async {
         let c = reqwest::Client::new();
         let mut ids = Vec::new();
-        let mut url = format!("{base}/api/v1/products?per_page=100");
+        let mut url = format!("{base}/api/v1/products?per_page=100&sort=oldest");
         while ids.len() < n {
             let page: serde_json::Value = c
                 .get(&url)
@@ -42,7 +43,9 @@ fn product_ids(base: &str, n: usize) -> Vec<String> {
                 }
             }
             match page["next_cursor"].as_str() {
-                Some(cur) => url = format!("{base}/api/v1/products?per_page=100&cursor={cur}"),
+                Some(cur) => {
+                    url = format!("{base}/api/v1/products?per_page=100&sort=oldest&cursor={cur}")
+                }
                 None => break,
             }
         }

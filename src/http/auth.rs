@@ -177,10 +177,18 @@ pub async fn sign_in(
 ) -> Result<TokenPair> {
     limit_ip(req, state)?;
     let pair = state.auth.login(email, password, &client_ip(req)).await?;
+    let customer = state.auth.authenticate(&pair.access_token)?.customer_id();
     if let Some(token) = cart_token
-        && let Some(customer) = state.auth.authenticate(&pair.access_token)?.customer_id()
+        && let Some(customer) = customer
     {
         state.carts.merge_on_login(customer, token).await?;
+    }
+    // The visitor's experiment history becomes the account's (a full event queue only costs
+    // the experiments that join).
+    if let (Some(v), Some(c)) = (super::experiments::visitor_id(req), customer)
+        && let Err(e) = state.experiments.join(&v, c, state.clock.now())
+    {
+        tracing::warn!(error = %e, "experiments: the visitor's history was not joined at sign-in");
     }
     Ok(pair)
 }

@@ -164,17 +164,20 @@ pub(super) fn subject_of(req: &HttpRequest, named: Option<&str>) -> Result<(Subj
             return Ok((Subject::Customer(c), false));
         }
     }
-    let cookie = req
-        .cookie(VISITOR_COOKIE)
-        .map(|c| c.value().to_owned())
-        .filter(|v| (16..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric()));
-    Ok(match cookie {
+    Ok(match visitor_id(req) {
         Some(v) => (Subject::Visitor(v), false),
         None => (
             Subject::Visitor(crate::core::secret::new_token("").replace(['-', '_'], "")),
             true,
         ),
     })
+}
+
+/// The visitor id of the `shopd_vid` cookie, when the request carries a well-formed one.
+pub fn visitor_id(req: &HttpRequest) -> Option<String> {
+    req.cookie(VISITOR_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|v| (16..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// The arm the caller sees: a signed-in customer by account, an anonymous visitor by the

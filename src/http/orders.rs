@@ -12,7 +12,7 @@ use super::paging::{CursorQuery, per_page};
 use super::{ApiError, HttpState, Problem};
 use crate::core::Page;
 use crate::core::{CustomerId, Timestamp};
-use crate::domain::checkout::CheckoutInput;
+use crate::domain::checkout::{CheckoutInput, PlaceOptions};
 use crate::domain::experiments::{RESERVATION_EXPERIMENT, Subject};
 use crate::domain::orders::OrderView;
 use crate::domain::orders::{FulfilInput, OrderFilter, Status, Viewer};
@@ -95,7 +95,10 @@ pub async fn checkout(
             who.0,
             idempotency_key(&req),
             body.into_inner(),
-            arm.as_ref().map(|a| a.0),
+            PlaceOptions {
+                strategy: arm.as_ref().map(|a| a.0),
+                visitor: super::experiments::visitor_id(&req),
+            },
         )
         .await?;
     if let Some((_, subject, _)) = &arm

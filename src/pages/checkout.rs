@@ -174,6 +174,7 @@ fn field_errors(e: &ApiError) -> Vec<(String, String)> {
 }
 
 async fn place(
+    req: HttpRequest,
     state: State,
     pages: PageState,
     mut v: Visitor,
@@ -186,7 +187,15 @@ async fn place(
     let key = f.key.clone();
     let r = state
         .checkout
-        .checkout(v.cart_owner(), Some(&key), input_of(&f), None)
+        .checkout(
+            v.cart_owner(),
+            Some(&key),
+            input_of(&f),
+            crate::domain::checkout::PlaceOptions {
+                strategy: None,
+                visitor: crate::http::experiments::visitor_id(&req),
+            },
+        )
         .await;
     let placed = match r {
         Ok(resp) => resp.outcome,

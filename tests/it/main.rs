@@ -23,6 +23,7 @@ mod events;
 mod experiments;
 mod experiments_builtin;
 mod experiments_stats;
+mod experiments_visitors;
 mod fault;
 mod giftcards;
 mod http_errors;

@@ -354,14 +354,15 @@ impl Checkout {
         &self.settings
     }
 
-    /// Places an order from the caller's cart. `strategy` overrides the configured one.
+    /// Places an order from the caller's cart.
     pub async fn checkout(
         &self,
         who: CartOwner,
         key: Option<&str>,
         input: CheckoutInput,
-        strategy: Option<Strategy>,
+        opts: PlaceOptions,
     ) -> Result<CheckoutResponse, CheckoutError> {
+        let strategy = opts.strategy;
         idempotency::check_key(key)?;
         let scope = match (&who.customer, &who.token) {
             (Some(c), _) => c.to_string(),
@@ -388,6 +389,7 @@ impl Checkout {
             .snapshot(&self.store.read()?)
             .map_err(|e| CheckoutError::Internal(e.to_string()))?;
         let ctx = std::sync::Arc::new(Ctx {
+            visitor: opts.visitor,
             who,
             keyed,
             valid,
@@ -464,7 +466,17 @@ impl Checkout {
     }
 }
 
+/// How one checkout is placed, beyond the cart and the form.
+#[derive(Clone, Debug, Default)]
+pub struct PlaceOptions {
+    /// Overrides the configured reservation strategy (an experiment's arm).
+    pub strategy: Option<Strategy>,
+    /// The guest's visitor id, kept with the order so experiments credit its payment.
+    pub visitor: Option<String>,
+}
+
 struct Ctx {
+    visitor: Option<String>,
     who: CartOwner,
     keyed: idempotency::Keyed,
     valid: Valid,
@@ -652,6 +664,9 @@ fn place(
     };
     orders::insert(tx, &order)?;
     orders::insert_quote(tx, order.id, &quote)?;
+    if let (None, Some(v)) = (order.customer_id, &c.visitor) {
+        orders::set_visitor(tx, order.id, v)?;
+    }
     rules::record_uses(tx, &quote, subject(c, &cart).as_deref())?;
     for t in &quote.gift_cards {
         giftcards::redeem(tx, t.gift_card_id, t.amount, order.id)

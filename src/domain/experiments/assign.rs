@@ -67,8 +67,12 @@ pub fn eligible(e: &Experiment, subject: &Subject, now: Timestamp) -> bool {
             | (Audience::Anonymous, Subject::Visitor(_))
             | (Audience::SignedIn, Subject::Customer(_))
     );
+    in_audience && live(e, now)
+}
+
+/// Whether `e` runs at `now` (running, within its dates).
+pub fn live(e: &Experiment, now: Timestamp) -> bool {
     e.status == Status::Running
-        && in_audience
         && e.starts_at.is_none_or(|s| now >= s)
         && e.ends_at.is_none_or(|end| now < end)
 }

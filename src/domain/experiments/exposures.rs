@@ -16,7 +16,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-use tokio::sync::{Notify, mpsc};
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::{Notify, mpsc, watch};
 
 use super::assign::{self, Subject};
 use super::model::{EXPERIMENTS, Experiment, Status};
@@ -42,6 +43,12 @@ pub enum Event {
     Exposure {
         /// Experiment key.
         key: String,
+    },
+    /// The visitor signed in as `customer`: its experiment records become the customer's
+    /// (where the customer has none), so its arms and history carry over.
+    Join {
+        /// The account the visitor signed in to.
+        customer: crate::core::CustomerId,
     },
     /// The subject converted on `metric`, worth `value` (1 for a conversion).
     Conversion {
@@ -139,12 +146,29 @@ pub enum RecordError {
 #[derive(Clone, Debug)]
 pub struct Recorder {
     tx: mpsc::Sender<Recorded>,
+    /// Events queued so far.
+    queued: Arc<AtomicU64>,
+    /// Events the flusher has handled (written, or dropped after a failed write).
+    handled: watch::Receiver<u64>,
 }
 
 impl Recorder {
     /// Queues an event; it is written within [`FLUSH_EVERY`].
     pub fn record(&self, e: Recorded) -> Result<(), RecordError> {
-        self.tx.try_send(e).map_err(|_| RecordError::Busy)
+        // Counted before it is sent, so a waiter never sees the flusher ahead of the count.
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        self.tx.try_send(e).map_err(|_| {
+            self.queued.fetch_sub(1, Ordering::SeqCst);
+            RecordError::Busy
+        })
+    }
+
+    /// Waits (at most `limit`) until every event queued before the call has been handled, so
+    /// a conversion written next finds the exposures recorded before it.
+    pub async fn settled(&self, limit: std::time::Duration) {
+        let target = self.queued.load(Ordering::SeqCst);
+        let mut handled = self.handled.clone();
+        let _ = tokio::time::timeout(limit, handled.wait_for(|n| *n >= target)).await;
     }
 }
 
@@ -171,14 +195,21 @@ pub fn recorder(
 ) {
     let (tx, rx) = mpsc::channel(QUEUE);
     let stop = Arc::new(Notify::new());
-    (
-        Recorder { tx },
-        flusher(store, rx, stop.clone()),
-        FlushStop(stop),
-    )
+    let (done, handled) = watch::channel(0u64);
+    let recorder = Recorder {
+        tx,
+        queued: Arc::new(AtomicU64::new(0)),
+        handled,
+    };
+    (recorder, flusher(store, rx, stop.clone(), done), FlushStop(stop))
 }
 
-async fn flusher(store: Store, mut rx: mpsc::Receiver<Recorded>, stop: Arc<Notify>) {
+async fn flusher(
+    store: Store,
+    mut rx: mpsc::Receiver<Recorded>,
+    stop: Arc<Notify>,
+    done: watch::Sender<u64>,
+) {
     let mut batch = Vec::with_capacity(FLUSH_AT);
     let mut stopping = false;
     while !stopping {
@@ -215,6 +246,7 @@ async fn flusher(store: Store, mut rx: mpsc::Receiver<Recorded>, stop: Arc<Notif
             if let Err(e) = store.write(move |tx| apply_all(tx, &events)).await {
                 tracing::warn!(error = %e, events = n, "experiment events were not written");
             }
+            done.send_modify(|h| *h += n as u64);
         }
     }
 }
@@ -229,6 +261,14 @@ fn apply_all(tx: &mut WriteTx<'_>, events: &[Recorded]) -> Result<(), StorageErr
                     expose(tx, &x, &e.subject, e.at)?;
                 }
             }
+            Event::Join { customer } => {
+                if experiments.is_none() {
+                    experiments = Some(all_experiments(tx)?);
+                }
+                for x in experiments.iter().flatten() {
+                    join(tx, x, &e.subject, &Subject::Customer(*customer))?;
+                }
+            }
             Event::Conversion {
                 metric,
                 value,
@@ -236,14 +276,7 @@ fn apply_all(tx: &mut WriteTx<'_>, events: &[Recorded]) -> Result<(), StorageErr
             } => {
                 // Read once per batch: at most MAX_EXPERIMENTS, a short list.
                 if experiments.is_none() {
-                    let all = tx.range(
-                        &EXPERIMENTS,
-                        std::ops::Bound::Unbounded,
-                        std::ops::Bound::Unbounded,
-                        crate::storage::Order::Asc,
-                        super::MAX_EXPERIMENTS,
-                    )?;
-                    experiments = Some(all.into_iter().map(|(_, x)| x).collect());
+                    experiments = Some(all_experiments(tx)?);
                 }
                 for x in experiments.iter().flatten() {
                     if x.status != Status::Stopped {
@@ -254,6 +287,51 @@ fn apply_all(tx: &mut WriteTx<'_>, events: &[Recorded]) -> Result<(), StorageErr
         }
     }
     Ok(())
+}
+
+/// Every experiment (at most [`super::MAX_EXPERIMENTS`]).
+fn all_experiments(tx: &WriteTx<'_>) -> Result<Vec<Experiment>, StorageError> {
+    Ok(tx
+        .range(
+            &EXPERIMENTS,
+            std::ops::Bound::Unbounded,
+            std::ops::Bound::Unbounded,
+            crate::storage::Order::Asc,
+            super::MAX_EXPERIMENTS,
+        )?
+        .into_iter()
+        .map(|(_, x)| x)
+        .collect())
+}
+
+/// Moves the visitor's record of `x` to the customer when the customer has none: same arm,
+/// same exposure, same values, so the arm's sums do not change.
+fn join(
+    tx: &mut WriteTx<'_>,
+    x: &Experiment,
+    visitor: &Subject,
+    customer: &Subject,
+) -> Result<(), StorageError> {
+    let from = (x.key.clone(), visitor.key());
+    let to = (x.key.clone(), customer.key());
+    let Some(rec) = tx.get(&SUBJECTS, &from)? else {
+        return Ok(());
+    };
+    if tx.contains(&SUBJECTS, &to)? {
+        return Ok(());
+    }
+    tx.remove(&SUBJECTS, &from)?;
+    tx.insert(&SUBJECTS, &to, &rec)
+}
+
+/// The arm index `subject` was exposed to in `x`, if it was.
+pub(super) fn exposed_arm(
+    r: &impl crate::storage::Reader,
+    x: &Experiment,
+    subject: &Subject,
+) -> Result<Option<u16>, StorageError> {
+    Ok(r.get(&SUBJECTS, &(x.key.clone(), subject.key()))?
+        .map(|rec| rec.arm))
 }
 
 /// Records the subject's first exposure to `x` (later ones change nothing).

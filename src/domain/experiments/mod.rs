@@ -281,7 +281,9 @@ impl Experiments {
         let s = self.clone();
         crate::jobs::Work::new().handler(
             crate::domain::orders::PAID_FOR_EXPERIMENTS_JOB,
-            1,
+            // Each waits for the events queued before it (one flush, shared), not for each
+            // other.
+            16,
             crate::jobs::handler_fn(move |ctx| s.clone().on_order_paid(ctx)),
         )
     }
@@ -293,6 +295,9 @@ impl Experiments {
         ctx: crate::jobs::JobContext,
     ) -> Result<crate::jobs::JobOutcome, crate::jobs::JobError> {
         let job: crate::domain::orders::ExpireJob = ctx.payload()?;
+        // Exposures recorded before the payment are written first, or the order would find
+        // its buyer not yet exposed.
+        self.recorder.settled(2 * exposures::FLUSH_EVERY).await;
         let r = self
             .store
             .read()
@@ -302,8 +307,15 @@ impl Experiments {
         let Some(order) = order else {
             return Ok(crate::jobs::JobOutcome::Done);
         };
-        let Some(customer) = order.customer_id else {
-            return Ok(crate::jobs::JobOutcome::Done);
+        // A customer by account, a guest by the visitor id the checkout carried.
+        let subject = match order.customer_id {
+            Some(c) => Subject::Customer(c),
+            None => match crate::domain::orders::visitor_of(&r, order.id)
+                .map_err(|e| crate::jobs::JobError::retry(e.to_string()))?
+            {
+                Some(v) => Subject::Visitor(v),
+                None => return Ok(crate::jobs::JobOutcome::Done),
+            },
         };
         let paid_at = order
             .invoice
@@ -311,7 +323,7 @@ impl Experiments {
             .map_or(order.updated_at, |i| i.issued_at);
         let revenue = order.totals.total.amount;
         Ok(crate::jobs::JobOutcome::DoneWith(Box::new(move |tx| {
-            exposures::count_paid_order(tx, &Subject::Customer(customer), revenue, paid_at)
+            exposures::count_paid_order(tx, &subject, revenue, paid_at)
         })))
     }
 
@@ -476,12 +488,40 @@ impl Experiments {
         subject: &Subject,
         now: Timestamp,
     ) -> Result<Assignment, ExperimentError> {
-        let e = self.load(key)?;
+        let r = self.store.read()?;
+        let e = r
+            .get(&EXPERIMENTS, &key.to_owned())?
+            .ok_or(ExperimentError::NotFound)?;
+        // A subject already exposed keeps its arm (a visitor's carries over at sign-in).
+        let stored = match assign::live(&e, now) {
+            true => exposures::exposed_arm(&r, &e, subject)?,
+            false => None,
+        };
+        let variant = match stored {
+            Some(i) => e.arms.get(usize::from(i)),
+            None => assign::assign(&e, subject, now),
+        };
         Ok(Assignment {
             experiment: e.key.clone(),
-            variant: assign::assign(&e, subject, now).map(|a| a.key.clone()),
+            variant: variant.map(|a| a.key.clone()),
             subject: subject.key(),
         })
+    }
+
+    /// The visitor signed in as `customer`: its exposures and history become the customer's
+    /// (batched like every event), so the customer keeps the visitor's arms.
+    pub fn join(
+        &self,
+        visitor: &str,
+        customer: crate::core::CustomerId,
+        at: Timestamp,
+    ) -> Result<(), ExperimentError> {
+        self.recorder.record(exposures::Recorded {
+            subject: Subject::Visitor(visitor.to_owned()),
+            event: exposures::Event::Join { customer },
+            at,
+        })?;
+        Ok(())
     }
 }
 

@@ -36,7 +36,7 @@ use crate::core::{CustomerId, FulfilmentId, LineId, OrderId, Page, Timestamp, pa
 use crate::domain::{events, idempotency, inventory};
 use crate::jobs;
 use crate::mailer::{self, Mail};
-use crate::storage::{Order as ScanOrder, Reader, StorageError, Store, WriteTx};
+use crate::storage::{Order as ScanOrder, Reader, StorageError, Store, Table, WriteTx};
 use model::{BY_CUSTOMER, BY_STATUS, INVOICE_SEQ, ORDERS, PENDING_BY_EXPIRY, QUOTES};
 
 /// Job kind of one unpaid order's expiry, queued per order by earlier builds; still handled so
@@ -64,6 +64,23 @@ pub const GIFT_CARDS_RELEASE_JOB: &str = "order.gift_cards_released";
 /// Job kind queued in the paying write of a signed-in customer's order: the experiments
 /// module counts the order (paid, revenue, orders) for the arms the customer was exposed to.
 pub const PAID_FOR_EXPERIMENTS_JOB: &str = "order.paid_for_experiments";
+
+/// The visitor id (the `shopd_vid` cookie) a guest checked out with: experiments attribute the
+/// guest's paid order to the visitor's arms.
+const VISITORS: Table<OrderId, String> = Table::new("order_visitors");
+
+/// Notes in the order's write which visitor placed it (guests only; at most 64 characters).
+pub fn set_visitor(tx: &mut WriteTx<'_>, id: OrderId, visitor: &str) -> Result<(), StorageError> {
+    if visitor.is_empty() || visitor.len() > 64 {
+        return Ok(());
+    }
+    tx.insert(&VISITORS, &id, &visitor.to_owned())
+}
+
+/// The visitor who placed a guest order, when the checkout knew one.
+pub fn visitor_of(r: &impl Reader, id: OrderId) -> Result<Option<String>, StorageError> {
+    r.get(&VISITORS, &id)
+}
 
 /// Job kind queued in the paying write of every order: the recommendations module counts its
 /// products (orders per product, pairs bought together).
@@ -402,7 +419,7 @@ pub fn transition(
             )?
             .dedupe(format!("paid_for_recommendations:{}", order.id));
             jobs::enqueue(tx, job)?;
-            if order.customer_id.is_some() {
+            if order.customer_id.is_some() || tx.contains(&VISITORS, &order.id)? {
                 let job =
                     jobs::NewJob::new(PAID_FOR_EXPERIMENTS_JOB, &ExpireJob { order_id: order.id })?
                         .dedupe(format!("paid_for_experiments:{}", order.id));
