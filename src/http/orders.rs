@@ -104,15 +104,7 @@ pub async fn checkout(
     if let Some((_, subject, _)) = &arm
         && !resp.replayed
     {
-        // The arm's outcome: an order placed (paid orders follow for customers). The order
-        // stands either way: a full event queue costs the experiment one conversion.
-        let now = state.clock.now();
-        if let Err(e) = state
-            .experiments
-            .convert(subject.clone(), ORDER_PLACED_METRIC, 1, now)
-        {
-            tracing::warn!(error = %e, "reservation experiment: conversion not recorded");
-        }
+        order_placed(&state, subject.clone());
     }
     let placed = resp.outcome;
     let view = CheckoutView {
@@ -144,8 +136,20 @@ fn reservation_arm(
     if state.experiments.running(RESERVATION_EXPERIMENT).is_none() {
         return Ok(None);
     }
-    let now = state.clock.now();
     let (subject, new) = super::experiments::subject_of(req, None)?;
+    Ok(reservation_arm_of(state, subject)?.map(|(s, subject)| (s, subject, new)))
+}
+
+/// The arm of `subject` in the running `reservation_strategy` experiment, its exposure
+/// recorded (the API's checkout and the checkout page share it).
+pub(crate) fn reservation_arm_of(
+    state: &HttpState,
+    subject: Subject,
+) -> Result<Option<(crate::domain::inventory::Strategy, Subject)>> {
+    if state.experiments.running(RESERVATION_EXPERIMENT).is_none() {
+        return Ok(None);
+    }
+    let now = state.clock.now();
     let a = state
         .experiments
         .assignment(RESERVATION_EXPERIMENT, &subject, now)?;
@@ -164,7 +168,19 @@ fn reservation_arm(
     {
         return Ok(None);
     }
-    Ok(Some((strategy, subject, new)))
+    Ok(Some((strategy, subject)))
+}
+
+/// Records the arm's outcome, an order placed. The order stands either way: a full event
+/// queue costs the experiment one conversion.
+pub(crate) fn order_placed(state: &HttpState, subject: Subject) {
+    let now = state.clock.now();
+    if let Err(e) = state
+        .experiments
+        .convert(subject, ORDER_PLACED_METRIC, 1, now)
+    {
+        tracing::warn!(error = %e, "reservation experiment: conversion not recorded");
+    }
 }
 
 /// The checkout response: the order, and the payment to confirm.

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::session::Posted;
 use super::{PageError, PageState, Pages, Visitor, see_other};
 use crate::domain::checkout::{AddressInput, CheckoutError, CheckoutInput};
+use crate::domain::experiments::Subject;
 use crate::domain::orders::{OrderView, Viewer};
 use crate::domain::payments::{CardInput, PaymentError, PaymentView};
 use crate::domain::pricing::Destination;
@@ -185,6 +186,17 @@ async fn place(
         return render(&state, &pages, &v, f, Vec::new(), None).await;
     }
     let key = f.key.clone();
+    let visitor = crate::http::experiments::visitor_id(&req);
+    // The reservation experiment's arm for a customer, or a visitor known by its cookie.
+    let subject = match (v.principal.as_ref().and_then(|p| p.customer_id()), &visitor) {
+        (Some(c), _) => Some(Subject::Customer(c)),
+        (None, Some(id)) => Some(Subject::Visitor(id.clone())),
+        (None, None) => None,
+    };
+    let arm = match subject {
+        Some(s) => crate::http::orders::reservation_arm_of(&state, s)?,
+        None => None,
+    };
     let r = state
         .checkout
         .checkout(
@@ -192,11 +204,16 @@ async fn place(
             Some(&key),
             input_of(&f),
             crate::domain::checkout::PlaceOptions {
-                strategy: None,
-                visitor: crate::http::experiments::visitor_id(&req),
+                strategy: arm.as_ref().map(|a| a.0),
+                visitor,
             },
         )
         .await;
+    if let (Some((_, subject)), Ok(resp)) = (&arm, &r)
+        && !resp.replayed
+    {
+        crate::http::orders::order_placed(&state, subject.clone());
+    }
     let placed = match r {
         Ok(resp) => resp.outcome,
         Err(

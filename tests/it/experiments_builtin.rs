@@ -120,13 +120,26 @@ async fn a_running_experiment_picks_the_reservation_strategy_and_records_placed_
         )
         .await;
     assert_eq!(r.status(), 201);
-    // Twelve guests, each a new visitor: each checkout is exposed and converts once.
+    // Twelve API guests, each a new visitor: each checkout is exposed and converts once.
     for i in 0..12 {
         paid(&app, &v[0], &format!("guest-{i}")).await;
     }
-    let r = results_with(&app, "reservation_strategy", 12)
+    // A shopper on the pages, known by the visitor cookie the storefront's API calls set.
+    let browser = crate::common::pages::browser();
+    let a: Value = browser
+        .get(app.url("/api/v1/experiments/reservation_strategy/assignment"))
+        .send()
         .await
-        .expect("twelve checkouts exposed");
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    assert!(a["variant"].is_string(), "{a}");
+    let order_page = crate::common::pages::buy(&browser, &app, "/products/product-a", &v[0]).await;
+    assert!(order_page.starts_with("/orders/"), "{order_page}");
+    let r = results_with(&app, "reservation_strategy", 13)
+        .await
+        .expect("thirteen checkouts exposed");
     let variants = r["metrics"][0]["variants"].as_array().expect("variants");
     for arm in variants {
         assert_eq!(

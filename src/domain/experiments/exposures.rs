@@ -201,7 +201,11 @@ pub fn recorder(
         queued: Arc::new(AtomicU64::new(0)),
         handled,
     };
-    (recorder, flusher(store, rx, stop.clone(), done), FlushStop(stop))
+    (
+        recorder,
+        flusher(store, rx, stop.clone(), done),
+        FlushStop(stop),
+    )
 }
 
 async fn flusher(
