@@ -177,11 +177,19 @@ async fn a_declined_card_is_retried_and_the_pages_pass_axe() {
     .await
     .expect("join");
     assert_eq!(report["pages"], 11);
-    // Ten admin pages and the signed-in account pages, as staff.
+    // An experiment with results to show (its lift-interval chart included).
+    let r = app
+        .admin_post_json(
+            "/api/v1/admin/experiments",
+            &json!({"key": "axe-check", "status": "running", "metrics": {"primary": "order_paid", "guardrails": ["add_to_cart"]}}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    // Eleven admin pages and the signed-in account pages, as staff.
     let order = facts["order_id"].as_str().expect("id").to_owned();
     let base = app.base.clone();
     let paths = format!(
-        "/admin,/admin/orders,/admin/orders/{order},/admin/products,/admin/products/new,/admin/customers,/admin/jobs,/admin/tax,/admin/tax/zones/new,/admin/shipping/zones/new,/account,/account/addresses/new,/admin/experiments"
+        "/admin,/admin/orders,/admin/orders/{order},/admin/products,/admin/products/new,/admin/customers,/admin/jobs,/admin/tax,/admin/tax/zones/new,/admin/shipping/zones/new,/account,/account/addresses/new,/admin/experiments,/admin/experiments/axe-check"
     );
     let report = tokio::task::spawn_blocking(move || {
         scenario(
@@ -197,6 +205,6 @@ async fn a_declined_card_is_retried_and_the_pages_pass_axe() {
     })
     .await
     .expect("join");
-    assert_eq!(report["pages"], 13);
+    assert_eq!(report["pages"], 14);
     app.stop().await;
 }

@@ -482,16 +482,28 @@ async fn staff_run_an_experiment_from_the_admin_and_read_its_results() {
         ("audience", "everyone"),
         ("primary", "custom:signup"),
         ("guardrails", "add_to_cart"),
+        ("starts_at", "2026-01-01"),
+        ("ends_at", "next week"),
     ];
     let r = post(&staff, &app, "/admin/experiments", &form).await;
     assert_eq!(r.status(), 422);
     assert!(r.text().await.expect("body").contains("key:weight"));
     form[3] = ("variants", "control:1, calm:1");
     let r = post(&staff, &app, "/admin/experiments", &form).await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.expect("body").contains("YYYY-MM-DD"));
+    form[8] = ("ends_at", "2030-01-01");
+    let r = post(&staff, &app, "/admin/experiments", &form).await;
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), "/admin/experiments/hero");
     let (_, html) = page(&staff, &app, "/admin/experiments/hero").await;
     assert!(html.contains(">Start</button>"), "{html}");
+    assert!(
+        html.contains("from 2026-01-01")
+            && html.contains("until 2030-01-01")
+            && html.contains("guardrails add_to_cart"),
+        "dates and metrics shown: {html}"
+    );
     let r = post(
         &staff,
         &app,

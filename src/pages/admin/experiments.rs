@@ -68,6 +68,24 @@ struct NewForm {
     primary: String,
     #[serde(default)]
     guardrails: String,
+    #[serde(default)]
+    starts_at: String,
+    #[serde(default)]
+    ends_at: String,
+}
+
+/// A `YYYY-MM-DD` date field as midnight UTC; empty is none.
+fn date(field: &str, text: &str) -> Result<Option<crate::core::Timestamp>, ApiError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let d = time::Date::parse(text, &format)
+        .map_err(|_| ApiError::validation(field, "invalid", "a date as YYYY-MM-DD"))?;
+    Ok(Some(crate::core::Timestamp::from_millis(
+        d.midnight().assume_utc().unix_timestamp() * 1000,
+    )))
 }
 
 /// `control:1, treatment:1` as arms; a part without `:weight` weighs 1.
@@ -112,8 +130,8 @@ fn input_of(f: &NewForm) -> Result<ExperimentInput, ApiError> {
         variants: Some(arms(&f.variants)?),
         audience,
         status: None,
-        starts_at: None,
-        ends_at: None,
+        starts_at: date("starts_at", &f.starts_at)?,
+        ends_at: date("ends_at", &f.ends_at)?,
         metrics: Some(Metrics {
             primary: f.primary.trim().to_owned(),
             guardrails,
