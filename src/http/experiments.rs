@@ -280,6 +280,9 @@ pub struct EventBody {
     pub experiment: Option<String>,
     /// For staff and API keys: the subject (as with the assignment's `?subject=`).
     pub subject: Option<String>,
+    /// A custom event's value (0 to 10¹², e.g. units or minor units): the metric
+    /// `value:<name>` sums it per subject, while `custom:<name>` counts who sent the event.
+    pub value: Option<i64>,
 }
 
 /// Records an exposure or a conversion of the caller (or of `subject`). Events are written in
@@ -290,7 +293,7 @@ pub struct EventBody {
     responses((status = 202, description = "Queued", body = EventQueued),
         (status = 403, description = "`forbidden`: `subject` named by a customer", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such experiment", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown type, or an exposure without `experiment`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown type, an exposure without `experiment`, or a value on a non-custom event or out of range", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`busy`: too many events waiting; retry", body = Problem, content_type = "application/problem+json")))]
 pub async fn record_event(
     req: HttpRequest,
@@ -300,6 +303,23 @@ pub async fn record_event(
     let b = body.into_inner();
     let (subject, new) = subject_of(&req, b.subject.as_deref())?;
     let now = state.clock.now();
+    match b.value {
+        Some(_) if !b.kind.starts_with("custom:") => {
+            return Err(ApiError::validation(
+                "value",
+                "not_allowed",
+                "only custom events carry a value",
+            ));
+        }
+        Some(v) if !(0..=1_000_000_000_000).contains(&v) => {
+            return Err(ApiError::validation(
+                "value",
+                "out_of_range",
+                "must be 0 to 10^12",
+            ));
+        }
+        _ => {}
+    }
     match b.kind.as_str() {
         "exposure" => {
             let key = b.experiment.as_deref().ok_or_else(|| {
@@ -312,14 +332,15 @@ pub async fn record_event(
                 .experiments
                 .convert(subject.clone(), &b.kind, 1, now)?;
         }
-        k if k.strip_prefix("custom:").is_some_and(|c| {
-            !c.is_empty()
-                && c.len() <= 64
-                && c.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        }) =>
+        k if k
+            .strip_prefix("custom:")
+            .is_some_and(crate::domain::experiments::custom_name) =>
         {
             state.experiments.convert(subject.clone(), k, 1, now)?;
+            if let Some(v) = b.value {
+                let name = format!("value:{}", &k["custom:".len()..]);
+                state.experiments.convert(subject.clone(), &name, v, now)?;
+            }
         }
         _ => {
             return Err(ApiError::validation(

@@ -707,3 +707,92 @@ async fn a_clean_shutdown_writes_the_queued_events() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_events_with_values_sum_per_subject() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .admin_post_json(
+            "/api/v1/admin/experiments",
+            &json!({"key": "basket", "status": "running",
+                    "metrics": {"primary": "value:items", "guardrails": ["custom:items"]}}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let mut sums: std::collections::BTreeMap<String, (u64, i64)> = Default::default();
+    for i in 0..40 {
+        let s = format!("s{i}");
+        let arm = arm_of(&app, "basket", &s).await;
+        let arm = arm.as_str().expect("an arm").to_owned();
+        let r = event(
+            &app,
+            json!({"type": "exposure", "experiment": "basket", "subject": s}),
+        )
+        .await;
+        assert_eq!(r.status(), 202);
+        // Two events each: the values add up; `custom:items` counts the subject once.
+        for v in [i % 5, 2] {
+            let r = event(
+                &app,
+                json!({"type": "custom:items", "subject": s, "value": v}),
+            )
+            .await;
+            assert_eq!(r.status(), 202);
+        }
+        let e = sums.entry(arm).or_default();
+        e.0 += 1;
+        e.1 += i64::from(i % 5 + 2);
+    }
+    let got = crate::common::eventually(std::time::Duration::from_secs(10), || async {
+        let r: Value = app
+            .admin
+            .get(app.url("/api/v1/admin/experiments/basket/results?method=fixed"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let n: u64 = r["metrics"][0]["variants"]
+            .as_array()?
+            .iter()
+            .map(|v| v["subjects"].as_u64().unwrap_or(0))
+            .sum();
+        (n == 40).then_some(r)
+    })
+    .await
+    .expect("forty subjects");
+    let primary = &got["metrics"][0];
+    assert_eq!(primary["metric"], "value:items");
+    assert_eq!(
+        primary["test"], "welch_t",
+        "a sum is a mean per subject: {primary}"
+    );
+    for v in primary["variants"].as_array().expect("variants") {
+        let (n, total) = sums[v["variant"].as_str().expect("variant")];
+        assert_eq!(v["subjects"], n);
+        assert_eq!(v["total"].as_f64(), Some(total as f64), "{v}");
+    }
+    let guard = &got["metrics"][1];
+    for v in guard["variants"].as_array().expect("variants") {
+        assert_eq!(
+            v["total"],
+            v["subjects"].as_f64().expect("n"),
+            "each subject once: {v}"
+        );
+    }
+    // A value belongs to custom events only, and is bounded.
+    let r = event(
+        &app,
+        json!({"type": "add_to_cart", "subject": "s1", "value": 3}),
+    )
+    .await;
+    crate::common::problem(r, 422, "validation_failed").await;
+    let r = event(
+        &app,
+        json!({"type": "custom:items", "subject": "s1", "value": -1}),
+    )
+    .await;
+    crate::common::problem(r, 422, "validation_failed").await;
+    app.stop().await;
+}

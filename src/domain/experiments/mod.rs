@@ -31,7 +31,8 @@ pub const RESERVATION_EXPERIMENT: &str = "reservation_strategy";
 /// Most experiments a shop keeps (every list and lookup stays short).
 pub const MAX_EXPERIMENTS: usize = 200;
 
-/// Metrics an experiment may name, besides `custom:<name>`.
+/// Metrics an experiment may name, besides `custom:<name>` (subjects who sent the event) and
+/// `value:<name>` (the sum of the values they sent with it).
 pub const METRICS: &[&str] = &[
     "add_to_cart",
     "checkout_started",
@@ -146,21 +147,30 @@ fn check_arms(arms: &[Arm], issues: &mut Vec<FieldIssue>) {
     }
 }
 
+/// Whether `c` may name a custom event: 1–64 of a-z, A-Z, 0-9, `_` and `-`.
+pub fn custom_name(c: &str) -> bool {
+    !c.is_empty()
+        && c.len() <= 64
+        && c.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 fn check_metrics(m: &Metrics, issues: &mut Vec<FieldIssue>) {
     let known = |name: &str| {
         METRICS.contains(&name)
-            || name.strip_prefix("custom:").is_some_and(|c| {
-                !c.is_empty()
-                    && c.len() <= 64
-                    && c.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-            })
+            || name
+                .strip_prefix("custom:")
+                .or_else(|| name.strip_prefix("value:"))
+                .is_some_and(custom_name)
     };
     if !known(&m.primary) {
         issues.push(FieldIssue::new(
             "metrics.primary",
             "unknown_metric",
-            format!("must be one of {} or custom:<name>", METRICS.join(", ")),
+            format!(
+                "must be one of {}, custom:<name> or value:<name>",
+                METRICS.join(", ")
+            ),
         ));
     }
     if m.guardrails.len() > 10 {
@@ -175,7 +185,10 @@ fn check_metrics(m: &Metrics, issues: &mut Vec<FieldIssue>) {
             issues.push(FieldIssue::new(
                 format!("metrics.guardrails[{i}]"),
                 "unknown_metric",
-                format!("must be one of {} or custom:<name>", METRICS.join(", ")),
+                format!(
+                    "must be one of {}, custom:<name> or value:<name>",
+                    METRICS.join(", ")
+                ),
             ));
         }
     }

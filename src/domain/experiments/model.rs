@@ -47,7 +47,8 @@ pub struct Arm {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Metrics {
-    /// `add_to_cart`, `checkout_started`, `order_paid`, `revenue`, `orders` or `custom:<name>`.
+    /// `add_to_cart`, `checkout_started`, `order_paid`, `revenue`, `orders`, `custom:<name>`
+    /// (subjects who sent the event) or `value:<name>` (the sum of its values per subject).
     #[serde(default = "default_primary")]
     pub primary: String,
     /// More metrics watched for harm (at most 10).

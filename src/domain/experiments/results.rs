@@ -26,7 +26,7 @@ pub const ALPHA: f64 = 0.05;
 
 /// Whether a metric is a conversion (each subject 0 or 1) rather than a value per subject.
 pub fn is_binary(metric: &str) -> bool {
-    !matches!(metric, "revenue" | "orders")
+    !matches!(metric, "revenue" | "orders") && !metric.starts_with("value:")
 }
 
 /// An interval as shown.
