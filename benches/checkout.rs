@@ -244,13 +244,6 @@ fn run_with(
     (r, ceiling)
 }
 
-/// The median of one figure over rounds.
-fn median(v: &[driver::Report], f: fn(&driver::Report) -> f64) -> f64 {
-    let mut x: Vec<f64> = v.iter().map(f).collect();
-    x.sort_by(|a, b| a.total_cmp(b));
-    x[x.len() / 2]
-}
-
 /// Checkouts with a discount code against the same without, three alternating rounds each.
 fn compare_code(concurrency: usize, seconds: u64, smoke: bool) {
     let rounds = if smoke { 1 } else { 3 };
@@ -273,11 +266,14 @@ fn compare_code(concurrency: usize, seconds: u64, smoke: bool) {
         };
         coded.push(run_with("pessimistic", 512, concurrency, seconds, smoke, with_code).0);
     }
-    let (p, c) = (median(&plain, |r| r.rps), median(&coded, |r| r.rps));
+    let (p, c) = (
+        driver::median_of(&plain, |r| r.rps),
+        driver::median_of(&coded, |r| r.rps),
+    );
     println!(
         "without a code: {p:.0} durable checkouts/s, p95 {:.2} ms; with a code: {c:.0}/s, p95 {:.2} ms (medians of {rounds}); with a code = {:.1}% of without",
-        median(&plain, |r| r.p95),
-        median(&coded, |r| r.p95),
+        driver::median_of(&plain, |r| r.p95),
+        driver::median_of(&coded, |r| r.p95),
         100.0 * c / p.max(1e-9)
     );
 }
@@ -304,11 +300,14 @@ fn compare_exposures(concurrency: usize, seconds: u64, smoke: bool) {
         );
         busy.push(run_with("pessimistic", 512, concurrency, seconds, smoke, with).0);
     }
-    let (a, b) = (median(&alone, |r| r.rps), median(&busy, |r| r.rps));
+    let (a, b) = (
+        driver::median_of(&alone, |r| r.rps),
+        driver::median_of(&busy, |r| r.rps),
+    );
     println!(
         "checkouts alone: {a:.0}/s, p95 {:.2} ms; with 1,000 exposures/s: {b:.0}/s, p95 {:.2} ms (medians of {rounds}); with exposures = {:.1}% of alone",
-        median(&alone, |r| r.p95),
-        median(&busy, |r| r.p95),
+        driver::median_of(&alone, |r| r.p95),
+        driver::median_of(&busy, |r| r.p95),
         100.0 * b / a.max(1e-9)
     );
 }

@@ -15,9 +15,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use driver::{
-    Server, admin_token, arg, bin, create_admin, finish, percentile, runtime, unexpected,
-};
+use driver::{Server, admin_token, bin, create_admin, finish, percentile, runtime, unexpected};
 
 const HEADER: &[&str] = &[
     "Handle",
@@ -212,11 +210,6 @@ fn cli_import(file: &Path, data: &Path, extra: &[&str], expect: (u64, u64)) -> f
     secs
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 /// The admin API importing `files` files of `per` products, one after another.
 fn http_imports(files: usize, per: usize, variants: usize) {
     let dir = bench_dir();
@@ -269,11 +262,7 @@ fn http_imports(files: usize, per: usize, variants: usize) {
 
 fn main() {
     let smoke = !std::env::args().any(|a| a == "--bench");
-    let num = |name: &str, full: usize, small: usize| {
-        arg(name)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(if smoke { small } else { full })
-    };
+    let num = driver::num;
     let products = num("--products", 5000, 200);
     let variants = num("--variants", 4, 4).clamp(1, SIZES.len() * COLORS.len());
     let runs = num("--runs", 3, 1).max(1);
@@ -304,8 +293,8 @@ fn main() {
     let dry = n / cli_import(&file, &data, &["--dry-run"], (0, products as u64));
     println!(
         "cli import (median of {runs}): {:>7.0} products/s ({:.0} variants/s); re-import (all updated) {:.0} products/s; --dry-run {:.0} products/s; peak RSS {:.1} MiB",
-        median(fresh.clone()),
-        median(fresh) * variants as f64,
+        driver::median(fresh.clone()),
+        driver::median(fresh) * variants as f64,
         update,
         dry,
         children_peak_rss_mib()

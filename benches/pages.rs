@@ -25,41 +25,6 @@ const SEARCHES: &[&str] = &[
     "q=linen&in_stock=true",
 ];
 
-fn slugs(base: &str, path: &str, key: &str, limit: usize) -> Vec<String> {
-    let rt = runtime();
-    rt.block_on(async {
-        let c = reqwest::Client::new();
-        let mut out = Vec::new();
-        let mut url = format!("{base}{path}");
-        while out.len() < limit {
-            let page: serde_json::Value = c
-                .get(&url)
-                .send()
-                .await
-                .expect("list")
-                .json()
-                .await
-                .expect("json");
-            for p in page["data"].as_array().into_iter().flatten() {
-                if let Some(s) = p[key].as_str() {
-                    out.push(s.to_owned());
-                }
-            }
-            match page["next_cursor"]
-                .as_str()
-                .filter(|_| page["has_more"] == true)
-            {
-                Some(cur) => {
-                    let sep = if path.contains('?') { '&' } else { '?' };
-                    url = format!("{base}{path}{sep}cursor={cur}");
-                }
-                None => break,
-            }
-        }
-        out
-    })
-}
-
 /// The bytes of a page and of the stylesheets and scripts it references (uncompressed).
 fn weight(base: &str, path: &str) -> (usize, usize, usize) {
     let rt = runtime();
@@ -114,9 +79,14 @@ fn main() {
     );
 
     let base = server.base.clone();
-    let products = Arc::new(slugs(&base, "/api/v1/products?per_page=100", "slug", 2_000));
-    let categories = Arc::new(slugs(&base, "/api/v1/categories", "slug", 1_000));
-    let collections = Arc::new(slugs(&base, "/api/v1/collections", "slug", 100));
+    let products = Arc::new(driver::listed(
+        &base,
+        "/api/v1/products?per_page=100",
+        "slug",
+        2_000,
+    ));
+    let categories = Arc::new(driver::listed(&base, "/api/v1/categories", "slug", 1_000));
+    let collections = Arc::new(driver::listed(&base, "/api/v1/collections", "slug", 100));
     assert!(!products.is_empty() && !categories.is_empty() && !collections.is_empty());
 
     let pages: Vec<(&str, String)> = vec![

@@ -329,11 +329,6 @@ fn flows(per_run: usize, concurrency: usize, runs: usize) -> Vec<(f64, f64, f64,
     out
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
-}
-
 fn main() {
     let smoke = !std::env::args().any(|a| a == "--bench");
     let concurrency: usize = arg("--concurrency")
@@ -350,13 +345,13 @@ fn main() {
     let f = flows(per_run, concurrency, runs);
     println!(
         "median of {runs}: {:.0} verified Stripe webhook events/s at {concurrency} clients, p95 {:.2} ms (target >= 5000/s, p95 < 10 ms)",
-        median(w.iter().map(|r| r.rps).collect()),
-        median(w.iter().map(|r| r.p95).collect())
+        driver::median(w.iter().map(|r| r.rps).collect()),
+        driver::median(w.iter().map(|r| r.p95).collect())
     );
     println!(
         "median of {runs}: {:.0} checkout + test-card confirm flows/s at {concurrency} clients, p95 {:.2} ms (target >= 2000/s)",
-        median(f.iter().map(|r| r.0).collect()),
-        median(f.iter().map(|r| r.2).collect())
+        driver::median(f.iter().map(|r| r.0).collect()),
+        driver::median(f.iter().map(|r| r.2).collect())
     );
     driver::finish();
 }

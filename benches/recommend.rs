@@ -13,45 +13,7 @@ mod driver;
 use std::sync::Arc;
 use std::time::Duration;
 
-use driver::{Load, MakeRequest, Report, Server, arg, drive, runtime};
-
-fn median(v: &[Report], f: fn(&Report) -> f64) -> f64 {
-    let mut x: Vec<f64> = v.iter().map(f).collect();
-    x.sort_by(|a, b| a.total_cmp(b));
-    x[x.len() / 2]
-}
-
-/// Product ids from the public list, oldest first (the demo ranks `similar` lists for the
-/// oldest 10,000).
-fn product_ids(base: &str, n: usize) -> Vec<String> {
-    runtime().block_on(async {
-        let c = reqwest::Client::new();
-        let mut ids = Vec::new();
-        let mut url = format!("{base}/api/v1/products?per_page=100&sort=oldest");
-        while ids.len() < n {
-            let page: serde_json::Value = c
-                .get(&url)
-                .send()
-                .await
-                .expect("list")
-                .json()
-                .await
-                .expect("json");
-            for p in page["data"].as_array().into_iter().flatten() {
-                if let Some(s) = p["id"].as_str() {
-                    ids.push(s.to_owned());
-                }
-            }
-            match page["next_cursor"].as_str() {
-                Some(cur) => {
-                    url = format!("{base}/api/v1/products?per_page=100&sort=oldest&cursor={cur}")
-                }
-                None => break,
-            }
-        }
-        ids
-    })
-}
+use driver::{Load, MakeRequest, Report, Server, drive, runtime};
 
 /// How many of `ids` have a non-empty answer for `strategy` (lists really are served).
 fn served(base: &str, ids: &[String], strategy: &str) -> usize {
@@ -77,15 +39,10 @@ fn served(base: &str, ids: &[String], strategy: &str) -> usize {
 
 fn main() {
     let smoke = !std::env::args().any(|a| a == "--bench");
-    let num = |name: &str, full: usize, small: usize| {
-        arg(name)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(if smoke { small } else { full })
-    };
-    let products = num("--products", 100_000, 500);
-    let lines = num("--order-lines", 1_000_000, 5_000);
-    let seconds = num("--seconds", 10, 1) as u64;
-    let concurrency = num("--concurrency", 16, 16);
+    let products = driver::num("--products", 100_000, 500);
+    let lines = driver::num("--order-lines", 1_000_000, 5_000);
+    let seconds = driver::num("--seconds", 10, 1) as u64;
+    let concurrency = driver::num("--concurrency", 16, 16);
     let rounds = if smoke { 1 } else { 3 };
     let (dir, took, printed) =
         driver::demo_catalog_with(products, &["--order-lines", &lines.to_string()]);
@@ -99,7 +56,13 @@ fn main() {
         server.ready_after.as_secs_f64() * 1000.0,
         server.rss_mib()
     );
-    let ids = Arc::new(product_ids(&server.base, 2_000));
+    // Oldest first: the demo ranks `similar` lists for the oldest 10,000 products.
+    let ids = Arc::new(driver::listed(
+        &server.base,
+        "/api/v1/products?per_page=100&sort=oldest",
+        "id",
+        2_000,
+    ));
     println!(
         "of 200 products asked: {} with bought_together, {} with similar",
         served(&server.base, &ids, "bought_together"),
@@ -141,10 +104,10 @@ fn main() {
             .collect();
         println!(
             "{name}: median of {rounds}: {:.0} req/s, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
-            median(&runs, |r| r.rps),
-            median(&runs, |r| r.p50),
-            median(&runs, |r| r.p95),
-            median(&runs, |r| r.p99),
+            driver::median_of(&runs, |r| r.rps),
+            driver::median_of(&runs, |r| r.p50),
+            driver::median_of(&runs, |r| r.p95),
+            driver::median_of(&runs, |r| r.p99),
         );
     }
     println!(

@@ -480,3 +480,61 @@ pub async fn admin_token(c: &reqwest::Client, base: &str) -> String {
         .expect("login json");
     v["access_token"].as_str().expect("access_token").to_owned()
 }
+
+/// The median of `v` (the upper one of an even count; 0 when empty), for figures quoted as
+/// medians of rounds.
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// The median of one figure of several runs.
+pub fn median_of(runs: &[Report], f: fn(&Report) -> f64) -> f64 {
+    median(runs.iter().map(f).collect())
+}
+
+/// `key` of the items of a paged public list at `path`, following its cursors, at most about
+/// `limit`.
+pub fn listed(base: &str, path: &str, key: &str, limit: usize) -> Vec<String> {
+    let rt = runtime();
+    rt.block_on(async {
+        let c = reqwest::Client::new();
+        let mut out = Vec::new();
+        let mut url = format!("{base}{path}");
+        while out.len() < limit {
+            let page: serde_json::Value = c
+                .get(&url)
+                .send()
+                .await
+                .expect("list")
+                .json()
+                .await
+                .expect("json");
+            for p in page["data"].as_array().into_iter().flatten() {
+                if let Some(s) = p[key].as_str() {
+                    out.push(s.to_owned());
+                }
+            }
+            match page["next_cursor"]
+                .as_str()
+                .filter(|_| page["has_more"] == true)
+            {
+                Some(cur) => {
+                    let sep = if path.contains('?') { '&' } else { '?' };
+                    url = format!("{base}{path}{sep}cursor={cur}");
+                }
+                None => break,
+            }
+        }
+        out
+    })
+}
+
+/// The number `--name` on the command line, else `full` for a `--bench` run and `small` for
+/// the smoke run `cargo test` makes.
+pub fn num(name: &str, full: usize, small: usize) -> usize {
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    arg(name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if smoke { small } else { full })
+}
