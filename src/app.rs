@@ -237,7 +237,6 @@ impl App {
         let recommender = crate::domain::recommend::Recommender::new(
             store.clone(),
             catalog.clone(),
-            inventory.clone(),
             search.clone(),
         );
         if seeded > 0 {

@@ -575,12 +575,7 @@ fn demo(cfg: Config, products: usize, seed: u64, order_lines: usize) -> anyhow::
     spinner.set_message("indexing");
     search.reindex(&mut |n| spinner.set_message(format!("indexing: {n} products")))?;
     spinner.set_message("order history and recommendations");
-    let rec = crate::domain::recommend::Recommender::new(
-        store.clone(),
-        catalog,
-        inventory,
-        search.clone(),
-    );
+    let rec = crate::domain::recommend::Recommender::new(store.clone(), catalog, search.clone());
     let sp = spinner.clone();
     let orders =
         runtime.block_on(

@@ -46,7 +46,7 @@ fn open(
         inventory.clone(),
         1,
     )?;
-    let rec = Recommender::new(store.clone(), catalog, inventory, search);
+    let rec = Recommender::new(store.clone(), catalog, search);
     Ok((runtime, store, rec))
 }
 

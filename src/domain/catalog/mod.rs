@@ -547,6 +547,12 @@ impl Catalog {
             .ok_or(CatalogError::NotFound)
     }
 
+    /// The product with `id` as `r` sees it (any status), for callers that read several
+    /// things in one snapshot.
+    pub fn product_in(r: &impl Reader, id: ProductId) -> Result<Option<Product>, StorageError> {
+        r.get(&PRODUCTS, &id)
+    }
+
     /// Inserts many validated products, `batch` per transaction, each product whole or not at
     /// all. Without `notify`, no change jobs are queued (the caller reindexes once afterwards).
     /// Returns per-input results in input order.

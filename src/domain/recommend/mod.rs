@@ -28,7 +28,6 @@ use serde::{Deserialize, Serialize};
 use crate::core::errors::{self as codes, Code, ErrorCode};
 use crate::core::{Money, ProductId, Timestamp};
 use crate::domain::catalog::{self, Catalog, Status};
-use crate::domain::inventory::Inventory;
 use crate::domain::search::Search;
 use crate::storage::{Order, Reader, StorageError, Store, Table, Value};
 
@@ -197,17 +196,15 @@ impl ErrorCode for RecommendError {
 pub struct Recommender {
     store: Store,
     catalog: Catalog,
-    inventory: Inventory,
     search: Search,
 }
 
 impl Recommender {
     /// The service.
-    pub fn new(store: Store, catalog: Catalog, inventory: Inventory, search: Search) -> Self {
+    pub fn new(store: Store, catalog: Catalog, search: Search) -> Self {
         Recommender {
             store,
             catalog,
-            inventory,
             search,
         }
     }
@@ -251,12 +248,12 @@ impl Recommender {
         limit: usize,
     ) -> Result<Vec<(catalog::Product, f64)>, RecommendError> {
         let limit = limit.clamp(1, MAX_LIMIT);
+        // One snapshot for the lists and every product and stock level read.
         let r = self.store.read()?;
         let mut candidates = self.candidates(&r, strategy, ctx, now)?;
         if strategy == Strategy::ForYou {
             candidates.extend(self.candidates(&r, Strategy::Popular, ctx, now)?);
         }
-        drop(r);
         let exclude: HashSet<ProductId> = ctx.products.iter().copied().collect();
         let mut seen = HashSet::new();
         let mut out = Vec::with_capacity(limit);
@@ -267,7 +264,7 @@ impl Recommender {
             if exclude.contains(&id) || !seen.insert(id) {
                 continue;
             }
-            if let Some(p) = self.available(id)? {
+            if let Some(p) = available(&r, id)? {
                 out.push((p, score));
             }
         }
@@ -344,17 +341,18 @@ impl Recommender {
             None => Ok(ranked),
         }
     }
+}
 
-    /// The product, when it is active, has a variant and is in stock.
-    fn available(&self, id: ProductId) -> Result<Option<catalog::Product>, RecommendError> {
-        let p = match self.catalog.get_product(&id.to_string(), true) {
-            Ok(p) => p,
-            Err(catalog::CatalogError::NotFound) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        if p.status != Status::Active || p.variants.is_empty() || !self.inventory.in_stock(&p)? {
-            return Ok(None);
-        }
-        Ok(Some(p))
+/// The product, when it is active, has a variant and is in stock.
+fn available(r: &impl Reader, id: ProductId) -> Result<Option<catalog::Product>, RecommendError> {
+    let Some(p) = Catalog::product_in(r, id)? else {
+        return Ok(None);
+    };
+    if p.status != Status::Active
+        || p.variants.is_empty()
+        || !crate::domain::inventory::product_in_stock(r, &p)?
+    {
+        return Ok(None);
     }
+    Ok(Some(p))
 }
