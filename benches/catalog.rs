@@ -11,7 +11,7 @@ mod driver;
 use std::sync::Arc;
 use std::time::Duration;
 
-use driver::{Load, MakeRequest, Server, arg, drive, runtime};
+use driver::{Load, MakeRequest, Server, arg, drive};
 
 const QUERIES: &[&str] = &[
     "q=mug",
@@ -69,35 +69,7 @@ fn main() {
     );
 
     // Slugs to read, gathered from the public list.
-    let rt = runtime();
-    let slugs: Vec<String> = rt.block_on(async {
-        let c = reqwest::Client::new();
-        let mut slugs = Vec::new();
-        let mut url = format!("{}/api/v1/products?per_page=100", server.base);
-        while slugs.len() < 2000 {
-            let page: serde_json::Value = c
-                .get(&url)
-                .send()
-                .await
-                .expect("list")
-                .json()
-                .await
-                .expect("json");
-            for p in page["data"].as_array().into_iter().flatten() {
-                if let Some(s) = p["slug"].as_str() {
-                    slugs.push(s.to_owned());
-                }
-            }
-            match page["next_cursor"].as_str() {
-                Some(cur) => {
-                    url = format!("{}/api/v1/products?per_page=100&cursor={cur}", server.base)
-                }
-                None => break,
-            }
-        }
-        slugs
-    });
-    drop(rt);
+    let slugs = driver::listed(&server.base, "/api/v1/products?per_page=100", "slug", 2000);
     let load = Load {
         concurrency,
         duration: Duration::from_secs(seconds),

@@ -303,33 +303,16 @@ async fn exposures_and_conversions_become_results() {
     let control = expected.get("control").copied().unwrap_or_default();
     let treatment = expected.get("treatment").copied().unwrap_or_default();
     let results = |method: &'static str| {
-        let (c, url) = (
-            app.admin.clone(),
-            app.url(&format!(
-                "/api/v1/admin/experiments/signup/results?method={method}"
-            )),
-        );
+        let app = &app;
         async move {
-            c.get(url)
-                .send()
+            crate::common::experiments::results(app, "signup", &format!("?method={method}"))
                 .await
-                .expect("GET")
-                .json::<Value>()
-                .await
-                .expect("json")
+                .expect("results")
         }
     };
-    let fixed = crate::common::eventually(std::time::Duration::from_secs(10), || async {
-        let r = results("fixed").await;
-        let n: u64 = r["metrics"][0]["variants"]
-            .as_array()?
-            .iter()
-            .map(|v| v["subjects"].as_u64().unwrap_or(0))
-            .sum();
-        (n == 401).then_some(r)
-    })
-    .await
-    .expect("the batched events are written within a flush");
+    let fixed = crate::common::experiments::results_with(&app, "signup", "?method=fixed", 401)
+        .await
+        .expect("the batched events are written within a flush");
     let primary = &fixed["metrics"][0];
     assert_eq!(primary["metric"], "custom:signup");
     assert_eq!(primary["test"], "two_proportion_z");
@@ -743,25 +726,9 @@ async fn custom_events_with_values_sum_per_subject() {
         e.0 += 1;
         e.1 += i64::from(i % 5 + 2);
     }
-    let got = crate::common::eventually(std::time::Duration::from_secs(10), || async {
-        let r: Value = app
-            .admin
-            .get(app.url("/api/v1/admin/experiments/basket/results?method=fixed"))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        let n: u64 = r["metrics"][0]["variants"]
-            .as_array()?
-            .iter()
-            .map(|v| v["subjects"].as_u64().unwrap_or(0))
-            .sum();
-        (n == 40).then_some(r)
-    })
-    .await
-    .expect("forty subjects");
+    let got = crate::common::experiments::results_with(&app, "basket", "?method=fixed", 40)
+        .await
+        .expect("forty subjects");
     let primary = &got["metrics"][0];
     assert_eq!(primary["metric"], "value:items");
     assert_eq!(

@@ -2,12 +2,10 @@
 //! picks the recommendation strategy per visitor, a running `reservation_strategy` experiment
 //! the checkout's stock reservation; both record exposures and outcomes.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
+use crate::common::TestApp;
 use crate::common::shop::{add_to_cart, checkout, checkout_body, new_cart, product};
-use crate::common::{TestApp, eventually};
 use crate::payments::{Placed, card, json_ok, pay};
 
 /// A paid guest order of one unit of `variant`.
@@ -23,28 +21,6 @@ async fn get(client: &reqwest::Client, app: &TestApp, path: &str) -> Value {
     let r = client.get(app.url(path)).send().await.expect("GET");
     assert_eq!(r.status(), 200, "{path}");
     r.json().await.expect("json")
-}
-
-/// The experiment's results once `n` subjects are counted over its variants.
-async fn results_with(app: &TestApp, key: &str, n: u64) -> Option<Value> {
-    eventually(Duration::from_secs(10), || async {
-        let r: Value = app
-            .admin
-            .get(app.url(&format!("/api/v1/admin/experiments/{key}/results")))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        let total: u64 = r["metrics"][0]["variants"]
-            .as_array()?
-            .iter()
-            .map(|v| v["subjects"].as_u64().unwrap_or(0))
-            .sum();
-        (total == n).then_some(r)
-    })
-    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,7 +78,7 @@ async fn a_running_experiment_picks_the_strategy_per_visitor_and_records_exposur
     )
     .await;
     assert!(named["experiment"].is_null());
-    let r = results_with(&app, "recommendation_strategy", 12).await;
+    let r = crate::common::experiments::results_with(&app, "recommendation_strategy", "", 12).await;
     assert!(r.is_some(), "each visitor exposed once");
     app.stop().await;
 }
@@ -137,7 +113,7 @@ async fn a_running_experiment_picks_the_reservation_strategy_and_records_placed_
     assert!(a["variant"].is_string(), "{a}");
     let order_page = crate::common::pages::buy(&browser, &app, "/products/product-a", &v[0]).await;
     assert!(order_page.starts_with("/orders/"), "{order_page}");
-    let r = results_with(&app, "reservation_strategy", 13)
+    let r = crate::common::experiments::results_with(&app, "reservation_strategy", "", 13)
         .await
         .expect("thirteen checkouts exposed");
     let variants = r["metrics"][0]["variants"].as_array().expect("variants");

@@ -33,17 +33,11 @@ async fn expose(app: &TestApp, visitor: &str) {
     assert_eq!(r.status(), 202);
 }
 
-/// Per arm: (subjects, orders paid) of the primary metric `order_paid`.
+/// Per arm: (variant, subjects, orders paid) of the primary metric `order_paid`.
 async fn results(app: &TestApp) -> Vec<(String, u64, f64)> {
-    let r: Value = app
-        .admin
-        .get(app.url(&format!("/api/v1/admin/experiments/{EXP}/results")))
-        .send()
+    let r = crate::common::experiments::results(app, EXP, "")
         .await
-        .expect("GET")
-        .json()
-        .await
-        .expect("json");
+        .expect("results");
     r["metrics"][0]["variants"]
         .as_array()
         .expect("variants")

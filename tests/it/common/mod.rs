@@ -2,6 +2,7 @@
 //! and the real binary as a child process for CLI, signal and crash tests.
 
 pub mod contract;
+pub mod experiments;
 pub mod pages;
 pub mod shop;
 
