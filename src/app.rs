@@ -33,7 +33,7 @@ pub const DEMO_SEED: u64 = 42;
 /// Schema version this build writes; each module declares the steps that reach it (checked
 /// at open: every version from 2 up, once).
 pub const SCHEMA: Schema = Schema {
-    version: 12,
+    version: 13,
     migrations: &[
         jobs::queue::MIGRATIONS,
         orders::MIGRATIONS,

@@ -3,6 +3,7 @@
 //! record; SKUs may repeat, as in Shopify),
 //! every record carries a version for `ETag`/`If-Match`, and the public only sees active products.
 
+pub mod card;
 pub mod demo;
 mod import;
 pub mod input;
@@ -305,6 +306,7 @@ fn index(tx: &mut WriteTx<'_>, p: &Product) -> Result<(), StorageError> {
             tx.insert(&CATEGORY_PRODUCTS, &(*c, p.id), &())?;
         }
     }
+    card::put(tx, p)?;
     tx.insert(&PRODUCTS, &p.id, p)
 }
 
@@ -497,6 +499,7 @@ impl Catalog {
                 check_version(if_match, old.version)?;
                 unindex(tx, &old)?;
                 tx.remove(&PRODUCTS, &id)?;
+                card::remove(tx, id)?;
                 changed(tx, id)?;
                 Ok(())
             })
@@ -901,6 +904,11 @@ pub const MIGRATIONS: &[crate::storage::Migration] = &[
         to: 8,
         description: "index SKUs as shared (several variants may hold one)",
         run: migrate_shared_skus,
+    },
+    crate::storage::Migration {
+        to: 13,
+        description: "a card (title, status, lowest price, tracked variants) for every product",
+        run: card::migrate_cards,
     },
 ];
 

@@ -741,6 +741,16 @@ pub struct LowStock {
     pub threshold: i64,
 }
 
+/// Whether any of `variants` (tracked ones) can be sold now (a product card's stock check).
+pub fn any_sellable(r: &impl Reader, variants: &[VariantId]) -> Result<bool, StorageError> {
+    for v in variants {
+        if level(r, *v)?.sellable() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Whether a product can be ordered now: one of its variants is untracked or can reserve a
 /// unit (search's `in_stock`).
 pub fn product_in_stock(r: &impl Reader, p: &catalog::Product) -> Result<bool, StorageError> {

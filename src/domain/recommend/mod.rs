@@ -212,6 +212,7 @@ impl Recommender {
     /// Up to `limit` products by `strategy` for `ctx`, only products on sale and in stock,
     /// never the products of `ctx`. `similar` and `bought_together` without products, and
     /// `buy_again` without a customer, are empty; `for_you` without history is `popular`.
+    /// Each candidate is judged by its card, not the whole product.
     pub fn recommend(
         &self,
         strategy: Strategy,
@@ -219,27 +220,22 @@ impl Recommender {
         now: Timestamp,
         limit: usize,
     ) -> Result<Vec<Recommended>, RecommendError> {
-        Ok(self
-            .recommend_products(strategy, ctx, now, limit)?
-            .into_iter()
-            .filter_map(|(p, score)| {
-                let price = p
-                    .variants
-                    .iter()
-                    .map(|v| v.price)
-                    .min_by_key(|m| m.amount)?;
-                Some(Recommended {
-                    id: p.id,
-                    slug: p.slug,
-                    title: p.title,
-                    price,
-                    score,
-                })
-            })
-            .collect())
+        self.pick(strategy, ctx, now, limit, |r, id, score| {
+            let Some(card) = available_card(r, id)? else {
+                return Ok(None);
+            };
+            Ok(card.price.map(|price| Recommended {
+                id,
+                slug: card.slug,
+                title: card.title,
+                price,
+                score,
+            }))
+        })
     }
 
-    /// [`Recommender::recommend`] as whole products (the pages show them as cards).
+    /// [`Recommender::recommend`] as whole products (the pages show them as cards with
+    /// images).
     pub fn recommend_products(
         &self,
         strategy: Strategy,
@@ -247,8 +243,25 @@ impl Recommender {
         now: Timestamp,
         limit: usize,
     ) -> Result<Vec<(catalog::Product, f64)>, RecommendError> {
+        self.pick(strategy, ctx, now, limit, |r, id, score| {
+            if available_card(r, id)?.is_none() {
+                return Ok(None);
+            }
+            Ok(Catalog::product_in(r, id)?.map(|p| (p, score)))
+        })
+    }
+
+    /// The first `limit` candidates `accept` takes, in rank order, read in one snapshot.
+    fn pick<T>(
+        &self,
+        strategy: Strategy,
+        ctx: &Context,
+        now: Timestamp,
+        limit: usize,
+        accept: impl Fn(&crate::storage::ReadTx, ProductId, f64) -> Result<Option<T>, RecommendError>,
+    ) -> Result<Vec<T>, RecommendError> {
         let limit = limit.clamp(1, MAX_LIMIT);
-        // One snapshot for the lists and every product and stock level read.
+        // One snapshot for the lists and every card and stock level read.
         let r = self.store.read()?;
         let mut candidates = self.candidates(&r, strategy, ctx, now)?;
         if strategy == Strategy::ForYou {
@@ -264,8 +277,8 @@ impl Recommender {
             if exclude.contains(&id) || !seen.insert(id) {
                 continue;
             }
-            if let Some(p) = available(&r, id)? {
-                out.push((p, score));
+            if let Some(x) = accept(&r, id, score)? {
+                out.push(x);
             }
         }
         Ok(out)
@@ -343,16 +356,17 @@ impl Recommender {
     }
 }
 
-/// The product, when it is active, has a variant and is in stock.
-fn available(r: &impl Reader, id: ProductId) -> Result<Option<catalog::Product>, RecommendError> {
-    let Some(p) = Catalog::product_in(r, id)? else {
+/// The product's card, when it is active, has a variant and is in stock.
+fn available_card(
+    r: &impl Reader,
+    id: ProductId,
+) -> Result<Option<catalog::card::Card>, RecommendError> {
+    let Some(c) = catalog::card::card_in(r, id)? else {
         return Ok(None);
     };
-    if p.status != Status::Active
-        || p.variants.is_empty()
-        || !crate::domain::inventory::product_in_stock(r, &p)?
-    {
+    let on_sale = c.status == Status::Active && c.price.is_some();
+    if !on_sale || !(c.untracked || crate::domain::inventory::any_sellable(r, &c.tracked)?) {
         return Ok(None);
     }
-    Ok(Some(p))
+    Ok(Some(c))
 }
