@@ -79,7 +79,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::core::SystemClock;
+    use crate::core::{TestClock, Timestamp};
     use crate::domain::catalog::Catalog;
     use crate::storage::{SCHEMA_V1, Store, StoreOptions};
 
@@ -90,7 +90,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(StoreOptions::new(
             dir.path().to_path_buf(),
-            Arc::new(SystemClock),
+            Arc::new(TestClock::new(Timestamp::from_millis(1_000_000))),
             SCHEMA_V1,
         ))
         .expect("open");
