@@ -165,7 +165,7 @@ impl Recommender {
         let total = all.len() as u64;
         let mut counted = 0u64;
         let mut done = 0u64;
-        for chunk in all.chunks(super::import::BASKETS_PER_WRITE) {
+        for chunk in history::write_runs(&all) {
             done += chunk.len() as u64;
             let chunk = chunk.to_vec();
             counted += self

@@ -77,6 +77,32 @@ pub fn normalise(lines: &[(ProductId, u32)]) -> Vec<(ProductId, u32)> {
     m.into_iter().take(MAX_ORDER_PRODUCTS).collect()
 }
 
+/// Most baskets counted in one write.
+pub const BASKETS_PER_WRITE: usize = 500;
+/// Most rows one write of baskets touches (a basket of n products touches about n + n² rows:
+/// its products, days and pairs), so a file of large orders makes more, smaller writes.
+pub const ROWS_PER_WRITE: usize = 20_000;
+
+/// `baskets` cut into runs for one write each: at most [`BASKETS_PER_WRITE`] baskets and
+/// about [`ROWS_PER_WRITE`] rows (a single larger basket, at most 50 products, goes alone).
+pub fn write_runs(baskets: &[Basket]) -> Vec<&[Basket]> {
+    let mut runs = Vec::new();
+    let (mut start, mut rows) = (0, 0);
+    for (i, b) in baskets.iter().enumerate() {
+        let n = b.lines.len().min(MAX_ORDER_PRODUCTS);
+        let cost = 2 + 2 * n + n * n;
+        if i > start && (i - start >= BASKETS_PER_WRITE || rows + cost > ROWS_PER_WRITE) {
+            runs.push(&baskets[start..i]);
+            (start, rows) = (i, 0);
+        }
+        rows += cost;
+    }
+    if start < baskets.len() {
+        runs.push(&baskets[start..]);
+    }
+    runs
+}
+
 /// Counts one basket, once: a basket whose key was counted before changes nothing (and
 /// `false` is returned). With `refresh`, queues the refresh of the lists that changed
 /// (imports refresh every list once at the end instead).
@@ -149,4 +175,39 @@ pub fn bought(r: &impl Reader, customer: &str) -> Result<Vec<(ProductId, Bought)
     .into_iter()
     .map(|((_, p), b)| (p, b))
     .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basket(n: usize) -> Basket {
+        Basket {
+            key: String::new(),
+            customer: None,
+            at: Timestamp::from_millis(0),
+            lines: (0..n)
+                .map(|i| (ProductId::new(Timestamp::from_millis(i as i64)), 1))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn writes_are_bounded_by_baskets_and_by_rows() {
+        let small: Vec<Basket> = (0..1_200).map(|_| basket(2)).collect();
+        let runs = write_runs(&small);
+        assert_eq!(
+            runs.iter().map(|r| r.len()).collect::<Vec<_>>(),
+            [500, 500, 200]
+        );
+        let large: Vec<Basket> = (0..30).map(|_| basket(50)).collect();
+        let runs = write_runs(&large);
+        assert!(
+            runs.iter().all(|r| r.len() <= 7),
+            "2,602 rows a basket: {:?}",
+            runs.iter().map(|r| r.len()).collect::<Vec<_>>()
+        );
+        assert_eq!(runs.iter().map(|r| r.len()).sum::<usize>(), 30);
+        assert!(write_runs(&[]).is_empty());
+    }
 }

@@ -13,8 +13,6 @@ use super::history::{self, Basket};
 use super::{RecommendError, Recommender};
 use crate::core::{ProductId, Timestamp};
 
-/// Baskets counted per write.
-pub const BASKETS_PER_WRITE: usize = 500;
 /// Problems listed in a report (the rest are counted).
 pub const MAX_PROBLEMS: usize = 50;
 
@@ -105,8 +103,8 @@ impl Recommender {
         Ok((products.len() == 1).then(|| products[0]))
     }
 
-    /// Reads order lines from `file` and counts each paid order once, [`BASKETS_PER_WRITE`]
-    /// per write, then ranks every list again. `customer` maps a file's customer (an email or
+    /// Reads order lines from `file` and counts each paid order once, in writes bounded by
+    /// [`history::write_runs`], then ranks every list again. `customer` maps a file's customer (an email or
     /// id) to the shop's customer id when it has an account. `progress(done, total)` follows
     /// the orders.
     pub async fn import_orders(
@@ -190,7 +188,7 @@ impl Recommender {
         let total = baskets.len() as u64;
         let all: Vec<Basket> = baskets.into_values().collect();
         let mut done = 0u64;
-        for chunk in all.chunks(BASKETS_PER_WRITE) {
+        for chunk in history::write_runs(&all) {
             let chunk = chunk.to_vec();
             let counted = self
                 .store
