@@ -244,70 +244,49 @@ fn run_with(
     (r, ceiling)
 }
 
-/// Checkouts with a discount code against the same without, three alternating rounds each.
-fn compare_code(concurrency: usize, seconds: u64, smoke: bool) {
+/// Plain checkouts against the same checkouts with `extra`, alternating rounds (three, one
+/// in the smoke run): medians of (plain req/s, plain p95, extra req/s, extra p95).
+fn compare(concurrency: usize, seconds: u64, smoke: bool, extra: Extra) -> [f64; 4] {
     let rounds = if smoke { 1 } else { 3 };
-    let (mut plain, mut coded) = (Vec::new(), Vec::new());
+    let (mut plain, mut with) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        plain.push(
-            run_with(
-                "pessimistic",
-                512,
-                concurrency,
-                seconds,
-                smoke,
-                Extra::default(),
-            )
-            .0,
-        );
-        let with_code = Extra {
-            code: true,
-            ..Extra::default()
-        };
-        coded.push(run_with("pessimistic", 512, concurrency, seconds, smoke, with_code).0);
+        let run = |e: Extra| run_with("pessimistic", 512, concurrency, seconds, smoke, e).0;
+        plain.push(run(Extra::default()));
+        with.push(run(extra));
     }
-    let (p, c) = (
-        driver::median_of(&plain, |r| r.rps),
-        driver::median_of(&coded, |r| r.rps),
-    );
+    let m = driver::median_of;
+    [
+        m(&plain, |r| r.rps),
+        m(&plain, |r| r.p95),
+        m(&with, |r| r.rps),
+        m(&with, |r| r.p95),
+    ]
+}
+
+/// Checkouts with a discount code against the same without.
+fn compare_code(concurrency: usize, seconds: u64, smoke: bool) {
+    let code = Extra {
+        code: true,
+        ..Extra::default()
+    };
+    let [p, p95, c, c95] = compare(concurrency, seconds, smoke, code);
     println!(
-        "without a code: {p:.0} durable checkouts/s, p95 {:.2} ms; with a code: {c:.0}/s, p95 {:.2} ms (medians of {rounds}); with a code = {:.1}% of without",
-        driver::median_of(&plain, |r| r.p95),
-        driver::median_of(&coded, |r| r.p95),
+        "without a code: {p:.0} durable checkouts/s, p95 {p95:.2} ms; with a code: {c:.0}/s, p95 {c95:.2} ms (medians of {}); with a code = {:.1}% of without",
+        if smoke { 1 } else { 3 },
         100.0 * c / p.max(1e-9)
     );
 }
 
-/// Checkouts alone against checkouts with 1,000 exposures/s alongside, alternating rounds.
+/// Checkouts alone against checkouts with 1,000 exposures/s alongside.
 fn compare_exposures(concurrency: usize, seconds: u64, smoke: bool) {
-    let rounds = if smoke { 1 } else { 3 };
-    let (mut alone, mut busy) = (Vec::new(), Vec::new());
-    let with = Extra {
+    let busy = Extra {
         exposures: 1_000,
         ..Extra::default()
     };
-    for _ in 0..rounds {
-        alone.push(
-            run_with(
-                "pessimistic",
-                512,
-                concurrency,
-                seconds,
-                smoke,
-                Extra::default(),
-            )
-            .0,
-        );
-        busy.push(run_with("pessimistic", 512, concurrency, seconds, smoke, with).0);
-    }
-    let (a, b) = (
-        driver::median_of(&alone, |r| r.rps),
-        driver::median_of(&busy, |r| r.rps),
-    );
+    let [a, a95, b, b95] = compare(concurrency, seconds, smoke, busy);
     println!(
-        "checkouts alone: {a:.0}/s, p95 {:.2} ms; with 1,000 exposures/s: {b:.0}/s, p95 {:.2} ms (medians of {rounds}); with exposures = {:.1}% of alone",
-        driver::median_of(&alone, |r| r.p95),
-        driver::median_of(&busy, |r| r.p95),
+        "checkouts alone: {a:.0}/s, p95 {a95:.2} ms; with 1,000 exposures/s: {b:.0}/s, p95 {b95:.2} ms (medians of {}); with exposures = {:.1}% of alone",
+        if smoke { 1 } else { 3 },
         100.0 * b / a.max(1e-9)
     );
 }

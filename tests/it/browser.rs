@@ -178,13 +178,7 @@ async fn a_declined_card_is_retried_and_the_pages_pass_axe() {
     .expect("join");
     assert_eq!(report["pages"], 11);
     // An experiment with results to show (its lift-interval chart included).
-    let r = app
-        .admin_post_json(
-            "/api/v1/admin/experiments",
-            &json!({"key": "axe-check", "status": "running", "metrics": {"primary": "order_paid", "guardrails": ["add_to_cart"]}}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
+    crate::common::experiments::create(&app, json!({"key": "axe-check", "status": "running", "metrics": {"primary": "order_paid", "guardrails": ["add_to_cart"]}})).await;
     // Eleven admin pages and the signed-in account pages, as staff.
     let order = facts["order_id"].as_str().expect("id").to_owned();
     let base = app.base.clone();

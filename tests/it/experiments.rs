@@ -132,14 +132,8 @@ async fn staff_define_and_run_experiments() {
 async fn a_subject_keeps_its_arm_across_calls_audiences_and_restarts() {
     let dir = tempfile::tempdir().expect("tempdir");
     let app = TestApp::spawn_in(dir.path(), None).await;
-    let r = app
-        .admin_post_json(
-            "/api/v1/admin/experiments",
-            &json!({"key": "layout", "status": "running",
-                    "variants": [{"key": "grid", "weight": 1}, {"key": "list", "weight": 1}, {"key": "cards", "weight": 2}]}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
+    crate::common::experiments::create(&app, json!({"key": "layout", "status": "running",
+                    "variants": [{"key": "grid", "weight": 1}, {"key": "list", "weight": 1}, {"key": "cards", "weight": 2}]})).await;
     let mut before = Vec::new();
     for i in 0..60 {
         before.push(arm_of(&app, "layout", &format!("subject-{i}")).await);
@@ -198,13 +192,11 @@ async fn a_subject_keeps_its_arm_across_calls_audiences_and_restarts() {
         .expect("GET");
     problem(r, 403, "forbidden").await;
     // A signed-in-only experiment leaves anonymous visitors out.
-    let r = app
-        .admin_post_json(
-            "/api/v1/admin/experiments",
-            &json!({"key": "members", "status": "running", "audience": "signed_in"}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
+    crate::common::experiments::create(
+        &app,
+        json!({"key": "members", "status": "running", "audience": "signed_in"}),
+    )
+    .await;
     let members = app.url("/api/v1/experiments/members/assignment");
     let anon: Value = visitor
         .get(&members)
@@ -250,14 +242,12 @@ async fn event(app: &TestApp, body: Value) -> reqwest::Response {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exposures_and_conversions_become_results() {
     let app = TestApp::spawn().await;
-    let r = app
-        .admin_post_json(
-            "/api/v1/admin/experiments",
-            &json!({"key": "signup", "status": "running",
+    crate::common::experiments::create(
+        &app,
+        json!({"key": "signup", "status": "running",
                     "metrics": {"primary": "custom:signup", "guardrails": ["add_to_cart"]}}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
+    )
+    .await;
     // A conversion before the exposure is not the arm's doing.
     assert_eq!(
         event(&app, json!({"type": "custom:signup", "subject": "early"}))
@@ -374,14 +364,12 @@ async fn exposures_and_conversions_become_results() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paid_order_counts_for_the_arm_its_customer_saw_once() {
     let app = TestApp::spawn().await;
-    let r = app
-        .admin_post_json(
-            "/api/v1/admin/experiments",
-            &json!({"key": "banner", "status": "running",
+    crate::common::experiments::create(
+        &app,
+        json!({"key": "banner", "status": "running",
                     "metrics": {"primary": "order_paid", "guardrails": ["revenue", "orders"]}}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
+    )
+    .await;
     let (_, variants) = crate::common::shop::product(&app, "EXP", 1, 10).await;
     let alice = bearer_client(&app.customer_token("alice@example.com").await);
     // Paid before the exposure: not the arm's doing.
@@ -572,14 +560,12 @@ async fn cuped_uses_customers_orders_before_the_start() {
     .await;
     assert!(paid.is_some(), "the earlier orders are paid");
     app.clock.advance(std::time::Duration::from_secs(60));
-    let r = app
-        .admin_post_json(
-            "/api/v1/admin/experiments",
-            &json!({"key": "loyal", "status": "running",
+    crate::common::experiments::create(
+        &app,
+        json!({"key": "loyal", "status": "running",
                     "metrics": {"primary": "revenue", "guardrails": ["orders"]}}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
+    )
+    .await;
     for c in &customers {
         let r = c
             .post(app.url("/api/v1/experiments/events"))
@@ -651,13 +637,7 @@ async fn cuped_uses_customers_orders_before_the_start() {
 async fn a_clean_shutdown_writes_the_queued_events() {
     let dir = tempfile::tempdir().expect("tempdir");
     let app = TestApp::spawn_in(dir.path(), None).await;
-    let r = app
-        .admin_post_json(
-            "/api/v1/admin/experiments",
-            &json!({"key": "quick", "status": "running"}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
+    crate::common::experiments::create(&app, json!({"key": "quick", "status": "running"})).await;
     for i in 0..25 {
         let r = event(
             &app,
@@ -694,14 +674,12 @@ async fn a_clean_shutdown_writes_the_queued_events() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_events_with_values_sum_per_subject() {
     let app = TestApp::spawn().await;
-    let r = app
-        .admin_post_json(
-            "/api/v1/admin/experiments",
-            &json!({"key": "basket", "status": "running",
+    crate::common::experiments::create(
+        &app,
+        json!({"key": "basket", "status": "running",
                     "metrics": {"primary": "value:items", "guardrails": ["custom:items"]}}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
+    )
+    .await;
     let mut sums: std::collections::BTreeMap<String, (u64, i64)> = Default::default();
     for i in 0..40 {
         let s = format!("s{i}");

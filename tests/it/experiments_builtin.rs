@@ -28,15 +28,9 @@ async fn a_running_experiment_picks_the_strategy_per_visitor_and_records_exposur
     let app = TestApp::spawn().await;
     let (a, va) = product(&app, "A", 1, 100).await;
     paid(&app, &va[0], "a").await;
-    let r = app
-        .admin_post_json(
-            "/api/v1/admin/experiments",
-            &json!({"key": "recommendation_strategy", "status": "running",
+    crate::common::experiments::create(&app, json!({"key": "recommendation_strategy", "status": "running",
                     "variants": [{"key": "popular", "weight": 50}, {"key": "trending", "weight": 50}],
-                    "metrics": {"primary": "add_to_cart"}}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
+                    "metrics": {"primary": "add_to_cart"}})).await;
     let mut seen = std::collections::BTreeSet::new();
     for _ in 0..12 {
         // A fresh visitor each time (a client without cookies), twice with its own cookie.
@@ -87,15 +81,9 @@ async fn a_running_experiment_picks_the_strategy_per_visitor_and_records_exposur
 async fn a_running_experiment_picks_the_reservation_strategy_and_records_placed_orders() {
     let app = TestApp::spawn().await;
     let (_, v) = product(&app, "A", 1, 1000).await;
-    let r = app
-        .admin_post_json(
-            "/api/v1/admin/experiments",
-            &json!({"key": "reservation_strategy", "status": "running",
+    crate::common::experiments::create(&app, json!({"key": "reservation_strategy", "status": "running",
                     "variants": [{"key": "pessimistic", "weight": 50}, {"key": "optimistic", "weight": 50}],
-                    "metrics": {"primary": "custom:order_placed"}}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
+                    "metrics": {"primary": "custom:order_placed"}})).await;
     // Twelve API guests, each a new visitor: each checkout is exposed and converts once.
     for i in 0..12 {
         paid(&app, &v[0], &format!("guest-{i}")).await;

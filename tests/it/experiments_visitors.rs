@@ -56,13 +56,11 @@ async fn results(app: &TestApp) -> Vec<(String, u64, f64)> {
 async fn guest_orders_count_for_the_visitor_and_sign_in_joins_the_history() {
     let app = TestApp::spawn().await;
     let (_, v) = product(&app, "A", 1, 100).await;
-    let r = app
-        .admin_post_json(
-            "/api/v1/admin/experiments",
-            &json!({"key": EXP, "status": "running", "metrics": {"primary": "order_paid"}}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
+    crate::common::experiments::create(
+        &app,
+        json!({"key": EXP, "status": "running", "metrics": {"primary": "order_paid"}}),
+    )
+    .await;
 
     // A guest: exposed as a visitor, checks out with the cookie, pays.
     let guest = "guestvisitor00000001";

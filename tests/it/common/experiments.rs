@@ -36,3 +36,12 @@ pub async fn results_with(app: &TestApp, key: &str, query: &str, n: u64) -> Opti
     })
     .await
 }
+
+/// Creates an experiment as staff (`POST /api/v1/admin/experiments`), which must succeed.
+pub async fn create(app: &TestApp, body: Value) -> Value {
+    let r = app
+        .admin_post_json("/api/v1/admin/experiments", &body)
+        .await;
+    assert_eq!(r.status(), 201, "experiment {body}");
+    r.json().await.expect("json")
+}
