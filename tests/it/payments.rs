@@ -462,8 +462,26 @@ async fn money_after_expiry_revives_the_order_or_is_refunded_when_the_stock_is_g
     let (_, v) = product(&app, "LATE", 2, 1).await;
     let keep = place(&app, &v[0], 1, "late-1").await;
     let lose = place(&app, &v[1], 1, "late-2").await;
+    // The reconciliation (every 60 s) cancels the open payments of lapsed orders. It runs
+    // once more while the orders still wait, so its next run falls after the payments below:
+    // the window this test is about, money arriving after the expiry.
+    let reconciled = |app: &TestApp| {
+        let url = app.url("/api/v1/admin/jobs?state=done&kind=payment.reconcile&per_page=100");
+        let c = app.admin.clone();
+        async move {
+            let v: Value = c.get(url).send().await.ok()?.json().await.ok()?;
+            v["data"].as_array().map(Vec::len)
+        }
+    };
+    let before = reconciled(&app).await.expect("jobs");
+    app.clock.advance(Duration::from_secs(14 * 60 + 50));
+    let ran = common::eventually(Duration::from_secs(10), || async {
+        reconciled(&app).await.filter(|n| *n > before)
+    })
+    .await;
+    assert!(ran.is_some(), "a reconciliation ran before the expiry");
     // Past the 15-minute reservation and the next 30-second sweep (admin tokens live 15 min).
-    app.clock.advance(Duration::from_secs(15 * 60 + 31));
+    app.clock.advance(Duration::from_secs(41));
     let fresh = app
         .auth
         .login(common::ADMIN_EMAIL, common::ADMIN_PASSWORD, "127.0.0.1")
