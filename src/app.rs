@@ -112,6 +112,7 @@ impl App {
             fault,
             observer: Some(metrics.clone()),
             cache_mib: config.storage.cache_mib,
+            backend: config.storage_backend(),
         };
         let store = tokio::task::spawn_blocking(move || Store::open(store_opts))
             .await

@@ -599,6 +599,7 @@ pub(crate) fn offline_store(cfg: &Config) -> anyhow::Result<storage::Store> {
     use std::sync::Arc;
     Ok(storage::Store::open(storage::StoreOptions {
         cache_mib: cfg.storage.cache_mib,
+        backend: cfg.storage_backend(),
         ..storage::StoreOptions::new(cfg.data_dir(), Arc::new(crate::core::SystemClock), SCHEMA)
     })?)
 }

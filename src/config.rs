@@ -150,10 +150,18 @@ section! {
 }
 
 section! {
-    /// Embedded store (one redb file in the data directory)
+    /// Where shopd keeps its data: the embedded store (one redb file in the data directory), or PostgreSQL shared by several nodes
     StorageConfig ["storage"] {
         /// Directory holding the database, search index, mail spool and secrets
         data_dir: String = "./shopd-data".into(), rules::chars(1, 4096);
+        /// Where the tables live: embedded (one redb file in data_dir) or postgres (storage.postgres_url; several nodes may share it, each with its own data_dir)
+        backend: String = "embedded".into(), rules::one_of(&["embedded", "postgres"]);
+        /// PostgreSQL connection string, postgres://user:password@host:5432/db or key=value form (prefer SHOPD_STORAGE_POSTGRES_URL_FILE)
+        postgres_url: Secret = Secret::default();
+        /// Pooled PostgreSQL connections for reads, per node (the writer and the change listener use one more each)
+        postgres_pool_size: usize = 16, rules::between(1, 1000);
+        /// Longest one PostgreSQL statement may run, including a write waiting for the cluster's write lock, in milliseconds
+        postgres_statement_timeout_ms: u64 = 10_000, rules::between(100, 3_600_000);
         /// Most write requests folded into one durable commit
         group_commit_max_batch: usize = 512, rules::between(1, 100_000);
         /// Longest a commit batch keeps taking requests, in milliseconds
@@ -555,6 +563,11 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut errs = Vec::new();
         self.check_sections(&mut errs);
+        if self.storage.backend == "postgres" && self.storage.postgres_url.expose().is_empty() {
+            errs.push(
+                "storage.postgres_url: required when storage.backend = \"postgres\"".to_string(),
+            );
+        }
         if errs.is_empty() {
             Ok(())
         } else {
@@ -565,6 +578,20 @@ impl Config {
     /// The data directory as a path.
     pub fn data_dir(&self) -> PathBuf {
         PathBuf::from(&self.storage.data_dir)
+    }
+
+    /// The storage backend the settings choose.
+    pub fn storage_backend(&self) -> crate::storage::Backend {
+        match self.storage.backend.as_str() {
+            "postgres" => crate::storage::Backend::Postgres(crate::storage::PgOptions {
+                url: self.storage.postgres_url.expose().to_string(),
+                pool_size: self.storage.postgres_pool_size,
+                statement_timeout: Duration::from_millis(
+                    self.storage.postgres_statement_timeout_ms,
+                ),
+            }),
+            _ => crate::storage::Backend::Embedded,
+        }
     }
 
     /// Group commit batch window.

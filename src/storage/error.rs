@@ -23,6 +23,10 @@ pub enum StorageError {
     /// The writer has shut down (the process is stopping).
     #[error("the storage writer has stopped")]
     WriterStopped,
+    /// The PostgreSQL database could not be reached or refused a statement (a timeout, a lost
+    /// connection); the transaction was rolled back.
+    #[error("database unavailable: {0}")]
+    Database(String),
     /// The write closure panicked; its writes were discarded.
     #[error("a write request panicked and was rolled back")]
     Panicked,
@@ -31,9 +35,10 @@ pub enum StorageError {
 impl ErrorCode for StorageError {
     fn code(&self) -> Code {
         match self {
-            StorageError::Io(_) | StorageError::Unavailable | StorageError::WriterStopped => {
-                codes::STORAGE_UNAVAILABLE
-            }
+            StorageError::Io(_)
+            | StorageError::Unavailable
+            | StorageError::WriterStopped
+            | StorageError::Database(_) => codes::STORAGE_UNAVAILABLE,
             StorageError::Codec { .. } | StorageError::Panicked => codes::INTERNAL_ERROR,
         }
     }

@@ -1,11 +1,13 @@
-//! The embedded store: typed tables over shopd's own transaction types, group commit, schema
-//! versioning and migrations. The only module that imports redb, so another backend can follow.
+//! The store: typed tables over shopd's own transaction types, group commit, schema
+//! versioning and migrations, on one of two backends: the embedded redb file (the default) or
+//! PostgreSQL (several nodes sharing one database). The only module that sees either engine.
 
 pub mod backup;
 pub mod codec;
 pub mod error;
 pub mod fault;
 pub mod lock;
+pub mod postgres;
 pub mod schema;
 pub mod table;
 pub mod tx;
@@ -26,6 +28,7 @@ pub use codec::{CodecError, Key, Value, unknown_version, upgrade_from};
 pub use error::{OpenError, StorageError};
 pub use fault::FaultSwitch;
 pub use lock::{DataDirLock, LOCK_FILE};
+pub use postgres::PgOptions;
 pub use schema::{Migration, Schema};
 pub use table::Table;
 pub use tx::{Order, ReadTx, Reader, WriteTx};
@@ -55,6 +58,19 @@ pub struct StoreOptions {
     /// Page cache of the database file in MiB (redb's own default is 1 GiB, too much for a
     /// small VPS).
     pub cache_mib: usize,
+    /// Where the tables live.
+    pub backend: Backend,
+}
+
+/// Which engine holds the tables.
+#[derive(Clone, Debug, Default)]
+pub enum Backend {
+    /// One redb file in the data directory.
+    #[default]
+    Embedded,
+    /// A PostgreSQL database, possibly shared by several nodes (each with its own data dir for
+    /// the search index and the theme).
+    Postgres(PgOptions),
 }
 
 impl StoreOptions {
@@ -69,6 +85,7 @@ impl StoreOptions {
             fault: None,
             observer: None,
             cache_mib: DEFAULT_CACHE_MIB,
+            backend: Backend::Embedded,
         }
     }
 }
@@ -86,8 +103,14 @@ pub const SCHEMA_V1: Schema = Schema {
 /// a larger `storage.cache_mib`.
 pub const DEFAULT_CACHE_MIB: usize = 64;
 
+/// The open engine.
+enum Engine {
+    Redb(Arc<redb::Database>),
+    Postgres(Arc<postgres::Pg>),
+}
+
 struct Inner {
-    db: Arc<redb::Database>,
+    engine: Engine,
     sender: mpsc::Sender<Msg>,
     failed: Arc<AtomicBool>,
     watchers: Arc<Mutex<HashMap<&'static str, watch::Sender<u64>>>>,
@@ -183,32 +206,54 @@ impl Store {
     pub fn open(opts: StoreOptions) -> Result<Store, OpenError> {
         let dir = opts.data_dir.clone();
         let lock = DataDirLock::acquire(&dir)?;
-        let path = dir.join(DB_FILE);
-        let db = open_db(&path, opts.fault.clone(), opts.cache_mib)?;
-        let db = Arc::new(db);
-        migrate(&db, &dir, opts.schema, opts.clock.as_ref())?;
+        let engine = match &opts.backend {
+            Backend::Embedded => {
+                let path = dir.join(DB_FILE);
+                Engine::Redb(Arc::new(open_db(
+                    &path,
+                    opts.fault.clone(),
+                    opts.cache_mib,
+                )?))
+            }
+            Backend::Postgres(pg) => Engine::Postgres(postgres::Pg::connect(pg)?),
+        };
+        migrate(&engine, &dir, opts.schema, opts.clock.as_ref())?;
 
         let (sender, rx) = mpsc::channel(4096);
         let failed = Arc::new(AtomicBool::new(false));
         let watchers = Arc::new(Mutex::new(HashMap::new()));
-        let ctx = writer::WriterCtx {
-            db: db.clone(),
+        let common = writer::Common {
             clock: opts.clock.clone(),
             failed: failed.clone(),
             watchers: watchers.clone(),
             observer: opts.observer.clone(),
             limits: opts.group_commit,
         };
-        let handle = std::thread::Builder::new()
-            .name("shopd-writer".into())
-            .spawn(move || writer::run(ctx, rx))
-            .map_err(|source| OpenError::Io {
-                dir: dir.display().to_string(),
-                source,
-            })?;
+        let spawned = match &engine {
+            Engine::Redb(db) => {
+                let ctx = writer::WriterCtx {
+                    db: db.clone(),
+                    common,
+                };
+                std::thread::Builder::new()
+                    .name("shopd-writer".into())
+                    .spawn(move || writer::run(ctx, rx))
+            }
+            Engine::Postgres(pg) => {
+                postgres::listen(pg, watchers.clone());
+                let pg = pg.clone();
+                std::thread::Builder::new()
+                    .name("shopd-writer".into())
+                    .spawn(move || postgres::writer::run(pg, common, rx))
+            }
+        };
+        let handle = spawned.map_err(|source| OpenError::Io {
+            dir: dir.display().to_string(),
+            source,
+        })?;
         Ok(Store {
             inner: Arc::new(Inner {
-                db,
+                engine,
                 sender,
                 failed,
                 watchers,
@@ -222,11 +267,7 @@ impl Store {
 
     /// A consistent snapshot of committed data; never waits for the writer.
     pub fn read(&self) -> Result<ReadTx, StorageError> {
-        self.inner
-            .db
-            .begin_read()
-            .map(ReadTx::new)
-            .map_err(StorageError::io)
+        engine_read(&self.inner.engine)
     }
 
     /// Runs `f` inside the next group commit. `f`'s writes become durable together with the
@@ -271,9 +312,34 @@ impl Store {
         self.inner.clock.now()
     }
 
-    /// Whether writes are still possible (false after an I/O failure until restart).
+    /// Whether writes are still possible (false after an I/O failure until restart, and on
+    /// PostgreSQL while the database does not answer).
     pub fn is_healthy(&self) -> bool {
-        !self.inner.failed.load(Ordering::SeqCst)
+        if self.inner.failed.load(Ordering::SeqCst) {
+            return false;
+        }
+        match &self.inner.engine {
+            Engine::Redb(_) => true,
+            Engine::Postgres(pg) => pg.is_reachable(),
+        }
+    }
+
+    /// Asks the database whether it answers (readiness probes); the embedded store always does
+    /// unless it failed. Blocks for at most the statement timeout: call it off the async
+    /// threads.
+    pub fn check_reachable(&self) -> bool {
+        match &self.inner.engine {
+            Engine::Redb(_) => self.is_healthy(),
+            Engine::Postgres(pg) => pg.ping() && self.is_healthy(),
+        }
+    }
+
+    /// Which backend holds the tables (`"embedded"` or `"postgres"`), for logs and metrics.
+    pub fn backend_name(&self) -> &'static str {
+        match &self.inner.engine {
+            Engine::Redb(_) => "embedded",
+            Engine::Postgres(_) => "postgres",
+        }
     }
 
     /// A receiver that changes whenever a commit wrote to `table` (used to wake job workers).
@@ -360,11 +426,29 @@ fn open_db(
     }
 }
 
-/// Reads the schema version of the open database (`None` for a brand-new file).
-fn stored_version(db: &redb::Database) -> Result<Option<u32>, StorageError> {
-    let r = ReadTx::new(db.begin_read().map_err(StorageError::io)?);
+fn engine_read(engine: &Engine) -> Result<ReadTx, StorageError> {
+    match engine {
+        Engine::Redb(db) => db.begin_read().map(ReadTx::new).map_err(StorageError::io),
+        Engine::Postgres(pg) => Ok(ReadTx::postgres(pg.snapshot())),
+    }
+}
+
+/// Reads the schema version (`None` for a brand-new database).
+fn stored_version(r: &impl Reader) -> Result<Option<u32>, StorageError> {
     Ok(r.get(&META, &SCHEMA_VERSION_KEY.to_string())?
         .map(|v| u32::try_from(v).unwrap_or(u32::MAX)))
+}
+
+/// Runs `f` alone in one durable transaction, outside the writer (start-up work).
+fn engine_commit(
+    engine: &Engine,
+    clock: &dyn Clock,
+    f: impl FnOnce(&mut WriteTx<'_>) -> Result<(), StorageError>,
+) -> Result<(), StorageError> {
+    match engine {
+        Engine::Redb(db) => commit_direct(db, clock, f),
+        Engine::Postgres(pg) => postgres::writer::commit_direct(pg, clock.now(), f),
+    }
 }
 
 fn commit_direct(
@@ -382,8 +466,11 @@ fn commit_direct(
     txn.commit().map_err(StorageError::io)
 }
 
+/// Brings the database to `schema.version`, one step per transaction. Each step checks the
+/// version again inside its transaction, so nodes starting together on one PostgreSQL database
+/// run every step once.
 fn migrate(
-    db: &redb::Database,
+    engine: &Engine,
     dir: &Path,
     schema: Schema,
     clock: &dyn Clock,
@@ -392,37 +479,47 @@ fn migrate(
         to: schema.version,
         source: StorageError::Io(reason),
     })?;
-    let dir_s = dir.display().to_string();
+    let location = match engine {
+        Engine::Redb(_) => dir.join(DB_FILE).display().to_string(),
+        Engine::Postgres(_) => "the PostgreSQL database (storage.postgres_url)".to_string(),
+    };
     let db_err = |e: StorageError| OpenError::Database {
-        path: dir.join(DB_FILE).display().to_string(),
+        path: location.clone(),
         reason: e.to_string(),
     };
-    let found = stored_version(db).map_err(db_err)?;
-    let Some(mut current) = found else {
-        let now = clock.now();
-        commit_direct(db, clock, |w| {
-            w.insert(
-                &META,
-                &SCHEMA_VERSION_KEY.to_string(),
-                &u64::from(schema.version),
-            )?;
-            w.insert(
-                &META,
-                &"created_at_ms".to_string(),
-                &u64::try_from(now.as_millis()).unwrap_or(0),
-            )
-        })
-        .map_err(db_err)?;
-        return Ok(());
-    };
-    if current > schema.version {
-        return Err(OpenError::NewerSchema {
-            dir: dir_s,
-            found: current,
-            supported: schema.version,
-        });
-    }
-    while current < schema.version {
+    // Each pass creates the database or runs one step: bounded by the number of steps.
+    for _ in 0..=schema.version {
+        let found = stored_version(&engine_read(engine).map_err(db_err)?).map_err(db_err)?;
+        let Some(current) = found else {
+            let now = clock.now();
+            let version = u64::from(schema.version);
+            engine_commit(engine, clock, |w| {
+                if stored_version(w)?.is_some() {
+                    return Ok(());
+                }
+                w.insert(&META, &SCHEMA_VERSION_KEY.to_string(), &version)?;
+                w.insert(
+                    &META,
+                    &"created_at_ms".to_string(),
+                    &u64::try_from(now.as_millis()).unwrap_or(0),
+                )
+            })
+            .map_err(db_err)?;
+            continue;
+        };
+        if current > schema.version {
+            return Err(OpenError::NewerSchema {
+                dir: match engine {
+                    Engine::Redb(_) => dir.display().to_string(),
+                    Engine::Postgres(_) => location,
+                },
+                found: current,
+                supported: schema.version,
+            });
+        }
+        if current == schema.version {
+            return Ok(());
+        }
         let target = current + 1;
         let step = schema.step(target).ok_or(OpenError::Migration {
             to: target,
@@ -434,14 +531,19 @@ fn migrate(
             what = step.description,
             "migrating data directory"
         );
-        commit_direct(db, clock, |w| {
+        engine_commit(engine, clock, |w| {
+            if stored_version(w)? != Some(current) {
+                return Ok(()); // another node ran this step meanwhile
+            }
             (step.run)(w)?;
             w.insert(&META, &SCHEMA_VERSION_KEY.to_string(), &u64::from(target))
         })
         .map_err(|source| OpenError::Migration { to: target, source })?;
-        current = target;
     }
-    Ok(())
+    Err(OpenError::Migration {
+        to: schema.version,
+        source: StorageError::Io("the schema version did not advance".into()),
+    })
 }
 
 /// Reads the schema version of a data dir without opening the store for writing (for
@@ -455,7 +557,14 @@ pub fn schema_version_of(data_dir: &Path) -> Result<Option<u32>, OpenError> {
         path: path.display().to_string(),
         reason: e.to_string(),
     })?;
-    stored_version(&db).map_err(|e| OpenError::Database {
+    let r = db
+        .begin_read()
+        .map(ReadTx::new)
+        .map_err(|e| OpenError::Database {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+    stored_version(&r).map_err(|e| OpenError::Database {
         path: path.display().to_string(),
         reason: e.to_string(),
     })

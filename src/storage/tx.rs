@@ -26,7 +26,8 @@ pub enum Order {
     Desc,
 }
 
-type RawPair = (Vec<u8>, Vec<u8>);
+/// A stored key and value as bytes.
+pub(crate) type RawPair = (Vec<u8>, Vec<u8>);
 
 /// Read access shared by snapshots and write transactions, so domain functions can be generic
 /// over where they read from.
@@ -194,7 +195,7 @@ fn scan_table<T: ReadableTable<&'static [u8], &'static [u8]>>(
 }
 
 /// redb panics on inverted ranges; treat them as empty instead.
-fn empty_range(lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> bool {
+pub(crate) fn empty_range(lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> bool {
     match (lo, hi) {
         (Bound::Included(a), Bound::Included(b)) => a > b,
         (Bound::Included(a), Bound::Excluded(b))
@@ -204,20 +205,38 @@ fn empty_range(lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> bool {
     }
 }
 
-/// A consistent snapshot; never blocks and is never blocked by the writer.
+/// A consistent snapshot; never blocks and is never blocked by the writer (on PostgreSQL, a
+/// read-only REPEATABLE READ transaction begun with its first read).
 pub struct ReadTx {
-    txn: redb::ReadTransaction,
+    inner: Snapshot,
+}
+
+enum Snapshot {
+    Redb(redb::ReadTransaction),
+    Postgres(super::postgres::Snapshot),
 }
 
 impl ReadTx {
     pub(crate) fn new(txn: redb::ReadTransaction) -> Self {
-        ReadTx { txn }
+        ReadTx {
+            inner: Snapshot::Redb(txn),
+        }
+    }
+
+    pub(crate) fn postgres(s: super::postgres::Snapshot) -> Self {
+        ReadTx {
+            inner: Snapshot::Postgres(s),
+        }
     }
 }
 
 impl Reader for ReadTx {
     fn get_raw(&self, table: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        let t = match self.txn.open_table(def(table)) {
+        let txn = match &self.inner {
+            Snapshot::Redb(txn) => txn,
+            Snapshot::Postgres(s) => return s.get(table, key),
+        };
+        let t = match txn.open_table(def(table)) {
             Ok(t) => t,
             Err(TableError::TableDoesNotExist(_)) => return Ok(None),
             Err(e) => return Err(StorageError::io(e)),
@@ -235,7 +254,11 @@ impl Reader for ReadTx {
         order: Order,
         limit: usize,
     ) -> Result<Vec<RawPair>, StorageError> {
-        let t = match self.txn.open_table(def(table)) {
+        let txn = match &self.inner {
+            Snapshot::Redb(txn) => txn,
+            Snapshot::Postgres(s) => return s.scan(table, lo, hi, order, limit),
+        };
+        let t = match txn.open_table(def(table)) {
             Ok(t) => t,
             Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
             Err(e) => return Err(StorageError::io(e)),
@@ -244,7 +267,8 @@ impl Reader for ReadTx {
     }
 }
 
-type Overlay = BTreeMap<&'static str, BTreeMap<Vec<u8>, Option<Vec<u8>>>>;
+/// Writes not yet in the engine, by table, then key (`None`: deleted).
+pub(crate) type Overlay = BTreeMap<&'static str, BTreeMap<Vec<u8>, Option<Vec<u8>>>>;
 
 type RawTable<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
 
@@ -471,25 +495,35 @@ impl Reader for WriteTx<'_> {
         if order == Order::Desc {
             ov_items.reverse();
         }
-        let mut out = Vec::with_capacity(limit.min(base.len() + ov_items.len()));
-        let (mut a, mut b) = (base.into_iter().peekable(), ov_items.into_iter().peekable());
-        while out.len() < limit {
-            let take_a = match (a.peek(), b.peek()) {
-                (Some(x), Some(y)) => match order {
-                    Order::Asc => x.0 < y.0,
-                    Order::Desc => x.0 > y.0,
-                },
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (None, None) => break,
-            };
-            let next = if take_a { a.next() } else { b.next() };
-            if let Some(item) = next {
-                out.push(item);
-            }
-        }
-        Ok(out)
+        Ok(merge_sorted(base, ov_items, order, limit))
     }
+}
+
+/// The first `limit` pairs of two key-disjoint lists already sorted in `order`.
+pub(crate) fn merge_sorted(
+    base: Vec<RawPair>,
+    over: Vec<RawPair>,
+    order: Order,
+    limit: usize,
+) -> Vec<RawPair> {
+    let mut out = Vec::with_capacity(limit.min(base.len() + over.len()));
+    let (mut a, mut b) = (base.into_iter().peekable(), over.into_iter().peekable());
+    while out.len() < limit {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => match order {
+                Order::Asc => x.0 < y.0,
+                Order::Desc => x.0 > y.0,
+            },
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let next = if take_a { a.next() } else { b.next() };
+        if let Some(item) = next {
+            out.push(item);
+        }
+    }
+    out
 }
 
 /// Helper for offline tools: every (table name, key, value) in the snapshot, table by table.

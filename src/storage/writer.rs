@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use super::error::StorageError;
-use super::tx::{OpenTables, WriteTx};
+use super::tx::{OpenTables, TableAccess, WriteTx};
 use crate::core::Clock;
 
 /// What a request's closure decided, and how to tell its caller once the batch commits.
@@ -59,8 +59,9 @@ impl Default for GroupCommit {
     }
 }
 
-pub(crate) struct WriterCtx {
-    pub(crate) db: Arc<redb::Database>,
+/// What every backend's writer shares: the clock, the failed flag, commit watchers, the
+/// observer and the batching limits.
+pub(crate) struct Common {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) failed: Arc<AtomicBool>,
     pub(crate) watchers: Arc<Mutex<HashMap<&'static str, watch::Sender<u64>>>>,
@@ -68,8 +69,13 @@ pub(crate) struct WriterCtx {
     pub(crate) limits: GroupCommit,
 }
 
+pub(crate) struct WriterCtx {
+    pub(crate) db: Arc<redb::Database>,
+    pub(crate) common: Common,
+}
+
 /// Marks the store failed if the writer thread unwinds, so health reflects a dead writer.
-struct FailOnPanic(Arc<AtomicBool>);
+pub(crate) struct FailOnPanic(pub(crate) Arc<AtomicBool>);
 
 impl Drop for FailOnPanic {
     fn drop(&mut self) {
@@ -80,8 +86,92 @@ impl Drop for FailOnPanic {
     }
 }
 
+/// The requests of one batch, run against the batch's tables.
+pub(crate) struct Batch {
+    pub(crate) responders: Vec<Responder>,
+    pub(crate) touched: HashSet<&'static str>,
+    pub(crate) err: Option<StorageError>,
+    pub(crate) started: Instant,
+}
+
+/// Runs `first` and then whatever else is queued (up to the limits) against `tables`, each
+/// request in its own overlay applied only when it returns `Ok`.
+pub(crate) fn collect(
+    common: &Common,
+    first: Request,
+    rx: &mut mpsc::Receiver<Msg>,
+    tables: &dyn TableAccess,
+) -> Batch {
+    let mut batch = Batch {
+        responders: Vec::new(),
+        touched: HashSet::new(),
+        err: None,
+        started: Instant::now(),
+    };
+    let mut next = Some(first);
+    while let Some(req) = next.take() {
+        let mut wtx = WriteTx::new(tables, common.clock.now());
+        let outcome = match catch_unwind(AssertUnwindSafe(|| req.run(&mut wtx))) {
+            Ok(o) => o,
+            Err(_) => {
+                // The request wrapper itself panicked: nothing to answer, nothing applied.
+                continue;
+            }
+        };
+        if outcome.apply {
+            batch.touched.extend(wtx.touched());
+            if let Err(e) = wtx.apply() {
+                batch.err = Some(e);
+                batch.responders.push(outcome.respond);
+                break;
+            }
+        }
+        batch.responders.push(outcome.respond);
+        if batch.responders.len() >= common.limits.max_batch
+            || batch.started.elapsed() >= common.limits.max_batch_time
+        {
+            break;
+        }
+        match rx.try_recv() {
+            Ok(Msg::Write(r)) => next = Some(r),
+            Ok(Msg::Shutdown) => rx.close(),
+            Err(_) => {}
+        }
+    }
+    batch
+}
+
+/// Answers the batch's callers with the commit's outcome, then reports and wakes watchers.
+pub(crate) fn finish(common: &Common, batch: Batch, result: Result<(), StorageError>, seq: u64) {
+    let elapsed = batch.started.elapsed();
+    let ok = result.is_ok();
+    let size = batch.responders.len();
+    // Callers first: their fate is decided, nothing after this may change it.
+    for r in batch.responders {
+        r(result.clone());
+    }
+    if let Some(obs) = &common.observer {
+        let _ = catch_unwind(AssertUnwindSafe(|| obs.commit(size, elapsed, ok)));
+    }
+    if ok {
+        wake(common, batch.touched.iter().copied(), seq);
+    }
+}
+
+/// Tells whoever watches these tables that a commit wrote to them.
+pub(crate) fn wake<'a>(common: &Common, tables: impl Iterator<Item = &'a str>, seq: u64) {
+    if let Ok(w) = common.watchers.lock() {
+        for name in tables {
+            if let Some(tx) = w.get(name) {
+                tx.send_replace(seq);
+            }
+        }
+    }
+}
+
 pub(crate) fn run(ctx: WriterCtx, mut rx: mpsc::Receiver<Msg>) {
-    let _guard = FailOnPanic(ctx.failed.clone());
+    let common = &ctx.common;
+    let _guard = FailOnPanic(common.failed.clone());
     let mut commits: u64 = 0;
     while let Some(msg) = rx.blocking_recv() {
         let first = match msg {
@@ -92,7 +182,7 @@ pub(crate) fn run(ctx: WriterCtx, mut rx: mpsc::Receiver<Msg>) {
                 continue;
             }
         };
-        if ctx.failed.load(Ordering::SeqCst) {
+        if common.failed.load(Ordering::SeqCst) {
             reject(first, StorageError::Unavailable);
             continue;
         }
@@ -102,85 +192,36 @@ pub(crate) fn run(ctx: WriterCtx, mut rx: mpsc::Receiver<Msg>) {
                 t
             }
             Err(e) => {
-                ctx.failed.store(true, Ordering::SeqCst);
+                common.failed.store(true, Ordering::SeqCst);
                 tracing::error!(error = %e, "storage: cannot begin a write transaction");
                 reject(first, StorageError::io(e));
                 continue;
             }
         };
-        let started = Instant::now();
         let tables = OpenTables::new(&txn);
-        let mut responders: Vec<Responder> = Vec::new();
-        let mut touched: HashSet<&'static str> = HashSet::new();
-        let mut batch_err: Option<StorageError> = None;
-        let mut next = Some(first);
-        while let Some(req) = next.take() {
-            let mut wtx = WriteTx::new(&tables, ctx.clock.now());
-            let outcome = match catch_unwind(AssertUnwindSafe(|| req.run(&mut wtx))) {
-                Ok(o) => o,
-                Err(_) => {
-                    // The request wrapper itself panicked: nothing to answer, nothing applied.
-                    continue;
-                }
-            };
-            if outcome.apply {
-                touched.extend(wtx.touched());
-                if let Err(e) = wtx.apply() {
-                    batch_err = Some(e);
-                    responders.push(outcome.respond);
-                    break;
-                }
-            }
-            responders.push(outcome.respond);
-            if responders.len() >= ctx.limits.max_batch
-                || started.elapsed() >= ctx.limits.max_batch_time
-            {
-                break;
-            }
-            match rx.try_recv() {
-                Ok(Msg::Write(r)) => next = Some(r),
-                Ok(Msg::Shutdown) => rx.close(),
-                Err(_) => {}
-            }
-        }
+        let mut batch = collect(common, first, &mut rx, &tables);
         // Tables close (flushing their roots) before the commit.
         drop(tables);
-        let result = match batch_err {
+        let result = match batch.err.take() {
             Some(e) => {
                 let _ = txn.abort();
                 Err(e)
             }
             // A batch of pure reads has nothing to make durable: skip the fsync.
-            None if touched.is_empty() => txn.abort().map_err(StorageError::io),
+            None if batch.touched.is_empty() => txn.abort().map_err(StorageError::io),
             None => txn.commit().map_err(StorageError::io),
         };
-        let elapsed = started.elapsed();
         if let Err(e) = &result {
-            ctx.failed.store(true, Ordering::SeqCst);
-            tracing::error!(error = %e, batch = responders.len(), "storage: commit failed; writes refused until restart");
+            common.failed.store(true, Ordering::SeqCst);
+            tracing::error!(error = %e, batch = batch.responders.len(), "storage: commit failed; writes refused until restart");
         }
-        let ok = result.is_ok();
-        let batch = responders.len();
-        // Callers first: their fate is decided, nothing after this may change it.
-        for r in responders {
-            r(result.clone());
-        }
-        if let Some(obs) = &ctx.observer {
-            let _ = catch_unwind(AssertUnwindSafe(|| obs.commit(batch, elapsed, ok)));
-        }
-        if ok {
+        if result.is_ok() {
             commits += 1;
-            if let Ok(w) = ctx.watchers.lock() {
-                for name in touched {
-                    if let Some(tx) = w.get(name) {
-                        tx.send_replace(commits);
-                    }
-                }
-            }
         }
+        finish(common, batch, result, commits);
     }
 }
 
-fn reject(req: Request, err: StorageError) {
+pub(crate) fn reject(req: Request, err: StorageError) {
     req.reject(err);
 }

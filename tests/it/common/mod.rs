@@ -1,6 +1,7 @@
 //! Test harness: the real app in-process on port 0 with a temporary data dir and a test clock,
 //! and the real binary as a child process for CLI, signal and crash tests.
 
+pub mod backend;
 pub mod contract;
 pub mod experiments;
 pub mod pages;
@@ -52,6 +53,7 @@ pub fn test_config(data_dir: &Path) -> Config {
     cfg.storage.data_dir = data_dir.display().to_string();
     cfg.diagnostics.enabled = true;
     cfg.jobs.backoff_base_ms = 10;
+    backend::configure(&mut cfg);
     cfg
 }
 
@@ -306,6 +308,9 @@ impl Proc {
             }
             None => Command::new(bin()),
         };
+        for (k, v) in backend::env_for(dir) {
+            cmd.env(k, v);
+        }
         cmd.args([
             "serve",
             "--bind",
@@ -432,7 +437,7 @@ where
 /// Creates the test admin in `dir` with the real CLI (no-op if it exists).
 pub fn create_admin(dir: &Path) {
     use std::io::Write;
-    let mut child = Command::new(bin())
+    let mut child = backend::shopd(dir)
         .args([
             "admin",
             "create",
