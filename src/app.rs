@@ -117,7 +117,10 @@ impl App {
         let store = tokio::task::spawn_blocking(move || Store::open(store_opts))
             .await
             .context("opening the store")??;
-        let recovered = jobs::recover(&store).await.context("recovering jobs")?;
+        let node = node_id(&config.data_dir()).context("the node id")?;
+        let recovered = jobs::recover(&store, &node)
+            .await
+            .context("recovering jobs")?;
         if recovered > 0 {
             tracing::info!(
                 recovered,
@@ -134,6 +137,8 @@ impl App {
                 backoff_max: Duration::from_secs(config.jobs.backoff_max_secs),
                 shutdown_timeout: Duration::from_secs(config.jobs.shutdown_timeout_secs),
                 retention: Duration::from_secs(config.jobs.retention_days * 24 * 3600),
+                node: node.clone(),
+                lease: Duration::from_secs(config.jobs.lease_secs),
                 ..RunnerConfig::default()
             },
         );
@@ -147,6 +152,7 @@ impl App {
         let mailer = build_mailer(&config)?;
         let mailer_label = mailer.describe();
         tracing::info!("mail goes to {mailer_label}");
+        share_secrets(&store, &config).await?;
         let auth = build_auth(&config, store.clone(), clock.clone(), &public_url)?;
         let catalog = Catalog::new(store.clone());
         let inventory = Inventory::new(store.clone());
@@ -424,13 +430,58 @@ impl App {
     }
 }
 
+/// Name of the order-link key file in the secrets directory.
+const ORDER_LINK_KEY_FILE: &str = "order-links.key";
+
+/// A new order-link key: 256 random bits as hex.
+fn fresh_link_key() -> Vec<u8> {
+    crate::core::secret::hex(&rand::random::<[u8; 32]>()).into_bytes()
+}
+
+/// On PostgreSQL every node must sign and check with the same keys: the first node's key files
+/// are stored in the database and written into every other node's `secrets/` before they are
+/// read (see `storage::shared`).
+async fn share_secrets(store: &Store, config: &Config) -> anyhow::Result<()> {
+    let dir = config.data_dir().join("secrets");
+    store
+        .share_file(
+            &dir,
+            crate::domain::auth::KEY_FILE,
+            crate::domain::auth::fresh_key_file,
+        )
+        .await
+        .context("sharing the token signing keys")?;
+    store
+        .share_file(&dir, ORDER_LINK_KEY_FILE, fresh_link_key)
+        .await
+        .context("sharing the order-link key")?;
+    Ok(())
+}
+
+/// `<data_dir>/node-id`: this node's name on job leases, made on first start and kept, so a
+/// restarted node takes back at once the jobs it was running (its data dir is locked, so no
+/// other process has the same id).
+fn node_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    let path = data_dir.join("node-id");
+    if let Ok(text) = std::fs::read_to_string(&path)
+        && !text.trim().is_empty()
+    {
+        return Ok(text.trim().to_owned());
+    }
+    let id = format!(
+        "node_{}",
+        crate::core::secret::hex(&rand::random::<[u8; 8]>())
+    );
+    std::fs::write(&path, format!("{id}\n"))?;
+    Ok(id)
+}
+
 /// `<dir>/order-links.key`: the key of the order links in mails, made (random, mode 0600) on
 /// first start. Replacing the file invalidates the links already mailed.
 fn order_link_key(dir: &std::path::Path) -> anyhow::Result<crate::core::secret::Secret> {
     std::fs::create_dir_all(dir)?;
-    let path = dir.join("order-links.key");
+    let path = dir.join(ORDER_LINK_KEY_FILE);
     if !path.exists() {
-        let key: [u8; 32] = rand::random();
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create_new(true);
         #[cfg(unix)]
@@ -439,7 +490,7 @@ fn order_link_key(dir: &std::path::Path) -> anyhow::Result<crate::core::secret::
             opts.mode(0o600);
         }
         let mut f = opts.open(&path)?;
-        std::io::Write::write_all(&mut f, crate::core::secret::hex(&key).as_bytes())?;
+        std::io::Write::write_all(&mut f, &fresh_link_key())?;
         f.sync_all()?;
     }
     let text = std::fs::read_to_string(&path)?;

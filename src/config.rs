@@ -184,6 +184,8 @@ section! {
         shutdown_timeout_secs: u64 = 10, rules::between(0, 3600);
         /// Days finished jobs are kept
         retention_days: u64 = 7, rules::between(1, 3650);
+        /// Seconds a running job's claim lasts unless its node renews it (every third of it); with several nodes, another one runs the job again after a node dies
+        lease_secs: u64 = 30, rules::between(3, 3600);
     }
 }
 

@@ -12,6 +12,7 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-l
 command -v caddy >/dev/null 2>&1 || need_apt+=(caddy)   # the other documented reverse proxy
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)   # the browser suite drives Debian's Chromium headless
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)   # runs playwright-core and axe-core
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)   # the suite's second storage backend
 if ((${#need_apt[@]})); then
   echo "==> installing test tools: ${need_apt[*]}"
   SUDO=""
@@ -49,12 +50,23 @@ if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/n
   npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 fi
 
+# A throw-away PostgreSQL cluster on a loopback port for the PostgreSQL leg of the suite (and
+# the migrate-storage round trip); stopped and deleted on exit.
+PG_TMP=$(mktemp -d)
+chmod 755 "$PG_TMP"
+trap 'bash tests/support/postgres.sh stop "$PG_TMP/pg"; rm -rf "$PG_TMP"' EXIT
+SHOPD_TEST_POSTGRES=$(bash tests/support/postgres.sh start "$PG_TMP/pg")
+export SHOPD_TEST_POSTGRES
+echo "==> PostgreSQL for the tests at $SHOPD_TEST_POSTGRES"
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
-echo "==> cargo test (unit, integration, CLI, crash, fault, metrics, architecture)"
+echo "==> cargo test (unit, integration, CLI, crash, fault, metrics, architecture) on the embedded store"
 cargo test --all-targets --locked
+echo "==> the integration suite again on PostgreSQL"
+SHOPD_TEST_BACKEND=postgres cargo test --test it --locked
 echo "==> doc tests"
 cargo test --doc --locked
 echo "==> all suites passed"

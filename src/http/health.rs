@@ -39,10 +39,19 @@ pub async fn healthz() -> HttpResponse {
         (status = 200, description = "Ready", body = HealthStatus),
         (status = 503, description = "Not ready", body = super::Problem, content_type = "application/problem+json")))]
 pub async fn readyz(state: web::Data<HttpState>) -> Result<HttpResponse, ApiError> {
-    if !state.store.is_healthy() {
+    let store = state.store.clone();
+    // On PostgreSQL this asks the database (bounded by the statement timeout), off the
+    // request threads.
+    let reachable = web::block(move || store.check_reachable())
+        .await
+        .unwrap_or(false);
+    if !reachable {
         return Err(ApiError::new(
             codes::STORAGE_UNAVAILABLE,
-            "storage failed and refuses writes; restart shopd once the disk is healthy",
+            match state.store.backend_name() {
+                "postgres" => "the PostgreSQL database does not answer; writes fail until it does",
+                _ => "storage failed and refuses writes; restart shopd once the disk is healthy",
+            },
         ));
     }
     if !state.health.is_ready() {

@@ -77,6 +77,23 @@ pub struct JobRecord {
 impl Value for JobRecord {}
 
 pub(super) const JOBS: Table<JobId, JobRecord> = Table::new("jobs");
+/// Who runs each in-flight job, and until when.
+pub(super) const LEASES: Table<JobId, Lease> = Table::new("jobs_leases");
+/// Leases by end, so ended ones are found without a scan.
+pub(super) const LEASE_ENDS: Table<(Timestamp, JobId), ()> = Table::new("jobs_lease_ends");
+
+/// The claim of an in-flight job: the node running it renews it while the job runs; a lease
+/// that ends (its node crashed or lost the database) returns the job to the queue, so several
+/// nodes share one queue and none waits for a dead one.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Lease {
+    /// The node holding it (kept in its data dir, so a restarted node knows its own).
+    pub node: String,
+    /// When it ends unless renewed.
+    pub until: Timestamp,
+}
+
+impl Value for Lease {}
 /// Runnable and scheduled jobs ordered by `run_at`.
 pub(super) const READY: Table<(Timestamp, JobId), ()> = Table::new("jobs_ready");
 /// The same per kind, so claiming skips saturated kinds without reading their jobs.
@@ -232,7 +249,10 @@ fn move_state(tx: &mut WriteTx<'_>, job: &mut JobRecord, to: JobState) -> Result
     tx.remove(&BY_STATE, &state_key(job))?;
     match job.state {
         JobState::Ready => ready_remove(tx, job)?,
-        JobState::InFlight => tx.remove(&IN_FLIGHT, &job.id)?,
+        JobState::InFlight => {
+            tx.remove(&IN_FLIGHT, &job.id)?;
+            drop_lease(tx, job.id)?;
+        }
         JobState::Done => tx.remove(&DONE, &(job.updated_at, job.id))?,
         JobState::Dead => tx.remove(&DEAD, &job.id)?,
     }
@@ -360,6 +380,7 @@ const NO_HANDLER_DELAY: std::time::Duration = std::time::Duration::from_secs(60)
 pub(crate) fn claim(
     tx: &mut WriteTx<'_>,
     limit: usize,
+    lease: &Lease,
     mut decide: impl FnMut(&str) -> Take,
 ) -> Result<Vec<JobRecord>, StorageError> {
     const PAGE: usize = 64;
@@ -413,6 +434,7 @@ pub(crate) fn claim(
                     Take::Yes => {
                         job.attempts += 1;
                         move_state(tx, &mut job, JobState::InFlight)?;
+                        set_lease(tx, id, lease)?;
                         out.push(job);
                         if out.len() >= limit {
                             break 'kinds;
@@ -505,31 +527,105 @@ pub fn retry_dead(tx: &mut WriteTx<'_>, id: JobId) -> Result<bool, StorageError>
     Ok(true)
 }
 
-/// After a crash, jobs that were in flight go back to ready; run once at start-up before any
-/// worker claims. Returns how many were recovered.
-pub async fn recover(store: &Store) -> Result<usize, StorageError> {
+fn set_lease(tx: &mut WriteTx<'_>, id: JobId, lease: &Lease) -> Result<(), StorageError> {
+    drop_lease(tx, id)?;
+    tx.insert(&LEASES, &id, lease)?;
+    tx.insert(&LEASE_ENDS, &(lease.until, id), &())
+}
+
+fn drop_lease(tx: &mut WriteTx<'_>, id: JobId) -> Result<(), StorageError> {
+    if let Some(old) = tx.get(&LEASES, &id)? {
+        tx.remove(&LEASE_ENDS, &(old.until, id))?;
+        tx.remove(&LEASES, &id)?;
+    }
+    Ok(())
+}
+
+/// Extends the leases `lease.node` holds on `ids` to `lease.until`. Returns the ids another
+/// node holds now (this node's lease ended and the job was claimed again), whose local runs
+/// should stop: their results would be refused anyway. Ids with no lease (finished meanwhile)
+/// are left alone.
+pub(crate) fn renew(
+    tx: &mut WriteTx<'_>,
+    lease: &Lease,
+    ids: &[JobId],
+) -> Result<Vec<JobId>, StorageError> {
+    let mut lost = Vec::new();
+    for &id in ids {
+        match tx.get(&LEASES, &id)? {
+            Some(held) if held.node == lease.node => set_lease(tx, id, lease)?,
+            Some(_) => lost.push(id),
+            None => {}
+        }
+    }
+    Ok(lost)
+}
+
+/// Returns to the queue at most `limit` in-flight jobs whose lease ended before now: their node
+/// stopped renewing it (crashed, or lost the database). Returns how many.
+pub(crate) fn expire_leases(tx: &mut WriteTx<'_>, limit: usize) -> Result<usize, StorageError> {
+    let now = tx.now();
+    let ended = tx.range(
+        &LEASE_ENDS,
+        std::ops::Bound::Unbounded,
+        std::ops::Bound::Excluded(&(now, JobId::from_bytes([0; 16]))),
+        Order::Asc,
+        limit,
+    )?;
+    let mut n = 0;
+    for ((t, id), ()) in ended {
+        match tx.get(&JOBS, &id)? {
+            Some(mut job) if job.state == JobState::InFlight => {
+                job.run_at = now;
+                job.last_error =
+                    Some("the node running it stopped renewing its lease; run again".into());
+                move_state(tx, &mut job, JobState::Ready)?;
+                n += 1;
+            }
+            // A lease left behind: remove it so the sweep always advances.
+            _ => {
+                tx.remove(&LEASE_ENDS, &(t, id))?;
+                tx.remove(&LEASES, &id)?;
+            }
+        }
+    }
+    Ok(n)
+}
+
+/// After a crash or a restart, jobs this node had in flight go back to ready, and so do in-flight
+/// jobs with no lease (claimed before leases existed); jobs leased by other nodes wait for their
+/// lease to end. Run once at start-up before any worker claims. Returns how many were recovered.
+pub async fn recover(store: &Store, node: &str) -> Result<usize, StorageError> {
+    let node = node.to_owned();
     store
-        .write(|tx| {
+        .write(move |tx| {
             let mut n = 0;
+            let mut after: Option<JobId> = None;
             loop {
                 let batch = tx.range(
                     &IN_FLIGHT,
-                    std::ops::Bound::Unbounded,
+                    after
+                        .as_ref()
+                        .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
                     std::ops::Bound::Unbounded,
                     Order::Asc,
                     1024,
                 )?;
-                if batch.is_empty() {
+                let Some((last, ())) = batch.last() else {
                     break;
-                }
+                };
+                after = Some(*last);
                 for (id, ()) in batch {
+                    let mine = tx.get(&LEASES, &id)?.is_none_or(|l| l.node == node);
                     match tx.get(&JOBS, &id)? {
                         Some(mut job) if job.state == JobState::InFlight => {
-                            job.run_at = tx.now();
-                            move_state(tx, &mut job, JobState::Ready)?;
-                            n += 1;
+                            if mine {
+                                job.run_at = tx.now();
+                                move_state(tx, &mut job, JobState::Ready)?;
+                                n += 1;
+                            }
                         }
-                        // A stray index row: remove it so recovery always terminates.
+                        // A stray index row: remove it.
                         _ => tx.remove(&IN_FLIGHT, &id)?,
                     }
                 }
@@ -607,6 +703,85 @@ mod tests {
         .expect("open")
     }
 
+    fn lease(node: &str, until_ms: i64) -> Lease {
+        Lease {
+            node: node.into(),
+            until: Timestamp::from_millis(until_ms),
+        }
+    }
+
+    /// A lease its node stops renewing ends and the job goes back to the queue, where another
+    /// node claims it; the first node's renewal then reports the job lost, and its late result
+    /// is refused. A restarted node takes back its own jobs at once, not other nodes'.
+    #[test]
+    fn leases_end_unless_renewed_and_a_restart_recovers_only_its_own() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clock = TestClock::new(Timestamp::from_millis(1_000));
+        let store = Store::open(StoreOptions::new(
+            dir.path().to_path_buf(),
+            Arc::new(clock.clone()),
+            crate::storage::SCHEMA_V1,
+        ))
+        .expect("open");
+        let claim_as = |node: &'static str, until: i64| {
+            store
+                .write_blocking(move |tx| claim(tx, 10, &lease(node, until), |_| Take::Yes))
+                .expect("claim")
+        };
+        let (x, y) = store
+            .write_blocking(|tx| {
+                let x = enqueue(tx, NewJob::new("k", &1)?)?.id();
+                let y = enqueue(tx, NewJob::new("k", &2)?)?.id();
+                Ok::<_, StorageError>((x, y))
+            })
+            .expect("enqueue");
+        let a = claim_as("a", 31_000);
+        assert_eq!(a.len(), 2);
+        // Node a renews y only; at 40 s x's lease has ended, y's has not.
+        let lost = store
+            .write_blocking(move |tx| renew(tx, &lease("a", 61_000), &[y]))
+            .expect("renew");
+        assert!(lost.is_empty());
+        clock.set(Timestamp::from_millis(40_000));
+        let swept = store
+            .write_blocking(|tx| expire_leases(tx, 10))
+            .expect("sweep");
+        assert_eq!(swept, 1);
+        let b = claim_as("b", 70_000);
+        assert_eq!(b.iter().map(|j| j.id).collect::<Vec<_>>(), vec![x]);
+        assert_eq!(b[0].attempts, 2);
+        let lost = store
+            .write_blocking(move |tx| renew(tx, &lease("a", 70_000), &[x, y]))
+            .expect("renew");
+        assert_eq!(lost, vec![x], "b holds x now");
+        let late = store
+            .write_blocking(move |tx| complete(tx, x, 1))
+            .expect("complete");
+        assert!(!late, "a's result for x is refused");
+        // Node b restarts: it takes back x at once; y stays with a until its lease ends.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let recovered = rt.block_on(recover(&store, "b")).expect("recover");
+        assert_eq!(recovered, 1);
+        let r = store.read().expect("read");
+        assert_eq!(
+            get(&r, x).expect("x").map(|j| j.state),
+            Some(JobState::Ready)
+        );
+        assert_eq!(
+            get(&r, y).expect("y").map(|j| j.state),
+            Some(JobState::InFlight)
+        );
+        assert!(r.get(&LEASES, &x).expect("lease").is_none());
+        assert_eq!(
+            r.get(&LEASES, &y).expect("lease").map(|l| l.node),
+            Some("a".to_owned())
+        );
+        drop(r);
+        store.shutdown_blocking();
+    }
+
     /// Schema 9: jobs of an older data dir (no state index) are listed after the migration,
     /// each in its state, and the index then follows every state change.
     #[test]
@@ -665,7 +840,7 @@ mod tests {
             })
             .expect("enqueue");
         let none = store
-            .write_blocking(|tx| claim(tx, 10, |_| Take::Yes))
+            .write_blocking(|tx| claim(tx, 10, &lease("a", 0), |_| Take::Yes))
             .expect("claim");
         assert!(none.is_empty(), "unindexed jobs are invisible to claim");
         store
@@ -673,11 +848,9 @@ mod tests {
             .expect("migrate");
         let claimed = store
             .write_blocking(|tx| {
-                claim(
-                    tx,
-                    10,
-                    |k| if k == "b" { Take::Saturated } else { Take::Yes },
-                )
+                claim(tx, 10, &lease("a", 0), |k| {
+                    if k == "b" { Take::Saturated } else { Take::Yes }
+                })
             })
             .expect("claim");
         let got: Vec<JobId> = claimed.iter().map(|j| j.id).collect();

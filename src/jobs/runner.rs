@@ -129,6 +129,11 @@ pub struct RunnerConfig {
     pub poll_interval: Duration,
     /// How long done jobs are kept.
     pub retention: Duration,
+    /// This node's name on the leases of the jobs it runs (see [`queue::Lease`]).
+    pub node: String,
+    /// How long a claim lasts unless renewed; the runner renews every third of it, and another
+    /// node takes over a job whose lease ended.
+    pub lease: Duration,
 }
 
 impl Default for RunnerConfig {
@@ -140,9 +145,17 @@ impl Default for RunnerConfig {
             shutdown_timeout: Duration::from_secs(10),
             poll_interval: Duration::from_millis(500),
             retention: Duration::from_secs(7 * 24 * 3600),
+            node: "local".into(),
+            lease: DEFAULT_LEASE,
         }
     }
 }
+
+/// Default lease of a claimed job.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
+/// Most ended leases returned to the queue per sweep.
+const EXPIRE_BATCH: usize = 500;
 
 struct Registered {
     handler: Arc<dyn JobHandler>,
@@ -242,9 +255,14 @@ impl Runner {
         let handlers: Arc<HashMap<String, Registered>> = Arc::new(self.handlers);
         let mut ready_changed = self.store.watch("jobs_ready");
         let mut last_prune = self.clock.now();
+        let mut last_renewal = std::time::Instant::now();
         loop {
             if *stop.borrow() {
                 break;
+            }
+            if last_renewal.elapsed() >= self.config.lease / 3 {
+                last_renewal = std::time::Instant::now();
+                renew_and_sweep(&shared).await;
             }
             let capacity = self.config.workers.saturating_sub(shared.total_running());
             let mut claimed_any = false;
@@ -257,11 +275,16 @@ impl Runner {
             if capacity > 0 && due_now && self.store.is_healthy() {
                 let snapshot = shared.running_snapshot();
                 let hs = handlers.clone();
+                let (node, lease) = (self.config.node.clone(), self.config.lease);
                 let claimed = self
                     .store
                     .write(move |tx| {
                         let mut taken: HashMap<String, usize> = HashMap::new();
-                        queue::claim(tx, capacity, |kind| {
+                        let lease = queue::Lease {
+                            node,
+                            until: tx.now().plus(lease),
+                        };
+                        queue::claim(tx, capacity, &lease, |kind| {
                             let Some(reg) = hs.get(kind) else {
                                 return Take::NoHandler;
                             };
@@ -354,6 +377,49 @@ impl Runner {
 }
 
 use crate::core::Timestamp;
+
+/// Renews the leases of the jobs running here, and returns to the queue jobs whose lease ended
+/// (their node died); a job this node lost meanwhile is stopped here, its result would be
+/// refused.
+async fn renew_and_sweep(shared: &Shared) {
+    let running: Vec<JobId> = shared
+        .tasks()
+        .iter()
+        .filter(|(_, h)| !h.is_finished())
+        .map(|(id, _)| *id)
+        .collect();
+    let (node, lease) = (shared.config.node.clone(), shared.config.lease);
+    let swept = shared
+        .store
+        .write(move |tx| {
+            let lease = queue::Lease {
+                node,
+                until: tx.now().plus(lease),
+            };
+            let lost = queue::renew(tx, &lease, &running)?;
+            let expired = queue::expire_leases(tx, EXPIRE_BATCH)?;
+            Ok::<_, StorageError>((lost, expired))
+        })
+        .await;
+    match swept {
+        Ok((lost, expired)) => {
+            if expired > 0 {
+                tracing::warn!(
+                    expired,
+                    "jobs: leases ended (a node stopped renewing them); the jobs run again"
+                );
+            }
+            let mut tasks = shared.tasks();
+            for id in lost {
+                if let Some(h) = tasks.remove(&id) {
+                    tracing::warn!(job = %id, "jobs: this node lost the job's lease; stopping its run here");
+                    h.abort();
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "jobs: renewing leases failed"),
+    }
+}
 
 struct Shared {
     store: Store,

@@ -5,12 +5,18 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use std::sync::Arc;
+
+use redb::TableDefinition;
 
 use super::error::{OpenError, StorageError};
 use super::lock::DataDirLock;
-use super::tx::list_tables;
-use super::{DB_FILE, schema_version_of};
+use super::postgres::load::{Existing, Loader};
+use super::postgres::{Pg, PgOptions};
+use super::{Backend, DB_FILE, ReadTx, StoreOptions, schema_version_of, stored_version};
+
+/// Rows read per page while dumping a table.
+const PAGE: usize = 10_000;
 
 const MAGIC: &[u8; 8] = b"SHOPDBAK";
 const FORMAT: u32 = 1;
@@ -94,31 +100,95 @@ fn put_bytes(w: &mut impl Write, b: &[u8]) -> std::io::Result<()> {
     w.write_all(b)
 }
 
-/// Writes every table of the (not running) data dir at `data_dir` into `to`.
+/// A consistent snapshot of a whole store to copy from: the embedded store offline (its data
+/// dir locked), or a PostgreSQL database online (a REPEATABLE READ snapshot).
+struct Source {
+    r: ReadTx,
+    schema_version: u32,
+    _db: Option<redb::Database>,
+    _lock: Option<DataDirLock>,
+}
+
+impl Source {
+    fn open(opts: &StoreOptions) -> Result<Source, BackupError> {
+        let empty = |what: String| BackupError::Invalid {
+            path: what,
+            reason: "no shopd data there".into(),
+        };
+        match &opts.backend {
+            Backend::Embedded => {
+                let dir = &opts.data_dir;
+                let lock = DataDirLock::acquire(dir)?;
+                let schema_version =
+                    schema_version_of(dir)?.ok_or_else(|| empty(dir.display().to_string()))?;
+                let path = dir.join(DB_FILE);
+                let db = redb::Database::open(&path).map_err(|e| OpenError::Database {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+                let r = redb::ReadableDatabase::begin_read(&db)
+                    .map(ReadTx::new)
+                    .map_err(StorageError::io)?;
+                Ok(Source {
+                    r,
+                    schema_version,
+                    _db: Some(db),
+                    _lock: Some(lock),
+                })
+            }
+            Backend::Postgres(pg) => {
+                let r = ReadTx::postgres(Pg::connect(pg)?.snapshot());
+                let schema_version =
+                    stored_version(&r)?.ok_or_else(|| empty("the PostgreSQL database".into()))?;
+                Ok(Source {
+                    r,
+                    schema_version,
+                    _db: None,
+                    _lock: None,
+                })
+            }
+        }
+    }
+
+    /// Rows across every table (progress totals).
+    fn total(&self) -> Result<u64, BackupError> {
+        Ok(self.r.total_entries(&self.r.table_names()?)?)
+    }
+
+    /// Feeds every table and row, in order, to `each`.
+    fn feed(
+        &self,
+        each: &mut dyn FnMut(Item) -> Result<(), BackupError>,
+    ) -> Result<(), BackupError> {
+        for n in self.r.table_names()? {
+            each(Item::Table(n.clone()))?;
+            let mut after: Option<Vec<u8>> = None;
+            loop {
+                let page = self.r.dump_page(&n, after.as_deref(), PAGE)?;
+                let full = page.len() == PAGE;
+                after = page.last().map(|(k, _)| k.clone());
+                for (k, v) in page {
+                    each(Item::Entry(k, v))?;
+                }
+                if !full {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes every table of the store `opts` names into `to`: an embedded data dir must not be
+/// in use (its lock is taken); a PostgreSQL database is copied online from one snapshot.
 /// `progress(done, total)` is called as entries are copied.
 pub fn backup(
-    data_dir: &Path,
+    opts: &StoreOptions,
     to: &Path,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<BackupStats, BackupError> {
-    let _lock = DataDirLock::acquire(data_dir)?;
-    let schema_version = schema_version_of(data_dir)?.ok_or_else(|| BackupError::Invalid {
-        path: data_dir.display().to_string(),
-        reason: "no shopd database in this data directory".into(),
-    })?;
-    let db = redb::Database::open(data_dir.join(DB_FILE)).map_err(|e| OpenError::Database {
-        path: data_dir.join(DB_FILE).display().to_string(),
-        reason: e.to_string(),
-    })?;
-    let txn = db.begin_read().map_err(StorageError::io)?;
-    let names = list_tables(&txn)?;
-    let mut total = 0u64;
-    for n in &names {
-        let t = txn
-            .open_table(TableDefinition::<&[u8], &[u8]>::new(n))
-            .map_err(StorageError::io)?;
-        total += t.len().map_err(StorageError::io)?;
-    }
+    let source = Source::open(opts)?;
+    let schema_version = source.schema_version;
     let file_err = |source| BackupError::File {
         path: to.display().to_string(),
         source,
@@ -141,24 +211,26 @@ pub fn backup(
         Ok(())
     })()
     .map_err(file_err)?;
-    for n in &names {
-        let t = txn
-            .open_table(TableDefinition::<&[u8], &[u8]>::new(n))
-            .map_err(StorageError::io)?;
-        w.write_all(&[TAG_TABLE]).map_err(file_err)?;
-        put_bytes(&mut w, n.as_bytes()).map_err(file_err)?;
-        stats.tables += 1;
-        for item in t.iter().map_err(StorageError::io)? {
-            let (k, v) = item.map_err(StorageError::io)?;
-            w.write_all(&[TAG_ENTRY]).map_err(file_err)?;
-            put_bytes(&mut w, k.value()).map_err(file_err)?;
-            put_bytes(&mut w, v.value()).map_err(file_err)?;
-            stats.entries += 1;
-            if stats.entries.is_multiple_of(1024) {
-                progress(stats.entries, total);
+    let total = source.total()?;
+    source.feed(&mut |item| {
+        match item {
+            Item::Table(n) => {
+                w.write_all(&[TAG_TABLE]).map_err(file_err)?;
+                put_bytes(&mut w, n.as_bytes()).map_err(file_err)?;
+                stats.tables += 1;
+            }
+            Item::Entry(k, v) => {
+                w.write_all(&[TAG_ENTRY]).map_err(file_err)?;
+                put_bytes(&mut w, &k).map_err(file_err)?;
+                put_bytes(&mut w, &v).map_err(file_err)?;
+                stats.entries += 1;
+                if stats.entries.is_multiple_of(1024) {
+                    progress(stats.entries, total);
+                }
             }
         }
-    }
+        Ok(())
+    })?;
     w.write_all(&[TAG_END]).map_err(file_err)?;
     w.write_all(&stats.entries.to_le_bytes())
         .map_err(file_err)?;
@@ -295,17 +367,161 @@ fn read_backup(
     Ok(stats)
 }
 
-/// Replaces the database in `data_dir` with the contents of `from`, after verifying the whole
-/// file. The old database is kept as `shopd.redb.before-restore` (or `.before-restore.N`).
+/// Everything a load reads from: a backup file or a live source, item by item.
+type Feed<'a> =
+    &'a mut dyn FnMut(&mut dyn FnMut(Item) -> Result<(), BackupError>) -> Result<(), BackupError>;
+
+/// Replaces the contents of the store `opts` names with the backup `from`, after verifying the
+/// whole file. The previous contents are kept: the embedded database as
+/// `shopd.redb.before-restore` (or `.before-restore.N`), a PostgreSQL database's rows in the table
+/// `shopd_kv_before_restore_<unix seconds>`. Every node must be stopped first.
 pub fn restore(
-    data_dir: &Path,
+    opts: &StoreOptions,
     from: &Path,
     supported_schema: u32,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<BackupStats, BackupError> {
-    let _lock = DataDirLock::acquire(data_dir)?;
-    // First pass: validate everything before touching the data dir.
+    // First pass: validate everything before touching the store.
     let checked = read_backup(from, supported_schema, |_| Ok(()))?;
+    let total = checked.entries;
+    let mut feed = |each: &mut dyn FnMut(Item) -> Result<(), BackupError>| {
+        read_backup(from, supported_schema, each).map(|_| ())
+    };
+    match &opts.backend {
+        Backend::Embedded => load_redb(&opts.data_dir, true, total, &mut feed, progress)?,
+        Backend::Postgres(pg) => {
+            let stamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+            load_pg(pg, Existing::KeepAside(stamp), total, &mut feed, progress)?;
+        }
+    }
+    Ok(checked)
+}
+
+/// What a copy between stores moved, and the digest both sides agreed on.
+#[derive(Debug, Clone)]
+pub struct Transfer {
+    /// Tables, entries and schema version copied.
+    pub stats: BackupStats,
+    /// SHA-256 over every (table, key, value) in order, the same on both sides.
+    pub digest: String,
+}
+
+/// Copies the whole store `from` into the empty store `to` (embedded → PostgreSQL or back),
+/// then reads both again and compares entry counts and a SHA-256 over every table, key and
+/// value: a copy that differs is reported, never silently kept.
+pub fn migrate_storage(
+    from: &StoreOptions,
+    to: &StoreOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Transfer, BackupError> {
+    let source = Source::open(from)?;
+    let total = source.total()?;
+    let mut feed = |each: &mut dyn FnMut(Item) -> Result<(), BackupError>| source.feed(each);
+    match &to.backend {
+        Backend::Embedded => {
+            if to.data_dir.join(DB_FILE).exists() {
+                return Err(BackupError::Invalid {
+                    path: to.data_dir.display().to_string(),
+                    reason: "the target data directory already holds a shopd database".into(),
+                });
+            }
+            std::fs::create_dir_all(&to.data_dir).map_err(|source| BackupError::File {
+                path: to.data_dir.display().to_string(),
+                source,
+            })?;
+            load_redb(&to.data_dir, false, total, &mut feed, progress)?;
+        }
+        Backend::Postgres(pg) => load_pg(pg, Existing::MustBeEmpty, total, &mut feed, progress)?,
+    }
+    let (want, digest) = digest_of(&source)?;
+    drop(source);
+    let (got, copied) = digest_of(&Source::open(to)?)?;
+    if (got.tables, got.entries, &copied) != (want.tables, want.entries, &digest) {
+        return Err(BackupError::Invalid {
+            path: "the copy".into(),
+            reason: format!(
+                "verification failed: {} tables / {} entries / {digest} at the source, {} / {} / {copied} in the copy",
+                want.tables, want.entries, got.tables, got.entries
+            ),
+        });
+    }
+    Ok(Transfer {
+        stats: want,
+        digest,
+    })
+}
+
+/// Counts and a SHA-256 over every table name, key and value of `source`, in order.
+fn digest_of(source: &Source) -> Result<(BackupStats, String), BackupError> {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    let mut stats = BackupStats {
+        schema_version: source.schema_version,
+        ..Default::default()
+    };
+    let mut frame = |tag: u8, parts: &[&[u8]]| {
+        h.update([tag]);
+        for p in parts {
+            h.update((p.len() as u64).to_le_bytes());
+            h.update(p);
+        }
+    };
+    source.feed(&mut |item| {
+        match item {
+            Item::Table(n) => {
+                stats.tables += 1;
+                frame(TAG_TABLE, &[n.as_bytes()]);
+            }
+            Item::Entry(k, v) => {
+                stats.entries += 1;
+                frame(TAG_ENTRY, &[&k, &v]);
+            }
+        }
+        Ok(())
+    })?;
+    Ok((stats, crate::core::secret::hex(&h.finalize())))
+}
+
+fn load_pg(
+    opts: &PgOptions,
+    existing: Existing,
+    total: u64,
+    feed: Feed<'_>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(), BackupError> {
+    let pg: Arc<Pg> = Pg::connect(opts)?;
+    let mut loader = Loader::begin(pg, existing)?;
+    let mut done = 0u64;
+    feed(&mut |item| {
+        match item {
+            Item::Table(name) => loader.table(&name)?,
+            Item::Entry(k, v) => {
+                loader.row(k, v)?;
+                done += 1;
+                if done.is_multiple_of(1024) {
+                    progress(done, total);
+                }
+            }
+        }
+        Ok(())
+    })?;
+    loader.commit()?;
+    progress(done, total);
+    Ok(())
+}
+
+/// Builds a new redb file from `feed` beside the live one, then swaps it in atomically,
+/// keeping the old one when `keep_old`.
+fn load_redb(
+    data_dir: &Path,
+    keep_old: bool,
+    total: u64,
+    feed: Feed<'_>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(), BackupError> {
+    let _lock = DataDirLock::acquire(data_dir)?;
     let tmp = data_dir.join(format!("{DB_FILE}.restoring"));
     let _ = std::fs::remove_file(&tmp);
     let db = redb::Database::create(&tmp).map_err(|e| OpenError::Database {
@@ -314,11 +530,10 @@ pub fn restore(
     })?;
     let mut txn = db.begin_write().map_err(StorageError::io)?;
     let _ = txn.set_durability(redb::Durability::Immediate);
-    let total = checked.entries;
     {
         let mut current: Option<redb::Table<'_, &[u8], &[u8]>> = None;
         let mut done = 0u64;
-        read_backup(from, supported_schema, |item| {
+        feed(&mut |item| {
             match item {
                 Item::Table(name) => {
                     current = None;
@@ -352,7 +567,7 @@ pub fn restore(
     };
     // Keep the old database under a unique name (hard link, so `live` stays in place), then
     // atomically replace `live`: a crash at any point leaves either the old or the new store.
-    if live.exists() {
+    if keep_old && live.exists() {
         let mut kept = data_dir.join(format!("{DB_FILE}.before-restore"));
         let mut n = 1;
         while kept.exists() {
@@ -367,5 +582,5 @@ pub fn restore(
     if let Ok(d) = File::open(data_dir) {
         let _ = d.sync_all();
     }
-    Ok(checked)
+    Ok(())
 }

@@ -9,6 +9,7 @@ pub mod fault;
 pub mod lock;
 pub mod postgres;
 pub mod schema;
+pub mod shared;
 pub mod table;
 pub mod tx;
 pub mod writer;
@@ -206,17 +207,7 @@ impl Store {
     pub fn open(opts: StoreOptions) -> Result<Store, OpenError> {
         let dir = opts.data_dir.clone();
         let lock = DataDirLock::acquire(&dir)?;
-        let engine = match &opts.backend {
-            Backend::Embedded => {
-                let path = dir.join(DB_FILE);
-                Engine::Redb(Arc::new(open_db(
-                    &path,
-                    opts.fault.clone(),
-                    opts.cache_mib,
-                )?))
-            }
-            Backend::Postgres(pg) => Engine::Postgres(postgres::Pg::connect(pg)?),
-        };
+        let engine = open_engine(&opts)?;
         migrate(&engine, &dir, opts.schema, opts.clock.as_ref())?;
 
         let (sender, rx) = mpsc::channel(4096);
@@ -434,7 +425,7 @@ fn engine_read(engine: &Engine) -> Result<ReadTx, StorageError> {
 }
 
 /// Reads the schema version (`None` for a brand-new database).
-fn stored_version(r: &impl Reader) -> Result<Option<u32>, StorageError> {
+pub(crate) fn stored_version(r: &impl Reader) -> Result<Option<u32>, StorageError> {
     Ok(r.get(&META, &SCHEMA_VERSION_KEY.to_string())?
         .map(|v| u32::try_from(v).unwrap_or(u32::MAX)))
 }
@@ -570,24 +561,47 @@ pub fn schema_version_of(data_dir: &Path) -> Result<Option<u32>, OpenError> {
     })
 }
 
-/// Test and tooling hook: force the stored schema version (used to simulate a data dir from a
-/// newer shopd). Requires the data dir not to be open elsewhere.
-pub fn force_schema_version(
-    data_dir: &Path,
-    version: u32,
-    clock: &dyn Clock,
-) -> Result<(), OpenError> {
-    let _lock = DataDirLock::acquire(data_dir)?;
-    let path = data_dir.join(DB_FILE);
-    let db = redb::Database::create(&path).map_err(|e| OpenError::Database {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    commit_direct(&db, clock, |w| {
+/// The stored schema version of the store `opts` names (`None`: no shopd data yet), read
+/// without migrating; the data dir must not be open elsewhere. Works on both backends.
+pub fn schema_version(opts: &StoreOptions) -> Result<Option<u32>, OpenError> {
+    if matches!(opts.backend, Backend::Embedded) && !opts.data_dir.join(DB_FILE).exists() {
+        return Ok(None);
+    }
+    let _lock = DataDirLock::acquire(&opts.data_dir)?;
+    let engine = open_engine(opts)?;
+    engine_read(&engine)
+        .and_then(|r| stored_version(&r))
+        .map_err(|e| OpenError::Database {
+            path: opts.data_dir.display().to_string(),
+            reason: e.to_string(),
+        })
+}
+
+/// Test and tooling hook: force the stored schema version (used to simulate data from an older
+/// or a newer shopd), on either backend. Requires the data dir not to be open elsewhere.
+pub fn force_schema_version(opts: &StoreOptions, version: u32) -> Result<(), OpenError> {
+    let _lock = DataDirLock::acquire(&opts.data_dir)?;
+    let engine = open_engine(opts)?;
+    engine_commit(&engine, opts.clock.as_ref(), |w| {
         w.insert(&META, &SCHEMA_VERSION_KEY.to_string(), &u64::from(version))
     })
     .map_err(|e| OpenError::Database {
-        path: path.display().to_string(),
+        path: opts.data_dir.display().to_string(),
         reason: e.to_string(),
+    })
+}
+
+/// Opens the engine `opts` names, without migrating or starting a writer.
+fn open_engine(opts: &StoreOptions) -> Result<Engine, OpenError> {
+    Ok(match &opts.backend {
+        Backend::Embedded => {
+            let path = opts.data_dir.join(DB_FILE);
+            Engine::Redb(Arc::new(open_db(
+                &path,
+                opts.fault.clone(),
+                opts.cache_mib,
+            )?))
+        }
+        Backend::Postgres(pg) => Engine::Postgres(postgres::Pg::connect(pg)?),
     })
 }

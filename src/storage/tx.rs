@@ -230,6 +230,56 @@ impl ReadTx {
     }
 }
 
+impl ReadTx {
+    /// Every table name with rows, in order (dumps: backup, migrate-storage).
+    pub(crate) fn table_names(&self) -> Result<Vec<String>, StorageError> {
+        match &self.inner {
+            Snapshot::Redb(txn) => list_tables(txn),
+            Snapshot::Postgres(s) => s.table_names(),
+        }
+    }
+
+    /// Rows across `names` (a dump's progress total).
+    pub(crate) fn total_entries(&self, names: &[String]) -> Result<u64, StorageError> {
+        use redb::ReadableTableMetadata;
+        match &self.inner {
+            Snapshot::Redb(txn) => {
+                let mut total = 0;
+                for n in names {
+                    let t = txn
+                        .open_table(TableDefinition::<&[u8], &[u8]>::new(n))
+                        .map_err(StorageError::io)?;
+                    total += t.len().map_err(StorageError::io)?;
+                }
+                Ok(total)
+            }
+            Snapshot::Postgres(s) => s.count_all(),
+        }
+    }
+
+    /// Up to `limit` raw rows of the table named `table` after the key `after` (dumps page
+    /// through tables whose names are only known at run time).
+    pub(crate) fn dump_page(
+        &self,
+        table: &str,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<RawPair>, StorageError> {
+        let lo = after.map_or(Bound::Unbounded, Bound::Excluded);
+        match &self.inner {
+            Snapshot::Redb(txn) => {
+                let t = match txn.open_table(TableDefinition::<&[u8], &[u8]>::new(table)) {
+                    Ok(t) => t,
+                    Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+                    Err(e) => return Err(StorageError::io(e)),
+                };
+                scan_table(&t, lo, Bound::Unbounded, Order::Asc, limit, |_| false)
+            }
+            Snapshot::Postgres(s) => s.scan(table, lo, Bound::Unbounded, Order::Asc, limit),
+        }
+    }
+}
+
 impl Reader for ReadTx {
     fn get_raw(&self, table: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         let txn = match &self.inner {

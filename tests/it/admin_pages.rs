@@ -456,9 +456,9 @@ async fn every_admin_form_refuses_a_post_without_its_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_admin_is_created_from_the_setup_link_printed_at_start() {
-    use crate::common::{Proc, bin};
+    use crate::common::Proc;
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut cmd = std::process::Command::new(bin());
+    let mut cmd = crate::common::backend::shopd(dir.path());
     cmd.args([
         "serve",
         "--bind",

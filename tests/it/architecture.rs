@@ -268,8 +268,8 @@ fn violations(rel: &str, src: &str, may: &HashMap<String, HashSet<String>>) -> V
         let crate_mod = (head == "crate")
             .then(|| p.get(1).map(String::as_str))
             .flatten();
-        if head == "redb" && layer != "storage" {
-            bad("only storage/ may use redb", joined.clone());
+        if ["redb", "tokio_postgres", "deadpool_postgres"].contains(&head) && layer != "storage" {
+            bad("only storage/ may use a database engine", joined.clone());
         }
         if layer == "domain" {
             if [
@@ -419,6 +419,11 @@ fn the_checker_catches_each_rule() {
             "fn f() { crate::domain::checkout::run(); }",
         ),
         ("jobs/queue.rs", "use redb::Database;"),
+        ("domain/orders/mod.rs", "use tokio_postgres::Client;"),
+        (
+            "http/health.rs",
+            "fn f() { deadpool_postgres::Pool::builder(); }",
+        ),
         ("jobs/queue.rs", "use crate::domain::cart;"),
         ("jobs/queue.rs", "use crate::{core::JobId, domain::cart};"),
         ("mailer/mod.rs", "use crate::domain::auth::Customer;"),
@@ -437,6 +442,7 @@ fn the_checker_catches_each_rule() {
     }
     let fine = [
         ("storage/tx.rs", "use redb::ReadableTable;"),
+        ("storage/postgres/mod.rs", "use tokio_postgres::NoTls;"),
         (
             "domain/cart/mod.rs",
             "// reads the SystemTime::now in comments only",

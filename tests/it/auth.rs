@@ -707,7 +707,7 @@ async fn login_upgrades_a_hash_made_with_weaker_parameters() {
     {
         let clock: std::sync::Arc<dyn shopd::core::Clock> =
             std::sync::Arc::new(shopd::core::SystemClock);
-        let store = shopd::storage::Store::open(shopd::storage::StoreOptions::new(
+        let store = shopd::storage::Store::open(crate::common::backend::store_options(
             dir.path(),
             clock.clone(),
             shopd::app::SCHEMA,

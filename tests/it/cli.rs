@@ -132,7 +132,7 @@ fn check_config_never_prints_secrets() {
 fn second_serve_on_same_dir_exits_nonzero_naming_the_lock() {
     let dir = tempfile::tempdir().expect("tempdir");
     let first = Proc::serve(dir.path(), &[]);
-    let out = Command::new(bin())
+    let out = common::backend::shopd(dir.path())
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())
         .output()
@@ -151,8 +151,9 @@ fn newer_schema_is_refused_naming_both_versions() {
     let dir = tempfile::tempdir().expect("tempdir");
     let p = Proc::serve(dir.path(), &[]);
     assert_eq!(p.terminate().code(), Some(0));
-    shopd::storage::force_schema_version(dir.path(), 99, &shopd::core::SystemClock).expect("force");
-    let out = Command::new(bin())
+    shopd::storage::force_schema_version(&common::backend::app_store(dir.path()), 99)
+        .expect("force");
+    let out = common::backend::shopd(dir.path())
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())
         .output()
@@ -171,12 +172,13 @@ fn older_schema_is_migrated_at_start() {
     let dir = tempfile::tempdir().expect("tempdir");
     let p = Proc::serve(dir.path(), &[]);
     assert_eq!(p.terminate().code(), Some(0));
-    shopd::storage::force_schema_version(dir.path(), 1, &shopd::core::SystemClock).expect("force");
+    shopd::storage::force_schema_version(&common::backend::app_store(dir.path()), 1)
+        .expect("force");
     // The first command to open the data dir (here `admin create`, then `serve`) migrates it.
     let p = Proc::serve(dir.path(), &[]);
     assert_eq!(p.terminate().code(), Some(0));
     assert_eq!(
-        shopd::storage::schema_version_of(dir.path()).expect("version"),
+        shopd::storage::schema_version(&common::backend::app_store(dir.path())).expect("version"),
         Some(shopd::app::SCHEMA.version)
     );
 }
@@ -262,26 +264,26 @@ fn backup_and_restore_commands_round_trip() {
     }
     assert_eq!(p.terminate().code(), Some(0));
     let file = dir.path().join("shop.backup");
-    let out = run(&[
-        "backup",
-        "--to",
-        file.to_str().expect("utf8"),
-        "--data-dir",
-        data.to_str().expect("utf8"),
-    ]);
+    let tool = |data: &std::path::Path, args: &[&str]| {
+        common::backend::shopd(data)
+            .args(args)
+            .arg("--data-dir")
+            .arg(data)
+            .env_remove("SHOPD_CONFIG")
+            .output()
+            .expect("run shopd")
+    };
+    let out = tool(&data, &["backup", "--to", file.to_str().expect("utf8")]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let restored = dir.path().join("restored");
-    let out = run(&[
-        "restore",
-        "--from",
-        file.to_str().expect("utf8"),
-        "--data-dir",
-        restored.to_str().expect("utf8"),
-    ]);
+    let out = tool(
+        &restored,
+        &["restore", "--from", file.to_str().expect("utf8")],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -292,16 +294,28 @@ fn backup_and_restore_commands_round_trip() {
     for i in 0..5 {
         assert!(body.contains(&format!("\"b{i}\"")), "{body}");
     }
-    // Backing up a running shop's data dir is refused (the lock is held).
-    let out = run(&[
-        "backup",
-        "--to",
-        file.to_str().expect("utf8"),
-        "--data-dir",
-        restored.to_str().expect("utf8"),
-    ]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("locked"));
+    if common::backend::is_postgres() {
+        // PostgreSQL is backed up online, from one snapshot, while the shop runs; restoring
+        // while a node is connected is refused.
+        let out = tool(&restored, &["backup", "--to", file.to_str().expect("utf8")]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = tool(
+            &restored,
+            &["restore", "--from", file.to_str().expect("utf8")],
+        );
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("stop every node first"), "{err}");
+    } else {
+        // Backing up a running shop's data dir is refused (the lock is held).
+        let out = tool(&restored, &["backup", "--to", file.to_str().expect("utf8")]);
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("locked"));
+    }
     assert_eq!(p.terminate().code(), Some(0));
 }
 
@@ -345,7 +359,7 @@ fn http_get(url: &str, token: &str) -> String {
 #[test]
 fn first_start_prints_a_setup_token_and_admin_create_reads_stdin() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut cmd = Command::new(bin());
+    let mut cmd = common::backend::shopd(dir.path());
     cmd.args([
         "serve",
         "--bind",
@@ -366,7 +380,7 @@ fn first_start_prints_a_setup_token_and_admin_create_reads_stdin() {
     );
     assert_eq!(p.terminate().code(), Some(0));
     // Mismatched confirmation is refused; a proper one creates the admin.
-    let mut child = Command::new(bin())
+    let mut child = common::backend::shopd(dir.path())
         .args([
             "admin",
             "create",
@@ -390,7 +404,7 @@ fn first_start_prints_a_setup_token_and_admin_create_reads_stdin() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("differ"));
     common::create_admin(dir.path());
-    let mut cmd = Command::new(bin());
+    let mut cmd = common::backend::shopd(dir.path());
     cmd.args([
         "serve",
         "--bind",
@@ -448,4 +462,80 @@ fn requests_the_parser_refuses_are_logged_at_warn_and_the_server_keeps_serving()
         );
     }
     assert_eq!(p.terminate().code(), Some(0));
+}
+
+/// `migrate-storage` copies a shop redb → PostgreSQL → redb: each step verifies counts and a
+/// SHA-256, the two data dirs then back up to byte-identical files and export the same
+/// products, and a copy into a database that already holds a shop is refused.
+#[test]
+fn migrate_storage_round_trips_through_postgres_identically() {
+    let Some(server) = common::backend::server() else {
+        eprintln!("skipped: no PostgreSQL server (tests/run-all.sh starts one)");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (first, back) = (dir.path().join("first"), dir.path().join("back"));
+    let plain = |args: &[&str]| {
+        let out = Command::new(bin())
+            .args(args)
+            .env_remove("SHOPD_CONFIG")
+            .output()
+            .expect("run shopd");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
+    };
+    let path = |p: &std::path::Path| p.to_str().expect("utf8").to_owned();
+    let (ok, out) = plain(&[
+        "demo",
+        "--products",
+        "150",
+        "--order-lines",
+        "400",
+        "--data-dir",
+        &path(&first),
+    ]);
+    assert!(ok, "{out}");
+    // A database of its own on the test server.
+    let url = common::backend::database_for(&dir.path().join("pg")).expect("database");
+    assert!(url.starts_with(&server));
+    let (ok, out) = plain(&["migrate-storage", "--from", &path(&first), "--to", &url]);
+    assert!(ok, "{out}");
+    assert!(out.contains("verified the copy: SHA-256"), "{out}");
+    let (ok, out) = plain(&["migrate-storage", "--from", &path(&first), "--to", &url]);
+    assert!(!ok && out.contains("already holds shopd data"), "{out}");
+    let (ok, out) = plain(&["migrate-storage", "--from", &url, "--to", &path(&back)]);
+    assert!(ok, "{out}");
+    let digest = |out: &str| out.split("SHA-256 ").nth(1).map(str::to_owned);
+    // Both data dirs back up to the same bytes and export the same catalog.
+    let mut files = Vec::new();
+    for (i, d) in [&first, &back].into_iter().enumerate() {
+        let file = dir.path().join(format!("{i}.backup"));
+        let (ok, out) = plain(&["backup", "--to", &path(&file), "--data-dir", &path(d)]);
+        assert!(ok, "{out}");
+        let csv = dir.path().join(format!("{i}.csv"));
+        let (ok, out) = plain(&[
+            "export",
+            "products",
+            "--out",
+            &path(&csv),
+            "--data-dir",
+            &path(d),
+        ]);
+        assert!(ok, "{out}");
+        files.push((
+            std::fs::read(file).expect("backup"),
+            std::fs::read(csv).expect("csv"),
+        ));
+    }
+    assert!(files[0].0.len() > 10_000, "a real shop was copied");
+    assert!(
+        files[0].0 == files[1].0,
+        "backups differ after the round trip"
+    );
+    assert!(
+        files[0].1 == files[1].1,
+        "exports differ after the round trip"
+    );
+    assert!(digest(&out).is_some(), "{out}");
 }

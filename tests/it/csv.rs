@@ -190,12 +190,11 @@ async fn malformed_rows_are_reported_by_line_and_the_rest_imports() {
 
 #[test]
 fn cli_import_export_round_trip() {
-    use std::process::Command;
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let file = dir.path().join("in.csv");
     std::fs::write(&file, SHOPIFY).expect("write");
-    let out = Command::new(common::bin())
+    let out = common::backend::shopd(&data)
         .args(["import", "products"])
         .arg(&file)
         .arg("--data-dir")
@@ -210,7 +209,7 @@ fn cli_import_export_round_trip() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("3 created"));
     let export = |name: &str| {
         let path = dir.path().join(name);
-        let out = Command::new(common::bin())
+        let out = common::backend::shopd(&data)
             .args(["export", "products", "--out"])
             .arg(&path)
             .arg("--data-dir")
@@ -221,7 +220,7 @@ fn cli_import_export_round_trip() {
         std::fs::read_to_string(path).expect("read")
     };
     let a = export("a.csv");
-    let out = Command::new(common::bin())
+    let out = common::backend::shopd(&data)
         .args(["import", "products"])
         .arg(dir.path().join("a.csv"))
         .arg("--data-dir")
@@ -233,7 +232,7 @@ fn cli_import_export_round_trip() {
     // Malformed file: exit code 2 and line numbers on stdout.
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, MALFORMED).expect("write");
-    let out = Command::new(common::bin())
+    let out = common::backend::shopd(&data)
         .args(["import", "products"])
         .arg(&bad)
         .arg("--data-dir")

@@ -1,6 +1,6 @@
-//! Storage over a fault-injecting disk: the write that hits an I/O error is not acknowledged,
-//! readiness turns 503, and a restart on a healthy disk finds every acknowledged write and
-//! nothing else.
+//! Storage over a fault-injecting disk (on PostgreSQL: a connection to the database that is
+//! cut): the write that hits the fault is not acknowledged, readiness turns 503, and a restart
+//! on a healthy disk (database) finds every acknowledged write and nothing else.
 
 use crate::common;
 
@@ -12,7 +12,19 @@ use shopd::storage::FaultSwitch;
 async fn io_error_is_not_acknowledged_and_flips_readiness() {
     let dir = tempfile::tempdir().expect("tempdir");
     let switch = FaultSwitch::new();
-    let app = TestApp::spawn_in(dir.path(), Some(switch.clone())).await;
+    let proxy = match common::backend::is_postgres() {
+        true => Some(common::backend::PgProxy::start(dir.path()).await),
+        false => None,
+    };
+    let app = match &proxy {
+        Some(p) => {
+            let mut cfg = common::test_config(dir.path());
+            cfg.storage.postgres_url = shopd::config::Secret::new(&p.url);
+            cfg.storage.postgres_statement_timeout_ms = 2_000;
+            TestApp::spawn_with(cfg, None).await
+        }
+        None => TestApp::spawn_in(dir.path(), Some(switch.clone())).await,
+    };
     let mut acked = Vec::new();
     for i in 0..30 {
         let key = format!("w{i:03}");
@@ -24,7 +36,10 @@ async fn io_error_is_not_acknowledged_and_flips_readiness() {
     }
     assert_eq!(app.get("/readyz").await.status(), 200);
 
-    switch.fail_writes();
+    match &proxy {
+        Some(p) => p.cut(),
+        None => switch.fail_writes(),
+    }
     // Concurrent writes hitting the fault: none may be acknowledged.
     let mut tasks = Vec::new();
     for i in 0..10 {

@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use shopd::core::{Clock, JobId, TestClock, Timestamp};
 use shopd::jobs::{self, JobError, JobOutcome, JobState, NewJob, Runner, RunnerConfig, handler_fn};
-use shopd::storage::{StorageError, Store, StoreOptions, Table};
+use shopd::storage::{StorageError, Store, Table};
 
 const SIDE: Table<String, u64> = Table::new("test_side");
 
 fn open(dir: &std::path::Path, clock: &TestClock) -> Store {
-    Store::open(StoreOptions::new(
-        dir.to_path_buf(),
+    Store::open(crate::common::backend::store_options(
+        dir,
         Arc::new(clock.clone()),
         shopd::storage::SCHEMA_V1,
     ))
@@ -28,6 +28,7 @@ fn config() -> RunnerConfig {
         shutdown_timeout: Duration::from_millis(500),
         poll_interval: Duration::from_millis(20),
         retention: Duration::from_secs(3600),
+        ..RunnerConfig::default()
     }
 }
 
@@ -333,8 +334,8 @@ async fn in_flight_jobs_are_recovered_and_completion_effects_apply_once() {
     let mut reopened = None;
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        if let Ok(s) = Store::open(StoreOptions::new(
-            dir.path().to_path_buf(),
+        if let Ok(s) = Store::open(crate::common::backend::store_options(
+            dir.path(),
             Arc::new(clock.clone()),
             shopd::storage::SCHEMA_V1,
         )) {
@@ -343,7 +344,7 @@ async fn in_flight_jobs_are_recovered_and_completion_effects_apply_once() {
         }
     }
     let store = reopened.expect("store reopens once the old process is gone");
-    assert_eq!(jobs::recover(&store).await.expect("recover"), 1);
+    assert_eq!(jobs::recover(&store, "local").await.expect("recover"), 1);
     assert_eq!(state_of(&store, id).await, JobState::Ready);
     let mut runner = Runner::new(store.clone(), Arc::new(clock.clone()), config());
     runner.register(

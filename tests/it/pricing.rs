@@ -927,7 +927,7 @@ async fn tax_exempt_customers_pay_no_tax() {
 fn serve_demo_sets_up_tax_shipping_promotions_a_code_and_a_gift_card() {
     let dir = tempfile::tempdir().expect("tempdir");
     common::create_admin(dir.path());
-    let mut cmd = std::process::Command::new(common::bin());
+    let mut cmd = common::backend::shopd(dir.path());
     cmd.args([
         "serve",
         "--demo",

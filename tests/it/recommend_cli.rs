@@ -4,15 +4,14 @@
 //! with unpaid orders left out and bad lines reported by number.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::{Value, json};
 
 use crate::common::shop::product;
-use crate::common::{TestApp, bearer_client, bin};
+use crate::common::{TestApp, bearer_client};
 
 fn shopd(dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(bin())
+    let out = crate::common::backend::shopd(dir)
         .args(args)
         .arg("--data-dir")
         .arg(dir)

@@ -460,12 +460,11 @@ async fn dry_run_reports_and_writes_nothing() {
 
 #[test]
 fn cli_dry_run_and_json_report() {
-    use std::process::Command;
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("in.csv");
     std::fs::write(&file, fidelity_file()).expect("write");
     let json = dir.path().join("report.json");
-    let out = Command::new(common::bin())
+    let out = common::backend::shopd(&dir.path().join("data"))
         .args(["import", "products", "--dry-run", "--report"])
         .arg(&json)
         .arg(&file)

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::common;
 use proptest::prelude::*;
-use shopd::core::{SystemClock, TestClock, Timestamp};
+use shopd::core::{TestClock, Timestamp};
 use shopd::storage::{
     FaultSwitch, Migration, OpenError, Order, Reader, Schema, StorageError, StorageObserver, Store,
     StoreOptions, Table, WriteTx, backup,
@@ -32,8 +33,8 @@ impl StorageObserver for Batches {
 }
 
 fn opts(dir: &Path) -> StoreOptions {
-    StoreOptions::new(
-        dir.to_path_buf(),
+    crate::common::backend::store_options(
+        dir,
         Arc::new(TestClock::new(Timestamp::from_millis(1_000_000))),
         shopd::storage::SCHEMA_V1,
     )
@@ -159,8 +160,10 @@ async fn a_request_sees_its_own_and_earlier_writes() {
         .await
         .expect("write");
     assert_eq!(seen, vec![("b".to_string(), 2)]);
-    // A snapshot taken before a write does not see it (MVCC).
+    // A snapshot that has read does not see later writes (MVCC). On PostgreSQL a snapshot
+    // begins at its first read, not at `read()`, so it reads once first.
     let before = store.read().expect("read");
+    assert_eq!(before.get(&KV, &"b".to_string()).expect("get"), Some(2));
     store
         .write(|tx| tx.insert(&KV, &"c".to_string(), &3))
         .await
@@ -266,7 +269,8 @@ fn second_open_is_refused_with_the_lock_named() {
 fn newer_schema_is_refused_naming_both_versions() {
     let dir = tempfile::tempdir().expect("tempdir");
     drop(Store::open(opts(dir.path())).expect("create"));
-    shopd::storage::force_schema_version(dir.path(), 7, &SystemClock).expect("force");
+    shopd::storage::force_schema_version(&common::backend::app_store(dir.path()), 7)
+        .expect("force");
     let err = Store::open(opts(dir.path())).expect_err("newer");
     let msg = err.to_string();
     assert!(
@@ -323,7 +327,7 @@ fn older_data_is_migrated_step_by_step() {
     s.shutdown_blocking();
     drop(s);
     assert_eq!(
-        shopd::storage::schema_version_of(dir.path()).expect("v"),
+        shopd::storage::schema_version(&common::backend::app_store(dir.path())).expect("v"),
         Some(3)
     );
 }
@@ -333,30 +337,62 @@ async fn io_failure_is_never_acknowledged() {
     let dir = tempfile::tempdir().expect("tempdir");
     let switch = FaultSwitch::new();
     let mut o = opts(dir.path());
-    o.fault = Some(switch.clone());
-    let store = Store::open(o).expect("open");
+    // On PostgreSQL the fault is a cut connection to the database.
+    let proxy = match common::backend::is_postgres() {
+        true => Some(common::backend::PgProxy::start(dir.path()).await),
+        false => None,
+    };
+    match &proxy {
+        Some(p) => {
+            o.backend = shopd::storage::Backend::Postgres(shopd::storage::PgOptions {
+                url: p.url.clone(),
+                pool_size: 4,
+                statement_timeout: Duration::from_secs(2),
+            })
+        }
+        None => o.fault = Some(switch.clone()),
+    }
+    let store = tokio::task::spawn_blocking(move || Store::open(o))
+        .await
+        .expect("join")
+        .expect("open");
     for i in 0..20u64 {
         store
             .write(move |tx| tx.insert(&KV, &format!("ok{i:02}"), &i))
             .await
             .expect("healthy write");
     }
-    switch.fail_writes();
+    match &proxy {
+        Some(p) => p.cut(),
+        None => switch.fail_writes(),
+    }
     let err = store
         .write(|tx| tx.insert(&KV, &"lost".to_string(), &0))
         .await
         .expect_err("faulty write must fail");
-    assert!(matches!(err, StorageError::Io(_)), "{err:?}");
+    let pg = proxy.is_some();
+    match pg {
+        true => assert!(matches!(err, StorageError::Database(_)), "{err:?}"),
+        false => assert!(matches!(err, StorageError::Io(_)), "{err:?}"),
+    }
     assert!(!store.is_healthy());
     let err = store
         .write(|tx| tx.insert(&KV, &"later".to_string(), &0))
         .await
         .expect_err("later write must fail");
-    assert!(matches!(err, StorageError::Unavailable));
+    // The embedded store stops after a disk failure; PostgreSQL keeps trying the database.
+    match pg {
+        true => assert!(matches!(err, StorageError::Database(_)), "{err:?}"),
+        false => assert!(matches!(err, StorageError::Unavailable), "{err:?}"),
+    }
     store.shutdown().await;
     drop(store);
 
-    let store = Store::open(opts(dir.path())).expect("reopen healthy");
+    let healthy = opts(dir.path());
+    let store = tokio::task::spawn_blocking(move || Store::open(healthy))
+        .await
+        .expect("join")
+        .expect("reopen healthy");
     let r = store.read().expect("read");
     let all = r
         .range(&KV, Bound::Unbounded, Bound::Unbounded, Order::Asc, 100)
@@ -386,10 +422,10 @@ fn backup_restore_round_trip_and_corruption_detected() {
         s.shutdown_blocking();
     }
     let mut calls = 0;
-    let stats = backup::backup(&src, &file, &mut |_, _| calls += 1).expect("backup");
+    let stats = backup::backup(&opts(&src), &file, &mut |_, _| calls += 1).expect("backup");
     assert_eq!(stats.entries, 6000 + 2); // + meta entries
     assert!(calls > 1);
-    backup::restore(&dst, &file, 1, &mut |_, _| {}).expect("restore");
+    backup::restore(&opts(&dst), &file, 1, &mut |_, _| {}).expect("restore");
     let s = Store::open(opts(&dst)).expect("open restored");
     let r = s.read().expect("read");
     assert_eq!(r.get(&KV, &"k2999".to_string()).expect("get"), Some(2999));
@@ -407,13 +443,13 @@ fn backup_restore_round_trip_and_corruption_detected() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x55;
     std::fs::write(&file, &bytes).expect("write");
-    let err = backup::restore(&dst, &file, 1, &mut |_, _| {}).expect_err("corrupt");
+    let err = backup::restore(&opts(&dst), &file, 1, &mut |_, _| {}).expect_err("corrupt");
     assert!(
         err.to_string().contains("not a valid shopd backup"),
         "{err}"
     );
     // A backup from a newer schema is refused naming both versions.
-    let err =
-        backup::restore(&dst, &dir.path().join("missing"), 1, &mut |_, _| {}).expect_err("missing");
+    let err = backup::restore(&opts(&dst), &dir.path().join("missing"), 1, &mut |_, _| {})
+        .expect_err("missing");
     assert!(err.to_string().contains("missing"));
 }

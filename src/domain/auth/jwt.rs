@@ -12,6 +12,15 @@ use sha2::{Digest, Sha256};
 
 use crate::core::Timestamp;
 
+/// Name of the signing-key file in the secrets directory.
+pub const KEY_FILE: &str = "jwt.key";
+
+/// The contents of a new key file: one random 256-bit key, base64url, one line.
+pub fn fresh_key_file() -> Vec<u8> {
+    let key: [u8; 32] = rand::random();
+    format!("{}\n", URL_SAFE_NO_PAD.encode(key)).into_bytes()
+}
+
 /// JOSE `typ` of access tokens.
 pub const ACCESS_TYP: &str = "at+jwt";
 
@@ -103,11 +112,9 @@ impl Keys {
         audience: &str,
     ) -> Result<Keys, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let path = dir.join("jwt.key");
+        let path = dir.join(KEY_FILE);
         if !path.exists() {
-            let key: [u8; 32] = rand::random();
-            let line = format!("{}\n", URL_SAFE_NO_PAD.encode(key));
-            write_private(&path, line.as_bytes())
+            write_private(&path, &fresh_key_file())
                 .map_err(|e| format!("{}: {e}", path.display()))?;
         }
         let text =

@@ -26,7 +26,7 @@ use crate::mailer::{self, Mail};
 use crate::storage::{Order, Reader, StorageError, Store, WriteTx};
 
 pub use email::Email;
-pub use jwt::Keys;
+pub use jwt::{KEY_FILE, Keys, fresh_key_file};
 pub use model::{ApiKey, Customer, Role};
 pub use password::{HashParams, PolicyError};
 use types::invalid;

@@ -8,6 +8,7 @@
 mod batch;
 mod bridge;
 mod listen;
+pub(crate) mod load;
 mod snapshot;
 mod sql;
 pub(crate) mod writer;

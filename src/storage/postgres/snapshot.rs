@@ -80,7 +80,7 @@ impl Snapshot {
 
     pub(crate) fn scan(
         &self,
-        table: &'static str,
+        table: &str,
         lo: Bound<&[u8]>,
         hi: Bound<&[u8]>,
         order: Order,
@@ -91,6 +91,24 @@ impl Snapshot {
         }
         let q = ScanQuery::new(table, lo, hi, order, limit);
         self.query(move |c| async move { q.run(&c).await })
+    }
+}
+
+impl Snapshot {
+    /// Every table name with rows, in order (for dumps).
+    pub(crate) fn table_names(&self) -> Result<Vec<String>, StorageError> {
+        self.query(|c| async move {
+            let rows = c.query(sql::TABLES, &[]).await?;
+            rows.iter().map(|r| r.try_get(0)).collect()
+        })
+    }
+
+    /// Rows across all tables (a dump's progress total).
+    pub(crate) fn count_all(&self) -> Result<u64, StorageError> {
+        self.query(|c| async move {
+            let row = c.query_one("SELECT count(*) FROM shopd_kv", &[]).await?;
+            Ok(u64::try_from(row.try_get::<_, i64>(0)?).unwrap_or(0))
+        })
     }
 }
 
@@ -116,7 +134,7 @@ fn pool_error(e: deadpool_postgres::PoolError) -> StorageError {
 
 /// An owned scan request, so it can travel to the bridge.
 pub(crate) struct ScanQuery {
-    table: &'static str,
+    table: String,
     sql: String,
     lo: Option<Vec<u8>>,
     hi: Option<Vec<u8>>,
@@ -125,7 +143,7 @@ pub(crate) struct ScanQuery {
 
 impl ScanQuery {
     pub(crate) fn new(
-        table: &'static str,
+        table: &str,
         lo: Bound<&[u8]>,
         hi: Bound<&[u8]>,
         order: Order,
@@ -136,7 +154,7 @@ impl ScanQuery {
             Bound::Unbounded => None,
         };
         ScanQuery {
-            table,
+            table: table.to_owned(),
             sql: sql::scan(lo, hi, order),
             lo: owned(lo),
             hi: owned(hi),

@@ -46,6 +46,13 @@ pub(crate) const DELETE: &str = "DELETE FROM shopd_kv WHERE t = $1 AND k = ANY($
 /// Channel on which commits name the tables they wrote, so other nodes wake their workers.
 pub(crate) const CHANNEL: &str = "shopd_commits";
 
+/// Every table name in use (a loose index scan: one probe per table, not per row).
+pub(crate) const TABLES: &str = "WITH RECURSIVE names(t) AS ( \
+       SELECT min(t) FROM shopd_kv \
+       UNION ALL \
+       SELECT (SELECT min(t) FROM shopd_kv WHERE t > names.t) FROM names WHERE names.t IS NOT NULL \
+     ) SELECT t FROM names WHERE t IS NOT NULL";
+
 /// An ordered scan of one table between two bounds: `$1` table, then the bounds that are not
 /// unbounded, then the limit.
 pub(crate) fn scan(lo: Bound<&[u8]>, hi: Bound<&[u8]>, order: Order) -> String {

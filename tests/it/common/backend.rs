@@ -1,8 +1,9 @@
 //! The integration suite runs on both storage backends: the embedded store by default, and
-//! PostgreSQL when `SHOPD_TEST_POSTGRES` names a server (`tests/run-all.sh` starts a throw-away
-//! cluster and runs the suite again with it). Each data directory gets a database of its own,
-//! so a test that stops and restarts a shop on its directory finds its data again, and child
-//! processes started on a directory use the same database as the in-process app.
+//! PostgreSQL when `SHOPD_TEST_BACKEND=postgres` (`tests/run-all.sh` starts a throw-away
+//! cluster, names it in `SHOPD_TEST_POSTGRES`, and runs the suite once per backend). Each data
+//! directory gets a database of its own, so a test that stops and restarts a shop on its
+//! directory finds its data again, and child processes started on a directory use the same
+//! database as the in-process app.
 
 use std::hash::{Hash, Hasher};
 use std::path::Path;
@@ -18,9 +19,13 @@ pub fn server() -> Option<String> {
 }
 
 /// Whether this run is the PostgreSQL leg of the matrix.
-#[allow(dead_code)] // used by backend-specific tests
 pub fn is_postgres() -> bool {
-    server().is_some()
+    let on = std::env::var("SHOPD_TEST_BACKEND").is_ok_and(|b| b == "postgres");
+    assert!(
+        !on || server().is_some(),
+        "SHOPD_TEST_BACKEND=postgres needs SHOPD_TEST_POSTGRES (tests/support/postgres.sh start DIR prints it)"
+    );
+    on
 }
 
 /// The database URL for `dir`, created on first use.
@@ -56,6 +61,9 @@ pub fn database_for(dir: &Path) -> Option<String> {
 
 /// Points `cfg` at the backend of this run (its data dir's database on PostgreSQL).
 pub fn configure(cfg: &mut Config) {
+    if !is_postgres() {
+        return;
+    }
     if let Some(url) = database_for(&cfg.data_dir()) {
         cfg.storage.backend = "postgres".into();
         cfg.storage.postgres_url = Secret::new(&url);
@@ -64,6 +72,9 @@ pub fn configure(cfg: &mut Config) {
 
 /// The environment that points a child `shopd` on `dir` at the same backend.
 pub fn env_for(dir: &Path) -> Vec<(&'static str, String)> {
+    if !is_postgres() {
+        return Vec::new();
+    }
     match database_for(dir) {
         Some(url) => vec![
             ("SHOPD_STORAGE_BACKEND", "postgres".into()),
@@ -80,4 +91,109 @@ pub fn shopd(dir: &Path) -> Command {
         c.env(k, v);
     }
     c
+}
+
+/// Store options for `dir` on this run's backend (tests of the store and the job queue alone).
+pub fn store_options(
+    dir: &Path,
+    clock: std::sync::Arc<dyn shopd::core::Clock>,
+    schema: shopd::storage::Schema,
+) -> shopd::storage::StoreOptions {
+    let mut cfg = Config::default();
+    cfg.storage.data_dir = dir.display().to_string();
+    configure(&mut cfg);
+    shopd::storage::StoreOptions {
+        backend: cfg.storage_backend(),
+        ..shopd::storage::StoreOptions::new(dir.to_path_buf(), clock, schema)
+    }
+}
+
+/// [`store_options`] with the system clock and the app's schema (tools' view of a data dir).
+pub fn app_store(dir: &Path) -> shopd::storage::StoreOptions {
+    store_options(
+        dir,
+        std::sync::Arc::new(shopd::core::SystemClock),
+        shopd::app::SCHEMA,
+    )
+}
+
+/// A TCP proxy in front of the test PostgreSQL server that a test can cut, to see what shopd
+/// does when it loses its database (the PostgreSQL leg's counterpart of the faulty disk). It
+/// runs on a thread and runtime of its own: shopd's storage calls block their thread, so a
+/// proxy sharing the test's runtime could wait for itself.
+pub struct PgProxy {
+    /// Connection string of the database through the proxy.
+    pub url: String,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl PgProxy {
+    /// Proxies to the server of this run, for the database of `dir`.
+    pub async fn start(dir: &Path) -> PgProxy {
+        let direct = database_for(dir).expect("a PostgreSQL run");
+        let rest = direct.split_once('@').expect("user@host").1;
+        let (target, db) = rest.split_once('/').expect("host/db");
+        let (target, db) = (target.to_owned(), db.to_owned());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (cut2, conns2) = (cut.clone(), conns.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                let accept = async {
+                    while let Ok((mut inbound, _)) = listener.accept().await {
+                        if cut2.load(std::sync::atomic::Ordering::SeqCst) {
+                            continue; // dropped: the connection is refused
+                        }
+                        let target = target.clone();
+                        let task = tokio::spawn(async move {
+                            if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await
+                            {
+                                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound)
+                                    .await;
+                            }
+                        });
+                        conns2.lock().expect("conns").push(task.abort_handle());
+                    }
+                };
+                tokio::select! {
+                    _ = accept => {}
+                    _ = stopped => {}
+                }
+            });
+        });
+        PgProxy {
+            url: format!("postgres://postgres@127.0.0.1:{port}/{db}"),
+            cut,
+            conns,
+            stop: Some(stop),
+        }
+    }
+
+    /// Drops every connection and refuses new ones.
+    pub fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+        for c in self.conns.lock().expect("conns").drain(..) {
+            c.abort();
+        }
+    }
+}
+
+impl Drop for PgProxy {
+    fn drop(&mut self) {
+        self.cut();
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
 }
