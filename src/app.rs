@@ -82,6 +82,8 @@ pub struct App {
     health: Arc<Health>,
     auth: Auth,
     public_url: String,
+    /// This node's search index following the catalog's change feed.
+    index_follower: tokio::task::JoinHandle<()>,
     /// The experiment-event flusher and the switch for its last write at shutdown.
     experiment_events: (
         crate::domain::experiments::exposures::FlushStop,
@@ -349,6 +351,7 @@ impl App {
         }
         let server = server.run();
         let jobs = runner.start();
+        let index_follower = search.follow();
         health.set_ready();
         Ok(App {
             addr,
@@ -359,6 +362,7 @@ impl App {
             auth,
             public_url,
             experiment_events,
+            index_follower,
         })
     }
 
@@ -392,6 +396,7 @@ impl App {
             health,
             auth,
             experiment_events,
+            index_follower,
             ..
         } = self;
         let handle = server.handle();
@@ -407,6 +412,7 @@ impl App {
             let _ = task.await;
         }
         jobs.shutdown().await;
+        index_follower.abort();
         // The requests are over: write the experiment events still queued, then close.
         let (flush_stop, flusher) = experiment_events;
         flush_stop.stop();

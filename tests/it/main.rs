@@ -13,6 +13,7 @@ mod cart;
 mod catalog;
 mod checkout;
 mod cli;
+mod cluster;
 mod common;
 mod crash;
 mod crash_checkout;

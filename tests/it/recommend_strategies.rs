@@ -167,12 +167,15 @@ async fn buy_again_and_for_you_follow_the_customers_history() {
 
 async fn tagged(app: &TestApp, title: &str, tags: &[&str], description: &str) -> (String, String) {
     let sku = title.replace(' ', "-").to_uppercase();
+    // The option value follows the first tag, so products without a tag in common share no
+    // option value either.
+    let kind = tags.first().copied().unwrap_or("plain");
     let r = app
         .admin_post_json(
             "/api/v1/admin/products",
             &json!({"title": title, "status": "active", "tags": tags, "description": description,
-                    "options": [{"name": "Size", "values": ["One"]}],
-                    "variants": [{"sku": sku, "option_values": ["One"],
+                    "options": [{"name": "Kind", "values": [kind]}],
+                    "variants": [{"sku": sku, "option_values": [kind],
                                   "price": {"amount": 1500, "currency": "USD"}}]}),
         )
         .await;

@@ -4,6 +4,7 @@
 //! every record carries a version for `ETag`/`If-Match`, and the public only sees active products.
 
 pub mod card;
+pub mod changes;
 pub mod demo;
 mod import;
 pub mod input;
@@ -35,10 +36,27 @@ pub const PRODUCT_CHANGED_JOB: &str = "catalog.product_changed";
 pub struct ProductChanged {
     /// The product created, updated or deleted.
     pub product_id: ProductId,
+    /// Its entry in the change feed (absent in jobs queued before the feed existed).
+    #[serde(default)]
+    pub seq: Option<u64>,
 }
 
-/// Job kind enqueued when a category moves under another parent: the products filed under it
-/// (and so under its old ancestors) are indexed again with the new ones.
+/// What [`Catalog::feed`] read.
+#[derive(Clone, Debug)]
+pub struct Feed {
+    /// Entries after the position asked for, in order.
+    pub entries: Vec<(u64, changes::ChangeRecord)>,
+    /// The oldest entry kept (older ones were pruned).
+    pub oldest: Option<u64>,
+    /// The last sequence number given.
+    pub head: u64,
+}
+
+/// Job kind of the hourly feed pruning.
+pub const FEED_PRUNE_JOB: &str = "catalog.feed_prune";
+
+/// Job kind older versions enqueued when a category moved (the move is now a change-feed
+/// entry); still handled so such jobs left in a queue finish.
 pub const CATEGORY_MOVED_JOB: &str = "catalog.category_moved";
 
 /// Payload of [`CATEGORY_MOVED_JOB`].
@@ -142,11 +160,19 @@ fn products_in<R: std::borrow::Borrow<ReadTx>>(
     })
 }
 
-/// Queues the change notification in the same transaction as the change.
+/// Records the change in the feed every node's index follows, and queues the once-per-cluster
+/// follow-up work, in the same transaction as the change.
 fn changed(tx: &mut WriteTx<'_>, id: ProductId) -> Result<(), StorageError> {
+    let seq = changes::record(tx, changes::Change::Product(id))?;
     jobs::enqueue(
         tx,
-        NewJob::new(PRODUCT_CHANGED_JOB, &ProductChanged { product_id: id })?,
+        NewJob::new(
+            PRODUCT_CHANGED_JOB,
+            &ProductChanged {
+                product_id: id,
+                seq: Some(seq),
+            },
+        )?,
     )?;
     Ok(())
 }
@@ -416,6 +442,36 @@ impl Catalog {
     /// Service over `store`.
     pub fn new(store: Store) -> Self {
         Catalog { store }
+    }
+
+    /// The change feed as of one snapshot: up to `limit` entries after `after`, the oldest entry
+    /// still kept, and the last sequence number given.
+    pub fn feed(&self, after: u64, limit: usize) -> Result<Feed, CatalogError> {
+        let r = self.store.read()?;
+        Ok(Feed {
+            entries: changes::after(&r, after, limit)?,
+            oldest: changes::oldest(&r)?,
+            head: changes::head(&r)?,
+        })
+    }
+
+    /// Changes whenever a commit appends to the change feed (on any node, on PostgreSQL).
+    pub fn watch_feed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.store.watch(changes::FEED_TABLE)
+    }
+
+    /// Removes feed entries older than the last [`changes::KEEP`], a batch per write; returns
+    /// how many (bounded: at most 100 batches per call).
+    pub async fn prune_feed(&self) -> Result<usize, CatalogError> {
+        let mut total = 0;
+        for _ in 0..100 {
+            let n = self.store.write(changes::prune).await?;
+            total += n;
+            if n == 0 {
+                break;
+            }
+        }
+        Ok(total)
     }
 
     /// Creates a product.

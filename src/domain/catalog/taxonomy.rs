@@ -88,11 +88,7 @@ impl Catalog {
                     tx.insert(&CATEGORY_SLUGS, &slug, &id)?;
                 }
                 if c.parent_id != parent_id {
-                    let moved = super::CategoryMoved { category_id: id };
-                    crate::jobs::enqueue(
-                        tx,
-                        crate::jobs::NewJob::new(super::CATEGORY_MOVED_JOB, &moved)?,
-                    )?;
+                    super::changes::record(tx, super::changes::Change::CategoryMoved(id))?;
                 }
                 c.name = name;
                 c.slug = slug;

@@ -5,6 +5,7 @@
 
 mod counts;
 mod facets;
+mod follow;
 mod listed;
 pub mod query;
 mod similar;
@@ -198,6 +199,9 @@ pub struct SearchIndex {
     pub(crate) counts: counts::CountCache,
     /// Hits per page, by filter set, sort and page, for the current generation.
     pub(crate) pages: counts::PageCache,
+    /// The change-feed position the searchable index reflects (every entry up to it applied);
+    /// stored as the payload of each index commit, so it survives restarts with the index.
+    applied: tokio::sync::watch::Sender<u64>,
     dir: PathBuf,
 }
 
@@ -260,6 +264,14 @@ impl SearchIndex {
             .reload_policy(ReloadPolicy::Manual)
             .warmers(vec![std::sync::Arc::downgrade(&warmer)])
             .try_into()?;
+        let position = match rebuild {
+            true => 0,
+            false => index
+                .load_metas()?
+                .payload
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0),
+        };
         Ok((
             SearchIndex {
                 index,
@@ -269,10 +281,38 @@ impl SearchIndex {
                 facets,
                 counts: counts::CountCache::default(),
                 pages: counts::PageCache::default(),
+                applied: tokio::sync::watch::channel(position).0,
                 dir,
             },
             rebuild,
         ))
+    }
+
+    /// The change-feed position the index reflects.
+    pub fn position(&self) -> u64 {
+        *self.applied.borrow()
+    }
+
+    /// Waits (at most `timeout`) until the index reflects feed entry `seq`; false on timeout.
+    pub async fn wait_applied(&self, seq: u64, timeout: std::time::Duration) -> bool {
+        let mut rx = self.applied.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|p| *p >= seq))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Commits the writer's changes as reflecting feed `position`, then makes them searchable.
+    fn commit_at(&self, w: &mut IndexWriter, position: u64) -> Result<(), SearchError> {
+        let mut prepared = w.prepare_commit()?;
+        prepared.set_payload(&position.to_string());
+        prepared.commit()?;
+        Ok(())
+    }
+
+    fn published(&self, position: u64) -> Result<(), SearchError> {
+        self.reader.reload()?;
+        self.applied.send_replace(position);
+        Ok(())
     }
 
     fn doc(&self, p: &Product, in_stock: bool) -> TantivyDocument {
@@ -318,24 +358,6 @@ impl SearchIndex {
         crate::core::sync::lock(&self.writer)
     }
 
-    /// Makes the index reflect `product` (indexed when active, removed otherwise) with whether
-    /// it is in stock, or its absence.
-    pub fn apply(
-        &self,
-        id: ProductId,
-        product: Option<(&Product, bool)>,
-    ) -> Result<(), SearchError> {
-        let mut w = self.lock();
-        w.delete_term(Term::from_field_text(self.f.id, &id.to_string()));
-        if let Some((p, in_stock)) = product.filter(|(p, _)| p.status == Status::Active) {
-            w.add_document(self.doc(p, in_stock))?;
-        }
-        w.commit()?;
-        drop(w);
-        self.reader.reload()?;
-        Ok(())
-    }
-
     /// The products filed under category `c` (directly or through a subcategory).
     pub fn ids_in_category(&self, c: CategoryId) -> Result<Vec<ProductId>, SearchError> {
         let searcher = self.reader.searcher();
@@ -353,11 +375,13 @@ impl SearchIndex {
         Ok(out)
     }
 
-    /// Makes the index reflect several products at once (one commit), as [`Self::apply`] does
-    /// one.
+    /// Makes the index reflect several products at once (one commit): each indexed with
+    /// whether it is in stock when active, removed otherwise or when gone; the commit records
+    /// that the index reflects the change feed up to `position`.
     pub fn apply_many(
         &self,
         products: &[(ProductId, Option<(Product, bool)>)],
+        position: u64,
     ) -> Result<(), SearchError> {
         let mut w = self.lock();
         for (id, product) in products {
@@ -368,17 +392,17 @@ impl SearchIndex {
                 w.add_document(self.doc(p, *in_stock))?;
             }
         }
-        w.commit()?;
+        self.commit_at(&mut w, position)?;
         drop(w);
-        self.reader.reload()?;
-        Ok(())
+        self.published(position)
     }
 
     /// Replaces the whole index with `products` and whether each is in stock (reindex,
-    /// rebuild at start).
+    /// rebuild at start), read after the change feed stood at `position`.
     pub fn rebuild(
         &self,
         products: impl Iterator<Item = (Product, bool)>,
+        position: u64,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, SearchError> {
         let mut w = self.lock();
@@ -393,7 +417,7 @@ impl SearchIndex {
                 progress(n);
             }
         }
-        w.commit()?;
+        self.commit_at(&mut w, position)?;
         // A bulk build leaves many small segments; every query visits each one. Merge them
         // into one so searches over a freshly built index are as fast as they can be.
         let segments = self.index.searchable_segment_ids()?;
@@ -402,7 +426,7 @@ impl SearchIndex {
             let _ = w.garbage_collect_files().wait();
         }
         drop(w);
-        self.reader.reload()?;
+        self.published(position)?;
         progress(n);
         Ok(n)
     }
@@ -499,8 +523,14 @@ impl Search {
         Ok(s)
     }
 
-    /// Rebuilds the index from every product in the store.
+    /// Rebuilds the index from every product in the store. The feed position is read first, so
+    /// a change made while the products are read is applied again afterwards.
     pub fn reindex(&self, progress: &mut dyn FnMut(u64)) -> Result<u64, SearchError> {
+        let position = self
+            .catalog
+            .feed(u64::MAX, 0)
+            .map_err(|e| SearchError::Index(e.to_string()))?
+            .head;
         let mut err = None;
         let products = self
             .catalog
@@ -518,7 +548,7 @@ impl Search {
                     None
                 }
             });
-        let n = self.index.rebuild(products, progress)?;
+        let n = self.index.rebuild(products, position, progress)?;
         match err {
             Some(e) => Err(SearchError::Index(e.to_string())),
             None => Ok(n),
@@ -567,15 +597,15 @@ impl Search {
         self.index.len()
     }
 
-    /// The search module's background work: following catalog changes, one at a time (the
-    /// index has one writer).
+    /// The search module's background work: the once-per-cluster follow-up of product changes
+    /// (after this node's index has them), the hourly feed pruning, and category moves queued
+    /// by older versions. The index itself follows the change feed ([`Search::follow`]).
     pub fn work(&self) -> crate::jobs::Work {
-        let s = self.clone();
-        let m = self.clone();
+        let (s, m, p) = (self.clone(), self.clone(), self.clone());
         crate::jobs::Work::new()
             .handler(
                 crate::domain::catalog::PRODUCT_CHANGED_JOB,
-                1,
+                4,
                 crate::jobs::handler_fn(move |ctx| s.clone().on_product_changed(ctx)),
             )
             .handler(
@@ -583,6 +613,29 @@ impl Search {
                 1,
                 crate::jobs::handler_fn(move |ctx| m.clone().on_category_moved(ctx)),
             )
+            .handler(
+                crate::domain::catalog::FEED_PRUNE_JOB,
+                1,
+                crate::jobs::handler_fn(move |_| p.clone().on_feed_prune()),
+            )
+            .every(crate::domain::catalog::FEED_PRUNE_JOB, FEED_PRUNE_EVERY)
+    }
+
+    /// Job handler of the feed pruning.
+    async fn on_feed_prune(self) -> Result<crate::jobs::JobOutcome, crate::jobs::JobError> {
+        self.catalog
+            .prune_feed()
+            .await
+            .map_err(|e| crate::jobs::JobError::retry(e.to_string()))?;
+        Ok(crate::jobs::JobOutcome::DoneWith(Box::new(|tx| {
+            let next = tx.now().plus(FEED_PRUNE_EVERY);
+            crate::jobs::schedule_recurring(
+                tx,
+                crate::domain::catalog::FEED_PRUNE_JOB,
+                FEED_PRUNE_EVERY,
+                next,
+            )
+        })))
     }
 
     /// The product as the index files it (categories with their ancestors, in stock or not),
@@ -606,9 +659,8 @@ impl Search {
         }
     }
 
-    /// Job handler of `catalog.category_moved`: indexes again, 500 at a time, every product
-    /// filed under the moved category, so its old ancestors no longer list them and its new
-    /// ones do. Run again after a crash, it does the same work again: indexing is idempotent.
+    /// Job handler of `catalog.category_moved`, queued by older versions: indexes again, 500 at
+    /// a time, every product filed under the moved category. Idempotent.
     pub async fn on_category_moved(
         self,
         ctx: crate::jobs::JobContext,
@@ -624,7 +676,7 @@ impl Search {
                 batch.push((*id, self.indexable(*id)?));
             }
             let index = self.index.clone();
-            tokio::task::spawn_blocking(move || index.apply_many(&batch))
+            tokio::task::spawn_blocking(move || index.apply_many(&batch, index.position()))
                 .await
                 .map_err(|e| crate::jobs::JobError::retry(e.to_string()))?
                 .map_err(|e| crate::jobs::JobError::retry(e.to_string()))?;
@@ -632,21 +684,20 @@ impl Search {
         Ok(crate::jobs::JobOutcome::Done)
     }
 
-    /// Job handler of `catalog.product_changed`: re-reads the product and updates the index.
+    /// Job handler of `catalog.product_changed`: once this node's index has the change (it
+    /// follows the feed), queues what follows the index (the `similar` lists), once per cluster.
     pub async fn on_product_changed(
         self,
         ctx: crate::jobs::JobContext,
     ) -> Result<crate::jobs::JobOutcome, crate::jobs::JobError> {
         let c: crate::domain::catalog::ProductChanged = ctx.payload()?;
-        let product = self.indexable(c.product_id)?;
-        let index = self.index.clone();
-        tokio::task::spawn_blocking(move || {
-            index.apply(c.product_id, product.as_ref().map(|(p, s)| (p, *s)))
-        })
-        .await
-        .map_err(|e| crate::jobs::JobError::retry(e.to_string()))?
-        .map_err(|e| crate::jobs::JobError::retry(e.to_string()))?;
-        // What follows the index (the `similar` lists) learns of the change once it is in.
+        if let Some(seq) = c.seq
+            && !self.index.wait_applied(seq, INDEX_WAIT).await
+        {
+            return Err(crate::jobs::JobError::retry(format!(
+                "this node's index has not reached change {seq} yet"
+            )));
+        }
         Ok(crate::jobs::JobOutcome::DoneWith(Box::new(move |tx| {
             let job = crate::jobs::NewJob::new(
                 PRODUCT_INDEXED_JOB,
@@ -658,6 +709,12 @@ impl Search {
         })))
     }
 }
+
+/// How often old change-feed entries are pruned.
+const FEED_PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Longest a product-change job waits for this node's index to reach the change.
+const INDEX_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Job kind queued when a product's change reached the index (payload [`IndexJob`]).
 pub const PRODUCT_INDEXED_JOB: &str = "search.product_indexed";

@@ -31,6 +31,9 @@ pub fn is_postgres() -> bool {
 /// The database URL for `dir`, created on first use.
 pub fn database_for(dir: &Path) -> Option<String> {
     let server = server()?;
+    if let Ok(shared) = std::fs::read_to_string(dir.join(SHARED_DATABASE)) {
+        return Some(shared.trim().to_owned());
+    }
     let path = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     let mut h = std::collections::hash_map::DefaultHasher::new();
     path.hash(&mut h);
@@ -57,6 +60,21 @@ pub fn database_for(dir: &Path) -> Option<String> {
     .join()
     .expect("database created");
     Some(format!("{server}/{name}"))
+}
+
+/// A file in a data dir naming the database it shares with other nodes' dirs.
+const SHARED_DATABASE: &str = ".test-database";
+
+/// Data dirs `dirs` (created) for nodes of one cluster: all use the first one's database.
+pub fn share_database(dirs: &[&Path]) -> String {
+    let first = dirs.first().expect("a node");
+    std::fs::create_dir_all(first).expect("dir");
+    let url = database_for(first).expect("a PostgreSQL run");
+    for d in dirs {
+        std::fs::create_dir_all(d).expect("dir");
+        std::fs::write(d.join(SHARED_DATABASE), &url).expect("write");
+    }
+    url
 }
 
 /// Points `cfg` at the backend of this run (its data dir's database on PostgreSQL).

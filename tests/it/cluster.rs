@@ -1,0 +1,257 @@
+//! Several real shopd processes on one PostgreSQL database, requests spread round-robin: the
+//! guarantees one node gives hold across nodes. PostgreSQL leg of the suite only (the embedded
+//! store is one node by construction).
+
+use crate::common;
+
+use std::time::{Duration, Instant};
+
+use common::Proc;
+use serde_json::{Value, json};
+
+/// Nodes on one database, each with its own data dir.
+struct Cluster {
+    nodes: Vec<Proc>,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    fn start(n: usize) -> Cluster {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dirs: Vec<std::path::PathBuf> = (0..n)
+            .map(|i| dir.path().join(format!("node{i}")))
+            .collect();
+        let refs: Vec<&std::path::Path> = dirs.iter().map(|d| d.as_path()).collect();
+        common::backend::share_database(&refs);
+        let nodes = dirs.iter().map(|d| Proc::serve(d, &[])).collect();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(64)
+            .build()
+            .expect("client");
+        Cluster {
+            nodes,
+            client,
+            _dir: dir,
+        }
+    }
+
+    fn node(&self, i: usize) -> &Proc {
+        &self.nodes[i % self.nodes.len()]
+    }
+
+    async fn admin(&self, i: usize, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let n = self.node(i);
+        let r = self
+            .client
+            .request(method, n.url(path))
+            .bearer_auth(&n.admin_token)
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().await.expect("json")
+    }
+
+    /// A product with one variant and `stock` units; returns (product id, variant id).
+    async fn product(&self, title: &str, sku: &str, stock: i64) -> (String, String) {
+        let p = self
+            .admin(
+                0,
+                reqwest::Method::POST,
+                "/api/v1/admin/products",
+                json!({
+                "title": title, "status": "active",
+                "variants": [{"sku": sku, "price": {"amount": 1500, "currency": "USD"}}]}),
+            )
+            .await;
+        let v = p["variants"][0]["id"].as_str().expect("variant").to_owned();
+        self.admin(
+            1,
+            reqwest::Method::PUT,
+            &format!("/api/v1/admin/variants/{v}/stock"),
+            json!({"on_hand": stock}),
+        )
+        .await;
+        (p["id"].as_str().expect("id").to_owned(), v)
+    }
+
+    /// A cart made on node `i` with one unit of `variant`; returns its token.
+    async fn cart(&self, i: usize, variant: &str) -> String {
+        let n = self.node(i);
+        let r = self
+            .client
+            .post(n.url("/api/v1/cart"))
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("cart");
+        assert_eq!(r.status(), 201);
+        let token = r.json::<Value>().await.expect("json")["cart_token"]
+            .as_str()
+            .expect("token")
+            .to_owned();
+        let r = self
+            .client
+            .post(n.url("/api/v1/cart/items"))
+            .header("X-Cart-Token", &token)
+            .json(&json!({"variant_id": variant, "quantity": 1}))
+            .send()
+            .await
+            .expect("add");
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+        token
+    }
+
+    /// Checks out `cart` on node `i`: the status and the order id when one was placed.
+    async fn checkout(&self, i: usize, cart: &str, key: &str) -> (u16, Option<String>) {
+        let r = self
+            .client
+            .post(self.node(i).url("/api/v1/checkout"))
+            .header("X-Cart-Token", cart)
+            .header("Idempotency-Key", key)
+            .json(&common::shop::checkout_body("node@example.com"))
+            .send()
+            .await
+            .expect("checkout");
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        (status, body["id"].as_str().map(str::to_owned))
+    }
+
+    fn stop(self) {
+        for n in self.nodes {
+            assert_eq!(n.terminate().code(), Some(0));
+        }
+    }
+}
+
+/// 1,000 checkouts of the last 10 units, spread over 3 nodes, 100 at a time: exactly 10
+/// orders, every other answer a clear 409; a replay of an acknowledged checkout on each other
+/// node returns the same order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_nodes_sell_ten_units_once_and_replay_orders_across_nodes() {
+    if !common::backend::is_postgres() {
+        return; // one node by construction on the embedded store
+    }
+    let c = std::sync::Arc::new(Cluster::start(3));
+    let (_, variant) = c.product("Last Ten", "LAST-10", 10).await;
+    let mut carts = Vec::new();
+    for i in 0..1000 {
+        carts.push(c.cart(i, &variant).await);
+    }
+    let mut results = Vec::new();
+    for (round, chunk) in carts.chunks(100).enumerate() {
+        let tasks: Vec<_> = chunk
+            .iter()
+            .enumerate()
+            .map(|(j, cart)| {
+                let (c, cart) = (c.clone(), cart.clone());
+                let i = round * 100 + j;
+                tokio::spawn(async move {
+                    let key = format!("k-{i}");
+                    let (status, order) = c.checkout(i + 1, &cart, &key).await;
+                    (i, cart, key, status, order)
+                })
+            })
+            .collect();
+        for t in tasks {
+            results.push(t.await.expect("join"));
+        }
+    }
+    let placed: Vec<_> = results.iter().filter(|r| r.3 == 201).collect();
+    assert_eq!(placed.len(), 10, "exactly the ten units are sold");
+    let others: std::collections::BTreeMap<u16, usize> = results
+        .iter()
+        .filter(|r| r.3 != 201)
+        .fold(Default::default(), |mut m, r| {
+            *m.entry(r.3).or_default() += 1;
+            m
+        });
+    assert_eq!(
+        others,
+        [(409, 990)].into(),
+        "every other checkout is refused clearly"
+    );
+    // Replays of an acknowledged checkout on the two other nodes return the same order.
+    let (i, cart, key, _, order) = placed[0].clone();
+    for other in [i + 2, i + 3] {
+        let (status, replayed) = c.checkout(other, &cart, &key).await;
+        assert_eq!(
+            (status, &replayed),
+            (201, &order),
+            "replay on node {}",
+            other % 3
+        );
+    }
+    let orders = c
+        .admin(
+            2,
+            reqwest::Method::GET,
+            "/api/v1/admin/orders?per_page=100",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(orders["data"].as_array().map(Vec::len), Some(10));
+    match std::sync::Arc::try_unwrap(c) {
+        Ok(c) => c.stop(),
+        Err(_) => panic!("cluster still shared"),
+    }
+}
+
+/// A product created and then renamed through node 1 is found under its new name by search on
+/// node 3: each node's index follows the catalog's change feed. Prints how long it took.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_on_one_node_is_searchable_on_another() {
+    if !common::backend::is_postgres() {
+        return; // one node by construction on the embedded store
+    }
+    let c = Cluster::start(3);
+    let (id, _) = c.product("Plain Mug", "MUG-1", 5).await;
+    let found = |word: &'static str| {
+        let c = &c;
+        async move {
+            let r = c
+                .client
+                .get(c.node(2).url(&format!("/api/v1/search?q={word}")))
+                .send()
+                .await
+                .expect("search");
+            let body: Value = r.json().await.expect("json");
+            body["total"].as_u64().unwrap_or(0) > 0
+        }
+    };
+    let wait = |word: &'static str| async move {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(15) {
+            if found(word).await {
+                return Some(started.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    };
+    assert!(
+        wait("plain").await.is_some(),
+        "the new product is found on node 3"
+    );
+    let edited = Instant::now();
+    c.admin(
+        0,
+        reqwest::Method::PUT,
+        &format!("/api/v1/admin/products/{id}"),
+        json!({"title": "Speckled Mug", "status": "active",
+               "variants": [{"sku": "MUG-1", "price": {"amount": 1500, "currency": "USD"}}]}),
+    )
+    .await;
+    let took = wait("speckled").await.map(|_| edited.elapsed());
+    println!("edit on node 1 searchable on node 3 after {took:?}");
+    assert!(took.is_some(), "the edit is found on node 3");
+    assert!(
+        !found("plain").await,
+        "the old title is gone from node 3's index"
+    );
+    c.stop();
+}
