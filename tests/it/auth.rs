@@ -623,6 +623,13 @@ async fn setup_token_creates_the_first_admin_once() {
         .await
         .expect("issue")
         .expect("no admin yet");
+    // Another node starting on the same database prints a token of its own; both work.
+    let other = app
+        .auth()
+        .issue_setup_token()
+        .await
+        .expect("issue")
+        .expect("no admin yet");
     let base = app.base_url();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(app.run_until(async move {
@@ -651,7 +658,7 @@ async fn setup_token_creates_the_first_admin_once() {
     assert_eq!(r.status(), 201);
     assert_eq!(r.json::<Value>().await.expect("json")["role"], "admin");
     let body =
-        json!({"token": token, "email": "second@example.com", "password": PW, "name": "Second"});
+        json!({"token": other, "email": "second@example.com", "password": PW, "name": "Second"});
     problem(
         c.post(format!("{base}/api/v1/auth/setup"))
             .json(&body)

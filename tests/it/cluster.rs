@@ -18,13 +18,17 @@ struct Cluster {
 
 impl Cluster {
     fn start(n: usize) -> Cluster {
+        Self::start_with(n, &[])
+    }
+
+    fn start_with(n: usize, env: &[(&str, &str)]) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let dirs: Vec<std::path::PathBuf> = (0..n)
             .map(|i| dir.path().join(format!("node{i}")))
             .collect();
         let refs: Vec<&std::path::Path> = dirs.iter().map(|d| d.as_path()).collect();
         common::backend::share_database(&refs);
-        let nodes = dirs.iter().map(|d| Proc::serve(d, &[])).collect();
+        let nodes = dirs.iter().map(|d| Proc::serve(d, env)).collect();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(64)
@@ -107,18 +111,43 @@ impl Cluster {
 
     /// Checks out `cart` on node `i`: the status and the order id when one was placed.
     async fn checkout(&self, i: usize, cart: &str, key: &str) -> (u16, Option<String>) {
+        let (status, body) = self
+            .checkout_as(
+                i,
+                cart,
+                key,
+                &common::shop::checkout_body("node@example.com"),
+            )
+            .await;
+        (status, body["id"].as_str().map(str::to_owned))
+    }
+
+    /// Checks out `cart` on node `i` with `body`: the status and the answer.
+    async fn checkout_as(&self, i: usize, cart: &str, key: &str, body: &Value) -> (u16, Value) {
         let r = self
             .client
             .post(self.node(i).url("/api/v1/checkout"))
             .header("X-Cart-Token", cart)
             .header("Idempotency-Key", key)
-            .json(&common::shop::checkout_body("node@example.com"))
+            .json(body)
             .send()
             .await
             .expect("checkout");
         let status = r.status().as_u16();
-        let body: Value = r.json().await.unwrap_or(Value::Null);
-        (status, body["id"].as_str().map(str::to_owned))
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Applies a discount code to `cart` on node `i`.
+    async fn add_code(&self, i: usize, cart: &str, code: &str) {
+        let r = self
+            .client
+            .post(self.node(i).url("/api/v1/cart/discounts"))
+            .header("X-Cart-Token", cart)
+            .json(&json!({"code": code}))
+            .send()
+            .await
+            .expect("code");
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
     }
 
     fn stop(self) {
@@ -254,4 +283,138 @@ async fn an_edit_on_one_node_is_searchable_on_another() {
         "the old title is gone from node 3's index"
     );
     c.stop();
+}
+
+/// A code with 100 uses, tried by 300 checkouts spread over 3 nodes, is carried by exactly 100
+/// orders; and every order confirmation a node queues is sent exactly once, whichever node's
+/// worker takes the mail job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_code_keeps_its_100_uses_and_each_mail_goes_once_across_nodes() {
+    if !common::backend::is_postgres() {
+        return; // one node by construction on the embedded store
+    }
+    let mail_dir = tempfile::tempdir().expect("tempdir");
+    let sink = common::SmtpSink::start(mail_dir.path());
+    let port = sink.port.to_string();
+    let env = [
+        ("SHOPD_MAIL_SMTP_HOST", "127.0.0.1"),
+        ("SHOPD_MAIL_SMTP_PORT", port.as_str()),
+        ("SHOPD_MAIL_SMTP_SECURITY", "none"),
+        ("SHOPD_MAIL_SMTP_TIMEOUT_SECS", "2"),
+        ("SHOPD_MAIL_FROM", "Test Shop <shop@shopd.test>"),
+    ];
+    let c = std::sync::Arc::new(Cluster::start_with(3, &env));
+    let (_, variant) = c.product("Coded", "CODED-1", 1000).await;
+    c.admin(
+        1,
+        reqwest::Method::POST,
+        "/api/v1/admin/promotions",
+        json!({"name": "First hundred", "code": "HUNDRED", "usage_limit": 100,
+               "effect": {"type": "fixed", "amount": {"amount": 100, "currency": "USD"}}}),
+    )
+    .await;
+    let mut carts = Vec::new();
+    for i in 0..300 {
+        let cart = c.cart(i, &variant).await;
+        c.add_code(i + 1, &cart, "hundred").await;
+        carts.push(cart);
+    }
+    let mut with_code = 0;
+    let mut refused = 0;
+    for (round, chunk) in carts.chunks(100).enumerate() {
+        let tasks: Vec<_> = chunk
+            .iter()
+            .enumerate()
+            .map(|(j, cart)| {
+                let (c, cart) = (c.clone(), cart.clone());
+                let i = round * 100 + j;
+                tokio::spawn(async move {
+                    let body = common::shop::checkout_body(&format!("coded{i}@example.com"));
+                    c.checkout_as(i + 2, &cart, &format!("code-{i}"), &body)
+                        .await
+                })
+            })
+            .collect();
+        for t in tasks {
+            let (status, body) = t.await.expect("join");
+            match status {
+                201 => {
+                    assert_eq!(body["totals"]["discount"]["amount"], 100, "{body}");
+                    with_code += 1;
+                }
+                409 => {
+                    assert_eq!(body["code"], "promotion_unavailable", "{body}");
+                    refused += 1;
+                }
+                other => panic!("unexpected {other}: {body}"),
+            }
+        }
+    }
+    assert_eq!((with_code, refused), (100, 200));
+
+    // Free digital orders are paid at once, and each queues its confirmation mail.
+    let free = c
+        .admin(
+            0,
+            reqwest::Method::POST,
+            "/api/v1/admin/products",
+            json!({
+            "title": "Free Guide", "status": "active", "variants": [{
+                "option_values": [], "requires_shipping": false, "track_inventory": false,
+                "price": {"amount": 0, "currency": "USD"}}]}),
+        )
+        .await;
+    let free = free["variants"][0]["id"]
+        .as_str()
+        .expect("variant")
+        .to_owned();
+    const ORDERS: usize = 30;
+    for i in 0..ORDERS {
+        let cart = c.cart(i, &free).await;
+        let body = json!({"email": format!("reader{i}@example.com"), "billing_address": {
+            "name": "Ada Lovelace", "line1": "12 St James's Square", "city": "London",
+            "country": "GB"}});
+        let (status, order) = c
+            .checkout_as(i + 1, &cart, &format!("free-{i}"), &body)
+            .await;
+        assert_eq!((status, &order["status"]), (201, &json!("paid")), "{order}");
+    }
+    let readers = || {
+        sink.messages()
+            .into_iter()
+            .filter_map(|m| common::header(&m, "To"))
+            .filter(|to| to.contains("reader"))
+            .collect::<Vec<_>>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while readers().len() < ORDERS && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Late duplicates would arrive within the workers' next polls.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut got = readers();
+    got.sort();
+    let mut want: Vec<String> = (0..ORDERS)
+        .map(|i| format!("reader{i}@example.com"))
+        .collect();
+    want.sort();
+    let got: Vec<String> = got
+        .iter()
+        .map(|to| {
+            to.trim_matches(|ch| ch == '<' || ch == '>')
+                .rsplit('<')
+                .next()
+                .unwrap_or(to)
+                .trim_end_matches('>')
+                .to_owned()
+        })
+        .collect();
+    let mut sorted = got.clone();
+    sorted.sort();
+    assert_eq!(sorted, want, "one confirmation per order, none twice");
+    drop(sink);
+    match std::sync::Arc::try_unwrap(c) {
+        Ok(c) => c.stop(),
+        Err(_) => panic!("cluster still shared"),
+    }
 }

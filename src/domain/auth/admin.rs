@@ -87,8 +87,9 @@ impl Auth {
             .contains(&AUTH_META, &"has_admin".to_owned())?)
     }
 
-    /// At first start (no admin yet) mints a one-time setup token, replacing any earlier one,
-    /// and returns it for the start-up log. `None` once an admin exists.
+    /// At first start (no admin yet) mints a one-time setup token and returns it for the
+    /// start-up log. The last [`SETUP_TOKENS_KEPT`] stay valid, so each of several nodes
+    /// starting on one database prints a link that works. `None` once an admin exists.
     pub async fn issue_setup_token(&self) -> Result<Option<String>, AuthError> {
         if self.has_admin()? {
             return Ok(None);
@@ -97,7 +98,14 @@ impl Auth {
         let h = secret::hash_token(&token);
         self.inner
             .store
-            .write(move |tx| tx.insert(&AUTH_META, &"setup_token".to_owned(), &h))
+            .write(move |tx| {
+                let key = "setup_token".to_owned();
+                let mut kept = tx.get(&AUTH_META, &key)?.unwrap_or_default();
+                kept.extend_from_slice(&h);
+                let excess = kept.len().saturating_sub(SETUP_TOKENS_KEPT * h.len());
+                kept.drain(..excess);
+                tx.insert(&AUTH_META, &key, &kept)
+            })
             .await?;
         Ok(Some(token))
     }
@@ -112,9 +120,7 @@ impl Auth {
     ) -> Result<CustomerView, AuthError> {
         let r = self.inner.store.read()?;
         let stored = r.get(&AUTH_META, &"setup_token".to_owned())?;
-        let ok = stored.is_some_and(|h| {
-            subtle::ConstantTimeEq::ct_eq(h.as_slice(), secret::hash_token(token).as_slice()).into()
-        });
+        let ok = stored.is_some_and(|kept| setup_token_matches(&kept, &secret::hash_token(token)));
         if !ok || r.contains(&AUTH_META, &"has_admin".to_owned())? {
             return Err(AuthError::InvalidToken);
         }
@@ -123,6 +129,15 @@ impl Auth {
         self.create_account_checked(email, password, name, Role::Admin, Some(presented))
             .await
     }
+}
+
+/// Setup tokens that stay valid at once (one per node start, newest kept).
+pub const SETUP_TOKENS_KEPT: usize = 8;
+
+/// Whether `presented` (a token's hash) is one of the kept setup-token hashes (concatenated).
+pub(super) fn setup_token_matches(kept: &[u8], presented: &[u8]) -> bool {
+    kept.chunks(presented.len().max(1))
+        .any(|h| bool::from(subtle::ConstantTimeEq::ct_eq(h, presented)))
 }
 
 /// The live admins' (email, name), at most `limit` (mails to the shop's admins: a webhook

@@ -362,12 +362,8 @@ impl Auth {
                 let key = email.as_str().to_owned();
                 if let Some(presented) = &setup {
                     let stored = tx.get(&AUTH_META, &"setup_token".to_owned())?;
-                    let matches = stored.is_some_and(|h| {
-                        bool::from(subtle::ConstantTimeEq::ct_eq(
-                            h.as_slice(),
-                            presented.as_slice(),
-                        ))
-                    });
+                    let matches =
+                        stored.is_some_and(|kept| admin::setup_token_matches(&kept, presented));
                     if !matches || tx.contains(&AUTH_META, &"has_admin".to_owned())? {
                         return Err(AuthError::InvalidToken);
                     }
