@@ -14,6 +14,7 @@ mod catalog;
 mod checkout;
 mod cli;
 mod cluster;
+mod cluster_kill;
 mod common;
 mod crash;
 mod crash_checkout;
