@@ -15,7 +15,13 @@
 //! written), three alternating rounds each: exposures are batched, so they should cost
 //! checkouts less than 10 %.
 //!
-//! `cargo bench --bench checkout -- [--seconds 10] [--concurrency 64] [--strategy both|pessimistic|optimistic] [--code] [--exposures]`
+//! With `--backend postgres --nodes 1,2,3`, it measures instead, in one run, durable checkouts/s
+//! and their latency on PostgreSQL with each number of shopd nodes sharing one database
+//! (requests spread round-robin), beside the embedded store's figure: three alternating rounds,
+//! medians. The server is Debian's `postgresql` started on a loopback port with its durability
+//! kept (`tests/support/postgres.sh … durable`), or the one `SHOPD_TEST_POSTGRES` names.
+//!
+//! `cargo bench --bench checkout -- [--seconds 10] [--concurrency 64] [--strategy both|pessimistic|optimistic] [--code] [--exposures] [--backend postgres --nodes 1,2,3]`
 
 #[path = "driver/mod.rs"]
 mod driver;
@@ -291,8 +297,116 @@ fn compare_exposures(concurrency: usize, seconds: u64, smoke: bool) {
     );
 }
 
+/// Checkouts spread round-robin over `nodes` shopd processes sharing the fresh database `url`.
+fn run_nodes(
+    url: &str,
+    nodes: usize,
+    concurrency: usize,
+    seconds: u64,
+    smoke: bool,
+) -> driver::Report {
+    let servers = driver::cluster::nodes(url, nodes, &[]);
+    let bases: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
+    // Enough carts for a run well above the rate seen here (bounded: the run stops early if
+    // they run out; cart creation on PostgreSQL is itself a write per cart).
+    let n = if smoke { 200 } else { 1_500 * seconds as usize };
+    let rt = runtime();
+    let carts = rt.block_on(async {
+        let c = reqwest::Client::new();
+        let token = admin_token(&c, &bases[0]).await;
+        let variants = catalog(&c, &bases[0], &token).await;
+        carts(&c, &bases[0], &variants, n).await
+    });
+    drop(rt);
+    let carts = Arc::new(carts);
+    let body = Arc::new(json!({"email": "bench@example.com", "shipping_address": {
+        "name": "Bench", "line1": "1 Load Street", "city": "Berlin", "postal_code": "10115", "country": "DE"}}));
+    let targets = Arc::new(bases.clone());
+    let make: MakeRequest = Arc::new(move |c: &reqwest::Client, _base: &str, i| {
+        let i = i as usize % carts.len();
+        c.post(format!("{}/api/v1/checkout", targets[i % targets.len()]))
+            .header("X-Cart-Token", &carts[i])
+            .header("Idempotency-Key", format!("bench-{i}"))
+            .json(&*body)
+    });
+    let load = Load {
+        concurrency,
+        duration: Duration::from_secs(seconds),
+        max_requests: n as u64,
+        warmup: Duration::from_millis(if smoke { 0 } else { 500 }),
+        expected: &[],
+    };
+    let r = drive(
+        &format!(
+            "checkout (postgres, {nodes} node{})",
+            if nodes == 1 { "" } else { "s" }
+        ),
+        &bases[0],
+        &load,
+        make,
+    );
+    println!("{}", r.line());
+    let rss: Vec<String> = servers
+        .iter()
+        .map(|s| format!("{:.0}", s.rss_mib()))
+        .collect();
+    println!("  node RSS MiB: {}", rss.join(", "));
+    r
+}
+
+/// PostgreSQL with each node count in `counts` beside the embedded store, alternating rounds.
+fn compare_backends(counts: &[usize], concurrency: usize, seconds: u64, smoke: bool) {
+    let pg = driver::cluster::Postgres::start();
+    let rounds = if smoke { 1 } else { 3 };
+    let mut embedded = Vec::new();
+    let mut by_nodes: Vec<Vec<driver::Report>> = vec![Vec::new(); counts.len()];
+    for _ in 0..rounds {
+        embedded.push(run("pessimistic", 512, concurrency, seconds, smoke).0);
+        for (k, &n) in counts.iter().enumerate() {
+            by_nodes[k].push(run_nodes(&pg.database(), n, concurrency, seconds, smoke));
+        }
+    }
+    let m = driver::median_of;
+    let (e, e95) = (m(&embedded, |r| r.rps), m(&embedded, |r| r.p95));
+    println!("medians of {rounds} at {concurrency} clients:");
+    println!("  embedded (1 node):     {e:>7.0} durable checkouts/s  p95 {e95:>7.2} ms");
+    let one = m(&by_nodes[0], |r| r.rps);
+    for (k, &n) in counts.iter().enumerate() {
+        let (r, p95) = (m(&by_nodes[k], |r| r.rps), m(&by_nodes[k], |r| r.p95));
+        println!(
+            "  postgres, {n} node{}: {r:>7.0} durable checkouts/s  p95 {p95:>7.2} ms  = {:.2}x embedded, {:.2}x {} node{}",
+            if n == 1 { " " } else { "s" },
+            r / e.max(1e-9),
+            r / one.max(1e-9),
+            counts[0],
+            if counts[0] == 1 { "" } else { "s" },
+        );
+    }
+}
+
 fn main() {
     let smoke = !std::env::args().any(|a| a == "--bench");
+    let postgres = arg("--backend").as_deref() == Some("postgres");
+    // The smoke run (the test command) drives PostgreSQL too when the test server is there.
+    if postgres || (smoke && std::env::var("SHOPD_TEST_POSTGRES").is_ok_and(|u| !u.is_empty())) {
+        let counts: Vec<usize> = arg("--nodes")
+            .unwrap_or_else(|| if smoke { "1,2".into() } else { "1,2,3".into() })
+            .split(',')
+            .filter_map(|n| n.trim().parse().ok())
+            .filter(|n| *n > 0)
+            .collect();
+        let seconds: u64 = arg("--seconds")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(if smoke { 1 } else { 10 });
+        let concurrency: usize = arg("--concurrency")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(64);
+        compare_backends(&counts, concurrency, seconds, smoke);
+        if !smoke {
+            driver::finish();
+            return;
+        }
+    }
     if std::env::args().any(|a| a == "--exposures") || smoke {
         let seconds: u64 = arg("--seconds")
             .and_then(|v| v.parse().ok())
