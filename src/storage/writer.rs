@@ -169,23 +169,26 @@ pub(crate) fn wake<'a>(common: &Common, tables: impl Iterator<Item = &'a str>, s
     }
 }
 
+/// The next write to start a batch with, waiting for one; `None` once the queue is closed and
+/// empty. A shutdown closes the queue (writes already queued still run); after a failure that
+/// stops the store, writes are refused here.
+pub(crate) fn next_write(common: &Common, rx: &mut mpsc::Receiver<Msg>) -> Option<Request> {
+    loop {
+        match rx.blocking_recv()? {
+            Msg::Shutdown => rx.close(),
+            Msg::Write(r) if common.failed.load(Ordering::SeqCst) => {
+                reject(r, StorageError::Unavailable)
+            }
+            Msg::Write(r) => return Some(r),
+        }
+    }
+}
+
 pub(crate) fn run(ctx: WriterCtx, mut rx: mpsc::Receiver<Msg>) {
     let common = &ctx.common;
     let _guard = FailOnPanic(common.failed.clone());
     let mut commits: u64 = 0;
-    while let Some(msg) = rx.blocking_recv() {
-        let first = match msg {
-            Msg::Write(r) => r,
-            Msg::Shutdown => {
-                // Requests already queued still run; new ones are refused.
-                rx.close();
-                continue;
-            }
-        };
-        if common.failed.load(Ordering::SeqCst) {
-            reject(first, StorageError::Unavailable);
-            continue;
-        }
+    while let Some(first) = next_write(common, &mut rx) {
         let txn = match ctx.db.begin_write() {
             Ok(mut t) => {
                 let _ = t.set_durability(redb::Durability::Immediate);

@@ -157,6 +157,27 @@ impl Cluster {
     }
 }
 
+/// Runs `f(cluster, i, cart)` for every cart, 100 at a time; the answers in cart order.
+async fn in_rounds<T, F, Fut>(c: &std::sync::Arc<Cluster>, carts: &[String], f: F) -> Vec<T>
+where
+    F: Fn(std::sync::Arc<Cluster>, usize, String) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let mut out = Vec::with_capacity(carts.len());
+    for (round, chunk) in carts.chunks(100).enumerate() {
+        let tasks: Vec<_> = chunk
+            .iter()
+            .enumerate()
+            .map(|(j, cart)| tokio::spawn(f(c.clone(), round * 100 + j, cart.clone())))
+            .collect();
+        for t in tasks {
+            out.push(t.await.expect("join"));
+        }
+    }
+    out
+}
+
 /// 1,000 checkouts of the last 10 units, spread over 3 nodes, 100 at a time: exactly 10
 /// orders, every other answer a clear 409; a replay of an acknowledged checkout on each other
 /// node returns the same order.
@@ -171,25 +192,12 @@ async fn three_nodes_sell_ten_units_once_and_replay_orders_across_nodes() {
     for i in 0..1000 {
         carts.push(c.cart(i, &variant).await);
     }
-    let mut results = Vec::new();
-    for (round, chunk) in carts.chunks(100).enumerate() {
-        let tasks: Vec<_> = chunk
-            .iter()
-            .enumerate()
-            .map(|(j, cart)| {
-                let (c, cart) = (c.clone(), cart.clone());
-                let i = round * 100 + j;
-                tokio::spawn(async move {
-                    let key = format!("k-{i}");
-                    let (status, order) = c.checkout(i + 1, &cart, &key).await;
-                    (i, cart, key, status, order)
-                })
-            })
-            .collect();
-        for t in tasks {
-            results.push(t.await.expect("join"));
-        }
-    }
+    let results = in_rounds(&c, &carts, |c, i, cart| async move {
+        let key = format!("k-{i}");
+        let (status, order) = c.checkout(i + 1, &cart, &key).await;
+        (i, cart, key, status, order)
+    })
+    .await;
     let placed: Vec<_> = results.iter().filter(|r| r.3 == 201).collect();
     assert_eq!(placed.len(), 10, "exactly the ten units are sold");
     let others: std::collections::BTreeMap<u16, usize> = results
@@ -321,33 +329,23 @@ async fn a_code_keeps_its_100_uses_and_each_mail_goes_once_across_nodes() {
     }
     let mut with_code = 0;
     let mut refused = 0;
-    for (round, chunk) in carts.chunks(100).enumerate() {
-        let tasks: Vec<_> = chunk
-            .iter()
-            .enumerate()
-            .map(|(j, cart)| {
-                let (c, cart) = (c.clone(), cart.clone());
-                let i = round * 100 + j;
-                tokio::spawn(async move {
-                    let body = common::shop::checkout_body(&format!("coded{i}@example.com"));
-                    c.checkout_as(i + 2, &cart, &format!("code-{i}"), &body)
-                        .await
-                })
-            })
-            .collect();
-        for t in tasks {
-            let (status, body) = t.await.expect("join");
-            match status {
-                201 => {
-                    assert_eq!(body["totals"]["discount"]["amount"], 100, "{body}");
-                    with_code += 1;
-                }
-                409 => {
-                    assert_eq!(body["code"], "promotion_unavailable", "{body}");
-                    refused += 1;
-                }
-                other => panic!("unexpected {other}: {body}"),
+    let answers = in_rounds(&c, &carts, |c, i, cart| async move {
+        let body = common::shop::checkout_body(&format!("coded{i}@example.com"));
+        c.checkout_as(i + 2, &cart, &format!("code-{i}"), &body)
+            .await
+    })
+    .await;
+    for (status, body) in answers {
+        match status {
+            201 => {
+                assert_eq!(body["totals"]["discount"]["amount"], 100, "{body}");
+                with_code += 1;
             }
+            409 => {
+                assert_eq!(body["code"], "promotion_unavailable", "{body}");
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {body}"),
         }
     }
     assert_eq!((with_code, refused), (100, 200));

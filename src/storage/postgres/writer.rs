@@ -5,7 +5,6 @@
 //! failure it does not stop the store.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use deadpool_postgres::ClientWrapper;
 use tokio::sync::mpsc;
@@ -13,25 +12,14 @@ use tokio::sync::mpsc;
 use super::{Pg, PgTables, sql};
 use crate::storage::StorageError;
 use crate::storage::WriteTx;
-use crate::storage::writer::{Common, FailOnPanic, Msg, collect, finish, reject};
+use crate::storage::writer::{Common, FailOnPanic, Msg, collect, finish, next_write, reject};
 
 /// The writer thread's loop.
 pub(crate) fn run(pg: Arc<Pg>, common: Common, mut rx: mpsc::Receiver<Msg>) {
     let _guard = FailOnPanic(common.failed.clone());
     let mut conn: Option<Arc<ClientWrapper>> = None;
     let mut commits: u64 = 0;
-    while let Some(msg) = rx.blocking_recv() {
-        let first = match msg {
-            Msg::Write(r) => r,
-            Msg::Shutdown => {
-                rx.close();
-                continue;
-            }
-        };
-        if common.failed.load(Ordering::SeqCst) {
-            reject(first, StorageError::Unavailable);
-            continue;
-        }
+    while let Some(first) = next_write(&common, &mut rx) {
         let c = match begin(&pg, &mut conn) {
             Ok(c) => c,
             Err(e) => {
