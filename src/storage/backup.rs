@@ -13,7 +13,7 @@ use super::error::{OpenError, StorageError};
 use super::lock::DataDirLock;
 use super::postgres::load::{Existing, Loader};
 use super::postgres::{Pg, PgOptions};
-use super::{Backend, DB_FILE, ReadTx, StoreOptions, schema_version_of, stored_version};
+use super::{Backend, DB_FILE, ReadTx, StoreOptions, stored_version};
 
 /// Rows read per page while dumping a table.
 const PAGE: usize = 10_000;
@@ -119,9 +119,10 @@ impl Source {
             Backend::Embedded => {
                 let dir = &opts.data_dir;
                 let lock = DataDirLock::acquire(dir)?;
-                let schema_version =
-                    schema_version_of(dir)?.ok_or_else(|| empty(dir.display().to_string()))?;
                 let path = dir.join(DB_FILE);
+                if !path.exists() {
+                    return Err(empty(dir.display().to_string()));
+                }
                 let db = redb::Database::open(&path).map_err(|e| OpenError::Database {
                     path: path.display().to_string(),
                     reason: e.to_string(),
@@ -129,6 +130,8 @@ impl Source {
                 let r = redb::ReadableDatabase::begin_read(&db)
                     .map(ReadTx::new)
                     .map_err(StorageError::io)?;
+                let schema_version =
+                    stored_version(&r)?.ok_or_else(|| empty(dir.display().to_string()))?;
                 Ok(Source {
                     r,
                     schema_version,

@@ -455,6 +455,11 @@ impl Catalog {
         })
     }
 
+    /// The last change-feed sequence number given (0: none yet).
+    pub fn feed_head(&self) -> Result<u64, CatalogError> {
+        Ok(changes::head(&self.store.read()?)?)
+    }
+
     /// Changes whenever a commit appends to the change feed (on any node, on PostgreSQL).
     pub fn watch_feed(&self) -> tokio::sync::watch::Receiver<u64> {
         self.store.watch(changes::FEED_TABLE)

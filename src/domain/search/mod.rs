@@ -528,9 +528,8 @@ impl Search {
     pub fn reindex(&self, progress: &mut dyn FnMut(u64)) -> Result<u64, SearchError> {
         let position = self
             .catalog
-            .feed(u64::MAX, 0)
-            .map_err(|e| SearchError::Index(e.to_string()))?
-            .head;
+            .feed_head()
+            .map_err(|e| SearchError::Index(e.to_string()))?;
         let mut err = None;
         let products = self
             .catalog
