@@ -33,6 +33,8 @@ pub enum PoolError {
     Busy,
     /// The pool has stopped.
     Stopped,
+    /// The job panicked (a bug); its thread caught it and serves the next job.
+    Panicked,
 }
 
 impl WorkPool {
@@ -75,7 +77,10 @@ impl WorkPool {
     ) -> Result<T, PoolError> {
         let (otx, orx) = oneshot::channel();
         let job: Job = Box::new(move || {
-            let _ = otx.send(f());
+            // A panicking job must not take its thread with it: a pool that lost every
+            // thread would refuse all later work until a restart.
+            let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            let _ = otx.send(done.map_err(|_| PoolError::Panicked));
         });
         let sent = crate::core::sync::lock(&self.tx).try_send(job);
         match sent {
@@ -83,7 +88,7 @@ impl WorkPool {
             Err(mpsc::TrySendError::Full(_)) => return Err(PoolError::Busy),
             Err(mpsc::TrySendError::Disconnected(_)) => return Err(PoolError::Stopped),
         }
-        orx.await.map_err(|_| PoolError::Stopped)
+        orx.await.map_err(|_| PoolError::Stopped)?
     }
 }
 
@@ -116,6 +121,16 @@ mod tests {
             .flatten();
         assert!(name.is_some_and(|n| n.starts_with("shopd-test-")));
         assert_eq!(h.run(|| 6 * 7).await, Ok(42));
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_fails_alone_and_the_threads_live_on() {
+        let h = WorkPool::new("shopd-test", 2, 4, Priority::Normal).expect("pool");
+        for _ in 0..4 {
+            let r = h.run(|| -> u32 { panic!("a bug") }).await;
+            assert_eq!(r, Err(PoolError::Panicked));
+        }
+        assert_eq!(h.run(|| 6 * 7).await, Ok(42), "threads lost to panics");
     }
 
     #[tokio::test]

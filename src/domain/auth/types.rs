@@ -126,6 +126,7 @@ impl From<crate::core::PoolError> for AuthError {
         match e {
             crate::core::PoolError::Busy => AuthError::Busy,
             crate::core::PoolError::Stopped => AuthError::Internal("hashing pool stopped".into()),
+            crate::core::PoolError::Panicked => AuthError::Internal("hashing panicked".into()),
         }
     }
 }

@@ -461,6 +461,7 @@ fn pool_error(e: crate::core::PoolError) -> SearchError {
     match e {
         crate::core::PoolError::Busy => SearchError::Busy,
         crate::core::PoolError::Stopped => SearchError::Index("search pool stopped".into()),
+        crate::core::PoolError::Panicked => SearchError::Index("search panicked".into()),
     }
 }
 

@@ -44,6 +44,7 @@ impl SearchIndex {
                 FacetKey::Category(_) | FacetKey::Price(_) => {}
             }
         }
+        let searcher = self.reader.searcher();
         let mut body = strip_html(&p.description);
         for t in &p.tags {
             body.push(' ');
@@ -54,6 +55,10 @@ impl SearchIndex {
             .with_min_term_frequency(1)
             .with_max_query_terms(MAX_QUERY_TERMS)
             .with_min_word_length(3)
+            // tantivy counts a word's documents including deleted ones (until a merge) but
+            // the index's documents without them, and asserts the first is not larger: an
+            // edited product can make it so. Such a word is in nearly every product anyway.
+            .with_max_doc_frequency(searcher.num_docs())
             .with_document_fields(vec![
                 (f.title, vec![OwnedValue::Str(p.title.clone())]),
                 (f.body, vec![OwnedValue::Str(body)]),
@@ -79,7 +84,6 @@ impl SearchIndex {
                 )),
             ),
         ]);
-        let searcher = self.reader.searcher();
         let top = searcher.search(&query, &TopDocs::with_limit(n).order_by_score())?;
         let mut out = Vec::with_capacity(top.len());
         for (score, addr) in top {
@@ -89,5 +93,52 @@ impl SearchIndex {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::core::{TestClock, Timestamp};
+    use crate::domain::catalog::{Catalog, Product};
+    use crate::domain::search::SearchIndex;
+    use crate::storage::{SCHEMA_V1, Store, StoreOptions};
+
+    /// Edited products leave deleted documents behind until a merge, so a word can count
+    /// more documents than the index holds; asking for similar products must still work.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn similar_products_survive_edits_not_yet_merged() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(StoreOptions::new(
+            dir.path().join("data"),
+            Arc::new(TestClock::new(Timestamp::from_millis(1_000_000))),
+            SCHEMA_V1,
+        ))
+        .expect("open");
+        let catalog = Catalog::new(store);
+        catalog
+            .seed_demo(12, 7, false, &mut |_| {})
+            .await
+            .expect("demo");
+        let products: Vec<Product> = catalog
+            .all_products(100)
+            .collect::<Result<_, _>>()
+            .expect("products");
+        let (index, _) = SearchIndex::open(&dir.path().join("search")).expect("index");
+        let all: Vec<_> = products
+            .iter()
+            .map(|p| (p.id, Some((p.clone(), true))))
+            .collect();
+        index.apply_many(&all, 1).expect("index");
+        // Half of them edited (a segment whose documents are all deleted goes at once, a
+        // half-deleted one stays): a word in every product now counts 1.5 documents each.
+        index.apply_many(&all[..all.len() / 2], 2).expect("edit");
+        assert_eq!(index.len(), products.len() as u64);
+        for p in &products {
+            let similar = index.similar(p, 5).expect("similar");
+            assert!(!similar.is_empty(), "nothing like {}", p.title);
+            assert!(similar.iter().all(|(id, _)| *id != p.id), "itself offered");
+        }
     }
 }
