@@ -1,12 +1,13 @@
 //! Three nodes on one PostgreSQL database under checkout and payment load while one node at a
 //! time is SIGKILLed at random moments and started again: no acknowledged order or payment is
 //! lost, no idempotency key places two orders (retries go to another node), no order is paid
-//! twice, and the mail jobs a killed node held under lease are finished by the others once the
-//! lease ends. PostgreSQL leg of the suite only.
+//! twice, the mail jobs a killed node held under lease are finished by the others once the
+//! lease ends, and jobs whose effect commits with their ack (diagnostic effect jobs, enqueued
+//! through every node meanwhile) apply it exactly once. PostgreSQL leg of the suite only.
 
 use crate::common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -124,6 +125,43 @@ async fn customer(c: &reqwest::Client, bases: &Bases, variant: &str, n: usize, l
     }
 }
 
+/// Diagnostic effect jobs enqueued through the live nodes until `stop`: the keys acknowledged,
+/// and those whose answer was lost (retried once through another node: dedupe keeps one job).
+async fn enqueue_effects(
+    c: &reqwest::Client,
+    bases: &Bases,
+    admin: &str,
+    stop: &AtomicBool,
+) -> (BTreeSet<String>, BTreeSet<String>) {
+    let (mut acked, mut lost) = (BTreeSet::new(), BTreeSet::new());
+    let started = Instant::now();
+    let mut n = 0;
+    // Bounded: stops when told, after 5 minutes, or at 3,000 keys.
+    while !stop.load(Ordering::SeqCst) && started.elapsed() < Duration::from_secs(300) && n < 3000 {
+        n += 1;
+        let key = format!("effect-{n}");
+        for attempt in 0..2 {
+            let Some(base) = live(bases, n + attempt) else {
+                break;
+            };
+            let r = c
+                .post(format!("{base}/api/v1/admin/diagnostics/jobs"))
+                .bearer_auth(admin)
+                .json(&json!({ "key": key }))
+                .send()
+                .await;
+            if r.is_ok_and(|r| r.status().as_u16() == 202) {
+                acked.insert(key.clone());
+                lost.remove(&key);
+                break;
+            }
+            lost.insert(key.clone());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    (acked, lost)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killing_nodes_under_load_loses_nothing_and_pays_nothing_twice() {
     if !common::backend::is_postgres() {
@@ -209,6 +247,11 @@ async fn killing_nodes_under_load_loses_nothing_and_pays_nothing_twice() {
             })
         })
         .collect();
+    let effects = {
+        let (client, bases, admin, stop) =
+            (client.clone(), bases.clone(), admin.clone(), stop.clone());
+        tokio::spawn(async move { enqueue_effects(&client, &bases, &admin, &stop).await })
+    };
     let deadline = Instant::now() + Duration::from_secs(240);
     let mut taken_over = 0;
     for k in 0..KILLS {
@@ -251,6 +294,7 @@ async fn killing_nodes_under_load_loses_nothing_and_pays_nothing_twice() {
     for t in load {
         t.await.expect("client");
     }
+    let (effects_acked, effects_lost) = effects.await.expect("effects");
     let told = ledger.lock().expect("ledger").clone();
     let acked: Vec<(&String, &Told)> = told.iter().filter(|(_, t)| t.order.is_some()).collect();
     let paid: Vec<&Told> = told.values().filter(|t| t.paid).collect();
@@ -349,8 +393,45 @@ async fn killing_nodes_under_load_loses_nothing_and_pays_nothing_twice() {
         .map(|a| a.iter().filter(|j| j["kind"] == "mail.send").collect())
         .unwrap_or_default();
     assert!(stuck.is_empty(), "mail jobs still claimed: {stuck:?}");
+    effects_applied_once(&get, &effects_acked, &effects_lost).await;
     drop(sink);
     for p in nodes.into_iter().flatten() {
         assert_eq!(p.terminate().code(), Some(0));
+    }
+}
+
+/// Every acknowledged effect job ran, and no effect job (acknowledged or not) applied its
+/// effect twice, though nodes died between running jobs and acknowledging them.
+async fn effects_applied_once<F, Fut>(get: &F, acked: &BTreeSet<String>, lost: &BTreeSet<String>)
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = (u16, Value)>,
+{
+    println!(
+        "{} effect jobs acknowledged, {} answers lost",
+        acked.len(),
+        lost.len()
+    );
+    assert!(acked.len() >= 100, "too few effect jobs got through");
+    let summary = common::eventually(Duration::from_secs(60), || async {
+        let (_, s) = get("/api/v1/admin/diagnostics/jobs/summary".into()).await;
+        (s["pending"] == 0).then_some(s)
+    })
+    .await
+    .expect("effect jobs drained");
+    assert_eq!(summary["duplicated"], 0, "{summary}");
+    assert_eq!(summary["applied"], summary["keys"], "{summary}");
+    assert_eq!(
+        summary["keys"], summary["jobs"],
+        "every job's effect applied: {summary}"
+    );
+    for key in acked {
+        let (status, s) = get(format!("/api/v1/admin/diagnostics/jobs/{key}")).await;
+        assert_eq!(status, 200, "{key} lost: {s}");
+        assert_eq!(
+            (s["state"].as_str(), s["effect_count"].as_u64()),
+            (Some("done"), Some(1)),
+            "{key}: {s}"
+        );
     }
 }
