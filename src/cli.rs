@@ -436,6 +436,20 @@ fn check_config(
     let cfg = load(config, log_format, data_dir, None)?;
     println!("# effective configuration");
     print!("{}", toml::to_string_pretty(&cfg)?);
+    if let storage::Backend::Postgres(pg) = cfg.storage_backend() {
+        let probe = storage::probe_database(&pg)?;
+        let tls = match &probe.tls {
+            Some(v) => format!("encrypted ({v})"),
+            None => "NOT encrypted (add ?sslmode=verify-full to the URL)".into(),
+        };
+        println!(
+            "\n# database: PostgreSQL {}, connection {tls}",
+            probe.server_version
+        );
+        println!("# database: {}", schema_state(probe.schema_version)?);
+        println!("# configuration OK");
+        return Ok(ExitCode::SUCCESS);
+    }
     let dir = cfg.data_dir();
     if !dir.exists() {
         println!(
@@ -447,32 +461,29 @@ fn check_config(
     }
     match DataDirLock::acquire(&dir) {
         Ok(lock) => {
-            match storage::schema_version_of(&dir)? {
-                None => println!("\n# data directory {}: empty", dir.display()),
-                Some(v) if v > SCHEMA.version => {
-                    anyhow::bail!(
-                        "data directory {} has schema version {v}, newer than this shopd's {}",
-                        dir.display(),
-                        SCHEMA.version
-                    )
-                }
-                Some(v) => println!(
-                    "\n# data directory {}: schema version {v} (this shopd: {}){}",
-                    dir.display(),
-                    SCHEMA.version,
-                    if v < SCHEMA.version {
-                        ", will be migrated at start"
-                    } else {
-                        ""
-                    }
-                ),
-            }
+            let state = schema_state(storage::schema_version_of(&dir)?)?;
+            println!("\n# data directory {}: {state}", dir.display());
             drop(lock);
         }
         Err(e) => println!("\n# {e}"),
     }
     println!("# configuration OK");
     Ok(ExitCode::SUCCESS)
+}
+
+/// A stored schema version against this build's: refused when newer.
+fn schema_state(stored: Option<u32>) -> anyhow::Result<String> {
+    let ours = SCHEMA.version;
+    Ok(match stored {
+        None => "empty".into(),
+        Some(v) if v > ours => {
+            anyhow::bail!("the data has schema version {v}, newer than this shopd's {ours}")
+        }
+        Some(v) if v < ours => {
+            format!("schema version {v} (this shopd: {ours}), will be migrated at start")
+        }
+        Some(v) => format!("schema version {v} (this shopd: {ours})"),
+    })
 }
 
 fn serve(

@@ -156,7 +156,7 @@ section! {
         data_dir: String = "./shopd-data".into(), rules::chars(1, 4096);
         /// Where the tables live: embedded (one redb file in data_dir) or postgres (storage.postgres_url; several nodes may share it, each with its own data_dir)
         backend: String = "embedded".into(), rules::one_of(&["embedded", "postgres"]);
-        /// PostgreSQL connection string, postgres://user:password@host:5432/db or key=value form (prefer SHOPD_STORAGE_POSTGRES_URL_FILE)
+        /// PostgreSQL connection string, postgres://user:password@host:5432/db or key=value form (prefer SHOPD_STORAGE_POSTGRES_URL_FILE); TLS as in libpq: ?sslmode=verify-full (or verify-ca, require, prefer, disable) and sslrootcert=/path/ca.pem (default: the Mozilla roots)
         postgres_url: Secret = Secret::default();
         /// Pooled PostgreSQL connections for reads, per node (the writer and the change listener use one more each)
         postgres_pool_size: usize = 16, rules::between(1, 1000);

@@ -13,6 +13,7 @@ command -v caddy >/dev/null 2>&1 || need_apt+=(caddy)   # the other documented r
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)   # the browser suite drives Debian's Chromium headless
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)   # runs playwright-core and axe-core
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)   # the suite's second storage backend
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)   # a throw-away CA for the PostgreSQL TLS test
 if ((${#need_apt[@]})); then
   echo "==> installing test tools: ${need_apt[*]}"
   SUDO=""

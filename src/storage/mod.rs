@@ -577,6 +577,36 @@ pub fn schema_version(opts: &StoreOptions) -> Result<Option<u32>, OpenError> {
         })
 }
 
+/// What `check-config` learns from a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct DatabaseProbe {
+    /// The schema version stored there (`None`: no shop yet).
+    pub schema_version: Option<u32>,
+    /// The server's version.
+    pub server_version: String,
+    /// The TLS version of the connection; `None` when not encrypted.
+    pub tls: Option<String>,
+}
+
+/// Connects to the database `opts` names and reads what `check-config` reports. Takes no
+/// data directory lock: the nodes sharing the database may be running.
+pub fn probe_database(opts: &PgOptions) -> Result<DatabaseProbe, OpenError> {
+    let pg = postgres::Pg::connect(opts)?;
+    let failed = |e: StorageError| OpenError::Database {
+        path: "storage.postgres_url".into(),
+        reason: e.to_string(),
+    };
+    let (server_version, tls) = pg.describe().map_err(failed)?;
+    let schema_version = engine_read(&Engine::Postgres(pg))
+        .and_then(|r| stored_version(&r))
+        .map_err(failed)?;
+    Ok(DatabaseProbe {
+        schema_version,
+        server_version,
+        tls,
+    })
+}
+
 /// Test and tooling hook: force the stored schema version (used to simulate data from an older
 /// or a newer shopd), on either backend. Requires the data dir not to be open elsewhere.
 pub fn force_schema_version(opts: &StoreOptions, version: u32) -> Result<(), OpenError> {

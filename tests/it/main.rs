@@ -39,6 +39,7 @@ mod openapi;
 mod orders;
 mod pages;
 mod payments;
+mod postgres_tls;
 mod pricing;
 mod proxy;
 mod recommend;

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::sync::watch;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{Pg, sql};
 
@@ -17,11 +18,11 @@ type Watchers = Arc<Mutex<HashMap<&'static str, watch::Sender<u64>>>>;
 
 /// Starts the listener on the bridge; it reconnects (every second) until the store closes.
 pub(crate) fn listen(pg: &Pg, watchers: Watchers) {
-    let config = pg.config.clone();
+    let (config, tls) = (pg.config.clone(), pg.tls.clone());
     pg.bridge.spawn(async move {
         let mut seen: u64 = 0;
         loop {
-            if let Err(e) = listen_once(&config, &watchers, &mut seen).await {
+            if let Err(e) = listen_once(&config, &tls, &watchers, &mut seen).await {
                 tracing::debug!(error = %e, "storage: commit listener reconnecting");
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -31,10 +32,11 @@ pub(crate) fn listen(pg: &Pg, watchers: Watchers) {
 
 async fn listen_once(
     config: &tokio_postgres::Config,
+    tls: &MakeRustlsConnect,
     watchers: &Watchers,
     seen: &mut u64,
 ) -> Result<(), tokio_postgres::Error> {
-    let (client, mut connection) = config.connect(NoTls).await?;
+    let (client, mut connection) = config.connect(tls.clone()).await?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let driver = tokio::spawn(async move {
         let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));

@@ -11,6 +11,7 @@ mod listen;
 pub(crate) mod load;
 mod snapshot;
 mod sql;
+mod tls;
 pub(crate) mod writer;
 
 use std::str::FromStr;
@@ -19,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::NoTls;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 pub(crate) use batch::PgTables;
 pub(crate) use bridge::Bridge;
@@ -54,6 +55,8 @@ pub(crate) struct Pg {
     pub(crate) bridge: Bridge,
     pub(crate) pool: Pool,
     pub(crate) config: tokio_postgres::Config,
+    /// TLS as the connection string asked (`tls.rs`), for every connection.
+    pub(crate) tls: MakeRustlsConnect,
     reachable: AtomicBool,
 }
 
@@ -64,8 +67,11 @@ impl Pg {
             path: "storage.postgres_url".into(),
             reason,
         };
-        let mut config = tokio_postgres::Config::from_str(&opts.url)
+        let (url, tls) = tls::split(&opts.url).map_err(&fail)?;
+        let connector = tls.connector().map_err(&fail)?;
+        let mut config = tokio_postgres::Config::from_str(&url)
             .map_err(|e| fail(format!("not a PostgreSQL connection string: {e}")))?;
+        config.ssl_mode(tls.ssl_mode());
         let timeout_ms = opts.statement_timeout.as_millis();
         config
             .application_name("shopd")
@@ -77,7 +83,7 @@ impl Pg {
         let bridge = Bridge::new().map_err(|e| fail(e.to_string()))?;
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            connector.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -93,6 +99,7 @@ impl Pg {
             bridge,
             pool,
             config,
+            tls: connector,
             reachable: AtomicBool::new(true),
         });
         pg.create_schema().map_err(|e| fail(e.to_string()))?;
@@ -117,9 +124,9 @@ impl Pg {
     /// A connection of its own (the writer's, a migration's), outside the pool, with its own
     /// statement cache.
     pub(crate) fn client(&self) -> Result<Arc<ClientWrapper>, StorageError> {
-        let config = self.config.clone();
+        let (config, tls) = (self.config.clone(), self.tls.clone());
         let client = self.bridge.run(async move {
-            let (client, connection) = config.connect(NoTls).await?;
+            let (client, connection) = config.connect(tls).await?;
             let task = tokio::spawn(async move {
                 if let Err(e) = connection.await {
                     tracing::debug!(error = %e, "storage: a PostgreSQL connection closed");
@@ -168,6 +175,26 @@ impl Pg {
         self.reachable.store(ok, Ordering::Relaxed);
         ok
     }
+
+    /// The server's version and the TLS version of a pooled connection (`None`: not
+    /// encrypted), for `check-config`.
+    pub(crate) fn describe(&self) -> Result<(String, Option<String>), StorageError> {
+        let pool = self.pool.clone();
+        let row = self.bridge.run(async move {
+            let c = pool
+                .get()
+                .await
+                .map_err(|e| StorageError::Database(e.to_string()))?;
+            c.query_one(
+                "SELECT current_setting('server_version'), \
+                 (SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl)",
+                &[],
+            )
+            .await
+            .map_err(|e| database_error(&e))
+        })??;
+        Ok((row.get(0), row.get(1)))
+    }
 }
 
 /// A driver error as a storage error: the database could not be reached or refused the
@@ -176,7 +203,17 @@ impl Pg {
 pub(crate) fn database_error(e: &tokio_postgres::Error) -> StorageError {
     let what = match e.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => e.to_string(),
+        None => {
+            // The driver's message names the step ("error performing TLS handshake"); its
+            // sources say why ("invalid peer certificate: UnknownIssuer").
+            let mut what = e.to_string();
+            let mut cause = std::error::Error::source(e);
+            while let Some(c) = cause {
+                what = format!("{what}: {c}");
+                cause = c.source();
+            }
+            what
+        }
     };
     StorageError::Database(what)
 }

@@ -215,3 +215,62 @@ impl Drop for PgProxy {
         }
     }
 }
+
+/// Points every node started on `dir` (server and CLI) at `url` instead of this run's server.
+pub fn use_database(dir: &Path, url: &str) {
+    std::fs::create_dir_all(dir).expect("dir");
+    std::fs::write(dir.join(SHARED_DATABASE), url).expect("write");
+}
+
+/// A PostgreSQL cluster of a test's own (`tests/support/postgres.sh start DIR FLAGS…`),
+/// stopped when dropped. For what the run's shared server cannot be, e.g. TLS.
+pub struct OwnCluster {
+    /// Where it lives (`tls/ca.crt` with the `tls` flag).
+    pub dir: tempfile::TempDir,
+    /// `postgres://postgres@127.0.0.1:PORT` (no database).
+    pub url: String,
+}
+
+impl OwnCluster {
+    /// Starts one with `flags` (`durable`, `tls`).
+    pub fn start(flags: &[&str]) -> OwnCluster {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let _ = std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755));
+        let out = Command::new("bash")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/support/postgres.sh"
+            ))
+            .arg("start")
+            .arg(dir.path().join("pg"))
+            .args(flags)
+            .output()
+            .expect("run tests/support/postgres.sh");
+        assert!(
+            out.status.success(),
+            "PostgreSQL did not start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        OwnCluster { dir, url }
+    }
+
+    /// Its throw-away CA's certificate (with the `tls` flag).
+    pub fn ca(&self) -> std::path::PathBuf {
+        self.dir.path().join("pg/tls/ca.crt")
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/support/postgres.sh"
+            ))
+            .arg("stop")
+            .arg(self.dir.path().join("pg"))
+            .output();
+    }
+}
