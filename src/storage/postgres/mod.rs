@@ -3,7 +3,7 @@
 //! database. Reads are REPEATABLE READ snapshots from a pool; writes keep group commit: each
 //! node's writer folds queued requests into one transaction that first takes the cluster's
 //! write lock, so the domain keeps the single-writer semantics it was written for (no
-//! oversell, no double use) on every node. See ARCHITECTURE.md, "PostgreSQL".
+//! oversell, no double use) on every node. See DESIGN.md beside this file.
 
 mod batch;
 mod bridge;

@@ -2,7 +2,7 @@
 //! the table, `k` and `v` are the codec's bytes. `bytea` compares bytewise (memcmp, then
 //! length), exactly like redb's `&[u8]` keys, so ordered scans and prefixes mean the same on
 //! both backends. Only plain SQL is used (no extensions, no stored procedures) so that
-//! PostgreSQL-compatible databases can run it; see ARCHITECTURE.md.
+//! PostgreSQL-compatible databases can run it; see DESIGN.md beside this file.
 
 use std::ops::Bound;
 
