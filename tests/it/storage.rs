@@ -180,6 +180,63 @@ async fn a_request_sees_its_own_and_earlier_writes() {
     store.shutdown().await;
 }
 
+/// A write bigger than one statement (the PostgreSQL backend sends 5,000 rows per statement)
+/// commits whole: inserts, replacements and deletes over two tables, all seen afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_of_many_rows_commits_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(opts(dir.path())).expect("open");
+    let key = |i: u64| format!("k{i:06}");
+    store
+        .write(move |tx| {
+            for i in 0..12_000 {
+                tx.insert(&KV, &key(i), &i)?;
+            }
+            for i in 0..3_000 {
+                tx.insert(&PAIRS, &(i, i), &format!("p{i}"))?;
+            }
+            Ok::<_, StorageError>(())
+        })
+        .await
+        .expect("insert");
+    store
+        .write(move |tx| {
+            for i in 0..7_000 {
+                tx.remove(&KV, &key(i))?;
+            }
+            for i in 7_000..12_000 {
+                tx.insert(&KV, &key(i), &(i * 2))?;
+            }
+            tx.remove(&PAIRS, &(0, 0))?;
+            Ok::<_, StorageError>(())
+        })
+        .await
+        .expect("replace and delete");
+    let r = store.read().expect("read");
+    let mut after: Option<String> = None;
+    let mut seen = Vec::new();
+    loop {
+        let rows = r
+            .prefix(&KV, &(), after.as_ref(), Order::Asc, 1000)
+            .expect("scan");
+        let Some(last) = rows.last() else { break };
+        after = Some(last.0.clone());
+        seen.extend(rows);
+    }
+    assert_eq!(seen.len(), 5_000);
+    assert!(
+        seen.iter()
+            .all(|(k, v)| *k == key(v / 2) && v % 2 == 0 && *v >= 14_000)
+    );
+    assert_eq!(r.get(&PAIRS, &(0, 0)).expect("get"), None);
+    assert_eq!(
+        r.get(&PAIRS, &(2_999, 2_999)).expect("get").as_deref(),
+        Some("p2999")
+    );
+    drop(r);
+    store.shutdown().await;
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Put(u8, u8),

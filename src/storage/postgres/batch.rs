@@ -3,11 +3,12 @@
 //! memory until the batch commits, then go out as one upsert and one delete per table.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 use std::sync::Arc;
 
 use deadpool_postgres::ClientWrapper;
+use tokio_postgres::types::ToSql;
 
 use super::snapshot::ScanQuery;
 use super::{Pg, sql};
@@ -15,10 +16,15 @@ use crate::storage::Order;
 use crate::storage::StorageError;
 use crate::storage::tx::{Overlay, RawPair, TableAccess, merge_sorted};
 
-/// Rows per upsert or delete statement.
+/// A row's value as read, `None` when absent.
+type Found = Option<Vec<u8>>;
+
+/// Rows per write statement.
 const CHUNK: usize = 5_000;
 /// Extra rows fetched when a scan may have to skip keys the batch shadows.
 const SLACK: usize = 16;
+/// Most rows a batch remembers having read (a bulk import reads more; the rest are asked).
+const READ_CACHE: usize = 10_000;
 
 /// The batch's tables: the database as of the write lock, plus the batch's writes so far.
 pub(crate) struct PgTables<'a> {
@@ -27,6 +33,11 @@ pub(crate) struct PgTables<'a> {
     written: RefCell<Overlay>,
     /// The first failed statement: the transaction is aborted, the batch cannot commit.
     failure: RefCell<Option<StorageError>>,
+    /// Rows already read from the database in this batch. Under the write lock nothing but
+    /// this batch changes the database until it commits, and this batch's changes are in
+    /// `written` until then, so an answer stays true for the whole batch: requests of one
+    /// batch that read the same rows (the job queue's counters, a product's stock) ask once.
+    read: RefCell<HashMap<(&'static str, Vec<u8>), Found>>,
 }
 
 impl<'a> PgTables<'a> {
@@ -36,6 +47,7 @@ impl<'a> PgTables<'a> {
             conn,
             written: RefCell::new(BTreeMap::new()),
             failure: RefCell::new(None),
+            read: RefCell::new(HashMap::new()),
         }
     }
 
@@ -101,83 +113,58 @@ impl<'a> PgTables<'a> {
         }
     }
 
-    /// Sends the batch's writes; the caller commits.
-    pub(crate) fn flush(&self) -> Result<(), StorageError> {
+    /// The batch's writes in chunks of at most [`CHUNK`] rows, every table together.
+    fn chunks(&self) -> Vec<Chunk> {
         let written = std::mem::take(&mut *self.written.borrow_mut());
+        let mut out: Vec<Chunk> = Vec::new();
         for (table, rows) in written {
-            let (mut keys, mut values, mut gone) = (Vec::new(), Vec::new(), Vec::new());
             for (k, v) in rows {
+                if out.last().is_none_or(|c| c.len() >= CHUNK) {
+                    out.push(Chunk::default());
+                }
+                let Some(c) = out.last_mut() else { continue };
                 match v {
                     Some(v) => {
-                        keys.push(k);
-                        values.push(v);
+                        c.upsert.0.push(table);
+                        c.upsert.1.push(k);
+                        c.upsert.2.push(v);
                     }
-                    None => gone.push(k),
+                    None => {
+                        c.delete.0.push(table);
+                        c.delete.1.push(k);
+                    }
                 }
             }
-            while !keys.is_empty() {
-                let n = keys.len().min(CHUNK);
-                let (k, v): (Vec<Vec<u8>>, Vec<Vec<u8>>) =
-                    (keys.drain(..n).collect(), values.drain(..n).collect());
-                let conn = self.conn.clone();
-                self.note(self.pg.bridge.run(async move {
-                    let st = conn.prepare_cached(sql::UPSERT).await?;
-                    conn.execute(&st, &[&table, &k, &v]).await
-                }))?;
-            }
-            while !gone.is_empty() {
-                let n = gone.len().min(CHUNK);
-                let k: Vec<Vec<u8>> = gone.drain(..n).collect();
-                let conn = self.conn.clone();
-                self.note(self.pg.bridge.run(async move {
-                    let st = conn.prepare_cached(sql::DELETE).await?;
-                    conn.execute(&st, &[&table, &k]).await
-                }))?;
-            }
         }
-        Ok(())
+        out
     }
 
-    /// Flushes, tells other nodes which tables changed, and commits: durable when this returns
-    /// `Ok` (PostgreSQL's `synchronous_commit`).
+    /// Sends the batch's writes, tells other nodes which tables changed, and commits: durable
+    /// when this returns `Ok` (PostgreSQL's `synchronous_commit`). The writes (one statement
+    /// for a batch of up to [`CHUNK`] rows) and the COMMIT go out together, pipelined: one
+    /// round trip. If the write fails, the COMMIT behind it only ends the aborted
+    /// transaction, and the failure is returned.
     pub(crate) fn commit(&self, touched: &HashSet<&'static str>) -> Result<(), StorageError> {
         if let Some(e) = self.failure() {
             return Err(e);
         }
-        self.flush()?;
-        let mut names: Vec<&str> = touched.iter().copied().collect();
-        names.sort_unstable();
-        // NOTIFY payloads stop at 8,000 bytes; the runner's poll covers anything cut.
-        let mut payload = String::new();
-        for n in names {
-            if payload.len() + n.len() + 1 > 7_900 {
-                break;
-            }
-            if !payload.is_empty() {
-                payload.push(',');
-            }
-            payload.push_str(n);
-        }
+        let mut chunks = self.chunks();
+        let last = chunks.pop().unwrap_or_default();
+        let payload = notify_payload(touched);
         let conn = self.conn.clone();
         self.note(self.pg.bridge.run(async move {
-            conn.execute("SELECT pg_notify($1, $2)", &[&sql::CHANNEL, &payload])
-                .await?;
-            // COMMIT of a transaction that failed earlier answers ROLLBACK without an error:
-            // the failure above is checked first, and the tag here.
-            let msgs = conn.simple_query("COMMIT").await?;
-            Ok(msgs
-                .iter()
-                .any(|m| matches!(m, tokio_postgres::SimpleQueryMessage::CommandComplete(_))))
-        }))
-        .and_then(|done| {
-            if done {
-                Ok(())
-            } else {
-                Err(StorageError::Database(
-                    "the commit was not acknowledged".into(),
-                ))
+            let write = conn.prepare_cached(sql::WRITE).await?;
+            for c in &chunks {
+                conn.execute(&write, &c.params(&payload)).await?;
             }
-        })
+            // `join` polls in order: the write is sent before the COMMIT.
+            let p = last.params(&payload);
+            let (written, committed) =
+                futures_util::future::join(conn.execute(&write, &p), conn.batch_execute("COMMIT"))
+                    .await;
+            written?;
+            committed
+        }))
     }
 
     /// Ends the transaction without keeping anything.
@@ -196,13 +183,22 @@ impl TableAccess for PgTables<'_> {
         if let Some(v) = self.written.borrow().get(table).and_then(|t| t.get(key)) {
             return Ok(v.clone());
         }
+        let cached = (table, key.to_vec());
+        if let Some(v) = self.read.borrow().get(&cached) {
+            return Ok(v.clone());
+        }
         let conn = self.conn.clone();
-        let key = key.to_vec();
-        self.note(self.pg.bridge.run(async move {
+        let k = key.to_vec();
+        let v = self.note(self.pg.bridge.run(async move {
             let st = conn.prepare_cached(sql::GET).await?;
-            let row = conn.query_opt(&st, &[&table, &key]).await?;
+            let row = conn.query_opt(&st, &[&table, &k]).await?;
             row.map(|r| r.try_get::<_, Vec<u8>>(0)).transpose()
-        }))
+        }))?;
+        let mut read = self.read.borrow_mut();
+        if read.len() < READ_CACHE {
+            read.insert(cached, v.clone());
+        }
+        Ok(v)
     }
 
     fn scan(
@@ -256,4 +252,43 @@ impl TableAccess for PgTables<'_> {
         }
         Ok(())
     }
+}
+
+/// Rows of a batch written by one statement: (table, key, value) to insert or replace, and
+/// (table, key) to delete.
+#[derive(Default)]
+struct Chunk {
+    upsert: (Vec<&'static str>, Vec<Vec<u8>>, Vec<Vec<u8>>),
+    delete: (Vec<&'static str>, Vec<Vec<u8>>),
+}
+
+impl Chunk {
+    fn len(&self) -> usize {
+        self.upsert.0.len() + self.delete.0.len()
+    }
+
+    /// The parameters of [`sql::WRITE`].
+    fn params<'a>(&'a self, payload: &'a String) -> [&'a (dyn ToSql + Sync); 7] {
+        let (ut, uk, uv) = &self.upsert;
+        let (dt, dk) = &self.delete;
+        [ut, uk, uv, dt, dk, &sql::CHANNEL, payload]
+    }
+}
+
+/// The tables a commit wrote, comma-separated, within NOTIFY's 8,000-byte payload limit (the
+/// runner's poll covers any name cut).
+fn notify_payload(touched: &HashSet<&'static str>) -> String {
+    let mut names: Vec<&str> = touched.iter().copied().collect();
+    names.sort_unstable();
+    let mut payload = String::new();
+    for n in names {
+        if payload.len() + n.len() + 1 > 7_900 {
+            break;
+        }
+        if !payload.is_empty() {
+            payload.push(',');
+        }
+        payload.push_str(n);
+    }
+    payload
 }

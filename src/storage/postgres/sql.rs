@@ -40,11 +40,21 @@ pub(crate) const UPSERT: &str = "INSERT INTO shopd_kv (t, k, v) \
      SELECT $1, k, v FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v) \
      ON CONFLICT (t, k) DO UPDATE SET v = EXCLUDED.v";
 
-/// Deletes many rows of one table.
-pub(crate) const DELETE: &str = "DELETE FROM shopd_kv WHERE t = $1 AND k = ANY($2::bytea[])";
-
 /// Channel on which commits name the tables they wrote, so other nodes wake their workers.
 pub(crate) const CHANNEL: &str = "shopd_commits";
+
+/// A batch's writes in one statement: rows of any tables inserted or replaced (`$1` tables,
+/// `$2` keys, `$3` values), rows deleted (`$4` tables, `$5` keys; never the same row as an
+/// upsert), and the tables it wrote named on [`CHANNEL`] (`$6`, `$7`; delivered at commit,
+/// repeated names folded into one).
+pub(crate) const WRITE: &str = "WITH upserted AS ( \
+       INSERT INTO shopd_kv (t, k, v) \
+       SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[]) \
+       ON CONFLICT (t, k) DO UPDATE SET v = EXCLUDED.v \
+     ), deleted AS ( \
+       DELETE FROM shopd_kv d USING unnest($4::text[], $5::bytea[]) AS g(t, k) \
+       WHERE d.t = g.t AND d.k = g.k \
+     ) SELECT pg_notify($6, $7)";
 
 /// Every table name in use (a loose index scan: one probe per table, not per row).
 pub(crate) const TABLES: &str = "WITH RECURSIVE names(t) AS ( \
