@@ -208,21 +208,8 @@ async fn killing_nodes_under_load_loses_nothing_and_pays_nothing_twice() {
         .build()
         .expect("client");
     let base0 = live(&bases, 0).expect("up");
-    let r = client.post(format!("{base0}/api/v1/admin/products")).bearer_auth(&admin)
-        .json(&json!({"title": "Kill Tee", "status": "active", "variants": [{"sku": "KILL-1", "price": {"amount": 1200, "currency": "USD"}}]}))
-        .send().await.expect("product");
-    let variant = r.json::<Value>().await.expect("json")["variants"][0]["id"]
-        .as_str()
-        .expect("variant")
-        .to_owned();
-    let r = client
-        .put(format!("{base0}/api/v1/admin/variants/{variant}/stock"))
-        .bearer_auth(&admin)
-        .json(&json!({"on_hand": 100000}))
-        .send()
-        .await
-        .expect("stock");
-    assert_eq!(r.status(), 200);
+    let product = ("Kill Tee", "KILL-1", 1200);
+    let variant = common::shop::stocked_variant(&client, &base0, &admin, product, 100_000).await;
 
     let ledger: Ledger = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));

@@ -30,26 +30,8 @@ fn env() -> [(&'static str, &'static str); 2] {
 }
 
 async fn setup(client: &reqwest::Client, p: &Proc) -> String {
-    let r = client
-        .post(p.url("/api/v1/admin/products"))
-        .bearer_auth(&p.admin_token)
-        .json(&json!({"title": "Crash Tee", "status": "active",
-                      "variants": [{"sku": "CRASH-1", "price": {"amount": 1500, "currency": "USD"}}]}))
-        .send()
-        .await
-        .expect("create product");
-    assert_eq!(r.status(), 201);
-    let prod: Value = r.json().await.expect("json");
-    let v = prod["variants"][0]["id"].as_str().expect("id").to_owned();
-    let r = client
-        .put(p.url(&format!("/api/v1/admin/variants/{v}/stock")))
-        .bearer_auth(&p.admin_token)
-        .json(&json!({"on_hand": START_STOCK}))
-        .send()
-        .await
-        .expect("stock");
-    assert_eq!(r.status(), 200);
-    v
+    let product = ("Crash Tee", "CRASH-1", 1500);
+    common::shop::stocked_variant(client, &p.base, &p.admin_token, product, START_STOCK).await
 }
 
 async fn checkout(

@@ -153,21 +153,10 @@ async fn sigkill_while_payments_settle_pays_each_order_once() {
         .expect("client");
     let deadline = Instant::now() + Duration::from_secs(240);
     let first = serve(dir.path(), &api);
-    let r = client.post(first.url("/api/v1/admin/products")).bearer_auth(&first.admin_token)
-        .json(&json!({"title": "Crash Pay", "status": "active", "variants": [{"sku": "CP-1", "price": {"amount": 1200, "currency": "USD"}}]}))
-        .send().await.expect("product");
-    let variant = r.json::<Value>().await.expect("json")["variants"][0]["id"]
-        .as_str()
-        .expect("v")
-        .to_owned();
-    let r = client
-        .put(first.url(&format!("/api/v1/admin/variants/{variant}/stock")))
-        .bearer_auth(&first.admin_token)
-        .json(&json!({"on_hand": 100000}))
-        .send()
-        .await
-        .expect("stock");
-    assert_eq!(r.status(), 200);
+    let product = ("Crash Pay", "CP-1", 1200);
+    let variant =
+        common::shop::stocked_variant(&client, &first.base, &first.admin_token, product, 100_000)
+            .await;
     first.terminate();
 
     let orders: Arc<Mutex<BTreeMap<String, Placed>>> = Arc::default();

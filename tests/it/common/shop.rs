@@ -176,3 +176,34 @@ pub async fn customer_buys(
     assert_eq!(r.status(), 200);
     o["totals"]["total"]["amount"].as_i64().expect("total")
 }
+
+/// Creates, through the running server at `base` (a child process), an active product with
+/// one variant `sku` at `amount` US cents and `stock` units; returns its variant's id.
+pub async fn stocked_variant(
+    client: &reqwest::Client,
+    base: &str,
+    admin_token: &str,
+    (title, sku, amount): (&str, &str, i64),
+    stock: i64,
+) -> String {
+    let r = client
+        .post(format!("{base}/api/v1/admin/products"))
+        .bearer_auth(admin_token)
+        .json(&json!({"title": title, "status": "active",
+                      "variants": [{"sku": sku, "price": usd(amount)}]}))
+        .send()
+        .await
+        .expect("create product");
+    assert_eq!(r.status(), 201);
+    let p: Value = r.json().await.expect("json");
+    let v = p["variants"][0]["id"].as_str().expect("id").to_owned();
+    let r = client
+        .put(format!("{base}/api/v1/admin/variants/{v}/stock"))
+        .bearer_auth(admin_token)
+        .json(&json!({"on_hand": stock}))
+        .send()
+        .await
+        .expect("stock");
+    assert_eq!(r.status(), 200);
+    v
+}
