@@ -11,7 +11,7 @@ use deadpool_postgres::ClientWrapper;
 use tokio_postgres::types::ToSql;
 
 use super::snapshot::ScanQuery;
-use super::{Pg, sql};
+use super::{Driver, Pg, sql};
 use crate::storage::Order;
 use crate::storage::StorageError;
 use crate::storage::tx::{Overlay, RawPair, TableAccess, merge_sorted};
@@ -29,6 +29,7 @@ const READ_CACHE: usize = 10_000;
 /// The batch's tables: the database as of the write lock, plus the batch's writes so far.
 pub(crate) struct PgTables<'a> {
     pg: &'a Pg,
+    driver: Driver<'a>,
     conn: Arc<ClientWrapper>,
     written: RefCell<Overlay>,
     /// The first failed statement: the transaction is aborted, the batch cannot commit.
@@ -41,9 +42,10 @@ pub(crate) struct PgTables<'a> {
 }
 
 impl<'a> PgTables<'a> {
-    pub(crate) fn new(pg: &'a Pg, conn: Arc<ClientWrapper>) -> Self {
+    pub(crate) fn new(pg: &'a Pg, driver: Driver<'a>, conn: Arc<ClientWrapper>) -> Self {
         PgTables {
             pg,
+            driver,
             conn,
             written: RefCell::new(BTreeMap::new()),
             failure: RefCell::new(None),
@@ -96,7 +98,7 @@ impl<'a> PgTables<'a> {
             };
             let q = ScanQuery::new(table, l, h, order, page);
             let conn = self.conn.clone();
-            let rows = self.note(self.pg.bridge.run(async move { q.run(&conn).await }))?;
+            let rows = self.note(self.driver.run(async move { q.run(&conn).await }))?;
             let full = rows.len() == page;
             cursor = rows.last().map(|(k, _)| k.clone());
             for (k, v) in rows {
@@ -152,7 +154,7 @@ impl<'a> PgTables<'a> {
         let last = chunks.pop().unwrap_or_default();
         let payload = notify_payload(touched);
         let conn = self.conn.clone();
-        self.note(self.pg.bridge.run(async move {
+        self.note(self.driver.run(async move {
             let write = conn.prepare_cached(sql::WRITE).await?;
             for c in &chunks {
                 conn.execute(&write, &c.params(&payload)).await?;
@@ -171,8 +173,7 @@ impl<'a> PgTables<'a> {
     pub(crate) fn rollback(&self) -> Result<(), StorageError> {
         let conn = self.conn.clone();
         self.note(
-            self.pg
-                .bridge
+            self.driver
                 .run(async move { conn.batch_execute("ROLLBACK").await }),
         )
     }
@@ -189,7 +190,7 @@ impl TableAccess for PgTables<'_> {
         }
         let conn = self.conn.clone();
         let k = key.to_vec();
-        let v = self.note(self.pg.bridge.run(async move {
+        let v = self.note(self.driver.run(async move {
             let st = conn.prepare_cached(sql::GET).await?;
             let row = conn.query_opt(&st, &[&table, &k]).await?;
             row.map(|r| r.try_get::<_, Vec<u8>>(0)).transpose()

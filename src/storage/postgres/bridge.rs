@@ -54,6 +54,30 @@ impl Bridge {
     }
 }
 
+/// Where a write batch's statements run.
+#[derive(Clone, Copy)]
+pub(crate) enum Driver<'a> {
+    /// The shared bridge (migrations at start-up).
+    Bridge(&'a Bridge),
+    /// A current-thread runtime owned by the waiting thread (the writer), which also drives
+    /// the connection: a statement then costs no hand-off between threads, only the round trip.
+    Local(&'a Runtime),
+}
+
+impl Driver<'_> {
+    /// Runs `fut` and waits for it on this thread.
+    pub(crate) fn run<T, F>(&self, fut: F) -> Result<T, StorageError>
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        match self {
+            Driver::Bridge(b) => b.run(fut),
+            Driver::Local(rt) => Ok(rt.block_on(fut)),
+        }
+    }
+}
+
 impl Drop for Bridge {
     /// Stops the runtime without waiting, so the last store handle may go away anywhere,
     /// inside another runtime included; connections close with it.

@@ -23,7 +23,7 @@ use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Pool, RecyclingMe
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 pub(crate) use batch::PgTables;
-pub(crate) use bridge::Bridge;
+pub(crate) use bridge::{Bridge, Driver};
 pub(crate) use listen::listen;
 pub(crate) use snapshot::Snapshot;
 
@@ -121,19 +121,20 @@ impl Pg {
             .map_err(|e| self.failed(e))
     }
 
-    /// A connection of its own (the writer's, a migration's), outside the pool, with its own
-    /// statement cache.
+    /// A connection of its own (a migration's, a tool's), outside the pool, with its own
+    /// statement cache, driven by the bridge.
     pub(crate) fn client(&self) -> Result<Arc<ClientWrapper>, StorageError> {
-        let (config, tls) = (self.config.clone(), self.tls.clone());
-        let client = self.bridge.run(async move {
-            let (client, connection) = config.connect(tls).await?;
-            let task = tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::debug!(error = %e, "storage: a PostgreSQL connection closed");
-                }
-            });
-            Ok::<_, tokio_postgres::Error>(ClientWrapper::new(client, task))
-        })?;
+        let connect = connect(self.config.clone(), self.tls.clone());
+        let client = self.bridge.run(connect)?;
+        client.map(Arc::new).map_err(|e| self.failed(e))
+    }
+
+    /// A connection driven by `rt`, the calling thread's own runtime (the writer's).
+    pub(crate) fn client_on(
+        &self,
+        rt: &tokio::runtime::Runtime,
+    ) -> Result<Arc<ClientWrapper>, StorageError> {
+        let client = rt.block_on(connect(self.config.clone(), self.tls.clone()));
         client.map(Arc::new).map_err(|e| self.failed(e))
     }
 
@@ -195,6 +196,20 @@ impl Pg {
         })??;
         Ok((row.get(0), row.get(1)))
     }
+}
+
+/// Opens a connection and spawns its driving task on the current runtime.
+async fn connect(
+    config: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
+) -> Result<ClientWrapper, tokio_postgres::Error> {
+    let (client, connection) = config.connect(tls).await?;
+    let task = tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "storage: a PostgreSQL connection closed");
+        }
+    });
+    Ok(ClientWrapper::new(client, task))
 }
 
 /// A driver error as a storage error: the database could not be reached or refused the

@@ -9,18 +9,30 @@ use std::sync::Arc;
 use deadpool_postgres::ClientWrapper;
 use tokio::sync::mpsc;
 
-use super::{Pg, PgTables, sql};
+use super::{Driver, Pg, PgTables, sql};
 use crate::storage::StorageError;
 use crate::storage::WriteTx;
 use crate::storage::writer::{Common, FailOnPanic, Msg, collect, finish, next_write, reject};
 
-/// The writer thread's loop.
+/// The writer thread's loop. Its connection is driven by a runtime of the thread's own, so
+/// the many small statements of a batch (each read a request makes) cost a round trip each and
+/// no hand-off to another thread.
 pub(crate) fn run(pg: Arc<Pg>, common: Common, mut rx: mpsc::Receiver<Msg>) {
     let _guard = FailOnPanic(common.failed.clone());
+    let local = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let driver = match &local {
+        Ok(rt) => Driver::Local(rt),
+        Err(e) => {
+            tracing::warn!(error = %e, "storage: the writer runs its statements on the shared bridge");
+            Driver::Bridge(&pg.bridge)
+        }
+    };
     let mut conn: Option<Arc<ClientWrapper>> = None;
     let mut commits: u64 = 0;
     while let Some(first) = next_write(&common, &mut rx) {
-        let c = match begin(&pg, &mut conn) {
+        let c = match begin(&pg, driver, &mut conn) {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "storage: cannot begin a write transaction");
@@ -28,7 +40,7 @@ pub(crate) fn run(pg: Arc<Pg>, common: Common, mut rx: mpsc::Receiver<Msg>) {
                 continue;
             }
         };
-        let tables = PgTables::new(&pg, c.clone());
+        let tables = PgTables::new(&pg, driver, c.clone());
         let mut batch = collect(&common, first, &mut rx, &tables);
         let result = match batch.err.take().or_else(|| tables.failure()) {
             Some(e) => {
@@ -49,30 +61,43 @@ pub(crate) fn run(pg: Arc<Pg>, common: Common, mut rx: mpsc::Receiver<Msg>) {
     }
 }
 
-/// Begins a batch on the writer's connection, reconnecting if it was lost.
+/// Begins a batch on the writer's connection. A connection that died while idle (the server
+/// restarted, a proxy dropped it) is only noticed here: then one new connection is tried
+/// before the batch fails, as nothing has been sent on it yet.
 fn begin(
     pg: &Pg,
+    driver: Driver<'_>,
     conn: &mut Option<Arc<ClientWrapper>>,
 ) -> Result<Arc<ClientWrapper>, StorageError> {
-    let c = match conn.as_ref().filter(|c| !c.is_closed()) {
-        Some(c) => c.clone(),
-        None => {
-            let c = pg.client()?;
-            *conn = Some(c.clone());
-            c
-        }
-    };
-    let c2 = c.clone();
-    let began = pg
-        .bridge
-        .run(async move { c2.batch_execute(&sql::begin_write()).await })?;
-    match began {
-        Ok(()) => Ok(c),
-        Err(e) => {
-            *conn = None;
-            Err(pg.failed(e))
+    let mut last = None;
+    for _ in 0..2 {
+        let reused = conn.as_ref().is_some_and(|c| !c.is_closed());
+        let c = match conn.as_ref().filter(|c| !c.is_closed()) {
+            Some(c) => c.clone(),
+            None => {
+                let c = match driver {
+                    Driver::Local(rt) => pg.client_on(rt)?,
+                    Driver::Bridge(_) => pg.client()?,
+                };
+                *conn = Some(c.clone());
+                c
+            }
+        };
+        let c2 = c.clone();
+        match driver.run(async move { c2.batch_execute(&sql::begin_write()).await })? {
+            Ok(()) => return Ok(c),
+            Err(e) => {
+                *conn = None;
+                // A refusal by the server (the lock wait timed out) is not retried.
+                let lost = e.as_db_error().is_none();
+                last = Some(pg.failed(e));
+                if !(reused && lost) {
+                    break;
+                }
+            }
         }
     }
+    Err(last.unwrap_or(StorageError::WriterStopped))
 }
 
 /// Runs `f` alone in one transaction under the write lock (migrations at start-up, before the
@@ -83,8 +108,9 @@ pub(crate) fn commit_direct(
     f: impl FnOnce(&mut WriteTx<'_>) -> Result<(), StorageError>,
 ) -> Result<(), StorageError> {
     let mut conn = None;
-    let c = begin(pg, &mut conn)?;
-    let tables = PgTables::new(pg, c);
+    let driver = Driver::Bridge(&pg.bridge);
+    let c = begin(pg, driver, &mut conn)?;
+    let tables = PgTables::new(pg, driver, c);
     let applied = (|| {
         let mut w = WriteTx::new(&tables, now);
         f(&mut w)?;
