@@ -41,14 +41,16 @@ pub struct Cli {
 enum Command {
     /// Run the shop: HTTP API, web pages and background workers.
     Serve(ServeArgs),
-    /// Validate configuration and data directory, then print the effective settings.
+    /// Validate configuration and the data directory (on PostgreSQL: connect, and report TLS and
+    /// the schema version), then print the effective settings.
     CheckConfig(DataDirArg),
     /// Configuration helpers.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
     },
-    /// Write a consistent backup of a data directory to a file (offline: stop the server first).
+    /// Write a consistent backup of a data directory to a file (embedded store: stop the server
+    /// first; on PostgreSQL it runs online).
     Backup {
         /// Backup file to write.
         #[arg(long, value_name = "FILE")]
@@ -76,24 +78,24 @@ enum Command {
         #[arg(long, value_name = "DIR|URL")]
         to: String,
     },
-    /// Manage admin accounts (offline: stop the server first).
+    /// Manage admin accounts (embedded store: stop the server first; on PostgreSQL it may run beside the nodes, with a --data-dir of its own).
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
     },
     /// Rebuild the search index from the catalog (offline: stop the server first).
     Reindex(DataDirArg),
-    /// Import data (offline: stop the server first).
+    /// Import data (embedded store: stop the server first; on PostgreSQL it may run beside the nodes, with a --data-dir of its own).
     Import {
         #[command(subcommand)]
         what: ImportWhat,
     },
-    /// Export data (offline: stop the server first).
+    /// Export data (embedded store: stop the server first; on PostgreSQL it may run beside the nodes, with a --data-dir of its own).
     Export {
         #[command(subcommand)]
         what: ExportWhat,
     },
-    /// Add a generated, deterministic demo catalog of N products (offline: stop the server).
+    /// Add a generated, deterministic demo catalog of N products (embedded store: stop the server first; on PostgreSQL it may run beside the nodes, with a --data-dir of its own).
     Demo {
         /// Number of products.
         #[arg(long, default_value_t = 300)]
@@ -108,7 +110,7 @@ enum Command {
         dir: DataDirArg,
     },
     /// Recommendations: measure the strategies on the shop's order history, or import
-    /// historical orders (offline: stop the server first).
+    /// historical orders (embedded store: stop the server first; on PostgreSQL it may run beside the nodes, with a --data-dir of its own).
     Recommend {
         #[command(subcommand)]
         command: RecommendCommand,

@@ -290,6 +290,31 @@ async fn an_edit_on_one_node_is_searchable_on_another() {
         !found("plain").await,
         "the old title is gone from node 3's index"
     );
+
+    // On PostgreSQL the CLI runs beside the nodes, from a data directory of its own: its
+    // import writes under the same cluster lock, and every node's index follows.
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let url = std::fs::read_to_string(c._dir.path().join("node0/.test-database")).expect("url");
+    common::backend::use_database(scratch.path(), url.trim());
+    let out = common::backend::shopd(scratch.path())
+        .args(["import", "products"])
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/it/fixtures/shopify_products.csv"
+        ))
+        .arg("--data-dir")
+        .arg(scratch.path())
+        .output()
+        .expect("import");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        wait("ocean").await.is_some(),
+        "the imported product is found on node 3"
+    );
     c.stop();
 }
 
