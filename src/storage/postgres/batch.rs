@@ -145,7 +145,8 @@ impl<'a> PgTables<'a> {
     /// when this returns `Ok` (PostgreSQL's `synchronous_commit`). The writes (one statement
     /// for a batch of up to [`CHUNK`] rows) and the COMMIT go out together, pipelined: one
     /// round trip. If the write fails, the COMMIT behind it only ends the aborted
-    /// transaction, and the failure is returned.
+    /// transaction, and the failure is returned; on any failure the caller rolls back and
+    /// drops the connection.
     pub(crate) fn commit(&self, touched: &HashSet<&'static str>) -> Result<(), StorageError> {
         if let Some(e) = self.failure() {
             return Err(e);
@@ -159,11 +160,18 @@ impl<'a> PgTables<'a> {
             for c in &chunks {
                 conn.execute(&write, &c.params(&payload)).await?;
             }
-            // `join` polls in order: the write is sent before the COMMIT.
             let p = last.params(&payload);
+            let mut written = std::pin::pin!(conn.execute(&write, &p));
+            // The first poll encodes the statement and queues it on the connection. Only a
+            // statement that went out may have the COMMIT queued behind it: one that could not
+            // be encoded fails here, and nothing of the batch is committed (the caller rolls
+            // back).
+            if let std::task::Poll::Ready(done) = futures_util::poll!(written.as_mut()) {
+                done?;
+                return conn.batch_execute("COMMIT").await;
+            }
             let (written, committed) =
-                futures_util::future::join(conn.execute(&write, &p), conn.batch_execute("COMMIT"))
-                    .await;
+                futures_util::future::join(written, conn.batch_execute("COMMIT")).await;
             written?;
             committed
         }))

@@ -3,10 +3,12 @@
 //! verify-ca | verify-full` and `sslrootcert=FILE | system`. tokio-postgres knows only three of
 //! the five modes and no root file, so both parameters are taken out of the string here and
 //! the rest is handed to it. Like libpq, `prefer` and `require` encrypt without checking the
-//! server's certificate (unless `require` names a root file: then as `verify-ca`);
-//! `verify-ca` checks the chain, `verify-full` the chain and the host name. Roots: the file
-//! given, or the Mozilla roots (`system`, or no file). TLS is rustls on ring, like every other
-//! outgoing connection of the binary.
+//! server's certificate (`require` with a root file checks as `verify-ca`); `verify-ca` checks
+//! the chain against the root file it needs; `verify-full` checks the chain and the host name
+//! against the root file, or the Mozilla roots (`system`, or no file — where libpq would look
+//! for `~/.postgresql/root.crt`). As in libpq, `system` roots go only with `verify-full`: the
+//! public roots without the name check would accept anyone's certificate. TLS is rustls on
+//! ring, like every other outgoing connection of the binary.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -42,7 +44,7 @@ pub(crate) enum Mode {
 pub(crate) struct Tls {
     /// The mode (`sslmode`).
     pub(crate) mode: Mode,
-    /// The roots file (`sslrootcert`); `None` for the Mozilla roots.
+    /// The roots file (`sslrootcert`); `None` for the Mozilla roots (`verify-full` only).
     pub(crate) root: Option<PathBuf>,
 }
 
@@ -64,6 +66,7 @@ impl Tls {
             .map_err(|e| e.to_string())?;
         let mode = match (self.mode, &self.root) {
             (Mode::Require, Some(_)) => Mode::VerifyCa,
+            (Mode::VerifyCa, None) => return Err("sslmode=verify-ca needs sslrootcert=FILE".into()),
             (m, _) => m,
         };
         let verifier: Arc<dyn ServerCertVerifier> = match mode {
@@ -109,14 +112,11 @@ impl Tls {
 /// Takes `sslmode` and `sslrootcert` out of a connection string (URL or `key=value` form) and
 /// returns the rest with what they asked for.
 pub(crate) fn split(url: &str) -> Result<(String, Tls), String> {
-    let mut tls = Tls {
-        mode: Mode::Prefer,
-        root: None,
-    };
+    let (mut mode, mut root): (Option<Mode>, Option<String>) = (None, None);
     let mut take = |key: &str, value: &str| -> Result<bool, String> {
         match key {
             "sslmode" => {
-                tls.mode = match value {
+                mode = Some(match value {
                     "disable" => Mode::Disable,
                     "prefer" | "allow" => Mode::Prefer,
                     "require" => Mode::Require,
@@ -127,46 +127,129 @@ pub(crate) fn split(url: &str) -> Result<(String, Tls), String> {
                             "sslmode {other:?} is not one of disable, prefer, require, verify-ca, verify-full"
                         ));
                     }
-                };
+                });
                 Ok(true)
             }
             "sslrootcert" => {
-                tls.root = (value != "system").then(|| PathBuf::from(value));
+                root = Some(value.to_owned());
                 Ok(true)
             }
             _ => Ok(false),
         }
     };
     let rest = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let Some((base, query)) = url.split_once('?') else {
-            return Ok((url.to_owned(), tls));
-        };
-        let mut kept = Vec::new();
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let decoded: String = url::form_urlencoded::parse(format!("v={v}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default();
-            if !take(k, &decoded)? {
-                kept.push(pair);
+        match url.split_once('?') {
+            None => url.to_owned(),
+            Some((base, query)) => {
+                let mut kept = Vec::new();
+                for pair in query.split('&').filter(|p| !p.is_empty()) {
+                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                    // Percent-decoding only, as libpq (a `+` stays a `+`).
+                    let v = percent_encoding::percent_decode_str(v)
+                        .decode_utf8()
+                        .map_err(|_| format!("{k}: not UTF-8 once decoded"))?;
+                    if !take(k, &v)? {
+                        kept.push(pair);
+                    }
+                }
+                match kept.is_empty() {
+                    true => base.to_owned(),
+                    false => format!("{base}?{}", kept.join("&")),
+                }
             }
-        }
-        match kept.is_empty() {
-            true => base.to_owned(),
-            false => format!("{base}?{}", kept.join("&")),
         }
     } else {
         let mut kept = Vec::new();
-        for token in url.split_whitespace() {
-            let (k, v) = token.split_once('=').unwrap_or((token, ""));
-            if !take(k.trim(), v.trim_matches('\''))? {
-                kept.push(token);
+        for (k, v, text) in key_values(url)? {
+            if !take(&k, &v)? {
+                kept.push(text);
             }
         }
         kept.join(" ")
     };
-    Ok((rest, tls))
+    Ok((rest, resolve(mode, root)?))
+}
+
+/// The mode and roots a connection string's parameters mean, refusing the combinations libpq
+/// refuses.
+fn resolve(mode: Option<Mode>, root: Option<String>) -> Result<Tls, String> {
+    let system = root.as_deref() == Some("system");
+    let root = root.filter(|r| r != "system").map(PathBuf::from);
+    let mode = match (mode, system) {
+        (None | Some(Mode::VerifyFull), true) => Mode::VerifyFull,
+        (Some(_), true) => {
+            return Err(
+                "sslrootcert=system needs sslmode=verify-full: the public roots \
+                        without the host name check would accept anyone's certificate"
+                    .into(),
+            );
+        }
+        (None, false) => Mode::Prefer,
+        (Some(Mode::Require), false) if root.is_some() => Mode::VerifyCa,
+        (Some(Mode::VerifyCa), false) if root.is_none() => {
+            return Err(
+                "sslmode=verify-ca needs sslrootcert=FILE, the CA that signed the \
+                        server's certificate (or use verify-full)"
+                    .into(),
+            );
+        }
+        (Some(m), false) => m,
+    };
+    Ok(Tls { mode, root })
+}
+
+/// The `key = value` pairs of a libpq keyword/value string (values may be single-quoted, with
+/// `\'` and `\\` escapes), each with its original text.
+fn key_values(s: &str) -> Result<Vec<(String, String, &str)>, String> {
+    let mut out = Vec::new();
+    let mut chars = s.char_indices().peekable();
+    loop {
+        while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
+        let Some(&(start, _)) = chars.peek() else {
+            return Ok(out);
+        };
+        let mut key = String::new();
+        while let Some((_, c)) = chars.next_if(|(_, c)| *c != '=' && !c.is_whitespace()) {
+            key.push(c);
+        }
+        while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
+        if chars.next_if(|(_, c)| *c == '=').is_none() {
+            return Err(format!(
+                "missing \"=\" after {key:?} in the connection string"
+            ));
+        }
+        while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
+        let mut value = String::new();
+        let quoted = chars.next_if(|(_, c)| *c == '\'').is_some();
+        let mut end = s.len();
+        let mut closed = !quoted;
+        while let Some(&(i, c)) = chars.peek() {
+            if !quoted && c.is_whitespace() {
+                end = i;
+                break;
+            }
+            chars.next();
+            match c {
+                '\\' => {
+                    if let Some((_, e)) = chars.next() {
+                        value.push(e);
+                    }
+                }
+                '\'' if quoted => {
+                    closed = true;
+                    end = chars.peek().map_or(s.len(), |(j, _)| *j);
+                    break;
+                }
+                c => value.push(c),
+            }
+        }
+        if !closed {
+            return Err(format!(
+                "unterminated quoted value of {key:?} in the connection string"
+            ));
+        }
+        out.push((key, value, &s[start..end]));
+    }
 }
 
 /// `prefer` and `require`: encrypted, the certificate not checked (libpq's meaning).
@@ -261,23 +344,36 @@ mod tests {
 
     #[test]
     fn libpq_tls_parameters_are_taken_out_of_both_forms() {
-        let (rest, tls) =
-            split("postgres://u:p%40ss@db:5432/shop?sslmode=verify-full&application_name=x&sslrootcert=%2Fetc%2Fca.pem")
-                .expect("url");
+        let (rest, tls) = split(
+            "postgres://u:p%40ss@db:5432/shop?sslmode=verify-full&application_name=x&sslrootcert=%2Fetc%2Fca+1.pem",
+        )
+        .expect("url");
         assert_eq!(rest, "postgres://u:p%40ss@db:5432/shop?application_name=x");
         assert_eq!(tls.mode, Mode::VerifyFull);
-        assert_eq!(tls.root, Some(PathBuf::from("/etc/ca.pem")));
+        assert_eq!(
+            tls.root,
+            Some(PathBuf::from("/etc/ca+1.pem")),
+            "a + is not a space"
+        );
         let (rest, tls) = split("postgres://db/shop?sslmode=require").expect("url");
         assert_eq!(
             (rest.as_str(), tls.mode, tls.root),
             ("postgres://db/shop", Mode::Require, None)
         );
         let (rest, tls) =
-            split("host=db dbname=shop sslmode=verify-ca sslrootcert=system").expect("kv");
+            split("postgres://db/shop?sslmode=require&sslrootcert=/ca.pem").expect("url");
+        assert_eq!(
+            (rest.as_str(), tls.mode),
+            ("postgres://db/shop", Mode::VerifyCa)
+        );
+        let (rest, tls) =
+            split("host=db dbname=shop sslmode=verify-full sslrootcert=system").expect("kv");
         assert_eq!(
             (rest.as_str(), tls.mode, tls.root),
-            ("host=db dbname=shop", Mode::VerifyCa, None)
+            ("host=db dbname=shop", Mode::VerifyFull, None)
         );
+        let (rest, tls) = split("host=db sslrootcert=system").expect("system alone");
+        assert_eq!((rest.as_str(), tls.mode), ("host=db", Mode::VerifyFull));
         let (rest, tls) = split("postgres://db/shop").expect("url");
         assert_eq!(
             (rest.as_str(), tls.mode),
@@ -285,6 +381,31 @@ mod tests {
         );
         assert_eq!(tls.ssl_mode(), SslMode::Prefer);
         assert!(split("postgres://db/shop?sslmode=maybe").is_err());
+    }
+
+    #[test]
+    fn quoted_values_keep_their_spaces_and_never_hide_a_mode() {
+        let (rest, tls) = split(
+            r"host=db password='a b sslmode=disable \' c' sslrootcert = '/my certs/ca.pem' sslmode=verify-full",
+        )
+        .expect("kv");
+        assert_eq!(rest, r"host=db password='a b sslmode=disable \' c'");
+        assert_eq!(tls.mode, Mode::VerifyFull);
+        assert_eq!(tls.root, Some(PathBuf::from("/my certs/ca.pem")));
+        assert!(split("host=db password='open").is_err());
+        assert!(split("host=db lonely").is_err());
+    }
+
+    #[test]
+    fn weak_checks_against_the_public_roots_are_refused() {
+        for url in [
+            "postgres://db/shop?sslmode=verify-ca",
+            "postgres://db/shop?sslmode=verify-ca&sslrootcert=system",
+            "postgres://db/shop?sslmode=require&sslrootcert=system",
+            "host=db sslmode=prefer sslrootcert=system",
+        ] {
+            assert!(split(url).is_err(), "{url} accepted");
+        }
     }
 
     #[test]

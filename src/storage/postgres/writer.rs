@@ -40,7 +40,7 @@ pub(crate) fn run(pg: Arc<Pg>, common: Common, mut rx: mpsc::Receiver<Msg>) {
                 continue;
             }
         };
-        let tables = PgTables::new(&pg, driver, c.clone());
+        let tables = PgTables::new(&pg, driver, c);
         let mut batch = collect(&common, first, &mut rx, &tables);
         let result = match batch.err.take().or_else(|| tables.failure()) {
             Some(e) => {
@@ -48,16 +48,31 @@ pub(crate) fn run(pg: Arc<Pg>, common: Common, mut rx: mpsc::Receiver<Msg>) {
                 Err(e)
             }
             None if batch.touched.is_empty() => tables.rollback(),
-            None => tables.commit(&batch.touched),
+            None => tables.commit(&batch.touched).inspect_err(|_| {
+                // A statement that failed before the COMMIT left the transaction open, and
+                // the cluster's write lock with it.
+                let _ = tables.rollback();
+            }),
         };
         if let Err(e) = &result {
             tracing::warn!(error = %e, batch = batch.responders.len(), "storage: a write batch failed; nothing of it was saved");
-            // The connection's state is unknown (a failed COMMIT may have left it anywhere).
-            conn = None;
+            // The connection's state is unknown (a failed COMMIT may have left it anywhere):
+            // close it now, so the server ends whatever it still holds.
+            drop(tables);
+            close(driver, conn.take());
         } else {
             commits += 1;
         }
         finish(&common, batch, result, commits);
+    }
+}
+
+/// Closes a connection at once. Dropping it aborts its driving task, and on the writer's own
+/// runtime an aborted task is only dropped (its socket closed) when that runtime next runs.
+fn close(driver: Driver<'_>, conn: Option<Arc<ClientWrapper>>) {
+    drop(conn);
+    if let Driver::Local(rt) = driver {
+        rt.block_on(tokio::task::yield_now());
     }
 }
 
@@ -87,7 +102,8 @@ fn begin(
         match driver.run(async move { c2.batch_execute(&sql::begin_write()).await })? {
             Ok(()) => return Ok(c),
             Err(e) => {
-                *conn = None;
+                drop(c);
+                close(driver, conn.take());
                 // A refusal by the server (the lock wait timed out) is not retried.
                 let lost = e.as_db_error().is_none();
                 last = Some(pg.failed(e));
@@ -119,7 +135,9 @@ pub(crate) fn commit_direct(
         Ok(touched)
     })();
     match applied {
-        Ok(touched) => tables.commit(&touched),
+        Ok(touched) => tables.commit(&touched).inspect_err(|_| {
+            let _ = tables.rollback();
+        }),
         Err(e) => {
             let _ = tables.rollback();
             Err(e)
