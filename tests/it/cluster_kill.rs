@@ -406,12 +406,7 @@ where
     })
     .await
     .expect("effect jobs drained");
-    assert_eq!(summary["duplicated"], 0, "{summary}");
-    assert_eq!(summary["applied"], summary["keys"], "{summary}");
-    assert_eq!(
-        summary["keys"], summary["jobs"],
-        "every job's effect applied: {summary}"
-    );
+    common::assert_effects_applied_once(&summary);
     for key in acked {
         let (status, s) = get(format!("/api/v1/admin/diagnostics/jobs/{key}")).await;
         assert_eq!(status, 200, "{key} lost: {s}");

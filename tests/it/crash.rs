@@ -132,12 +132,7 @@ async fn sigkill_during_enqueue_and_processing_loses_and_duplicates_nothing() {
     })
     .await
     .expect("queue drained");
-    assert_eq!(summary["duplicated"], 0, "{summary}");
-    assert_eq!(summary["applied"], summary["keys"], "{summary}");
-    assert_eq!(
-        summary["keys"], summary["jobs"],
-        "every job's effect applied: {summary}"
-    );
+    common::assert_effects_applied_once(&summary);
     for key in &acked {
         let s: serde_json::Value = client
             .get(proc.url(&format!("/api/v1/admin/diagnostics/jobs/{key}")))

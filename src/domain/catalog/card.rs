@@ -76,34 +76,15 @@ pub fn migrate_cards(tx: &mut WriteTx<'_>) -> Result<(), StorageError> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::core::{TestClock, Timestamp};
-    use crate::domain::catalog::Catalog;
-    use crate::storage::{SCHEMA_V1, Store, StoreOptions};
+    use crate::domain::catalog::demo::test_catalog;
 
     /// Schema 13: products written before cards existed get theirs from the migration, the
     /// same as a product written now; a deleted product's card goes with it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_migration_gives_every_product_its_card() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(StoreOptions::new(
-            dir.path().to_path_buf(),
-            Arc::new(TestClock::new(Timestamp::from_millis(1_000_000))),
-            SCHEMA_V1,
-        ))
-        .expect("open");
-        let catalog = Catalog::new(store.clone());
-        let n = catalog
-            .seed_demo(20, 7, false, &mut |_| {})
-            .await
-            .expect("demo");
-        assert_eq!(n, 20);
-        let products: Vec<Product> = catalog
-            .all_products(100)
-            .collect::<Result<_, _>>()
-            .expect("products");
+        let (store, catalog, products) = test_catalog(dir.path(), 20).await;
         // As an older build left them: no cards.
         let ids: Vec<ProductId> = products.iter().map(|p| p.id).collect();
         store

@@ -208,6 +208,34 @@ pub fn product(seed: u64, n: usize, category_ids: &[String]) -> Result<ProductIn
     serde_json::from_value(value).map_err(|e| format!("demo product {n}: {e}"))
 }
 
+/// For unit tests of what reads a catalog: a store in `dir` (on a test clock) holding `n` demo
+/// products, its catalog service, and the products.
+#[cfg(test)]
+pub(crate) async fn test_catalog(
+    dir: &std::path::Path,
+    n: usize,
+) -> (crate::storage::Store, super::Catalog, Vec<super::Product>) {
+    use crate::core::{TestClock, Timestamp};
+    use crate::storage::{SCHEMA_V1, Store, StoreOptions};
+    let store = Store::open(StoreOptions::new(
+        dir.to_path_buf(),
+        std::sync::Arc::new(TestClock::new(Timestamp::from_millis(1_000_000))),
+        SCHEMA_V1,
+    ))
+    .expect("open");
+    let catalog = super::Catalog::new(store.clone());
+    let made = catalog
+        .seed_demo(n, 7, false, &mut |_| {})
+        .await
+        .expect("demo");
+    assert_eq!(made as usize, n);
+    let products = catalog
+        .all_products(n + 1)
+        .collect::<Result<_, _>>()
+        .expect("products");
+    (store, catalog, products)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -98,33 +98,15 @@ impl SearchIndex {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use crate::core::{TestClock, Timestamp};
-    use crate::domain::catalog::{Catalog, Product};
+    use crate::domain::catalog::demo::test_catalog;
     use crate::domain::search::SearchIndex;
-    use crate::storage::{SCHEMA_V1, Store, StoreOptions};
 
     /// Edited products leave deleted documents behind until a merge, so a word can count
     /// more documents than the index holds; asking for similar products must still work.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn similar_products_survive_edits_not_yet_merged() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(StoreOptions::new(
-            dir.path().join("data"),
-            Arc::new(TestClock::new(Timestamp::from_millis(1_000_000))),
-            SCHEMA_V1,
-        ))
-        .expect("open");
-        let catalog = Catalog::new(store);
-        catalog
-            .seed_demo(12, 7, false, &mut |_| {})
-            .await
-            .expect("demo");
-        let products: Vec<Product> = catalog
-            .all_products(100)
-            .collect::<Result<_, _>>()
-            .expect("products");
+        let (_, _, products) = test_catalog(&dir.path().join("data"), 12).await;
         let (index, _) = SearchIndex::open(&dir.path().join("search")).expect("index");
         let all: Vec<_> = products
             .iter()

@@ -634,3 +634,14 @@ pub fn smtp_config(data_dir: &Path, smtp_port: u16) -> Config {
     cfg.auth.cookie_secure = false;
     cfg
 }
+
+/// The diagnostics job summary (`GET /api/v1/admin/diagnostics/jobs/summary`) of a run whose
+/// jobs all finished: no effect applied twice, and every job's effect applied.
+pub fn assert_effects_applied_once(summary: &serde_json::Value) {
+    assert_eq!(summary["duplicated"], 0, "{summary}");
+    assert_eq!(summary["applied"], summary["keys"], "{summary}");
+    assert_eq!(
+        summary["keys"], summary["jobs"],
+        "every job's effect applied: {summary}"
+    );
+}
