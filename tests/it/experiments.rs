@@ -704,9 +704,27 @@ async fn custom_events_with_values_sum_per_subject() {
         e.0 += 1;
         e.1 += i64::from(i % 5 + 2);
     }
-    let got = crate::common::experiments::results_with(&app, "basket", "?method=fixed", 40)
-        .await
-        .expect("forty subjects");
+    // The last subject's values may reach the results a batch after its exposure: wait for
+    // the totals too (a lost value then fails the comparison below, naming the arm).
+    let expected: i64 = sums.values().map(|(_, t)| t).sum();
+    let summed = |r: &Value| -> i64 {
+        r["metrics"][0]["variants"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| v["total"].as_f64().unwrap_or(0.0) as i64)
+            .sum()
+    };
+    let got = crate::common::experiments::results_when(&app, "basket", "?method=fixed", |r| {
+        crate::common::experiments::subjects(r) == 40 && summed(r) == expected
+    })
+    .await;
+    let got = match got {
+        Some(r) => r,
+        None => crate::common::experiments::results(&app, "basket", "?method=fixed")
+            .await
+            .expect("results"),
+    };
     let primary = &got["metrics"][0];
     assert_eq!(primary["metric"], "value:items");
     assert_eq!(

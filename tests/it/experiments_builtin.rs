@@ -101,11 +101,30 @@ async fn a_running_experiment_picks_the_reservation_strategy_and_records_placed_
     assert!(a["variant"].is_string(), "{a}");
     let order_page = crate::common::pages::buy(&browser, &app, "/products/product-a", &v[0]).await;
     assert!(order_page.starts_with("/orders/"), "{order_page}");
-    let r = crate::common::experiments::results_with(&app, "reservation_strategy", "", 13)
-        .await
-        .expect("thirteen checkouts exposed");
-    let variants = r["metrics"][0]["variants"].as_array().expect("variants");
-    for arm in variants {
+    // An exposure and its conversion may reach the results in different event batches: wait
+    // for both, then check what was read (a lost conversion fails below, naming the arm).
+    use crate::common::experiments::{results, results_when, subjects};
+    let arms = |r: &Value| {
+        r["metrics"][0]["variants"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let converted = |r: &Value| {
+        subjects(r) == 13
+            && arms(r)
+                .iter()
+                .all(|a| a["total"].as_f64() == a["subjects"].as_f64())
+    };
+    let r = match results_when(&app, "reservation_strategy", "", converted).await {
+        Some(r) => r,
+        None => results(&app, "reservation_strategy", "")
+            .await
+            .expect("results"),
+    };
+    assert_eq!(subjects(&r), 13, "thirteen checkouts exposed: {r}");
+    let variants = arms(&r);
+    for arm in &variants {
         assert_eq!(
             arm["total"],
             arm["subjects"].as_f64().expect("n"),

@@ -30,9 +30,20 @@ pub fn subjects(r: &Value) -> u64 {
 
 /// The results once `n` subjects are counted (events are written in batches), within 10 s.
 pub async fn results_with(app: &TestApp, key: &str, query: &str, n: u64) -> Option<Value> {
-    eventually(Duration::from_secs(10), || async {
+    results_when(app, key, query, |r| subjects(r) == n).await
+}
+
+/// The results once `done` holds of them (events are written in batches), within 10 s.
+pub async fn results_when(
+    app: &TestApp,
+    key: &str,
+    query: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Option<Value> {
+    let done = &done;
+    eventually(Duration::from_secs(10), || async move {
         let r = results(app, key, query).await?;
-        (subjects(&r) == n).then_some(r)
+        done(&r).then_some(r)
     })
     .await
 }
